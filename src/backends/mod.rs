@@ -1,0 +1,237 @@
+//! Where data comes from. Each backend implements the traits for what it knows:
+//! pipelines and runs ([`PipelineBackend`]), secret metadata ([`SecretStore`]),
+//! cloud resources and Terraform plans ([`InfraSource`]), and logs ([`LogSource`]).
+//!
+//! The traits follow the operations the real services offer (ADF
+//! `queryPipelineRuns` with a continuation token, `createRun` with a reference run
+//! and recovery mode, Key Vault secret listing, ARM resource listing), so the
+//! sandbox is one implementation among the real ones.
+
+pub mod azure;
+pub mod factory;
+pub mod sandbox;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::model::estate::EstateCatalog;
+use crate::model::log::{LogLevel, LogLine};
+use crate::model::resource::Resource;
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus};
+use crate::model::secret::SecretMeta;
+use crate::model::time::{SharedClock, TimeWindow};
+
+/// Why a backend could not answer. Every variant says what to do next.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    #[error("{what} '{name}' not found. {hint}")]
+    NotFound {
+        what: &'static str,
+        name: String,
+        /// What exists, or how to find out.
+        hint: String,
+    },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl BackendError {
+    /// A not-found error that lists what does exist, so the caller can correct itself.
+    pub fn not_found_among(what: &'static str, name: &str, known: &[String]) -> BackendError {
+        let hint = match known.len() {
+            0 => format!("There are no {what}s."),
+            n if n <= 40 => format!("Known {what}s: {}.", known.join(", ")),
+            n => format!("Known {what}s ({n}): {}, …", known[..40].join(", ")),
+        };
+        BackendError::NotFound {
+            what,
+            name: name.to_string(),
+            hint,
+        }
+    }
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunPage {
+    pub runs: Vec<PipelineRun>,
+    /// Pass back to get the next page (ADF `continuationToken`).
+    pub continuation: Option<String>,
+}
+
+/// A run filter, modelled on ADF `RunFilterParameters`.
+#[derive(Debug, Clone)]
+pub struct RunQuery {
+    pub pipelines: Vec<String>,
+    pub statuses: Vec<RunStatus>,
+    /// Runs whose start falls in the window.
+    pub window: TimeWindow,
+    pub limit: usize,
+    pub continuation: Option<String>,
+}
+
+/// A log filter.
+#[derive(Debug, Clone)]
+pub struct LogQuery {
+    pub window: TimeWindow,
+    pub pipeline: Option<String>,
+    pub run_id: Option<String>,
+    pub activity: Option<String>,
+    pub source: Option<String>,
+    pub min_level: Option<LogLevel>,
+    pub contains: Option<String>,
+    pub limit: usize,
+}
+
+/// A request to run a pipeline again.
+#[derive(Debug, Clone)]
+pub struct RerunRequest {
+    pub pipeline: String,
+    /// Re-run this run (same parameters); the latest failed run when absent.
+    pub reference_run_id: Option<String>,
+    /// Start from the failed activity instead of the beginning (ADF recovery mode).
+    pub from_failed_activity: bool,
+    pub dry_run: bool,
+}
+
+/// What a remediation did, or would do in a dry run.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RemediationOutcome {
+    pub action: String,
+    pub dry_run: bool,
+    pub backend: BackendKind,
+    pub environment: String,
+    pub pipeline: String,
+    /// The run acted on (the reference run of a rerun, the cancelled run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_run_id: Option<String>,
+    /// The run a rerun started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_run_id: Option<String>,
+    /// Step by step, what happens (or would happen).
+    pub steps: Vec<String>,
+}
+
+/// Whether a backend is reachable, for `/health/ready` and the status bar.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BackendHealth {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait PipelineBackend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+    fn environment(&self) -> &str;
+    async fn catalog(&self) -> Result<EstateCatalog, BackendError>;
+    async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError>;
+    async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError>;
+    /// All attempts of all activities of a run, in start order.
+    async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError>;
+    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError>;
+    async fn cancel(&self, run_id: &str, dry_run: bool) -> Result<RemediationOutcome, BackendError>;
+    async fn health(&self) -> BackendHealth;
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    fn vault(&self) -> &str;
+    /// Metadata of every secret; never values.
+    async fn list_secrets(&self) -> Result<Vec<SecretMeta>, BackendError>;
+}
+
+/// A Terraform plan the backend knows about.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PlanRef {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[async_trait]
+pub trait InfraSource: Send + Sync {
+    async fn list_resources(&self) -> Result<Vec<Resource>, BackendError>;
+    async fn list_plans(&self) -> Result<Vec<PlanRef>, BackendError>;
+    /// The `terraform show -json` text of a plan.
+    async fn read_plan(&self, name: &str) -> Result<String, BackendError>;
+}
+
+#[async_trait]
+pub trait LogSource: Send + Sync {
+    /// Matching log events, oldest first, at most `query.limit`.
+    async fn fetch_logs(&self, query: &LogQuery) -> Result<Vec<LogLine>, BackendError>;
+    /// Names of the sources this backend can read.
+    fn log_sources(&self) -> Vec<String>;
+}
+
+/// Everything the tools can reach, plus the clock they read.
+#[derive(Clone)]
+pub struct Backends {
+    pub pipelines: Vec<Arc<dyn PipelineBackend>>,
+    pub secrets: Vec<Arc<dyn SecretStore>>,
+    pub infra: Vec<Arc<dyn InfraSource>>,
+    pub logs: Vec<Arc<dyn LogSource>>,
+    pub clock: SharedClock,
+    /// Shown in every answer so nobody mistakes the sandbox for production.
+    pub label: String,
+}
+
+impl Backends {
+    /// The merged catalogue of every pipeline backend.
+    pub async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
+        let mut merged = EstateCatalog::default();
+        for backend in &self.pipelines {
+            merged.extend(backend.catalog().await?);
+        }
+        Ok(merged)
+    }
+
+    /// The backend that owns `pipeline`, or a not-found error listing the known ones.
+    pub async fn backend_for_pipeline(
+        &self,
+        pipeline: &str,
+    ) -> Result<Arc<dyn PipelineBackend>, BackendError> {
+        let mut known = Vec::new();
+        for backend in &self.pipelines {
+            let catalog = backend.catalog().await?;
+            if catalog.pipeline(pipeline).is_some() {
+                return Ok(backend.clone());
+            }
+            known.extend(catalog.pipelines.into_iter().map(|p| p.name));
+        }
+        Err(BackendError::not_found_among("pipeline", pipeline, &known))
+    }
+
+    /// Finds a run in whichever backend has it.
+    pub async fn find_run(
+        &self,
+        run_id: &str,
+    ) -> Result<(Arc<dyn PipelineBackend>, PipelineRun), BackendError> {
+        for backend in &self.pipelines {
+            if let Some(run) = backend.get_run(run_id).await? {
+                return Ok((backend.clone(), run));
+            }
+        }
+        Err(BackendError::NotFound {
+            what: "run",
+            name: run_id.to_string(),
+            hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".to_string(),
+        })
+    }
+
+    pub async fn health(&self) -> Vec<BackendHealth> {
+        let mut out = Vec::new();
+        for backend in &self.pipelines {
+            out.push(backend.health().await);
+        }
+        out
+    }
+}

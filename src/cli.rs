@@ -1,0 +1,103 @@
+//! Command-line interface, designed for the whole product.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsdeck",
+    version,
+    about = "Incident console and DataOps MCP tool server for on-call data engineers",
+    long_about = "opsdeck brings pipeline runs, failures, logs, secrets and infrastructure into one terminal.\n\
+                  With no command it opens the console; `opsdeck serve` runs the MCP tool server;\n\
+                  `opsdeck ask` answers one question headless; `--replay` plays back a recorded session."
+)]
+pub struct Cli {
+    /// Replay a recorded session trace headless instead of opening the console.
+    #[arg(long, value_name = "TRACE")]
+    pub replay: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the DataOps MCP tool server (stdio by default).
+    Serve(ServeArgs),
+    /// Ask the triage agent one question and print the answer.
+    Ask(AskArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// The embedded sandbox estate (no cloud account needed).
+    Sandbox,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve over stdin/stdout (the default).
+    #[arg(long, conflicts_with = "http")]
+    pub stdio: bool,
+
+    /// Serve streamable HTTP on this address, e.g. 127.0.0.1:8765 (path /mcp).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// Where the data comes from.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Sandbox)]
+    pub backend: BackendChoice,
+
+    /// Sandbox incident scenario (see --list-scenarios). Default: the estate's default.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+
+    /// Sandbox seed: the same seed and clock give the same runs.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+
+    /// Freeze the sandbox clock at this RFC 3339 instant (reproducible demos and tests).
+    #[arg(long, value_name = "TIME")]
+    pub frozen_clock: Option<String>,
+
+    /// Read the sandbox estate from this directory instead of the built-in copy.
+    #[arg(long, value_name = "DIR")]
+    pub sandbox_dir: Option<PathBuf>,
+
+    /// Refuse every remediation (rerun, cancel) whatever the caller asks.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// File holding the bearer token HTTP clients must send (or set OPSDECK_HTTP_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Also accept this browser Origin over HTTP (repeatable), e.g. https://console.example.com.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+
+    /// Also accept this Host header over HTTP (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub allow_host: Vec<String>,
+
+    /// List the sandbox scenarios and exit.
+    #[arg(long)]
+    pub list_scenarios: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// Print JSON lines of events instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Refuse every destructive tool call.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Allow this destructive tool without asking (repeatable).
+    #[arg(long, value_name = "TOOL")]
+    pub approve: Vec<String>,
+    /// The question.
+    pub question: String,
+}

@@ -1,0 +1,3 @@
+//! What each command does, on top of the library.
+
+pub mod serve;

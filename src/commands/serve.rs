@@ -1,0 +1,117 @@
+//! `opsdeck serve`: builds the backends from the arguments and runs a transport.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::backends::Backends;
+use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
+use crate::cli::{BackendChoice, ServeArgs};
+use crate::model::time::{FixedClock, SharedClock, SystemClock};
+use crate::server::OpsdeckServer;
+use crate::server::http::{HttpOptions, serve_http};
+use crate::server::stdio::serve_stdio;
+
+/// A failure to start, with the exit code it deserves.
+#[derive(Debug)]
+pub struct CommandError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn usage(message: impl Into<String>) -> CommandError {
+        CommandError { code: 2, message: message.into() }
+    }
+
+    pub fn failed(message: impl Into<String>) -> CommandError {
+        CommandError { code: 1, message: message.into() }
+    }
+}
+
+pub fn clock_from(frozen: Option<&str>) -> Result<SharedClock, CommandError> {
+    match frozen {
+        None => Ok(Arc::new(SystemClock)),
+        Some(raw) => DateTime::parse_from_rfc3339(raw)
+            .map(|t| Arc::new(FixedClock(t.with_timezone(&Utc))) as SharedClock)
+            .map_err(|e| CommandError::usage(format!("--frozen-clock '{raw}' is not an RFC 3339 instant (e.g. 2026-11-23T03:00:00Z): {e}"))),
+    }
+}
+
+/// The backends a serve command asks for.
+pub fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Backends, CommandError> {
+    match args.backend {
+        BackendChoice::Sandbox => {
+            let files = match &args.sandbox_dir {
+                Some(dir) if !dir.is_dir() => {
+                    return Err(CommandError::usage(format!("--sandbox-dir {} is not a directory", dir.display())));
+                }
+                Some(dir) => FixtureFiles::Directory(dir.clone()),
+                None => FixtureFiles::Embedded,
+            };
+            let options = SandboxOptions { files, scenario: args.scenario.clone(), seed: args.seed };
+            let sandbox = Arc::new(Sandbox::new(options, clock.clone()).map_err(CommandError::usage)?);
+            tracing::info!("{}", sandbox.describe());
+            Ok(Backends {
+                label: format!("sandbox/{}", sandbox.scenario().name),
+                pipelines: vec![sandbox.clone()],
+                secrets: vec![sandbox.clone()],
+                infra: vec![sandbox.clone()],
+                logs: vec![sandbox],
+                clock,
+            })
+        }
+    }
+}
+
+fn list_scenarios(args: &ServeArgs) -> Result<(), CommandError> {
+    let files = match &args.sandbox_dir {
+        Some(dir) => FixtureFiles::Directory(dir.clone()),
+        None => FixtureFiles::Embedded,
+    };
+    let scenarios = Sandbox::scenarios(&files).map_err(CommandError::failed)?;
+    for scenario in scenarios {
+        println!("{:<16} {}", scenario.name, scenario.title);
+        println!("{:<16} {}", "", scenario.summary);
+    }
+    Ok(())
+}
+
+fn bearer_token(args: &ServeArgs) -> Result<Option<String>, CommandError> {
+    if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CommandError::usage(format!("cannot read --token-file {}: {e}", path.display())))?;
+        let token = text.trim().to_string();
+        if token.len() < 16 {
+            return Err(CommandError::usage("the bearer token must be at least 16 characters"));
+        }
+        return Ok(Some(token));
+    }
+    match std::env::var("OPSDECK_HTTP_TOKEN") {
+        Ok(token) if token.trim().len() >= 16 => Ok(Some(token.trim().to_string())),
+        Ok(token) if !token.trim().is_empty() => Err(CommandError::usage("OPSDECK_HTTP_TOKEN must be at least 16 characters")),
+        _ => Ok(None),
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
+    if args.list_scenarios {
+        return list_scenarios(&args);
+    }
+    let clock = clock_from(args.frozen_clock.as_deref())?;
+    let backends = build_backends(&args, clock)?;
+    let server = OpsdeckServer::new(backends, args.read_only);
+    match args.http {
+        Some(bind) => {
+            let options = HttpOptions {
+                bind,
+                bearer_token: bearer_token(&args)?,
+                allowed_origins: args.allow_origin.clone(),
+                allowed_hosts: args.allow_host.clone(),
+            };
+            crate::server::http::check_bind(&options).map_err(CommandError::usage)?;
+            serve_http(server, options).await.map_err(CommandError::failed)
+        }
+        None => serve_stdio(server).await.map_err(CommandError::failed),
+    }
+}

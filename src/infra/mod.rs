@@ -1,0 +1,3 @@
+//! Infrastructure as code: Terraform plans.
+
+pub mod terraform;

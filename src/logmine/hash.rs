@@ -1,0 +1,76 @@
+//! Small, deterministic hashing helpers.
+//!
+//! The standard library's `RandomState` is seeded per process, which is fine
+//! for correctness but costs time on the hot path (SipHash) and makes
+//! debugging non-reproducible. The miner only hashes its own token hashes and
+//! cluster ids, so a fast multiplicative mixer is plenty.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a over bytes: stable across runs and platforms, used for token text.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_extend(FNV_OFFSET, bytes)
+}
+
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Continues an FNV-1a hash, so a token can be hashed in pieces without
+/// first concatenating them.
+pub(crate) fn fnv1a_extend(mut state: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        state ^= u64::from(b);
+        state = state.wrapping_mul(FNV_PRIME);
+    }
+    state
+}
+
+/// Multiplicative mixer for `HashMap`s keyed by integers or token hashes.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct MixHasher(u64);
+
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        // Fold the high bits down: hashbrown uses both the low bits (bucket)
+        // and the top 7 bits (tag) of the hash.
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(buf));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(MIX);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+pub(crate) type MixBuild = BuildHasherDefault<MixHasher>;
+pub(crate) type MixMap<K, V> = std::collections::HashMap<K, V, MixBuild>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_is_stable_and_piecewise() {
+        assert_eq!(fnv1a(b""), FNV_OFFSET);
+        let whole = fnv1a(b"hello world");
+        let parts = fnv1a_extend(fnv1a(b"hello "), b"world");
+        assert_eq!(whole, parts);
+    }
+}

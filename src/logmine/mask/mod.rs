@@ -1,0 +1,274 @@
+//! Generic variable detection for single log tokens.
+//!
+//! Masking runs *before* clustering so that lines differing only in ids,
+//! numbers, addresses and the like land in the same template without the
+//! clusterer having to discover every such position statistically. Rules are
+//! deliberately generic (shapes, not dataset-specific regexes) and work on
+//! bytes without allocating, because this runs for every token of every line.
+//!
+//! A token is first split into wrapping punctuation and a core
+//! (`"(10.0.0.1),"` → `(` + `10.0.0.1` + `),`); the punctuation is kept in the
+//! masked form (`(<*>),`) since it is part of the message's structure.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use shapes::classify;
+use std::ops::Range;
+
+mod shapes;
+
+/// Placeholder written in place of a variable.
+pub const WILDCARD: &str = "<*>";
+
+/// What kind of variable a token was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VarKind {
+    /// Integer, decimal, scientific, or a quantity such as `12KB` / `85%`.
+    Number,
+    /// A number with a time unit: `1500ms`, `3s`, `2.5h`.
+    Duration,
+    /// `0x1f`, or a long run of hex digits (hashes, tokens, request ids).
+    Hex,
+    /// IPv4 or IPv6 address.
+    Ip,
+    /// `host:port` or `1.2.3.4:80`.
+    HostPort,
+    /// 8-4-4-4-12 hex UUID/GUID.
+    Uuid,
+    /// Unix, relative, home or Windows file path.
+    Path,
+    /// Anything with a `scheme://`.
+    Url,
+    /// Dates, times and ISO-8601 timestamps.
+    Timestamp,
+    /// Any other token containing digits: `blk_-123`, `job_1445_0020`, `eth0`.
+    Id,
+    /// `user@example.com`.
+    Email,
+    /// A single-token quoted string: `'orders'`.
+    Quoted,
+    /// Control characters or replacement characters from invalid UTF-8.
+    Binary,
+}
+
+impl VarKind {
+    /// Stable lowercase name, handy for labels and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VarKind::Number => "number",
+            VarKind::Duration => "duration",
+            VarKind::Hex => "hex",
+            VarKind::Ip => "ip",
+            VarKind::HostPort => "host_port",
+            VarKind::Uuid => "uuid",
+            VarKind::Path => "path",
+            VarKind::Url => "url",
+            VarKind::Timestamp => "timestamp",
+            VarKind::Id => "id",
+            VarKind::Email => "email",
+            VarKind::Quoted => "quoted",
+            VarKind::Binary => "binary",
+        }
+    }
+}
+
+/// Classifies a whole token (ignoring wrapping punctuation such as brackets
+/// and a trailing comma). Returns `None` for constants, and also for tokens
+/// that are only *partly* variable such as `uid=0` — use [`mask_into`] or
+/// [`mask_line`] to get `uid=<*>`.
+pub fn mask_token(token: &str) -> Option<VarKind> {
+    if is_binary(token) {
+        return Some(VarKind::Binary);
+    }
+    let w = Wrapped::split(token);
+    classify(w.core).or_else(|| (w.quoted && !w.core.is_empty()).then_some(VarKind::Quoted))
+}
+
+/// Appends the masked form of `token` to `out`; returns whether anything was
+/// replaced by [`WILDCARD`].
+pub fn mask_into(token: &str, out: &mut String) -> bool {
+    mask_impl(token, out, None)
+}
+
+/// Like [`mask_into`], additionally recording, for each wildcard written, the
+/// byte range of `token` it replaced (the parameter value).
+pub(crate) fn mask_with_captures(
+    token: &str,
+    out: &mut String,
+    caps: &mut Vec<Range<usize>>,
+) -> bool {
+    mask_impl(token, out, Some(caps))
+}
+
+/// Masks every whitespace-separated token of `line` and joins them with a
+/// single space. Convenience for callers and tests; the miner uses the
+/// allocation-free path.
+pub fn mask_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for (i, tok) in line.split_ascii_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        mask_into(tok, &mut out);
+    }
+    out
+}
+
+fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usize>>>) -> bool {
+    if plainly_constant(token) {
+        out.push_str(token);
+        return false;
+    }
+    if is_binary(token) {
+        out.push_str(WILDCARD);
+        if let Some(c) = caps.as_deref_mut() {
+            c.push(0..token.len());
+        }
+        return true;
+    }
+    let w = Wrapped::split(token);
+    let whole = classify(w.core).is_some() || (w.quoted && !w.core.is_empty());
+    if whole {
+        out.push_str(w.lead);
+        out.push_str(WILDCARD);
+        out.push_str(w.trail);
+        if let Some(c) = caps.as_deref_mut() {
+            c.push(w.core_start..w.core_start + w.core.len());
+        }
+        return true;
+    }
+    if w.core.contains('=') {
+        return mask_key_values(&w, out, caps);
+    }
+    out.push_str(token);
+    false
+}
+
+/// `a=1,b=x;c=2` → `a=<*>,b=x;c=<*>`: keys are structure, values are masked
+/// when they are variables by themselves. Plain-word values (`state=RUNNING`)
+/// stay literal because they often distinguish messages.
+fn mask_key_values(
+    w: &Wrapped<'_>,
+    out: &mut String,
+    mut caps: Option<&mut Vec<Range<usize>>>,
+) -> bool {
+    let mut masked_any = false;
+    out.push_str(w.lead);
+    let core = w.core;
+    let mut seg_start = 0;
+    let bytes = core.as_bytes();
+    for i in 0..=bytes.len() {
+        let at_sep = i == bytes.len() || matches!(bytes[i], b',' | b';' | b'&');
+        if !at_sep {
+            continue;
+        }
+        let seg = &core[seg_start..i];
+        match seg.find('=') {
+            Some(eq) if eq > 0 && is_key(&seg[..eq]) && mask_token(&seg[eq + 1..]).is_some() => {
+                out.push_str(&seg[..=eq]);
+                out.push_str(WILDCARD);
+                if let Some(c) = caps.as_deref_mut() {
+                    let start = w.core_start + seg_start + eq + 1;
+                    c.push(start..w.core_start + i);
+                }
+                masked_any = true;
+            }
+            _ => out.push_str(seg),
+        }
+        if i < bytes.len() {
+            out.push_str(&core[i..=i]);
+        }
+        seg_start = i + 1;
+    }
+    // lead + segments + separators + trail spell the token exactly, so when
+    // nothing was masked the output is the token verbatim.
+    out.push_str(w.trail);
+    masked_any
+}
+
+fn is_key(key: &str) -> bool {
+    key.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// A token split into wrapping punctuation and the part to classify.
+struct Wrapped<'a> {
+    lead: &'a str,
+    core: &'a str,
+    trail: &'a str,
+    core_start: usize,
+    quoted: bool,
+}
+
+impl<'a> Wrapped<'a> {
+    fn split(token: &'a str) -> Self {
+        let b = token.as_bytes();
+        let mut start = 0;
+        let mut end = b.len();
+        while start < end && matches!(b[start], b'(' | b'[' | b'{' | b'<') {
+            start += 1;
+        }
+        while end > start
+            && matches!(
+                b[end - 1],
+                b')' | b']' | b'}' | b'>' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+            )
+        {
+            end -= 1;
+        }
+        let mut quoted = false;
+        if end - start >= 2 && is_quote(b[start]) && b[end - 1] == b[start] {
+            // Balanced quotes: keep them as structure, classify the inside.
+            start += 1;
+            end -= 1;
+            quoted = true;
+        } else {
+            // A quote opened or closed by a neighbouring token (`"GET`,
+            // `HTTP/1.1"`) is punctuation, not part of the value.
+            if start < end && is_quote(b[start]) {
+                start += 1;
+            }
+            if end > start && is_quote(b[end - 1]) {
+                end -= 1;
+            }
+        }
+        // All trimmed bytes are ASCII, so these are char boundaries.
+        Wrapped {
+            lead: &token[..start],
+            core: &token[start..end],
+            trail: &token[end..],
+            core_start: start,
+            quoted,
+        }
+    }
+}
+
+/// Fast path for the common case, a plain word: one pass over the bytes
+/// proves that no rule below could fire (no digit, none of the characters
+/// that paths, URLs, emails, addresses, key=value or quotes need, no control
+/// or non-ASCII bytes, too short for a letters-only hex string).
+fn plainly_constant(token: &str) -> bool {
+    token.len() < 16
+        && token.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !b.is_ascii_digit()
+                && !matches!(b, b'=' | b'/' | b'\\' | b'@' | b':' | b'\'' | b'"' | b'`')
+        })
+}
+
+fn is_quote(b: u8) -> bool {
+    matches!(b, b'"' | b'\'' | b'`')
+}
+
+fn is_binary(token: &str) -> bool {
+    let b = token.as_bytes();
+    if b.iter().any(|&c| c < 0x20 || c == 0x7f) {
+        return true;
+    }
+    // Non-ASCII: look for U+FFFD (lossy decoding) and C1 controls.
+    !token.is_ascii() && token.chars().any(|c| c == '\u{FFFD}' || c.is_control())
+}
+
+#[cfg(test)]
+mod tests;

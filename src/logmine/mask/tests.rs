@@ -1,0 +1,173 @@
+use super::*;
+
+fn kind(t: &str) -> Option<VarKind> {
+    mask_token(t)
+}
+
+#[test]
+fn masks_numbers_and_quantities() {
+    assert_eq!(kind("42"), Some(VarKind::Number));
+    assert_eq!(kind("-7"), Some(VarKind::Number));
+    assert_eq!(kind("3.14159"), Some(VarKind::Number));
+    assert_eq!(kind("1e-3"), Some(VarKind::Number));
+    assert_eq!(kind("12KB"), Some(VarKind::Number));
+    assert_eq!(kind("85%"), Some(VarKind::Number));
+    assert_eq!(kind("(42),"), Some(VarKind::Number));
+}
+
+#[test]
+fn masks_durations() {
+    assert_eq!(kind("1500ms"), Some(VarKind::Duration));
+    assert_eq!(kind("3s"), Some(VarKind::Duration));
+    assert_eq!(kind("2.5h"), Some(VarKind::Duration));
+    assert_eq!(kind("10min"), Some(VarKind::Duration));
+}
+
+#[test]
+fn masks_hex() {
+    assert_eq!(kind("0x1F"), Some(VarKind::Hex));
+    assert_eq!(kind("0xdeadbeef"), Some(VarKind::Hex));
+    assert_eq!(kind("113d3a99c3da401fbd62cc2caa5b96d2"), Some(VarKind::Hex));
+    assert_eq!(kind("deadbeefcafebabe"), Some(VarKind::Hex));
+    assert_eq!(kind("cafe"), None);
+}
+
+#[test]
+fn masks_ip_addresses_and_host_ports() {
+    assert_eq!(kind("10.0.0.1"), Some(VarKind::Ip));
+    assert_eq!(kind("10.0.0.1:8080"), Some(VarKind::HostPort));
+    assert_eq!(kind("/10.10.34.11:45307"), Some(VarKind::HostPort));
+    assert_eq!(kind("db-1.example.com:5432"), Some(VarKind::HostPort));
+    assert_eq!(kind("localhost:8080"), Some(VarKind::HostPort));
+    assert_eq!(
+        kind("node7.corp.com/10.86.169.121:62260"),
+        Some(VarKind::HostPort)
+    );
+    assert_eq!(kind("fe80::1ff:fe23:4567:890a"), Some(VarKind::Ip));
+    assert_eq!(kind("[::1]"), Some(VarKind::Ip));
+    assert_eq!(kind("2001:db8::8a2e:370:7334%eth0"), Some(VarKind::Ip));
+}
+
+#[test]
+fn masks_uuids() {
+    assert_eq!(
+        kind("3edec1e4-9678-4a3a-a21b-a145a4ee5e61"),
+        Some(VarKind::Uuid)
+    );
+    assert_eq!(
+        kind("{3EDEC1E4-9678-4A3A-A21B-A145A4EE5E61}"),
+        Some(VarKind::Uuid)
+    );
+}
+
+#[test]
+fn masks_paths_and_urls() {
+    assert_eq!(
+        kind("/etc/httpd/conf/workers2.properties"),
+        Some(VarKind::Path)
+    );
+    assert_eq!(kind("/var/log/syslog"), Some(VarKind::Path));
+    assert_eq!(kind("./run.sh"), Some(VarKind::Path));
+    assert_eq!(kind("~/data"), Some(VarKind::Path));
+    assert_eq!(kind("C:\\Windows\\system32"), Some(VarKind::Path));
+    assert_eq!(kind("https://example.com/a?b=c"), Some(VarKind::Url));
+    assert_eq!(kind("hdfs://nn:9000/user/x"), Some(VarKind::Url));
+    assert_eq!(kind("read/write"), None);
+    assert_eq!(kind("/"), None);
+}
+
+#[test]
+fn masks_timestamps() {
+    assert_eq!(kind("2015-10-18"), Some(VarKind::Timestamp));
+    assert_eq!(kind("2017-05-16T00:00:00.008Z"), Some(VarKind::Timestamp));
+    assert_eq!(kind("2024-01-02T03:04:05+02:00"), Some(VarKind::Timestamp));
+    assert_eq!(kind("18:01:47,978"), Some(VarKind::Timestamp));
+    assert_eq!(kind("20:10:40"), Some(VarKind::Timestamp));
+    assert_eq!(kind("17/06/09"), Some(VarKind::Timestamp));
+    assert_eq!(kind("2005.06.03"), Some(VarKind::Timestamp));
+}
+
+#[test]
+fn masks_ids_with_digits() {
+    assert_eq!(kind("blk_-1608999687919862906"), Some(VarKind::Id));
+    assert_eq!(kind("job_1445144423722_0020"), Some(VarKind::Id));
+    assert_eq!(
+        kind("attempt_1445144423722_0020_m_000000_0"),
+        Some(VarKind::Id)
+    );
+    assert_eq!(
+        kind("container_1445144423722_0020_01_000001"),
+        Some(VarKind::Id)
+    );
+    assert_eq!(
+        kind("req-38101a0b-2096-447d-96ea-a692162415ae"),
+        Some(VarKind::Id)
+    );
+    assert_eq!(kind("eth0"), Some(VarKind::Id));
+}
+
+#[test]
+fn masks_emails() {
+    assert_eq!(kind("alice@example.com"), Some(VarKind::Email));
+    assert_eq!(
+        kind("<ops.team+pager@corp.example.org>"),
+        Some(VarKind::Email)
+    );
+    assert_eq!(kind("@here"), None);
+}
+
+#[test]
+fn masks_quoted_single_token_strings() {
+    assert_eq!(kind("'orders'"), Some(VarKind::Quoted));
+    assert_eq!(kind("\"users\","), Some(VarKind::Quoted));
+    assert_eq!(
+        mask_line("Table 'orders' not found"),
+        "Table '<*>' not found"
+    );
+    assert_eq!(kind("''"), None);
+}
+
+#[test]
+fn masks_binary_junk() {
+    assert_eq!(kind("ab\u{1}cd"), Some(VarKind::Binary));
+    assert_eq!(kind("x\u{FFFD}y"), Some(VarKind::Binary));
+}
+
+#[test]
+fn masks_only_the_variable_value_of_key_value_pairs() {
+    assert_eq!(mask_token("uid=0"), None);
+    assert_eq!(
+        mask_line("uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4"),
+        "uid=<*> euid=<*> tty=NODEVssh ruser= rhost=<*>"
+    );
+    assert_eq!(mask_line("a=1,b=x;c=0x1f"), "a=<*>,b=x;c=<*>");
+    assert_eq!(mask_line("(size=1024),"), "(size=<*>),");
+}
+
+#[test]
+fn keeps_constants_and_structure() {
+    assert_eq!(kind("Connection"), None);
+    assert_eq!(kind("mod_jk"), None);
+    assert_eq!(kind("to:"), None);
+    assert_eq!(kind("HTTP/1.1\""), None);
+    assert_eq!(kind("UTF-8"), None);
+    assert_eq!(
+        mask_line("Connection to 10.1.2.3:5432 timed out after 1500 ms"),
+        "Connection to <*> timed out after <*> ms"
+    );
+    assert_eq!(
+        mask_line("[instance: 3edec1e4-9678-4a3a-a21b-a145a4ee5e61]"),
+        "[instance: <*>]"
+    );
+}
+
+#[test]
+fn captures_point_at_the_replaced_text() {
+    let tok = "(size=1024,user=bob,ms=15),";
+    let mut out = String::new();
+    let mut caps = Vec::new();
+    assert!(mask_with_captures(tok, &mut out, &mut caps));
+    assert_eq!(out, "(size=<*>,user=bob,ms=<*>),");
+    let vals: Vec<&str> = caps.iter().map(|r| &tok[r.clone()]).collect();
+    assert_eq!(vals, ["1024", "15"]);
+}

@@ -1,0 +1,264 @@
+//! One template and what the miner remembers about the events behind it.
+
+use super::super::mask::{WILDCARD, mask_with_captures};
+use super::line::{PreparedLine, truncate_at_char_boundary};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// Examples are whole events (tracebacks included) cut to this size.
+pub(crate) const MAX_EXAMPLE_BYTES: usize = 2048;
+/// Parameter values are cut to this size so one huge token cannot pin memory.
+pub(crate) const MAX_PARAM_BYTES: usize = 256;
+
+/// A mined template, as reported to callers.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Cluster {
+    /// Stable for the miner's lifetime (never reused, even after eviction).
+    pub id: u64,
+    /// Template text; variable positions are `<*>`.
+    pub template: String,
+    /// Events assigned to this template.
+    pub count: u64,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// First few distinct events, whole (multi-line) but truncated.
+    pub examples: Vec<String>,
+    /// One list per `<*>` in `template`, in order: distinct values seen, capped.
+    pub params: Vec<Vec<String>>,
+}
+
+/// One template position.
+#[derive(Debug, Clone)]
+pub(crate) enum TplToken {
+    /// Same masked text in every event so far (may itself contain `<*>`,
+    /// e.g. `uid=<*>`).
+    Lit {
+        text: Box<str>,
+        hash: u64,
+        masked: bool,
+    },
+    /// Events disagree here.
+    Wild,
+}
+
+#[derive(Debug)]
+pub(crate) struct ClusterState {
+    pub id: u64,
+    pub tokens: Vec<TplToken>,
+    /// Distinct raw tokens per position, recorded only where the position is
+    /// (or contains) a wildcard. Raw tokens rather than per-slot values so a
+    /// literal that later turns into `<*>` keeps its history; slots are
+    /// derived when reporting.
+    pub values: Vec<Vec<Box<str>>>,
+    pub count: u64,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub first_tick: u64,
+    pub last_tick: u64,
+    /// Eviction priority (see `evict.rs`).
+    pub priority: u64,
+    pub examples: Vec<Box<str>>,
+}
+
+/// The event being added: its full text, the line the template is built
+/// from (a sub-slice of `text`), and its timestamp.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Event<'a> {
+    pub text: &'a str,
+    pub head: &'a str,
+    pub ts: Option<DateTime<Utc>>,
+}
+
+/// Outcome of comparing a line with a template of the same length.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Match {
+    /// Positions whose literal equals the line's masked token.
+    pub equal: usize,
+    /// Positions that are already wildcards.
+    pub wild: usize,
+    /// Equal positions whose text is (partly) masked, e.g. both `<*>`.
+    pub equal_masked: usize,
+}
+
+impl ClusterState {
+    /// A template equal to `line`; the caller then `absorb`s the same line,
+    /// which records its counts, values and example.
+    pub fn new(id: u64, line: &PreparedLine, tick: u64) -> Self {
+        let tokens = line
+            .tokens
+            .iter()
+            .map(|t| TplToken::Lit {
+                text: line.masked_text(t).into(),
+                hash: t.hash,
+                masked: t.is_masked,
+            })
+            .collect();
+        let values = line.tokens.iter().map(|_| Vec::new()).collect();
+        ClusterState {
+            id,
+            tokens,
+            values,
+            count: 0,
+            first_seen: None,
+            last_seen: None,
+            first_tick: tick,
+            last_tick: tick,
+            priority: 0,
+            examples: Vec::new(),
+        }
+    }
+
+    /// Position-wise comparison; the caller guarantees equal length.
+    pub fn compare(&self, line: &PreparedLine) -> Match {
+        let mut m = Match {
+            equal: 0,
+            wild: 0,
+            equal_masked: 0,
+        };
+        for (tpl, tok) in self.tokens.iter().zip(&line.tokens) {
+            match tpl {
+                TplToken::Wild => m.wild += 1,
+                TplToken::Lit { text, hash, masked } => {
+                    if *hash == tok.hash && **text == *line.masked_text(tok) {
+                        m.equal += 1;
+                        m.equal_masked += usize::from(*masked);
+                    }
+                }
+            }
+        }
+        m
+    }
+
+    /// Folds one event into the template: disagreeing positions become `<*>`,
+    /// statistics, parameter values and examples are updated.
+    pub fn absorb(
+        &mut self,
+        line: &PreparedLine,
+        ev: &Event<'_>,
+        tick: u64,
+        max_examples: usize,
+        max_values: usize,
+    ) {
+        let head = ev.head;
+        self.count += 1;
+        self.last_tick = tick;
+        if let Some(ts) = ev.ts {
+            self.first_seen = Some(self.first_seen.map_or(ts, |f| f.min(ts)));
+            self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
+        }
+        for (i, tok) in line.tokens.iter().enumerate() {
+            let (Some(tpl), Some(values)) = (self.tokens.get_mut(i), self.values.get_mut(i)) else {
+                break;
+            };
+            let raw = &head[tok.raw.clone()];
+            match tpl {
+                TplToken::Wild => remember(values, raw, max_values),
+                TplToken::Lit { text, hash, masked } => {
+                    let same = *hash == tok.hash && **text == *line.masked_text(tok);
+                    if same {
+                        if *masked {
+                            remember(values, raw, max_values);
+                        }
+                    } else {
+                        if !*masked {
+                            // An unmasked literal is its own raw value.
+                            remember(values, text, max_values);
+                        }
+                        remember(values, raw, max_values);
+                        *tpl = TplToken::Wild;
+                    }
+                }
+            }
+        }
+        if self.examples.len() < max_examples {
+            let ex = truncate_at_char_boundary(
+                ev.text.trim_end_matches(['\r', '\n']),
+                MAX_EXAMPLE_BYTES,
+            );
+            if !self.examples.iter().any(|e| **e == *ex) {
+                self.examples.push(ex.into());
+            }
+        }
+    }
+
+    pub fn template(&self) -> String {
+        let mut out = String::new();
+        for (i, t) in self.tokens.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            match t {
+                TplToken::Wild => out.push_str(WILDCARD),
+                TplToken::Lit { text, .. } => out.push_str(text),
+            }
+        }
+        out
+    }
+
+    /// Per-`<*>` distinct values, derived from the raw tokens kept per
+    /// position. Always exactly one list per `<*>` in [`Self::template`].
+    pub fn params(&self, max_values: usize) -> Vec<Vec<String>> {
+        let mut slots = Vec::new();
+        let mut scratch = String::new();
+        let mut caps = Vec::new();
+        for (tpl, values) in self.tokens.iter().zip(&self.values) {
+            match tpl {
+                TplToken::Wild => slots.push(
+                    values
+                        .iter()
+                        .take(max_values)
+                        .map(|v| v.to_string())
+                        .collect(),
+                ),
+                TplToken::Lit { text, .. } => {
+                    let k = text.matches(WILDCARD).count();
+                    if k == 0 {
+                        continue;
+                    }
+                    let first = slots.len();
+                    slots.resize_with(first + k, Vec::new);
+                    for raw in values {
+                        scratch.clear();
+                        caps.clear();
+                        mask_with_captures(raw, &mut scratch, &mut caps);
+                        // Only trust captures that line up with this literal.
+                        if *scratch != **text || caps.len() != k {
+                            continue;
+                        }
+                        for (slot, range) in slots[first..].iter_mut().zip(&caps) {
+                            let v = &raw[range.clone()];
+                            if slot.len() < max_values && !slot.iter().any(|s: &String| s == v) {
+                                slot.push(v.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        slots
+    }
+
+    pub fn to_cluster(&self, max_values: usize) -> Cluster {
+        Cluster {
+            id: self.id,
+            template: self.template(),
+            count: self.count,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            examples: self.examples.iter().map(|e| e.to_string()).collect(),
+            params: self.params(max_values),
+        }
+    }
+}
+
+/// Adds `raw` to a capped set of distinct values.
+fn remember(values: &mut Vec<Box<str>>, raw: &str, max: usize) {
+    if values.len() >= max {
+        return;
+    }
+    let raw = truncate_at_char_boundary(raw, MAX_PARAM_BYTES);
+    if !values.iter().any(|v| **v == *raw) {
+        values.push(raw.into());
+    }
+}

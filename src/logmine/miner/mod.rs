@@ -1,0 +1,356 @@
+//! Streaming template miner.
+//!
+//! Design (a length + prefix tree with position-wise similarity, the
+//! structure the Drain paper describes, written from scratch here):
+//!
+//! 1. The event's head line is tokenised on whitespace and each token is
+//!    masked (`mask.rs`), so obvious variables already read `<*>`.
+//! 2. Candidates are the templates with the same token count and the same
+//!    first two words (`index.rs`). Log statements rarely change their
+//!    length or opening words, and bucketing keeps per-line work small.
+//! 3. The line joins the candidate with the most equal positions, provided
+//!    the differing positions (incl. already generalised ones) stay within
+//!    `allowed_differences`; disagreeing positions become `<*>`. Otherwise
+//!    the line starts a new template. Clusters never merge or split later,
+//!    so the id returned by `add` is final.
+//!
+//! Everything is bounded: at most `max_templates` templates (LFU-DA eviction,
+//! `evict.rs`), capped examples and parameter values, capped line length.
+//! The hot path reuses one scratch buffer and allocates only when a
+//! template is created or a new example/parameter value is stored.
+
+mod cluster;
+mod evict;
+mod index;
+mod line;
+
+pub use cluster::Cluster;
+
+use super::hash::MixMap;
+use chrono::{DateTime, Utc};
+use cluster::{ClusterState, Event};
+use evict::{Candidate, Evictor};
+use index::{BucketKey, Index};
+use line::{PreparedLine, head_line};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Tuning knobs. One default configuration is meant to work for all logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct MinerConfig {
+    /// Upper bound on live templates; when full, the template with the
+    /// lowest frequency-with-aging score is evicted.
+    pub max_templates: usize,
+    /// Distinct example events kept per template.
+    pub max_examples: usize,
+    /// Distinct values kept per `<*>` slot.
+    pub max_param_values: usize,
+    /// Share (0..=1) of a line's non-variable tokens that must equal a
+    /// template's literals for the line to join it; one differing token is
+    /// always tolerated when there are 3+ such tokens. Higher keeps more
+    /// messages apart, lower merges more. Masking already turns most
+    /// variables into `<*>`, so this only governs variables masking misses
+    /// (plain words such as user or table names).
+    pub similarity_threshold: f64,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        MinerConfig {
+            max_templates: 2000,
+            max_examples: 3,
+            max_param_values: 8,
+            similarity_threshold: 0.7,
+        }
+    }
+}
+
+/// Identifies a template within one miner. Ids start at 1 and are never
+/// reused; [`ClusterId::IGNORED`] is returned for events with no content.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct ClusterId(pub u64);
+
+impl ClusterId {
+    /// Returned by [`TemplateMiner::add`] for blank events; never a template.
+    pub const IGNORED: ClusterId = ClusterId(0);
+
+    pub fn is_ignored(self) -> bool {
+        self == ClusterId::IGNORED
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    key: BucketKey,
+    state: ClusterState,
+}
+
+impl Candidate for ClusterState {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn priority(&self) -> u64 {
+        self.priority
+    }
+    fn last_tick(&self) -> u64 {
+        self.last_tick
+    }
+}
+
+/// Collapses a stream of log events into templates.
+#[derive(Debug)]
+pub struct TemplateMiner {
+    config: MinerConfig,
+    /// Cluster storage; `None` marks a slot freed by eviction.
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    live: usize,
+    by_id: MixMap<u64, usize>,
+    index: Index,
+    evictor: Evictor,
+    next_id: u64,
+    /// Logical clock: one tick per non-blank event.
+    tick: u64,
+    ignored: u64,
+    evicted: u64,
+    /// Reused per event so the hot path does not allocate.
+    scratch: PreparedLine,
+}
+
+/// How many positions may differ from a template's literals (already
+/// generalised positions included) for a line to join it, given `len`
+/// non-variable positions: `⌊(1 − threshold) × len⌋`, but at least one when
+/// `len ≥ 3` so short messages (`Dropped table staging`) can still take one
+/// variable word. Counting wildcards as differences caps how far a template
+/// can generalise, which prevents runaway `<*> <*> <*>` templates.
+fn allowed_differences(len: usize, threshold: f64) -> usize {
+    let threshold = if threshold.is_finite() {
+        threshold.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    // Small epsilon: 0.3 × 10 must give 3, not 2.999….
+    let by_share = ((1.0 - threshold) * len as f64 + 1e-9).floor() as usize;
+    if len >= 3 { by_share.max(1) } else { by_share }
+}
+
+impl Default for TemplateMiner {
+    fn default() -> Self {
+        TemplateMiner::new(MinerConfig::default())
+    }
+}
+
+impl TemplateMiner {
+    pub fn new(config: MinerConfig) -> Self {
+        TemplateMiner {
+            config,
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            by_id: MixMap::default(),
+            index: Index::default(),
+            evictor: Evictor::default(),
+            next_id: 1,
+            tick: 0,
+            ignored: 0,
+            evicted: 0,
+            scratch: PreparedLine::default(),
+        }
+    }
+
+    pub fn config(&self) -> &MinerConfig {
+        &self.config
+    }
+
+    /// Adds one event (possibly multi-line: the template comes from its
+    /// first non-blank line, the example keeps the whole text). Blank events
+    /// are ignored and yield [`ClusterId::IGNORED`].
+    pub fn add(&mut self, message: &str, timestamp: Option<DateTime<Utc>>) -> ClusterId {
+        let head = head_line(message);
+        let mut line = std::mem::take(&mut self.scratch);
+        line.prepare(head);
+        let id = if line.tokens.is_empty() {
+            self.ignored += 1;
+            ClusterId::IGNORED
+        } else {
+            self.add_prepared(
+                &line,
+                Event {
+                    text: message,
+                    head,
+                    ts: timestamp,
+                },
+            )
+        };
+        self.scratch = line;
+        id
+    }
+
+    /// [`add`](Self::add) for raw bytes; invalid UTF-8 is replaced (and the
+    /// affected tokens are then masked as binary).
+    pub fn add_bytes(&mut self, message: &[u8], timestamp: Option<DateTime<Utc>>) -> ClusterId {
+        let text = String::from_utf8_lossy(message);
+        self.add(&text, timestamp)
+    }
+
+    /// All live templates, most frequent first, then earliest seen.
+    pub fn clusters(&self) -> Vec<Cluster> {
+        let mut states: Vec<&ClusterState> =
+            self.slots.iter().flatten().map(|s| &s.state).collect();
+        states.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| match (a.first_seen, b.first_seen) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then_with(|| a.first_tick.cmp(&b.first_tick))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        states
+            .into_iter()
+            .map(|s| s.to_cluster(self.config.max_param_values))
+            .collect()
+    }
+
+    /// Current template text of a live cluster (`None` once evicted).
+    pub fn template_of(&self, id: ClusterId) -> Option<String> {
+        self.state(id).map(ClusterState::template)
+    }
+
+    /// Full report for one live cluster.
+    pub fn cluster(&self, id: ClusterId) -> Option<Cluster> {
+        self.state(id)
+            .map(|s| s.to_cluster(self.config.max_param_values))
+    }
+
+    /// Number of live templates.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Non-blank events added so far (including those of evicted templates).
+    pub fn total_events(&self) -> u64 {
+        self.tick
+    }
+
+    /// Blank events skipped.
+    pub fn ignored_events(&self) -> u64 {
+        self.ignored
+    }
+
+    /// Templates dropped to respect `max_templates`.
+    pub fn evicted_templates(&self) -> u64 {
+        self.evicted
+    }
+
+    fn state(&self, id: ClusterId) -> Option<&ClusterState> {
+        let slot = *self.by_id.get(&id.0)?;
+        self.slots.get(slot)?.as_ref().map(|s| &s.state)
+    }
+
+    fn add_prepared(&mut self, line: &PreparedLine, ev: Event<'_>) -> ClusterId {
+        self.tick += 1;
+        let (slot, created) = match self.best_match(line) {
+            Some(slot) => (slot, false),
+            None => (self.create(line), true),
+        };
+        let (max_examples, max_values) = (self.config.max_examples, self.config.max_param_values);
+        let Some(Slot { state, .. }) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            // Unreachable by construction; degrade gracefully rather than panic.
+            return ClusterId::IGNORED;
+        };
+        state.absorb(line, &ev, self.tick, max_examples, max_values);
+        state.priority = self.evictor.priority_for(state.count);
+        let id = ClusterId(state.id);
+        if created {
+            self.evictor.track(slot, state);
+        }
+        id
+    }
+
+    /// Most similar template among the line's candidates, if similar enough
+    /// (see [`MinerConfig::similarity_threshold`]). Ties prefer the more
+    /// general template (more wildcards), then the older one.
+    fn best_match(&self, line: &PreparedLine) -> Option<usize> {
+        let len = line.tokens.len();
+        let threshold = self.config.similarity_threshold;
+        let mut best: Option<(usize, usize, usize)> = None; // (equal, wild, slot)
+        for slot in self.index.candidates(line) {
+            let Some(Some(s)) = self.slots.get(slot) else {
+                continue;
+            };
+            let m = s.state.compare(line);
+            // Positions where both sides are masked variables are neither
+            // evidence for nor against sameness: judge on the other tokens.
+            let allowed = allowed_differences(len - m.equal_masked, threshold);
+            if len - m.equal.min(len) > allowed {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some((be, bw, _)) => m.equal > be || (m.equal == be && m.wild > bw),
+            };
+            if better {
+                best = Some((m.equal, m.wild, slot));
+            }
+        }
+        best.map(|(_, _, slot)| slot)
+    }
+
+    fn create(&mut self, line: &PreparedLine) -> usize {
+        if self.live >= self.config.max_templates.max(1) {
+            self.evict_one();
+        }
+        let key = self.index.key_for_new(line);
+        let id = self.next_id;
+        self.next_id += 1;
+        let entry = Slot {
+            key,
+            state: ClusterState::new(id, line, self.tick),
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = Some(entry);
+                s
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        self.by_id.insert(id, slot);
+        self.index.insert(key, slot);
+        self.live += 1;
+        slot
+    }
+
+    fn evict_one(&mut self) {
+        let slots = &self.slots;
+        let victim = self
+            .evictor
+            .pick(|s| slots.get(s).and_then(Option::as_ref).map(|x| &x.state));
+        let Some(slot) = victim else { return };
+        let Some(gone) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        self.by_id.remove(&gone.state.id);
+        self.index.remove(gone.key, slot);
+        self.free.push(slot);
+        self.live -= 1;
+        self.evicted += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,400 @@
+use super::super::EventAssembler;
+use super::*;
+use chrono::TimeZone;
+
+fn ts(secs: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).single()
+}
+
+fn templates(m: &TemplateMiner) -> Vec<(String, u64)> {
+    m.clusters()
+        .into_iter()
+        .map(|c| (c.template, c.count))
+        .collect()
+}
+
+/// Deterministic xorshift so "random" tests are reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Letters-only word for `i`, so masking cannot turn it into `<*>`.
+fn word(mut i: usize) -> String {
+    let mut w = String::new();
+    loop {
+        w.push((b'a' + (i % 26) as u8) as char);
+        i /= 26;
+        if i == 0 {
+            return w;
+        }
+    }
+}
+
+#[test]
+fn identical_structure_lines_merge_into_one_template() {
+    let mut m = TemplateMiner::default();
+    let a = m.add(
+        "Connection to db-1.prod:5432 timed out after 1500 ms",
+        ts(0),
+    );
+    let b = m.add(
+        "Connection to 10.0.0.7:6432 timed out after 30000 ms",
+        ts(5),
+    );
+    let c = m.add(
+        "Connection to cache.internal:6379 timed out after 20 ms",
+        ts(2),
+    );
+    assert_eq!(a, b);
+    assert_eq!(b, c);
+    assert_eq!(m.len(), 1);
+    let cl = &m.clusters()[0];
+    assert_eq!(cl.template, "Connection to <*> timed out after <*> ms");
+    assert_eq!(cl.count, 3);
+    assert_eq!(cl.first_seen, ts(0));
+    assert_eq!(cl.last_seen, ts(5));
+    assert_eq!(cl.params.len(), 2);
+    assert_eq!(
+        cl.params[0],
+        ["db-1.prod:5432", "10.0.0.7:6432", "cache.internal:6379"]
+    );
+    assert_eq!(cl.params[1], ["1500", "30000", "20"]);
+    assert_eq!(cl.examples.len(), 3);
+}
+
+#[test]
+fn unmasked_word_variable_is_generalised() {
+    let mut m = TemplateMiner::default();
+    for user in ["alice", "bob", "carol", "dave"] {
+        m.add(
+            &format!("Session opened for user {user} from 10.1.1.1"),
+            None,
+        );
+    }
+    assert_eq!(
+        templates(&m),
+        [("Session opened for user <*> from <*>".to_string(), 4)]
+    );
+    let cl = &m.clusters()[0];
+    assert_eq!(cl.params[0], ["alice", "bob", "carol", "dave"]);
+    assert_eq!(cl.params[1], ["10.1.1.1"]);
+}
+
+#[test]
+fn partially_masked_tokens_report_their_values() {
+    let mut m = TemplateMiner::default();
+    m.add("auth failure uid=0 rhost=1.2.3.4", None);
+    m.add("auth failure uid=501 rhost=5.6.7.8", None);
+    let cl = &m.clusters()[0];
+    assert_eq!(cl.template, "auth failure uid=<*> rhost=<*>");
+    assert_eq!(cl.params, [vec!["0", "501"], vec!["1.2.3.4", "5.6.7.8"]]);
+}
+
+#[test]
+fn different_messages_stay_apart() {
+    let mut m = TemplateMiner::default();
+    let lines = [
+        "Disk /dev/sda1 is 95% full",
+        "Connection refused by upstream 10.0.0.1:443",
+        "Checkpoint completed in 120ms",
+        "Checkpoint failed: no space left on device",
+        "Worker 7 lost heartbeat",
+        "Starting executor on host worker-3",
+        "Stopping executor on host worker-3",
+        "GET /api/v1/jobs returned 500",
+        "POST /api/v1/jobs returned 500",
+    ];
+    let ids: Vec<ClusterId> = lines.iter().map(|l| m.add(l, None)).collect();
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), lines.len(), "{:#?}", templates(&m));
+    // And they keep apart when repeated with other values.
+    assert_eq!(m.add("Disk /data is 12% full", None), ids[0]);
+    assert_eq!(m.add("Worker 12 lost heartbeat", None), ids[4]);
+    assert_eq!(m.len(), lines.len());
+}
+
+#[test]
+fn blank_events_are_ignored() {
+    let mut m = TemplateMiner::default();
+    assert_eq!(m.add("", None), ClusterId::IGNORED);
+    assert_eq!(m.add(" \t\r\n\n", None), ClusterId::IGNORED);
+    assert!(m.is_empty());
+    assert_eq!(m.ignored_events(), 2);
+    assert_eq!(m.template_of(ClusterId::IGNORED), None);
+}
+
+#[test]
+fn clusters_sort_by_count_then_first_seen() {
+    let mut m = TemplateMiner::default();
+    m.add("late singleton message here", ts(50));
+    m.add("early singleton message here now", ts(10));
+    for i in 0..3 {
+        m.add(&format!("frequent message number {i}"), ts(100 + i));
+    }
+    let t: Vec<String> = m.clusters().into_iter().map(|c| c.template).collect();
+    assert_eq!(
+        t,
+        [
+            "frequent message number <*>",
+            "early singleton message here now",
+            "late singleton message here"
+        ]
+    );
+}
+
+#[test]
+fn max_templates_is_respected_under_100k_distinct_lines() {
+    let config = MinerConfig {
+        max_templates: 500,
+        ..MinerConfig::default()
+    };
+    let mut m = TemplateMiner::new(config);
+    let mut last = ClusterId::IGNORED;
+    for i in 0..100_000 {
+        last = m.add(&format!("{} {} happened", word(i), word(i * 7 + 3)), None);
+        assert!(m.len() <= 500);
+    }
+    assert_eq!(m.len(), 500);
+    assert_eq!(m.evicted_templates(), 99_500);
+    // Internal structures are bounded too, not just the count.
+    assert!(m.slots.len() <= 500);
+    assert!(m.by_id.len() <= 500);
+    assert!(m.index.bucket_count() <= 500);
+    assert!(m.template_of(last).is_some());
+    assert_eq!(
+        m.template_of(ClusterId(1)),
+        None,
+        "oldest singleton was evicted"
+    );
+}
+
+#[test]
+fn eviction_keeps_frequent_templates_through_a_flood() {
+    let config = MinerConfig {
+        max_templates: 50,
+        ..MinerConfig::default()
+    };
+    let mut m = TemplateMiner::new(config);
+    let hot = m.add("heartbeat from node 1 ok", None);
+    for i in 0..500 {
+        m.add(&format!("heartbeat from node {i} ok"), None);
+    }
+    for i in 0..5_000 {
+        m.add(&format!("{} junk", word(i)), None);
+    }
+    assert_eq!(
+        m.template_of(hot).as_deref(),
+        Some("heartbeat from node <*> ok")
+    );
+    assert!(m.len() <= 50);
+}
+
+fn check_mask_line(text: &str) {
+    let masked = super::super::mask_line(text);
+    assert!(masked.len() <= text.len() * 3 + 3);
+}
+
+#[test]
+fn dirty_input_never_panics() {
+    let mut m = TemplateMiner::new(MinerConfig {
+        max_templates: 64,
+        ..MinerConfig::default()
+    });
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..2_000 {
+        let len = rng.below(300) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        m.add_bytes(&bytes, None);
+    }
+    // Structure-heavy random text: the characters masking rules key on,
+    // mixed with multi-byte ones, to shake out slicing mistakes.
+    let alphabet: Vec<char> = "aZx09.:/=,;&\"'`()[]<>{}@-_~%+\\ é漢\u{FFFD}\t\n\r*"
+        .chars()
+        .collect();
+    let rounds: u64 = std::env::var("LOGMINE_FUZZ")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    for _ in 0..rounds {
+        let len = rng.below(60) as usize;
+        let text: String = (0..len)
+            .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+            .collect();
+        check_mask_line(&text);
+        m.add(&text, None);
+    }
+    let huge = "x".repeat(1_000_000);
+    m.add(&huge, None);
+    let many = "tok ".repeat(100_000);
+    m.add(&many, None);
+    m.add(&format!("{huge}\n\tat {huge}"), None);
+    m.add("é".repeat(3000).as_str(), None); // 4 KB cut inside a char
+    m.add("\u{0}\u{1}\u{7f} \u{FFFD}\u{FFFD}", None);
+    m.add("tab\tseparated\tvalues\r\n", None);
+    m.add("<*> <*> literal wildcards <*>", None);
+    m.add("= == a= =b ' \" `` '' ::: /// @@ 0x 1e 1e+ --", None);
+    m.add_bytes(b"\xff\xfe invalid utf8 \xc3\x28 here", None);
+    for c in m.clusters() {
+        assert!(
+            c.examples
+                .iter()
+                .all(|e| e.len() <= cluster::MAX_EXAMPLE_BYTES)
+        );
+        assert!(
+            c.params
+                .iter()
+                .all(|p| p.len() <= 8 && p.iter().all(|v| v.len() <= cluster::MAX_PARAM_BYTES))
+        );
+        assert_eq!(
+            c.params.len(),
+            c.template.matches(super::super::WILDCARD).count(),
+            "{c:?}"
+        );
+        assert!(c.template.split(' ').count() <= line::MAX_TOKENS);
+    }
+}
+
+#[test]
+fn invalid_utf8_is_masked_as_binary() {
+    let mut m = TemplateMiner::default();
+    let a = m.add_bytes(b"payload \xff\xfe\xfd received", None);
+    let b = m.add_bytes(b"payload \x80\x81 received", None);
+    assert_eq!(a, b);
+    assert_eq!(m.template_of(a).as_deref(), Some("payload <*> received"));
+}
+
+#[test]
+fn java_traceback_is_one_event_and_one_template() {
+    let trace = |n: u32, cls: &str| {
+        format!(
+            "ERROR Task {n} failed in stage 3\n\
+java.lang.IllegalStateException: {cls}\n\
+\tat com.acme.{cls}.run({cls}.java:{n})\n\
+\tat java.base/java.lang.Thread.run(Thread.java:833)\n\
+Caused by: java.io.IOException: disk full\n\
+\t... 4 more"
+        )
+    };
+    let text = format!(
+        "{}\n{}\nINFO stage 3 finished",
+        trace(11, "Writer"),
+        trace(12, "Reader")
+    );
+    let events = EventAssembler::events(&text);
+    assert_eq!(events.len(), 3);
+    let mut m = TemplateMiner::default();
+    let ids: Vec<ClusterId> = events.iter().map(|e| m.add(e, None)).collect();
+    assert_eq!(ids[0], ids[1]);
+    assert_ne!(ids[0], ids[2]);
+    assert_eq!(m.len(), 2);
+    let cl = m.cluster(ids[0]).unwrap();
+    assert_eq!(cl.template, "ERROR Task <*> failed in stage <*>");
+    assert!(
+        cl.examples[0].contains("Caused by: java.io.IOException"),
+        "examples keep the whole event"
+    );
+}
+
+#[test]
+fn python_traceback_is_one_event_and_one_template() {
+    let trace = |path: &str, line: u32| {
+        [
+            format!("ERROR:etl:load of {path} failed"),
+            "Traceback (most recent call last):".into(),
+            format!("  File \"/app/{path}.py\", line {line}, in load"),
+            "    rows = read(src)".into(),
+            format!("KeyError: 'col_{line}'"),
+        ]
+        .join("\n")
+    };
+    let text = format!("{}\n{}\n", trace("orders", 10), trace("users", 99));
+    let events = EventAssembler::events(&text);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let mut m = TemplateMiner::default();
+    let a = m.add(&events[0], None);
+    let b = m.add(&events[1], None);
+    assert_eq!(a, b);
+    assert_eq!(
+        m.template_of(a).as_deref(),
+        Some("ERROR:etl:load of <*> failed")
+    );
+    let cl = m.cluster(a).unwrap();
+    assert!(cl.examples[1].ends_with("KeyError: 'col_99'"));
+}
+
+#[test]
+fn long_events_are_truncated_in_examples() {
+    let mut m = TemplateMiner::default();
+    let frames = "\n\tat x.y.Z.f(Z.java:1)".repeat(500);
+    let id = m.add(&format!("boom happened{frames}"), None);
+    let cl = m.cluster(id).unwrap();
+    assert!(cl.examples[0].len() <= cluster::MAX_EXAMPLE_BYTES);
+    assert!(cl.examples[0].starts_with("boom happened\n\tat"));
+}
+
+#[test]
+fn same_input_gives_same_templates_and_ids() {
+    let mut rng = Rng(42);
+    let verbs = ["started", "stopped", "failed", "retried"];
+    let lines: Vec<String> = (0..5_000)
+        .map(|i| {
+            let v = verbs[rng.below(4) as usize];
+            match rng.below(4) {
+                0 => format!("job {} {v} after {}ms", rng.below(100), rng.below(5000)),
+                1 => format!(
+                    "user {} {v} session on host-{}",
+                    word(rng.below(30) as usize),
+                    rng.below(9)
+                ),
+                2 => format!("{} {v}", word(i % 700)),
+                _ => format!(
+                    "table {} {v} rows={}",
+                    word(rng.below(5) as usize),
+                    rng.below(10_000)
+                ),
+            }
+        })
+        .collect();
+    let run = || {
+        let mut m = TemplateMiner::new(MinerConfig {
+            max_templates: 300,
+            ..MinerConfig::default()
+        });
+        let ids: Vec<ClusterId> = lines.iter().map(|l| m.add(l, None)).collect();
+        let json = serde_json::to_string(&m.clusters()).unwrap();
+        (ids, json)
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn clusters_serialize_to_json_with_schema() {
+    let mut m = TemplateMiner::default();
+    m.add("Connection to 10.0.0.1:5432 timed out", ts(0));
+    let v = serde_json::to_value(m.clusters()).unwrap();
+    assert_eq!(v[0]["template"], "Connection to <*> timed out");
+    assert_eq!(v[0]["params"][0][0], "10.0.0.1:5432");
+    let schema = schemars::schema_for!(Cluster);
+    assert!(serde_json::to_string(&schema).unwrap().contains("template"));
+}
+
+#[test]
+fn allowed_differences_scale_with_length() {
+    assert_eq!(allowed_differences(2, 0.7), 0);
+    assert_eq!(allowed_differences(3, 0.7), 1);
+    assert_eq!(allowed_differences(10, 0.7), 3);
+    assert_eq!(allowed_differences(10, 1.0), 1);
+    assert_eq!(allowed_differences(10, f64::NAN), 1);
+    assert_eq!(allowed_differences(10, -3.0), 10);
+}

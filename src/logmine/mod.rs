@@ -1,0 +1,25 @@
+//! Log template mining for `summarize_error_logs`.
+//!
+//! Collapses thousands of log lines into a handful of templates
+//! (`Connection to <*> timed out after <*> ms` × 4,213):
+//!
+//! * [`EventAssembler`] joins physical lines into events (stack traces stay
+//!   with the message they belong to);
+//! * [`TemplateMiner`] masks obvious variables ([`mask_token`]) and groups
+//!   events into templates in one streaming pass with bounded memory;
+//! * [`compare_with_baseline`] ranks templates of an incident window against
+//!   a quiet window: new ones, spiking ones, error-looking ones first.
+
+mod events;
+mod hash;
+mod mask;
+mod miner;
+mod trend;
+
+#[cfg(test)]
+mod eval;
+
+pub use events::{EventAssembler, MAX_EVENT_BYTES};
+pub use mask::{VarKind, WILDCARD, mask_into, mask_line, mask_token};
+pub use miner::{Cluster, ClusterId, MinerConfig, TemplateMiner};
+pub use trend::{ClusterTrend, SPIKE_MIN_COUNT, SPIKE_RATIO, compare_with_baseline};

@@ -1,0 +1,46 @@
+//! The `opsdeck` binary: parse the command line, start logging, dispatch.
+
+use clap::Parser;
+
+use opsdeck::cli::{Cli, Command};
+use opsdeck::commands::serve::CommandError;
+
+fn main() {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("opsdeck: cannot install the error reporter: {e}");
+    }
+    let cli = Cli::parse();
+    let process = match &cli.command {
+        Some(Command::Serve(_)) => "serve",
+        Some(Command::Ask(_)) => "ask",
+        None => "console",
+    };
+    let _log_guard = opsdeck::logging::init(process);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => exit_with(CommandError::failed(format!("cannot start the async runtime: {e}"))),
+    };
+    let outcome = runtime.block_on(async move {
+        match (cli.command, cli.replay) {
+            (Some(Command::Serve(args)), _) => opsdeck::commands::serve::run(args).await,
+            (Some(Command::Ask(_)), _) => Err(CommandError::usage(
+                "`opsdeck ask` is not built yet (the triage agent lands with issue #3); use `opsdeck serve` with an MCP host meanwhile",
+            )),
+            (None, Some(_)) => Err(CommandError::usage(
+                "`opsdeck --replay` is not built yet (session traces land with issue #5)",
+            )),
+            (None, None) => Err(CommandError::usage(
+                "the console is not built yet (it lands with issue #4); run `opsdeck serve` for the MCP tool server",
+            )),
+        }
+    });
+    if let Err(error) = outcome {
+        exit_with(error);
+    }
+}
+
+fn exit_with(error: CommandError) -> ! {
+    tracing::error!(code = error.code, "{}", error.message);
+    eprintln!("opsdeck: {}", error.message);
+    std::process::exit(error.code);
+}

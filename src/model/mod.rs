@@ -1,0 +1,9 @@
+//! The domain model shared by backends, tools, the agent and the console.
+
+pub mod estate;
+pub mod graph;
+pub mod log;
+pub mod resource;
+pub mod run;
+pub mod secret;
+pub mod time;

@@ -1,0 +1,23 @@
+//! `opsdeck serve --stdio`: MCP over the process's stdin/stdout. Nothing else may
+//! write to stdout in this mode — logs go to the log file.
+
+use rmcp::ServiceExt;
+
+use super::OpsdeckServer;
+
+/// Serves until the client closes stdin (or sends a shutdown signal).
+pub async fn serve_stdio(server: OpsdeckServer) -> Result<(), String> {
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
+    tracing::info!("serving MCP over stdio");
+    tokio::select! {
+        outcome = running.waiting() => {
+            outcome.map_err(|e| format!("stdio session ended with an error: {e}"))?;
+        }
+        _ = super::http::shutdown_signal() => tracing::info!("shutdown signal received"),
+    }
+    tracing::info!("stdio session closed");
+    Ok(())
+}

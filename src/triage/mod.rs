@@ -1,0 +1,3 @@
+//! Failure diagnosis rules shared by the `triage_run` tool and the offline agent.
+
+pub mod classify;
