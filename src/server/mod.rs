@@ -7,11 +7,12 @@ pub mod http;
 pub mod reply;
 pub mod stdio;
 mod tools;
+mod validate;
 
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorCode, Implementation, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -81,59 +82,18 @@ impl ServerHandler for OpsdeckServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.to_string();
-        let started = std::time::Instant::now();
-        let context = ToolCallContext::new(self, request, context);
-        let result = match self.tool_router.call(context).await {
-            Err(error) if error.code == ErrorCode::INVALID_PARAMS => {
-                let schema_hint = self
-                    .tool_router
-                    .get(&name)
-                    .map(|tool| describe_parameters(&tool.input_schema))
-                    .unwrap_or_default();
-                let known = self.tool_router.get(&name).is_some();
-                let message = if known {
-                    format!("arguments for {name} are not valid: {}. {schema_hint}", error.message)
-                } else {
-                    let names: Vec<String> = self.tool_router.list_all().into_iter().map(|t| t.name.to_string()).collect();
-                    format!("there is no tool named '{name}'. Tools: {}", names.join(", "))
-                };
-                Ok(error_result(&ToolError::invalid(message)).into())
-            }
-            other => other,
+        let Some(tool) = self.tool_router.get(&name) else {
+            let names: Vec<String> = self.tool_router.list_all().into_iter().map(|t| t.name.to_string()).collect();
+            let message = format!("there is no tool named '{name}'. Tools: {}", names.join(", "));
+            return Ok(error_result(&ToolError::invalid(message)).into());
         };
+        if let Err(problems) = validate::check_arguments(&tool.input_schema, request.arguments.as_ref()) {
+            let message = format!("arguments for {name} are not valid: {problems}");
+            return Ok(error_result(&ToolError::invalid(message)).into());
+        }
+        let started = std::time::Instant::now();
+        let result = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
         tracing::info!(tool = %name, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "tool call");
         result
     }
-}
-
-/// "Parameters: pipeline (string, required), limit (integer)…" from an input schema.
-fn describe_parameters(schema: &serde_json::Map<String, serde_json::Value>) -> String {
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(|r| r.as_array())
-        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
-        return "This tool takes no parameters.".to_string();
-    };
-    let parts: Vec<String> = properties
-        .iter()
-        .map(|(name, spec)| {
-            let kind = spec
-                .get("type")
-                .map(|t| match t {
-                    serde_json::Value::Array(types) => types
-                        .iter()
-                        .filter_map(|v| v.as_str())
-                        .filter(|t| *t != "null")
-                        .collect::<Vec<_>>()
-                        .join("|"),
-                    other => other.as_str().unwrap_or("value").to_string(),
-                })
-                .unwrap_or_else(|| "value".into());
-            let flag = if required.contains(&name.as_str()) { ", required" } else { "" };
-            format!("{name} ({kind}{flag})")
-        })
-        .collect();
-    format!("Parameters: {}.", parts.join(", "))
 }

@@ -202,9 +202,9 @@ fn insert_with_children(runs: &mut HashMap<String, Arc<RunTimeline>>, timeline: 
     runs.insert(timeline.run_id.clone(), timeline);
 }
 
-/// An opaque-looking but stable cursor: the sort key of the last run of a page.
-fn encode_cursor(run: &PipelineRun, queued_at: DateTime<Utc>) -> String {
-    format!("{}:{}", queued_at.timestamp_millis(), run.run_id)
+/// A stable cursor: the sort key (planned start, run id) of the last run of a page.
+fn encode_cursor(run: &PipelineRun, start: DateTime<Utc>) -> String {
+    format!("{}:{}", start.timestamp_millis(), run.run_id)
 }
 
 fn decode_cursor(token: &str) -> Result<(i64, String), BackendError> {
@@ -245,9 +245,9 @@ impl PipelineBackend for Sandbox {
                     && (query.pipelines.is_empty() || query.pipelines.contains(&run.pipeline))
                     && (query.statuses.is_empty() || query.statuses.contains(&run.status))
             })
-            .map(|(t, run)| (t.queued_at, run))
+            .map(|(t, run)| (t.start, run))
             .collect();
-        // Newest first; run id breaks ties so pages never overlap or skip.
+        // Newest (planned) start first; run id breaks ties so pages never overlap or skip.
         matching.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.run_id.cmp(&a.1.run_id)));
         if let Some((millis, run_id)) = cursor {
             matching.retain(|(queued, run)| {
