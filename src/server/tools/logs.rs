@@ -131,8 +131,10 @@ struct ClusterStats {
 }
 
 /// Clusters `current` lines into templates, marking which are new or spiking
-/// against `baseline` (same-length window before). Ranked by what most likely matters.
-pub fn cluster(current: &[LogLine], baseline: &[LogLine], top: usize) -> Vec<ClusterBrief> {
+/// against `baseline` (same-length window before). `baseline_covered` says the
+/// baseline window had logs at all (a quiet one has no warnings, yet is a baseline;
+/// one the source keeps no history for is not). Ranked by what most likely matters.
+pub fn cluster(current: &[LogLine], baseline: &[LogLine], baseline_covered: bool, top: usize) -> Vec<ClusterBrief> {
     let mut miner = TemplateMiner::new(MinerConfig::default());
     let mut stats: HashMap<u64, ClusterStats> = HashMap::new();
     for line in baseline {
@@ -170,7 +172,7 @@ pub fn cluster(current: &[LogLine], baseline: &[LogLine], top: usize) -> Vec<Clu
         .map(|(id, s)| {
             let rate_ratio = (s.baseline > 0)
                 .then(|| (s.count as f64 / current_span) / (s.baseline as f64 / baseline_span));
-            let is_new = s.baseline == 0 && !baseline.is_empty();
+            let is_new = s.baseline == 0 && baseline_covered;
             let is_spike = s.count >= 5 && rate_ratio.is_some_and(|r| r >= 3.0);
             let level = s.level.unwrap_or(LogLevel::Info);
             let score = match level {
@@ -289,7 +291,9 @@ impl OpsdeckServer {
         };
         let current = self.logs_matching(&query(window)).await?;
         let baseline = self.logs_matching(&query(baseline_window)).await?;
-        let clusters = cluster(&current, &baseline, top);
+        let covered = !baseline.is_empty()
+            || !self.logs_matching(&LogQuery { min_level: None, limit: 1, ..query(baseline_window) }).await?.is_empty();
+        let clusters = cluster(&current, &baseline, covered, top);
         let templates = clusters.len();
         let lines: Vec<String> = clusters
             .iter()

@@ -164,6 +164,12 @@ pub(crate) fn rows_of(activity: &ActivityRun) -> Option<u64> {
         .and_then(|v| v.as_u64())
 }
 
+/// Rows an activity wrote (Copy `rowsCopied`, notebook `runOutput.rows_out`), when known.
+pub(crate) fn rows_written(activity: &ActivityRun) -> Option<u64> {
+    let out = &activity.output;
+    out.get("rowsCopied").or_else(|| out.pointer("/runOutput/rows_out")).and_then(|v| v.as_u64())
+}
+
 impl OpsdeckServer {
     pub(crate) async fn run_details_body(&self, run_id: &str) -> Outcome<RunDetails> {
         let (backend, run) = self.backends().find_run(run_id).await?;

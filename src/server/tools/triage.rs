@@ -200,7 +200,8 @@ impl OpsdeckServer {
             }
         }
         evidence.extend(self.infra_evidence(&root.pipeline).await);
-        let blast_radius = self.blast_radius(&root.pipeline, &run.pipeline).await?;
+        let critical_secret = secrets.iter().find(|s| s.risk == SecretRiskLevel::Critical && s.link.contains("error")).map(|s| s.secret.clone());
+        let blast_radius = self.blast_radius(&root.pipeline, critical_secret.as_deref(), &run.pipeline).await?;
         let corroborated = match root.category {
             FailureCategory::ExpiredCredential | FailureCategory::AuthFailure => {
                 secrets.iter().any(|s| s.risk >= SecretRiskLevel::High)
@@ -423,62 +424,58 @@ impl OpsdeckServer {
         for source in &self.backends().logs {
             lines.extend(source.fetch_logs(&query).await?);
         }
-        Ok(super::logs::cluster(&lines, &[], top))
+        Ok(super::logs::cluster(&lines, &[], false, top))
     }
 
-    /// A jump in rows against the last good run, for memory failures.
+    /// A jump in data volume, for memory failures: the rows each direct upstream
+    /// writer produced in its latest successful run against the run that fed the
+    /// failing pipeline's last good run.
     async fn volume_evidence(&self, run_id: &str) -> Option<Evidence> {
         let (backend, run) = self.backends().find_run(run_id).await.ok()?;
         let until = run.run_start?;
+        let good = self.latest_run_with(&run.pipeline, RunStatus::Succeeded, until).await?;
+        let good_start = good.run_start?;
+        let catalog = self.backends().catalog().await.ok()?;
+        let mut best: Option<(f64, String)> = None;
+        for reached in catalog.upstream_of(&run.pipeline, 1) {
+            let now_run = self.latest_run_with(&reached.pipeline, RunStatus::Succeeded, until).await?;
+            let then_run = self.latest_run_with(&reached.pipeline, RunStatus::Succeeded, good_start).await?;
+            let rows_now = self.rows_written_by(&now_run.run_id).await?;
+            let rows_then = self.rows_written_by(&then_run.run_id).await?;
+            if rows_then == 0 {
+                continue;
+            }
+            let ratio = rows_now as f64 / rows_then as f64;
+            if ratio >= 1.5 && best.as_ref().is_none_or(|(r, _)| ratio > *r) {
+                best = Some((
+                    ratio,
+                    format!(
+                        "input from {} grew x{ratio:.1}: {rows_now} rows in run {} vs {rows_then} before the last good run {} of {}",
+                        reached.pipeline, now_run.run_id, good.run_id, run.pipeline
+                    ),
+                ));
+            }
+        }
+        let _ = backend;
+        best.map(|(_, detail)| Evidence { kind: "volume".into(), detail, tool: "compare_runs".into() })
+    }
+
+    async fn latest_run_with(&self, pipeline: &str, status: RunStatus, before: DateTime<Utc>) -> Option<PipelineRun> {
+        let backend = self.backends().backend_for_pipeline(pipeline).await.ok()?;
         let query = RunQuery {
-            pipelines: vec![run.pipeline.clone()],
-            statuses: vec![RunStatus::Succeeded],
-            window: TimeWindow { since: until - Duration::days(7), until },
+            pipelines: vec![pipeline.to_string()],
+            statuses: vec![status],
+            window: TimeWindow { since: before - Duration::days(7), until: before },
             limit: 1,
             continuation: None,
         };
-        let good = backend.query_runs(&query).await.ok()?.runs.into_iter().next()?;
-        let rows = |activities: &[crate::model::run::ActivityRun]| -> u64 {
-            activities.iter().filter_map(super::runs::rows_of).max().unwrap_or(0)
-        };
-        let now_rows = rows(&backend.activity_runs(run_id).await.ok()?);
-        let then_rows = rows(&backend.activity_runs(&good.run_id).await.ok()?);
-        if then_rows == 0 {
-            return None;
-        }
-        // Failed notebooks report no rows of their own: fall back to their inputs' writers.
-        let (now_rows, label) = if now_rows == 0 { (self.input_rows_now(&run.pipeline).await?, "input rows now") } else { (now_rows, "rows") };
-        let ratio = now_rows as f64 / then_rows as f64;
-        (ratio >= 1.5).then(|| Evidence {
-            kind: "volume".into(),
-            detail: format!(
-                "{label}: {now_rows} vs {then_rows} in the last good run {} (x{ratio:.1})",
-                good.run_id
-            ),
-            tool: "compare_runs".into(),
-        })
+        backend.query_runs(&query).await.ok()?.runs.into_iter().next()
     }
 
-    /// Rows the latest successful runs of a pipeline's upstream writers produced.
-    async fn input_rows_now(&self, pipeline: &str) -> Option<u64> {
-        let catalog = self.backends().catalog().await.ok()?;
-        let mut total = 0;
-        for reached in catalog.upstream_of(pipeline, 1) {
-            let backend = self.backends().backend_for_pipeline(&reached.pipeline).await.ok()?;
-            let now = self.now();
-            let query = RunQuery {
-                pipelines: vec![reached.pipeline.clone()],
-                statuses: vec![RunStatus::Succeeded],
-                window: TimeWindow { since: now - Duration::days(1), until: now + Duration::seconds(1) },
-                limit: 1,
-                continuation: None,
-            };
-            if let Some(run) = backend.query_runs(&query).await.ok()?.runs.into_iter().next() {
-                let activities = backend.activity_runs(&run.run_id).await.ok()?;
-                total += activities.iter().filter_map(|a| a.output.pointer("/runOutput/rows_out").and_then(|v| v.as_u64())).sum::<u64>();
-            }
-        }
-        (total > 0).then_some(total)
+    async fn rows_written_by(&self, run_id: &str) -> Option<u64> {
+        let (backend, _) = self.backends().find_run(run_id).await.ok()?;
+        let activities = backend.activity_runs(run_id).await.ok()?;
+        Some(activities.iter().filter_map(super::runs::rows_written).sum())
     }
 
     /// Unhealthy resources behind the pipeline, and pending plans that would hit it.
@@ -499,21 +496,30 @@ impl OpsdeckServer {
         out
     }
 
-    /// Pipelines downstream of the root cause (excluding the triaged one's own chain head).
-    async fn blast_radius(&self, root_pipeline: &str, triaged: &str) -> Result<Vec<String>, ToolError> {
+    /// Pipelines that fail or go stale with the root cause: those sharing a broken
+    /// secret, everything downstream of them, and parents that run them as children.
+    async fn blast_radius(&self, root_pipeline: &str, broken_secret: Option<&str>, triaged: &str) -> Result<Vec<String>, ToolError> {
         let catalog = self.backends().catalog().await?;
-        let mut out: Vec<String> = Vec::new();
-        for reached in catalog.downstream_of(root_pipeline, 10) {
-            if !out.contains(&reached.pipeline) {
-                out.push(reached.pipeline);
+        let mut sources = vec![root_pipeline.to_string()];
+        if let Some(secret) = broken_secret {
+            for ls in catalog.linked_services_using_secret(secret) {
+                for pipeline in catalog.pipelines_using_linked_service(&ls) {
+                    if !sources.contains(&pipeline) {
+                        sources.push(pipeline);
+                    }
+                }
             }
         }
-        // Parents that run the root pipeline as a child fail with it.
-        for reached in catalog.upstream_of(root_pipeline, 3) {
-            if matches!(reached.edge.via, crate::model::graph::DependencyVia::ExecutePipeline { .. })
-                && !out.contains(&reached.pipeline)
-            {
-                out.push(reached.pipeline);
+        let mut out: Vec<String> = sources.iter().filter(|p| p.as_str() != root_pipeline).cloned().collect();
+        for source in &sources {
+            let parents = catalog
+                .upstream_of(source, 3)
+                .into_iter()
+                .filter(|r| matches!(r.edge.via, crate::model::graph::DependencyVia::ExecutePipeline { .. }));
+            for reached in catalog.downstream_of(source, 10).into_iter().chain(parents) {
+                if reached.pipeline != root_pipeline && !out.contains(&reached.pipeline) {
+                    out.push(reached.pipeline);
+                }
             }
         }
         if triaged != root_pipeline && !out.iter().any(|p| p == triaged) {
@@ -539,6 +545,20 @@ fn first_step_path(run: &PipelineRun, root: &Diagnosis, evidence: &[Evidence]) -
     }]
 }
 
+/// The part of a long message around what matched: vendor messages put the
+/// telling words deep inside wrappers ("Job execution failed. Run page: … Error: …").
+fn excerpt(message: &str, needle: Option<&str>, max_chars: usize) -> String {
+    let lower = message.to_lowercase();
+    let start = needle
+        .and_then(|n| lower.find(n))
+        .filter(|byte| lower.len() == message.len() && message.is_char_boundary(*byte))
+        .and_then(|byte| message.get(..byte))
+        .map(|before| before.rfind(' ').map_or(0, |i| i + 1))
+        .unwrap_or(0);
+    let tail = message.get(start..).unwrap_or(message);
+    clip(tail, max_chars)
+}
+
 fn root_cause_sentence(root: &Diagnosis, step: Option<&FailureStep>, secrets: &[SecretFinding]) -> String {
     let at = step.map(|s| format!("{}/{}", s.pipeline, s.activity)).unwrap_or_else(|| root.pipeline.clone());
     match root.category {
@@ -559,7 +579,7 @@ fn root_cause_sentence(root: &Diagnosis, step: Option<&FailureStep>, secrets: &[
             "{} at {at} ({}): {}",
             category.label(),
             root.matched.unwrap_or("no rule matched"),
-            step.map(|s| clip(&s.message, 240)).unwrap_or_default()
+            step.map(|s| excerpt(&s.message, root.matched, 300)).unwrap_or_default()
         ),
     }
 }
