@@ -119,6 +119,17 @@ impl Harness {
         self.ok("list_pipeline_runs", args).await["runs"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Moves the clock on until some run is in progress; returns that run.
+    pub async fn wait_for_running(&self) -> Value {
+        for _ in 0..240 {
+            if let Some(run) = self.runs(json!({"since": "3h"})).await.into_iter().find(|r| r["status"] == "InProgress") {
+                return run;
+            }
+            self.clock.advance(Duration::seconds(15));
+        }
+        panic!("nothing started running within an hour of sandbox time");
+    }
+
     /// The newest failed run of a pipeline.
     pub async fn latest_failed(&self, pipeline: &str) -> Value {
         let runs = self.runs(json!({"pipeline": pipeline, "status": "Failed"})).await;

@@ -62,8 +62,10 @@ pub struct SummarizeParams {
     /// End of the window. Default now.
     #[serde(default)]
     pub until: Option<String>,
+    /// Only lines of this pipeline.
     #[serde(default)]
     pub pipeline: Option<String>,
+    /// Only lines of this run.
     #[serde(default)]
     pub run_id: Option<String>,
     /// Only lines from this source (prefix match).
