@@ -3,6 +3,8 @@
 //! in-memory duplex pipe.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};

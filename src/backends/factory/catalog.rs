@@ -48,7 +48,25 @@ impl Factory {
                 None => format!("{} {}", t.properties.trigger_type, t.name),
             })
             .collect();
-        (!described.is_empty()).then(|| described.join("; "))
+        if !described.is_empty() {
+            return Some(described.join("; "));
+        }
+        // No trigger of its own: it runs when a parent pipeline starts it.
+        let parents: Vec<String> = self
+            .pipelines
+            .iter()
+            .flat_map(|parent| {
+                flatten(&parent.properties.activities)
+                    .into_iter()
+                    .filter(|a| {
+                        a.activity_type == "ExecutePipeline"
+                            && a.type_properties.pointer("/pipeline/referenceName").and_then(Value::as_str) == Some(pipeline)
+                    })
+                    .map(|a| format!("{} ({})", parent.name, a.name))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (!parents.is_empty()).then(|| format!("started by {}", parents.join(", ")))
     }
 }
 
