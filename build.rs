@@ -10,20 +10,29 @@ fn main() {
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
     files.sort();
-    let mut out = String::from("/// Every file of `fixtures/sandbox/`, by path relative to it.\npub static SANDBOX_FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Every file of `fixtures/sandbox/`, by path relative to it.\npub static SANDBOX_FILES: &[(&str, &str)] = &[\n",
+    );
     for (relative, absolute) in &files {
         println!("cargo:rerun-if-changed={}", absolute.display());
-        let _ = writeln!(out, "    ({relative:?}, include_str!({:?})),", absolute.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({relative:?}, include_str!({:?})),",
+            absolute.display().to_string()
+        );
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("sandbox_files.rs");
+    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
+        .join("sandbox_files.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         panic!("cannot write {}: {e}", dest.display());
     }
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         println!("cargo:rerun-if-changed={}", path.display());

@@ -3,7 +3,10 @@
 //! The binary is a thin shell over this library so that tests and benches drive
 //! the same code the user runs.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod backends;
 pub mod cli;

@@ -14,7 +14,9 @@ pub fn log_dir() -> Option<PathBuf> {
     let state = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state"))
+        })?;
     Some(state.join("opsdeck").join("logs"))
 }
 
@@ -24,7 +26,10 @@ pub fn log_dir() -> Option<PathBuf> {
 pub fn init(process: &str) -> Option<WorkerGuard> {
     let dir = log_dir()?;
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("opsdeck: logging disabled, cannot create {}: {e}", dir.display());
+        eprintln!(
+            "opsdeck: logging disabled, cannot create {}: {e}",
+            dir.display()
+        );
         return None;
     }
     let appender = tracing_appender::rolling::Builder::new()
@@ -36,7 +41,10 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
     let appender = match appender {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("opsdeck: logging disabled, cannot open a log file in {}: {e}", dir.display());
+            eprintln!(
+                "opsdeck: logging disabled, cannot open a log file in {}: {e}",
+                dir.display()
+            );
             return None;
         }
     };

@@ -1,5 +1,7 @@
 //! The `opsdeck` binary: parse the command line, start logging, dispatch.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use clap::Parser;
 
 use opsdeck::cli::{Cli, Command};
@@ -16,9 +18,14 @@ fn main() {
         None => "console",
     };
     let _log_guard = opsdeck::logging::init(process);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(e) => exit_with(CommandError::failed(format!("cannot start the async runtime: {e}"))),
+        Err(e) => exit_with(CommandError::failed(format!(
+            "cannot start the async runtime: {e}"
+        ))),
     };
     let outcome = runtime.block_on(async move {
         match (cli.command, cli.replay) {

@@ -11,7 +11,11 @@ use common::process::{ChildGuard, OPSDECK, pinned_serve_args, tempdir};
 use serde_json::{Value, json};
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(OPSDECK).args(args).env("OPSDECK_LOG_DIR", tempdir("cli")).output().unwrap();
+    let output = Command::new(OPSDECK)
+        .args(args)
+        .env("OPSDECK_LOG_DIR", tempdir("cli"))
+        .output()
+        .unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -23,14 +27,20 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn public_bind_without_a_token_is_refused_with_exit_2() {
     let (code, _, stderr) = run(&["serve", "--http", "0.0.0.0:0"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("without authentication") && stderr.contains("OPSDECK_HTTP_TOKEN"), "{stderr}");
+    assert!(
+        stderr.contains("without authentication") && stderr.contains("OPSDECK_HTTP_TOKEN"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn unknown_scenario_lists_the_known_ones() {
     let (code, _, stderr) = run(&["serve", "--scenario", "meteor"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("late-partition") && stderr.contains("schema-drift"), "{stderr}");
+    assert!(
+        stderr.contains("late-partition") && stderr.contains("schema-drift"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -44,7 +54,13 @@ fn a_bad_frozen_clock_says_the_accepted_form() {
 fn a_short_token_is_refused() {
     let file = tempdir("short").join("t");
     std::fs::write(&file, "abc").unwrap();
-    let (code, _, stderr) = run(&["serve", "--http", "127.0.0.1:0", "--token-file", file.to_str().unwrap()]);
+    let (code, _, stderr) = run(&[
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--token-file",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     assert!(stderr.contains("16 characters"), "{stderr}");
 }
@@ -53,7 +69,13 @@ fn a_short_token_is_refused() {
 fn list_scenarios_prints_every_scenario() {
     let (code, stdout, _) = run(&["serve", "--list-scenarios"]);
     assert_eq!(code, 0);
-    for name in ["expired-secret", "late-partition", "schema-drift", "cluster-oom", "risky-plan"] {
+    for name in [
+        "expired-secret",
+        "late-partition",
+        "schema-drift",
+        "cluster-oom",
+        "risky-plan",
+    ] {
         assert!(stdout.contains(name), "{name} missing");
     }
 }
@@ -96,13 +118,26 @@ fn stdio_speaks_only_protocol_on_stdout_and_logs_to_the_file() {
     let mut answers: Vec<Value> = Vec::new();
     while answers.len() < 4 {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server closed stdout early");
-        let message: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON-RPC ({e}): {line}"));
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "server closed stdout early"
+        );
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON-RPC ({e}): {line}"));
         assert_eq!(message["jsonrpc"], "2.0");
         answers.push(message);
     }
-    let by_id = |id: i64| answers.iter().find(|a| a["id"] == id).unwrap_or_else(|| panic!("no answer to {id}"));
-    assert_eq!(by_id(1)["result"]["protocolVersion"], "2025-06-18", "an older client gets its own version");
+    let by_id = |id: i64| {
+        answers
+            .iter()
+            .find(|a| a["id"] == id)
+            .unwrap_or_else(|| panic!("no answer to {id}"))
+    };
+    assert_eq!(
+        by_id(1)["result"]["protocolVersion"],
+        "2025-06-18",
+        "an older client gets its own version"
+    );
     assert_eq!(by_id(2)["result"], json!({}));
     assert!(by_id(3)["result"]["tools"].as_array().unwrap().len() >= 19);
     assert_eq!(by_id(4)["result"]["isError"], false);
@@ -112,7 +147,10 @@ fn stdio_speaks_only_protocol_on_stdout_and_logs_to_the_file() {
         if let Some(status) = guard.0.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "server did not exit when stdin closed");
+        assert!(
+            Instant::now() < deadline,
+            "server did not exit when stdin closed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "clean exit on EOF");
@@ -120,5 +158,8 @@ fn stdio_speaks_only_protocol_on_stdout_and_logs_to_the_file() {
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
-    assert!(log_text.contains("tool call") && log_text.contains("list_pipelines"), "logs went to the file: {log_text}");
+    assert!(
+        log_text.contains("tool call") && log_text.contains("list_pipelines"),
+        "logs went to the file: {log_text}"
+    );
 }

@@ -16,8 +16,12 @@ async fn same_seed_and_clock_give_identical_runs() {
     let runs_b = b.runs(json!({})).await;
     assert!(!runs_a.is_empty());
     assert_eq!(runs_a, runs_b);
-    let details_a = a.ok("get_run_details", json!({"run_id": runs_a[3]["run_id"]})).await;
-    let details_b = b.ok("get_run_details", json!({"run_id": runs_a[3]["run_id"]})).await;
+    let details_a = a
+        .ok("get_run_details", json!({"run_id": runs_a[3]["run_id"]}))
+        .await;
+    let details_b = b
+        .ok("get_run_details", json!({"run_id": runs_a[3]["run_id"]}))
+        .await;
     assert_eq!(details_a, details_b);
 }
 
@@ -25,8 +29,18 @@ async fn same_seed_and_clock_give_identical_runs() {
 async fn a_different_seed_gives_different_runs() {
     let a = start_with("none", 1, false).await;
     let b = start_with("none", 2, false).await;
-    let ids_a: Vec<_> = a.runs(json!({})).await.into_iter().map(|r| r["run_id"].clone()).collect();
-    let ids_b: Vec<_> = b.runs(json!({})).await.into_iter().map(|r| r["run_id"].clone()).collect();
+    let ids_a: Vec<_> = a
+        .runs(json!({}))
+        .await
+        .into_iter()
+        .map(|r| r["run_id"].clone())
+        .collect();
+    let ids_b: Vec<_> = b
+        .runs(json!({}))
+        .await
+        .into_iter()
+        .map(|r| r["run_id"].clone())
+        .collect();
     assert_ne!(ids_a, ids_b);
 }
 
@@ -36,7 +50,11 @@ async fn query_order_does_not_change_the_estate() {
     let b = start("late-partition").await;
     // b looks at logs and one pipeline before listing everything.
     b.ok("fetch_logs", json!({"since": "2h"})).await;
-    b.ok("get_pipeline_status", json!({"pipeline": "transform_inventory"})).await;
+    b.ok(
+        "get_pipeline_status",
+        json!({"pipeline": "transform_inventory"}),
+    )
+    .await;
     assert_eq!(a.runs(json!({})).await, b.runs(json!({})).await);
 }
 
@@ -44,11 +62,18 @@ async fn query_order_does_not_change_the_estate() {
 async fn a_board_polling_sees_runs_start_progress_and_finish() {
     let h = start("none").await;
     let mut history: HashMap<String, Vec<String>> = HashMap::new();
-    let initial: Vec<String> = h.runs(json!({"since": "3h"})).await.iter().map(|r| r["run_id"].as_str().unwrap().to_string()).collect();
+    let initial: Vec<String> = h
+        .runs(json!({"since": "3h"}))
+        .await
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
     // Poll every 10 seconds of sandbox time for 40 minutes, as a board would.
     for _ in 0..240 {
         for run in h.runs(json!({"since": "3h"})).await {
-            let statuses = history.entry(run["run_id"].as_str().unwrap().to_string()).or_default();
+            let statuses = history
+                .entry(run["run_id"].as_str().unwrap().to_string())
+                .or_default();
             let status = run["status"].as_str().unwrap().to_string();
             if statuses.last() != Some(&status) {
                 statuses.push(status);
@@ -58,11 +83,18 @@ async fn a_board_polling_sees_runs_start_progress_and_finish() {
     }
     let lived_through: Vec<_> = history
         .iter()
-        .filter(|(id, s)| !initial.contains(id) && s.first().is_some_and(|f| f == "Queued") && s.contains(&"InProgress".to_string()))
+        .filter(|(id, s)| {
+            !initial.contains(id)
+                && s.first().is_some_and(|f| f == "Queued")
+                && s.contains(&"InProgress".to_string())
+        })
         .filter(|(_, s)| s.last().is_some_and(|l| l == "Succeeded" || l == "Failed"))
         .collect();
-    assert!(lived_through.len() >= 3, "runs went Queued → InProgress → finished: {lived_through:?}");
-    for (_, statuses) in &history {
+    assert!(
+        lived_through.len() >= 3,
+        "runs went Queued → InProgress → finished: {lived_through:?}"
+    );
+    for statuses in history.values() {
         for pair in statuses.windows(2) {
             let ok = matches!(
                 (pair[0].as_str(), pair[1].as_str()),
@@ -76,13 +108,20 @@ async fn a_board_polling_sees_runs_start_progress_and_finish() {
 #[tokio::test]
 async fn runs_respect_their_schedules() {
     let h = start("none").await;
-    let runs = h.runs(json!({"pipeline": "ingest_web_events", "since": "6h"})).await;
+    let runs = h
+        .runs(json!({"pipeline": "ingest_web_events", "since": "6h"}))
+        .await;
     // Every 15 minutes: 24 slots in six hours (the slot at the window's start may be excluded).
     assert!((23..=25).contains(&runs.len()), "{} runs", runs.len());
-    let hourly = h.runs(json!({"pipeline": "orchestrate_sales_hourly", "since": "6h"})).await;
+    let hourly = h
+        .runs(json!({"pipeline": "orchestrate_sales_hourly", "since": "6h"}))
+        .await;
     assert!((5..=6).contains(&hourly.len()), "{}", hourly.len());
     for run in &hourly {
         let start = run["run_start"].as_str().unwrap_or("");
-        assert!(start.is_empty() || start[14..16] == *"05", "hourly at :05, got {start}");
+        assert!(
+            start.is_empty() || start[14..16] == *"05",
+            "hourly at :05, got {start}"
+        );
     }
 }

@@ -13,21 +13,41 @@ const CASES: &[(&str, &str, &[&str], &[&str])] = &[
         "expired-secret",
         "transform_inventory",
         &["adls-sp-client-secret", "expired"],
-        &["ingest_pos_sales", "transform_sales", "publish_sales_mart", "transform_customer_360", "orchestrate_sales_hourly"],
+        &[
+            "ingest_pos_sales",
+            "transform_sales",
+            "publish_sales_mart",
+            "transform_customer_360",
+            "orchestrate_sales_hourly",
+        ],
     ),
     (
         "late-partition",
         "orchestrate_sales_hourly",
         &["missing input", "ingest_pos_sales/CopyPosToRaw"],
-        &["transform_sales", "publish_sales_mart", "transform_inventory", "publish_finance_extract"],
+        &[
+            "transform_sales",
+            "publish_sales_mart",
+            "transform_inventory",
+            "publish_finance_extract",
+        ],
     ),
     (
         "schema-drift",
         "publish_finance_extract",
         &["schema drift", "discount_pct"],
-        &["publish_sales_mart", "transform_inventory", "transform_customer_360"],
+        &[
+            "publish_sales_mart",
+            "transform_inventory",
+            "transform_customer_360",
+        ],
     ),
-    ("cluster-oom", "transform_customer_360", &["out of memory", "BuildCustomer360"], &[]),
+    (
+        "cluster-oom",
+        "transform_customer_360",
+        &["out of memory", "BuildCustomer360"],
+        &[],
+    ),
 ];
 
 async fn triage(scenario: &str, pipeline: &str) -> Value {
@@ -41,7 +61,10 @@ async fn triage_names_the_true_root_cause_in_every_scenario() {
         let report = triage(scenario, pipeline).await;
         let cause = report["root_cause"].as_str().unwrap();
         for word in *words {
-            assert!(cause.to_lowercase().contains(&word.to_lowercase()), "{scenario}: '{word}' not in root cause: {cause}");
+            assert!(
+                cause.to_lowercase().contains(&word.to_lowercase()),
+                "{scenario}: '{word}' not in root cause: {cause}"
+            );
         }
         assert_ne!(report["confidence"], "low", "{scenario}: {report:#}");
     }
@@ -51,9 +74,17 @@ async fn triage_names_the_true_root_cause_in_every_scenario() {
 async fn triage_reports_the_blast_radius() {
     for (scenario, pipeline, _, affected) in CASES {
         let report = triage(scenario, pipeline).await;
-        let radius: Vec<&str> = report["blast_radius"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let radius: Vec<&str> = report["blast_radius"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
         for p in *affected {
-            assert!(radius.contains(p), "{scenario}: {p} not in blast radius {radius:?}");
+            assert!(
+                radius.contains(p),
+                "{scenario}: {p} not in blast radius {radius:?}"
+            );
         }
     }
 }
@@ -63,9 +94,20 @@ async fn stale_input_is_followed_upstream_to_the_writer() {
     let report = triage("late-partition", "transform_inventory").await;
     assert_eq!(report["root_cause_pipeline"], "ingest_pos_sales");
     assert_eq!(report["category"], "missing_input");
-    let kinds: Vec<&str> = report["evidence"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"upstream"), "{kinds:?}");
-    assert!(report["next_steps"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("re-run transform_inventory")));
+    assert!(
+        report["next_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("re-run transform_inventory"))
+    );
 }
 
 #[tokio::test]
@@ -83,7 +125,11 @@ async fn expired_secret_is_corroborated_by_key_vault_metadata() {
 async fn oom_triage_shows_the_volume_jump() {
     let report = triage("cluster-oom", "transform_customer_360").await;
     assert_eq!(report["category"], "out_of_memory");
-    let volume = report["evidence"].as_array().unwrap().iter().find(|e| e["kind"] == "volume");
+    let volume = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "volume");
     assert!(volume.is_some(), "{report:#}");
 }
 
@@ -91,11 +137,15 @@ async fn oom_triage_shows_the_volume_jump() {
 async fn triage_refuses_runs_that_did_not_fail() {
     let h = start("none").await;
     let runs = h.runs(json!({"status": "Succeeded"})).await;
-    let err = h.err("triage_run", json!({"run_id": runs[0]["run_id"]})).await;
+    let err = h
+        .err("triage_run", json!({"run_id": runs[0]["run_id"]}))
+        .await;
     assert!(err.contains("not Failed"), "{err}");
     let err = h.err("triage_run", json!({})).await;
     assert!(err.contains("run_id") && err.contains("pipeline"), "{err}");
-    let err = h.err("triage_run", json!({"pipeline": "refresh_powerbi"})).await;
+    let err = h
+        .err("triage_run", json!({"pipeline": "refresh_powerbi"}))
+        .await;
     assert!(err.contains("no failed run"), "{err}");
 }
 
@@ -112,14 +162,26 @@ async fn error_log_summary_puts_the_root_cause_template_on_top() {
         let h = start(scenario).await;
         // From the incident's start: the equally long window before it is the quiet baseline.
         let since = h.sandbox.incident_start().to_rfc3339();
-        let out = h.ok("summarize_error_logs", json!({"since": since, "top": 3})).await;
+        let out = h
+            .ok("summarize_error_logs", json!({"since": since, "top": 3}))
+            .await;
         let clusters = out["clusters"].as_array().unwrap();
         let hit = clusters.iter().any(|c| {
             c["template"].as_str().unwrap().contains(needle)
-                || c["examples"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains(needle))
+                || c["examples"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e.as_str().unwrap().contains(needle))
         });
-        assert!(hit, "{scenario}: no top-3 cluster mentions {needle}: {clusters:#?}");
-        assert!(clusters.iter().any(|c| c["is_new"] == true), "{scenario}: the incident's templates are new against the baseline");
+        assert!(
+            hit,
+            "{scenario}: no top-3 cluster mentions {needle}: {clusters:#?}"
+        );
+        assert!(
+            clusters.iter().any(|c| c["is_new"] == true),
+            "{scenario}: the incident's templates are new against the baseline"
+        );
     }
 }
 
@@ -127,16 +189,34 @@ async fn error_log_summary_puts_the_root_cause_template_on_top() {
 async fn fetch_logs_filters_by_run_and_level() {
     let h = start("schema-drift").await;
     let run = h.latest_failed("transform_sales").await;
-    let out = h.ok("fetch_logs", json!({"run_id": run["run_id"], "level": "error"})).await;
+    let out = h
+        .ok(
+            "fetch_logs",
+            json!({"run_id": run["run_id"], "level": "error"}),
+        )
+        .await;
     let lines = out["lines"].as_array().unwrap();
     assert!(!lines.is_empty());
-    assert!(lines.iter().all(|l| l["run_id"] == run["run_id"] && (l["level"] == "ERROR" || l["level"] == "FATAL")));
-    let trace = lines.iter().find(|l| l["source"] == "databricks/driver").expect("driver stack trace");
-    assert!(trace["message"].as_str().unwrap().contains("\n\tat org.apache.spark"), "a stack trace stays one event");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["run_id"] == run["run_id"]
+                && (l["level"] == "ERROR" || l["level"] == "FATAL"))
+    );
+    let trace = lines
+        .iter()
+        .find(|l| l["source"] == "databricks/driver")
+        .expect("driver stack trace");
+    assert!(
+        trace["message"]
+            .as_str()
+            .unwrap()
+            .contains("\n\tat org.apache.spark"),
+        "a stack trace stays one event"
+    );
     let err = h.err("fetch_logs", json!({"level": "loud"})).await;
     assert!(err.contains("WARN"), "{err}");
     let out = h.ok("fetch_logs", json!({"limit": 5})).await;
     assert_eq!(out["lines"].as_array().unwrap().len(), 5);
     assert_eq!(out["truncated"], true);
 }
-

@@ -49,9 +49,14 @@ async fn an_rmcp_client_lists_and_calls_tools_over_http() {
     let tools = client.list_all_tools().await.unwrap();
     assert!(tools.iter().any(|t| t.name == "triage_run"));
     let result = client
-        .call_tool(CallToolRequestParams::new("get_pipeline_status").with_arguments(
-            serde_json::json!({"pipeline": "ingest_crm_customers"}).as_object().unwrap().clone(),
-        ))
+        .call_tool(
+            CallToolRequestParams::new("get_pipeline_status").with_arguments(
+                serde_json::json!({"pipeline": "ingest_crm_customers"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
         .await
         .unwrap();
     assert_eq!(result.structured_content.unwrap()["state"], "failing");
@@ -61,9 +66,13 @@ async fn an_rmcp_client_lists_and_calls_tools_over_http() {
 #[tokio::test]
 async fn health_endpoints_answer() {
     let addr = serve(None).await;
-    let live = reqwest::get(format!("http://{addr}/health/live")).await.unwrap();
+    let live = reqwest::get(format!("http://{addr}/health/live"))
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200);
-    let ready = reqwest::get(format!("http://{addr}/health/ready")).await.unwrap();
+    let ready = reqwest::get(format!("http://{addr}/health/ready"))
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "ready");
@@ -73,9 +82,17 @@ async fn health_endpoints_answer() {
 #[tokio::test]
 async fn a_foreign_browser_origin_is_rejected_and_localhost_accepted() {
     let addr = serve(None).await;
-    let evil = post(addr).header("origin", "https://evil.example").send().await.unwrap();
+    let evil = post(addr)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(evil.status(), 403);
-    let local = post(addr).header("origin", "http://localhost:6274").send().await.unwrap();
+    let local = post(addr)
+        .header("origin", "http://localhost:6274")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(local.status(), 200);
     let none = post(addr).send().await.unwrap();
     assert_eq!(none.status(), 200, "non-browser clients send no Origin");
@@ -84,7 +101,11 @@ async fn a_foreign_browser_origin_is_rejected_and_localhost_accepted() {
 #[tokio::test]
 async fn a_foreign_host_header_is_rejected() {
     let addr = serve(None).await;
-    let rebound = post(addr).header("host", "attacker.example").send().await.unwrap();
+    let rebound = post(addr)
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rebound.status(), 403, "DNS rebinding protection");
 }
 
@@ -97,9 +118,12 @@ async fn a_configured_token_is_required() {
     assert!(missing.headers().get("www-authenticate").is_some());
     let wrong = post(addr).bearer_auth("nope").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
-    let health = reqwest::get(format!("http://{addr}/health/live")).await.unwrap();
+    let health = reqwest::get(format!("http://{addr}/health/live"))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200, "probes need no token");
-    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp")).auth_header(token);
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
+        .auth_header(token);
     let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
     assert!(!client.list_all_tools().await.unwrap().is_empty());
     client.cancel().await.unwrap();

@@ -137,7 +137,8 @@ pub trait PipelineBackend: Send + Sync {
     /// All attempts of all activities of a run, in start order.
     async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError>;
     async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError>;
-    async fn cancel(&self, run_id: &str, dry_run: bool) -> Result<RemediationOutcome, BackendError>;
+    async fn cancel(&self, run_id: &str, dry_run: bool)
+    -> Result<RemediationOutcome, BackendError>;
     async fn health(&self) -> BackendHealth;
 }
 

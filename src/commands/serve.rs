@@ -21,11 +21,17 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn usage(message: impl Into<String>) -> CommandError {
-        CommandError { code: 2, message: message.into() }
+        CommandError {
+            code: 2,
+            message: message.into(),
+        }
     }
 
     pub fn failed(message: impl Into<String>) -> CommandError {
-        CommandError { code: 1, message: message.into() }
+        CommandError {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
@@ -44,13 +50,21 @@ pub fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Backends, 
         BackendChoice::Sandbox => {
             let files = match &args.sandbox_dir {
                 Some(dir) if !dir.is_dir() => {
-                    return Err(CommandError::usage(format!("--sandbox-dir {} is not a directory", dir.display())));
+                    return Err(CommandError::usage(format!(
+                        "--sandbox-dir {} is not a directory",
+                        dir.display()
+                    )));
                 }
                 Some(dir) => FixtureFiles::Directory(dir.clone()),
                 None => FixtureFiles::Embedded,
             };
-            let options = SandboxOptions { files, scenario: args.scenario.clone(), seed: args.seed };
-            let sandbox = Arc::new(Sandbox::new(options, clock.clone()).map_err(CommandError::usage)?);
+            let options = SandboxOptions {
+                files,
+                scenario: args.scenario.clone(),
+                seed: args.seed,
+            };
+            let sandbox =
+                Arc::new(Sandbox::new(options, clock.clone()).map_err(CommandError::usage)?);
             tracing::info!("{}", sandbox.describe());
             Ok(Backends {
                 label: format!("sandbox/{}", sandbox.scenario().name),
@@ -79,17 +93,22 @@ fn list_scenarios(args: &ServeArgs) -> Result<(), CommandError> {
 
 fn bearer_token(args: &ServeArgs) -> Result<Option<String>, CommandError> {
     if let Some(path) = &args.token_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CommandError::usage(format!("cannot read --token-file {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CommandError::usage(format!("cannot read --token-file {}: {e}", path.display()))
+        })?;
         let token = text.trim().to_string();
         if token.len() < 16 {
-            return Err(CommandError::usage("the bearer token must be at least 16 characters"));
+            return Err(CommandError::usage(
+                "the bearer token must be at least 16 characters",
+            ));
         }
         return Ok(Some(token));
     }
     match std::env::var("OPSDECK_HTTP_TOKEN") {
         Ok(token) if token.trim().len() >= 16 => Ok(Some(token.trim().to_string())),
-        Ok(token) if !token.trim().is_empty() => Err(CommandError::usage("OPSDECK_HTTP_TOKEN must be at least 16 characters")),
+        Ok(token) if !token.trim().is_empty() => Err(CommandError::usage(
+            "OPSDECK_HTTP_TOKEN must be at least 16 characters",
+        )),
         _ => Ok(None),
     }
 }
@@ -110,7 +129,9 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
                 allowed_hosts: args.allow_host.clone(),
             };
             crate::server::http::check_bind(&options).map_err(CommandError::usage)?;
-            serve_http(server, options).await.map_err(CommandError::failed)
+            serve_http(server, options)
+                .await
+                .map_err(CommandError::failed)
         }
         None => serve_stdio(server).await.map_err(CommandError::failed),
     }

@@ -6,9 +6,8 @@
 //! the set of lines in its predicted cluster equals the set of lines that
 //! share its true template.
 //!
-//! `cargo test loghub -- --nocapture` prints GA per system;
-//! `cargo test --release loghub_throughput -- --ignored --nocapture` prints
-//! lines per second. Tuning aids (environment variables, tests only):
+//! `cargo test loghub -- --nocapture` prints GA per system (throughput is a
+//! benchmark's job, not a test's). Tuning aids (environment variables, tests only):
 //! `LOGMINE_ST=0.8` overrides the similarity threshold for the GA test,
 //! `LOGMINE_DEBUG=Linux` / `LOGMINE_DEBUG_RAW=Linux` list merged and split
 //! templates for one system.
@@ -16,7 +15,6 @@
 use super::{ClusterId, MinerConfig, TemplateMiner};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Instant;
 
 pub(crate) const SYSTEMS: [&str; 8] = [
     "Apache",
@@ -148,10 +146,7 @@ fn grouping_accuracy_counts_whole_groups_only() {
 
 #[test]
 fn loghub_grouping_accuracy() {
-    let Some(vendor) = vendor_dir() else {
-        eprintln!("loghub fixtures not found; skipping");
-        return;
-    };
+    let vendor = vendor_dir().expect("../shared/fixtures/vendor/loghub is needed by this test");
     let mut config = MinerConfig::default();
     if let Some(st) = std::env::var("LOGMINE_ST")
         .ok()
@@ -167,10 +162,8 @@ fn loghub_grouping_accuracy() {
         "system", "GA", "templates", "truth"
     );
     for sys in SYSTEMS {
-        let Some(lines) = load_system(&vendor, sys) else {
-            eprintln!("{sys}: fixture missing; skipping");
-            continue;
-        };
+        let lines =
+            load_system(&vendor, sys).unwrap_or_else(|| panic!("{sys}: Loghub fixture missing"));
         let (ga, n_templates, miner, ids) = run_system(&lines, &config);
         let n_truth = lines
             .iter()
@@ -184,9 +177,6 @@ fn loghub_grouping_accuracy() {
         total += ga;
         n += 1;
     }
-    if n == 0 {
-        return;
-    }
     let avg = total / n as f64;
     println!("{:<10} {avg:>6.3}", "average");
     assert!(avg >= 0.85, "average GA {avg:.3} below Drain's level");
@@ -194,26 +184,21 @@ fn loghub_grouping_accuracy() {
 
 /// Same benchmark, but fed the raw `<Sys>_2k.log` lines, headers
 /// (timestamps, levels, loggers) included, as a caller without a log-format
-/// parser would. Informational: prints GA, asserts only that it runs.
+/// parser would. Guards against regressions on dirty input (a header splitter is
+/// future work; today's figure is about 0.76).
 #[test]
 fn loghub_raw_lines_grouping_accuracy() {
-    let Some(vendor) = vendor_dir() else {
-        eprintln!("loghub fixtures not found; skipping");
-        return;
-    };
+    let vendor = vendor_dir().expect("../shared/fixtures/vendor/loghub is needed by this test");
     let mut total = 0.0;
     let mut n = 0;
     for sys in SYSTEMS {
-        let Some(rows) = load_system(&vendor, sys) else {
-            continue;
-        };
+        let rows =
+            load_system(&vendor, sys).unwrap_or_else(|| panic!("{sys}: Loghub fixture missing"));
         let path = vendor
             .join("loghub")
             .join(sys)
             .join(format!("{sys}_2k.log"));
-        let Ok(bytes) = std::fs::read(path) else {
-            continue;
-        };
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let text = String::from_utf8_lossy(&bytes);
         let raw: Vec<&str> = text.lines().collect();
         if raw.len() != rows.len() {
@@ -237,9 +222,14 @@ fn loghub_raw_lines_grouping_accuracy() {
         total += ga;
         n += 1;
     }
-    if n > 0 {
-        println!("raw average    {:>6.3}", total / n as f64);
-    }
+    assert_eq!(
+        n,
+        SYSTEMS.len(),
+        "every system's raw log lines up with its ground truth"
+    );
+    let avg = total / n as f64;
+    println!("raw average    {avg:>6.3}");
+    assert!(avg >= 0.70, "raw-line GA {avg:.3} regressed");
 }
 
 /// Debug aid: predicted clusters that mix true templates, and true templates
@@ -281,43 +271,4 @@ fn print_confusions(lines: &[(String, String)], ids: &[ClusterId], miner: &Templ
             }
         }
     }
-}
-
-#[test]
-#[ignore = "throughput check; run with --release"]
-fn loghub_throughput() {
-    let Some(vendor) = vendor_dir() else {
-        eprintln!("loghub fixtures not found; skipping");
-        return;
-    };
-    let mut corpus: Vec<String> = Vec::new();
-    for sys in SYSTEMS {
-        corpus.extend(
-            load_system(&vendor, sys)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(c, _)| c),
-        );
-    }
-    if corpus.is_empty() {
-        return;
-    }
-    let repeats = 2_000_000 / corpus.len() + 1;
-    let mut miner = TemplateMiner::default();
-    let started = Instant::now();
-    let mut sink = 0u64;
-    for _ in 0..repeats {
-        for line in &corpus {
-            sink = sink.wrapping_add(miner.add(line, None).0);
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let n = (repeats * corpus.len()) as f64;
-    let bytes: usize = corpus.iter().map(String::len).sum::<usize>() * repeats;
-    println!(
-        "{n} lines in {secs:.2}s: {:.0} lines/s, {:.1} MB/s, {} templates (checksum {sink})",
-        n / secs,
-        bytes as f64 / secs / 1e6,
-        miner.len()
-    );
 }

@@ -217,9 +217,18 @@ mod tests {
     fn chain() -> EstateCatalog {
         EstateCatalog {
             pipelines: vec![
-                pipeline("ingest", vec![activity("copy", &["landing"], &["raw"], &[])]),
-                pipeline("transform", vec![activity("nb", &["raw"], &["curated"], &["dbx"])]),
-                pipeline("publish", vec![activity("copy", &["curated"], &["mart"], &[])]),
+                pipeline(
+                    "ingest",
+                    vec![activity("copy", &["landing"], &["raw"], &[])],
+                ),
+                pipeline(
+                    "transform",
+                    vec![activity("nb", &["raw"], &["curated"], &["dbx"])],
+                ),
+                pipeline(
+                    "publish",
+                    vec![activity("copy", &["curated"], &["mart"], &[])],
+                ),
             ],
             linked_services: vec![
                 LinkedServiceInfo {
@@ -256,7 +265,10 @@ mod tests {
     #[test]
     fn downstream_follows_datasets_transitively_nearest_first() {
         let reached = chain().downstream_of("ingest", 10);
-        let names: Vec<_> = reached.iter().map(|r| (r.pipeline.as_str(), r.distance)).collect();
+        let names: Vec<_> = reached
+            .iter()
+            .map(|r| (r.pipeline.as_str(), r.distance))
+            .collect();
         assert_eq!(names, vec![("transform", 1), ("publish", 2)]);
     }
 
@@ -270,7 +282,10 @@ mod tests {
     #[test]
     fn secret_reaches_pipelines_through_dataset_linked_services() {
         let catalog = chain();
-        assert_eq!(catalog.linked_services_using_secret("lake-sp-secret"), vec!["lake"]);
+        assert_eq!(
+            catalog.linked_services_using_secret("lake-sp-secret"),
+            vec!["lake"]
+        );
         assert_eq!(
             catalog.pipelines_using_linked_service("lake"),
             vec!["ingest", "transform", "publish"]

@@ -24,7 +24,9 @@ pub struct SecretMeta {
 }
 
 /// How worried to be about a secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretRiskLevel {
     Ok,
@@ -60,26 +62,46 @@ impl SecretMeta {
             reasons.push(why);
         };
         if !self.enabled {
-            raise(SecretRiskLevel::Critical, "disabled: anything reading it fails".into(), &mut level);
+            raise(
+                SecretRiskLevel::Critical,
+                "disabled: anything reading it fails".into(),
+                &mut level,
+            );
         }
         match self.expires {
             Some(exp) if exp <= now => raise(
                 SecretRiskLevel::Critical,
-                format!("expired {} ago ({})", human_duration(now - exp), exp.to_rfc3339()),
+                format!(
+                    "expired {} ago ({})",
+                    human_duration(now - exp),
+                    exp.to_rfc3339()
+                ),
                 &mut level,
             ),
             Some(exp) if exp - now <= Duration::days(7) => raise(
                 SecretRiskLevel::High,
-                format!("expires in {} ({})", human_duration(exp - now), exp.to_rfc3339()),
+                format!(
+                    "expires in {} ({})",
+                    human_duration(exp - now),
+                    exp.to_rfc3339()
+                ),
                 &mut level,
             ),
             Some(exp) if exp - now <= Duration::days(EXPIRING_SOON_DAYS) => raise(
                 SecretRiskLevel::Medium,
-                format!("expires in {} ({})", human_duration(exp - now), exp.to_rfc3339()),
+                format!(
+                    "expires in {} ({})",
+                    human_duration(exp - now),
+                    exp.to_rfc3339()
+                ),
                 &mut level,
             ),
             Some(_) => {}
-            None => raise(SecretRiskLevel::Low, "no expiry date set".into(), &mut level),
+            None => raise(
+                SecretRiskLevel::Low,
+                "no expiry date set".into(),
+                &mut level,
+            ),
         }
         if let Some(nbf) = self.not_before.filter(|nbf| *nbf > now) {
             raise(
@@ -89,7 +111,8 @@ impl SecretMeta {
             );
         }
         let last_rotated = self.updated.or(self.created);
-        if let Some(rotated) = last_rotated.filter(|r| now - *r > Duration::days(STALE_AFTER_DAYS)) {
+        if let Some(rotated) = last_rotated.filter(|r| now - *r > Duration::days(STALE_AFTER_DAYS))
+        {
             raise(
                 SecretRiskLevel::Low,
                 format!("not rotated for {}", human_duration(now - rotated)),
@@ -138,15 +161,28 @@ mod tests {
         let now = Utc::now();
         let risk = secret(Some(now - Duration::hours(3))).risk(now);
         assert_eq!(risk.level, SecretRiskLevel::Critical);
-        assert!(risk.reasons[0].starts_with("expired 3h"), "{:?}", risk.reasons);
+        assert!(
+            risk.reasons[0].starts_with("expired 3h"),
+            "{:?}",
+            risk.reasons
+        );
     }
 
     #[test]
     fn expiry_within_a_month_is_medium_within_a_week_high() {
         let now = Utc::now();
-        assert_eq!(secret(Some(now + Duration::days(20))).risk(now).level, SecretRiskLevel::Medium);
-        assert_eq!(secret(Some(now + Duration::days(3))).risk(now).level, SecretRiskLevel::High);
-        assert_eq!(secret(Some(now + Duration::days(90))).risk(now).level, SecretRiskLevel::Ok);
+        assert_eq!(
+            secret(Some(now + Duration::days(20))).risk(now).level,
+            SecretRiskLevel::Medium
+        );
+        assert_eq!(
+            secret(Some(now + Duration::days(3))).risk(now).level,
+            SecretRiskLevel::High
+        );
+        assert_eq!(
+            secret(Some(now + Duration::days(90))).risk(now).level,
+            SecretRiskLevel::Ok
+        );
     }
 
     #[test]

@@ -36,7 +36,11 @@ pub type SharedClock = Arc<dyn Clock>;
 
 /// Parses `6h`, `90m`, `2d`, `1w`, `45s` (optionally with a leading `-` or `last `).
 pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let text = raw.trim().trim_start_matches("last").trim().trim_start_matches('-');
+    let text = raw
+        .trim()
+        .trim_start_matches("last")
+        .trim()
+        .trim_start_matches('-');
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (digits, unit) = text.split_at(split);
     let n: i64 = digits.parse().ok()?;
@@ -123,14 +127,25 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn relative_durations_count_back_from_now() {
-        assert_eq!(parse_instant("6h", now()).unwrap(), now() - Duration::hours(6));
-        assert_eq!(parse_instant("last 30m", now()).unwrap(), now() - Duration::minutes(30));
-        assert_eq!(parse_instant("2d", now()).unwrap(), now() - Duration::days(2));
+        assert_eq!(
+            parse_instant("6h", now()).unwrap(),
+            now() - Duration::hours(6)
+        );
+        assert_eq!(
+            parse_instant("last 30m", now()).unwrap(),
+            now() - Duration::minutes(30)
+        );
+        assert_eq!(
+            parse_instant("2d", now()).unwrap(),
+            now() - Duration::days(2)
+        );
     }
 
     #[test]
@@ -147,7 +162,8 @@ mod tests {
 
     #[test]
     fn inverted_window_is_rejected_with_both_ends() {
-        let err = TimeWindow::parse(Some("1h"), Some("2h"), now(), Duration::hours(24)).unwrap_err();
+        let err =
+            TimeWindow::parse(Some("1h"), Some("2h"), now(), Duration::hours(24)).unwrap_err();
         assert!(err.contains("empty"), "{err}");
     }
 

@@ -44,13 +44,22 @@ pub fn check_bind(options: &HttpOptions) -> Result<(), String> {
 
 /// The HTTP application: MCP, health, and the guards around them.
 pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: CancellationToken) -> Router {
-    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut hosts = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     hosts.push(options.bind.ip().to_string());
     hosts.extend(options.allowed_hosts.iter().cloned());
-    let mut origins: Vec<String> = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut origins: Vec<String> = [
+        "http://localhost:*",
+        "http://127.0.0.1:*",
+        "http://[::1]:*",
+        "https://localhost:*",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     origins.extend(options.allowed_origins.iter().cloned());
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_origins(origins)
@@ -74,7 +83,15 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
         .nest_service("/mcp", service)
         .layer(middleware::from_fn_with_state(token, require_bearer));
     Router::new()
-        .route("/health/live", get(|| async { (StatusCode::OK, axum::Json(serde_json::json!({"status": "live"}))) }))
+        .route(
+            "/health/live",
+            get(|| async {
+                (
+                    StatusCode::OK,
+                    axum::Json(serde_json::json!({"status": "live"})),
+                )
+            }),
+        )
         .route("/health/ready", get(ready))
         .with_state(server)
         .merge(mcp)
@@ -83,12 +100,21 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
 async fn ready(State(server): State<OpsdeckServer>) -> Response {
     let checks = server.backends().health().await;
     let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = serde_json::json!({"status": if ok { "ready" } else { "not ready" }, "backends": checks});
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body =
+        serde_json::json!({"status": if ok { "ready" } else { "not ready" }, "backends": checks});
     (status, axum::Json(body)).into_response()
 }
 
-async fn require_bearer(State(token): State<Option<Arc<String>>>, request: Request, next: Next) -> Response {
+async fn require_bearer(
+    State(token): State<Option<Arc<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = token else {
         return next.run(request).await;
     };
@@ -96,14 +122,21 @@ async fn require_bearer(State(token): State<Option<Arc<String>>>, request: Reque
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
     match presented {
-        Some(candidate) if constant_time_eq(candidate.as_bytes(), expected.as_bytes()) => next.run(request).await,
+        Some(candidate) if constant_time_eq(candidate.as_bytes(), expected.as_bytes()) => {
+            next.run(request).await
+        }
         _ => {
-            let mut response = (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"opsdeck\""));
+            let mut response =
+                (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"opsdeck\""),
+            );
             response
         }
     }
@@ -125,7 +158,9 @@ pub async fn serve_http(server: OpsdeckServer, options: HttpOptions) -> Result<(
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.bind))?;
-    let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
     tracing::info!(%local, auth = options.bearer_token.is_some(), "serving MCP over HTTP");
     // Tests and scripts read this line to learn the port when binding port 0.
     eprintln!("opsdeck: serving MCP at http://{local}/mcp");

@@ -11,12 +11,12 @@ mod validate;
 
 use std::sync::Arc;
 
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
 
 use crate::backends::Backends;
@@ -83,16 +83,29 @@ impl ServerHandler for OpsdeckServer {
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.to_string();
         let Some(tool) = self.tool_router.get(&name) else {
-            let names: Vec<String> = self.tool_router.list_all().into_iter().map(|t| t.name.to_string()).collect();
-            let message = format!("there is no tool named '{name}'. Tools: {}", names.join(", "));
+            let names: Vec<String> = self
+                .tool_router
+                .list_all()
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            let message = format!(
+                "there is no tool named '{name}'. Tools: {}",
+                names.join(", ")
+            );
             return Ok(error_result(&ToolError::invalid(message)).into());
         };
-        if let Err(problems) = validate::check_arguments(&tool.input_schema, request.arguments.as_ref()) {
+        if let Err(problems) =
+            validate::check_arguments(&tool.input_schema, request.arguments.as_ref())
+        {
             let message = format!("arguments for {name} are not valid: {problems}");
             return Ok(error_result(&ToolError::invalid(message)).into());
         }
         let started = std::time::Instant::now();
-        let result = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
+        let result = self
+            .tool_router
+            .call(ToolCallContext::new(self, request, context))
+            .await;
         tracing::info!(tool = %name, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "tool call");
         result
     }

@@ -22,19 +22,31 @@ pub struct ToolError {
 
 impl ToolError {
     pub fn invalid(message: impl Into<String>) -> ToolError {
-        ToolError { kind: "invalid argument", message: message.into() }
+        ToolError {
+            kind: "invalid argument",
+            message: message.into(),
+        }
     }
 
     pub fn refused(message: impl Into<String>) -> ToolError {
-        ToolError { kind: "refused", message: message.into() }
+        ToolError {
+            kind: "refused",
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> ToolError {
-        ToolError { kind: "not found", message: message.into() }
+        ToolError {
+            kind: "not found",
+            message: message.into(),
+        }
     }
 
     pub fn unavailable(message: impl Into<String>) -> ToolError {
-        ToolError { kind: "backend unavailable", message: message.into() }
+        ToolError {
+            kind: "backend unavailable",
+            message: message.into(),
+        }
     }
 }
 
@@ -46,7 +58,10 @@ impl From<BackendError> for ToolError {
             BackendError::Unavailable(_) => "backend unavailable",
             BackendError::Refused(_) => "refused",
         };
-        ToolError { kind, message: error.to_string() }
+        ToolError {
+            kind,
+            message: error.to_string(),
+        }
     }
 }
 
@@ -57,11 +72,16 @@ pub type Outcome<T> = Result<(String, T), ToolError>;
 pub fn respond<T: Serialize>(outcome: Outcome<T>) -> ToolResult {
     match outcome {
         Ok((summary, data)) => {
-            let value = serde_json::to_value(&data)
-                .map_err(|e| McpError::internal_error(format!("result not serialisable: {e}"), None))?;
-            let json_text = serde_json::to_string(&value)
-                .map_err(|e| McpError::internal_error(format!("result not serialisable: {e}"), None))?;
-            let mut result = CallToolResult::success(vec![ContentBlock::text(summary), ContentBlock::text(json_text)]);
+            let value = serde_json::to_value(&data).map_err(|e| {
+                McpError::internal_error(format!("result not serialisable: {e}"), None)
+            })?;
+            let json_text = serde_json::to_string(&value).map_err(|e| {
+                McpError::internal_error(format!("result not serialisable: {e}"), None)
+            })?;
+            let mut result = CallToolResult::success(vec![
+                ContentBlock::text(summary),
+                ContentBlock::text(json_text),
+            ]);
             result.structured_content = Some(value);
             Ok(result)
         }
@@ -70,14 +90,19 @@ pub fn respond<T: Serialize>(outcome: Outcome<T>) -> ToolResult {
 }
 
 pub fn error_result(error: &ToolError) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(format!("{}: {}", error.kind, error.message))])
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "{}: {}",
+        error.kind, error.message
+    ))])
 }
 
 /// Clamps a caller's `limit`, saying so in the error when it is out of range.
 pub fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<usize, ToolError> {
     match limit {
         None => Ok(default as usize),
-        Some(0) => Err(ToolError::invalid(format!("limit must be between 1 and {max}"))),
+        Some(0) => Err(ToolError::invalid(format!(
+            "limit must be between 1 and {max}"
+        ))),
         Some(n) if n > max => Err(ToolError::invalid(format!(
             "limit {n} is above the maximum of {max}; page with continuation_token instead"
         ))),

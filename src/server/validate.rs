@@ -5,10 +5,16 @@
 use serde_json::{Map, Value};
 
 /// `Ok(())`, or a message naming each problem and listing the parameters.
-pub fn check_arguments(schema: &Map<String, Value>, args: Option<&Map<String, Value>>) -> Result<(), String> {
+pub fn check_arguments(
+    schema: &Map<String, Value>,
+    args: Option<&Map<String, Value>>,
+) -> Result<(), String> {
     let empty = Map::new();
     let args = args.unwrap_or(&empty);
-    let properties = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -26,18 +32,34 @@ pub fn check_arguments(schema: &Map<String, Value>, args: Option<&Map<String, Va
             Some(spec) => {
                 let allowed = allowed_types(spec);
                 if !allowed.is_empty() && !allowed.iter().any(|t| matches_type(t, value)) {
-                    problems.push(format!("'{name}' must be {} (got {})", allowed.join(" or "), describe(value)));
+                    problems.push(format!(
+                        "'{name}' must be {} (got {})",
+                        allowed.join(" or "),
+                        describe(value)
+                    ));
                 }
             }
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(format!("{}. {}", problems.join("; "), describe_parameters(schema))) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}. {}",
+            problems.join("; "),
+            describe_parameters(schema)
+        ))
+    }
 }
 
 fn allowed_types(spec: &Value) -> Vec<String> {
     let mut out: Vec<String> = match spec.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     };
     // Optional fields are nullable; a null is always fine for them.
@@ -79,15 +101,27 @@ pub fn describe_parameters(schema: &Map<String, Value>) -> String {
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let Some(properties) = schema.get("properties").and_then(Value::as_object).filter(|p| !p.is_empty()) else {
+    let Some(properties) = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .filter(|p| !p.is_empty())
+    else {
         return "This tool takes no parameters.".to_string();
     };
     let parts: Vec<String> = properties
         .iter()
         .map(|(name, spec)| {
             let kinds = allowed_types(spec);
-            let kind = if kinds.is_empty() { "value".to_string() } else { kinds.join("|") };
-            let flag = if required.contains(&name.as_str()) { ", required" } else { "" };
+            let kind = if kinds.is_empty() {
+                "value".to_string()
+            } else {
+                kinds.join("|")
+            };
+            let flag = if required.contains(&name.as_str()) {
+                ", required"
+            } else {
+                ""
+            };
             format!("{name} ({kind}{flag})")
         })
         .collect();
@@ -122,9 +156,18 @@ mod tests {
     fn each_problem_is_named_with_the_parameter_list() {
         let args = json!({"limit": "lots", "pipline": "x"});
         let err = check_arguments(&schema(), args.as_object()).unwrap_err();
-        assert!(err.contains("missing required parameter 'pipeline'"), "{err}");
-        assert!(err.contains("'limit' must be integer (got string \"lots\")"), "{err}");
+        assert!(
+            err.contains("missing required parameter 'pipeline'"),
+            "{err}"
+        );
+        assert!(
+            err.contains("'limit' must be integer (got string \"lots\")"),
+            "{err}"
+        );
         assert!(err.contains("unknown parameter 'pipline'"), "{err}");
-        assert!(err.contains("Parameters: limit (integer), pipeline (string, required)."), "{err}");
+        assert!(
+            err.contains("Parameters: limit (integer), pipeline (string, required)."),
+            "{err}"
+        );
     }
 }

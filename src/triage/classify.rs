@@ -77,22 +77,29 @@ impl FailureCategory {
             FailureCategory::NetworkAccess => &[
                 "Check firewall rules, private endpoints and DNS for the endpoint in the error (detect_infra_drift shows manual changes)",
             ],
-            FailureCategory::Timeout => &[
-                "Compare duration and volume with a good run; check the source system's load",
-            ],
-            FailureCategory::Transient => &[
-                "Re-run; if it recurs, check the platform's status and capacity in the region",
-            ],
-            FailureCategory::Unknown => &[
-                "Read the full error and the run's logs (fetch_logs with the run id)",
-            ],
+            FailureCategory::Timeout => {
+                &["Compare duration and volume with a good run; check the source system's load"]
+            }
+            FailureCategory::Transient => {
+                &["Re-run; if it recurs, check the platform's status and capacity in the region"]
+            }
+            FailureCategory::Unknown => {
+                &["Read the full error and the run's logs (fetch_logs with the run id)"]
+            }
         }
     }
 }
 
 /// Rules in priority order: the first whose any needle matches wins.
 const RULES: &[(FailureCategory, &[&str])] = &[
-    (FailureCategory::StaleUpstream, &["stale_upstream", "upstream data is stale", "upstream_failed"]),
+    (
+        FailureCategory::StaleUpstream,
+        &[
+            "stale_upstream",
+            "upstream data is stale",
+            "upstream_failed",
+        ],
+    ),
     (
         FailureCategory::ExpiredCredential,
         &[
@@ -180,7 +187,15 @@ const RULES: &[(FailureCategory, &[&str])] = &[
             "no route to host",
         ],
     ),
-    (FailureCategory::Timeout, &["timed out", "timeoutexception", "operation timeout", "exceeded the timeout"]),
+    (
+        FailureCategory::Timeout,
+        &[
+            "timed out",
+            "timeoutexception",
+            "operation timeout",
+            "exceeded the timeout",
+        ],
+    ),
     (
         FailureCategory::Transient,
         &[
@@ -213,25 +228,52 @@ mod tests {
 
     #[test]
     fn expired_client_secret_beats_generic_auth() {
-        let (category, why) = classify("2200", "Error Message: AADSTS7000222: The provided client secret keys for app 'x' are expired.");
+        let (category, why) = classify(
+            "2200",
+            "Error Message: AADSTS7000222: The provided client secret keys for app 'x' are expired.",
+        );
         assert_eq!(category, FailureCategory::ExpiredCredential);
         assert_eq!(why, Some("aadsts7000222"));
     }
 
     #[test]
     fn spark_errors_are_recognised() {
-        assert_eq!(classify("3204", "org.apache.spark.sql.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION]").0, FailureCategory::SchemaDrift);
-        assert_eq!(classify("3204", "ExecutorLostFailure ... Reason: Command exited with code 52").0, FailureCategory::OutOfMemory);
+        assert_eq!(
+            classify(
+                "3204",
+                "org.apache.spark.sql.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION]"
+            )
+            .0,
+            FailureCategory::SchemaDrift
+        );
+        assert_eq!(
+            classify(
+                "3204",
+                "ExecutorLostFailure ... Reason: Command exited with code 52"
+            )
+            .0,
+            FailureCategory::OutOfMemory
+        );
     }
 
     #[test]
     fn freshness_failures_point_upstream() {
-        assert_eq!(classify("STALE_UPSTREAM", "Upstream data is stale: ds_curated_sales").0, FailureCategory::StaleUpstream);
+        assert_eq!(
+            classify("STALE_UPSTREAM", "Upstream data is stale: ds_curated_sales").0,
+            FailureCategory::StaleUpstream
+        );
     }
 
     #[test]
     fn missing_blob_is_missing_input() {
-        assert_eq!(classify("2200", "ErrorCode=UserErrorSourceBlobNotExists, The required Blob is missing.").0, FailureCategory::MissingInput);
+        assert_eq!(
+            classify(
+                "2200",
+                "ErrorCode=UserErrorSourceBlobNotExists, The required Blob is missing."
+            )
+            .0,
+            FailureCategory::MissingInput
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ use opsdeck::server::OpsdeckServer;
 pub const PINNED: &str = "2026-11-23T03:42:00Z";
 
 pub fn pinned() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(PINNED).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(PINNED)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// A clock tests can move forward.
@@ -46,7 +48,11 @@ impl Clock for TestClock {
 }
 
 pub fn sandbox_backends(scenario: &str, seed: u64, clock: SharedClock) -> (Arc<Sandbox>, Backends) {
-    let options = SandboxOptions { scenario: Some(scenario.to_string()), seed, ..SandboxOptions::default() };
+    let options = SandboxOptions {
+        scenario: Some(scenario.to_string()),
+        seed,
+        ..SandboxOptions::default()
+    };
     let sandbox = Arc::new(Sandbox::new(options, clock.clone()).expect("sandbox loads"));
     let backends = Backends {
         label: format!("sandbox/{scenario}"),
@@ -81,12 +87,18 @@ pub async fn start_with(scenario: &str, seed: u64, read_only: bool) -> Harness {
         }
     });
     let client = ().serve(client_io).await.expect("client connects");
-    Harness { client, clock, sandbox }
+    Harness {
+        client,
+        clock,
+        sandbox,
+    }
 }
 
 impl Harness {
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let Value::Object(map) = args else { panic!("arguments must be an object") };
+        let Value::Object(map) = args else {
+            panic!("arguments must be an object")
+        };
         self.client
             .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
             .await
@@ -96,15 +108,31 @@ impl Harness {
     /// Calls a tool that must succeed; returns its structured content.
     pub async fn ok(&self, tool: &str, args: Value) -> Value {
         let result = self.call(tool, args).await;
-        assert_eq!(result.is_error, Some(false), "{tool} returned an error: {}", text_of(&result));
-        result.structured_content.clone().expect("structured content")
+        assert_eq!(
+            result.is_error,
+            Some(false),
+            "{tool} returned an error: {}",
+            text_of(&result)
+        );
+        result
+            .structured_content
+            .clone()
+            .expect("structured content")
     }
 
     /// Calls a tool that must fail with a tool error; returns its text.
     pub async fn err(&self, tool: &str, args: Value) -> String {
         let result = self.call(tool, args).await;
-        assert_eq!(result.is_error, Some(true), "{tool} should have failed: {}", text_of(&result));
-        assert!(result.structured_content.is_none(), "errors carry no structured content");
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "{tool} should have failed: {}",
+            text_of(&result)
+        );
+        assert!(
+            result.structured_content.is_none(),
+            "errors carry no structured content"
+        );
         text_of(&result)
     }
 
@@ -118,13 +146,21 @@ impl Harness {
         if args.get("limit").is_none() {
             args["limit"] = json!(500);
         }
-        self.ok("list_pipeline_runs", args).await["runs"].as_array().cloned().unwrap_or_default()
+        self.ok("list_pipeline_runs", args).await["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Moves the clock on until some run is in progress; returns that run.
     pub async fn wait_for_running(&self) -> Value {
         for _ in 0..240 {
-            if let Some(run) = self.runs(json!({"since": "3h"})).await.into_iter().find(|r| r["status"] == "InProgress") {
+            if let Some(run) = self
+                .runs(json!({"since": "3h"}))
+                .await
+                .into_iter()
+                .find(|r| r["status"] == "InProgress")
+            {
                 return run;
             }
             self.clock.advance(Duration::seconds(15));
@@ -134,8 +170,12 @@ impl Harness {
 
     /// The newest failed run of a pipeline.
     pub async fn latest_failed(&self, pipeline: &str) -> Value {
-        let runs = self.runs(json!({"pipeline": pipeline, "status": "Failed"})).await;
-        runs.first().cloned().unwrap_or_else(|| panic!("{pipeline} has no failed run"))
+        let runs = self
+            .runs(json!({"pipeline": pipeline, "status": "Failed"}))
+            .await;
+        runs.first()
+            .cloned()
+            .unwrap_or_else(|| panic!("{pipeline} has no failed run"))
     }
 }
 
@@ -156,6 +196,9 @@ pub fn vendor_dir() -> std::path::PathBuf {
         if candidate.is_dir() {
             return candidate;
         }
-        assert!(dir.pop(), "shared/fixtures/vendor not found above the crate");
+        assert!(
+            dir.pop(),
+            "shared/fixtures/vendor not found above the crate"
+        );
     }
 }

@@ -10,10 +10,18 @@ pub const OPSDECK: &str = env!("CARGO_BIN_EXE_opsdeck");
 
 /// Arguments that pin the sandbox so answers are reproducible.
 pub fn pinned_serve_args() -> Vec<String> {
-    ["serve", "--scenario", "expired-secret", "--seed", "7", "--frozen-clock", super::PINNED]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "serve",
+        "--scenario",
+        "expired-secret",
+        "--seed",
+        "7",
+        "--frozen-clock",
+        super::PINNED,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// A child process killed when dropped, whatever the test did.
@@ -60,13 +68,20 @@ pub fn start_http_server(extra: &[&str]) -> (ChildGuard, String) {
 }
 
 pub fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("opsdeck-test-{tag}-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "opsdeck-test-{tag}-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 /// `target/peers`, installed by `scripts/peers/setup.sh` (the README's test command runs it).
@@ -75,7 +90,9 @@ pub fn peers_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/peers"));
     assert!(
-        dir.join("venv-mcp2/bin/python").exists() && dir.join("venv-mcp1/bin/python").exists() && dir.join("node/node_modules").exists(),
+        dir.join("venv-mcp2/bin/python").exists()
+            && dir.join("venv-mcp1/bin/python").exists()
+            && dir.join("node/node_modules").exists(),
         "third-party MCP peers are not installed in {}: run scripts/peers/setup.sh (the README's test command does)",
         dir.display()
     );
@@ -87,5 +104,7 @@ pub fn python(venv: &str) -> PathBuf {
 }
 
 pub fn peer_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
 }

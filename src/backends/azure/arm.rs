@@ -99,7 +99,9 @@ mod tests {
     #[test]
     fn resource_group_is_read_from_the_id() {
         assert_eq!(
-            resource_group_of("/subscriptions/x/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/st"),
+            resource_group_of(
+                "/subscriptions/x/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/st"
+            ),
             "rg-data"
         );
     }

@@ -100,7 +100,9 @@ mod tests {
     #[test]
     fn versioned_ids_yield_vault_and_name() {
         assert_eq!(
-            split_secret_id("https://myvault.vault.azure.net/secrets/listsecrettest0/4387e9f3d6e14c459867679a90fd0f79"),
+            split_secret_id(
+                "https://myvault.vault.azure.net/secrets/listsecrettest0/4387e9f3d6e14c459867679a90fd0f79"
+            ),
             ("myvault".to_string(), "listsecrettest0".to_string())
         );
     }
@@ -110,7 +112,12 @@ mod tests {
         let body = r#"{"value":[{"id":"https://kv.vault.azure.net/secrets/a","attributes":{"enabled":false,"created":1482189047,"exp":1482189999}}],
                        "nextLink":"https://kv.vault.azure.net:443/secrets?api-version=7.4&$skiptoken=abc&maxresults=1"}"#;
         let (secrets, next) = parse_secret_list(body).unwrap();
-        assert_eq!(next.as_deref(), Some("https://kv.vault.azure.net:443/secrets?api-version=7.4&$skiptoken=abc&maxresults=1"));
+        assert_eq!(
+            next.as_deref(),
+            Some(
+                "https://kv.vault.azure.net:443/secrets?api-version=7.4&$skiptoken=abc&maxresults=1"
+            )
+        );
         assert!(!secrets[0].enabled);
         assert_eq!(secrets[0].created.unwrap().timestamp(), 1482189047);
         assert_eq!(secrets[0].expires.unwrap().timestamp(), 1482189999);

@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
+use super::Factory;
 use super::resources::{
     Activity, DatasetProperties, FactoryResource, LinkedServiceProperties, string_or_expression,
 };
-use super::Factory;
 use crate::model::estate::{
     ActivityDependency, ActivityInfo, DatasetInfo, EstateCatalog, LinkedServiceInfo, PipelineInfo,
     SecretRef,
@@ -34,7 +34,11 @@ impl Factory {
                         .collect(),
                 })
                 .collect(),
-            linked_services: self.linked_services.iter().map(linked_service_info).collect(),
+            linked_services: self
+                .linked_services
+                .iter()
+                .map(linked_service_info)
+                .collect(),
             datasets: self.datasets.iter().map(dataset_info).collect(),
         }
     }
@@ -60,7 +64,10 @@ impl Factory {
                     .into_iter()
                     .filter(|a| {
                         a.activity_type == "ExecutePipeline"
-                            && a.type_properties.pointer("/pipeline/referenceName").and_then(Value::as_str) == Some(pipeline)
+                            && a.type_properties
+                                .pointer("/pipeline/referenceName")
+                                .and_then(Value::as_str)
+                                == Some(pipeline)
                     })
                     .map(|a| format!("{} ({})", parent.name, a.name))
                     .collect::<Vec<_>>()
@@ -77,10 +84,20 @@ pub fn flatten(activities: &[Activity]) -> Vec<Activity> {
     for activity in activities {
         out.push(activity.clone());
         let props = &activity.type_properties;
-        for key in ["activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities"] {
+        for key in [
+            "activities",
+            "ifTrueActivities",
+            "ifFalseActivities",
+            "defaultActivities",
+        ] {
             out.extend(flatten(&nested_activities(props.get(key))));
         }
-        for case in props.get("cases").and_then(Value::as_array).into_iter().flatten() {
+        for case in props
+            .get("cases")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             out.extend(flatten(&nested_activities(case.get("activities"))));
         }
     }
@@ -103,29 +120,60 @@ fn nested_activities(list: Option<&Value>) -> Vec<Activity> {
 /// The estate view of one activity.
 pub fn activity_info(activity: &Activity) -> ActivityInfo {
     let props = &activity.type_properties;
-    let mut inputs: Vec<String> = activity.inputs.iter().map(|r| r.reference_name.clone()).collect();
+    let mut inputs: Vec<String> = activity
+        .inputs
+        .iter()
+        .map(|r| r.reference_name.clone())
+        .collect();
     // Lookup / GetMetadata / Validation / Delete name their dataset in typeProperties.
-    if let Some(ds) = props.pointer("/dataset/referenceName").and_then(Value::as_str) {
+    if let Some(ds) = props
+        .pointer("/dataset/referenceName")
+        .and_then(Value::as_str)
+    {
         inputs.push(ds.to_string());
     }
     inputs.extend(activity.lineage("inputs"));
-    let mut outputs: Vec<String> = activity.outputs.iter().map(|r| r.reference_name.clone()).collect();
+    let mut outputs: Vec<String> = activity
+        .outputs
+        .iter()
+        .map(|r| r.reference_name.clone())
+        .collect();
     outputs.extend(activity.lineage("outputs"));
-    let mut linked_services: Vec<String> =
-        activity.linked_service_name.iter().map(|r| r.reference_name.clone()).collect();
+    let mut linked_services: Vec<String> = activity
+        .linked_service_name
+        .iter()
+        .map(|r| r.reference_name.clone())
+        .collect();
     // Web activities list the connections they authenticate with in typeProperties.
-    for reference in props.get("linkedServices").and_then(Value::as_array).into_iter().flatten() {
+    for reference in props
+        .get("linkedServices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(name) = reference.get("referenceName").and_then(Value::as_str) {
             linked_services.push(name.to_string());
         }
     }
     let executes_pipeline = (activity.activity_type == "ExecutePipeline")
-        .then(|| props.pointer("/pipeline/referenceName").and_then(Value::as_str))
+        .then(|| {
+            props
+                .pointer("/pipeline/referenceName")
+                .and_then(Value::as_str)
+        })
         .flatten()
         .map(str::to_string);
-    let target = ["notebookPath", "jobId", "pythonFile", "mainClassName", "storedProcedureName", "url", "scriptPath"]
-        .iter()
-        .find_map(|key| props.get(*key).and_then(string_or_expression));
+    let target = [
+        "notebookPath",
+        "jobId",
+        "pythonFile",
+        "mainClassName",
+        "storedProcedureName",
+        "url",
+        "scriptPath",
+    ]
+    .iter()
+    .find_map(|key| props.get(*key).and_then(string_or_expression));
     ActivityInfo {
         name: activity.name.clone(),
         activity_type: activity.activity_type.clone(),
@@ -171,7 +219,10 @@ fn collect_secret_refs(value: &Value, property: &str, out: &mut Vec<SecretRef>) 
     match value {
         Value::Object(map) => {
             if map.get("type").and_then(Value::as_str) == Some("AzureKeyVaultSecret") {
-                let store = map.get("store").and_then(|s| s.get("referenceName")).and_then(Value::as_str);
+                let store = map
+                    .get("store")
+                    .and_then(|s| s.get("referenceName"))
+                    .and_then(Value::as_str);
                 let secret = map.get("secretName").and_then(string_or_expression);
                 if let (Some(store), Some(secret_name)) = (store, secret) {
                     out.push(SecretRef {
@@ -186,7 +237,9 @@ fn collect_secret_refs(value: &Value, property: &str, out: &mut Vec<SecretRef>) 
                 collect_secret_refs(child, key, out);
             }
         }
-        Value::Array(items) => items.iter().for_each(|item| collect_secret_refs(item, property, out)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_secret_refs(item, property, out)),
         Value::String(text) => collect_secret_scope_refs(text, property, out),
         _ => {}
     }
@@ -212,17 +265,31 @@ fn collect_secret_scope_refs(text: &str, property: &str, out: &mut Vec<SecretRef
 
 /// The host or URL a linked service connects to, from whichever property its type uses.
 fn endpoint_of(props: &Value) -> Option<String> {
-    for key in ["url", "baseUrl", "domain", "host", "server", "serviceEndpoint", "endpoint", "accountName"] {
+    for key in [
+        "url",
+        "baseUrl",
+        "domain",
+        "host",
+        "server",
+        "serviceEndpoint",
+        "endpoint",
+        "accountName",
+    ] {
         if let Some(v) = props.get(key).and_then(string_or_expression) {
             return Some(v);
         }
     }
-    let conn = props.get("connectionString").and_then(string_or_expression)?;
+    let conn = props
+        .get("connectionString")
+        .and_then(string_or_expression)?;
     conn.split(';').find_map(|part| {
         let (k, v) = part.split_once('=')?;
         let k = k.trim().to_ascii_lowercase();
-        matches!(k.as_str(), "server" | "data source" | "host" | "accountname" | "endpoint")
-            .then(|| v.trim().trim_start_matches("tcp:").to_string())
+        matches!(
+            k.as_str(),
+            "server" | "data source" | "host" | "accountname" | "endpoint"
+        )
+        .then(|| v.trim().trim_start_matches("tcp:").to_string())
     })
 }
 
@@ -237,16 +304,25 @@ fn dataset_info(ds: &FactoryResource<DatasetProperties>) -> DatasetInfo {
 
 fn location_of(props: &Value) -> Option<String> {
     if let Some(location) = props.get("location") {
-        let parts: Vec<String> = ["container", "fileSystem", "bucketName", "folderPath", "fileName"]
-            .iter()
-            .filter_map(|k| location.get(*k).and_then(string_or_expression))
-            .collect();
+        let parts: Vec<String> = [
+            "container",
+            "fileSystem",
+            "bucketName",
+            "folderPath",
+            "fileName",
+        ]
+        .iter()
+        .filter_map(|k| location.get(*k).and_then(string_or_expression))
+        .collect();
         if !parts.is_empty() {
             return Some(parts.join("/"));
         }
     }
     let schema = props.get("schema").and_then(string_or_expression);
-    let table = props.get("table").or_else(|| props.get("tableName")).and_then(string_or_expression);
+    let table = props
+        .get("table")
+        .or_else(|| props.get("tableName"))
+        .and_then(string_or_expression);
     match (schema, table) {
         (Some(s), Some(t)) => Some(format!("{s}.{t}")),
         (None, Some(t)) => Some(t),
@@ -281,7 +357,10 @@ mod tests {
         assert_eq!(info.secrets[0].secret_name, "sql-crm-password");
         assert_eq!(info.secrets[0].property, "password");
         assert_eq!(info.uses_linked_services, vec!["ls_kv"]);
-        assert_eq!(info.endpoint.as_deref(), Some("sql-crm.database.windows.net,1433"));
+        assert_eq!(
+            info.endpoint.as_deref(),
+            Some("sql-crm.database.windows.net,1433")
+        );
     }
 
     #[test]
@@ -319,7 +398,10 @@ mod tests {
                 "ifTrueActivities": [{"name": "Fail", "type": "Fail"}]}}
         ]))
         .unwrap();
-        let names: Vec<_> = flatten(&activities).iter().map(|a| a.name.clone()).collect();
+        let names: Vec<_> = flatten(&activities)
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
         assert_eq!(names, vec!["ForEachFile", "CopyOne", "Check", "Fail"]);
     }
 
@@ -330,7 +412,10 @@ mod tests {
             "typeProperties": {"pipeline": {"referenceName": "child", "type": "PipelineReference"}}
         }))
         .unwrap();
-        assert_eq!(activity_info(&activity).executes_pipeline.as_deref(), Some("child"));
+        assert_eq!(
+            activity_info(&activity).executes_pipeline.as_deref(),
+            Some("child")
+        );
         let lookup: Activity = serde_json::from_value(json!({
             "name": "Watermark", "type": "Lookup", "policy": {"retry": 2},
             "typeProperties": {"dataset": {"referenceName": "ds_watermark", "type": "DatasetReference"}}

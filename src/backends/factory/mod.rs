@@ -87,7 +87,9 @@ fn read_folder(dir: &Path) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-fn parse_all<T: DeserializeOwned>(files: Vec<(String, String)>) -> Result<Vec<FactoryResource<T>>, String> {
+fn parse_all<T: DeserializeOwned>(
+    files: Vec<(String, String)>,
+) -> Result<Vec<FactoryResource<T>>, String> {
     files
         .iter()
         .map(|(path, text)| {

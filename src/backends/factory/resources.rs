@@ -197,8 +197,15 @@ impl TriggerProperties {
         let props = &self.type_properties;
         let source = props.get("recurrence").unwrap_or(props);
         let frequency = source.get("frequency")?.as_str()?.to_string();
-        let interval = source.get("interval").and_then(Value::as_u64).unwrap_or(1).max(1);
-        let start_time = source.get("startTime").and_then(Value::as_str).map(str::to_string);
+        let interval = source
+            .get("interval")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .max(1);
+        let start_time = source
+            .get("startTime")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let minutes = source
             .pointer("/schedule/minutes")
             .and_then(Value::as_array)

@@ -40,7 +40,10 @@ impl FixtureFiles {
             FixtureFiles::Embedded => SANDBOX_FILES
                 .iter()
                 .map(|(path, _)| path.to_string())
-                .filter(|p| p.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .filter(|p| {
+                    p.strip_prefix(&prefix)
+                        .is_some_and(|rest| !rest.contains('/'))
+                })
                 .collect(),
             FixtureFiles::Directory(dir) => list_dir(&dir.join(folder))?
                 .into_iter()
@@ -61,7 +64,8 @@ fn list_dir(dir: &Path) -> Result<Vec<String>, String> {
     if !dir.exists() {
         return Ok(Vec::new());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     Ok(entries
         .flatten()
         .filter(|e| e.path().is_file())

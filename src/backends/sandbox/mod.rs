@@ -68,7 +68,12 @@ struct State {
 
 impl Sandbox {
     pub fn new(options: SandboxOptions, clock: SharedClock) -> Result<Sandbox, String> {
-        let world = World::load(&options.files, options.scenario.as_deref(), options.seed, clock.now())?;
+        let world = World::load(
+            &options.files,
+            options.scenario.as_deref(),
+            options.seed,
+            clock.now(),
+        )?;
         Ok(Sandbox {
             world,
             clock,
@@ -92,14 +97,19 @@ impl Sandbox {
     pub fn describe(&self) -> String {
         format!(
             "sandbox estate {} ({}), scenario '{}', seed {}",
-            self.world.settings.factory, self.world.settings.environment, self.world.scenario.name, self.world.seed
+            self.world.settings.factory,
+            self.world.settings.environment,
+            self.world.scenario.name,
+            self.world.seed
         )
     }
 
     // A poisoned lock only means another request panicked mid-update; the data is
     // still consistent enough to read, so keep serving rather than failing forever.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Simulates every scheduled run queued up to `now` that is not simulated yet.
@@ -115,7 +125,9 @@ impl Sandbox {
             if trigger.properties.runtime_state.as_deref() == Some("Stopped") {
                 continue;
             }
-            let Some(recurrence) = trigger.properties.recurrence() else { continue };
+            let Some(recurrence) = trigger.properties.recurrence() else {
+                continue;
+            };
             for fire in schedule::fire_times(&recurrence, from, now) {
                 for pipeline in trigger.properties.pipeline_names() {
                     let spec = RunSpec {
@@ -183,14 +195,23 @@ impl Sandbox {
     }
 
     fn known_pipelines(&self) -> Vec<String> {
-        self.world.catalog.pipelines.iter().map(|p| p.name.clone()).collect()
+        self.world
+            .catalog
+            .pipelines
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     fn check_pipeline(&self, name: &str) -> Result<(), BackendError> {
         if self.world.catalog.pipeline(name).is_some() {
             Ok(())
         } else {
-            Err(BackendError::not_found_among("pipeline", name, &self.known_pipelines()))
+            Err(BackendError::not_found_among(
+                "pipeline",
+                name,
+                &self.known_pipelines(),
+            ))
         }
     }
 }
@@ -235,7 +256,11 @@ impl PipelineBackend for Sandbox {
         for pipeline in &query.pipelines {
             self.check_pipeline(pipeline)?;
         }
-        let cursor = query.continuation.as_deref().map(decode_cursor).transpose()?;
+        let cursor = query
+            .continuation
+            .as_deref()
+            .map(decode_cursor)
+            .transpose()?;
         let now = self.clock.now();
         let mut matching: Vec<(DateTime<Utc>, PipelineRun)> = self
             .visible_runs(now)
@@ -259,7 +284,9 @@ impl PipelineBackend for Sandbox {
         let more = matching.len() > limit;
         matching.truncate(limit);
         let continuation = if more {
-            matching.last().map(|(queued, run)| encode_cursor(run, *queued))
+            matching
+                .last()
+                .map(|(queued, run)| encode_cursor(run, *queued))
         } else {
             None
         };
@@ -271,15 +298,17 @@ impl PipelineBackend for Sandbox {
 
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
         let now = self.clock.now();
-        Ok(self
-            .timeline(run_id)
-            .and_then(|(t, cancelled)| view::run_at(&t, now, cancelled, &self.world.settings.environment)))
+        Ok(self.timeline(run_id).and_then(|(t, cancelled)| {
+            view::run_at(&t, now, cancelled, &self.world.settings.environment)
+        }))
     }
 
     async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError> {
         let now = self.clock.now();
         match self.timeline(run_id) {
-            Some((t, cancelled)) if now >= t.queued_at => Ok(view::activities_at(&t, now, cancelled)),
+            Some((t, cancelled)) if now >= t.queued_at => {
+                Ok(view::activities_at(&t, now, cancelled))
+            }
             _ => Err(BackendError::NotFound {
                 what: "run",
                 name: run_id.to_string(),
@@ -293,11 +322,14 @@ impl PipelineBackend for Sandbox {
         let now = self.clock.now();
         let reference = match &request.reference_run_id {
             Some(id) => {
-                let run = self.get_run(id).await?.ok_or_else(|| BackendError::NotFound {
-                    what: "run",
-                    name: id.clone(),
-                    hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".into(),
-                })?;
+                let run = self
+                    .get_run(id)
+                    .await?
+                    .ok_or_else(|| BackendError::NotFound {
+                        what: "run",
+                        name: id.clone(),
+                        hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".into(),
+                    })?;
                 if run.pipeline != request.pipeline {
                     return Err(BackendError::InvalidArgument(format!(
                         "run {id} belongs to pipeline {}, not {}",
@@ -310,7 +342,9 @@ impl PipelineBackend for Sandbox {
                 let mut runs: Vec<_> = self
                     .visible_runs(now)
                     .into_iter()
-                    .filter(|(_, r)| r.pipeline == request.pipeline && r.status == RunStatus::Failed)
+                    .filter(|(_, r)| {
+                        r.pipeline == request.pipeline && r.status == RunStatus::Failed
+                    })
                     .collect();
                 runs.sort_by_key(|(t, _)| t.queued_at);
                 runs.pop().map(|(_, r)| r)
@@ -329,7 +363,12 @@ impl PipelineBackend for Sandbox {
                 .into_iter()
                 .filter(|a| a.status == RunStatus::Failed)
                 .map(|a| a.activity_name)
-                .find(|name| self.world.activities(&request.pipeline).iter().any(|a| &a.name == name)),
+                .find(|name| {
+                    self.world
+                        .activities(&request.pipeline)
+                        .iter()
+                        .any(|a| &a.name == name)
+                }),
             _ => None,
         };
         let mut steps = vec![match &reference {
@@ -340,10 +379,15 @@ impl PipelineBackend for Sandbox {
                 run.status,
                 run.run_start.map(|t| t.to_rfc3339()).unwrap_or_default()
             ),
-            None => format!("Run {} with default parameters (no earlier failed run found)", request.pipeline),
+            None => format!(
+                "Run {} with default parameters (no earlier failed run found)",
+                request.pipeline
+            ),
         }];
         steps.push(match &start_at {
-            Some(activity) => format!("Start at the failed activity {activity}; earlier activities keep their results"),
+            Some(activity) => format!(
+                "Start at the failed activity {activity}; earlier activities keep their results"
+            ),
             None => "Start from the first activity".to_string(),
         });
         let still_failing: Vec<String> = self
@@ -353,7 +397,11 @@ impl PipelineBackend for Sandbox {
             .map(|p| {
                 p.activities
                     .iter()
-                    .filter(|a| self.world.forced_failure(&request.pipeline, &a.name, now).is_some())
+                    .filter(|a| {
+                        self.world
+                            .forced_failure(&request.pipeline, &a.name, now)
+                            .is_some()
+                    })
                     .map(|a| a.name.clone())
                     .collect()
             })
@@ -384,7 +432,11 @@ impl PipelineBackend for Sandbox {
         };
         let spec = RunSpec {
             pipeline: request.pipeline.clone(),
-            key: format!("manual/{sequence}/{}/{}", request.pipeline, now.timestamp_millis()),
+            key: format!(
+                "manual/{sequence}/{}/{}",
+                request.pipeline,
+                now.timestamp_millis()
+            ),
             queued_at: now,
             invoked_by: InvokedBy {
                 name: "Manual".into(),
@@ -392,24 +444,36 @@ impl PipelineBackend for Sandbox {
                 parent_run_id: None,
                 parent_pipeline: None,
             },
-            parameters: reference.as_ref().map(|r| r.parameters.clone()).unwrap_or_default(),
+            parameters: reference
+                .as_ref()
+                .map(|r| r.parameters.clone())
+                .unwrap_or_default(),
             start_at_activity: start_at,
             rerun_of: reference.as_ref().map(|r| r.run_id.clone()),
         };
         let timeline = Arc::new(self.world.simulate(&spec));
         outcome.new_run_id = Some(timeline.run_id.clone());
-        outcome.steps.push(format!("Started run {}", timeline.run_id));
+        outcome
+            .steps
+            .push(format!("Started run {}", timeline.run_id));
         insert_with_children(&mut self.lock().runs, timeline);
         Ok(outcome)
     }
 
-    async fn cancel(&self, run_id: &str, dry_run: bool) -> Result<RemediationOutcome, BackendError> {
+    async fn cancel(
+        &self,
+        run_id: &str,
+        dry_run: bool,
+    ) -> Result<RemediationOutcome, BackendError> {
         let now = self.clock.now();
-        let run = self.get_run(run_id).await?.ok_or_else(|| BackendError::NotFound {
-            what: "run",
-            name: run_id.to_string(),
-            hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".into(),
-        })?;
+        let run = self
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| BackendError::NotFound {
+                what: "run",
+                name: run_id.to_string(),
+                hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".into(),
+            })?;
         if run.status.is_terminal() || run.status == RunStatus::Canceling {
             return Err(BackendError::Refused(format!(
                 "run {run_id} of {} is already {}; there is nothing to cancel",
@@ -427,10 +491,15 @@ impl PipelineBackend for Sandbox {
             "Cancel run {run_id} of {} ({} since {})",
             run.pipeline,
             run.status,
-            run.run_start.map(|t| t.to_rfc3339()).unwrap_or_else(|| "queued".into())
+            run.run_start
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "queued".into())
         )];
         if !running.is_empty() {
-            steps.push(format!("Stop the running activities: {}", running.join(", ")));
+            steps.push(format!(
+                "Stop the running activities: {}",
+                running.join(", ")
+            ));
         }
         steps.push("Child pipeline runs it started are cancelled with it".into());
         if !dry_run {
@@ -466,17 +535,18 @@ impl SecretStore for Sandbox {
 
     async fn list_secrets(&self) -> Result<Vec<SecretMeta>, BackendError> {
         let body = self.files_read("keyvault/secrets.json")?;
-        let (mut secrets, _) = keyvault::parse_secret_list(&body).map_err(BackendError::Unavailable)?;
+        let (mut secrets, _) =
+            keyvault::parse_secret_list(&body).map_err(BackendError::Unavailable)?;
         for secret in &mut secrets {
             secret.created = secret.created.map(|t| self.world.shift(t));
             secret.updated = secret.updated.map(|t| self.world.shift(t));
             secret.expires = secret.expires.map(|t| self.world.shift(t));
             secret.not_before = secret.not_before.map(|t| self.world.shift(t));
             for effect in &self.world.scenario.effects {
-                if let fixtures::Effect::SecretExpired { secret: name, .. } = effect {
-                    if *name == secret.name {
-                        secret.expires = Some(self.world.incident_start - Duration::minutes(7));
-                    }
+                if let fixtures::Effect::SecretExpired { secret: name, .. } = effect
+                    && *name == secret.name
+                {
+                    secret.expires = Some(self.world.incident_start - Duration::minutes(7));
                 }
             }
         }
@@ -486,7 +556,9 @@ impl SecretStore for Sandbox {
 
 impl Sandbox {
     fn files_read(&self, path: &str) -> Result<String, BackendError> {
-        self.world_files().read(path).map_err(BackendError::Unavailable)
+        self.world_files()
+            .read(path)
+            .map_err(BackendError::Unavailable)
     }
 
     fn world_files(&self) -> &FixtureFiles {
@@ -509,8 +581,10 @@ impl InfraSource for Sandbox {
     }
 
     async fn list_plans(&self) -> Result<Vec<PlanRef>, BackendError> {
-        let descriptions: std::collections::BTreeMap<String, String> =
-            self.world_files().read_json("terraform/index.json").unwrap_or_default();
+        let descriptions: std::collections::BTreeMap<String, String> = self
+            .world_files()
+            .read_json("terraform/index.json")
+            .unwrap_or_default();
         Ok(self
             .world
             .scenario
@@ -525,7 +599,11 @@ impl InfraSource for Sandbox {
 
     async fn read_plan(&self, name: &str) -> Result<String, BackendError> {
         if !self.world.scenario.plans.iter().any(|p| p == name) {
-            return Err(BackendError::not_found_among("plan", name, &self.world.scenario.plans));
+            return Err(BackendError::not_found_among(
+                "plan",
+                name,
+                &self.world.scenario.plans,
+            ));
         }
         self.files_read(&format!("terraform/{name}.plan.json"))
     }
@@ -544,17 +622,36 @@ impl LogSource for Sandbox {
         let mut lines: Vec<LogLine> = runs
             .iter()
             .filter(|(t, _)| query.run_id.as_ref().is_none_or(|id| &t.run_id == id))
-            .flat_map(|(t, _)| view::logs_at(t, now, Self::cancelled_at(&state, t)).cloned().collect::<Vec<_>>())
+            .flat_map(|(t, _)| {
+                view::logs_at(t, now, Self::cancelled_at(&state, t))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .filter(|l| {
                 query.window.contains(l.timestamp)
-                    && query.pipeline.as_ref().is_none_or(|p| l.pipeline.as_ref() == Some(p))
-                    && query.activity.as_ref().is_none_or(|a| l.activity.as_ref() == Some(a))
-                    && query.source.as_ref().is_none_or(|s| l.source.starts_with(s.as_str()))
+                    && query
+                        .pipeline
+                        .as_ref()
+                        .is_none_or(|p| l.pipeline.as_ref() == Some(p))
+                    && query
+                        .activity
+                        .as_ref()
+                        .is_none_or(|a| l.activity.as_ref() == Some(a))
+                    && query
+                        .source
+                        .as_ref()
+                        .is_none_or(|s| l.source.starts_with(s.as_str()))
                     && query.min_level.is_none_or(|min| l.level >= min)
-                    && needle.as_ref().is_none_or(|n| l.message.to_lowercase().contains(n))
+                    && needle
+                        .as_ref()
+                        .is_none_or(|n| l.message.to_lowercase().contains(n))
             })
             .collect();
-        lines.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then_with(|| a.message.cmp(&b.message)));
+        lines.sort_by(|a, b| {
+            a.timestamp
+                .cmp(&b.timestamp)
+                .then_with(|| a.message.cmp(&b.message))
+        });
         // Keep the newest: during an incident the latest lines matter most.
         let excess = lines.len().saturating_sub(query.limit);
         Ok(lines.split_off(excess))

@@ -8,7 +8,11 @@ use crate::backends::factory::Recurrence;
 ///
 /// Intervals are aligned to the Unix epoch, which matches ADF for the sandbox's
 /// triggers (their `startTime` is midnight UTC).
-pub fn fire_times(recurrence: &Recurrence, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+pub fn fire_times(
+    recurrence: &Recurrence,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
     let Some(period) = recurrence.period_seconds().filter(|p| *p > 0) else {
         return Vec::new();
     };
@@ -27,7 +31,10 @@ pub fn fire_times(recurrence: &Recurrence, from: DateTime<Utc>, to: DateTime<Utc
         } else {
             recurrence.minutes.iter().map(|m| *m as i64 * 60).collect()
         };
-        let mut all: Vec<i64> = hours.iter().flat_map(|h| minutes.iter().map(move |m| h + m)).collect();
+        let mut all: Vec<i64> = hours
+            .iter()
+            .flat_map(|h| minutes.iter().map(move |m| h + m))
+            .collect();
         all.sort_unstable();
         all
     };
@@ -37,10 +44,11 @@ pub fn fire_times(recurrence: &Recurrence, from: DateTime<Utc>, to: DateTime<Utc
     for n in first_period..=last_period {
         for offset in &offsets {
             let secs = n * period + offset;
-            if let Some(t) = Utc.timestamp_opt(secs, 0).single() {
-                if t >= from && t <= to {
-                    out.push(t);
-                }
+            if let Some(t) = Utc.timestamp_opt(secs, 0).single()
+                && t >= from
+                && t <= to
+            {
+                out.push(t);
             }
         }
     }
@@ -56,27 +64,54 @@ mod tests {
     }
 
     fn rec(frequency: &str, interval: u64, minutes: Vec<u64>) -> Recurrence {
-        Recurrence { frequency: frequency.into(), interval, start_time: None, minutes, hours: vec![] }
+        Recurrence {
+            frequency: frequency.into(),
+            interval,
+            start_time: None,
+            minutes,
+            hours: vec![],
+        }
     }
 
     #[test]
     fn every_fifteen_minutes_on_the_quarter_hours() {
-        let times = fire_times(&rec("Minute", 15, vec![]), t("2026-11-23T02:00:00Z"), t("2026-11-23T03:00:00Z"));
-        let shown: Vec<_> = times.iter().map(|t| t.format("%H:%M").to_string()).collect();
+        let times = fire_times(
+            &rec("Minute", 15, vec![]),
+            t("2026-11-23T02:00:00Z"),
+            t("2026-11-23T03:00:00Z"),
+        );
+        let shown: Vec<_> = times
+            .iter()
+            .map(|t| t.format("%H:%M").to_string())
+            .collect();
         assert_eq!(shown, vec!["02:00", "02:15", "02:30", "02:45", "03:00"]);
     }
 
     #[test]
     fn hourly_at_listed_minutes() {
-        let times = fire_times(&rec("Hour", 1, vec![5]), t("2026-11-23T00:00:00Z"), t("2026-11-23T03:00:00Z"));
-        let shown: Vec<_> = times.iter().map(|t| t.format("%H:%M").to_string()).collect();
+        let times = fire_times(
+            &rec("Hour", 1, vec![5]),
+            t("2026-11-23T00:00:00Z"),
+            t("2026-11-23T03:00:00Z"),
+        );
+        let shown: Vec<_> = times
+            .iter()
+            .map(|t| t.format("%H:%M").to_string())
+            .collect();
         assert_eq!(shown, vec!["00:05", "01:05", "02:05"]);
     }
 
     #[test]
     fn every_two_hours_fires_on_even_hours() {
-        let times = fire_times(&rec("Hour", 2, vec![35]), t("2026-11-23T00:00:00Z"), t("2026-11-23T06:00:00Z"));
-        let shown: Vec<_> = times.iter().map(|t| t.format("%H:%M").to_string()).collect();
+        let times = fire_times(
+            &rec("Hour", 2, vec![35]),
+            t("2026-11-23T00:00:00Z"),
+            t("2026-11-23T06:00:00Z"),
+        );
+        let shown: Vec<_> = times
+            .iter()
+            .map(|t| t.format("%H:%M").to_string())
+            .collect();
         assert_eq!(shown, vec!["00:35", "02:35", "04:35"]);
     }
 }

@@ -115,13 +115,19 @@ impl<'w> Simulation<'w> {
         for name in &skipped_before {
             self.outcomes.insert(
                 name.clone(),
-                Outcome { end: self.start, status: RunStatus::Succeeded, error: None },
+                Outcome {
+                    end: self.start,
+                    status: RunStatus::Succeeded,
+                    error: None,
+                },
             );
         }
         // Activities run when their dependencies have ended with an accepted status;
         // repeat until nothing more can start (definition order need not be topological).
-        let mut pending: Vec<&Activity> =
-            activities.iter().filter(|a| !skipped_before.contains(&a.name)).collect();
+        let mut pending: Vec<&Activity> = activities
+            .iter()
+            .filter(|a| !skipped_before.contains(&a.name))
+            .collect();
         loop {
             let before = pending.len();
             let mut still_pending = Vec::new();
@@ -149,7 +155,10 @@ impl<'w> Simulation<'w> {
         while grew {
             grew = false;
             for activity in activities {
-                let depends = activity.depends_on.iter().any(|d| after.contains(&d.activity));
+                let depends = activity
+                    .depends_on
+                    .iter()
+                    .any(|d| after.contains(&d.activity));
                 if depends && !after.contains(&activity.name) {
                     after.push(activity.name.clone());
                     grew = true;
@@ -167,13 +176,24 @@ impl<'w> Simulation<'w> {
         let mut ready_at = self.start;
         for dep in &activity.depends_on {
             let Some(outcome) = self.outcomes.get(&dep.activity) else {
-                let exists = self.world.activities(&self.spec.pipeline).iter().any(|a| a.name == dep.activity);
-                return if exists { Readiness::Waiting } else { Readiness::Never };
+                let exists = self
+                    .world
+                    .activities(&self.spec.pipeline)
+                    .iter()
+                    .any(|a| a.name == dep.activity);
+                return if exists {
+                    Readiness::Waiting
+                } else {
+                    Readiness::Never
+                };
             };
             let conditions: Vec<&str> = if dep.dependency_conditions.is_empty() {
                 vec!["Succeeded"]
             } else {
-                dep.dependency_conditions.iter().map(String::as_str).collect()
+                dep.dependency_conditions
+                    .iter()
+                    .map(String::as_str)
+                    .collect()
             };
             let accepted = conditions.iter().any(|c| match *c {
                 "Completed" => true,
@@ -213,48 +233,82 @@ impl<'w> Simulation<'w> {
     }
 
     /// Copy, notebooks, jobs, stored procedures, web calls, lookups, fail activities.
-    fn run_work(&mut self, activity: &Activity, at: DateTime<Utc>, stale: &[StaleInput]) -> Outcome {
+    fn run_work(
+        &mut self,
+        activity: &Activity,
+        at: DateTime<Utc>,
+        stale: &[StaleInput],
+    ) -> Outcome {
         let info = activity_info(activity);
         let forced = if activity.activity_type == "Fail" {
             Some(fail_activity_error(activity, stale))
         } else {
-            self.world.forced_failure(&self.spec.pipeline, &activity.name, self.spec.queued_at)
+            self.world
+                .forced_failure(&self.spec.pipeline, &activity.name, self.spec.queued_at)
         };
         let max_attempts = info.retries + 1;
         let transient_rate = self.world.settings.transient_failure_rate;
         let mut t = at;
         for attempt in 1..=max_attempts {
             let attempt_key = attempt.to_string();
-            let id = rng::guid(self.world.seed, &[&self.spec.key, &activity.name, &attempt_key]);
+            let id = rng::guid(
+                self.world.seed,
+                &[&self.spec.key, &activity.name, &attempt_key],
+            );
             let ctx = self.context(activity, &id, t);
-            self.log(t, LogLevel::Info, "adf/activity", activity, format!(
-                "Activity '{}' ({}) started, attempt {attempt} of {max_attempts}",
-                activity.name, activity.activity_type
-            ));
+            self.log(
+                t,
+                LogLevel::Info,
+                "adf/activity",
+                activity,
+                format!(
+                    "Activity '{}' ({}) started, attempt {attempt} of {max_attempts}",
+                    activity.name, activity.activity_type
+                ),
+            );
             let transient = forced.is_none()
                 && activity.activity_type != "Fail"
-                && rng::unit(self.world.seed, &[&self.spec.key, &activity.name, &attempt_key, "transient"])
-                    < transient_rate;
+                && rng::unit(
+                    self.world.seed,
+                    &[&self.spec.key, &activity.name, &attempt_key, "transient"],
+                ) < transient_rate;
             let full = self.duration_of(activity, &attempt_key);
             let failing = forced.is_some() || transient;
             // Failures surface early: authentication and missing files fail in seconds.
-            let took = if failing { Duration::seconds((full.num_seconds() / 4).max(2)) } else { full };
+            let took = if failing {
+                Duration::seconds((full.num_seconds() / 4).max(2))
+            } else {
+                full
+            };
             let end = t + took;
-            for template in self.world.evidence_logs(&self.spec.pipeline, &activity.name, self.spec.queued_at) {
+            for template in
+                self.world
+                    .evidence_logs(&self.spec.pipeline, &activity.name, self.spec.queued_at)
+            {
                 self.log_template(t + took / 2, &template, activity, &ctx);
             }
             let (status, error) = if let Some(failure) = &forced {
                 for template in &failure.logs {
                     self.log_template(t + took / 2, template, activity, &ctx);
                 }
-                (RunStatus::Failed, Some(self.error_from(&failure.error, &ctx)))
+                (
+                    RunStatus::Failed,
+                    Some(self.error_from(&failure.error, &ctx)),
+                )
             } else if transient {
                 let template = self.transient_error(&activity.activity_type);
                 (RunStatus::Failed, Some(self.error_from(&template, &ctx)))
             } else {
                 (RunStatus::Succeeded, None)
             };
-            let output = self.output_of(activity, &info, &ctx, took, status == RunStatus::Succeeded, stale);
+            let output = self.output_of(
+                activity,
+                &info,
+                &ctx,
+                took,
+                status == RunStatus::Succeeded,
+                stale,
+            );
             match &error {
                 Some(err) => {
                     self.log(end, LogLevel::Error, "adf/activity", activity, format!(
@@ -262,16 +316,34 @@ impl<'w> Simulation<'w> {
                         activity.name, err.code, err.message
                     ));
                     if let Some(trace) = forced.as_ref().and_then(|f| f.trace.as_ref()) {
-                        self.log(end, LogLevel::Error, "databricks/driver", activity, render(trace, &ctx));
+                        self.log(
+                            end,
+                            LogLevel::Error,
+                            "databricks/driver",
+                            activity,
+                            render(trace, &ctx),
+                        );
                     }
                     if attempt < max_attempts {
-                        self.log(end, LogLevel::Warn, "adf/activity", activity, format!(
-                            "Retrying activity '{}' in 60s (retry {attempt} of {})",
-                            activity.name, info.retries
-                        ));
+                        self.log(
+                            end,
+                            LogLevel::Warn,
+                            "adf/activity",
+                            activity,
+                            format!(
+                                "Retrying activity '{}' in 60s (retry {attempt} of {})",
+                                activity.name, info.retries
+                            ),
+                        );
                     }
                 }
-                None => self.log(end, LogLevel::Info, "adf/activity", activity, success_line(activity, &output, took)),
+                None => self.log(
+                    end,
+                    LogLevel::Info,
+                    "adf/activity",
+                    activity,
+                    success_line(activity, &output, took),
+                ),
             }
             self.attempts.push(Attempt {
                 id,
@@ -290,14 +362,22 @@ impl<'w> Simulation<'w> {
             }
             t = end + Duration::seconds(60);
         }
-        Outcome { end: t, status: RunStatus::Failed, error: None }
+        Outcome {
+            end: t,
+            status: RunStatus::Failed,
+            error: None,
+        }
     }
 
     fn run_execute_pipeline(&mut self, activity: &Activity, at: DateTime<Utc>) -> Outcome {
         let info = activity_info(activity);
         let id = rng::guid(self.world.seed, &[&self.spec.key, &activity.name, "1"]);
         let Some(child_name) = info.executes_pipeline.clone() else {
-            return Outcome { end: at, status: RunStatus::Failed, error: None };
+            return Outcome {
+                end: at,
+                status: RunStatus::Failed,
+                error: None,
+            };
         };
         let child_spec = RunSpec {
             pipeline: child_name.clone(),
@@ -318,7 +398,9 @@ impl<'w> Simulation<'w> {
         let error = (child.status == RunStatus::Failed).then(|| {
             let inner = child.attempts.iter().rev().find_map(|a| a.error.clone());
             RunError {
-                code: inner.as_ref().map_or_else(|| "2011".to_string(), |e| e.code.clone()),
+                code: inner
+                    .as_ref()
+                    .map_or_else(|| "2011".to_string(), |e| e.code.clone()),
                 message: child.message.clone(),
                 failure_type: inner.and_then(|e| e.failure_type),
             }
@@ -343,15 +425,26 @@ impl<'w> Simulation<'w> {
     /// Freshness checks are `IfCondition`s whose true branch holds a `Fail` activity:
     /// the branch runs when an input's writer is broken.
     fn run_if_condition(&mut self, activity: &Activity, at: DateTime<Utc>) -> Outcome {
-        let stale = self.world.stale_inputs(&self.spec.pipeline, self.spec.queued_at);
+        let stale = self
+            .world
+            .stale_inputs(&self.spec.pipeline, self.spec.queued_at);
         let id = rng::guid(self.world.seed, &[&self.spec.key, &activity.name, "1"]);
         let mut end = at + self.duration_of(activity, "1");
-        let branch_key = if stale.is_empty() { "ifFalseActivities" } else { "ifTrueActivities" };
+        let branch_key = if stale.is_empty() {
+            "ifFalseActivities"
+        } else {
+            "ifTrueActivities"
+        };
         let branch: Vec<Activity> = activity
             .type_properties
             .get(branch_key)
             .and_then(Value::as_array)
-            .map(|items| items.iter().filter_map(|a| serde_json::from_value(a.clone()).ok()).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|a| serde_json::from_value(a.clone()).ok())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut error = None;
         for inner in flatten(&branch) {
@@ -369,7 +462,11 @@ impl<'w> Simulation<'w> {
                 break;
             }
         }
-        let status = if error.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
+        let status = if error.is_some() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
         self.attempts.push(Attempt {
             id,
             name: activity.name.clone(),
@@ -382,7 +479,11 @@ impl<'w> Simulation<'w> {
             linked_service: None,
             output: json!({"expression": !stale.is_empty()}),
         });
-        Outcome { end: end + Duration::seconds(1), status, error }
+        Outcome {
+            end: end + Duration::seconds(1),
+            status,
+            error,
+        }
     }
 
     fn transient_error(&self, activity_type: &str) -> ErrorTemplate {
@@ -398,7 +499,11 @@ impl<'w> Simulation<'w> {
             })
     }
 
-    fn error_from(&self, template: &ErrorTemplate, ctx: &BTreeMap<&'static str, String>) -> RunError {
+    fn error_from(
+        &self,
+        template: &ErrorTemplate,
+        ctx: &BTreeMap<&'static str, String>,
+    ) -> RunError {
         RunError {
             code: template.code.clone(),
             message: render(&template.message, ctx),
@@ -407,10 +512,20 @@ impl<'w> Simulation<'w> {
     }
 
     /// The values `{placeholders}` in fixture messages can use.
-    fn context(&self, activity: &Activity, attempt_id: &str, at: DateTime<Utc>) -> BTreeMap<&'static str, String> {
+    fn context(
+        &self,
+        activity: &Activity,
+        attempt_id: &str,
+        at: DateTime<Utc>,
+    ) -> BTreeMap<&'static str, String> {
         let seed = self.world.seed;
         let workspace = &self.world.settings.databricks_workspace;
-        let job = rng::between(seed, &[&self.spec.pipeline, &activity.name, "job"], 100_000, 999_999);
+        let job = rng::between(
+            seed,
+            &[&self.spec.pipeline, &activity.name, "job"],
+            100_000,
+            999_999,
+        );
         let dbx_run = rng::between(seed, &[attempt_id, "dbx"], 10_000_000, 99_999_999);
         BTreeMap::from([
             ("run_id", self.run_id.clone()),
@@ -418,11 +533,20 @@ impl<'w> Simulation<'w> {
             ("activity", activity.name.clone()),
             ("slot_path", World::partition_path(self.spec.queued_at)),
             ("incident_start", self.world.incident_start.to_rfc3339()),
-            ("incident_path", World::partition_path(self.world.incident_start - Duration::hours(1))),
+            (
+                "incident_path",
+                World::partition_path(self.world.incident_start - Duration::hours(1)),
+            ),
             ("timestamp", at.format("%Y-%m-%d %H:%M:%SZ").to_string()),
             ("trace_id", rng::guid(seed, &[attempt_id, "trace"])),
-            ("correlation_id", rng::guid(seed, &[attempt_id, "correlation"])),
-            ("run_page_url", format!("{workspace}/?o=4471920385162214#job/{job}/run/{dbx_run}")),
+            (
+                "correlation_id",
+                rng::guid(seed, &[attempt_id, "correlation"]),
+            ),
+            (
+                "run_page_url",
+                format!("{workspace}/?o=4471920385162214#job/{job}/run/{dbx_run}"),
+            ),
             ("rows", self.rows_written(activity).to_string()),
         ])
     }
@@ -436,8 +560,15 @@ impl<'w> Simulation<'w> {
     }
 
     fn rows_of(&self, dataset: &str, salt: &str) -> u64 {
-        let base = self.world.settings.volumes.get(dataset).copied().unwrap_or(5_000) as f64;
-        let jitter = 0.85 + 0.3 * rng::unit(self.world.seed, &[&self.spec.key, dataset, salt, "rows"]);
+        let base = self
+            .world
+            .settings
+            .volumes
+            .get(dataset)
+            .copied()
+            .unwrap_or(5_000) as f64;
+        let jitter =
+            0.85 + 0.3 * rng::unit(self.world.seed, &[&self.spec.key, dataset, salt, "rows"]);
         (base * jitter * self.world.volume_factor(dataset, self.spec.queued_at)).round() as u64
     }
 
@@ -453,7 +584,11 @@ impl<'w> Simulation<'w> {
         let secs = took.num_seconds().max(1);
         match activity.activity_type.as_str() {
             "Copy" => {
-                let rows = if succeeded { self.rows_written(activity) } else { 0 };
+                let rows = if succeeded {
+                    self.rows_written(activity)
+                } else {
+                    0
+                };
                 let bytes = rows * 212;
                 json!({
                     "dataRead": bytes, "dataWritten": bytes, "rowsRead": rows, "rowsCopied": rows,
@@ -469,9 +604,14 @@ impl<'w> Simulation<'w> {
                     "executionDuration": secs,
                     "durationInQueue": {"integrationRuntimeQueue": 0}
                 });
-                let rows_in: u64 = info.inputs.iter().map(|d| self.rows_of(d, &activity.name)).sum();
+                let rows_in: u64 = info
+                    .inputs
+                    .iter()
+                    .map(|d| self.rows_of(d, &activity.name))
+                    .sum();
                 if succeeded {
-                    out["runOutput"] = json!({"rows_in": rows_in, "rows_out": self.rows_written(activity)});
+                    out["runOutput"] =
+                        json!({"rows_in": rows_in, "rows_out": self.rows_written(activity)});
                 }
                 out
             }
@@ -483,7 +623,9 @@ impl<'w> Simulation<'w> {
                         .flat_map(|a| a.inputs.clone())
                         .collect::<Vec<_>>()
                 });
-                let stale_now = self.world.stale_inputs(&self.spec.pipeline, self.spec.queued_at);
+                let stale_now = self
+                    .world
+                    .stale_inputs(&self.spec.pipeline, self.spec.queued_at);
                 let value: Vec<Value> = pipeline_inputs
                     .unwrap_or_default()
                     .iter()
@@ -498,12 +640,21 @@ impl<'w> Simulation<'w> {
                 json!({"count": value.len(), "value": value, "effectiveIntegrationRuntime": "ir-azure-westeurope (West Europe)"})
             }
             "Fail" => json!({"staleInputs": stale.iter().map(|s| &s.dataset).collect::<Vec<_>>()}),
-            "WebActivity" if succeeded => json!({"statusCode": 202, "ADFWebActivityResponseHeaders": {"RequestId": ctx.get("correlation_id")}}),
+            "WebActivity" if succeeded => {
+                json!({"statusCode": 202, "ADFWebActivityResponseHeaders": {"RequestId": ctx.get("correlation_id")}})
+            }
             _ => json!({"effectiveIntegrationRuntime": "ir-azure-westeurope (West Europe)"}),
         }
     }
 
-    fn log(&mut self, at: DateTime<Utc>, level: LogLevel, source: &str, activity: &Activity, message: String) {
+    fn log(
+        &mut self,
+        at: DateTime<Utc>,
+        level: LogLevel,
+        source: &str,
+        activity: &Activity,
+        message: String,
+    ) {
         self.logs.push(LogLine {
             timestamp: at,
             level,
@@ -515,9 +666,21 @@ impl<'w> Simulation<'w> {
         });
     }
 
-    fn log_template(&mut self, at: DateTime<Utc>, template: &LogTemplate, activity: &Activity, ctx: &BTreeMap<&'static str, String>) {
+    fn log_template(
+        &mut self,
+        at: DateTime<Utc>,
+        template: &LogTemplate,
+        activity: &Activity,
+        ctx: &BTreeMap<&'static str, String>,
+    ) {
         let level = crate::model::log::LogLevel::parse(&template.level).unwrap_or(LogLevel::Info);
-        self.log(at, level, &template.source, activity, render(&template.message, ctx));
+        self.log(
+            at,
+            level,
+            &template.source,
+            activity,
+            render(&template.message, ctx),
+        );
     }
 
     fn finish(mut self) -> RunTimeline {
@@ -538,10 +701,13 @@ impl<'w> Simulation<'w> {
             let handled = activities.iter().any(|other| {
                 other.depends_on.iter().any(|d| {
                     d.activity == a.name
-                        && d.dependency_conditions.iter().any(|c| c == "Failed" || c == "Completed")
+                        && d.dependency_conditions
+                            .iter()
+                            .any(|c| c == "Failed" || c == "Completed")
                 })
             });
-            (outcome.status == RunStatus::Failed && !handled).then(|| (a.name.clone(), outcome.error.clone()))
+            (outcome.status == RunStatus::Failed && !handled)
+                .then(|| (a.name.clone(), outcome.error.clone()))
         });
         let (status, message) = match unhandled {
             Some((name, error)) => (
@@ -585,7 +751,14 @@ fn fail_activity_error(activity: &Activity, stale: &[StaleInput]) -> ForcedFailu
         .unwrap_or_else(|| "FAIL".into());
     let details: Vec<String> = stale
         .iter()
-        .map(|s| format!("{} (writer {} failing since {})", s.dataset, s.writer, s.since.to_rfc3339()))
+        .map(|s| {
+            format!(
+                "{} (writer {} failing since {})",
+                s.dataset,
+                s.writer,
+                s.since.to_rfc3339()
+            )
+        })
         .collect();
     ForcedFailure {
         error: ErrorTemplate {
@@ -607,7 +780,8 @@ fn success_line(activity: &Activity, output: &Value, took: Duration) -> String {
         ),
         t if t.starts_with("Databricks") => format!(
             "Databricks run finished in {secs}s: rows_in={} rows_out={} ({})",
-            output["runOutput"]["rows_in"], output["runOutput"]["rows_out"],
+            output["runOutput"]["rows_in"],
+            output["runOutput"]["rows_out"],
             output["runPageUrl"].as_str().unwrap_or("")
         ),
         _ => format!("Activity '{}' succeeded in {secs}s", activity.name),
@@ -642,7 +816,9 @@ mod tests {
     use crate::backends::sandbox::fixtures::FixtureFiles;
 
     fn world(scenario: &str) -> World {
-        let at = DateTime::parse_from_rfc3339("2026-11-23T03:17:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-23T03:17:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         World::load(&FixtureFiles::Embedded, Some(scenario), 7, at).unwrap()
     }
 
@@ -651,7 +827,12 @@ mod tests {
             pipeline: pipeline.into(),
             key: format!("test/{pipeline}/{}", at.timestamp()),
             queued_at: at,
-            invoked_by: InvokedBy { name: "test".into(), kind: "Manual".into(), parent_run_id: None, parent_pipeline: None },
+            invoked_by: InvokedBy {
+                name: "test".into(),
+                kind: "Manual".into(),
+                parent_run_id: None,
+                parent_pipeline: None,
+            },
             parameters: Default::default(),
             start_at_activity: None,
             rerun_of: None,
@@ -661,7 +842,10 @@ mod tests {
     #[test]
     fn render_fills_known_placeholders_and_keeps_json_braces() {
         let ctx = BTreeMap::from([("run_id", "r1".to_string())]);
-        assert_eq!(render("run {run_id} {\"a\":1} {unknown}", &ctx), "run r1 {\"a\":1} {unknown}");
+        assert_eq!(
+            render("run {run_id} {\"a\":1} {unknown}", &ctx),
+            "run r1 {\"a\":1} {unknown}"
+        );
     }
 
     #[test]
@@ -680,12 +864,25 @@ mod tests {
         let w = world("expired-secret");
         let run = w.simulate(&spec("orchestrate_sales_hourly", w.anchor));
         assert_eq!(run.status, RunStatus::Failed);
-        assert!(run.message.starts_with("Operation on target RunIngestPos failed: Operation on target CopyPosToRaw failed"), "{}", run.message);
+        assert!(
+            run.message.starts_with(
+                "Operation on target RunIngestPos failed: Operation on target CopyPosToRaw failed"
+            ),
+            "{}",
+            run.message
+        );
         assert!(run.message.contains("AADSTS7000222"));
         assert_eq!(run.children.len(), 1, "the chain stops at the failed child");
         let child = &run.children[0];
-        assert_eq!(child.invoked_by.parent_run_id.as_deref(), Some(run.run_id.as_str()));
-        let copy_attempts = child.attempts.iter().filter(|a| a.name == "CopyPosToRaw").count();
+        assert_eq!(
+            child.invoked_by.parent_run_id.as_deref(),
+            Some(run.run_id.as_str())
+        );
+        let copy_attempts = child
+            .attempts
+            .iter()
+            .filter(|a| a.name == "CopyPosToRaw")
+            .count();
         assert_eq!(copy_attempts, 3, "retry policy 2 means three attempts");
     }
 
@@ -694,10 +891,16 @@ mod tests {
         let w = world("late-partition");
         let run = w.simulate(&spec("transform_inventory", w.anchor));
         assert_eq!(run.status, RunStatus::Failed);
-        let fail = run.attempts.iter().find(|a| a.name == "FailStaleUpstream").unwrap();
+        let fail = run
+            .attempts
+            .iter()
+            .find(|a| a.name == "FailStaleUpstream")
+            .unwrap();
         let error = fail.error.as_ref().unwrap();
         assert_eq!(error.code, "STALE_UPSTREAM");
-        assert!(error.message.contains("ds_curated_sales") && error.message.contains("transform_sales"));
+        assert!(
+            error.message.contains("ds_curated_sales") && error.message.contains("transform_sales")
+        );
         assert!(!run.attempts.iter().any(|a| a.name == "ReconcileInventory"));
     }
 
@@ -705,10 +908,20 @@ mod tests {
     fn quiet_night_runs_succeed_with_outputs() {
         let w = world("none");
         let run = w.simulate(&spec("transform_sales", w.anchor));
-        let notebook = run.attempts.iter().rev().find(|a| a.name == "CleanSales").unwrap();
+        let notebook = run
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.name == "CleanSales")
+            .unwrap();
         if run.status == RunStatus::Succeeded {
             assert!(notebook.output["runOutput"]["rows_out"].as_u64().unwrap() > 0);
-            assert!(notebook.output["runPageUrl"].as_str().unwrap().contains("azuredatabricks.net"));
+            assert!(
+                notebook.output["runPageUrl"]
+                    .as_str()
+                    .unwrap()
+                    .contains("azuredatabricks.net")
+            );
         }
         assert!(run.end > run.start);
     }

@@ -34,14 +34,34 @@ pub fn run_at(
     } else if let Some(c) = cancel {
         let settled = c + Duration::seconds(CANCEL_GRACE);
         if now < settled {
-            (RunStatus::Canceling, Some(timeline.start), None, String::new())
+            (
+                RunStatus::Canceling,
+                Some(timeline.start),
+                None,
+                String::new(),
+            )
         } else {
-            (RunStatus::Cancelled, Some(timeline.start), Some(settled), "Pipeline run cancelled by user".to_string())
+            (
+                RunStatus::Cancelled,
+                Some(timeline.start),
+                Some(settled),
+                "Pipeline run cancelled by user".to_string(),
+            )
         }
     } else if now < timeline.end {
-        (RunStatus::InProgress, Some(timeline.start), None, String::new())
+        (
+            RunStatus::InProgress,
+            Some(timeline.start),
+            None,
+            String::new(),
+        )
     } else {
-        (timeline.status.clone(), Some(timeline.start), Some(timeline.end), timeline.message.clone())
+        (
+            timeline.status.clone(),
+            Some(timeline.start),
+            Some(timeline.end),
+            timeline.message.clone(),
+        )
     };
     Some(PipelineRun {
         run_id: timeline.run_id.clone(),
@@ -71,13 +91,24 @@ pub fn activities_at(
         .iter()
         .filter(|a| a.start <= now && cancel.is_none_or(|c| a.start <= c))
         .map(|a| {
-            let cancelled_mid_way = cancel.filter(|c| *c < a.end && *c + Duration::seconds(CANCEL_GRACE) <= now);
+            let cancelled_mid_way =
+                cancel.filter(|c| *c < a.end && *c + Duration::seconds(CANCEL_GRACE) <= now);
             let (status, end, error, output) = if let Some(c) = cancelled_mid_way {
-                (RunStatus::Cancelled, Some(c + Duration::seconds(CANCEL_GRACE)), None, serde_json::Value::Null)
+                (
+                    RunStatus::Cancelled,
+                    Some(c + Duration::seconds(CANCEL_GRACE)),
+                    None,
+                    serde_json::Value::Null,
+                )
             } else if now < a.end {
                 (RunStatus::InProgress, None, None, serde_json::Value::Null)
             } else {
-                (a.status.clone(), Some(a.end), a.error.clone(), a.output.clone())
+                (
+                    a.status.clone(),
+                    Some(a.end),
+                    a.error.clone(),
+                    a.output.clone(),
+                )
             };
             ActivityRun {
                 activity_run_id: a.id.clone(),
@@ -97,11 +128,11 @@ pub fn activities_at(
 }
 
 /// Log lines written by `now` (and not after a cancellation).
-pub fn logs_at<'t>(
-    timeline: &'t RunTimeline,
+pub fn logs_at(
+    timeline: &RunTimeline,
     now: DateTime<Utc>,
     cancelled_at: Option<DateTime<Utc>>,
-) -> impl Iterator<Item = &'t LogLine> {
+) -> impl Iterator<Item = &LogLine> {
     let limit = effective_end(timeline, cancelled_at).min(now);
     timeline.logs.iter().filter(move |l| l.timestamp <= limit)
 }

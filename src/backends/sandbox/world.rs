@@ -66,7 +66,10 @@ impl World {
             .cloned()
             .ok_or_else(|| {
                 let names: Vec<_> = scenarios.iter().map(|s| s.name.as_str()).collect();
-                format!("unknown scenario '{wanted}'; choose one of: {}", names.join(", "))
+                format!(
+                    "unknown scenario '{wanted}'; choose one of: {}",
+                    names.join(", ")
+                )
             })?;
         let mut traces = BTreeMap::new();
         for path in files.list("errors")? {
@@ -97,30 +100,42 @@ impl World {
     /// fixture bug; say so at start-up instead of silently simulating nothing.
     fn check_references(&self) -> Result<(), String> {
         for effect in &self.scenario.effects {
-            let (pipeline, activity, traces): (Option<&str>, Option<&str>, Vec<&String>) = match effect {
-                Effect::ActivityFails { pipeline, activity, trace, .. } => {
-                    (Some(pipeline), Some(activity), trace.iter().collect())
-                }
-                Effect::LogOnly { pipeline, activity, .. } => (Some(pipeline), Some(activity), vec![]),
-                Effect::SecretExpired { trace, .. } => (None, None, trace.values().collect()),
-                Effect::VolumeChange { .. } => (None, None, vec![]),
-            };
+            let (pipeline, activity, traces): (Option<&str>, Option<&str>, Vec<&String>) =
+                match effect {
+                    Effect::ActivityFails {
+                        pipeline,
+                        activity,
+                        trace,
+                        ..
+                    } => (Some(pipeline), Some(activity), trace.iter().collect()),
+                    Effect::LogOnly {
+                        pipeline, activity, ..
+                    } => (Some(pipeline), Some(activity), vec![]),
+                    Effect::SecretExpired { trace, .. } => (None, None, trace.values().collect()),
+                    Effect::VolumeChange { .. } => (None, None, vec![]),
+                };
             if let Some(pipeline) = pipeline {
                 let info = self.catalog.pipeline(pipeline).ok_or_else(|| {
-                    format!("scenario {} names unknown pipeline {pipeline}", self.scenario.name)
+                    format!(
+                        "scenario {} names unknown pipeline {pipeline}",
+                        self.scenario.name
+                    )
                 })?;
-                if let Some(activity) = activity {
-                    if !info.activities.iter().any(|a| a.name == activity) {
-                        return Err(format!(
-                            "scenario {} names unknown activity {pipeline}/{activity}",
-                            self.scenario.name
-                        ));
-                    }
+                if let Some(activity) = activity
+                    && !info.activities.iter().any(|a| a.name == activity)
+                {
+                    return Err(format!(
+                        "scenario {} names unknown activity {pipeline}/{activity}",
+                        self.scenario.name
+                    ));
                 }
             }
             for trace in traces {
                 if !self.traces.contains_key(trace) {
-                    return Err(format!("scenario {} names missing trace errors/{trace}", self.scenario.name));
+                    return Err(format!(
+                        "scenario {} names missing trace errors/{trace}",
+                        self.scenario.name
+                    ));
                 }
             }
         }
@@ -164,23 +179,37 @@ impl World {
     }
 
     /// The failure the scenario forces on an activity at `at`, if any.
-    pub fn forced_failure(&self, pipeline: &str, activity: &str, at: DateTime<Utc>) -> Option<ForcedFailure> {
+    pub fn forced_failure(
+        &self,
+        pipeline: &str,
+        activity: &str,
+        at: DateTime<Utc>,
+    ) -> Option<ForcedFailure> {
         if !self.incident_active(at) {
             return None;
         }
         let info = self.activity_info(pipeline, activity)?;
         for effect in &self.scenario.effects {
             match effect {
-                Effect::ActivityFails { pipeline: p, activity: a, error, trace, logs }
-                    if p == pipeline && a == activity =>
-                {
+                Effect::ActivityFails {
+                    pipeline: p,
+                    activity: a,
+                    error,
+                    trace,
+                    logs,
+                } if p == pipeline && a == activity => {
                     return Some(ForcedFailure {
                         error: error.clone(),
                         trace: trace.as_ref().and_then(|t| self.traces.get(t)).cloned(),
                         logs: logs.clone(),
                     });
                 }
-                Effect::SecretExpired { secret, errors, trace, logs } => {
+                Effect::SecretExpired {
+                    secret,
+                    errors,
+                    trace,
+                    logs,
+                } => {
                     let users = self.catalog.linked_services_using_secret(secret);
                     let touched = self.linked_services_of_activity(info);
                     if users.iter().any(|ls| touched.contains(ls)) {
@@ -190,7 +219,10 @@ impl World {
                             .clone();
                         return Some(ForcedFailure {
                             error,
-                            trace: trace.get(&info.activity_type).and_then(|t| self.traces.get(t)).cloned(),
+                            trace: trace
+                                .get(&info.activity_type)
+                                .and_then(|t| self.traces.get(t))
+                                .cloned(),
                             logs: logs.clone(),
                         });
                     }
@@ -202,7 +234,12 @@ impl World {
     }
 
     /// Evidence lines an activity logs at `at` without failing (schema warnings, volume jumps).
-    pub fn evidence_logs(&self, pipeline: &str, activity: &str, at: DateTime<Utc>) -> Vec<LogTemplate> {
+    pub fn evidence_logs(
+        &self,
+        pipeline: &str,
+        activity: &str,
+        at: DateTime<Utc>,
+    ) -> Vec<LogTemplate> {
         if !self.incident_active(at) {
             return Vec::new();
         }
@@ -212,7 +249,11 @@ impl World {
         let mut out = Vec::new();
         for effect in &self.scenario.effects {
             match effect {
-                Effect::LogOnly { pipeline: p, activity: a, logs } if p == pipeline && a == activity => {
+                Effect::LogOnly {
+                    pipeline: p,
+                    activity: a,
+                    logs,
+                } if p == pipeline && a == activity => {
                     out.extend(logs.iter().cloned());
                 }
                 Effect::VolumeChange { dataset, logs, .. } if info.outputs.contains(dataset) => {
@@ -233,7 +274,9 @@ impl World {
             .effects
             .iter()
             .filter_map(|e| match e {
-                Effect::VolumeChange { dataset: d, factor, .. } if d == dataset => Some(*factor),
+                Effect::VolumeChange {
+                    dataset: d, factor, ..
+                } if d == dataset => Some(*factor),
                 _ => None,
             })
             .product()
@@ -250,7 +293,11 @@ impl World {
         };
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        for activity in info.activities.iter().filter(|a| a.activity_type != "Lookup") {
+        for activity in info
+            .activities
+            .iter()
+            .filter(|a| a.activity_type != "Lookup")
+        {
             for dataset in &activity.inputs {
                 if !seen.insert(dataset.clone()) {
                     continue;
@@ -273,7 +320,10 @@ impl World {
             return None;
         }
         for writer in &self.catalog.pipelines {
-            let writes = writer.activities.iter().any(|a| a.outputs.iter().any(|o| o == dataset));
+            let writes = writer
+                .activities
+                .iter()
+                .any(|a| a.outputs.iter().any(|o| o == dataset));
             if !writes {
                 continue;
             }
@@ -305,7 +355,9 @@ mod tests {
     use super::*;
 
     fn world(scenario: &str) -> World {
-        let at = DateTime::parse_from_rfc3339("2026-11-23T03:17:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-23T03:17:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         World::load(&FixtureFiles::Embedded, Some(scenario), 7, at).unwrap()
     }
 
@@ -318,18 +370,33 @@ mod tests {
     #[test]
     fn unknown_scenario_lists_the_known_ones() {
         let err = World::load(&FixtureFiles::Embedded, Some("meteor"), 1, Utc::now()).unwrap_err();
-        assert!(err.contains("meteor") && err.contains("expired-secret"), "{err}");
+        assert!(
+            err.contains("meteor") && err.contains("expired-secret"),
+            "{err}"
+        );
     }
 
     #[test]
     fn expired_lake_secret_breaks_copies_into_the_lake_but_not_sql_lookups() {
         let w = world("expired-secret");
         let during = w.anchor;
-        assert!(w.forced_failure("ingest_crm_customers", "CopyCrmCustomers", during).is_some());
-        assert!(w.forced_failure("transform_web_sessions", "SessionizeClickstream", during).is_some());
-        assert!(w.forced_failure("transform_inventory", "CheckUpstreamFreshness", during).is_none());
+        assert!(
+            w.forced_failure("ingest_crm_customers", "CopyCrmCustomers", during)
+                .is_some()
+        );
+        assert!(
+            w.forced_failure("transform_web_sessions", "SessionizeClickstream", during)
+                .is_some()
+        );
+        assert!(
+            w.forced_failure("transform_inventory", "CheckUpstreamFreshness", during)
+                .is_none()
+        );
         let before = w.incident_start - Duration::minutes(1);
-        assert!(w.forced_failure("ingest_crm_customers", "CopyCrmCustomers", before).is_none());
+        assert!(
+            w.forced_failure("ingest_crm_customers", "CopyCrmCustomers", before)
+                .is_none()
+        );
     }
 
     #[test]
@@ -339,14 +406,23 @@ mod tests {
         assert_eq!(stale.len(), 1, "{stale:?}");
         assert_eq!(stale[0].dataset, "ds_curated_sales");
         assert_eq!(stale[0].writer, "transform_sales");
-        assert!(w.stale_inputs("transform_web_sessions", w.anchor).is_empty());
+        assert!(
+            w.stale_inputs("transform_web_sessions", w.anchor)
+                .is_empty()
+        );
     }
 
     #[test]
     fn volume_change_applies_only_during_the_incident() {
         let w = world("cluster-oom");
         assert!((w.volume_factor("ds_curated_web_sessions", w.anchor) - 3.6).abs() < 1e-9);
-        assert_eq!(w.volume_factor("ds_curated_web_sessions", w.incident_start - Duration::minutes(1)), 1.0);
+        assert_eq!(
+            w.volume_factor(
+                "ds_curated_web_sessions",
+                w.incident_start - Duration::minutes(1)
+            ),
+            1.0
+        );
         assert_eq!(w.volume_factor("ds_curated_sales", w.anchor), 1.0);
     }
 }

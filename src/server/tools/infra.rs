@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::infra::terraform::{
-    AttributeChange, ChangeKind, DriftItem, OutputChange, PlanSummary, RiskyChange, TerraformPlan, parse_plan, summarize,
+    AttributeChange, ChangeKind, DriftItem, OutputChange, PlanSummary, RiskyChange, TerraformPlan,
+    parse_plan, summarize,
 };
 use crate::model::estate::EstateCatalog;
 use crate::model::resource::Resource;
@@ -167,7 +168,10 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<ResourceHealth>(),
         annotations(read_only_hint = true, open_world_hint = true)
     )]
-    async fn get_resource_health(&self, Parameters(params): Parameters<ResourceParam>) -> ToolResult {
+    async fn get_resource_health(
+        &self,
+        Parameters(params): Parameters<ResourceParam>,
+    ) -> ToolResult {
         respond(self.resource_health_body(&params.resource).await)
     }
 }
@@ -177,9 +181,12 @@ impl OpsdeckServer {
     async fn load_plan(&self, params: &PlanParams) -> Result<(String, TerraformPlan), ToolError> {
         if let Some(json) = &params.plan_json {
             if params.plan.is_some() {
-                return Err(ToolError::invalid("give either plan or plan_json, not both"));
+                return Err(ToolError::invalid(
+                    "give either plan or plan_json, not both",
+                ));
             }
-            let plan = parse_plan(json).map_err(|e| ToolError::invalid(format!("plan_json: {e}")))?;
+            let plan =
+                parse_plan(json).map_err(|e| ToolError::invalid(format!("plan_json: {e}")))?;
             return Ok(("inline".to_string(), plan));
         }
         let mut known = Vec::new();
@@ -192,7 +199,8 @@ impl OpsdeckServer {
             };
             if let Some(found) = wanted {
                 let text = source.read_plan(&found.name).await?;
-                let plan = parse_plan(&text).map_err(|e| ToolError::unavailable(format!("plan {}: {e}", found.name)))?;
+                let plan = parse_plan(&text)
+                    .map_err(|e| ToolError::unavailable(format!("plan {}: {e}", found.name)))?;
                 return Ok((found.name.clone(), plan));
             }
             known.extend(plans.into_iter().map(|p| match p.description {
@@ -205,9 +213,14 @@ impl OpsdeckServer {
             None => "say which plan".to_string(),
         };
         Err(ToolError::invalid(if known.is_empty() {
-            format!("{what}: no plans are known here; pass plan_json with the output of `terraform show -json PLANFILE`")
+            format!(
+                "{what}: no plans are known here; pass plan_json with the output of `terraform show -json PLANFILE`"
+            )
         } else {
-            format!("{what}; known plans: {}; or pass plan_json", known.join(", "))
+            format!(
+                "{what}; known plans: {}; or pass plan_json",
+                known.join(", ")
+            )
         }))
     }
 
@@ -262,29 +275,57 @@ impl OpsdeckServer {
                     .resource_changes
                     .iter()
                     .find(|c| c.address == risk.address)
-                    .map(|c| resource_identifiers(c.before_redacted().as_ref().or(c.after_redacted().as_ref())))
+                    .map(|c| {
+                        resource_identifiers(
+                            c.before_redacted().as_ref().or(c.after_redacted().as_ref()),
+                        )
+                    })
                     .unwrap_or_default();
-                RiskWithImpact { change: risk.clone(), affected_pipelines: pipelines_touching(&catalog, &identifiers) }
+                RiskWithImpact {
+                    change: risk.clone(),
+                    affected_pipelines: pipelines_touching(&catalog, &identifiers),
+                }
             })
             .collect();
-        let mut text = format!("[{}] plan {name}: {}", self.backends().label, summary.headline);
+        let mut text = format!(
+            "[{}] plan {name}: {}",
+            self.backends().label,
+            summary.headline
+        );
         for r in risky.iter().take(6) {
             text.push_str(&format!("\n- {:?}: {}", r.change.severity, r.change.why));
             if !r.affected_pipelines.is_empty() {
-                text.push_str(&format!(" — would affect {}", r.affected_pipelines.join(", ")));
+                text.push_str(&format!(
+                    " — would affect {}",
+                    r.affected_pipelines.join(", ")
+                ));
             }
         }
-        Ok((text, PlanExplanation { plan: name, headline: summary.headline.clone(), summary, risky }))
+        Ok((
+            text,
+            PlanExplanation {
+                plan: name,
+                headline: summary.headline.clone(),
+                summary,
+                risky,
+            },
+        ))
     }
 
     async fn drift_body(&self, params: DriftParams) -> Outcome<DriftReport> {
-        let (name, plan) = self.load_plan(&PlanParams { plan: params.plan.clone(), plan_json: None }).await.or_else(|e| {
-            if params.plan.is_none() {
-                Err(ToolError::invalid(format!("{}; pass plan to choose one", e.message)))
-            } else {
-                Err(e)
-            }
-        })?;
+        let (name, plan) = self
+            .load_plan(&PlanParams {
+                plan: params.plan.clone(),
+                plan_json: None,
+            })
+            .await
+            .map_err(|e| {
+                if params.plan.is_none() {
+                    ToolError::invalid(format!("{}; pass plan to choose one", e.message))
+                } else {
+                    e
+                }
+            })?;
         let summary = summarize(&plan);
         let mut live = Vec::new();
         for source in &self.backends().infra {
@@ -302,15 +343,20 @@ impl OpsdeckServer {
             .iter()
             .filter_map(|r| {
                 let id = r.values_redacted.get("id")?.as_str()?;
-                (is_top_level_arm_id(id) && !live_ids.contains(&id.to_ascii_lowercase()))
-                    .then(|| MissingResource { address: r.address.clone(), id: id.to_string() })
+                (is_top_level_arm_id(id) && !live_ids.contains(&id.to_ascii_lowercase())).then(
+                    || MissingResource {
+                        address: r.address.clone(),
+                        id: id.to_string(),
+                    },
+                )
             })
             .collect();
         let unmanaged_in_cloud: Vec<Resource> = live
             .iter()
             .filter(|r| {
-                r.tags.iter().any(|(k, v)| k.eq_ignore_ascii_case("managed-by") && v.eq_ignore_ascii_case("terraform"))
-                    && !state_ids.contains(&r.id.to_ascii_lowercase())
+                r.tags.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case("managed-by") && v.eq_ignore_ascii_case("terraform")
+                }) && !state_ids.contains(&r.id.to_ascii_lowercase())
             })
             .cloned()
             .collect();
@@ -318,11 +364,24 @@ impl OpsdeckServer {
             "[{}] drift against plan {name}: {} changed outside Terraform [{}]; {} in state but missing in the cloud [{}]; {} tagged managed-by=terraform but unknown to state [{}]",
             self.backends().label,
             summary.drift.len(),
-            summary.drift.iter().map(|d| d.address.as_str()).collect::<Vec<_>>().join(", "),
+            summary
+                .drift
+                .iter()
+                .map(|d| d.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             missing_in_cloud.len(),
-            missing_in_cloud.iter().map(|m| m.address.as_str()).collect::<Vec<_>>().join(", "),
+            missing_in_cloud
+                .iter()
+                .map(|m| m.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             unmanaged_in_cloud.len(),
-            unmanaged_in_cloud.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+            unmanaged_in_cloud
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Ok((
             text,
@@ -338,7 +397,9 @@ impl OpsdeckServer {
 
     async fn all_resources(&self) -> Result<Vec<Resource>, ToolError> {
         if self.backends().infra.is_empty() {
-            return Err(ToolError::unavailable("no resource source is configured for this server"));
+            return Err(ToolError::unavailable(
+                "no resource source is configured for this server",
+            ));
         }
         let mut all = Vec::new();
         for source in &self.backends().infra {
@@ -353,17 +414,23 @@ impl OpsdeckServer {
             None => (params.tag.trim(), None),
         };
         if key.is_empty() {
-            return Err(ToolError::invalid("tag is empty; use key=value (env=prod) or just a key (owner)"));
+            return Err(ToolError::invalid(
+                "tag is empty; use key=value (env=prod) or just a key (owner)",
+            ));
         }
         let all = self.all_resources().await?;
-        let matching: Vec<Resource> = all
-            .iter()
-            .filter(|r| {
-                r.tags.iter().any(|(k, v)| k.eq_ignore_ascii_case(key) && value.is_none_or(|want| v == want))
-                    && params.resource_type.as_ref().is_none_or(|t| r.resource_type.eq_ignore_ascii_case(t))
-            })
-            .cloned()
-            .collect();
+        let matching: Vec<Resource> =
+            all.iter()
+                .filter(|r| {
+                    r.tags.iter().any(|(k, v)| {
+                        k.eq_ignore_ascii_case(key) && value.is_none_or(|want| v == want)
+                    }) && params
+                        .resource_type
+                        .as_ref()
+                        .is_none_or(|t| r.resource_type.eq_ignore_ascii_case(t))
+                })
+                .cloned()
+                .collect();
         if matching.is_empty() {
             let mut keys: Vec<String> = all.iter().flat_map(|r| r.tags.keys().cloned()).collect();
             keys.sort();
@@ -379,9 +446,19 @@ impl OpsdeckServer {
             self.backends().label,
             matching.len(),
             params.tag,
-            matching.iter().map(|r| format!("{} ({})", r.name, r.resource_type)).collect::<Vec<_>>().join(", ")
+            matching
+                .iter()
+                .map(|r| format!("{} ({})", r.name, r.resource_type))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        Ok((text, ResourcesResult { count: matching.len(), resources: matching }))
+        Ok((
+            text,
+            ResourcesResult {
+                count: matching.len(),
+                resources: matching,
+            },
+        ))
     }
 
     async fn resource_health_body(&self, wanted: &str) -> Outcome<ResourceHealth> {
@@ -392,14 +469,25 @@ impl OpsdeckServer {
             .cloned()
         else {
             let names: Vec<String> = all.iter().map(|r| r.name.clone()).collect();
-            return Err(crate::backends::BackendError::not_found_among("resource", wanted, &names).into());
+            return Err(
+                crate::backends::BackendError::not_found_among("resource", wanted, &names).into(),
+            );
         };
         let catalog = self.backends().catalog().await?;
-        let linked_services = linked_services_touching(&catalog, &[resource.name.clone()]);
-        let pipelines = pipelines_touching(&catalog, &[resource.name.clone()]);
+        let linked_services =
+            linked_services_touching(&catalog, std::slice::from_ref(&resource.name));
+        let pipelines = pipelines_touching(&catalog, std::slice::from_ref(&resource.name));
         let healthy = resource.is_healthy();
         let verdict = if healthy {
-            format!("{} is healthy (provisioning {}, {})", resource.name, resource.provisioning_state, resource.availability.as_deref().unwrap_or("availability unknown"))
+            format!(
+                "{} is healthy (provisioning {}, {})",
+                resource.name,
+                resource.provisioning_state,
+                resource
+                    .availability
+                    .as_deref()
+                    .unwrap_or("availability unknown")
+            )
         } else {
             format!(
                 "{} is NOT healthy: provisioning {}, availability {}",
@@ -414,7 +502,16 @@ impl OpsdeckServer {
             linked_services.join(", "),
             pipelines.join(", ")
         );
-        Ok((text, ResourceHealth { resource, healthy, verdict, linked_services, pipelines }))
+        Ok((
+            text,
+            ResourceHealth {
+                resource,
+                healthy,
+                verdict,
+                linked_services,
+                pipelines,
+            },
+        ))
     }
 }
 
@@ -433,9 +530,23 @@ fn resource_identifiers(values: Option<&Value>) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for key in ["name", "storage_account_name", "server_name", "account_name", "key_vault_id", "server_id", "workspace_id", "data_factory_id", "id"] {
+    for key in [
+        "name",
+        "storage_account_name",
+        "server_name",
+        "account_name",
+        "key_vault_id",
+        "server_id",
+        "workspace_id",
+        "data_factory_id",
+        "id",
+    ] {
         if let Some(text) = map.get(key).and_then(Value::as_str) {
-            let last = text.trim_end_matches('/').rsplit('/').next().unwrap_or(text);
+            let last = text
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or(text);
             if last.len() >= 3 && !out.iter().any(|o: &String| o == last) {
                 out.push(last.to_string());
             }
@@ -452,7 +563,9 @@ fn linked_services_touching(catalog: &EstateCatalog, identifiers: &[String]) -> 
         .filter(|ls| {
             ls.endpoint.as_ref().is_some_and(|endpoint| {
                 let endpoint = endpoint.to_ascii_lowercase();
-                identifiers.iter().any(|id| endpoint.contains(&id.to_ascii_lowercase()))
+                identifiers
+                    .iter()
+                    .any(|id| endpoint.contains(&id.to_ascii_lowercase()))
             })
         })
         .map(|ls| ls.name.clone())

@@ -111,11 +111,16 @@ pub struct SummarizeResult {
     pub clusters: Vec<ClusterBrief>,
 }
 
-fn parse_level(raw: Option<&str>, default: Option<LogLevel>) -> Result<Option<LogLevel>, ToolError> {
+fn parse_level(
+    raw: Option<&str>,
+    default: Option<LogLevel>,
+) -> Result<Option<LogLevel>, ToolError> {
     match raw {
         None => Ok(default),
         Some(text) => LogLevel::parse(text).map(Some).ok_or_else(|| {
-            ToolError::invalid(format!("level '{text}' is not a log level; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"))
+            ToolError::invalid(format!(
+                "level '{text}' is not a log level; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"
+            ))
         }),
     }
 }
@@ -136,7 +141,12 @@ struct ClusterStats {
 /// against `baseline` (same-length window before). `baseline_covered` says the
 /// baseline window had logs at all (a quiet one has no warnings, yet is a baseline;
 /// one the source keeps no history for is not). Ranked by what most likely matters.
-pub fn cluster(current: &[LogLine], baseline: &[LogLine], baseline_covered: bool, top: usize) -> Vec<ClusterBrief> {
+pub fn cluster(
+    current: &[LogLine],
+    baseline: &[LogLine],
+    baseline_covered: bool,
+    top: usize,
+) -> Vec<ClusterBrief> {
     let mut miner = TemplateMiner::new(MinerConfig::default());
     let mut stats: HashMap<u64, ClusterStats> = HashMap::new();
     for line in baseline {
@@ -158,7 +168,11 @@ pub fn cluster(current: &[LogLine], baseline: &[LogLine], baseline_covered: bool
             s.examples.push(clip(&line.message, 1_500));
         }
     }
-    let templates: HashMap<u64, String> = miner.clusters().into_iter().map(|c| (c.id, c.template)).collect();
+    let templates: HashMap<u64, String> = miner
+        .clusters()
+        .into_iter()
+        .map(|c| (c.id, c.template))
+        .collect();
     let span = |lines: &[LogLine]| -> f64 {
         let first = lines.iter().map(|l| l.timestamp).min();
         let last = lines.iter().map(|l| l.timestamp).max();
@@ -201,7 +215,11 @@ pub fn cluster(current: &[LogLine], baseline: &[LogLine], baseline_covered: bool
             (score, brief)
         })
         .collect();
-    briefs.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| b.1.count.cmp(&a.1.count)).then_with(|| a.1.template.cmp(&b.1.template)));
+    briefs.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| b.1.count.cmp(&a.1.count))
+            .then_with(|| a.1.template.cmp(&b.1.template))
+    });
     briefs.into_iter().take(top).map(|(_, b)| b).collect()
 }
 
@@ -221,7 +239,10 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<SummarizeResult>(),
         annotations(read_only_hint = true, open_world_hint = true)
     )]
-    async fn summarize_error_logs(&self, Parameters(params): Parameters<SummarizeParams>) -> ToolResult {
+    async fn summarize_error_logs(
+        &self,
+        Parameters(params): Parameters<SummarizeParams>,
+    ) -> ToolResult {
         respond(self.summarize_body(params).await)
     }
 }
@@ -229,7 +250,9 @@ impl OpsdeckServer {
 impl OpsdeckServer {
     async fn logs_matching(&self, query: &LogQuery) -> Result<Vec<LogLine>, ToolError> {
         if self.backends().logs.is_empty() {
-            return Err(ToolError::unavailable("no log source is configured for this server"));
+            return Err(ToolError::unavailable(
+                "no log source is configured for this server",
+            ));
         }
         if let Some(run_id) = &query.run_id {
             self.backends().find_run(run_id).await?;
@@ -260,16 +283,36 @@ impl OpsdeckServer {
         if truncated {
             lines.drain(..lines.len() - limit);
         }
-        let sources: Vec<String> = self.backends().logs.iter().flat_map(|s| s.log_sources()).collect();
+        let sources: Vec<String> = self
+            .backends()
+            .logs
+            .iter()
+            .flat_map(|s| s.log_sources())
+            .collect();
         let errors = lines.iter().filter(|l| l.level >= LogLevel::Error).count();
         let summary = format!(
             "[{}] {} log lines{} ({errors} at ERROR or above){}",
             self.backends().label,
             lines.len(),
-            if truncated { " (newest shown; more matched)" } else { "" },
-            lines.last().map(|l| format!("; latest: {}", clip(&l.message, 200))).unwrap_or_default()
+            if truncated {
+                " (newest shown; more matched)"
+            } else {
+                ""
+            },
+            lines
+                .last()
+                .map(|l| format!("; latest: {}", clip(&l.message, 200)))
+                .unwrap_or_default()
         );
-        Ok((summary, FetchLogsResult { count: lines.len(), truncated, lines, sources }))
+        Ok((
+            summary,
+            FetchLogsResult {
+                count: lines.len(),
+                truncated,
+                lines,
+                sources,
+            },
+        ))
     }
 
     async fn summarize_body(&self, params: SummarizeParams) -> Outcome<SummarizeResult> {
@@ -277,7 +320,11 @@ impl OpsdeckServer {
         let top = match params.top {
             None => 10,
             Some(n @ 1..=100) => n as usize,
-            Some(n) => return Err(ToolError::invalid(format!("top {n} is out of range; use 1 to 100"))),
+            Some(n) => {
+                return Err(ToolError::invalid(format!(
+                    "top {n} is out of range; use 1 to 100"
+                )));
+            }
         };
         let min_level = parse_level(params.level.as_deref(), Some(LogLevel::Warn))?;
         let baseline_window = window.previous();
@@ -294,7 +341,14 @@ impl OpsdeckServer {
         let current = self.logs_matching(&query(window)).await?;
         let baseline = self.logs_matching(&query(baseline_window)).await?;
         let covered = !baseline.is_empty()
-            || !self.logs_matching(&LogQuery { min_level: None, limit: 1, ..query(baseline_window) }).await?.is_empty();
+            || !self
+                .logs_matching(&LogQuery {
+                    min_level: None,
+                    limit: 1,
+                    ..query(baseline_window)
+                })
+                .await?
+                .is_empty();
         let clusters = cluster(&current, &baseline, covered, top);
         let templates = clusters.len();
         let lines: Vec<String> = clusters
@@ -313,7 +367,9 @@ impl OpsdeckServer {
             "[{}] {} events at {} or above in {} → {} templates (baseline {} events); top:\n{}",
             self.backends().label,
             current.len(),
-            min_level.map(|l| format!("{l:?}").to_uppercase()).unwrap_or_else(|| "any level".into()),
+            min_level
+                .map(|l| format!("{l:?}").to_uppercase())
+                .unwrap_or_else(|| "any level".into()),
             crate::model::secret::human_duration(window.span()),
             templates,
             baseline.len(),

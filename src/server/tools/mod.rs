@@ -45,7 +45,11 @@ pub fn parse_statuses(raw: Option<&str>) -> Result<Vec<RunStatus>, ToolError> {
 
 impl OpsdeckServer {
     /// Every run matching `query` across all backends, newest first, following pages.
-    pub(crate) async fn all_runs(&self, query: RunQuery, max: usize) -> Result<Vec<PipelineRun>, ToolError> {
+    pub(crate) async fn all_runs(
+        &self,
+        query: RunQuery,
+        max: usize,
+    ) -> Result<Vec<PipelineRun>, ToolError> {
         let mut runs = Vec::new();
         for backend in &self.backends().pipelines {
             let mut page_query = query.clone();
@@ -58,7 +62,7 @@ impl OpsdeckServer {
                 }
             }
         }
-        runs.sort_by(|a, b| b.run_start.cmp(&a.run_start));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.run_start));
         runs.truncate(max);
         Ok(runs)
     }
@@ -68,7 +72,18 @@ impl OpsdeckServer {
     }
 
     /// A window from optional `since`/`until` arguments, defaulting to `default_hours` back.
-    pub(crate) fn window(&self, since: Option<&str>, until: Option<&str>, default_hours: i64) -> Result<TimeWindow, ToolError> {
-        TimeWindow::parse(since, until, self.now(), chrono::Duration::hours(default_hours)).map_err(ToolError::invalid)
+    pub(crate) fn window(
+        &self,
+        since: Option<&str>,
+        until: Option<&str>,
+        default_hours: i64,
+    ) -> Result<TimeWindow, ToolError> {
+        TimeWindow::parse(
+            since,
+            until,
+            self.now(),
+            chrono::Duration::hours(default_hours),
+        )
+        .map_err(ToolError::invalid)
     }
 }

@@ -151,7 +151,10 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<ListPipelinesResult>(),
         annotations(read_only_hint = true, open_world_hint = true)
     )]
-    async fn list_pipelines(&self, Parameters(params): Parameters<ListPipelinesParams>) -> ToolResult {
+    async fn list_pipelines(
+        &self,
+        Parameters(params): Parameters<ListPipelinesParams>,
+    ) -> ToolResult {
         respond(self.list_pipelines_body(params).await)
     }
 
@@ -160,7 +163,10 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<ListRunsResult>(),
         annotations(read_only_hint = true, open_world_hint = true)
     )]
-    async fn list_pipeline_runs(&self, Parameters(params): Parameters<ListRunsParams>) -> ToolResult {
+    async fn list_pipeline_runs(
+        &self,
+        Parameters(params): Parameters<ListRunsParams>,
+    ) -> ToolResult {
         respond(self.list_runs_body(params).await)
     }
 
@@ -169,7 +175,10 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<PipelineStatus>(),
         annotations(read_only_hint = true, open_world_hint = true)
     )]
-    async fn get_pipeline_status(&self, Parameters(params): Parameters<PipelineParam>) -> ToolResult {
+    async fn get_pipeline_status(
+        &self,
+        Parameters(params): Parameters<PipelineParam>,
+    ) -> ToolResult {
         respond(self.pipeline_status_body(&params.pipeline).await)
     }
 
@@ -178,22 +187,41 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<DependenciesResult>(),
         annotations(read_only_hint = true, open_world_hint = true)
     )]
-    async fn get_pipeline_dependencies(&self, Parameters(params): Parameters<DependenciesParams>) -> ToolResult {
+    async fn get_pipeline_dependencies(
+        &self,
+        Parameters(params): Parameters<DependenciesParams>,
+    ) -> ToolResult {
         respond(self.dependencies_body(params).await)
     }
 }
 
 impl OpsdeckServer {
-    async fn list_pipelines_body(&self, params: ListPipelinesParams) -> Outcome<ListPipelinesResult> {
+    async fn list_pipelines_body(
+        &self,
+        params: ListPipelinesParams,
+    ) -> Outcome<ListPipelinesResult> {
         let catalog = self.backends().catalog().await?;
         let needle = params.name_contains.as_deref().map(str::to_lowercase);
         let pipelines: Vec<PipelineSummary> = catalog
             .pipelines
             .iter()
-            .filter(|p| needle.as_ref().is_none_or(|n| p.name.to_lowercase().contains(n)))
-            .filter(|p| params.folder.as_ref().is_none_or(|f| p.folder.as_deref() == Some(f.as_str())))
+            .filter(|p| {
+                needle
+                    .as_ref()
+                    .is_none_or(|n| p.name.to_lowercase().contains(n))
+            })
+            .filter(|p| {
+                params
+                    .folder
+                    .as_ref()
+                    .is_none_or(|f| p.folder.as_deref() == Some(f.as_str()))
+            })
             .map(|p| {
-                let mut types: Vec<String> = p.activities.iter().map(|a| a.activity_type.clone()).collect();
+                let mut types: Vec<String> = p
+                    .activities
+                    .iter()
+                    .map(|a| a.activity_type.clone())
+                    .collect();
                 types.sort();
                 types.dedup();
                 PipelineSummary {
@@ -209,7 +237,11 @@ impl OpsdeckServer {
             })
             .collect();
         if pipelines.is_empty() && !catalog.pipelines.is_empty() {
-            let mut folders: Vec<String> = catalog.pipelines.iter().filter_map(|p| p.folder.clone()).collect();
+            let mut folders: Vec<String> = catalog
+                .pipelines
+                .iter()
+                .filter_map(|p| p.folder.clone())
+                .collect();
             folders.sort();
             folders.dedup();
             return Err(ToolError::not_found(format!(
@@ -222,9 +254,22 @@ impl OpsdeckServer {
             "[{}] {} pipelines: {}",
             self.backends().label,
             pipelines.len(),
-            clip(&pipelines.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "), 600)
+            clip(
+                &pipelines
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                600
+            )
         );
-        Ok((summary, ListPipelinesResult { count: pipelines.len(), pipelines }))
+        Ok((
+            summary,
+            ListPipelinesResult {
+                count: pipelines.len(),
+                pipelines,
+            },
+        ))
     }
 
     async fn list_runs_body(&self, params: ListRunsParams) -> Outcome<ListRunsResult> {
@@ -250,7 +295,10 @@ impl OpsdeckServer {
             }
             _ => (self.all_runs(query, limit).await?, None),
         };
-        let failed = runs.iter().filter(|r| r.status == RunStatus::Failed).count();
+        let failed = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Failed)
+            .count();
         let running = runs.iter().filter(|r| !r.status.is_terminal()).count();
         let summary = format!(
             "[{}] {} runs between {} and {}: {failed} failed, {running} queued or running{}",
@@ -258,7 +306,11 @@ impl OpsdeckServer {
             runs.len(),
             window.since.format("%Y-%m-%d %H:%M"),
             window.until.format("%Y-%m-%d %H:%M UTC"),
-            if continuation.is_some() { "; more pages available" } else { "" }
+            if continuation.is_some() {
+                "; more pages available"
+            } else {
+                ""
+            }
         );
         Ok((
             summary,
@@ -276,8 +328,17 @@ impl OpsdeckServer {
         let backend = self.backends().backend_for_pipeline(pipeline).await?;
         let catalog = backend.catalog().await?;
         let now = self.now();
-        let window = crate::model::time::TimeWindow { since: now - Duration::days(7), until: now + Duration::seconds(1) };
-        let query = RunQuery { pipelines: vec![pipeline.to_string()], statuses: vec![], window, limit: 500, continuation: None };
+        let window = crate::model::time::TimeWindow {
+            since: now - Duration::days(7),
+            until: now + Duration::seconds(1),
+        };
+        let query = RunQuery {
+            pipelines: vec![pipeline.to_string()],
+            statuses: vec![],
+            window,
+            limit: 500,
+            continuation: None,
+        };
         let runs = self.all_runs(query, 2_000).await?;
         let last_success = runs.iter().find(|r| r.status == RunStatus::Succeeded);
         let last_failure = runs.iter().find(|r| r.status == RunStatus::Failed).cloned();
@@ -290,8 +351,12 @@ impl OpsdeckServer {
             .iter()
             .filter(|r| r.run_start.is_some_and(|s| s >= now - Duration::hours(24)))
             .collect();
-        let finished_day: Vec<&&PipelineRun> = day.iter().filter(|r| r.status.is_terminal()).collect();
-        let failed_24h = finished_day.iter().filter(|r| r.status == RunStatus::Failed).count();
+        let finished_day: Vec<&&PipelineRun> =
+            day.iter().filter(|r| r.status.is_terminal()).collect();
+        let failed_24h = finished_day
+            .iter()
+            .filter(|r| r.status == RunStatus::Failed)
+            .count();
         let success_rate_24h = (!finished_day.is_empty())
             .then(|| (finished_day.len() - failed_24h) as f64 / finished_day.len() as f64);
         let state = match runs.first() {
@@ -311,14 +376,19 @@ impl OpsdeckServer {
         if let Some(failure) = &last_failure {
             summary.push_str(&format!(
                 "; last failure at {}: {}",
-                failure.run_start.map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default(),
+                failure
+                    .run_start
+                    .map(|t| t.format("%H:%M UTC").to_string())
+                    .unwrap_or_default(),
                 clip(&failure.message, 300)
             ));
         }
         match last_success {
             Some(ok) => summary.push_str(&format!(
                 "; last success {}",
-                ok.run_start.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+                ok.run_start
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
             )),
             None => summary.push_str("; no success in the last 7 days"),
         }
@@ -346,15 +416,32 @@ impl OpsdeckServer {
         let depth = match params.depth {
             None => 3,
             Some(d @ 1..=10) => d,
-            Some(d) => return Err(ToolError::invalid(format!("depth {d} is out of range; use 1 to 10"))),
+            Some(d) => {
+                return Err(ToolError::invalid(format!(
+                    "depth {d} is out of range; use 1 to 10"
+                )));
+            }
         };
-        self.backends().backend_for_pipeline(&params.pipeline).await?;
+        self.backends()
+            .backend_for_pipeline(&params.pipeline)
+            .await?;
         let catalog = self.backends().catalog().await?;
         let Some(info) = catalog.pipeline(&params.pipeline) else {
-            return Err(ToolError::not_found(format!("pipeline '{}' not found", params.pipeline)));
+            return Err(ToolError::not_found(format!(
+                "pipeline '{}' not found",
+                params.pipeline
+            )));
         };
-        let mut read: Vec<String> = info.activities.iter().flat_map(|a| a.inputs.clone()).collect();
-        let mut written: Vec<String> = info.activities.iter().flat_map(|a| a.outputs.clone()).collect();
+        let mut read: Vec<String> = info
+            .activities
+            .iter()
+            .flat_map(|a| a.inputs.clone())
+            .collect();
+        let mut written: Vec<String> = info
+            .activities
+            .iter()
+            .flat_map(|a| a.outputs.clone())
+            .collect();
         read.sort();
         read.dedup();
         written.sort();
@@ -373,7 +460,12 @@ impl OpsdeckServer {
         let secrets: Vec<String> = catalog.secrets_of(info).into_iter().collect();
         let upstream = catalog.upstream_of(&params.pipeline, depth);
         let downstream = catalog.downstream_of(&params.pipeline, depth);
-        let names = |r: &[Reached]| r.iter().map(|x| x.pipeline.clone()).collect::<Vec<_>>().join(", ");
+        let names = |r: &[Reached]| {
+            r.iter()
+                .map(|x| x.pipeline.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let summary = format!(
             "[{}] {}: upstream [{}]; downstream [{}]; reads {}; writes {}; uses {} connections and {} secrets",
             self.backends().label,

@@ -69,7 +69,10 @@ impl OpsdeckServer {
     async fn rerun_body(&self, params: RerunParams) -> Outcome<RemediationOutcome> {
         let dry_run = params.dry_run.unwrap_or(true);
         self.guard("rerun_pipeline", dry_run)?;
-        let backend = self.backends().backend_for_pipeline(&params.pipeline).await?;
+        let backend = self
+            .backends()
+            .backend_for_pipeline(&params.pipeline)
+            .await?;
         let request = RerunRequest {
             pipeline: params.pipeline.clone(),
             reference_run_id: params.run_id.clone(),
@@ -94,7 +97,11 @@ impl OpsdeckServer {
 }
 
 fn describe(outcome: &RemediationOutcome) -> String {
-    let mode = if outcome.dry_run { "DRY RUN — nothing was changed" } else { "DONE" };
+    let mode = if outcome.dry_run {
+        "DRY RUN — nothing was changed"
+    } else {
+        "DONE"
+    };
     format!(
         "{} on {} [{} {}]: {}",
         mode,

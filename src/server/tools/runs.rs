@@ -14,7 +14,13 @@ use crate::server::OpsdeckServer;
 use crate::server::reply::{Outcome, ToolError, ToolResult, clip, respond};
 
 /// Activity types that only wrap others: their errors repeat an inner activity's.
-pub(crate) const CONTAINER_TYPES: &[&str] = &["ExecutePipeline", "IfCondition", "ForEach", "Until", "Switch"];
+pub(crate) const CONTAINER_TYPES: &[&str] = &[
+    "ExecutePipeline",
+    "IfCondition",
+    "ForEach",
+    "Until",
+    "Switch",
+];
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct RunIdParam {
@@ -124,7 +130,10 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<FailuresResult>(),
         annotations(read_only_hint = true, open_world_hint = true)
     )]
-    async fn get_failed_tasks_summary(&self, Parameters(params): Parameters<FailuresParams>) -> ToolResult {
+    async fn get_failed_tasks_summary(
+        &self,
+        Parameters(params): Parameters<FailuresParams>,
+    ) -> ToolResult {
         respond(self.failures_body(params).await)
     }
 
@@ -142,14 +151,18 @@ impl OpsdeckServer {
 pub(crate) fn failed_leaf_activities(activities: &[ActivityRun]) -> Vec<&ActivityRun> {
     let mut last: BTreeMap<&str, &ActivityRun> = BTreeMap::new();
     for activity in activities {
-        let entry = last.entry(activity.activity_name.as_str()).or_insert(activity);
+        let entry = last
+            .entry(activity.activity_name.as_str())
+            .or_insert(activity);
         if activity.attempt >= entry.attempt {
             *entry = activity;
         }
     }
     let mut failed: Vec<&ActivityRun> = last
         .into_values()
-        .filter(|a| a.status == RunStatus::Failed && !CONTAINER_TYPES.contains(&a.activity_type.as_str()))
+        .filter(|a| {
+            a.status == RunStatus::Failed && !CONTAINER_TYPES.contains(&a.activity_type.as_str())
+        })
         .collect();
     failed.sort_by_key(|a| a.start);
     failed
@@ -167,28 +180,43 @@ pub(crate) fn rows_of(activity: &ActivityRun) -> Option<u64> {
 /// Rows an activity wrote (Copy `rowsCopied`, notebook `runOutput.rows_out`), when known.
 pub(crate) fn rows_written(activity: &ActivityRun) -> Option<u64> {
     let out = &activity.output;
-    out.get("rowsCopied").or_else(|| out.pointer("/runOutput/rows_out")).and_then(|v| v.as_u64())
+    out.get("rowsCopied")
+        .or_else(|| out.pointer("/runOutput/rows_out"))
+        .and_then(|v| v.as_u64())
 }
 
 impl OpsdeckServer {
     pub(crate) async fn run_details_body(&self, run_id: &str) -> Outcome<RunDetails> {
         let (backend, run) = self.backends().find_run(run_id).await?;
         let activities = backend.activity_runs(run_id).await?;
-        let failed_activities: Vec<String> =
-            failed_leaf_activities(&activities).iter().map(|a| a.activity_name.clone()).collect();
+        let failed_activities: Vec<String> = failed_leaf_activities(&activities)
+            .iter()
+            .map(|a| a.activity_name.clone())
+            .collect();
         let mut child_runs = Vec::new();
-        for activity in activities.iter().filter(|a| a.activity_type == "ExecutePipeline") {
-            if let Some(child_id) = activity.output.get("pipelineRunId").and_then(|v| v.as_str()) {
-                if let Some(child) = backend.get_run(child_id).await? {
-                    child_runs.push(RunRef { run_id: child.run_id, pipeline: child.pipeline, status: child.status });
-                }
+        for activity in activities
+            .iter()
+            .filter(|a| a.activity_type == "ExecutePipeline")
+        {
+            if let Some(child_id) = activity
+                .output
+                .get("pipelineRunId")
+                .and_then(|v| v.as_str())
+                && let Some(child) = backend.get_run(child_id).await?
+            {
+                child_runs.push(RunRef {
+                    run_id: child.run_id,
+                    pipeline: child.pipeline,
+                    status: child.status,
+                });
             }
         }
         let parent_run = match &run.invoked_by.parent_run_id {
-            Some(parent_id) => backend
-                .get_run(parent_id)
-                .await?
-                .map(|p| RunRef { run_id: p.run_id, pipeline: p.pipeline, status: p.status }),
+            Some(parent_id) => backend.get_run(parent_id).await?.map(|p| RunRef {
+                run_id: p.run_id,
+                pipeline: p.pipeline,
+                status: p.status,
+            }),
             None => None,
         };
         let mut summary = format!(
@@ -206,9 +234,21 @@ impl OpsdeckServer {
             summary.push_str(&format!("; {}", clip(&run.message, 400)));
         }
         if let Some(parent) = &parent_run {
-            summary.push_str(&format!("; started by {} run {}", parent.pipeline, parent.run_id));
+            summary.push_str(&format!(
+                "; started by {} run {}",
+                parent.pipeline, parent.run_id
+            ));
         }
-        Ok((summary, RunDetails { run, activities, failed_activities, child_runs, parent_run }))
+        Ok((
+            summary,
+            RunDetails {
+                run,
+                activities,
+                failed_activities,
+                child_runs,
+                parent_run,
+            },
+        ))
     }
 
     async fn failures_body(&self, params: FailuresParams) -> Outcome<FailuresResult> {
@@ -229,8 +269,16 @@ impl OpsdeckServer {
             let (backend, _) = self.backends().find_run(&run.run_id).await?;
             let activities = backend.activity_runs(&run.run_id).await?;
             for activity in failed_leaf_activities(&activities) {
-                let code = activity.error.as_ref().map(|e| e.code.clone()).unwrap_or_default();
-                let key = (run.pipeline.clone(), activity.activity_name.clone(), code.clone());
+                let code = activity
+                    .error
+                    .as_ref()
+                    .map(|e| e.code.clone())
+                    .unwrap_or_default();
+                let key = (
+                    run.pipeline.clone(),
+                    activity.activity_name.clone(),
+                    code.clone(),
+                );
                 let group = groups.entry(key).or_insert_with(|| FailureGroup {
                     pipeline: run.pipeline.clone(),
                     activity: activity.activity_name.clone(),
@@ -239,7 +287,11 @@ impl OpsdeckServer {
                     count: 0,
                     first_seen: None,
                     last_seen: None,
-                    sample_message: activity.error.as_ref().map(|e| clip(&e.message, 500)).unwrap_or_default(),
+                    sample_message: activity
+                        .error
+                        .as_ref()
+                        .map(|e| clip(&e.message, 500))
+                        .unwrap_or_default(),
                     run_ids: Vec::new(),
                 });
                 group.count += 1;
@@ -251,18 +303,46 @@ impl OpsdeckServer {
             }
         }
         let mut groups: Vec<FailureGroup> = groups.into_values().collect();
-        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.pipeline.cmp(&b.pipeline)));
+        groups.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.pipeline.cmp(&b.pipeline))
+        });
         let top: Vec<String> = groups
             .iter()
             .take(5)
-            .map(|g| format!("{}/{} {} ×{}", g.pipeline, g.activity, g.error_code, g.count))
+            .map(|g| {
+                format!(
+                    "{}/{} {} ×{}",
+                    g.pipeline, g.activity, g.error_code, g.count
+                )
+            })
             .collect();
         let summary = if runs.is_empty() {
-            format!("[{}] no failed runs between {} and {}", self.backends().label, window.since.to_rfc3339(), window.until.to_rfc3339())
+            format!(
+                "[{}] no failed runs between {} and {}",
+                self.backends().label,
+                window.since.to_rfc3339(),
+                window.until.to_rfc3339()
+            )
         } else {
-            format!("[{}] {} failed runs in {} groups; top: {}", self.backends().label, runs.len(), groups.len(), top.join("; "))
+            format!(
+                "[{}] {} failed runs in {} groups; top: {}",
+                self.backends().label,
+                runs.len(),
+                groups.len(),
+                top.join("; ")
+            )
         };
-        Ok((summary, FailuresResult { window_since: window.since, window_until: window.until, failed_runs: runs.len(), groups }))
+        Ok((
+            summary,
+            FailuresResult {
+                window_since: window.since,
+                window_until: window.until,
+                failed_runs: runs.len(),
+                groups,
+            },
+        ))
     }
 
     async fn compare_body(&self, params: CompareParams) -> Outcome<CompareResult> {
@@ -283,7 +363,10 @@ impl OpsdeckServer {
                 let query = RunQuery {
                     pipelines: vec![run.pipeline.clone()],
                     statuses: vec![RunStatus::Succeeded],
-                    window: crate::model::time::TimeWindow { since: until - chrono::Duration::days(7), until },
+                    window: crate::model::time::TimeWindow {
+                        since: until - chrono::Duration::days(7),
+                        until,
+                    },
                     limit: 1,
                     continuation: None,
                 };
@@ -307,9 +390,21 @@ impl OpsdeckServer {
             run.status,
             baseline.run_id,
             baseline.status,
-            if differences.is_empty() { "no notable differences".to_string() } else { differences.join("; ") }
+            if differences.is_empty() {
+                "no notable differences".to_string()
+            } else {
+                differences.join("; ")
+            }
         );
-        Ok((summary, CompareResult { run, baseline, differences, activities: comparisons }))
+        Ok((
+            summary,
+            CompareResult {
+                run,
+                baseline,
+                differences,
+                activities: comparisons,
+            },
+        ))
     }
 }
 
@@ -337,8 +432,12 @@ fn compare_activities(run: &[ActivityRun], baseline: &[ActivityRun]) -> Vec<Acti
     names
         .into_iter()
         .map(|name| {
-            let attempts: Vec<&ActivityRun> = run.iter().filter(|a| a.activity_name == name).collect();
-            let base: Vec<&ActivityRun> = baseline.iter().filter(|a| a.activity_name == name).collect();
+            let attempts: Vec<&ActivityRun> =
+                run.iter().filter(|a| a.activity_name == name).collect();
+            let base: Vec<&ActivityRun> = baseline
+                .iter()
+                .filter(|a| a.activity_name == name)
+                .collect();
             let last = attempts.iter().max_by_key(|a| a.attempt);
             let base_last = base.iter().max_by_key(|a| a.attempt);
             ActivityComparison {
@@ -351,44 +450,67 @@ fn compare_activities(run: &[ActivityRun], baseline: &[ActivityRun]) -> Vec<Acti
                 baseline_attempts: base.len(),
                 rows: last.and_then(|a| rows_of(a)),
                 baseline_rows: base_last.and_then(|a| rows_of(a)),
-                error: last.and_then(|a| a.error.as_ref()).map(|e| clip(&format!("{}: {}", e.code, e.message), 400)),
+                error: last
+                    .and_then(|a| a.error.as_ref())
+                    .map(|e| clip(&format!("{}: {}", e.code, e.message), 400)),
             }
         })
         .collect()
 }
 
-fn differences(run: &PipelineRun, baseline: &PipelineRun, activities: &[ActivityComparison]) -> Vec<String> {
+fn differences(
+    run: &PipelineRun,
+    baseline: &PipelineRun,
+    activities: &[ActivityComparison],
+) -> Vec<String> {
     let mut out = Vec::new();
     for a in activities {
         match (&a.status, &a.baseline_status) {
-            (Some(s), Some(b)) if s != b => out.push(format!("{} was {s} (baseline {b})", a.activity)),
+            (Some(s), Some(b)) if s != b => {
+                out.push(format!("{} was {s} (baseline {b})", a.activity))
+            }
             (Some(s), None) => out.push(format!("{} ran only in this run ({s})", a.activity)),
-            (None, Some(_)) => out.push(format!("{} did not run (it ran in the baseline)", a.activity)),
+            (None, Some(_)) => out.push(format!(
+                "{} did not run (it ran in the baseline)",
+                a.activity
+            )),
             _ => {}
         }
         if a.attempts > a.baseline_attempts && a.attempts > 1 {
-            out.push(format!("{} needed {} attempts (baseline {})", a.activity, a.attempts, a.baseline_attempts));
+            out.push(format!(
+                "{} needed {} attempts (baseline {})",
+                a.activity, a.attempts, a.baseline_attempts
+            ));
         }
-        if let (Some(rows), Some(base)) = (a.rows, a.baseline_rows) {
-            if base > 0 && (rows as f64 / base as f64 >= 1.5 || (rows as f64) / (base as f64) <= 0.5) {
-                out.push(format!(
-                    "{} processed {rows} rows vs {base} in the baseline (x{:.1})",
-                    a.activity,
-                    rows as f64 / base as f64
-                ));
-            }
+        if let (Some(rows), Some(base)) = (a.rows, a.baseline_rows)
+            && base > 0
+            && (rows as f64 / base as f64 >= 1.5 || (rows as f64) / (base as f64) <= 0.5)
+        {
+            out.push(format!(
+                "{} processed {rows} rows vs {base} in the baseline (x{:.1})",
+                a.activity,
+                rows as f64 / base as f64
+            ));
         }
-        if let (Some(d), Some(b)) = (a.duration_ms, a.baseline_duration_ms) {
-            if b > 0 && d as f64 / b as f64 >= 2.0 {
-                out.push(format!("{} took {}s vs {}s in the baseline", a.activity, d / 1000, b / 1000));
-            }
+        if let (Some(d), Some(b)) = (a.duration_ms, a.baseline_duration_ms)
+            && b > 0
+            && d as f64 / b as f64 >= 2.0
+        {
+            out.push(format!(
+                "{} took {}s vs {}s in the baseline",
+                a.activity,
+                d / 1000,
+                b / 1000
+            ));
         }
     }
     if run.parameters != baseline.parameters {
         let changed: Vec<String> = run
             .parameters
             .iter()
-            .filter(|(k, v)| baseline.parameters.get(*k) != Some(*v) && k.as_str() != "window_start")
+            .filter(|(k, v)| {
+                baseline.parameters.get(*k) != Some(*v) && k.as_str() != "window_start"
+            })
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         if !changed.is_empty() {
@@ -396,7 +518,10 @@ fn differences(run: &PipelineRun, baseline: &PipelineRun, activities: &[Activity
         }
     }
     if run.invoked_by.kind != baseline.invoked_by.kind {
-        out.push(format!("started by {} (baseline by {})", run.invoked_by.kind, baseline.invoked_by.kind));
+        out.push(format!(
+            "started by {} (baseline by {})",
+            run.invoked_by.kind, baseline.invoked_by.kind
+        ));
     }
     out
 }

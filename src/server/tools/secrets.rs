@@ -130,7 +130,9 @@ impl OpsdeckServer {
         let now = self.now();
         let within = match params.expiring_within.as_deref() {
             Some(raw) => Some(parse_duration(raw).ok_or_else(|| {
-                ToolError::invalid(format!("expiring_within '{raw}' is not a duration; use e.g. 7d, 30d or 12h"))
+                ToolError::invalid(format!(
+                    "expiring_within '{raw}' is not a duration; use e.g. 7d, 30d or 12h"
+                ))
             })?),
             None => None,
         };
@@ -138,13 +140,16 @@ impl OpsdeckServer {
         let needle = params.name_contains.as_deref().map(str::to_lowercase);
         let mut reports = Vec::new();
         for meta in self.all_secrets().await? {
-            if needle.as_ref().is_some_and(|n| !meta.name.to_lowercase().contains(n)) {
+            if needle
+                .as_ref()
+                .is_some_and(|n| !meta.name.to_lowercase().contains(n))
+            {
                 continue;
             }
-            if let Some(window) = within {
-                if meta.expires.is_none_or(|exp| exp > now + window) {
-                    continue;
-                }
+            if let Some(window) = within
+                && meta.expires.is_none_or(|exp| exp > now + window)
+            {
+                continue;
             }
             let report = self.secret_report(meta).await?;
             if min_risk.is_some_and(|min| report.risk.level < min) {
@@ -152,13 +157,29 @@ impl OpsdeckServer {
             }
             reports.push(report);
         }
-        reports.sort_by(|a, b| b.risk.level.cmp(&a.risk.level).then_with(|| a.meta.name.cmp(&b.meta.name)));
-        let mut vaults: Vec<String> = self.backends().secrets.iter().map(|s| s.vault().to_string()).collect();
+        reports.sort_by(|a, b| {
+            b.risk
+                .level
+                .cmp(&a.risk.level)
+                .then_with(|| a.meta.name.cmp(&b.meta.name))
+        });
+        let mut vaults: Vec<String> = self
+            .backends()
+            .secrets
+            .iter()
+            .map(|s| s.vault().to_string())
+            .collect();
         vaults.dedup();
         let flagged: Vec<String> = reports
             .iter()
             .filter(|r| r.risk.level >= SecretRiskLevel::Medium)
-            .map(|r| format!("{} ({})", r.meta.name, r.risk.reasons.first().cloned().unwrap_or_default()))
+            .map(|r| {
+                format!(
+                    "{} ({})",
+                    r.meta.name,
+                    r.risk.reasons.first().cloned().unwrap_or_default()
+                )
+            })
             .collect();
         let summary = format!(
             "[{}] {} secrets in {}; {} need attention{}",
@@ -166,16 +187,33 @@ impl OpsdeckServer {
             reports.len(),
             vaults.join(", "),
             flagged.len(),
-            if flagged.is_empty() { String::new() } else { format!(": {}", flagged.join("; ")) }
+            if flagged.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", flagged.join("; "))
+            }
         );
-        Ok((summary, ListSecretsResult { vaults, count: reports.len(), secrets: reports }))
+        Ok((
+            summary,
+            ListSecretsResult {
+                vaults,
+                count: reports.len(),
+                secrets: reports,
+            },
+        ))
     }
 
     async fn secret_usage_body(&self, name: &str) -> Outcome<SecretUsage> {
         let secrets = self.all_secrets().await?;
-        let Some(meta) = secrets.iter().find(|s| s.name.eq_ignore_ascii_case(name)).cloned() else {
+        let Some(meta) = secrets
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+            .cloned()
+        else {
             let known: Vec<String> = secrets.iter().map(|s| s.name.clone()).collect();
-            return Err(crate::backends::BackendError::not_found_among("secret", name, &known).into());
+            return Err(
+                crate::backends::BackendError::not_found_among("secret", name, &known).into(),
+            );
         };
         let catalog = self.backends().catalog().await?;
         let linked_services: Vec<SecretConsumer> = catalog
@@ -203,7 +241,9 @@ impl OpsdeckServer {
         let mut downstream: Vec<Reached> = Vec::new();
         for pipeline in &direct {
             for reached in catalog.downstream_of(pipeline, 10) {
-                if !direct.contains(&reached.pipeline) && !downstream.iter().any(|d| d.pipeline == reached.pipeline) {
+                if !direct.contains(&reached.pipeline)
+                    && !downstream.iter().any(|d| d.pipeline == reached.pipeline)
+                {
                     downstream.push(reached);
                 }
             }
@@ -215,7 +255,10 @@ impl OpsdeckServer {
             let query = crate::backends::RunQuery {
                 pipelines: vec![pipeline.clone()],
                 statuses: vec![],
-                window: crate::model::time::TimeWindow { since: now - Duration::hours(24), until: now + Duration::seconds(1) },
+                window: crate::model::time::TimeWindow {
+                    since: now - Duration::hours(24),
+                    until: now + Duration::seconds(1),
+                },
                 limit: 5,
                 continuation: None,
             };
@@ -231,7 +274,9 @@ impl OpsdeckServer {
         }
         let report = self.secret_report(meta).await?;
         let expiry = match report.meta.expires {
-            Some(exp) if exp <= self.now() => format!("EXPIRED {} ago", human_duration(self.now() - exp)),
+            Some(exp) if exp <= self.now() => {
+                format!("EXPIRED {} ago", human_duration(self.now() - exp))
+            }
             Some(exp) => format!("expires in {}", human_duration(exp - self.now())),
             None => "has no expiry".to_string(),
         };
@@ -242,7 +287,11 @@ impl OpsdeckServer {
             expiry,
             report.risk.level,
             linked_services.len(),
-            linked_services.iter().map(|l| l.linked_service.as_str()).collect::<Vec<_>>().join(", "),
+            linked_services
+                .iter()
+                .map(|l| l.linked_service.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             direct.len(),
             direct.join(", "),
             downstream.len(),
@@ -250,7 +299,13 @@ impl OpsdeckServer {
         );
         Ok((
             summary,
-            SecretUsage { secret: report, linked_services, pipelines_direct: direct, pipelines_downstream: downstream, failing_now },
+            SecretUsage {
+                secret: report,
+                linked_services,
+                pipelines_direct: direct,
+                pipelines_downstream: downstream,
+                failing_now,
+            },
         ))
     }
 }

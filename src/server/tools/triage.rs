@@ -116,7 +116,11 @@ impl OpsdeckServer {
         let run = match (&params.run_id, &params.pipeline) {
             (Some(id), _) => self.backends().find_run(id).await?.1,
             (None, Some(pipeline)) => self.latest_failed_run(pipeline).await?,
-            (None, None) => return Err(ToolError::invalid("give run_id (from list_pipeline_runs) or pipeline")),
+            (None, None) => {
+                return Err(ToolError::invalid(
+                    "give run_id (from list_pipeline_runs) or pipeline",
+                ));
+            }
         };
         if run.status != RunStatus::Failed {
             return Err(ToolError::invalid(format!(
@@ -130,7 +134,13 @@ impl OpsdeckServer {
         if let Some(step) = &first_step {
             evidence.push(Evidence {
                 kind: "error".into(),
-                detail: format!("{}/{} failed with {}: {}", step.pipeline, step.activity, step.error_code, clip(&step.message, 400)),
+                detail: format!(
+                    "{}/{} failed with {}: {}",
+                    step.pipeline,
+                    step.activity,
+                    step.error_code,
+                    clip(&step.message, 400)
+                ),
                 tool: "get_run_details".into(),
             });
         }
@@ -140,7 +150,9 @@ impl OpsdeckServer {
             if root.category != FailureCategory::StaleUpstream {
                 break;
             }
-            let Some(upstream) = self.failing_upstream(&root.pipeline).await? else { break };
+            let Some(upstream) = self.failing_upstream(&root.pipeline).await? else {
+                break;
+            };
             evidence.push(Evidence {
                 kind: "upstream".into(),
                 detail: format!(
@@ -148,7 +160,10 @@ impl OpsdeckServer {
                     root.pipeline,
                     upstream.pipeline,
                     upstream.run_id,
-                    upstream.run_start.map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default()
+                    upstream
+                        .run_start
+                        .map(|t| t.format("%H:%M UTC").to_string())
+                        .unwrap_or_default()
                 ),
                 tool: "get_pipeline_dependencies".into(),
             });
@@ -156,7 +171,13 @@ impl OpsdeckServer {
             if let Some(step) = next.path.last() {
                 evidence.push(Evidence {
                     kind: "error".into(),
-                    detail: format!("{}/{} failed with {}: {}", step.pipeline, step.activity, step.error_code, clip(&step.message, 400)),
+                    detail: format!(
+                        "{}/{} failed with {}: {}",
+                        step.pipeline,
+                        step.activity,
+                        step.error_code,
+                        clip(&step.message, 400)
+                    ),
                     tool: "triage_run".into(),
                 });
             }
@@ -167,11 +188,18 @@ impl OpsdeckServer {
         for finding in secrets.iter().filter(|s| s.risk >= SecretRiskLevel::High) {
             evidence.push(Evidence {
                 kind: "secret".into(),
-                detail: format!("secret {} is {:?}: {} ({})", finding.secret, finding.risk, finding.reasons.join("; "), finding.link),
+                detail: format!(
+                    "secret {} is {:?}: {} ({})",
+                    finding.secret,
+                    finding.risk,
+                    finding.reasons.join("; "),
+                    finding.link
+                ),
                 tool: "get_secret_usage".into(),
             });
         }
-        let (consecutive, failing_since, last_success) = self.failure_history(&root.pipeline).await?;
+        let (consecutive, failing_since, last_success) =
+            self.failure_history(&root.pipeline).await?;
         evidence.push(Evidence {
             kind: "history".into(),
             detail: match (failing_since, last_success) {
@@ -181,7 +209,11 @@ impl OpsdeckServer {
                     since.format("%Y-%m-%d %H:%M UTC"),
                     ok.format("%Y-%m-%d %H:%M UTC")
                 ),
-                (Some(since), None) => format!("{} has failed {consecutive} times in a row since {}; no success in 7 days", root.pipeline, since.format("%Y-%m-%d %H:%M UTC")),
+                (Some(since), None) => format!(
+                    "{} has failed {consecutive} times in a row since {}; no success in 7 days",
+                    root.pipeline,
+                    since.format("%Y-%m-%d %H:%M UTC")
+                ),
                 _ => format!("{} has no earlier failures in 7 days", root.pipeline),
             },
             tool: "get_pipeline_status".into(),
@@ -190,18 +222,28 @@ impl OpsdeckServer {
         if let Some(top) = log_clusters.first() {
             evidence.push(Evidence {
                 kind: "logs".into(),
-                detail: format!("top log template in run {} (×{}): {}", root.run_id, top.count, clip(&top.template, 300)),
+                detail: format!(
+                    "top log template in run {} (×{}): {}",
+                    root.run_id,
+                    top.count,
+                    clip(&top.template, 300)
+                ),
                 tool: "summarize_error_logs".into(),
             });
         }
-        if root.category == FailureCategory::OutOfMemory {
-            if let Some(volume) = self.volume_evidence(&root.run_id).await {
-                evidence.push(volume);
-            }
+        if root.category == FailureCategory::OutOfMemory
+            && let Some(volume) = self.volume_evidence(&root.run_id).await
+        {
+            evidence.push(volume);
         }
         evidence.extend(self.infra_evidence(&root.pipeline).await);
-        let critical_secret = secrets.iter().find(|s| s.risk == SecretRiskLevel::Critical && s.link.contains("error")).map(|s| s.secret.clone());
-        let blast_radius = self.blast_radius(&root.pipeline, critical_secret.as_deref(), &run.pipeline).await?;
+        let critical_secret = secrets
+            .iter()
+            .find(|s| s.risk == SecretRiskLevel::Critical && s.link.contains("error"))
+            .map(|s| s.secret.clone());
+        let blast_radius = self
+            .blast_radius(&root.pipeline, critical_secret.as_deref(), &run.pipeline)
+            .await?;
         let corroborated = match root.category {
             FailureCategory::ExpiredCredential | FailureCategory::AuthFailure => {
                 secrets.iter().any(|s| s.risk >= SecretRiskLevel::High)
@@ -216,7 +258,12 @@ impl OpsdeckServer {
             (_, false) => "medium",
         };
         let root_cause = root_cause_sentence(&root, root_step.as_ref(), &secrets);
-        let mut next_steps: Vec<String> = root.category.next_steps().iter().map(|s| s.to_string()).collect();
+        let mut next_steps: Vec<String> = root
+            .category
+            .next_steps()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         if root.pipeline != run.pipeline {
             next_steps.push(format!(
                 "Then re-run {} (it failed only because of {})",
@@ -233,7 +280,11 @@ impl OpsdeckServer {
             root_cause,
             root.category.label(),
             blast_radius.len(),
-            if blast_radius.is_empty() { String::new() } else { format!(" [{}]", blast_radius.join(", ")) },
+            if blast_radius.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", blast_radius.join(", "))
+            },
             next_steps.first().cloned().unwrap_or_default()
         );
         Ok((
@@ -265,7 +316,10 @@ impl OpsdeckServer {
         let query = RunQuery {
             pipelines: vec![pipeline.to_string()],
             statuses: vec![RunStatus::Failed],
-            window: TimeWindow { since: now - Duration::days(7), until: now + Duration::seconds(1) },
+            window: TimeWindow {
+                since: now - Duration::days(7),
+                until: now + Duration::seconds(1),
+            },
             limit: 1,
             continuation: None,
         };
@@ -286,12 +340,17 @@ impl OpsdeckServer {
             let failed_child = activities
                 .iter()
                 .filter(|a| a.activity_type == "ExecutePipeline" && a.status == RunStatus::Failed)
-                .find_map(|a| a.output.get("pipelineRunId").and_then(|v| v.as_str()).map(str::to_string));
-            if let Some(child_id) = failed_child {
-                if let Some(child) = backend.get_run(&child_id).await? {
-                    current = child;
-                    continue;
-                }
+                .find_map(|a| {
+                    a.output
+                        .get("pipelineRunId")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                });
+            if let Some(child_id) = failed_child
+                && let Some(child) = backend.get_run(&child_id).await?
+            {
+                current = child;
+                continue;
             }
             if let Some(leaf) = failed_leaf_activities(&activities).first() {
                 let error = leaf.error.clone().unwrap_or(crate::model::run::RunError {
@@ -308,12 +367,24 @@ impl OpsdeckServer {
                     message: error.message.clone(),
                 });
                 let (category, matched) = classify(&error.code, &error.message);
-                return Ok(Diagnosis { path, category, matched, pipeline: current.pipeline, run_id: current.run_id });
+                return Ok(Diagnosis {
+                    path,
+                    category,
+                    matched,
+                    pipeline: current.pipeline,
+                    run_id: current.run_id,
+                });
             }
             break;
         }
         let (category, matched) = classify("", &current.message);
-        Ok(Diagnosis { path, category, matched, pipeline: current.pipeline, run_id: current.run_id })
+        Ok(Diagnosis {
+            path,
+            category,
+            matched,
+            pipeline: current.pipeline,
+            run_id: current.run_id,
+        })
     }
 
     /// The nearest upstream pipeline whose latest finished run failed.
@@ -330,48 +401,71 @@ impl OpsdeckServer {
         Ok(None)
     }
 
-    async fn pipeline_latest_terminal(&self, pipeline: &str) -> Result<Option<RunStatus>, ToolError> {
+    async fn pipeline_latest_terminal(
+        &self,
+        pipeline: &str,
+    ) -> Result<Option<RunStatus>, ToolError> {
         let backend = self.backends().backend_for_pipeline(pipeline).await?;
         let now = self.now();
         let query = RunQuery {
             pipelines: vec![pipeline.to_string()],
             statuses: vec![],
-            window: TimeWindow { since: now - Duration::days(2), until: now + Duration::seconds(1) },
+            window: TimeWindow {
+                since: now - Duration::days(2),
+                until: now + Duration::seconds(1),
+            },
             limit: 20,
             continuation: None,
         };
-        Ok(backend.query_runs(&query).await?.runs.into_iter().map(|r| r.status).find(RunStatus::is_terminal))
+        Ok(backend
+            .query_runs(&query)
+            .await?
+            .runs
+            .into_iter()
+            .map(|r| r.status)
+            .find(RunStatus::is_terminal))
     }
 
     /// Secrets behind the failing connections (or named in the error through their tags).
-    async fn secret_findings(&self, root: &Diagnosis, step: Option<&FailureStep>) -> Result<Vec<SecretFinding>, ToolError> {
+    async fn secret_findings(
+        &self,
+        root: &Diagnosis,
+        step: Option<&FailureStep>,
+    ) -> Result<Vec<SecretFinding>, ToolError> {
         if self.backends().secrets.is_empty() {
             return Ok(Vec::new());
         }
         let catalog = self.backends().catalog().await?;
-        let Some(info) = catalog.pipeline(&root.pipeline) else { return Ok(Vec::new()) };
-        let activity_secrets: BTreeSet<String> = match step.and_then(|s| info.activities.iter().find(|a| a.name == s.activity)) {
-            Some(activity) => {
-                let mut connections: BTreeSet<String> = activity.linked_services.iter().cloned().collect();
-                for dataset in activity.inputs.iter().chain(&activity.outputs) {
-                    if let Some(ds) = catalog.dataset(dataset) {
-                        connections.insert(ds.linked_service.clone());
-                    }
-                }
-                connections
-                    .iter()
-                    .filter_map(|c| catalog.linked_service(c))
-                    .flat_map(|ls| ls.secrets.iter().map(|s| s.secret_name.clone()))
-                    .collect()
-            }
-            None => catalog.secrets_of(info),
+        let Some(info) = catalog.pipeline(&root.pipeline) else {
+            return Ok(Vec::new());
         };
+        let activity_secrets: BTreeSet<String> =
+            match step.and_then(|s| info.activities.iter().find(|a| a.name == s.activity)) {
+                Some(activity) => {
+                    let mut connections: BTreeSet<String> =
+                        activity.linked_services.iter().cloned().collect();
+                    for dataset in activity.inputs.iter().chain(&activity.outputs) {
+                        if let Some(ds) = catalog.dataset(dataset) {
+                            connections.insert(ds.linked_service.clone());
+                        }
+                    }
+                    connections
+                        .iter()
+                        .filter_map(|c| catalog.linked_service(c))
+                        .flat_map(|ls| ls.secrets.iter().map(|s| s.secret_name.clone()))
+                        .collect()
+                }
+                None => catalog.secrets_of(info),
+            };
         let message = step.map(|s| s.message.to_lowercase()).unwrap_or_default();
         let now = self.now();
         let mut findings = Vec::new();
         for store in &self.backends().secrets {
             for meta in store.list_secrets().await? {
-                let named_in_error = meta.tags.values().any(|v| v.len() >= 8 && message.contains(&v.to_lowercase()))
+                let named_in_error = meta
+                    .tags
+                    .values()
+                    .any(|v| v.len() >= 8 && message.contains(&v.to_lowercase()))
                     || message.contains(&meta.name.to_lowercase());
                 let used = activity_secrets.contains(&meta.name);
                 if !named_in_error && !used {
@@ -379,11 +473,19 @@ impl OpsdeckServer {
                 }
                 let risk = meta.risk(now);
                 let link = match (named_in_error, used) {
-                    (true, true) => "named in the error and used by the failing connection".to_string(),
+                    (true, true) => {
+                        "named in the error and used by the failing connection".to_string()
+                    }
                     (true, false) => "named in the error (through its tags)".to_string(),
                     _ => "used by the failing activity's connections".to_string(),
                 };
-                findings.push(SecretFinding { secret: meta.name.clone(), risk: risk.level, reasons: risk.reasons, expires: meta.expires, link });
+                findings.push(SecretFinding {
+                    secret: meta.name.clone(),
+                    risk: risk.level,
+                    reasons: risk.reasons,
+                    expires: meta.expires,
+                    link,
+                });
             }
         }
         findings.sort_by(|a, b| b.risk.cmp(&a.risk).then_with(|| a.secret.cmp(&b.secret)));
@@ -391,27 +493,46 @@ impl OpsdeckServer {
     }
 
     /// (consecutive failures, first of them, last success) over the last 7 days.
-    async fn failure_history(&self, pipeline: &str) -> Result<(usize, Option<DateTime<Utc>>, Option<DateTime<Utc>>), ToolError> {
+    async fn failure_history(
+        &self,
+        pipeline: &str,
+    ) -> Result<(usize, Option<DateTime<Utc>>, Option<DateTime<Utc>>), ToolError> {
         let now = self.now();
         let query = RunQuery {
             pipelines: vec![pipeline.to_string()],
             statuses: vec![],
-            window: TimeWindow { since: now - Duration::days(7), until: now + Duration::seconds(1) },
+            window: TimeWindow {
+                since: now - Duration::days(7),
+                until: now + Duration::seconds(1),
+            },
             limit: 500,
             continuation: None,
         };
         let runs = self.all_runs(query, 2_000).await?;
         let finished: Vec<&PipelineRun> = runs.iter().filter(|r| r.status.is_terminal()).collect();
-        let streak: Vec<&&PipelineRun> = finished.iter().take_while(|r| r.status == RunStatus::Failed).collect();
+        let streak: Vec<&&PipelineRun> = finished
+            .iter()
+            .take_while(|r| r.status == RunStatus::Failed)
+            .collect();
         let since = streak.last().and_then(|r| r.run_start);
-        let last_success = finished.iter().find(|r| r.status == RunStatus::Succeeded).and_then(|r| r.run_start);
+        let last_success = finished
+            .iter()
+            .find(|r| r.status == RunStatus::Succeeded)
+            .and_then(|r| r.run_start);
         Ok((streak.len(), since, last_success))
     }
 
-    async fn run_log_clusters(&self, run_id: &str, top: usize) -> Result<Vec<ClusterBrief>, ToolError> {
+    async fn run_log_clusters(
+        &self,
+        run_id: &str,
+        top: usize,
+    ) -> Result<Vec<ClusterBrief>, ToolError> {
         let now = self.now();
         let query = crate::backends::LogQuery {
-            window: TimeWindow { since: now - Duration::days(7), until: now + Duration::seconds(1) },
+            window: TimeWindow {
+                since: now - Duration::days(7),
+                until: now + Duration::seconds(1),
+            },
             pipeline: None,
             run_id: Some(run_id.to_string()),
             activity: None,
@@ -433,13 +554,19 @@ impl OpsdeckServer {
     async fn volume_evidence(&self, run_id: &str) -> Option<Evidence> {
         let (backend, run) = self.backends().find_run(run_id).await.ok()?;
         let until = run.run_start?;
-        let good = self.latest_run_with(&run.pipeline, RunStatus::Succeeded, until).await?;
+        let good = self
+            .latest_run_with(&run.pipeline, RunStatus::Succeeded, until)
+            .await?;
         let good_start = good.run_start?;
         let catalog = self.backends().catalog().await.ok()?;
         let mut best: Option<(f64, String)> = None;
         for reached in catalog.upstream_of(&run.pipeline, 1) {
-            let now_run = self.latest_run_with(&reached.pipeline, RunStatus::Succeeded, until).await?;
-            let then_run = self.latest_run_with(&reached.pipeline, RunStatus::Succeeded, good_start).await?;
+            let now_run = self
+                .latest_run_with(&reached.pipeline, RunStatus::Succeeded, until)
+                .await?;
+            let then_run = self
+                .latest_run_with(&reached.pipeline, RunStatus::Succeeded, good_start)
+                .await?;
             let rows_now = self.rows_written_by(&now_run.run_id).await?;
             let rows_then = self.rows_written_by(&then_run.run_id).await?;
             if rows_then == 0 {
@@ -457,25 +584,48 @@ impl OpsdeckServer {
             }
         }
         let _ = backend;
-        best.map(|(_, detail)| Evidence { kind: "volume".into(), detail, tool: "compare_runs".into() })
+        best.map(|(_, detail)| Evidence {
+            kind: "volume".into(),
+            detail,
+            tool: "compare_runs".into(),
+        })
     }
 
-    async fn latest_run_with(&self, pipeline: &str, status: RunStatus, before: DateTime<Utc>) -> Option<PipelineRun> {
+    async fn latest_run_with(
+        &self,
+        pipeline: &str,
+        status: RunStatus,
+        before: DateTime<Utc>,
+    ) -> Option<PipelineRun> {
         let backend = self.backends().backend_for_pipeline(pipeline).await.ok()?;
         let query = RunQuery {
             pipelines: vec![pipeline.to_string()],
             statuses: vec![status],
-            window: TimeWindow { since: before - Duration::days(7), until: before },
+            window: TimeWindow {
+                since: before - Duration::days(7),
+                until: before,
+            },
             limit: 1,
             continuation: None,
         };
-        backend.query_runs(&query).await.ok()?.runs.into_iter().next()
+        backend
+            .query_runs(&query)
+            .await
+            .ok()?
+            .runs
+            .into_iter()
+            .next()
     }
 
     async fn rows_written_by(&self, run_id: &str) -> Option<u64> {
         let (backend, _) = self.backends().find_run(run_id).await.ok()?;
         let activities = backend.activity_runs(run_id).await.ok()?;
-        Some(activities.iter().filter_map(super::runs::rows_written).sum())
+        Some(
+            activities
+                .iter()
+                .filter_map(super::runs::rows_written)
+                .sum(),
+        )
     }
 
     /// Unhealthy resources behind the pipeline, and pending plans that would hit it.
@@ -486,7 +636,12 @@ impl OpsdeckServer {
                 for resource in resources.iter().filter(|r| !r.is_healthy()) {
                     out.push(Evidence {
                         kind: "infra".into(),
-                        detail: format!("resource {} is {} ({})", resource.name, resource.provisioning_state, resource.availability.as_deref().unwrap_or("?")),
+                        detail: format!(
+                            "resource {} is {} ({})",
+                            resource.name,
+                            resource.provisioning_state,
+                            resource.availability.as_deref().unwrap_or("?")
+                        ),
                         tool: "get_resource_health".into(),
                     });
                 }
@@ -498,7 +653,12 @@ impl OpsdeckServer {
 
     /// Pipelines that fail or go stale with the root cause: those sharing a broken
     /// secret, everything downstream of them, and parents that run them as children.
-    async fn blast_radius(&self, root_pipeline: &str, broken_secret: Option<&str>, triaged: &str) -> Result<Vec<String>, ToolError> {
+    async fn blast_radius(
+        &self,
+        root_pipeline: &str,
+        broken_secret: Option<&str>,
+        triaged: &str,
+    ) -> Result<Vec<String>, ToolError> {
         let catalog = self.backends().catalog().await?;
         let mut sources = vec![root_pipeline.to_string()];
         if let Some(secret) = broken_secret {
@@ -510,12 +670,18 @@ impl OpsdeckServer {
                 }
             }
         }
-        let mut out: Vec<String> = sources.iter().filter(|p| p.as_str() != root_pipeline).cloned().collect();
+        let mut out: Vec<String> = sources
+            .iter()
+            .filter(|p| p.as_str() != root_pipeline)
+            .cloned()
+            .collect();
         for source in &sources {
-            let parents = catalog
-                .upstream_of(source, 3)
-                .into_iter()
-                .filter(|r| matches!(r.edge.via, crate::model::graph::DependencyVia::ExecutePipeline { .. }));
+            let parents = catalog.upstream_of(source, 3).into_iter().filter(|r| {
+                matches!(
+                    r.edge.via,
+                    crate::model::graph::DependencyVia::ExecutePipeline { .. }
+                )
+            });
             for reached in catalog.downstream_of(source, 10).into_iter().chain(parents) {
                 if reached.pipeline != root_pipeline && !out.contains(&reached.pipeline) {
                     out.push(reached.pipeline);
@@ -534,7 +700,10 @@ fn first_step_path(run: &PipelineRun, root: &Diagnosis, evidence: &[Evidence]) -
     if root.pipeline == run.pipeline || root.path.first().is_some_and(|s| s.run_id == run.run_id) {
         return Vec::new();
     }
-    let own = evidence.first().map(|e| e.detail.clone()).unwrap_or_default();
+    let own = evidence
+        .first()
+        .map(|e| e.detail.clone())
+        .unwrap_or_default();
     vec![FailureStep {
         pipeline: run.pipeline.clone(),
         run_id: run.run_id.clone(),
@@ -559,27 +728,44 @@ fn excerpt(message: &str, needle: Option<&str>, max_chars: usize) -> String {
     clip(tail, max_chars)
 }
 
-fn root_cause_sentence(root: &Diagnosis, step: Option<&FailureStep>, secrets: &[SecretFinding]) -> String {
-    let at = step.map(|s| format!("{}/{}", s.pipeline, s.activity)).unwrap_or_else(|| root.pipeline.clone());
+fn root_cause_sentence(
+    root: &Diagnosis,
+    step: Option<&FailureStep>,
+    secrets: &[SecretFinding],
+) -> String {
+    let at = step
+        .map(|s| format!("{}/{}", s.pipeline, s.activity))
+        .unwrap_or_else(|| root.pipeline.clone());
     match root.category {
         FailureCategory::ExpiredCredential | FailureCategory::AuthFailure => {
             match secrets.iter().find(|s| s.risk == SecretRiskLevel::Critical) {
                 Some(secret) => format!(
                     "Key Vault secret {} {} — {} cannot authenticate ({})",
                     secret.secret,
-                    secret.reasons.first().cloned().unwrap_or_else(|| "is unusable".into()),
+                    secret
+                        .reasons
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| "is unusable".into()),
                     at,
                     root.matched.unwrap_or("auth error")
                 ),
-                None => format!("{} at {at}: {}", root.category.label(), step.map(|s| clip(&s.message, 200)).unwrap_or_default()),
+                None => format!(
+                    "{} at {at}: {}",
+                    root.category.label(),
+                    step.map(|s| clip(&s.message, 200)).unwrap_or_default()
+                ),
             }
         }
-        FailureCategory::StaleUpstream => format!("stale input at {at}, but no failing upstream run was found to explain it"),
+        FailureCategory::StaleUpstream => {
+            format!("stale input at {at}, but no failing upstream run was found to explain it")
+        }
         category => format!(
             "{} at {at} ({}): {}",
             category.label(),
             root.matched.unwrap_or("no rule matched"),
-            step.map(|s| excerpt(&s.message, root.matched, 300)).unwrap_or_default()
+            step.map(|s| excerpt(&s.message, root.matched, 300))
+                .unwrap_or_default()
         ),
     }
 }
