@@ -3,8 +3,11 @@
 
 use std::path::PathBuf;
 
+use tracing::level_filters::LevelFilter;
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// `$OPSDECK_LOG_DIR`, else `$XDG_STATE_HOME/opsdeck/logs`, else `~/.local/state/opsdeck/logs`.
 pub fn log_dir() -> Option<PathBuf> {
@@ -20,7 +23,8 @@ pub fn log_dir() -> Option<PathBuf> {
     Some(state.join("opsdeck").join("logs"))
 }
 
-/// Starts file logging at `OPSDECK_LOG` (EnvFilter syntax, default `info`).
+/// Starts file logging at `OPSDECK_LOG` (`debug`, or per target such as
+/// `opsdeck=debug,rmcp=warn`; default `info`).
 /// Keep the guard alive for the life of the process; dropping it flushes.
 /// When no log directory can be made, logging is off and stderr says why once.
 pub fn init(process: &str) -> Option<WorkerGuard> {
@@ -48,12 +52,22 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
             return None;
         }
     };
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = EnvFilter::try_from_env("OPSDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let installed = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(false)
+    // The default queue pre-allocates 128k line slots (4 MiB resident); a few
+    // thousand is plenty for a process that logs a line per request.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(4_096)
+        .finish(appender);
+    let filter = std::env::var("OPSDECK_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let installed = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false),
+        )
+        .with(filter)
         .try_init();
     if installed.is_err() {
         return None;

@@ -8,7 +8,9 @@ use super::OpsdeckServer;
 /// Serves until the client closes stdin (or sends a shutdown signal).
 pub async fn serve_stdio(server: OpsdeckServer) -> Result<(), String> {
     let running = server
-        .serve(rmcp::transport::stdio())
+        // Non-blocking pipes when the client launched us with pipes (the usual case):
+        // no hand-off to a blocking thread per message.
+        .serve(rmcp::transport::io::stdio_pipes())
         .await
         .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
     tracing::info!("serving MCP over stdio");

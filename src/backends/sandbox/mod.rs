@@ -155,6 +155,12 @@ impl Sandbox {
         for timeline in fresh {
             insert_with_children(&mut state.runs, Arc::new(timeline));
         }
+        // A console left open for days must not grow without bound: forget runs that
+        // ended before the history window (manual runs and their cancellations too).
+        let horizon = now - Duration::hours(self.world.settings.history_hours) - Duration::hours(3);
+        state.runs.retain(|_, t| t.end >= horizon);
+        let State { runs, cancels, .. } = &mut *state;
+        cancels.retain(|id, _| runs.contains_key(id));
         state.generated_until = Some(state.generated_until.map_or(now, |u| u.max(now)));
     }
 
@@ -224,8 +230,8 @@ fn insert_with_children(runs: &mut HashMap<String, Arc<RunTimeline>>, timeline: 
 }
 
 /// A stable cursor: the sort key (planned start, run id) of the last run of a page.
-fn encode_cursor(run: &PipelineRun, start: DateTime<Utc>) -> String {
-    format!("{}:{}", start.timestamp_millis(), run.run_id)
+fn encode_cursor(run_id: &str, start: DateTime<Utc>) -> String {
+    format!("{}:{run_id}", start.timestamp_millis())
 }
 
 fn decode_cursor(token: &str) -> Result<(i64, String), BackendError> {
@@ -262,22 +268,34 @@ impl PipelineBackend for Sandbox {
             .map(decode_cursor)
             .transpose()?;
         let now = self.clock.now();
-        let mut matching: Vec<(DateTime<Utc>, PipelineRun)> = self
-            .visible_runs(now)
-            .into_iter()
-            .filter(|(t, run)| {
-                query.window.contains(t.queued_at)
-                    && (query.pipelines.is_empty() || query.pipelines.contains(&run.pipeline))
-                    && (query.statuses.is_empty() || query.statuses.contains(&run.status))
+        self.ensure_generated(now);
+        let state = self.lock();
+        // Filter and sort on the timelines; build full runs only for the page.
+        let mut matching: Vec<(&Arc<RunTimeline>, Option<DateTime<Utc>>)> = state
+            .runs
+            .values()
+            .filter(|t| {
+                t.queued_at <= now
+                    && query.window.contains(t.queued_at)
+                    && (query.pipelines.is_empty() || query.pipelines.contains(&t.pipeline))
             })
-            .map(|(t, run)| (t.start, run))
+            .map(|t| (t, Self::cancelled_at(&state, t)))
+            .filter(|(t, cancelled)| {
+                query.statuses.is_empty()
+                    || view::status_at(t, now, *cancelled)
+                        .is_some_and(|s| query.statuses.contains(&s))
+            })
             .collect();
         // Newest (planned) start first; run id breaks ties so pages never overlap or skip.
-        matching.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.run_id.cmp(&a.1.run_id)));
+        matching.sort_by(|a, b| {
+            b.0.start
+                .cmp(&a.0.start)
+                .then_with(|| b.0.run_id.cmp(&a.0.run_id))
+        });
         if let Some((millis, run_id)) = cursor {
-            matching.retain(|(queued, run)| {
-                let key = queued.timestamp_millis();
-                key < millis || (key == millis && run.run_id < run_id)
+            matching.retain(|(t, _)| {
+                let key = t.start.timestamp_millis();
+                key < millis || (key == millis && t.run_id < run_id)
             });
         }
         let limit = query.limit.max(1);
@@ -286,14 +304,16 @@ impl PipelineBackend for Sandbox {
         let continuation = if more {
             matching
                 .last()
-                .map(|(queued, run)| encode_cursor(run, *queued))
+                .map(|(t, _)| encode_cursor(&t.run_id, t.start))
         } else {
             None
         };
-        Ok(RunPage {
-            runs: matching.into_iter().map(|(_, run)| run).collect(),
-            continuation,
-        })
+        let env = &self.world.settings.environment;
+        let runs = matching
+            .iter()
+            .filter_map(|(t, cancelled)| view::run_at(t, now, *cancelled, env))
+            .collect();
+        Ok(RunPage { runs, continuation })
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
@@ -617,36 +637,41 @@ impl LogSource for Sandbox {
         }
         let now = self.clock.now();
         let runs = self.visible_runs(now);
-        let state = self.lock();
+        // Pick the runs first (cheap), then re-simulate only those with their logs.
+        let chosen: Vec<(Arc<RunTimeline>, Option<DateTime<Utc>>)> = {
+            let state = self.lock();
+            runs.iter()
+                .map(|(t, _)| t)
+                .filter(|t| query.run_id.as_ref().is_none_or(|id| &t.run_id == id))
+                .filter(|t| query.pipeline.as_ref().is_none_or(|p| &t.pipeline == p))
+                .filter(|t| t.queued_at < query.window.until && t.end >= query.window.since)
+                .map(|t| (t.clone(), Self::cancelled_at(&state, t)))
+                .collect()
+        };
         let needle = query.contains.as_deref().map(str::to_lowercase);
-        let mut lines: Vec<LogLine> = runs
-            .iter()
-            .filter(|(t, _)| query.run_id.as_ref().is_none_or(|id| &t.run_id == id))
-            .flat_map(|(t, _)| {
-                view::logs_at(t, now, Self::cancelled_at(&state, t))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .filter(|l| {
-                query.window.contains(l.timestamp)
-                    && query
-                        .pipeline
-                        .as_ref()
-                        .is_none_or(|p| l.pipeline.as_ref() == Some(p))
-                    && query
-                        .activity
-                        .as_ref()
-                        .is_none_or(|a| l.activity.as_ref() == Some(a))
-                    && query
-                        .source
-                        .as_ref()
-                        .is_none_or(|s| l.source.starts_with(s.as_str()))
-                    && query.min_level.is_none_or(|min| l.level >= min)
-                    && needle
-                        .as_ref()
-                        .is_none_or(|n| l.message.to_lowercase().contains(n))
-            })
-            .collect();
+        let mut lines: Vec<LogLine> = Vec::new();
+        for (timeline, cancelled) in chosen {
+            let full = self.world.simulate_with_logs(&timeline.spec);
+            lines.extend(
+                view::logs_at(&full, now, cancelled)
+                    .filter(|l| {
+                        query.window.contains(l.timestamp)
+                            && query
+                                .activity
+                                .as_ref()
+                                .is_none_or(|a| l.activity.as_ref() == Some(a))
+                            && query
+                                .source
+                                .as_ref()
+                                .is_none_or(|s| l.source.starts_with(s.as_str()))
+                            && query.min_level.is_none_or(|min| l.level >= min)
+                            && needle
+                                .as_ref()
+                                .is_none_or(|n| l.message.to_lowercase().contains(n))
+                    })
+                    .cloned(),
+            );
+        }
         lines.sort_by(|a, b| {
             a.timestamp
                 .cmp(&b.timestamp)

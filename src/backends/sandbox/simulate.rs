@@ -48,7 +48,10 @@ pub struct RunTimeline {
     pub rerun_of: Option<String>,
     pub attempts: Vec<Attempt>,
     pub children: Vec<Arc<RunTimeline>>,
+    /// Empty unless simulated with logs: logs are the bulk of a run's memory and
+    /// are re-simulated from `spec` on demand instead of kept.
     pub logs: Vec<LogLine>,
+    pub spec: RunSpec,
 }
 
 /// One attempt of one activity.
@@ -75,8 +78,16 @@ struct Outcome {
 }
 
 impl World {
+    /// The run, without its logs (what the sandbox keeps in memory).
     pub fn simulate(&self, spec: &RunSpec) -> RunTimeline {
-        let mut sim = Simulation::new(self, spec);
+        let mut sim = Simulation::new(self, spec, false);
+        sim.run();
+        sim.finish()
+    }
+
+    /// The run with its own log lines (children's logs are in their timelines).
+    pub fn simulate_with_logs(&self, spec: &RunSpec) -> RunTimeline {
+        let mut sim = Simulation::new(self, spec, true);
         sim.run();
         sim.finish()
     }
@@ -90,11 +101,12 @@ struct Simulation<'w> {
     attempts: Vec<Attempt>,
     children: Vec<Arc<RunTimeline>>,
     logs: Vec<LogLine>,
+    keep_logs: bool,
     outcomes: BTreeMap<String, Outcome>,
 }
 
 impl<'w> Simulation<'w> {
-    fn new(world: &'w World, spec: &'w RunSpec) -> Self {
+    fn new(world: &'w World, spec: &'w RunSpec, keep_logs: bool) -> Self {
         let [low, high] = world.settings.queue_seconds;
         let queue = rng::between(world.seed, &[&spec.key, "queue"], low, high);
         Simulation {
@@ -105,6 +117,7 @@ impl<'w> Simulation<'w> {
             attempts: Vec::new(),
             children: Vec::new(),
             logs: Vec::new(),
+            keep_logs,
             outcomes: BTreeMap::new(),
         }
     }
@@ -394,6 +407,31 @@ impl<'w> Simulation<'w> {
             rerun_of: None,
         };
         let child = self.world.simulate(&child_spec);
+        self.log(
+            at,
+            LogLevel::Info,
+            "adf/activity",
+            activity,
+            format!(
+                "Activity '{}' (ExecutePipeline) started pipeline {child_name} run {}",
+                activity.name, child.run_id
+            ),
+        );
+        let (level, verdict) = if child.status == RunStatus::Failed {
+            (LogLevel::Error, format!("failed: {}", child.message))
+        } else {
+            (LogLevel::Info, format!("{}", child.status))
+        };
+        self.log(
+            child.end + Duration::seconds(2),
+            level,
+            "adf/activity",
+            activity,
+            format!(
+                "Activity '{}': child pipeline {child_name} run {} {verdict}",
+                activity.name, child.run_id
+            ),
+        );
         let end = child.end + Duration::seconds(2);
         let error = (child.status == RunStatus::Failed).then(|| {
             let inner = child.attempts.iter().rev().find_map(|a| a.error.clone());
@@ -655,6 +693,9 @@ impl<'w> Simulation<'w> {
         activity: &Activity,
         message: String,
     ) {
+        if !self.keep_logs {
+            return;
+        }
         self.logs.push(LogLine {
             timestamp: at,
             level,
@@ -733,6 +774,7 @@ impl<'w> Simulation<'w> {
             attempts: self.attempts,
             children: self.children,
             logs: self.logs,
+            spec: self.spec.clone(),
         }
     }
 }
@@ -856,7 +898,10 @@ mod tests {
         assert_eq!(a.run_id, b.run_id);
         assert_eq!(a.end, b.end);
         assert_eq!(a.message, b.message);
-        assert_eq!(a.logs.len(), b.logs.len());
+        let (la, lb) = (w.simulate_with_logs(&a.spec), w.simulate_with_logs(&b.spec));
+        assert!(!la.logs.is_empty());
+        assert_eq!(la.logs, lb.logs);
+        assert!(a.logs.is_empty(), "logs are not kept in memory");
     }
 
     #[test]

@@ -18,6 +18,25 @@ pub fn effective_end(timeline: &RunTimeline, cancelled_at: Option<DateTime<Utc>>
     }
 }
 
+/// Just the status at `now` (cheap: no strings cloned); `None` before it was queued.
+pub fn status_at(
+    timeline: &RunTimeline,
+    now: DateTime<Utc>,
+    cancelled_at: Option<DateTime<Utc>>,
+) -> Option<RunStatus> {
+    if now < timeline.queued_at {
+        return None;
+    }
+    let cancel = cancelled_at.filter(|c| *c < timeline.end && *c <= now);
+    Some(match cancel {
+        Some(c) if now < c + Duration::seconds(CANCEL_GRACE) => RunStatus::Canceling,
+        Some(_) => RunStatus::Cancelled,
+        None if now < timeline.start => RunStatus::Queued,
+        None if now < timeline.end => RunStatus::InProgress,
+        None => timeline.status.clone(),
+    })
+}
+
 /// The run as seen at `now`; `None` before it was queued.
 pub fn run_at(
     timeline: &RunTimeline,
