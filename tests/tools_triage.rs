@@ -220,3 +220,42 @@ async fn fetch_logs_filters_by_run_and_level() {
     assert_eq!(out["lines"].as_array().unwrap().len(), 5);
     assert_eq!(out["truncated"], true);
 }
+
+#[tokio::test]
+async fn triage_mentions_a_pending_plan_that_would_hit_the_failing_pipeline() {
+    let h = start("risky-plan").await;
+    // The quiet background still has the odd transient failure; triage one that uses the lake.
+    let failed = h.runs(json!({"status": "Failed"})).await;
+    let lake_users = [
+        "ingest_crm_customers",
+        "ingest_web_events",
+        "ingest_inventory",
+        "ingest_pos_sales",
+        "transform_web_sessions",
+        "transform_sales",
+        "transform_customer_360",
+        "transform_inventory",
+        "publish_sales_mart",
+        "publish_finance_extract",
+    ];
+    let run = failed
+        .iter()
+        .find(|r| lake_users.contains(&r["pipeline"].as_str().unwrap()))
+        .expect("a transient failure on a lake pipeline");
+    let report = h.ok("triage_run", json!({"run_id": run["run_id"]})).await;
+    assert_eq!(report["category"], "transient", "{report:#}");
+    let infra: Vec<&str> = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "infra")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert!(
+        infra
+            .iter()
+            .any(|d| d.contains("prod-lake-encryption")
+                && d.contains("azurerm_storage_account.lake")),
+        "{infra:?}"
+    );
+}

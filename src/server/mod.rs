@@ -62,16 +62,13 @@ rerun_pipeline and cancel_run default to dry_run=true; a real action needs dry_r
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for OpsdeckServer {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("opsdeck", env!("CARGO_PKG_VERSION")))
-            .with_instructions(format!("{INSTRUCTIONS} Estate: {}.", self.backends.label));
+        let mut instructions = format!("{INSTRUCTIONS} Estate: {}.", self.backends.label);
         if self.read_only {
-            info = info.with_instructions(format!(
-                "{INSTRUCTIONS} Estate: {}. This server is read-only: remediation is refused.",
-                self.backends.label
-            ));
+            instructions.push_str(" This server is read-only: remediation is refused.");
         }
-        info
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("opsdeck", env!("CARGO_PKG_VERSION")))
+            .with_instructions(instructions)
     }
 
     /// Arguments that do not match a tool's schema come back as a tool error the

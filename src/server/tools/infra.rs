@@ -525,7 +525,7 @@ fn is_top_level_arm_id(id: &str) -> bool {
 }
 
 /// Names that identify the resource a Terraform change touches.
-fn resource_identifiers(values: Option<&Value>) -> Vec<String> {
+pub(crate) fn resource_identifiers(values: Option<&Value>) -> Vec<String> {
     let Some(Value::Object(map)) = values else {
         return Vec::new();
     };
@@ -580,7 +580,7 @@ fn linked_services_touching(catalog: &EstateCatalog, identifiers: &[String]) -> 
     hit.into_iter().collect()
 }
 
-fn pipelines_touching(catalog: &EstateCatalog, identifiers: &[String]) -> Vec<String> {
+pub(crate) fn pipelines_touching(catalog: &EstateCatalog, identifiers: &[String]) -> Vec<String> {
     let mut pipelines: Vec<String> = Vec::new();
     for ls in linked_services_touching(catalog, identifiers) {
         for pipeline in catalog.pipelines_using_linked_service(&ls) {

@@ -130,6 +130,7 @@ impl OpsdeckServer {
         }
         let mut evidence = Vec::new();
         let first = self.diagnose(&run).await?;
+        let mut path = first.path.clone();
         let first_step = first.path.last().cloned();
         if let Some(step) = &first_step {
             evidence.push(Evidence {
@@ -168,6 +169,7 @@ impl OpsdeckServer {
                 tool: "get_pipeline_dependencies".into(),
             });
             let next = self.diagnose(&upstream).await?;
+            path.extend(next.path.iter().cloned());
             if let Some(step) = next.path.last() {
                 evidence.push(Evidence {
                     kind: "error".into(),
@@ -270,8 +272,6 @@ impl OpsdeckServer {
                 run.pipeline, root.pipeline
             ));
         }
-        let mut path = first_step_path(&run, &root, &evidence);
-        path.extend(root.path.iter().cloned());
         let summary = format!(
             "[{}] {} run {} failed: {} (confidence {confidence}). Category: {}. Blast radius: {} pipeline(s){}. Next: {}",
             self.backends().label,
@@ -552,7 +552,7 @@ impl OpsdeckServer {
     /// writer produced in its latest successful run against the run that fed the
     /// failing pipeline's last good run.
     async fn volume_evidence(&self, run_id: &str) -> Option<Evidence> {
-        let (backend, run) = self.backends().find_run(run_id).await.ok()?;
+        let (_, run) = self.backends().find_run(run_id).await.ok()?;
         let until = run.run_start?;
         let good = self
             .latest_run_with(&run.pipeline, RunStatus::Succeeded, until)
@@ -583,7 +583,6 @@ impl OpsdeckServer {
                 ));
             }
         }
-        let _ = backend;
         best.map(|(_, detail)| Evidence {
             kind: "volume".into(),
             detail,
@@ -628,26 +627,64 @@ impl OpsdeckServer {
         )
     }
 
-    /// Unhealthy resources behind the pipeline, and pending plans that would hit it.
+    /// Unhealthy resources behind the pipeline's connections, and pending plans
+    /// with risky changes to what it uses.
     async fn infra_evidence(&self, pipeline: &str) -> Vec<Evidence> {
+        let Ok(catalog) = self.backends().catalog().await else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for source in &self.backends().infra {
-            if let Ok(resources) = source.list_resources().await {
-                for resource in resources.iter().filter(|r| !r.is_healthy()) {
+            for resource in source.list_resources().await.unwrap_or_default() {
+                let used = super::infra::pipelines_touching(
+                    &catalog,
+                    std::slice::from_ref(&resource.name),
+                )
+                .iter()
+                .any(|p| p == pipeline);
+                if used && !resource.is_healthy() {
                     out.push(Evidence {
                         kind: "infra".into(),
                         detail: format!(
-                            "resource {} is {} ({})",
+                            "resource {} used by {pipeline} is {} ({})",
                             resource.name,
                             resource.provisioning_state,
-                            resource.availability.as_deref().unwrap_or("?")
+                            resource
+                                .availability
+                                .as_deref()
+                                .unwrap_or("availability unknown")
                         ),
                         tool: "get_resource_health".into(),
                     });
                 }
             }
+            for plan_ref in source.list_plans().await.unwrap_or_default() {
+                let Ok(text) = source.read_plan(&plan_ref.name).await else {
+                    continue;
+                };
+                let Ok(plan) = crate::infra::terraform::parse_plan(&text) else {
+                    continue;
+                };
+                for risk in crate::infra::terraform::summarize(&plan).risky {
+                    let identifiers = plan
+                        .resource_changes
+                        .iter()
+                        .find(|c| c.address == risk.address)
+                        .map(|c| super::infra::resource_identifiers(c.before_redacted().as_ref()))
+                        .unwrap_or_default();
+                    if super::infra::pipelines_touching(&catalog, &identifiers)
+                        .iter()
+                        .any(|p| p == pipeline)
+                    {
+                        out.push(Evidence {
+                            kind: "infra".into(),
+                            detail: format!("pending plan {} {}", plan_ref.name, risk.why),
+                            tool: "explain_plan_diff".into(),
+                        });
+                    }
+                }
+            }
         }
-        let _ = pipeline;
         out
     }
 
@@ -693,25 +730,6 @@ impl OpsdeckServer {
         }
         Ok(out)
     }
-}
-
-fn first_step_path(run: &PipelineRun, root: &Diagnosis, evidence: &[Evidence]) -> Vec<FailureStep> {
-    // When the cause is upstream, the triaged run's own failure comes first in the path.
-    if root.pipeline == run.pipeline || root.path.first().is_some_and(|s| s.run_id == run.run_id) {
-        return Vec::new();
-    }
-    let own = evidence
-        .first()
-        .map(|e| e.detail.clone())
-        .unwrap_or_default();
-    vec![FailureStep {
-        pipeline: run.pipeline.clone(),
-        run_id: run.run_id.clone(),
-        activity: String::new(),
-        activity_type: String::new(),
-        error_code: String::new(),
-        message: own,
-    }]
 }
 
 /// The part of a long message around what matched: vendor messages put the
