@@ -87,6 +87,7 @@ fn rand_suffix() -> u128 {
 /// `target/peers`, installed by `scripts/peers/setup.sh` (the README's test command runs it).
 pub fn peers_dir() -> PathBuf {
     let dir = std::env::var_os("OPSDECK_PEERS_DIR")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/peers"));
     assert!(
