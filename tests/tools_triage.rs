@@ -259,3 +259,46 @@ async fn triage_mentions_a_pending_plan_that_would_hit_the_failing_pipeline() {
         "{infra:?}"
     );
 }
+
+#[tokio::test]
+async fn application_log_files_are_served_and_keep_going_with_the_clock() {
+    let h = start("none").await;
+    let out = h
+        .ok("fetch_logs", json!({"source": "app/", "limit": 2000}))
+        .await;
+    let lines = out["lines"].as_array().unwrap();
+    let sources: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .map(|l| l["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        ["app/lake-janitor", "app/sftp-gateway"]
+            .into_iter()
+            .collect()
+    );
+    let traceback = h
+        .ok(
+            "fetch_logs",
+            json!({"source": "app/lake-janitor", "level": "ERROR"}),
+        )
+        .await;
+    let event = traceback["lines"][0]["message"].as_str().unwrap();
+    assert!(
+        event.starts_with("lake_janitor.main: OPTIMIZE raw.pos_sales failed\nTraceback"),
+        "{event}"
+    );
+    assert!(
+        event.ends_with("to become RUNNING"),
+        "the whole traceback is one event"
+    );
+    // A day later the services are still logging.
+    h.clock.advance(chrono::Duration::hours(30));
+    let later = h
+        .ok(
+            "fetch_logs",
+            json!({"source": "app/sftp-gateway", "since": "2h"}),
+        )
+        .await;
+    assert!(later["count"].as_u64().unwrap() >= 4, "{later}");
+}

@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod factory;
+pub mod logfiles;
 pub mod sandbox;
 
 use std::sync::Arc;

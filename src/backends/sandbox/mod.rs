@@ -575,6 +575,26 @@ impl SecretStore for Sandbox {
 }
 
 impl Sandbox {
+    /// Application log lines in `[since, until)`: the recorded day repeats daily,
+    /// so the services keep logging for as long as the sandbox runs.
+    fn app_logs_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Iterator<Item = LogLine> + '_ {
+        let first_day = (since - self.world.anchor).num_days().min(0) - 1;
+        let last_day = (until - self.world.anchor).num_days() + 1;
+        (first_day..=last_day).flat_map(move |day| {
+            self.world.app_logs.iter().filter_map(move |line| {
+                let t = line.timestamp + Duration::days(day);
+                (t >= since && t < until).then(|| LogLine {
+                    timestamp: t,
+                    ..line.clone()
+                })
+            })
+        })
+    }
+
     fn files_read(&self, path: &str) -> Result<String, BackendError> {
         self.world_files()
             .read(path)
@@ -650,6 +670,21 @@ impl LogSource for Sandbox {
         };
         let needle = query.contains.as_deref().map(str::to_lowercase);
         let mut lines: Vec<LogLine> = Vec::new();
+        if query.run_id.is_none() && query.pipeline.is_none() {
+            lines.extend(
+                self.app_logs_between(query.window.since, query.window.until.min(now))
+                    .filter(|l| {
+                        query
+                            .source
+                            .as_ref()
+                            .is_none_or(|s| l.source.starts_with(s.as_str()))
+                            && query.min_level.is_none_or(|min| l.level >= min)
+                            && needle
+                                .as_ref()
+                                .is_none_or(|n| l.message.to_lowercase().contains(n))
+                    }),
+            );
+        }
         for (timeline, cancelled) in chosen {
             let full = self.world.simulate_with_logs(&timeline.spec);
             lines.extend(
@@ -684,6 +719,7 @@ impl LogSource for Sandbox {
 
     fn log_sources(&self) -> Vec<String> {
         let mut sources = vec!["adf/activity".to_string(), "databricks/driver".to_string()];
+        sources.extend(self.world.app_logs.iter().map(|l| l.source.clone()));
         for effect in &self.world.scenario.effects {
             let logs = match effect {
                 fixtures::Effect::SecretExpired { logs, .. }

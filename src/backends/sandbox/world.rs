@@ -41,6 +41,8 @@ pub struct World {
     pub traces: BTreeMap<String, String>,
     /// Where the rest of the fixtures (Key Vault, ARM, plans) are read from.
     pub files: FixtureFiles,
+    /// Application log files (`logs/*.log`), one recorded day, shifted to end at the anchor.
+    pub app_logs: Vec<crate::model::log::LogLine>,
 }
 
 impl World {
@@ -81,6 +83,20 @@ impl World {
             .map_err(|e| format!("cannot align the sandbox clock: {e}"))?;
         let incident_start = anchor - Duration::minutes(scenario.incident_start_minutes);
         let catalog = factory.catalog(BackendKind::Sandbox, &settings.environment);
+        let shift = anchor - settings.fixture_epoch;
+        let mut app_logs = Vec::new();
+        for path in files.list("logs")?.iter().filter(|p| p.ends_with(".log")) {
+            let name = path.trim_start_matches("logs/").trim_end_matches(".log");
+            let text = files.read(path)?;
+            app_logs.extend(
+                crate::backends::logfiles::parse_log_text(&format!("app/{name}"), &text)
+                    .into_iter()
+                    .map(|mut line| {
+                        line.timestamp += shift;
+                        line
+                    }),
+            );
+        }
         let world = World {
             settings,
             factory,
@@ -91,6 +107,7 @@ impl World {
             incident_start,
             traces,
             files: files.clone(),
+            app_logs,
         };
         world.check_references()?;
         Ok(world)
