@@ -15,6 +15,7 @@ pub mod sandbox;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -44,6 +45,15 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// A run id that no backend knows, with where run ids come from.
+    pub fn run_not_found(run_id: &str) -> BackendError {
+        BackendError::NotFound {
+            what: "run",
+            name: run_id.to_string(),
+            hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".to_string(),
+        }
+    }
+
     /// A not-found error that lists what does exist, so the caller can correct itself.
     pub fn not_found_among(what: &'static str, name: &str, known: &[String]) -> BackendError {
         let hint = match known.len() {
@@ -76,6 +86,39 @@ pub struct RunQuery {
     pub window: TimeWindow,
     pub limit: usize,
     pub continuation: Option<String>,
+}
+
+impl RunQuery {
+    /// One pipeline's runs that started in the `span` before `now` (inclusive of now).
+    pub fn recent(
+        pipeline: &str,
+        statuses: Vec<RunStatus>,
+        now: DateTime<Utc>,
+        span: Duration,
+        limit: usize,
+    ) -> RunQuery {
+        RunQuery::before(pipeline, statuses, now + Duration::seconds(1), span, limit)
+    }
+
+    /// One pipeline's runs that started in the `span` before `until` (exclusive).
+    pub fn before(
+        pipeline: &str,
+        statuses: Vec<RunStatus>,
+        until: DateTime<Utc>,
+        span: Duration,
+        limit: usize,
+    ) -> RunQuery {
+        RunQuery {
+            pipelines: vec![pipeline.to_string()],
+            statuses,
+            window: TimeWindow {
+                since: until - span,
+                until,
+            },
+            limit,
+            continuation: None,
+        }
+    }
 }
 
 /// A log filter.
@@ -222,11 +265,7 @@ impl Backends {
                 return Ok((backend.clone(), run));
             }
         }
-        Err(BackendError::NotFound {
-            what: "run",
-            name: run_id.to_string(),
-            hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".to_string(),
-        })
+        Err(BackendError::run_not_found(run_id))
     }
 
     pub async fn health(&self) -> Vec<BackendHealth> {

@@ -329,11 +329,7 @@ impl PipelineBackend for Sandbox {
             Some((t, cancelled)) if now >= t.queued_at => {
                 Ok(view::activities_at(&t, now, cancelled))
             }
-            _ => Err(BackendError::NotFound {
-                what: "run",
-                name: run_id.to_string(),
-                hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".into(),
-            }),
+            _ => Err(BackendError::run_not_found(run_id)),
         }
     }
 
@@ -345,11 +341,7 @@ impl PipelineBackend for Sandbox {
                 let run = self
                     .get_run(id)
                     .await?
-                    .ok_or_else(|| BackendError::NotFound {
-                        what: "run",
-                        name: id.clone(),
-                        hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".into(),
-                    })?;
+                    .ok_or_else(|| BackendError::run_not_found(id))?;
                 if run.pipeline != request.pipeline {
                     return Err(BackendError::InvalidArgument(format!(
                         "run {id} belongs to pipeline {}, not {}",
@@ -489,11 +481,7 @@ impl PipelineBackend for Sandbox {
         let run = self
             .get_run(run_id)
             .await?
-            .ok_or_else(|| BackendError::NotFound {
-                what: "run",
-                name: run_id.to_string(),
-                hint: "Run ids come from list_pipeline_runs or get_pipeline_status.".into(),
-            })?;
+            .ok_or_else(|| BackendError::run_not_found(run_id))?;
         if run.status.is_terminal() || run.status == RunStatus::Canceling {
             return Err(BackendError::Refused(format!(
                 "run {run_id} of {} is already {}; there is nothing to cancel",

@@ -328,17 +328,7 @@ impl OpsdeckServer {
         let backend = self.backends().backend_for_pipeline(pipeline).await?;
         let catalog = backend.catalog().await?;
         let now = self.now();
-        let window = crate::model::time::TimeWindow {
-            since: now - Duration::days(7),
-            until: now + Duration::seconds(1),
-        };
-        let query = RunQuery {
-            pipelines: vec![pipeline.to_string()],
-            statuses: vec![],
-            window,
-            limit: 500,
-            continuation: None,
-        };
+        let query = RunQuery::recent(pipeline, vec![], now, Duration::days(7), 500);
         let runs = self.all_runs(query, 2_000).await?;
         let last_success = runs.iter().find(|r| r.status == RunStatus::Succeeded);
         let last_failure = runs.iter().find(|r| r.status == RunStatus::Failed).cloned();

@@ -360,16 +360,13 @@ impl OpsdeckServer {
             }
             None => {
                 let until = run.run_start.unwrap_or_else(|| self.now());
-                let query = RunQuery {
-                    pipelines: vec![run.pipeline.clone()],
-                    statuses: vec![RunStatus::Succeeded],
-                    window: crate::model::time::TimeWindow {
-                        since: until - chrono::Duration::days(7),
-                        until,
-                    },
-                    limit: 1,
-                    continuation: None,
-                };
+                let query = RunQuery::before(
+                    &run.pipeline,
+                    vec![RunStatus::Succeeded],
+                    until,
+                    chrono::Duration::days(7),
+                    1,
+                );
                 backend.query_runs(&query).await?.runs.into_iter().next().ok_or_else(|| {
                     ToolError::not_found(format!(
                         "no successful run of {} in the 7 days before {}; pass baseline_run_id to choose one",

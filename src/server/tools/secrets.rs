@@ -7,6 +7,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::backends::RunQuery;
 use crate::model::graph::Reached;
 use crate::model::run::RunStatus;
 use crate::model::secret::{SecretMeta, SecretRisk, SecretRiskLevel, human_duration};
@@ -252,16 +253,7 @@ impl OpsdeckServer {
         for pipeline in &direct {
             let backend = self.backends().backend_for_pipeline(pipeline).await?;
             let now = self.now();
-            let query = crate::backends::RunQuery {
-                pipelines: vec![pipeline.clone()],
-                statuses: vec![],
-                window: crate::model::time::TimeWindow {
-                    since: now - Duration::hours(24),
-                    until: now + Duration::seconds(1),
-                },
-                limit: 5,
-                continuation: None,
-            };
+            let query = RunQuery::recent(pipeline, vec![], now, Duration::hours(24), 5);
             let latest_done = backend
                 .query_runs(&query)
                 .await?

@@ -313,16 +313,7 @@ impl OpsdeckServer {
     async fn latest_failed_run(&self, pipeline: &str) -> Result<PipelineRun, ToolError> {
         let backend = self.backends().backend_for_pipeline(pipeline).await?;
         let now = self.now();
-        let query = RunQuery {
-            pipelines: vec![pipeline.to_string()],
-            statuses: vec![RunStatus::Failed],
-            window: TimeWindow {
-                since: now - Duration::days(7),
-                until: now + Duration::seconds(1),
-            },
-            limit: 1,
-            continuation: None,
-        };
+        let query = RunQuery::recent(pipeline, vec![RunStatus::Failed], now, Duration::days(7), 1);
         backend.query_runs(&query).await?.runs.into_iter().next().ok_or_else(|| {
             ToolError::not_found(format!(
                 "{pipeline} has no failed run in the last 7 days; get_pipeline_status shows how it is doing"
@@ -407,16 +398,7 @@ impl OpsdeckServer {
     ) -> Result<Option<RunStatus>, ToolError> {
         let backend = self.backends().backend_for_pipeline(pipeline).await?;
         let now = self.now();
-        let query = RunQuery {
-            pipelines: vec![pipeline.to_string()],
-            statuses: vec![],
-            window: TimeWindow {
-                since: now - Duration::days(2),
-                until: now + Duration::seconds(1),
-            },
-            limit: 20,
-            continuation: None,
-        };
+        let query = RunQuery::recent(pipeline, vec![], now, Duration::days(2), 20);
         Ok(backend
             .query_runs(&query)
             .await?
@@ -498,16 +480,7 @@ impl OpsdeckServer {
         pipeline: &str,
     ) -> Result<(usize, Option<DateTime<Utc>>, Option<DateTime<Utc>>), ToolError> {
         let now = self.now();
-        let query = RunQuery {
-            pipelines: vec![pipeline.to_string()],
-            statuses: vec![],
-            window: TimeWindow {
-                since: now - Duration::days(7),
-                until: now + Duration::seconds(1),
-            },
-            limit: 500,
-            continuation: None,
-        };
+        let query = RunQuery::recent(pipeline, vec![], now, Duration::days(7), 500);
         let runs = self.all_runs(query, 2_000).await?;
         let finished: Vec<&PipelineRun> = runs.iter().filter(|r| r.status.is_terminal()).collect();
         let streak: Vec<&&PipelineRun> = finished
@@ -597,16 +570,7 @@ impl OpsdeckServer {
         before: DateTime<Utc>,
     ) -> Option<PipelineRun> {
         let backend = self.backends().backend_for_pipeline(pipeline).await.ok()?;
-        let query = RunQuery {
-            pipelines: vec![pipeline.to_string()],
-            statuses: vec![status],
-            window: TimeWindow {
-                since: before - Duration::days(7),
-                until: before,
-            },
-            limit: 1,
-            continuation: None,
-        };
+        let query = RunQuery::before(pipeline, vec![status], before, Duration::days(7), 1);
         backend
             .query_runs(&query)
             .await
