@@ -134,6 +134,40 @@ pub struct LogQuery {
     pub limit: usize,
 }
 
+impl LogQuery {
+    /// Whether a line passes every filter of the query.
+    pub fn matches(&self, line: &LogLine) -> bool {
+        let contains = |needle: &String| {
+            // Case-insensitive without allocating when the needle is ASCII (the usual case).
+            let hay = line.message.as_bytes();
+            let needle = needle.as_bytes();
+            needle.is_empty()
+                || hay
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+        };
+        self.window.contains(line.timestamp)
+            && self
+                .pipeline
+                .as_ref()
+                .is_none_or(|p| line.pipeline.as_ref() == Some(p))
+            && self
+                .run_id
+                .as_ref()
+                .is_none_or(|r| line.run_id.as_ref() == Some(r))
+            && self
+                .activity
+                .as_ref()
+                .is_none_or(|a| line.activity.as_ref() == Some(a))
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|s| line.source.starts_with(s.as_str()))
+            && self.min_level.is_none_or(|min| line.level >= min)
+            && self.contains.as_ref().is_none_or(contains)
+    }
+}
+
 /// A request to run a pipeline again.
 #[derive(Debug, Clone)]
 pub struct RerunRequest {

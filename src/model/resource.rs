@@ -28,6 +28,13 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// "Available", or says it is unknown.
+    pub fn availability_text(&self) -> &str {
+        self.availability
+            .as_deref()
+            .unwrap_or("availability unknown")
+    }
+
     /// True when the resource should be usable.
     pub fn is_healthy(&self) -> bool {
         self.provisioning_state.eq_ignore_ascii_case("Succeeded")

@@ -656,42 +656,18 @@ impl LogSource for Sandbox {
                 .map(|t| (t.clone(), Self::cancelled_at(&state, t)))
                 .collect()
         };
-        let needle = query.contains.as_deref().map(str::to_lowercase);
         let mut lines: Vec<LogLine> = Vec::new();
         if query.run_id.is_none() && query.pipeline.is_none() {
             lines.extend(
                 self.app_logs_between(query.window.since, query.window.until.min(now))
-                    .filter(|l| {
-                        query
-                            .source
-                            .as_ref()
-                            .is_none_or(|s| l.source.starts_with(s.as_str()))
-                            && query.min_level.is_none_or(|min| l.level >= min)
-                            && needle
-                                .as_ref()
-                                .is_none_or(|n| l.message.to_lowercase().contains(n))
-                    }),
+                    .filter(|l| query.matches(l)),
             );
         }
         for (timeline, cancelled) in chosen {
             let full = self.world.simulate_with_logs(&timeline.spec);
             lines.extend(
                 view::logs_at(&full, now, cancelled)
-                    .filter(|l| {
-                        query.window.contains(l.timestamp)
-                            && query
-                                .activity
-                                .as_ref()
-                                .is_none_or(|a| l.activity.as_ref() == Some(a))
-                            && query
-                                .source
-                                .as_ref()
-                                .is_none_or(|s| l.source.starts_with(s.as_str()))
-                            && query.min_level.is_none_or(|min| l.level >= min)
-                            && needle
-                                .as_ref()
-                                .is_none_or(|n| l.message.to_lowercase().contains(n))
-                    })
+                    .filter(|l| query.matches(l))
                     .cloned(),
             );
         }

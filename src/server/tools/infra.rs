@@ -483,17 +483,14 @@ impl OpsdeckServer {
                 "{} is healthy (provisioning {}, {})",
                 resource.name,
                 resource.provisioning_state,
-                resource
-                    .availability
-                    .as_deref()
-                    .unwrap_or("availability unknown")
+                resource.availability_text()
             )
         } else {
             format!(
                 "{} is NOT healthy: provisioning {}, availability {}",
                 resource.name,
                 resource.provisioning_state,
-                resource.availability.as_deref().unwrap_or("unknown")
+                resource.availability_text()
             )
         };
         let text = format!(

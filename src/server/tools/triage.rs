@@ -133,17 +133,7 @@ impl OpsdeckServer {
         let mut path = first.path.clone();
         let first_step = first.path.last().cloned();
         if let Some(step) = &first_step {
-            evidence.push(Evidence {
-                kind: "error".into(),
-                detail: format!(
-                    "{}/{} failed with {}: {}",
-                    step.pipeline,
-                    step.activity,
-                    step.error_code,
-                    clip(&step.message, 400)
-                ),
-                tool: "get_run_details".into(),
-            });
+            evidence.push(error_evidence(step, "get_run_details"));
         }
         // Stale inputs: the cause is in the writer upstream; follow it (bounded).
         let mut root = first;
@@ -171,17 +161,7 @@ impl OpsdeckServer {
             let next = self.diagnose(&upstream).await?;
             path.extend(next.path.iter().cloned());
             if let Some(step) = next.path.last() {
-                evidence.push(Evidence {
-                    kind: "error".into(),
-                    detail: format!(
-                        "{}/{} failed with {}: {}",
-                        step.pipeline,
-                        step.activity,
-                        step.error_code,
-                        clip(&step.message, 400)
-                    ),
-                    tool: "triage_run".into(),
-                });
+                evidence.push(error_evidence(step, "triage_run"));
             }
             root = next;
         }
@@ -613,10 +593,7 @@ impl OpsdeckServer {
                             "resource {} used by {pipeline} is {} ({})",
                             resource.name,
                             resource.provisioning_state,
-                            resource
-                                .availability
-                                .as_deref()
-                                .unwrap_or("availability unknown")
+                            resource.availability_text()
                         ),
                         tool: "get_resource_health".into(),
                     });
@@ -693,6 +670,20 @@ impl OpsdeckServer {
             out.push(triaged.to_string());
         }
         Ok(out)
+    }
+}
+
+fn error_evidence(step: &FailureStep, tool: &str) -> Evidence {
+    Evidence {
+        kind: "error".into(),
+        detail: format!(
+            "{}/{} failed with {}: {}",
+            step.pipeline,
+            step.activity,
+            step.error_code,
+            clip(&step.message, 400)
+        ),
+        tool: tool.into(),
     }
 }
 
