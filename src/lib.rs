@@ -14,6 +14,7 @@ pub mod commands;
 pub mod infra;
 pub mod logging;
 pub mod logmine;
+pub mod mcp;
 pub mod model;
 pub mod server;
 pub mod triage;
