@@ -98,6 +98,9 @@ pub struct AskArgs {
     /// Allow this destructive tool without asking (repeatable).
     #[arg(long, value_name = "TOOL")]
     pub approve: Vec<String>,
+    /// MCP servers to use, in the mcpServers JSON format (default: ~/.config/opsdeck/mcp.json, else the built-in server).
+    #[arg(long, value_name = "FILE")]
+    pub mcp_config: Option<std::path::PathBuf>,
     /// The question.
     pub question: String,
 }

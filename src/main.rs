@@ -30,9 +30,7 @@ fn main() {
     let outcome = runtime.block_on(async move {
         match (cli.command, cli.replay) {
             (Some(Command::Serve(args)), _) => opsdeck::commands::serve::run(args).await,
-            (Some(Command::Ask(_)), _) => Err(CommandError::usage(
-                "`opsdeck ask` is not built yet (the triage agent lands with issue #3); use `opsdeck serve` with an MCP host meanwhile",
-            )),
+            (Some(Command::Ask(args)), _) => opsdeck::commands::ask::run(args).await,
             (None, Some(_)) => Err(CommandError::usage(
                 "`opsdeck --replay` is not built yet (session traces land with issue #5)",
             )),

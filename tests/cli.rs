@@ -82,7 +82,7 @@ fn list_scenarios_prints_every_scenario() {
 
 #[test]
 fn commands_not_built_yet_say_so() {
-    let (code, _, stderr) = run(&["ask", "why?"]);
+    let (code, _, stderr) = run(&[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("not built yet"), "{stderr}");
 }

@@ -90,6 +90,11 @@ fn cases() -> Vec<(&'static str, Value, Vec<&'static str>)> {
             vec!["ghost", "prod-tags"],
         ),
         (
+            "list_terraform_plans",
+            json!({"plan": "x"}),
+            vec!["unknown parameter 'plan'", "takes no parameters"],
+        ),
+        (
             "list_resources_by_tag",
             json!({}),
             vec!["missing required parameter 'tag'"],

@@ -3,6 +3,7 @@
 //! in-memory duplex pipe.
 #![allow(dead_code)]
 
+pub mod openai_mock;
 pub mod process;
 
 use std::sync::{Arc, Mutex};

@@ -55,6 +55,7 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
@@ -68,6 +69,7 @@ impl RecordedRequest {
         self.headers.iter().filter(|(n, _)| *n == name).count()
     }
 
+    /// A raw (undecoded) query parameter.
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query
             .split('&')
@@ -84,6 +86,7 @@ struct Shared {
     abandoned: AtomicUsize,
 }
 
+/// A running mock; the server stops when this is dropped.
 pub struct MockOpenAi {
     /// For `OpenAIConfig::with_api_base`, e.g. `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
@@ -102,10 +105,7 @@ impl MockOpenAi {
                 status, headers, ..
             } = reply
             {
-                assert!(
-                    StatusCode::from_u16(*status).is_ok(),
-                    "bad status {status}"
-                );
+                assert!(StatusCode::from_u16(*status).is_ok(), "bad status {status}");
                 for (name, value) in headers {
                     assert!(
                         HeaderName::try_from(name.as_str()).is_ok()
@@ -196,7 +196,12 @@ async fn handle(
 
     if method != Method::POST || !is_chat_path(uri.path()) {
         let message = format!("Invalid URL ({method} {})", uri.path());
-        return json_error(404, &[], &error_body("invalid_request_error", &message), &request_id);
+        return json_error(
+            404,
+            &[],
+            &error_body("invalid_request_error", &message),
+            &request_id,
+        );
     }
     let next = shared.script.lock().unwrap().pop_front();
     match next {
@@ -239,7 +244,13 @@ async fn handle(
                 .map(Bytes::from)
                 .chain((!cut).then_some(Bytes::from_static(b"data: [DONE]\n\n")))
                 .collect();
-            sse(shared, events, cut, Duration::from_millis(delay_ms), &request_id)
+            sse(
+                shared,
+                events,
+                cut,
+                Duration::from_millis(delay_ms),
+                &request_id,
+            )
         }
     }
 }
@@ -260,7 +271,12 @@ fn shape_usage(mut chunk: Value, include_usage: bool) -> Option<Value> {
     Some(chunk)
 }
 
-fn json_error(status: u16, headers: &[(String, String)], body: &Value, request_id: &str) -> Response {
+fn json_error(
+    status: u16,
+    headers: &[(String, String)],
+    body: &Value,
+    request_id: &str,
+) -> Response {
     let mut builder = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(header::CONTENT_TYPE, "application/json")
@@ -268,8 +284,9 @@ fn json_error(status: u16, headers: &[(String, String)], body: &Value, request_i
     for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    // `start` validated the status and headers, so building cannot fail.
-    builder.body(Body::from(body.to_string())).unwrap()
+    builder
+        .body(Body::from(body.to_string()))
+        .expect("start() validated the scripted status and headers")
 }
 
 /// Counts a stream as abandoned if dropped before its last event went out.
@@ -293,7 +310,13 @@ struct Events {
     finish: Finish,
 }
 
-fn sse(shared: Arc<Shared>, queue: VecDeque<Bytes>, cut: bool, delay: Duration, request_id: &str) -> Response {
+fn sse(
+    shared: Arc<Shared>,
+    queue: VecDeque<Bytes>,
+    cut: bool,
+    delay: Duration,
+    request_id: &str,
+) -> Response {
     let events = Events {
         queue,
         cut,
@@ -318,7 +341,8 @@ fn sse(shared: Arc<Shared>, queue: VecDeque<Bytes>, cut: bool, delay: Duration, 
             tokio::time::sleep(Duration::from_millis(20)).await;
             // A body error makes hyper drop the connection without the final
             // zero-length chunk: the client sees a truncated response.
-            let cut = std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "openai_mock: cut");
+            let cut =
+                std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "openai_mock: cut");
             return Some((Err(cut), ev));
         }
         None
@@ -329,7 +353,7 @@ fn sse(shared: Arc<Shared>, queue: VecDeque<Bytes>, cut: bool, delay: Duration, 
         .header(header::CACHE_CONTROL, "no-cache")
         .header("x-request-id", request_id)
         .body(Body::from_stream(stream))
-        .unwrap()
+        .expect("static status and headers")
 }
 
 // ---- chunk builders -------------------------------------------------------
@@ -396,8 +420,15 @@ impl Completion {
 /// then the usage chunk.
 pub fn text_chunks(text_pieces: &[&str]) -> Vec<Value> {
     let c = Completion::new();
-    let mut chunks = vec![c.chunk(json!({"role": "assistant", "content": "", "refusal": null}), None)];
-    chunks.extend(text_pieces.iter().map(|piece| c.chunk(json!({"content": piece}), None)));
+    let mut chunks = vec![c.chunk(
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        None,
+    )];
+    chunks.extend(
+        text_pieces
+            .iter()
+            .map(|piece| c.chunk(json!({"content": piece}), None)),
+    );
     chunks.push(c.chunk(json!({}), Some("stop")));
     chunks.push(c.usage(text_pieces.len() as u64));
     chunks
@@ -409,7 +440,10 @@ pub fn text_chunks(text_pieces: &[&str]) -> Vec<Value> {
 /// (call 0, call 1, call 0, …) so only reassembly by `index` gets them right.
 pub fn tool_call_chunks(calls: &[(&str, &str, &str)], split_into: usize) -> Vec<Value> {
     let c = Completion::new();
-    let mut chunks = vec![c.chunk(json!({"role": "assistant", "content": null, "refusal": null}), None)];
+    let mut chunks = vec![c.chunk(
+        json!({"role": "assistant", "content": null, "refusal": null}),
+        None,
+    )];
     let per_call: Vec<Vec<Value>> = calls
         .iter()
         .enumerate()
@@ -417,9 +451,11 @@ pub fn tool_call_chunks(calls: &[(&str, &str, &str)], split_into: usize) -> Vec<
             let opening = json!({"index": index, "id": id, "type": "function",
                                  "function": {"name": name, "arguments": ""}});
             std::iter::once(opening)
-                .chain(split_chars(arguments, split_into).into_iter().map(|piece| {
-                    json!({"index": index, "function": {"arguments": piece}})
-                }))
+                .chain(
+                    split_chars(arguments, split_into)
+                        .into_iter()
+                        .map(|piece| json!({"index": index, "function": {"arguments": piece}})),
+                )
                 .collect()
         })
         .collect();
@@ -438,11 +474,22 @@ pub fn tool_call_chunks(calls: &[(&str, &str, &str)], split_into: usize) -> Vec<
     chunks
 }
 
-/// `text` cut into `parts` pieces on char boundaries (fewer if it is shorter).
+/// `text` cut on char boundaries into `parts` pieces of near-equal length
+/// (fewer when it has fewer chars; none when it is empty).
 fn split_chars(text: &str, parts: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
-    let size = chars.len().div_ceil(parts.max(1)).max(1);
-    chars.chunks(size).map(|piece| piece.iter().collect()).collect()
+    let parts = parts.clamp(1, chars.len().max(1));
+    let (base, extra) = (chars.len() / parts, chars.len() % parts);
+    let mut rest = chars.as_slice();
+    let mut pieces = Vec::new();
+    for i in 0..parts {
+        let (piece, tail) = rest.split_at(base + usize::from(i < extra));
+        if !piece.is_empty() {
+            pieces.push(piece.iter().collect());
+        }
+        rest = tail;
+    }
+    pieces
 }
 
 /// An OpenAI error body, `{"error": {message, type, param, code}}`, with the

@@ -57,6 +57,8 @@ pub struct ParsedPlan {
 pub struct RiskWithImpact {
     #[serde(flatten)]
     pub change: RiskyChange,
+    /// The cloud names and ids the change touches (from the plan's values).
+    pub identifies: Vec<String>,
     /// Pipelines whose connections point at the resource.
     pub affected_pipelines: Vec<String>,
 }
@@ -125,8 +127,32 @@ pub struct ResourceHealth {
     pub pipelines: Vec<String>,
 }
 
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanListing {
+    pub name: String,
+    pub description: Option<String>,
+    /// "Plan: 2 to add, 1 to change, 1 to destroy…", or why the plan could not be read.
+    pub headline: String,
+    pub risky_changes: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlansResult {
+    pub count: usize,
+    pub plans: Vec<PlanListing>,
+}
+
 #[tool_router(router = infra_tools, vis = "pub(crate)")]
 impl OpsdeckServer {
+    #[tool(
+        description = "List the Terraform plans this server knows (pending changes), each with its headline and number of risky changes.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<PlansResult>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_terraform_plans(&self) -> ToolResult {
+        respond(self.list_plans_body().await)
+    }
+
     #[tool(
         description = "Parse a Terraform plan (terraform show -json): every change with its action, reason and changed attributes; sensitive values redacted.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ParsedPlan>(),
@@ -177,6 +203,56 @@ impl OpsdeckServer {
 }
 
 impl OpsdeckServer {
+    async fn list_plans_body(&self) -> Outcome<PlansResult> {
+        let mut plans = Vec::new();
+        for source in &self.backends().infra {
+            for plan_ref in source.list_plans().await? {
+                let (headline, risky_changes) = match source
+                    .read_plan(&plan_ref.name)
+                    .await
+                    .map(|t| parse_plan(&t))
+                {
+                    Ok(Ok(plan)) => {
+                        let summary = summarize(&plan);
+                        (summary.headline, summary.risky.len())
+                    }
+                    Ok(Err(e)) => (format!("unreadable: {e}"), 0),
+                    Err(e) => (format!("unreadable: {e}"), 0),
+                };
+                plans.push(PlanListing {
+                    name: plan_ref.name,
+                    description: plan_ref.description,
+                    headline,
+                    risky_changes,
+                });
+            }
+        }
+        let text = if plans.is_empty() {
+            format!(
+                "[{}] no Terraform plans are known here; pass plan_json to explain_plan_diff",
+                self.backends().label
+            )
+        } else {
+            format!(
+                "[{}] {} plan(s): {}",
+                self.backends().label,
+                plans.len(),
+                plans
+                    .iter()
+                    .map(|p| format!("{} ({} risky; {})", p.name, p.risky_changes, p.headline))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        Ok((
+            text,
+            PlansResult {
+                count: plans.len(),
+                plans,
+            },
+        ))
+    }
+
     /// The named plan, the inline one, or the only one known.
     async fn load_plan(&self, params: &PlanParams) -> Result<(String, TerraformPlan), ToolError> {
         if let Some(json) = &params.plan_json {
@@ -284,6 +360,7 @@ impl OpsdeckServer {
                 RiskWithImpact {
                     change: risk.clone(),
                     affected_pipelines: pipelines_touching(&catalog, &identifiers),
+                    identifies: identifiers,
                 }
             })
             .collect();
@@ -294,6 +371,9 @@ impl OpsdeckServer {
         );
         for r in risky.iter().take(6) {
             text.push_str(&format!("\n- {:?}: {}", r.change.severity, r.change.why));
+            if let Some(name) = r.identifies.first() {
+                text.push_str(&format!(" [{name}]"));
+            }
             if !r.affected_pipelines.is_empty() {
                 text.push_str(&format!(
                     " — would affect {}",

@@ -1,0 +1,8 @@
+//! The triage agent: the tool runner with its approval policy, the domain events
+//! it emits, and the offline agent that answers without an LLM.
+
+pub mod events;
+pub mod intent;
+pub mod offline;
+pub mod policy;
+pub mod runner;

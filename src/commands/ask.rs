@@ -1,0 +1,180 @@
+//! `opsdeck ask "…"`: one question, answered headless. The answer streams to
+//! stdout, then a table of the tool calls (or JSON lines of every event with
+//! `--json`). Exit 0 answered, 1 agent or tool failure, 2 usage or config error.
+
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::serve::CommandError;
+use crate::agent::events::AgentEvent;
+use crate::agent::offline;
+use crate::agent::policy::ApprovalPolicy;
+use crate::agent::runner::{RefuseUnapproved, ToolRunner};
+use crate::cli::AskArgs;
+use crate::mcp::config::{self, ServerSpec};
+use crate::mcp::{ConnectionState, McpHost};
+
+/// The servers to use: `--mcp-config`, else the user's config file, else the built-in server.
+pub fn server_specs(explicit: Option<&std::path::Path>) -> Result<Vec<ServerSpec>, CommandError> {
+    if let Some(path) = explicit {
+        return config::load_file(path).map_err(|e| CommandError::usage(e.0));
+    }
+    if let Some(path) = config::default_path().filter(|p| p.exists()) {
+        return config::load_file(&path).map_err(|e| CommandError::usage(e.0));
+    }
+    let executable = std::env::current_exe().map_err(|e| {
+        CommandError::failed(format!(
+            "cannot find this executable to start the built-in server: {e}"
+        ))
+    })?;
+    Ok(vec![ServerSpec::builtin(executable, Vec::new())])
+}
+
+pub async fn run(args: AskArgs) -> Result<(), CommandError> {
+    if args.question.trim().is_empty() {
+        return Err(CommandError::usage(
+            "the question is empty; e.g. opsdeck ask \"why did transform_sales fail?\"",
+        ));
+    }
+    let specs = server_specs(args.mcp_config.as_deref())?;
+    let host = McpHost::start(specs, Duration::from_secs(30)).await;
+    let states = host.states();
+    if !states
+        .iter()
+        .any(|(_, s)| matches!(s, ConnectionState::Ready { .. }))
+    {
+        let detail: Vec<String> = states
+            .iter()
+            .map(|(n, s)| format!("{n}: {}", describe(s)))
+            .collect();
+        host.shutdown().await;
+        return Err(CommandError::failed(format!(
+            "no MCP server is reachable ({})",
+            detail.join("; ")
+        )));
+    }
+    let (events, receiver) = mpsc::unbounded_channel();
+    let printer = tokio::spawn(print_events(receiver, args.json));
+    let ok = {
+        let runner = ToolRunner::new(
+            &host,
+            ApprovalPolicy::new(args.read_only, args.approve.clone()),
+            Box::new(RefuseUnapproved),
+            events.clone(),
+        );
+        let _ = events.send(AgentEvent::UserMessage {
+            text: args.question.clone(),
+        });
+        if std::env::var_os("OPENAI_API_KEY").is_some()
+            || std::env::var_os("AZURE_OPENAI_ENDPOINT").is_some()
+        {
+            let _ = events.send(AgentEvent::Error {
+                message: "an LLM is configured, but the LLM agent is not built yet in this release; answering in offline mode".into(),
+            });
+        }
+        let _ = events.send(AgentEvent::AgentMode {
+            mode: "offline".into(),
+        });
+        let outcome = offline::answer(&runner, &args.question).await;
+        let calls = runner.calls_made();
+        match outcome {
+            Ok(answer) => {
+                offline::stream_answer(&answer, &events);
+                let _ = events.send(AgentEvent::TurnFinished {
+                    answer,
+                    tool_calls: calls,
+                    ok: true,
+                });
+                true
+            }
+            Err(message) => {
+                let _ = events.send(AgentEvent::Error {
+                    message: message.clone(),
+                });
+                let _ = events.send(AgentEvent::TurnFinished {
+                    answer: String::new(),
+                    tool_calls: calls,
+                    ok: false,
+                });
+                false
+            }
+        }
+    };
+    drop(events);
+    let _ = printer.await;
+    host.shutdown().await;
+    if ok {
+        Ok(())
+    } else {
+        Err(CommandError {
+            code: 1,
+            message: "the question could not be answered (see above)".into(),
+        })
+    }
+}
+
+fn describe(state: &ConnectionState) -> String {
+    match state {
+        ConnectionState::Reconnecting { error, .. } => error.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Prints events as they come: the answer to stdout, notes to stderr, and the
+/// tool-call table at the end (or every event as a JSON line).
+async fn print_events(mut receiver: mpsc::UnboundedReceiver<AgentEvent>, json: bool) {
+    let mut rows: Vec<(String, String, String, u64)> = Vec::new();
+    let mut stdout = std::io::stdout();
+    while let Some(event) = receiver.recv().await {
+        if json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                let _ = writeln!(stdout, "{line}");
+                let _ = stdout.flush();
+            }
+            continue;
+        }
+        match event {
+            AgentEvent::TextDelta { text } => {
+                let _ = write!(stdout, "{text}");
+                let _ = stdout.flush();
+            }
+            AgentEvent::ToolCallFinished {
+                server,
+                tool,
+                duration_ms,
+                is_error,
+                ..
+            } => {
+                rows.push((
+                    server,
+                    tool,
+                    if is_error {
+                        "error".into()
+                    } else {
+                        "ok".into()
+                    },
+                    duration_ms,
+                ));
+            }
+            AgentEvent::ApprovalDecided {
+                approved: false,
+                reason,
+                ..
+            } => eprintln!("opsdeck: not approved: {reason}"),
+            AgentEvent::Error { message } => eprintln!("opsdeck: {message}"),
+            AgentEvent::TurnFinished { .. } if !rows.is_empty() => {
+                let _ = writeln!(
+                    stdout,
+                    "\n{:<12} {:<28} {:<7} {:>8}",
+                    "server", "tool", "status", "ms"
+                );
+                for (server, tool, status, ms) in &rows {
+                    let _ = writeln!(stdout, "{server:<12} {tool:<28} {status:<7} {ms:>8}");
+                }
+            }
+            _ => {}
+        }
+    }
+}

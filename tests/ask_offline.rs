@@ -1,0 +1,192 @@
+//! `opsdeck ask` with the offline agent, end to end: the real binary, the real
+//! built-in server as a stdio child, on every sandbox scenario.
+
+mod common;
+
+use std::process::Command;
+
+use common::process::{OPSDECK, tempdir};
+use opsdeck::backends::sandbox::{FixtureFiles, Sandbox};
+use serde_json::Value;
+
+/// An mcpServers file that starts `opsdeck serve` on `scenario` with a pinned clock.
+fn config_for(scenario: &str) -> std::path::PathBuf {
+    let path = tempdir(&format!("ask-{scenario}")).join("mcp.json");
+    let config = serde_json::json!({"mcpServers": {"opsdeck": {
+        "command": OPSDECK,
+        "args": ["serve", "--scenario", scenario, "--seed", "7", "--frozen-clock", common::PINNED],
+        "trusted": true
+    }}});
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+fn ask(scenario: &str, extra: &[&str], question: &str) -> (i32, String, String) {
+    let output = Command::new(OPSDECK)
+        .arg("ask")
+        .arg("--mcp-config")
+        .arg(config_for(scenario))
+        .args(extra)
+        .arg(question)
+        .env("OPSDECK_LOG_DIR", tempdir("ask-logs"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("AZURE_OPENAI_ENDPOINT")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_scenario_question_gets_the_true_root_cause_and_blast_radius() {
+    // A downstream pipeline per scenario, so the agent must follow the failure upstream.
+    let asked = [
+        ("expired-secret", "why did transform_inventory fail?"),
+        (
+            "late-partition",
+            "why did transform_inventory fail last night?",
+        ),
+        ("schema-drift", "what broke in publish_finance_extract?"),
+        ("cluster-oom", "why did transform_customer_360 fail?"),
+        (
+            "risky-plan",
+            "explain the terraform plan prod-lake-encryption",
+        ),
+    ];
+    let scenarios = Sandbox::scenarios(&FixtureFiles::Embedded).unwrap();
+    for (name, question) in asked {
+        let truth = &scenarios.iter().find(|s| s.name == name).unwrap().truth;
+        let (code, stdout, stderr) = ask(name, &[], question);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let answer = stdout.to_lowercase();
+        for word in &truth.keywords {
+            assert!(
+                answer.contains(&word.to_lowercase()),
+                "{name}: '{word}' not in the answer:\n{stdout}"
+            );
+        }
+        for pipeline in &truth.affected_pipelines {
+            assert!(
+                stdout.contains(pipeline.as_str()),
+                "{name}: affected {pipeline} not named:\n{stdout}"
+            );
+        }
+        assert!(
+            stdout.contains("Offline mode"),
+            "{name}: says it is offline"
+        );
+    }
+}
+
+#[test]
+fn the_tool_table_follows_the_answer() {
+    let (code, stdout, _) = ask("expired-secret", &[], "status of ingest_crm_customers");
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("ingest_crm_customers is failing"),
+        "{stdout}"
+    );
+    let table = stdout
+        .split("server       tool")
+        .nth(1)
+        .expect("a tool table");
+    assert!(
+        table.contains("get_pipeline_status") && table.contains(" ok "),
+        "{table}"
+    );
+}
+
+#[test]
+fn unknown_questions_get_help_with_examples() {
+    let (code, stdout, _) = ask("none", &[], "tell me a joke");
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("offline agent")
+            && stdout.contains("why did")
+            && stdout.contains("transform_sales"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn json_mode_prints_every_event_as_a_line() {
+    let (code, stdout, _) = ask("schema-drift", &["--json"], "what is failing?");
+    assert_eq!(code, 0);
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[0], "user_message");
+    assert_eq!(kinds[1], "agent_mode");
+    assert!(
+        kinds.contains(&"tool_call_started")
+            && kinds.contains(&"tool_call_finished")
+            && kinds.contains(&"text_delta")
+    );
+    assert_eq!(*kinds.last().unwrap(), "turn_finished");
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "tool_call_finished")
+        .unwrap();
+    assert_eq!(finished["tool"], "get_failed_tasks_summary");
+    assert!(
+        finished["duration_ms"].is_u64() && finished["result"]["structured"]["groups"].is_array()
+    );
+}
+
+#[test]
+fn a_rerun_question_only_ever_dry_runs() {
+    for extra in [&[][..], &["--read-only"][..]] {
+        let (code, stdout, stderr) = ask("expired-secret", extra, "rerun ingest_crm_customers");
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains("DRY RUN") && stdout.contains("Nothing was started"),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_config_is_a_usage_error_and_a_dead_server_a_failure() {
+    let bad = tempdir("bad-config").join("mcp.json");
+    std::fs::write(&bad, "{\"mcpServers\": {\"x\": {}}}").unwrap();
+    let output = Command::new(OPSDECK)
+        .args(["ask", "--mcp-config"])
+        .arg(&bad)
+        .arg("why?")
+        .env("OPSDECK_LOG_DIR", tempdir("l"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("neither command"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dead = tempdir("dead-config").join("mcp.json");
+    std::fs::write(
+        &dead,
+        "{\"mcpServers\": {\"gone\": {\"command\": \"/nonexistent/server\"}}}",
+    )
+    .unwrap();
+    let output = Command::new(OPSDECK)
+        .args(["ask", "--mcp-config"])
+        .arg(&dead)
+        .arg("why?")
+        .env("OPSDECK_LOG_DIR", tempdir("l"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no MCP server is reachable") && stderr.contains("/nonexistent/server"),
+        "{stderr}"
+    );
+}
