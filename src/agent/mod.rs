@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod intent;
+pub mod llm;
 pub mod offline;
 pub mod policy;
 pub mod runner;

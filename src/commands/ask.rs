@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use super::serve::CommandError;
 use crate::agent::events::AgentEvent;
+use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
 use crate::agent::offline;
 use crate::agent::policy::ApprovalPolicy;
 use crate::agent::runner::{RefuseUnapproved, ToolRunner};
@@ -38,6 +39,12 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
             "the question is empty; e.g. opsdeck ask \"why did transform_sales fail?\"",
         ));
     }
+    let provider =
+        Provider::from_env(&|name| std::env::var(name).ok()).map_err(CommandError::usage)?;
+    let llm = match &provider {
+        Some(p) => Some(LlmAgent::new(p, LlmSettings::default()).map_err(CommandError::failed)?),
+        None => None,
+    };
     let specs = server_specs(args.mcp_config.as_deref())?;
     let host = McpHost::start(specs, Duration::from_secs(30)).await;
     let states = host.states();
@@ -67,35 +74,45 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
         let _ = events.send(AgentEvent::UserMessage {
             text: args.question.clone(),
         });
-        if std::env::var_os("OPENAI_API_KEY").is_some()
-            || std::env::var_os("AZURE_OPENAI_ENDPOINT").is_some()
-        {
-            let _ = events.send(AgentEvent::Error {
-                message: "an LLM is configured, but the LLM agent is not built yet in this release; answering in offline mode".into(),
-            });
-        }
-        let _ = events.send(AgentEvent::AgentMode {
-            mode: "offline".into(),
-        });
-        let outcome = offline::answer(&runner, &args.question).await;
-        let calls = runner.calls_made();
+        let mode = provider
+            .as_ref()
+            .map_or_else(|| "offline".to_string(), Provider::model_label);
+        let _ = events.send(AgentEvent::AgentMode { mode });
+        let outcome = match &llm {
+            // The LLM agent streams its own text deltas as they arrive.
+            Some(agent) => {
+                let turn = agent.run_turn(&runner, &args.question, &events).await;
+                if turn.ok {
+                    Ok(turn.answer)
+                } else {
+                    Err((turn.answer, String::new()))
+                }
+            }
+            None => match offline::answer(&runner, &args.question).await {
+                Ok(answer) => {
+                    offline::stream_answer(&answer, &events);
+                    Ok(answer)
+                }
+                Err(message) => Err((String::new(), message)),
+            },
+        };
+        let tool_calls = runner.calls_made();
         match outcome {
             Ok(answer) => {
-                offline::stream_answer(&answer, &events);
                 let _ = events.send(AgentEvent::TurnFinished {
                     answer,
-                    tool_calls: calls,
+                    tool_calls,
                     ok: true,
                 });
                 true
             }
-            Err(message) => {
-                let _ = events.send(AgentEvent::Error {
-                    message: message.clone(),
-                });
+            Err((partial, message)) => {
+                if !message.is_empty() {
+                    let _ = events.send(AgentEvent::Error { message });
+                }
                 let _ = events.send(AgentEvent::TurnFinished {
-                    answer: String::new(),
-                    tool_calls: calls,
+                    answer: partial,
+                    tool_calls,
                     ok: false,
                 });
                 false

@@ -1,0 +1,322 @@
+//! The LLM agent: streaming chat completions with tool calls. Text deltas go out
+//! as events as they arrive; tool-call deltas are assembled by index; the calls of
+//! one round run concurrently through the [`ToolRunner`]; the loop stops after a
+//! set number of rounds with an honest message. Cancelling is dropping the turn's
+//! future: the HTTP stream and pending tool calls go with it.
+
+mod assemble;
+pub mod http;
+mod prompt;
+pub mod provider;
+
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::Config;
+use async_openai::error::OpenAIError;
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCall, ChatCompletionRequestAssistantMessage,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestToolMessage, ChatCompletionRequestUserMessage,
+    ChatCompletionStreamOptions, ChatCompletionTool, ChatCompletionTools,
+    CreateChatCompletionRequest, FunctionCall, FunctionObject,
+};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::events::AgentEvent;
+use super::runner::ToolRunner;
+use assemble::ToolCallAssembler;
+use http::HttpFailure;
+pub use provider::Provider;
+
+/// How a turn behaves.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    pub max_rounds: u32,
+    /// Attempts per model request on 429, 5xx and connection errors.
+    pub max_attempts: u32,
+    /// The longest `Retry-After` the agent waits for; longer means give up and say so.
+    pub max_retry_wait: Duration,
+    /// A silence on the stream this long ends the request.
+    pub read_timeout: Duration,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        LlmSettings {
+            max_rounds: 10,
+            max_attempts: 4,
+            max_retry_wait: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+pub struct LlmAgent {
+    client: Client<Box<dyn Config>>,
+    model: String,
+    settings: LlmSettings,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnOutcome {
+    pub answer: String,
+    /// False when the turn ended on an error (the partial answer is kept).
+    pub ok: bool,
+}
+
+impl LlmAgent {
+    pub fn new(provider: &Provider, settings: LlmSettings) -> Result<LlmAgent, String> {
+        Ok(LlmAgent {
+            client: provider.client(settings.read_timeout)?,
+            model: provider.model(),
+            settings,
+        })
+    }
+
+    /// Answers one question, calling tools as the model asks.
+    pub async fn run_turn(
+        &self,
+        runner: &ToolRunner<'_>,
+        question: &str,
+        events: &tokio::sync::mpsc::UnboundedSender<AgentEvent>,
+    ) -> TurnOutcome {
+        let tools: Vec<ChatCompletionTools> = runner
+            .host()
+            .catalog()
+            .await
+            .into_iter()
+            .map(|t| {
+                ChatCompletionTools::Function(ChatCompletionTool {
+                    function: FunctionObject {
+                        name: t.exposed_name.clone(),
+                        description: t.tool.description.as_ref().map(|d| d.to_string()),
+                        parameters: Some(Value::Object(t.tool.input_schema.as_ref().clone())),
+                        strict: None,
+                    },
+                })
+            })
+            .collect();
+        let mut messages: Vec<ChatCompletionRequestMessage> = vec![
+            ChatCompletionRequestSystemMessage::from(prompt::SYSTEM).into(),
+            ChatCompletionRequestUserMessage::from(question).into(),
+        ];
+        let mut answer = String::new();
+        for round in 1..=self.settings.max_rounds {
+            let request = CreateChatCompletionRequest {
+                model: self.model.clone(),
+                messages: messages.clone(),
+                tools: (!tools.is_empty()).then(|| tools.clone()),
+                stream: Some(true),
+                stream_options: Some(ChatCompletionStreamOptions {
+                    include_usage: Some(true),
+                    include_obfuscation: None,
+                }),
+                ..Default::default()
+            };
+            let mut stream = match self.open_stream(request, events).await {
+                Ok(stream) => stream,
+                Err(message) => {
+                    let _ = events.send(AgentEvent::Error { message });
+                    return TurnOutcome { answer, ok: false };
+                }
+            };
+            let mut text = String::new();
+            let mut calls = ToolCallAssembler::default();
+            let mut finished = false;
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(chunk) => {
+                        if let Some(usage) = chunk.usage {
+                            let _ = events.send(AgentEvent::Usage {
+                                prompt_tokens: usage.prompt_tokens,
+                                completion_tokens: usage.completion_tokens,
+                            });
+                        }
+                        for choice in chunk.choices {
+                            if let Some(delta) = choice.delta.content.filter(|d| !d.is_empty()) {
+                                text.push_str(&delta);
+                                let _ = events.send(AgentEvent::TextDelta { text: delta });
+                            }
+                            for delta in choice.delta.tool_calls.unwrap_or_default() {
+                                calls.push(&delta);
+                            }
+                            finished |= choice.finish_reason.is_some();
+                        }
+                    }
+                    Err(OpenAIError::JSONDeserialize(error, raw)) => {
+                        // One malformed chunk (an error event, a vendor's extra enum value) is reported, not fatal.
+                        tracing::warn!(%error, raw = %raw.chars().take(300).collect::<String>(), "unreadable stream chunk");
+                    }
+                    Err(error) => {
+                        answer.push_str(&text);
+                        let _ = events.send(AgentEvent::Error {
+                            message: format!("the model's answer was cut off ({error}); the partial answer is kept"),
+                        });
+                        return TurnOutcome { answer, ok: false };
+                    }
+                }
+            }
+            if !finished && calls.is_empty() {
+                answer.push_str(&text);
+                let _ = events.send(AgentEvent::Error {
+                    message:
+                        "the model's stream ended before it finished; the partial answer is kept"
+                            .into(),
+                });
+                return TurnOutcome { answer, ok: false };
+            }
+            answer.push_str(&text);
+            let calls = calls.finish();
+            if calls.is_empty() {
+                return TurnOutcome { answer, ok: true };
+            }
+            tracing::info!(round, calls = calls.len(), "model asked for tools");
+            messages.push(
+                ChatCompletionRequestAssistantMessage {
+                    content: (!text.is_empty()).then(|| text.clone().into()),
+                    tool_calls: Some(
+                        calls
+                            .iter()
+                            .map(|c| {
+                                ChatCompletionMessageToolCall {
+                                    id: c.id.clone(),
+                                    function: FunctionCall {
+                                        name: c.name.clone(),
+                                        arguments: c.arguments.clone(),
+                                    },
+                                }
+                                .into()
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                }
+                .into(),
+            );
+            // Independent calls of one round run concurrently.
+            let results = futures::future::join_all(calls.iter().map(|call| async move {
+                let content =
+                    match serde_json::from_str::<Value>(if call.arguments.trim().is_empty() {
+                        "{}"
+                    } else {
+                        &call.arguments
+                    }) {
+                        Ok(arguments @ Value::Object(_)) => {
+                            runner.call(&call.name, arguments).await.for_model
+                        }
+                        Ok(other) => format!(
+                            "error: the arguments for {} must be a JSON object, got {other}",
+                            call.name
+                        ),
+                        Err(e) => format!(
+                            "error: the arguments for {} are not valid JSON ({e}): {}",
+                            call.name, call.arguments
+                        ),
+                    };
+                (call.id.clone(), content)
+            }))
+            .await;
+            for (id, content) in results {
+                messages.push(
+                    ChatCompletionRequestToolMessage {
+                        content: content.into(),
+                        tool_call_id: id,
+                    }
+                    .into(),
+                );
+            }
+        }
+        let note = format!(
+            "\n\n(Stopped after {} rounds of tool calls without a final answer. The tool results above are what I found; ask a narrower question to go on.)",
+            self.settings.max_rounds
+        );
+        let _ = events.send(AgentEvent::TextDelta { text: note.clone() });
+        answer.push_str(&note);
+        TurnOutcome { answer, ok: false }
+    }
+
+    /// Opens the stream, retrying 429, 5xx and connection failures with backoff
+    /// (honouring `Retry-After`), never `insufficient_quota`.
+    async fn open_stream(
+        &self,
+        request: CreateChatCompletionRequest,
+        events: &tokio::sync::mpsc::UnboundedSender<AgentEvent>,
+    ) -> Result<async_openai::types::chat::ChatCompletionResponseStream, String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.client.chat().create_stream(request.clone()).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => error,
+            };
+            let wait = match retry_delay(&error, attempt) {
+                Some(wait)
+                    if attempt < self.settings.max_attempts
+                        && wait <= self.settings.max_retry_wait =>
+                {
+                    wait
+                }
+                Some(wait) if wait > self.settings.max_retry_wait => {
+                    return Err(format!(
+                        "the model is rate limited for {}s (Retry-After); try again later: {}",
+                        wait.as_secs(),
+                        describe(&error)
+                    ));
+                }
+                _ => return Err(format!("the model request failed: {}", describe(&error))),
+            };
+            let _ = events.send(AgentEvent::Error {
+                message: format!(
+                    "the model request failed ({}); retrying in {:.1}s (attempt {attempt} of {})",
+                    describe(&error),
+                    wait.as_secs_f64(),
+                    self.settings.max_attempts
+                ),
+            });
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// How long to wait before retrying, or `None` when retrying cannot help.
+fn retry_delay(error: &OpenAIError, attempt: u32) -> Option<Duration> {
+    let backoff = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6)));
+    match error {
+        OpenAIError::Boxed(boxed) => {
+            let failure = boxed.downcast_ref::<HttpFailure>()?;
+            if failure.is_quota() {
+                return None;
+            }
+            Some(failure.retry_after.unwrap_or(backoff))
+        }
+        OpenAIError::Reqwest(e) if e.is_connect() || e.is_timeout() => Some(backoff),
+        _ => None,
+    }
+}
+
+/// A sentence about a failed request, with the vendor's code when there is one.
+fn describe(error: &OpenAIError) -> String {
+    match error {
+        OpenAIError::Boxed(boxed) => match boxed.downcast_ref::<HttpFailure>() {
+            Some(f) if f.is_quota() => format!(
+                "{f} — the account is out of quota (insufficient_quota); add credit or use another key"
+            ),
+            Some(f) => f.to_string(),
+            None => boxed.to_string(),
+        },
+        OpenAIError::ApiError(e) => format!(
+            "HTTP {}: {}{}",
+            e.status_code.as_u16(),
+            e.api_error.message,
+            e.api_error
+                .code
+                .as_ref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ),
+        other => other.to_string(),
+    }
+}
