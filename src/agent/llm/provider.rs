@@ -38,6 +38,15 @@ impl Provider {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
+        // Keys go into an HTTP header; one with a newline or control character would be
+        // rejected deep inside the HTTP stack, so say which variable is wrong up front.
+        for name in ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"] {
+            if get(name).is_some_and(|key| !key.chars().all(|c| c.is_ascii_graphic())) {
+                return Err(format!(
+                    "{name} contains spaces or control characters; check how it was pasted"
+                ));
+            }
+        }
         if let Some(endpoint) = get("AZURE_OPENAI_ENDPOINT") {
             let deployment = get("AZURE_OPENAI_DEPLOYMENT_NAME")
                 .ok_or("AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_DEPLOYMENT_NAME is not: name the deployment to use")?;
