@@ -98,6 +98,15 @@ pub struct AskArgs {
     /// Allow this destructive tool without asking (repeatable).
     #[arg(long, value_name = "TOOL")]
     pub approve: Vec<String>,
+    /// Most rounds of tool calls the LLM agent may make before it must answer.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub max_rounds: u32,
+    /// Bytes of each tool result sent to the model (the rest is cut with a marker).
+    #[arg(long, default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(256..=1_048_576))]
+    pub max_result_bytes: u64,
+    /// Seconds the model's stream may stay silent before the request is abandoned.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub llm_timeout: u64,
     /// MCP servers to use, in the mcpServers JSON format (default: ~/.config/opsdeck/mcp.json, else the built-in server).
     #[arg(long, value_name = "FILE")]
     pub mcp_config: Option<std::path::PathBuf>,

@@ -306,12 +306,43 @@ async fn a_destructive_call_is_refused_headless_unless_approved() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_loop_stops_after_ten_rounds_and_says_so() {
+async fn the_loop_stops_after_the_round_limit_and_says_so() {
     let round = || stream(tool_call_chunks(&[("c", "list_pipelines", "{}")], 1));
-    let mock = MockOpenAi::start((0..10).map(|_| round()).collect()).await;
-    let output = ask(openai_env(&mock), vec![], "loop forever").await;
+    let mock = MockOpenAi::start((0..3).map(|_| round()).collect()).await;
+    let output = ask(openai_env(&mock), vec!["--max-rounds", "3"], "loop forever").await;
     let (stdout, _) = out(&output);
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(mock.requests().len(), 10);
-    assert!(stdout.contains("Stopped after 10 rounds"), "{stdout}");
+    assert_eq!(mock.requests().len(), 3);
+    assert!(stdout.contains("Stopped after 3 rounds"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_results_sent_to_the_model_are_capped_with_a_marker() {
+    let mock = MockOpenAi::start(vec![
+        stream(tool_call_chunks(
+            &[("c", "list_pipeline_runs", r#"{"limit": 50}"#)],
+            1,
+        )),
+        stream(text_chunks(&["Done."])),
+    ])
+    .await;
+    let output = ask(
+        openai_env(&mock),
+        vec!["--max-result-bytes", "1000"],
+        "list runs",
+    )
+    .await;
+    assert!(output.status.success(), "{:?}", out(&output));
+    let second = &mock.requests()[1].body;
+    let tool = second["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
+    let content = tool["content"].as_str().unwrap();
+    assert!(
+        content.len() < 1_200 && content.contains("[… truncated: 1000 of"),
+        "{content}"
+    );
 }

@@ -42,7 +42,14 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
     let provider =
         Provider::from_env(&|name| std::env::var(name).ok()).map_err(CommandError::usage)?;
     let llm = match &provider {
-        Some(p) => Some(LlmAgent::new(p, LlmSettings::default()).map_err(CommandError::failed)?),
+        Some(p) => {
+            let settings = LlmSettings {
+                max_rounds: args.max_rounds,
+                read_timeout: Duration::from_secs(args.llm_timeout),
+                ..LlmSettings::default()
+            };
+            Some(LlmAgent::new(p, settings).map_err(CommandError::failed)?)
+        }
         None => None,
     };
     let specs = server_specs(args.mcp_config.as_deref())?;
@@ -70,6 +77,10 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
             ApprovalPolicy::new(args.read_only, args.approve.clone()),
             Box::new(RefuseUnapproved),
             events.clone(),
+        )
+        .with_caps(
+            args.max_result_bytes as usize,
+            crate::agent::runner::DEFAULT_FULL_CAP,
         );
         let _ = events.send(AgentEvent::UserMessage {
             text: args.question.clone(),
@@ -143,6 +154,7 @@ fn describe(state: &ConnectionState) -> String {
 /// tool-call table at the end (or every event as a JSON line).
 async fn print_events(mut receiver: mpsc::UnboundedReceiver<AgentEvent>, json: bool) {
     let mut rows: Vec<(String, String, String, u64)> = Vec::new();
+    let mut tokens = (0u64, 0u64);
     let mut stdout = std::io::stdout();
     while let Some(event) = receiver.recv().await {
         if json {
@@ -175,20 +187,36 @@ async fn print_events(mut receiver: mpsc::UnboundedReceiver<AgentEvent>, json: b
                     duration_ms,
                 ));
             }
+            AgentEvent::Usage {
+                prompt_tokens,
+                completion_tokens,
+            } => {
+                tokens.0 += u64::from(prompt_tokens);
+                tokens.1 += u64::from(completion_tokens);
+            }
             AgentEvent::ApprovalDecided {
                 approved: false,
                 reason,
                 ..
             } => eprintln!("opsdeck: not approved: {reason}"),
             AgentEvent::Error { message } => eprintln!("opsdeck: {message}"),
-            AgentEvent::TurnFinished { .. } if !rows.is_empty() => {
-                let _ = writeln!(
-                    stdout,
-                    "\n{:<12} {:<28} {:<7} {:>8}",
-                    "server", "tool", "status", "ms"
-                );
-                for (server, tool, status, ms) in &rows {
-                    let _ = writeln!(stdout, "{server:<12} {tool:<28} {status:<7} {ms:>8}");
+            AgentEvent::TurnFinished { .. } => {
+                if !rows.is_empty() {
+                    let _ = writeln!(
+                        stdout,
+                        "\n{:<12} {:<28} {:<7} {:>8}",
+                        "server", "tool", "status", "ms"
+                    );
+                    for (server, tool, status, ms) in &rows {
+                        let _ = writeln!(stdout, "{server:<12} {tool:<28} {status:<7} {ms:>8}");
+                    }
+                }
+                if tokens != (0, 0) {
+                    let _ = writeln!(
+                        stdout,
+                        "tokens: {} prompt, {} completion",
+                        tokens.0, tokens.1
+                    );
                 }
             }
             _ => {}
