@@ -1,0 +1,130 @@
+//! Cancelling a turn is dropping it: the model's HTTP stream and a pending tool
+//! call are abandoned, and the host stays usable.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::openai_mock::{MockOpenAi, Reply, text_chunks, tool_call_chunks};
+use common::process::{peer_script, python, tempdir};
+use opsdeck::agent::events::AgentEvent;
+use opsdeck::agent::llm::{LlmAgent, LlmSettings, Provider};
+use opsdeck::agent::policy::ApprovalPolicy;
+use opsdeck::agent::runner::{RefuseUnapproved, ToolRunner};
+use opsdeck::mcp::McpHost;
+use opsdeck::mcp::config::{ServerSpec, ServerTransport};
+
+fn python_server() -> ServerSpec {
+    ServerSpec {
+        name: "py".into(),
+        transport: ServerTransport::Stdio {
+            command: python("venv-mcp2").display().to_string(),
+            args: vec![peer_script("test_server.py").display().to_string()],
+            env: BTreeMap::from([(
+                "OPSDECK_LOG_DIR".to_string(),
+                tempdir("cancel").display().to_string(),
+            )]),
+            cwd: None,
+        },
+        trusted: true,
+        read_only: false,
+        allowed_tools: None,
+        denied_tools: vec![],
+        call_timeout: Duration::from_secs(60),
+    }
+}
+
+fn agent(mock: &MockOpenAi) -> LlmAgent {
+    let provider = Provider::OpenAi {
+        base_url: mock.base_url.clone(),
+        api_key: "sk-test".into(),
+        model: "m".into(),
+    };
+    LlmAgent::new(&provider, LlmSettings::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_turn_abandons_the_model_stream() {
+    let mock = MockOpenAi::start(vec![Reply::Stream {
+        chunks: text_chunks(&["a", "b", "c", "d", "e", "f"]),
+        cut: false,
+        delay_ms: 400,
+    }])
+    .await;
+    let host = McpHost::start(vec![python_server()], Duration::from_secs(30)).await;
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let agent = agent(&mock);
+    {
+        let runner = ToolRunner::new(
+            &host,
+            ApprovalPolicy::default(),
+            Box::new(RefuseUnapproved),
+            events.clone(),
+        );
+        let turn = agent.run_turn(&runner, "hi", &events);
+        // Esc after the first delta.
+        let cancelled = tokio::time::timeout(Duration::from_millis(1_000), turn).await;
+        assert!(cancelled.is_err(), "the turn was still streaming");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mock.abandoned_streams(), 1, "the HTTP stream was dropped");
+    let mut deltas = 0;
+    while let Ok(event) = received.try_recv() {
+        deltas += usize::from(matches!(event, AgentEvent::TextDelta { .. }));
+    }
+    assert!(
+        (1..6).contains(&deltas),
+        "some text arrived before the cancel: {deltas}"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_turn_abandons_a_pending_tool_call_and_the_host_stays_usable() {
+    let mock = MockOpenAi::start(vec![Reply::Stream {
+        chunks: tool_call_chunks(&[("c1", "hang", "{}")], 1),
+        cut: false,
+        delay_ms: 0,
+    }])
+    .await;
+    let host = McpHost::start(vec![python_server()], Duration::from_secs(30)).await;
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let agent = agent(&mock);
+    {
+        let runner = ToolRunner::new(
+            &host,
+            ApprovalPolicy::default(),
+            Box::new(RefuseUnapproved),
+            events.clone(),
+        );
+        let cancelled = tokio::time::timeout(
+            Duration::from_secs(2),
+            agent.run_turn(&runner, "hang please", &events),
+        )
+        .await;
+        assert!(cancelled.is_err(), "the tool call was still pending");
+    }
+    let mut started = false;
+    let mut finished = false;
+    while let Ok(event) = received.try_recv() {
+        started |= matches!(event, AgentEvent::ToolCallStarted { ref tool, .. } if tool == "hang");
+        finished |= matches!(event, AgentEvent::ToolCallFinished { .. });
+    }
+    assert!(
+        started && !finished,
+        "the call started and was abandoned, not finished"
+    );
+    let echoed = tokio::time::timeout(
+        Duration::from_secs(5),
+        host.call(
+            "echo",
+            serde_json::json!({"text": "alive"}).as_object().cloned(),
+        ),
+    )
+    .await
+    .expect("the server answers right away")
+    .unwrap();
+    assert_eq!(echoed.content[0].as_text().unwrap().text, "alive");
+    host.shutdown().await;
+}
