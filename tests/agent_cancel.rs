@@ -16,6 +16,15 @@ use opsdeck::mcp::McpHost;
 use opsdeck::mcp::config::{ServerSpec, ServerTransport};
 
 fn python_server() -> ServerSpec {
+    python_server_with(BTreeMap::new())
+}
+
+fn python_server_with(extra_env: BTreeMap<String, String>) -> ServerSpec {
+    let mut env = BTreeMap::from([(
+        "OPSDECK_LOG_DIR".to_string(),
+        tempdir("cancel").display().to_string(),
+    )]);
+    env.extend(extra_env);
     ServerSpec {
         name: "py".into(),
         transport: ServerTransport::Stdio {

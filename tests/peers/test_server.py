@@ -38,7 +38,15 @@ def crash() -> str:
 
 @server.tool(description="Never answer (sleeps for an hour).")
 async def hang(seconds: float = 3600.0) -> str:
-    await asyncio.sleep(seconds)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        # The client sent notifications/cancelled: leave a mark for the test.
+        mark = os.environ.get("OPSDECK_TEST_CANCEL_FILE")
+        if mark:
+            with open(mark, "w", encoding="utf-8") as f:
+                f.write("cancelled\n")
+        raise
     return "woke up"
 
 
