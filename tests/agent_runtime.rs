@@ -1,5 +1,6 @@
-//! Cancelling a turn is dropping it: the model's HTTP stream and a pending tool
-//! call are abandoned, and the host stays usable.
+//! The agent at run time: cancelling a turn is dropping it (the model's HTTP stream
+//! and a pending tool call are abandoned, the host stays usable), and a tool whose
+//! definition changes mid-session needs approval again.
 
 mod common;
 
@@ -135,5 +136,45 @@ async fn dropping_a_turn_abandons_a_pending_tool_call_and_the_host_stays_usable(
     .expect("the server answers right away")
     .unwrap();
     assert_eq!(echoed.content[0].as_text().unwrap().text, "alive");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_whose_definition_changes_mid_session_needs_approval_again() {
+    let host = McpHost::start(vec![python_server()], Duration::from_secs(30)).await;
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let runner = ToolRunner::new(
+        &host,
+        ApprovalPolicy::default(),
+        Box::new(RefuseUnapproved),
+        events,
+    );
+    let first = runner
+        .call("echo", serde_json::json!({"text": "one"}))
+        .await;
+    assert!(!first.is_error, "{}", first.summary);
+    assert!(
+        !runner
+            .call("change_definition", serde_json::json!({}))
+            .await
+            .is_error
+    );
+    host.refresh_tools().await;
+    let second = runner
+        .call("echo", serde_json::json!({"text": "two"}))
+        .await;
+    assert!(second.is_error, "the changed tool was not re-approved");
+    assert!(
+        second.summary.contains("changed its definition")
+            && second.summary.contains("not approved"),
+        "{}",
+        second.summary
+    );
+    let mut asked = false;
+    while let Ok(event) = received.try_recv() {
+        asked |= matches!(event, AgentEvent::ApprovalNeeded { ref tool, .. } if tool == "echo");
+    }
+    assert!(asked, "an approval was asked for");
+    drop(runner);
     host.shutdown().await;
 }
