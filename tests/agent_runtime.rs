@@ -178,3 +178,85 @@ async fn a_tool_whose_definition_changes_mid_session_needs_approval_again() {
     drop(runner);
     host.shutdown().await;
 }
+
+/// A token source that hands out a new token each time, like a refreshing credential.
+struct RotatingTokens(std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl opsdeck::agent::llm::BearerSource for RotatingTokens {
+    async fn bearer(&self) -> Result<String, String> {
+        Ok(format!(
+            "entra-token-{}",
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+        ))
+    }
+    fn describe(&self) -> String {
+        "test tokens".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_openai_with_entra_id_sends_a_fresh_bearer_and_no_api_key() {
+    let mock = MockOpenAi::start(vec![
+        Reply::Stream {
+            chunks: tool_call_chunks(&[("c1", "echo", r#"{"text": "x"}"#)], 1),
+            cut: false,
+            delay_ms: 0,
+        },
+        Reply::Stream {
+            chunks: text_chunks(&["done"]),
+            cut: false,
+            delay_ms: 0,
+        },
+    ])
+    .await;
+    let provider = Provider::Azure {
+        endpoint: mock.azure_endpoint.clone(),
+        auth: opsdeck::agent::llm::AzureAuth::EntraId,
+        deployment: "triage-gpt".into(),
+        api_version: "2024-10-21".into(),
+    };
+    let tokens = std::sync::Arc::new(RotatingTokens(std::sync::atomic::AtomicUsize::new(0)));
+    let agent = LlmAgent::with_bearer(&provider, LlmSettings::default(), Some(tokens)).unwrap();
+    let host = McpHost::start(vec![python_server()], Duration::from_secs(30)).await;
+    let (events, _received) = tokio::sync::mpsc::unbounded_channel();
+    let runner = ToolRunner::new(
+        &host,
+        ApprovalPolicy::default(),
+        Box::new(RefuseUnapproved),
+        events.clone(),
+    );
+    let turn = agent.run_turn(&runner, "hi", &events).await;
+    assert!(turn.ok, "{turn:?}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2);
+    for (i, request) in requests.iter().enumerate() {
+        assert_eq!(
+            request.path,
+            "/openai/deployments/triage-gpt/chat/completions"
+        );
+        assert_eq!(request.query_param("api-version"), Some("2024-10-21"));
+        assert_eq!(request.header_count("authorization"), 1);
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer entra-token-{}", i + 1).as_str())
+        );
+        assert_eq!(request.header_count("api-key"), 0);
+    }
+    drop(runner);
+    host.shutdown().await;
+}
+
+#[test]
+fn azure_without_a_key_or_credential_says_how_to_sign_in() {
+    let provider = Provider::Azure {
+        endpoint: "https://r.openai.azure.com".into(),
+        auth: opsdeck::agent::llm::AzureAuth::EntraId,
+        deployment: "d".into(),
+        api_version: "2024-10-21".into(),
+    };
+    let err = LlmAgent::with_bearer(&provider, LlmSettings::default(), None)
+        .err()
+        .unwrap();
+    assert!(err.contains("Entra ID"), "{err}");
+}

@@ -346,3 +346,25 @@ async fn tool_results_sent_to_the_model_are_capped_with_a_marker() {
         "{content}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_without_a_key_tries_entra_id_and_says_why_it_failed() {
+    let mock = MockOpenAi::start(vec![]).await;
+    let env = vec![
+        ("AZURE_OPENAI_ENDPOINT", mock.azure_endpoint.clone()),
+        ("AZURE_OPENAI_DEPLOYMENT_NAME", "triage-gpt".into()),
+        // No az or azd on this machine's PATH: the developer sign-in cannot produce a token.
+        ("PATH", "/nonexistent".into()),
+    ];
+    let output = ask(env, vec![], "hi").await;
+    let (_, stderr) = out(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Entra ID sign-in for Azure OpenAI failed"),
+        "{stderr}"
+    );
+    assert!(
+        mock.requests().is_empty(),
+        "nothing was sent without a token"
+    );
+}

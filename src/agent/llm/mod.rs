@@ -5,6 +5,7 @@
 //! future: the HTTP stream and pending tool calls go with it.
 
 mod assemble;
+pub mod entra;
 pub mod http;
 mod prompt;
 pub mod provider;
@@ -27,8 +28,10 @@ use serde_json::Value;
 use super::events::AgentEvent;
 use super::runner::ToolRunner;
 use assemble::ToolCallAssembler;
+use async_openai::traits::RequestOptionsBuilder;
+pub use entra::BearerSource;
 use http::HttpFailure;
-pub use provider::Provider;
+pub use provider::{AzureAuth, Provider};
 
 /// How a turn behaves.
 #[derive(Debug, Clone)]
@@ -57,6 +60,8 @@ pub struct LlmAgent {
     client: Client<Box<dyn Config>>,
     model: String,
     settings: LlmSettings,
+    /// Entra ID: a fresh `Authorization: Bearer` and the `api-version` on each request.
+    bearer: Option<(std::sync::Arc<dyn BearerSource>, String)>,
 }
 
 /// How a turn ended.
@@ -69,10 +74,49 @@ pub struct TurnOutcome {
 
 impl LlmAgent {
     pub fn new(provider: &Provider, settings: LlmSettings) -> Result<LlmAgent, String> {
+        let bearer: Option<std::sync::Arc<dyn BearerSource>> = match provider {
+            Provider::Azure {
+                auth: AzureAuth::EntraId,
+                ..
+            } => Some(std::sync::Arc::new(entra::AzureIdentityBearer::from_env(
+                &|n| std::env::var(n).ok(),
+            )?)),
+            _ => None,
+        };
+        LlmAgent::with_bearer(provider, settings, bearer)
+    }
+
+    /// Like [`LlmAgent::new`], with the bearer-token source given (tests, other credentials).
+    pub fn with_bearer(
+        provider: &Provider,
+        settings: LlmSettings,
+        bearer: Option<std::sync::Arc<dyn BearerSource>>,
+    ) -> Result<LlmAgent, String> {
+        let bearer = match (provider, bearer) {
+            (
+                Provider::Azure {
+                    auth: AzureAuth::EntraId,
+                    api_version,
+                    ..
+                },
+                Some(source),
+            ) => Some((source, api_version.clone())),
+            (
+                Provider::Azure {
+                    auth: AzureAuth::EntraId,
+                    ..
+                },
+                None,
+            ) => {
+                return Err("Azure OpenAI without a key needs an Entra ID credential".into());
+            }
+            _ => None,
+        };
         Ok(LlmAgent {
             client: provider.client(settings.read_timeout)?,
             model: provider.model(),
             settings,
+            bearer,
         })
     }
 
@@ -248,7 +292,18 @@ impl LlmAgent {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.client.chat().create_stream(request.clone()).await {
+            let mut chat = self.client.chat();
+            if let Some((source, api_version)) = &self.bearer {
+                // Asked per request: the credential caches the token and refreshes it before expiry.
+                let token = source.bearer().await?;
+                chat = chat
+                    .query(&[("api-version", api_version.as_str())])
+                    .and_then(|c| {
+                        c.header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
+                    })
+                    .map_err(|e| format!("cannot prepare the Azure OpenAI request: {e}"))?;
+            }
+            let error = match chat.create_stream(request.clone()).await {
                 Ok(stream) => return Ok(stream),
                 Err(error) => error,
             };

@@ -23,10 +23,18 @@ pub enum Provider {
     },
     Azure {
         endpoint: String,
-        api_key: String,
+        auth: AzureAuth,
         deployment: String,
         api_version: String,
     },
+}
+
+/// How to authenticate to Azure OpenAI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AzureAuth {
+    Key(String),
+    /// An Entra ID bearer token per request (no `api-key`).
+    EntraId,
 }
 
 impl Provider {
@@ -50,12 +58,11 @@ impl Provider {
         if let Some(endpoint) = get("AZURE_OPENAI_ENDPOINT") {
             let deployment = get("AZURE_OPENAI_DEPLOYMENT_NAME")
                 .ok_or("AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_DEPLOYMENT_NAME is not: name the deployment to use")?;
-            let api_key = get("AZURE_OPENAI_API_KEY").ok_or(
-                "AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_API_KEY is not (Entra ID sign-in for Azure OpenAI is not supported yet: use a key)",
-            )?;
+            // Without a key, sign in with Entra ID (keys are often disabled on Azure OpenAI).
+            let auth = get("AZURE_OPENAI_API_KEY").map_or(AzureAuth::EntraId, AzureAuth::Key);
             return Ok(Some(Provider::Azure {
                 endpoint: endpoint.trim_end_matches('/').to_string(),
-                api_key,
+                auth,
                 deployment,
                 api_version: get("AZURE_OPENAI_API_VERSION")
                     .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.into()),
@@ -114,7 +121,7 @@ impl Provider {
             ),
             Provider::Azure {
                 endpoint,
-                api_key,
+                auth: AzureAuth::Key(api_key),
                 deployment,
                 api_version,
             } => Box::new(
@@ -123,6 +130,21 @@ impl Provider {
                     .with_deployment_id(deployment)
                     .with_api_version(api_version)
                     .with_api_key(api_key),
+            ),
+            // AzureConfig always sends `api-key`; for a bearer token the deployment is
+            // addressed as an OpenAI base URL, and the agent adds `api-version` and
+            // `Authorization` to each request (see `LlmAgent::open_stream`).
+            Provider::Azure {
+                endpoint,
+                auth: AzureAuth::EntraId,
+                deployment,
+                ..
+            } => Box::new(
+                OpenAIConfig::new()
+                    .with_api_base(format!("{endpoint}/openai/deployments/{deployment}"))
+                    .with_api_key("")
+                    .with_org_id("")
+                    .with_project_id(""),
             ),
         };
         Ok(Client::with_config(config).with_http_service(retry_aware_service(http)))
@@ -179,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn azure_needs_a_deployment_and_a_key() {
+    fn azure_needs_a_deployment_and_takes_a_key_or_entra_id() {
         let err = Provider::from_env(&env(&[(
             "AZURE_OPENAI_ENDPOINT",
             "https://r.openai.azure.com",
