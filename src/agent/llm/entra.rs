@@ -1,12 +1,18 @@
 //! Entra ID (Azure AD) bearer tokens for Azure OpenAI, for deployments where API
 //! keys are disabled. The credential is chosen the way Azure tools do: a service
-//! principal from `AZURE_TENANT_ID` / `AZURE_CLIENT_ID` / `AZURE_CLIENT_SECRET`,
-//! else the developer's own sign-in (Azure CLI, Azure Developer CLI).
+//! principal from `AZURE_TENANT_ID` / `AZURE_CLIENT_ID` / `AZURE_CLIENT_SECRET`;
+//! else workload identity when `AZURE_FEDERATED_TOKEN_FILE` is set (AKS); else
+//! managed identity when `OPSDECK_USE_MANAGED_IDENTITY=1` (a VM or App Service,
+//! which no environment variable reveals); else the developer's own sign-in
+//! (Azure CLI, Azure Developer CLI).
 
 use std::sync::Arc;
 
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_identity::{ClientSecretCredential, DeveloperToolsCredential};
+use azure_identity::{
+    ClientSecretCredential, DeveloperToolsCredential, ManagedIdentityCredential,
+    WorkloadIdentityCredential,
+};
 
 /// The scope Azure OpenAI accepts tokens for.
 pub const COGNITIVE_SERVICES_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
@@ -43,6 +49,25 @@ impl AzureIdentityBearer {
                     kind: "client secret (AZURE_CLIENT_ID)",
                 })
             }
+            _ if get("AZURE_FEDERATED_TOKEN_FILE").is_some() => {
+                let credential = WorkloadIdentityCredential::new(None).map_err(|e| {
+                    format!("cannot use workload identity (AZURE_FEDERATED_TOKEN_FILE): {e}")
+                })?;
+                Ok(AzureIdentityBearer {
+                    credential,
+                    kind: "workload identity",
+                })
+            }
+            _ if get("OPSDECK_USE_MANAGED_IDENTITY")
+                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) =>
+            {
+                let credential = ManagedIdentityCredential::new(None)
+                    .map_err(|e| format!("cannot use managed identity: {e}"))?;
+                Ok(AzureIdentityBearer {
+                    credential,
+                    kind: "managed identity",
+                })
+            }
             _ => {
                 let credential = DeveloperToolsCredential::new(None)
                     .map_err(|e| format!("no Entra ID credential available (set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, or sign in with `az login`): {e}"))?;
@@ -52,6 +77,13 @@ impl AzureIdentityBearer {
                 })
             }
         }
+    }
+}
+
+impl AzureIdentityBearer {
+    /// Which credential was chosen (never the token).
+    pub fn kind(&self) -> &'static str {
+        self.kind
     }
 }
 
@@ -72,5 +104,52 @@ impl BearerSource for AzureIdentityBearer {
 
     fn describe(&self) -> String {
         format!("Entra ID, {}", self.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn the_credential_follows_the_environment() {
+        let sp = env(&[
+            ("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ]);
+        assert_eq!(
+            AzureIdentityBearer::from_env(&sp).unwrap().kind(),
+            "client secret (AZURE_CLIENT_ID)"
+        );
+        assert_eq!(
+            AzureIdentityBearer::from_env(&env(&[])).unwrap().kind(),
+            "developer sign-in (az / azd)"
+        );
+        let mi = env(&[("OPSDECK_USE_MANAGED_IDENTITY", "1")]);
+        assert_eq!(
+            AzureIdentityBearer::from_env(&mi).unwrap().kind(),
+            "managed identity"
+        );
+    }
+
+    #[test]
+    fn a_malformed_tenant_is_refused_by_name() {
+        let bad = env(&[
+            ("AZURE_TENANT_ID", "not a tenant!"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ]);
+        let err = AzureIdentityBearer::from_env(&bad).err().unwrap();
+        assert!(err.contains("AZURE_TENANT_ID"), "{err}");
     }
 }
