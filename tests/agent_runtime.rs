@@ -74,7 +74,7 @@ async fn dropping_a_turn_abandons_the_model_stream() {
         );
         let turn = agent.run_turn(&runner, "hi", &events);
         // Esc after the first delta.
-        let cancelled = tokio::time::timeout(Duration::from_millis(1_000), turn).await;
+        let cancelled = tokio::time::timeout(Duration::from_millis(1_500), turn).await;
         assert!(cancelled.is_err(), "the turn was still streaming");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -300,7 +300,7 @@ async fn a_server_that_never_answers_times_out_and_stays_usable() {
     let error = host.call("hang", None).await.unwrap_err();
     assert!(matches!(error, CallError::Timeout { .. }), "{error}");
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
