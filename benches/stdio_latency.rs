@@ -249,7 +249,8 @@ fn run() -> Result<(), String> {
 
     println!("\nopsdeck serve --stdio (release build)");
     row("ping", &ops_ping);
-    row("tools/list (19 tools)", &ops_list);
+    let tool_count = ops.request("tools/list", json!({}))?["result"]["tools"].as_array().map_or(0, Vec::len);
+    row(&format!("tools/list ({tool_count} tools)"), &ops_list);
     row("tools/call list_pipeline_runs limit=3", &ops_call3);
     row("tools/call list_pipeline_runs (50 runs)", &ops_call50);
     row("spawn → initialized (30 spawns)", &ops_spawn);
