@@ -249,7 +249,9 @@ fn run() -> Result<(), String> {
 
     println!("\nopsdeck serve --stdio (release build)");
     row("ping", &ops_ping);
-    let tool_count = ops.request("tools/list", json!({}))?["result"]["tools"].as_array().map_or(0, Vec::len);
+    let tool_count = ops.request("tools/list", json!({}))?["result"]["tools"]
+        .as_array()
+        .map_or(0, Vec::len);
     row(&format!("tools/list ({tool_count} tools)"), &ops_list);
     row("tools/call list_pipeline_runs limit=3", &ops_call3);
     row("tools/call list_pipeline_runs (50 runs)", &ops_call50);

@@ -9,6 +9,7 @@
 )]
 
 pub mod agent;
+pub mod app;
 pub mod backends;
 pub mod cli;
 pub mod commands;
