@@ -1,5 +1,6 @@
 //! The console's pure model (issue #4, in progress): state changes happen in
-//! `update(&mut App, Msg) -> Vec<Effect>` without I/O or clock reads. This first
-//! piece is the keymap as data.
+//! `update(&mut App, Msg) -> Vec<Effect>` without I/O or clock reads. The first
+//! pieces are the keymap as data and the run board's state.
 
+pub mod board;
 pub mod keymap;

@@ -1,0 +1,338 @@
+//! The run board's state: the runs last fetched, how they are sorted and
+//! filtered, the selection, whether the data is stale, and which runs turned
+//! Failed since the previous refresh (for the bell and desktop notification).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::run::{PipelineRun, RunStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// Newest start first (queued runs, with no start yet, on top).
+    #[default]
+    Start,
+    /// Failed first, then running, then the rest; newest first within each.
+    Status,
+    Pipeline,
+    /// Longest first.
+    Duration,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Start => SortBy::Status,
+            SortBy::Status => SortBy::Pipeline,
+            SortBy::Pipeline => SortBy::Duration,
+            SortBy::Duration => SortBy::Start,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortBy::Start => "start",
+            SortBy::Status => "status",
+            SortBy::Pipeline => "pipeline",
+            SortBy::Duration => "duration",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BoardState {
+    runs: Vec<PipelineRun>,
+    pub sort: SortBy,
+    /// Only these statuses (empty: all).
+    pub status_filter: Vec<RunStatus>,
+    /// Only pipelines whose name contains this (case-insensitive).
+    pub name_filter: String,
+    /// Index into `visible()`.
+    pub selected: usize,
+    pub last_refresh: Option<DateTime<Utc>>,
+    /// Why the last refresh failed; the runs shown are from the one before.
+    pub stale_reason: Option<String>,
+    previous_status: HashMap<String, RunStatus>,
+}
+
+impl BoardState {
+    /// Takes a fresh list of runs; returns the runs that turned Failed since the last
+    /// refresh (not those already failed when the board first saw them).
+    pub fn replace_runs(&mut self, runs: Vec<PipelineRun>, at: DateTime<Utc>) -> Vec<PipelineRun> {
+        let first_load = self.last_refresh.is_none();
+        let selected_id = self.selected_run().map(|r| r.run_id.clone());
+        let newly_failed: Vec<PipelineRun> = if first_load {
+            Vec::new()
+        } else {
+            runs.iter()
+                .filter(|r| {
+                    r.status == RunStatus::Failed
+                        && self.previous_status.get(&r.run_id) != Some(&RunStatus::Failed)
+                })
+                .cloned()
+                .collect()
+        };
+        self.previous_status = runs
+            .iter()
+            .map(|r| (r.run_id.clone(), r.status.clone()))
+            .collect();
+        self.runs = runs;
+        self.last_refresh = Some(at);
+        self.stale_reason = None;
+        // Keep the selection on the same run when it is still there.
+        self.selected = selected_id
+            .and_then(|id| self.visible().iter().position(|r| r.run_id == id))
+            .unwrap_or_else(|| self.selected.min(self.visible().len().saturating_sub(1)));
+        newly_failed
+    }
+
+    /// A refresh failed: keep the data, mark it stale.
+    pub fn refresh_failed(&mut self, reason: String) {
+        self.stale_reason = Some(reason);
+    }
+
+    /// The runs after filtering, in display order.
+    pub fn visible(&self) -> Vec<&PipelineRun> {
+        let needle = self.name_filter.to_lowercase();
+        let mut runs: Vec<&PipelineRun> = self
+            .runs
+            .iter()
+            .filter(|r| self.status_filter.is_empty() || self.status_filter.contains(&r.status))
+            .filter(|r| needle.is_empty() || r.pipeline.to_lowercase().contains(&needle))
+            .collect();
+        let newest = |a: &&PipelineRun, b: &&PipelineRun| match (a.run_start, b.run_start) {
+            (None, None) => a.run_id.cmp(&b.run_id),
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => y.cmp(&x).then_with(|| a.run_id.cmp(&b.run_id)),
+        };
+        match self.sort {
+            SortBy::Start => runs.sort_by(newest),
+            SortBy::Status => runs.sort_by(|a, b| {
+                status_rank(&a.status)
+                    .cmp(&status_rank(&b.status))
+                    .then_with(|| newest(a, b))
+            }),
+            SortBy::Pipeline => {
+                runs.sort_by(|a, b| a.pipeline.cmp(&b.pipeline).then_with(|| newest(a, b)))
+            }
+            SortBy::Duration => {
+                runs.sort_by(|a, b| b.duration_ms.cmp(&a.duration_ms).then_with(|| newest(a, b)))
+            }
+        }
+        runs
+    }
+
+    pub fn selected_run(&self) -> Option<&PipelineRun> {
+        self.visible().get(self.selected).copied()
+    }
+
+    pub fn move_selection(&mut self, delta: isize) {
+        let len = self.visible().len();
+        if len == 0 {
+            self.selected = 0;
+            return;
+        }
+        let target = self.selected as isize + delta;
+        self.selected = target.clamp(0, len as isize - 1) as usize;
+    }
+
+    pub fn select_first(&mut self) {
+        self.selected = 0;
+    }
+
+    pub fn select_last(&mut self) {
+        self.selected = self.visible().len().saturating_sub(1);
+    }
+
+    /// Jumps to the next (or previous) failed run, wrapping around; stays put when none failed.
+    pub fn jump_to_failed(&mut self, forward: bool) {
+        let visible = self.visible();
+        let len = visible.len();
+        if len == 0 {
+            return;
+        }
+        let found = (1..=len).find_map(|step| {
+            // step ≤ len, so `selected + len - step` never underflows.
+            let index = if forward {
+                (self.selected + step) % len
+            } else {
+                (self.selected + len - step) % len
+            };
+            (visible[index].status == RunStatus::Failed).then_some(index)
+        });
+        if let Some(index) = found {
+            self.selected = index;
+        }
+    }
+
+    /// The recent statuses of a pipeline, oldest first, for the trend column.
+    pub fn trend(&self, pipeline: &str, max: usize) -> Vec<RunStatus> {
+        let mut runs: Vec<&PipelineRun> = self
+            .runs
+            .iter()
+            .filter(|r| r.pipeline == pipeline)
+            .collect();
+        runs.sort_by_key(|r| r.run_start);
+        let start = runs.len().saturating_sub(max);
+        runs[start..].iter().map(|r| r.status.clone()).collect()
+    }
+}
+
+fn status_rank(status: &RunStatus) -> u8 {
+    match status {
+        RunStatus::Failed => 0,
+        RunStatus::InProgress | RunStatus::Canceling => 1,
+        RunStatus::Queued => 2,
+        RunStatus::Cancelled => 3,
+        RunStatus::Succeeded | RunStatus::Skipped => 4,
+        RunStatus::Other(_) => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::run::{BackendKind, InvokedBy};
+    use chrono::Duration;
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + Duration::minutes(minutes)
+    }
+
+    fn run(
+        id: &str,
+        pipeline: &str,
+        status: RunStatus,
+        start: Option<i64>,
+        duration: Option<i64>,
+    ) -> PipelineRun {
+        PipelineRun {
+            run_id: id.into(),
+            pipeline: pipeline.into(),
+            backend: BackendKind::Sandbox,
+            environment: "prod".into(),
+            status,
+            run_start: start.map(t),
+            run_end: None,
+            duration_ms: duration,
+            invoked_by: InvokedBy {
+                name: "tr".into(),
+                kind: "ScheduleTrigger".into(),
+                parent_run_id: None,
+                parent_pipeline: None,
+            },
+            message: String::new(),
+            parameters: Default::default(),
+            rerun_of: None,
+        }
+    }
+
+    fn board() -> BoardState {
+        let mut b = BoardState::default();
+        b.replace_runs(
+            vec![
+                run("a", "ingest", RunStatus::Succeeded, Some(0), Some(60_000)),
+                run("b", "transform", RunStatus::Failed, Some(10), Some(5_000)),
+                run("c", "ingest", RunStatus::InProgress, Some(20), None),
+                run("d", "publish", RunStatus::Queued, None, None),
+                run("e", "transform", RunStatus::Failed, Some(5), Some(4_000)),
+            ],
+            t(30),
+        );
+        b
+    }
+
+    fn ids(b: &BoardState) -> Vec<&str> {
+        b.visible().iter().map(|r| r.run_id.as_str()).collect()
+    }
+
+    #[test]
+    fn newest_first_with_queued_runs_on_top() {
+        assert_eq!(ids(&board()), vec!["d", "c", "b", "e", "a"]);
+    }
+
+    #[test]
+    fn sorting_by_status_puts_failures_first() {
+        let mut b = board();
+        b.sort = SortBy::Status;
+        assert_eq!(ids(&b), vec!["b", "e", "c", "d", "a"]);
+        b.sort = b.sort.next();
+        assert_eq!(b.sort, SortBy::Pipeline);
+        assert_eq!(ids(&b)[0], "c", "ingest first, newest first within it");
+    }
+
+    #[test]
+    fn filters_by_status_and_name() {
+        let mut b = board();
+        b.status_filter = vec![RunStatus::Failed];
+        assert_eq!(ids(&b), vec!["b", "e"]);
+        b.status_filter.clear();
+        b.name_filter = "INGEST".into();
+        assert_eq!(ids(&b), vec!["c", "a"]);
+    }
+
+    #[test]
+    fn jumping_between_failed_runs_wraps_around() {
+        let mut b = board();
+        b.select_first();
+        b.jump_to_failed(true);
+        assert_eq!(b.selected_run().unwrap().run_id, "b");
+        b.jump_to_failed(true);
+        assert_eq!(b.selected_run().unwrap().run_id, "e");
+        b.jump_to_failed(true);
+        assert_eq!(b.selected_run().unwrap().run_id, "b", "wrapped");
+        b.jump_to_failed(false);
+        assert_eq!(b.selected_run().unwrap().run_id, "e");
+    }
+
+    #[test]
+    fn only_runs_that_turn_failed_while_watching_are_reported() {
+        let mut b = board();
+        let changed = b.replace_runs(
+            vec![
+                run("b", "transform", RunStatus::Failed, Some(10), Some(5_000)),
+                run("c", "ingest", RunStatus::Failed, Some(20), Some(9_000)),
+            ],
+            t(31),
+        );
+        let names: Vec<&str> = changed.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(names, vec!["c"], "b was already failed");
+        assert!(
+            BoardState::default()
+                .replace_runs(vec![run("x", "p", RunStatus::Failed, Some(1), None)], t(1))
+                .is_empty(),
+            "first load raises nothing"
+        );
+    }
+
+    #[test]
+    fn the_selection_follows_its_run_across_refreshes_and_stale_keeps_data() {
+        let mut b = board();
+        b.move_selection(2);
+        assert_eq!(b.selected_run().unwrap().run_id, "b");
+        let mut runs: Vec<PipelineRun> = b.visible().into_iter().cloned().collect();
+        runs.push(run("z", "new", RunStatus::Queued, None, None));
+        b.replace_runs(runs, t(32));
+        assert_eq!(b.selected_run().unwrap().run_id, "b");
+        b.refresh_failed("connection refused".into());
+        assert_eq!(b.visible().len(), 6);
+        assert_eq!(b.stale_reason.as_deref(), Some("connection refused"));
+        b.move_selection(100);
+        assert_eq!(b.selected, 5, "clamped");
+    }
+
+    #[test]
+    fn trend_lists_a_pipelines_recent_statuses_oldest_first() {
+        let b = board();
+        assert_eq!(
+            b.trend("transform", 5),
+            vec![RunStatus::Failed, RunStatus::Failed]
+        );
+        assert_eq!(b.trend("ingest", 1), vec![RunStatus::InProgress]);
+    }
+}
