@@ -403,8 +403,10 @@ mod tests {
 
     #[test]
     fn help_opens_from_a_pane_and_any_key_closes_it() {
-        let mut app = App::default();
-        app.focus = Pane::Board;
+        let mut app = App {
+            focus: Pane::Board,
+            ..App::default()
+        };
         update(&mut app, key(KeyCode::Char('?')));
         assert!(app.help_open);
         assert!(
