@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::board::BoardState;
 use super::chat::ChatState;
+use super::inspector::InspectorState;
 use super::keymap::{Action, Keymap, Scope};
 use crate::agent::events::AgentEvent;
 use crate::model::run::PipelineRun;
@@ -82,6 +83,7 @@ pub struct App {
     pub help_open: bool,
     pub chat: ChatState,
     pub board: BoardState,
+    pub inspector: InspectorState,
     pub keymap: Keymap,
     /// The line being typed in the chat.
     pub input: String,
@@ -97,6 +99,7 @@ impl Default for App {
             help_open: false,
             chat: ChatState::default(),
             board: BoardState::default(),
+            inspector: InspectorState::default(),
             keymap: Keymap::default(),
             input: String::new(),
             now: None,
@@ -114,6 +117,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Agent(event) => {
             app.chat.apply(&event);
+            app.inspector.apply(&event);
             Vec::new()
         }
         Msg::RunsLoaded { runs, at } => app
