@@ -158,7 +158,10 @@ impl<'h> ToolRunner<'h> {
             arguments: arguments.clone(),
         });
         let started = Instant::now();
-        let result = self.host.call(tool, arguments.as_object().cloned()).await;
+        let result = self
+            .host
+            .call_tool(entry, arguments.as_object().cloned())
+            .await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let (is_error, texts, structured) = match result {
             Ok(r) => {

@@ -129,6 +129,15 @@ impl McpHost {
                 known: known.join(", "),
             });
         };
+        self.call_tool(entry, arguments).await
+    }
+
+    /// Calls a catalogue entry the caller already looked up (no second catalogue build).
+    pub async fn call_tool(
+        &self,
+        entry: &CatalogTool,
+        arguments: Option<JsonObject>,
+    ) -> Result<CallToolResult, CallError> {
         let Some(server) = self.servers.iter().find(|s| s.spec.name == entry.server) else {
             return Err(CallError::Unavailable {
                 server: entry.server.clone(),

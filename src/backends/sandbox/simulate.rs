@@ -269,16 +269,12 @@ impl<'w> Simulation<'w> {
                 &[&self.spec.key, &activity.name, &attempt_key],
             );
             let ctx = self.context(activity, &id, t);
-            self.log(
-                t,
-                LogLevel::Info,
-                "adf/activity",
-                activity,
+            self.log(t, LogLevel::Info, "adf/activity", activity, || {
                 format!(
                     "Activity '{}' ({}) started, attempt {attempt} of {max_attempts}",
                     activity.name, activity.activity_type
-                ),
-            );
+                )
+            });
             let transient = forced.is_none()
                 && activity.activity_type != "Fail"
                 && rng::unit(
@@ -324,39 +320,27 @@ impl<'w> Simulation<'w> {
             );
             match &error {
                 Some(err) => {
-                    self.log(end, LogLevel::Error, "adf/activity", activity, format!(
+                    self.log(end, LogLevel::Error, "adf/activity", activity, || format!(
                         "Activity '{}' failed (attempt {attempt} of {max_attempts}): ErrorCode={} {}",
                         activity.name, err.code, err.message
                     ));
                     if let Some(trace) = forced.as_ref().and_then(|f| f.trace.as_ref()) {
-                        self.log(
-                            end,
-                            LogLevel::Error,
-                            "databricks/driver",
-                            activity,
-                            render(trace, &ctx),
-                        );
+                        self.log(end, LogLevel::Error, "databricks/driver", activity, || {
+                            render(trace, &ctx)
+                        });
                     }
                     if attempt < max_attempts {
-                        self.log(
-                            end,
-                            LogLevel::Warn,
-                            "adf/activity",
-                            activity,
+                        self.log(end, LogLevel::Warn, "adf/activity", activity, || {
                             format!(
                                 "Retrying activity '{}' in 60s (retry {attempt} of {})",
                                 activity.name, info.retries
-                            ),
-                        );
+                            )
+                        });
                     }
                 }
-                None => self.log(
-                    end,
-                    LogLevel::Info,
-                    "adf/activity",
-                    activity,
-                    success_line(activity, &output, took),
-                ),
+                None => self.log(end, LogLevel::Info, "adf/activity", activity, || {
+                    success_line(activity, &output, took)
+                }),
             }
             self.attempts.push(Attempt {
                 id,
@@ -407,16 +391,12 @@ impl<'w> Simulation<'w> {
             rerun_of: None,
         };
         let child = self.world.simulate(&child_spec);
-        self.log(
-            at,
-            LogLevel::Info,
-            "adf/activity",
-            activity,
+        self.log(at, LogLevel::Info, "adf/activity", activity, || {
             format!(
                 "Activity '{}' (ExecutePipeline) started pipeline {child_name} run {}",
                 activity.name, child.run_id
-            ),
-        );
+            )
+        });
         let (level, verdict) = if child.status == RunStatus::Failed {
             (LogLevel::Error, format!("failed: {}", child.message))
         } else {
@@ -427,10 +407,12 @@ impl<'w> Simulation<'w> {
             level,
             "adf/activity",
             activity,
-            format!(
-                "Activity '{}': child pipeline {child_name} run {} {verdict}",
-                activity.name, child.run_id
-            ),
+            || {
+                format!(
+                    "Activity '{}': child pipeline {child_name} run {} {verdict}",
+                    activity.name, child.run_id
+                )
+            },
         );
         let end = child.end + Duration::seconds(2);
         let error = (child.status == RunStatus::Failed).then(|| {
@@ -691,11 +673,14 @@ impl<'w> Simulation<'w> {
         level: LogLevel,
         source: &str,
         activity: &Activity,
-        message: String,
+        message: impl FnOnce() -> String,
     ) {
+        // Runs are simulated without logs (they are re-simulated when asked for),
+        // so messages are only formatted when they will be kept.
         if !self.keep_logs {
             return;
         }
+        let message = message();
         self.logs.push(LogLine {
             timestamp: at,
             level,
@@ -715,13 +700,9 @@ impl<'w> Simulation<'w> {
         ctx: &BTreeMap<&'static str, String>,
     ) {
         let level = crate::model::log::LogLevel::parse(&template.level).unwrap_or(LogLevel::Info);
-        self.log(
-            at,
-            level,
-            &template.source,
-            activity,
-            render(&template.message, ctx),
-        );
+        self.log(at, level, &template.source, activity, || {
+            render(&template.message, ctx)
+        });
     }
 
     fn finish(mut self) -> RunTimeline {
