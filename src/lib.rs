@@ -20,3 +20,4 @@ pub mod mcp;
 pub mod model;
 pub mod server;
 pub mod triage;
+pub mod ui;
