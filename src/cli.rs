@@ -18,8 +18,51 @@ pub struct Cli {
     #[arg(long, value_name = "TRACE")]
     pub replay: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Options of the console (`opsdeck` with no command).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConsoleArgs {
+    /// MCP servers to use (mcpServers JSON). Default: ~/.config/opsdeck/mcp.json, else the built-in sandbox server.
+    #[arg(long, value_name = "FILE")]
+    pub mcp_config: Option<PathBuf>,
+
+    /// Console settings (refresh, notifications, keys). Default: ~/.config/opsdeck/config.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Refuse every remediation; no approval dialog appears.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Board refresh interval in seconds (overrides config.toml; default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub refresh: Option<u64>,
+
+    /// No colour (also when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+
+    /// Let the mouse scroll and pick panes (off by default, so the terminal's own selection works).
+    #[arg(long)]
+    pub mouse: bool,
+
+    /// Built-in sandbox: incident scenario (see `opsdeck serve --list-scenarios`).
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+
+    /// Built-in sandbox: seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Built-in sandbox: freeze its clock at this RFC 3339 instant.
+    #[arg(long, value_name = "TIME")]
+    pub frozen_clock: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

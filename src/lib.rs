@@ -13,6 +13,7 @@ pub mod app;
 pub mod backends;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod infra;
 pub mod logging;
 pub mod logmine;

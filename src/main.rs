@@ -34,9 +34,7 @@ fn main() {
             (None, Some(_)) => Err(CommandError::usage(
                 "`opsdeck --replay` is not built yet (session traces land with issue #5)",
             )),
-            (None, None) => Err(CommandError::usage(
-                "the console is not built yet (it lands with issue #4); run `opsdeck serve` for the MCP tool server",
-            )),
+            (None, None) => opsdeck::console::run(cli.console).await,
         }
     });
     if let Err(error) = outcome {

@@ -7,3 +7,4 @@ pub mod llm;
 pub mod offline;
 pub mod policy;
 pub mod runner;
+pub mod turn;

@@ -40,15 +40,23 @@ impl SortBy {
     }
 }
 
+/// How many recent statuses the trend column shows per pipeline.
+pub const TREND_LEN: usize = 8;
+
 #[derive(Debug, Clone, Default)]
 pub struct BoardState {
     runs: Vec<PipelineRun>,
-    pub sort: SortBy,
+    sort: SortBy,
     /// Only these statuses (empty: all).
-    pub status_filter: Vec<RunStatus>,
+    status_filter: Vec<RunStatus>,
     /// Only pipelines whose name contains this (case-insensitive).
-    pub name_filter: String,
-    /// Index into `visible()`.
+    name_filter: String,
+    /// Indices into `runs` after filtering, in display order. Recomputed only when
+    /// the runs, the sort or a filter change, so drawing 10,000 runs stays cheap.
+    order: Vec<usize>,
+    /// Recent statuses per pipeline, oldest first (computed with `order`).
+    trends: HashMap<String, Vec<RunStatus>>,
+    /// Index into the visible runs.
     pub selected: usize,
     pub last_refresh: Option<DateTime<Utc>>,
     /// Why the last refresh failed; the runs shown are from the one before.
@@ -80,10 +88,9 @@ impl BoardState {
         self.runs = runs;
         self.last_refresh = Some(at);
         self.stale_reason = None;
-        // Keep the selection on the same run when it is still there.
-        self.selected = selected_id
-            .and_then(|id| self.visible().iter().position(|r| r.run_id == id))
-            .unwrap_or_else(|| self.selected.min(self.visible().len().saturating_sub(1)));
+        self.trends = trends_of(&self.runs);
+        self.order.clear();
+        self.reorder_keeping(selected_id);
         newly_failed
     }
 
@@ -92,44 +99,100 @@ impl BoardState {
         self.stale_reason = Some(reason);
     }
 
-    /// The runs after filtering, in display order.
-    pub fn visible(&self) -> Vec<&PipelineRun> {
+    pub fn sort(&self) -> SortBy {
+        self.sort
+    }
+
+    pub fn cycle_sort(&mut self) {
+        self.sort = self.sort.next();
+        self.reorder();
+    }
+
+    pub fn status_filter(&self) -> &[RunStatus] {
+        &self.status_filter
+    }
+
+    pub fn set_status_filter(&mut self, statuses: Vec<RunStatus>) {
+        self.status_filter = statuses;
+        self.reorder();
+    }
+
+    pub fn name_filter(&self) -> &str {
+        &self.name_filter
+    }
+
+    pub fn set_name_filter(&mut self, needle: &str) {
+        self.name_filter = needle.to_string();
+        self.reorder();
+    }
+
+    /// All runs the board holds (filtered or not).
+    pub fn total(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Recomputes the display order, keeping the selection on the same run when it is still shown.
+    fn reorder(&mut self) {
+        let selected_id = self.selected_run().map(|r| r.run_id.clone());
+        self.reorder_keeping(selected_id);
+    }
+
+    fn reorder_keeping(&mut self, selected_id: Option<String>) {
         let needle = self.name_filter.to_lowercase();
-        let mut runs: Vec<&PipelineRun> = self
-            .runs
-            .iter()
-            .filter(|r| self.status_filter.is_empty() || self.status_filter.contains(&r.status))
-            .filter(|r| needle.is_empty() || r.pipeline.to_lowercase().contains(&needle))
+        let runs = &self.runs;
+        let mut order: Vec<usize> = (0..runs.len())
+            .filter(|&i| {
+                self.status_filter.is_empty() || self.status_filter.contains(&runs[i].status)
+            })
+            .filter(|&i| needle.is_empty() || runs[i].pipeline.to_lowercase().contains(&needle))
             .collect();
-        let newest = |a: &&PipelineRun, b: &&PipelineRun| match (a.run_start, b.run_start) {
+        let newest = |a: &PipelineRun, b: &PipelineRun| match (a.run_start, b.run_start) {
             (None, None) => a.run_id.cmp(&b.run_id),
             (None, Some(_)) => std::cmp::Ordering::Less,
             (Some(_), None) => std::cmp::Ordering::Greater,
             (Some(x), Some(y)) => y.cmp(&x).then_with(|| a.run_id.cmp(&b.run_id)),
         };
         match self.sort {
-            SortBy::Start => runs.sort_by(newest),
-            SortBy::Status => runs.sort_by(|a, b| {
-                status_rank(&a.status)
-                    .cmp(&status_rank(&b.status))
-                    .then_with(|| newest(a, b))
+            SortBy::Start => order.sort_by(|&a, &b| newest(&runs[a], &runs[b])),
+            SortBy::Status => order.sort_by(|&a, &b| {
+                status_rank(&runs[a].status)
+                    .cmp(&status_rank(&runs[b].status))
+                    .then_with(|| newest(&runs[a], &runs[b]))
             }),
-            SortBy::Pipeline => {
-                runs.sort_by(|a, b| a.pipeline.cmp(&b.pipeline).then_with(|| newest(a, b)))
-            }
-            SortBy::Duration => {
-                runs.sort_by(|a, b| b.duration_ms.cmp(&a.duration_ms).then_with(|| newest(a, b)))
-            }
+            SortBy::Pipeline => order.sort_by(|&a, &b| {
+                runs[a]
+                    .pipeline
+                    .cmp(&runs[b].pipeline)
+                    .then_with(|| newest(&runs[a], &runs[b]))
+            }),
+            SortBy::Duration => order.sort_by(|&a, &b| {
+                runs[b]
+                    .duration_ms
+                    .cmp(&runs[a].duration_ms)
+                    .then_with(|| newest(&runs[a], &runs[b]))
+            }),
         }
-        runs
+        self.order = order;
+        self.selected = selected_id
+            .and_then(|id| self.visible().position(|r| r.run_id == id))
+            .unwrap_or_else(|| self.selected.min(self.order.len().saturating_sub(1)));
+    }
+
+    /// The runs after filtering, in display order.
+    pub fn visible(&self) -> impl ExactSizeIterator<Item = &PipelineRun> + '_ {
+        self.order.iter().map(|&i| &self.runs[i])
+    }
+
+    pub fn visible_len(&self) -> usize {
+        self.order.len()
     }
 
     pub fn selected_run(&self) -> Option<&PipelineRun> {
-        self.visible().get(self.selected).copied()
+        self.order.get(self.selected).map(|&i| &self.runs[i])
     }
 
     pub fn move_selection(&mut self, delta: isize) {
-        let len = self.visible().len();
+        let len = self.order.len();
         if len == 0 {
             self.selected = 0;
             return;
@@ -143,13 +206,21 @@ impl BoardState {
     }
 
     pub fn select_last(&mut self) {
-        self.selected = self.visible().len().saturating_sub(1);
+        self.selected = self.order.len().saturating_sub(1);
+    }
+
+    /// Selects a run by id when it is shown; false otherwise.
+    pub fn select_run(&mut self, run_id: &str) -> bool {
+        let found = self.visible().position(|r| r.run_id == run_id);
+        if let Some(index) = found {
+            self.selected = index;
+        }
+        found.is_some()
     }
 
     /// Jumps to the next (or previous) failed run, wrapping around; stays put when none failed.
     pub fn jump_to_failed(&mut self, forward: bool) {
-        let visible = self.visible();
-        let len = visible.len();
+        let len = self.order.len();
         if len == 0 {
             return;
         }
@@ -160,7 +231,7 @@ impl BoardState {
             } else {
                 (self.selected + len - step) % len
             };
-            (visible[index].status == RunStatus::Failed).then_some(index)
+            (self.runs[self.order[index]].status == RunStatus::Failed).then_some(index)
         });
         if let Some(index) = found {
             self.selected = index;
@@ -168,16 +239,25 @@ impl BoardState {
     }
 
     /// The recent statuses of a pipeline, oldest first, for the trend column.
-    pub fn trend(&self, pipeline: &str, max: usize) -> Vec<RunStatus> {
-        let mut runs: Vec<&PipelineRun> = self
-            .runs
-            .iter()
-            .filter(|r| r.pipeline == pipeline)
-            .collect();
-        runs.sort_by_key(|r| r.run_start);
-        let start = runs.len().saturating_sub(max);
-        runs[start..].iter().map(|r| r.status.clone()).collect()
+    pub fn trend(&self, pipeline: &str) -> &[RunStatus] {
+        self.trends.get(pipeline).map_or(&[], Vec::as_slice)
     }
+}
+
+fn trends_of(runs: &[PipelineRun]) -> HashMap<String, Vec<RunStatus>> {
+    let mut by_pipeline: HashMap<&str, Vec<&PipelineRun>> = HashMap::new();
+    for run in runs {
+        by_pipeline.entry(&run.pipeline).or_default().push(run);
+    }
+    by_pipeline
+        .into_iter()
+        .map(|(pipeline, mut runs)| {
+            runs.sort_by_key(|r| r.run_start);
+            let start = runs.len().saturating_sub(TREND_LEN);
+            let statuses = runs[start..].iter().map(|r| r.status.clone()).collect();
+            (pipeline.to_string(), statuses)
+        })
+        .collect()
 }
 
 fn status_rank(status: &RunStatus) -> u8 {
@@ -248,7 +328,7 @@ mod tests {
     }
 
     fn ids(b: &BoardState) -> Vec<&str> {
-        b.visible().iter().map(|r| r.run_id.as_str()).collect()
+        b.visible().map(|r| r.run_id.as_str()).collect()
     }
 
     #[test]
@@ -259,20 +339,21 @@ mod tests {
     #[test]
     fn sorting_by_status_puts_failures_first() {
         let mut b = board();
-        b.sort = SortBy::Status;
+        b.cycle_sort();
+        assert_eq!(b.sort(), SortBy::Status);
         assert_eq!(ids(&b), vec!["b", "e", "c", "d", "a"]);
-        b.sort = b.sort.next();
-        assert_eq!(b.sort, SortBy::Pipeline);
+        b.cycle_sort();
+        assert_eq!(b.sort(), SortBy::Pipeline);
         assert_eq!(ids(&b)[0], "c", "ingest first, newest first within it");
     }
 
     #[test]
     fn filters_by_status_and_name() {
         let mut b = board();
-        b.status_filter = vec![RunStatus::Failed];
+        b.set_status_filter(vec![RunStatus::Failed]);
         assert_eq!(ids(&b), vec!["b", "e"]);
-        b.status_filter.clear();
-        b.name_filter = "INGEST".into();
+        b.set_status_filter(Vec::new());
+        b.set_name_filter("INGEST");
         assert_eq!(ids(&b), vec!["c", "a"]);
     }
 
@@ -315,7 +396,7 @@ mod tests {
         let mut b = board();
         b.move_selection(2);
         assert_eq!(b.selected_run().unwrap().run_id, "b");
-        let mut runs: Vec<PipelineRun> = b.visible().into_iter().cloned().collect();
+        let mut runs: Vec<PipelineRun> = b.visible().cloned().collect();
         runs.push(run("z", "new", RunStatus::Queued, None, None));
         b.replace_runs(runs, t(32));
         assert_eq!(b.selected_run().unwrap().run_id, "b");
@@ -329,10 +410,17 @@ mod tests {
     #[test]
     fn trend_lists_a_pipelines_recent_statuses_oldest_first() {
         let b = board();
+        assert_eq!(b.trend("transform"), [RunStatus::Failed, RunStatus::Failed]);
         assert_eq!(
-            b.trend("transform", 5),
-            vec![RunStatus::Failed, RunStatus::Failed]
+            b.trend("ingest"),
+            [RunStatus::Succeeded, RunStatus::InProgress]
         );
-        assert_eq!(b.trend("ingest", 1), vec![RunStatus::InProgress]);
+        assert!(b.trend("unknown").is_empty());
+        let many: Vec<PipelineRun> = (0..20)
+            .map(|i| run(&format!("r{i}"), "p", RunStatus::Succeeded, Some(i), None))
+            .collect();
+        let mut b = BoardState::default();
+        b.replace_runs(many, t(40));
+        assert_eq!(b.trend("p").len(), TREND_LEN, "capped to the newest");
     }
 }

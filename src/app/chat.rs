@@ -81,16 +81,12 @@ impl ChatState {
     /// Folds one agent event into the conversation.
     pub fn apply(&mut self, event: &AgentEvent) {
         match event {
-            AgentEvent::TextDelta { text } => match self.entries.last_mut() {
-                Some(ChatEntry::Assistant {
-                    text: existing,
-                    streaming: true,
-                }) => existing.push_str(text),
-                _ => self.entries.push(ChatEntry::Assistant {
-                    text: text.clone(),
-                    streaming: true,
-                }),
-            },
+            AgentEvent::TextDelta { text } if !self.follow => {
+                // Keep a paused view still: what streams in below pushes the anchor.
+                self.scroll_from_bottom += text.matches('\n').count();
+                self.append_text(text);
+            }
+            AgentEvent::TextDelta { text } => self.append_text(text),
             AgentEvent::ToolCallStarted {
                 call_id,
                 server,
@@ -206,6 +202,32 @@ impl ChatState {
         true
     }
 
+    fn append_text(&mut self, text: &str) {
+        match self.entries.last_mut() {
+            Some(ChatEntry::Assistant {
+                text: existing,
+                streaming: true,
+            }) => existing.push_str(text),
+            _ => self.entries.push(ChatEntry::Assistant {
+                text: text.to_string(),
+                streaming: true,
+            }),
+        }
+    }
+
+    /// A line from the console itself (command results, export paths, errors).
+    pub fn notice(&mut self, error: bool, text: impl Into<String>) {
+        self.entries.push(ChatEntry::Notice {
+            error,
+            text: text.into(),
+        });
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.scroll_to_bottom();
+    }
+
     fn close_streaming_answer(&mut self) {
         if let Some(ChatEntry::Assistant { streaming, .. }) = self.entries.last_mut() {
             *streaming = false;
@@ -253,6 +275,12 @@ impl ChatState {
     pub fn scroll_down(&mut self, lines: usize) {
         self.scroll_from_bottom = self.scroll_from_bottom.saturating_sub(lines);
         self.follow = self.scroll_from_bottom == 0;
+    }
+
+    /// Far enough up for the oldest line; the drawing clamps it.
+    pub fn scroll_to_top(&mut self) {
+        self.scroll_from_bottom = usize::MAX / 2;
+        self.follow = false;
     }
 
     pub fn scroll_to_bottom(&mut self) {

@@ -3,8 +3,9 @@
 //! arguments and results, and which runs each call touched (for cross-links
 //! with the board).
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::json_view::JsonView;
 use crate::agent::events::AgentEvent;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,28 @@ pub struct InspectedCall {
     pub truncated: bool,
     /// Approval reason and decision, when one was needed.
     pub approval: Option<String>,
+    /// The first lines of the result, computed once, for the list's preview.
+    pub preview: String,
+}
+
+/// The first few lines of a result's text, for the preview under the call list.
+fn preview_of(result: &Value) -> String {
+    const LINES: usize = 12;
+    const CHARS: usize = 2_000;
+    let text = match result {
+        Value::Null => return String::new(),
+        Value::String(s) => s.clone(),
+        other => match other.get("content").and_then(Value::as_array) {
+            Some(parts) => parts
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => other.to_string(),
+        },
+    };
+    let clipped: String = text.chars().take(CHARS).collect();
+    clipped.lines().take(LINES).collect::<Vec<_>>().join("\n")
 }
 
 impl InspectedCall {
@@ -45,16 +68,45 @@ fn contains_text(value: &Value, needle: &str) -> bool {
     }
 }
 
+/// A call opened for reading: its arguments and result as foldable JSON.
+#[derive(Debug, Clone)]
+pub struct OpenCall {
+    pub call_id: String,
+    pub view: JsonView,
+}
+
+/// Results longer than this open with their deeper levels folded.
+const FOLD_LINES: usize = 400;
+
 #[derive(Debug, Clone, Default)]
 pub struct InspectorState {
     pub calls: Vec<InspectedCall>,
+    /// Index into the visible calls.
     pub selected: usize,
     /// Only calls whose tool, arguments or result contain this (case-insensitive).
-    pub search: String,
+    search: String,
+    /// Indices of the calls matching `search`, kept up to date as calls change, so
+    /// drawing never re-serialises a large result.
+    matches: Vec<usize>,
+    pub open: Option<OpenCall>,
+    /// The last text searched for inside an open call (`n` repeats it).
+    last_find: String,
 }
 
 impl InspectorState {
     pub fn apply(&mut self, event: &AgentEvent) {
+        self.apply_event(event);
+        if matches!(
+            event,
+            AgentEvent::ApprovalNeeded { .. }
+                | AgentEvent::ToolCallStarted { .. }
+                | AgentEvent::ToolCallFinished { .. }
+        ) {
+            self.rematch();
+        }
+    }
+
+    fn apply_event(&mut self, event: &AgentEvent) {
         match event {
             AgentEvent::ApprovalNeeded {
                 call_id,
@@ -73,6 +125,7 @@ impl InspectorState {
                     result: Value::Null,
                     truncated: false,
                     approval: Some(format!("needs approval: {reason}")),
+                    preview: String::new(),
                 });
             }
             AgentEvent::ApprovalDecided {
@@ -111,6 +164,7 @@ impl InspectorState {
                     result: Value::Null,
                     truncated: false,
                     approval: None,
+                    preview: String::new(),
                 }),
             },
             AgentEvent::ToolCallFinished {
@@ -133,6 +187,7 @@ impl InspectorState {
                         call.duration_ms = Some(*duration_ms);
                         call.result = result.clone();
                         call.truncated = *truncated;
+                        call.preview = preview_of(result);
                     }
                     None => self.calls.push(InspectedCall {
                         call_id: call_id.clone(),
@@ -144,6 +199,7 @@ impl InspectorState {
                         result: result.clone(),
                         truncated: *truncated,
                         approval: None,
+                        preview: preview_of(result),
                     }),
                 }
             }
@@ -155,30 +211,146 @@ impl InspectorState {
         self.calls.iter_mut().rev().find(|c| c.call_id == call_id)
     }
 
-    /// Calls matching the search, newest last.
-    pub fn visible(&self) -> Vec<&InspectedCall> {
+    fn rematch(&mut self) {
         let needle = self.search.to_lowercase();
-        self.calls
+        self.matches = self
+            .calls
             .iter()
-            .filter(|c| {
+            .enumerate()
+            .filter(|(_, c)| {
                 needle.is_empty()
                     || c.tool.to_lowercase().contains(&needle)
                     || c.arguments.to_string().to_lowercase().contains(&needle)
                     || c.result.to_string().to_lowercase().contains(&needle)
             })
-            .collect()
+            .map(|(i, _)| i)
+            .collect();
+        self.selected = self.selected.min(self.matches.len().saturating_sub(1));
+    }
+
+    pub fn search(&self) -> &str {
+        &self.search
+    }
+
+    pub fn set_search(&mut self, needle: &str) {
+        self.search = needle.to_string();
+        self.rematch();
+    }
+
+    /// Calls matching the search, oldest first.
+    pub fn visible(&self) -> impl ExactSizeIterator<Item = &InspectedCall> + '_ {
+        self.matches.iter().map(|&i| &self.calls[i])
+    }
+
+    pub fn visible_len(&self) -> usize {
+        self.matches.len()
+    }
+
+    pub fn selected_call(&self) -> Option<&InspectedCall> {
+        self.matches.get(self.selected).map(|&i| &self.calls[i])
     }
 
     /// Selects the newest call that touched a run (the board's cross-link); false when none did.
     pub fn select_call_touching(&mut self, run_id: &str) -> bool {
-        self.search.clear();
-        match self.calls.iter().rposition(|c| c.mentions(run_id)) {
-            Some(index) => {
-                self.selected = index;
-                true
-            }
-            None => false,
+        let Some(index) = self.calls.iter().rposition(|c| c.mentions(run_id)) else {
+            return false;
+        };
+        self.set_search("");
+        self.open = None;
+        self.selected = index;
+        true
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Opens the selected call's arguments and result for reading.
+    pub fn open(&mut self) {
+        let Some(call) = self.selected_call() else {
+            return;
+        };
+        let value = json!({"arguments": call.arguments, "result": call.result});
+        let mut view = JsonView::new(&value);
+        if view.len() > FOLD_LINES {
+            view.fold_all_deeper_than(2);
         }
+        self.open = Some(OpenCall {
+            call_id: call.call_id.clone(),
+            view,
+        });
+    }
+
+    /// Back from an open call to the list; false when none was open.
+    pub fn close(&mut self) -> bool {
+        self.open.take().is_some()
+    }
+
+    pub fn move_cursor(&mut self, delta: isize, rows: usize) {
+        match &mut self.open {
+            Some(open) => open.view.move_cursor(delta, rows),
+            None => {
+                let len = self.matches.len();
+                if len > 0 {
+                    self.selected =
+                        (self.selected as isize + delta).clamp(0, len as isize - 1) as usize;
+                }
+            }
+        }
+    }
+
+    pub fn top(&mut self) {
+        match &mut self.open {
+            Some(open) => open.view.top(),
+            None => self.selected = 0,
+        }
+    }
+
+    pub fn bottom(&mut self, rows: usize) {
+        match &mut self.open {
+            Some(open) => open.view.bottom(rows),
+            None => self.selected = self.matches.len().saturating_sub(1),
+        }
+    }
+
+    pub fn toggle_fold(&mut self) {
+        match &mut self.open {
+            Some(open) => open.view.toggle_fold(),
+            None => self.open(),
+        }
+    }
+
+    pub fn last_find(&self) -> &str {
+        &self.last_find
+    }
+
+    /// Inside an open call: the next line containing the text (unfolding to it).
+    /// In the list: the next call matching it. False when nothing matched.
+    pub fn find_next(&mut self, needle: &str, rows: usize) -> bool {
+        self.last_find = needle.to_string();
+        match &mut self.open {
+            Some(open) => open.view.find(needle, true, rows),
+            None => {
+                self.set_search(needle);
+                !self.matches.is_empty()
+            }
+        }
+    }
+
+    /// What `y` copies: the open call's JSON, or the selected call's result.
+    pub fn copy_text(&self) -> Option<(String, String)> {
+        let call = match &self.open {
+            Some(open) => {
+                let call = self.calls.iter().find(|c| c.call_id == open.call_id)?;
+                return Some((format!("{} {}", call.tool, call.call_id), open.view.text()));
+            }
+            None => self.selected_call()?,
+        };
+        let text = serde_json::to_string_pretty(
+            &json!({"arguments": call.arguments, "result": call.result}),
+        )
+        .unwrap_or_default();
+        Some((format!("{} {}", call.tool, call.call_id), text))
     }
 }
 
@@ -262,10 +434,15 @@ mod tests {
             "get_pipeline_status",
             json!({"pipeline": "transform_sales"}),
         ));
-        inspector.search = "ADLS".into();
+        inspector.set_search("ADLS");
         assert_eq!(inspector.visible().len(), 1);
-        inspector.search = "transform".into();
-        assert_eq!(inspector.visible()[0].tool, "get_pipeline_status");
+        inspector.set_search("transform");
+        assert_eq!(
+            inspector.selected_call().map(|c| c.tool.as_str()),
+            Some("get_pipeline_status")
+        );
+        inspector.set_search("");
+        assert_eq!(inspector.visible_len(), 2);
     }
 
     #[test]

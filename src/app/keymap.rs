@@ -10,9 +10,45 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     Global,
+    /// The chat while typing a question.
     Chat,
+    /// The chat while reading it (Esc from the input): vim keys scroll.
+    Transcript,
     Board,
     Inspector,
+    /// The run-details overlay.
+    Details,
+    /// The approval dialog.
+    Dialog,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 7] = [
+        Scope::Global,
+        Scope::Chat,
+        Scope::Transcript,
+        Scope::Board,
+        Scope::Inspector,
+        Scope::Details,
+        Scope::Dialog,
+    ];
+
+    /// The `[keys.NAME]` table in `config.toml`, and the heading in the help overlay.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Global => "global",
+            Scope::Chat => "chat",
+            Scope::Transcript => "transcript",
+            Scope::Board => "board",
+            Scope::Inspector => "inspector",
+            Scope::Details => "details",
+            Scope::Dialog => "dialog",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// What a key can do. One variant per action, not per key chord.
@@ -45,6 +81,11 @@ pub enum Action {
     Copy,
     Approve,
     Refuse,
+    /// Back to typing in the chat input.
+    Type,
+    /// The inspector's calls that touched the run.
+    ShowCalls,
+    FindNext,
 }
 
 impl Action {
@@ -78,6 +119,9 @@ impl Action {
             Action::Copy => "copy",
             Action::Approve => "approve",
             Action::Refuse => "refuse",
+            Action::Type => "type",
+            Action::ShowCalls => "show_calls",
+            Action::FindNext => "find_next",
         }
     }
 
@@ -114,6 +158,9 @@ const ALL_ACTIONS: &[Action] = &[
     Action::Copy,
     Action::Approve,
     Action::Refuse,
+    Action::Type,
+    Action::ShowCalls,
+    Action::FindNext,
 ];
 
 /// A key with its modifiers, comparable with what the terminal reports.
@@ -275,7 +322,47 @@ const DEFAULTS: &[(Scope, &[&str], Action, &str)] = &[
     (Scope::Chat, &["down"], Action::HistoryNext, "next question"),
     (Scope::Chat, &["pageup"], Action::PageUp, "scroll up"),
     (Scope::Chat, &["pagedown"], Action::PageDown, "scroll down"),
+    (Scope::Transcript, &["q"], Action::Quit, "quit"),
+    (Scope::Transcript, &[":"], Action::CommandLine, "command"),
+    (
+        Scope::Transcript,
+        &["i", "enter"],
+        Action::Type,
+        "type a question",
+    ),
+    (Scope::Transcript, &["k", "up"], Action::Up, "scroll up"),
+    (
+        Scope::Transcript,
+        &["j", "down"],
+        Action::Down,
+        "scroll down",
+    ),
+    (
+        Scope::Transcript,
+        &["pageup", "ctrl-b"],
+        Action::PageUp,
+        "page up",
+    ),
+    (
+        Scope::Transcript,
+        &["pagedown", "ctrl-f"],
+        Action::PageDown,
+        "page down",
+    ),
+    (Scope::Transcript, &["g", "home"], Action::Top, "oldest"),
+    (
+        Scope::Transcript,
+        &["G", "end"],
+        Action::Bottom,
+        "newest (follow)",
+    ),
     (Scope::Board, &["q"], Action::Quit, "quit"),
+    (
+        Scope::Board,
+        &["c"],
+        Action::ShowCalls,
+        "tool calls that touched the run",
+    ),
     (Scope::Board, &[":"], Action::CommandLine, "command"),
     (Scope::Board, &["k", "up"], Action::Up, "up"),
     (Scope::Board, &["j", "down"], Action::Down, "down"),
@@ -313,6 +400,7 @@ const DEFAULTS: &[(Scope, &[&str], Action, &str)] = &[
         "page down",
     ),
     (Scope::Inspector, &["/"], Action::Filter, "search"),
+    (Scope::Inspector, &["n"], Action::FindNext, "next match"),
     (Scope::Inspector, &["enter"], Action::Open, "open the call"),
     (
         Scope::Inspector,
@@ -326,6 +414,28 @@ const DEFAULTS: &[(Scope, &[&str], Action, &str)] = &[
         Action::Copy,
         "copy (file and clipboard)",
     ),
+    (Scope::Details, &["k", "up"], Action::Up, "scroll up"),
+    (Scope::Details, &["j", "down"], Action::Down, "scroll down"),
+    (
+        Scope::Details,
+        &["t"],
+        Action::Triage,
+        "ask to triage the run",
+    ),
+    (
+        Scope::Details,
+        &["c"],
+        Action::ShowCalls,
+        "tool calls that touched it",
+    ),
+    (Scope::Details, &["q", "enter"], Action::Cancel, "close"),
+    (
+        Scope::Dialog,
+        &["y"],
+        Action::Approve,
+        "approve this one call",
+    ),
+    (Scope::Dialog, &["n", "esc"], Action::Refuse, "refuse it"),
 ];
 
 impl Default for Keymap {

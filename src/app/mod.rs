@@ -1,10 +1,13 @@
-//! The console's pure model (issue #4, in progress): every state change happens in
+//! The console's pure model: every state change happens in
 //! [`update::update`]`(&mut App, Msg) -> Vec<Effect>` without I/O or clock reads.
-//! Built so far: the keymap as data, the run board's, the chat's and the inspector's state, and the
-//! update function over them; the terminal runtime and the drawing come next.
+//! The terminal runtime is in [`crate::console`]; the drawing in [`crate::ui`].
 
+pub mod approval;
 pub mod board;
 pub mod chat;
+pub mod command;
+pub mod details;
 pub mod inspector;
+pub mod json_view;
 pub mod keymap;
 pub mod update;

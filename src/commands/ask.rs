@@ -10,7 +10,6 @@ use tokio::sync::mpsc;
 use super::serve::CommandError;
 use crate::agent::events::AgentEvent;
 use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
-use crate::agent::offline;
 use crate::agent::policy::ApprovalPolicy;
 use crate::agent::runner::{RefuseUnapproved, ToolRunner};
 use crate::cli::AskArgs;
@@ -82,53 +81,10 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
             args.max_result_bytes as usize,
             crate::agent::runner::DEFAULT_FULL_CAP,
         );
-        let _ = events.send(AgentEvent::UserMessage {
-            text: args.question.clone(),
-        });
         let mode = provider
             .as_ref()
             .map_or_else(|| "offline".to_string(), Provider::model_label);
-        let _ = events.send(AgentEvent::AgentMode { mode });
-        let outcome = match &llm {
-            // The LLM agent streams its own text deltas as they arrive.
-            Some(agent) => {
-                let turn = agent.run_turn(&runner, &args.question, &events).await;
-                if turn.ok {
-                    Ok(turn.answer)
-                } else {
-                    Err((turn.answer, String::new()))
-                }
-            }
-            None => match offline::answer(&runner, &args.question).await {
-                Ok(answer) => {
-                    offline::stream_answer(&answer, &events);
-                    Ok(answer)
-                }
-                Err(message) => Err((String::new(), message)),
-            },
-        };
-        let tool_calls = runner.calls_made();
-        match outcome {
-            Ok(answer) => {
-                let _ = events.send(AgentEvent::TurnFinished {
-                    answer,
-                    tool_calls,
-                    ok: true,
-                });
-                true
-            }
-            Err((partial, message)) => {
-                if !message.is_empty() {
-                    let _ = events.send(AgentEvent::Error { message });
-                }
-                let _ = events.send(AgentEvent::TurnFinished {
-                    answer: partial,
-                    tool_calls,
-                    ok: false,
-                });
-                false
-            }
-        }
+        crate::agent::turn::run(llm.as_ref(), &mode, &runner, &args.question, &events).await
     };
     drop(events);
     let _ = printer.await;

@@ -1,0 +1,189 @@
+//! `config.toml`: the console's settings. Every field is optional; keys named
+//! under `[keys.SCOPE]` replace only those bindings.
+//!
+//! ```toml
+//! refresh_seconds = 10          # board refresh interval
+//! notifications = ["bell", "osc9", "osc777"]   # [] for none
+//! mouse = false
+//! color = true                  # false = monochrome (NO_COLOR also works)
+//! [keys.board]
+//! triage = "t"
+//! next_failed = "n, ctrl-n"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::app::keymap::{Keymap, Scope};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notification {
+    /// The terminal bell (BEL).
+    Bell,
+    /// OSC 9 desktop notification (iTerm2, Windows Terminal, kitty, WezTerm, foot).
+    Osc9,
+    /// OSC 777 desktop notification (rxvt-unicode, VTE terminals such as GNOME Terminal).
+    Osc777,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    refresh_seconds: Option<u64>,
+    notifications: Option<Vec<Notification>>,
+    mouse: Option<bool>,
+    color: Option<bool>,
+    #[serde(default)]
+    keys: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    pub refresh: Duration,
+    pub notifications: Vec<Notification>,
+    pub mouse: bool,
+    pub color: bool,
+    pub keymap: Keymap,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            refresh: Duration::from_secs(10),
+            notifications: vec![Notification::Bell, Notification::Osc9, Notification::Osc777],
+            mouse: false,
+            color: true,
+            keymap: Keymap::default(),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/opsdeck/config.toml`, else `~/.config/opsdeck/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    crate::mcp::config::default_path().map(|p| p.with_file_name("config.toml"))
+}
+
+/// The explicit file (which must exist), else the default file when it exists, else defaults.
+pub fn load(explicit: Option<&Path>) -> Result<ConsoleConfig, String> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None => match default_path().filter(|p| p.exists()) {
+            Some(path) => path,
+            None => return Ok(ConsoleConfig::default()),
+        },
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read console config {}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn parse(text: &str) -> Result<ConsoleConfig, String> {
+    let file: ConfigFile = toml::from_str(text).map_err(|e| format!("not a valid config: {e}"))?;
+    let mut config = ConsoleConfig::default();
+    if let Some(seconds) = file.refresh_seconds {
+        if seconds == 0 || seconds > 3600 {
+            return Err(format!(
+                "refresh_seconds = {seconds} is out of range; use 1 to 3600"
+            ));
+        }
+        config.refresh = Duration::from_secs(seconds);
+    }
+    if let Some(notifications) = file.notifications {
+        config.notifications = notifications;
+    }
+    config.mouse = file.mouse.unwrap_or(false);
+    config.color = file.color.unwrap_or(true);
+    for (scope_name, overrides) in &file.keys {
+        let scope = Scope::from_name(scope_name).ok_or_else(|| {
+            let names: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
+            format!(
+                "[keys.{scope_name}] is not a key scope; scopes: {}",
+                names.join(", ")
+            )
+        })?;
+        let pairs: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(action, keys)| (action.clone(), keys.replace(' ', "")))
+            .collect();
+        config
+            .keymap
+            .override_with(scope, &pairs)
+            .map_err(|e| format!("[keys.{scope_name}]: {e}"))?;
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::keymap::Action;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn key_overrides_replace_only_the_named_bindings() {
+        let config = parse(
+            r#"
+            refresh_seconds = 3
+            notifications = ["bell"]
+            [keys.board]
+            triage = "x, ctrl-t"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.refresh, Duration::from_secs(3));
+        assert_eq!(config.notifications, vec![Notification::Bell]);
+        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(
+            config.keymap.action(Scope::Board, &press('x')),
+            Some(Action::Triage)
+        );
+        assert_eq!(
+            config.keymap.action(Scope::Board, &press('t')),
+            None,
+            "t was replaced"
+        );
+        assert_eq!(
+            config.keymap.action(Scope::Board, &press('j')),
+            Some(Action::Down),
+            "the rest stay"
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_field() {
+        assert!(
+            parse("refresh_seconds = 0")
+                .unwrap_err()
+                .contains("1 to 3600")
+        );
+        assert!(
+            parse("[keys.boards]\ntriage = \"t\"")
+                .unwrap_err()
+                .contains("[keys.boards] is not a key scope")
+        );
+        assert!(
+            parse("[keys.board]\nfly = \"f\"")
+                .unwrap_err()
+                .contains("'fly' is not an action")
+        );
+        assert!(
+            parse("[keys.board]\ntriage = \"ctrl-banana\"")
+                .unwrap_err()
+                .contains("[keys.board]")
+        );
+        assert!(
+            parse("colour = true")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(
+            parse("notifications = [\"email\"]")
+                .unwrap_err()
+                .contains("not a valid config")
+        );
+    }
+}

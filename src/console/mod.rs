@@ -1,0 +1,490 @@
+//! The console's runtime: it owns the terminal and the tasks, feeds every event
+//! (keys, agent events, board refreshes, timers, signals) to
+//! [`update`] as a message, carries out the effects, and redraws —
+//! coalesced, at most ~60 times a second, and not at all while nothing changes.
+
+pub mod config;
+pub mod notify;
+pub mod tasks;
+pub mod terminal;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::agent::events::AgentEvent;
+use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
+use crate::agent::policy::ApprovalPolicy;
+use crate::agent::runner::ToolRunner;
+use crate::app::update::{App, Effect, Msg, StatusInfo, update};
+use crate::cli::ConsoleArgs;
+use crate::commands::serve::CommandError;
+use crate::mcp::McpHost;
+use crate::mcp::config::ServerSpec;
+use crate::ui::theme::Theme;
+use tasks::{DialogApprover, PendingDecision};
+
+/// At most one frame per this long (~60 fps).
+const FRAME: Duration = Duration::from_millis(16);
+
+pub async fn run(args: ConsoleArgs) -> Result<(), CommandError> {
+    let mut config = config::load(args.config.as_deref()).map_err(CommandError::usage)?;
+    if let Some(seconds) = args.refresh {
+        config.refresh = Duration::from_secs(seconds);
+    }
+    let provider =
+        Provider::from_env(&|name| std::env::var(name).ok()).map_err(CommandError::usage)?;
+    let llm = match &provider {
+        Some(p) => Some(Arc::new(
+            LlmAgent::new(p, LlmSettings::default()).map_err(CommandError::failed)?,
+        )),
+        None => None,
+    };
+    let mode = provider
+        .as_ref()
+        .map_or_else(|| "offline".to_string(), Provider::model_label);
+    let (specs, backend) = console_servers(&args)?;
+    let theme = Theme::from_env(args.no_color || !config.color);
+    let app = App {
+        keymap: config.keymap.clone(),
+        read_only: args.read_only,
+        status: StatusInfo {
+            agent_mode: mode.clone(),
+            backend,
+            ..StatusInfo::default()
+        },
+        ..App::default()
+    };
+    let mut guard = terminal::TerminalGuard::enter(config.mouse || args.mouse).map_err(|e| {
+        CommandError::failed(format!(
+            "cannot take over the terminal ({e}); the console needs an interactive terminal — use `opsdeck ask` in scripts"
+        ))
+    })?;
+    let runtime = Runtime::new(app, theme, config, llm, mode);
+    let outcome = runtime.run(&mut guard.terminal, specs).await;
+    drop(guard);
+    outcome
+}
+
+/// The servers from `--mcp-config` / mcp.json, else the built-in sandbox server
+/// (with the sandbox flags passed through), and the backend badge to show.
+fn console_servers(args: &ConsoleArgs) -> Result<(Vec<ServerSpec>, String), CommandError> {
+    let configured =
+        args.mcp_config.is_some() || crate::mcp::config::default_path().is_some_and(|p| p.exists());
+    if configured {
+        let specs = crate::commands::ask::server_specs(args.mcp_config.as_deref())?;
+        let label = format!(
+            "{} server{}",
+            specs.len(),
+            if specs.len() == 1 { "" } else { "s" }
+        );
+        return Ok((specs, label));
+    }
+    let executable = std::env::current_exe().map_err(|e| {
+        CommandError::failed(format!(
+            "cannot find this executable to start the built-in server: {e}"
+        ))
+    })?;
+    let mut extra = Vec::new();
+    if let Some(scenario) = &args.scenario {
+        extra.extend(["--scenario".to_string(), scenario.clone()]);
+    }
+    if let Some(seed) = args.seed {
+        extra.extend(["--seed".to_string(), seed.to_string()]);
+    }
+    if let Some(clock) = &args.frozen_clock {
+        extra.extend(["--frozen-clock".to_string(), clock.clone()]);
+    }
+    Ok((
+        vec![ServerSpec::builtin(executable, extra)],
+        "sandbox".into(),
+    ))
+}
+
+struct Runtime {
+    app: App,
+    theme: Theme,
+    config: config::ConsoleConfig,
+    llm: Option<Arc<LlmAgent>>,
+    mode: String,
+    host: Option<Arc<McpHost>>,
+    messages: mpsc::UnboundedSender<Msg>,
+    inbox: mpsc::UnboundedReceiver<Msg>,
+    agent_events: mpsc::UnboundedSender<AgentEvent>,
+    agent_inbox: mpsc::UnboundedReceiver<AgentEvent>,
+    turn: Option<JoinHandle<()>>,
+    pending: PendingDecision,
+    refreshing: bool,
+    /// Every agent event of the session, for `:export`.
+    session: Vec<AgentEvent>,
+}
+
+impl Runtime {
+    fn new(
+        app: App,
+        theme: Theme,
+        config: config::ConsoleConfig,
+        llm: Option<Arc<LlmAgent>>,
+        mode: String,
+    ) -> Runtime {
+        let (messages, inbox) = mpsc::unbounded_channel();
+        let (agent_events, agent_inbox) = mpsc::unbounded_channel();
+        Runtime {
+            app,
+            theme,
+            config,
+            llm,
+            mode,
+            host: None,
+            messages,
+            inbox,
+            agent_events,
+            agent_inbox,
+            turn: None,
+            pending: PendingDecision::default(),
+            refreshing: false,
+            session: Vec::new(),
+        }
+    }
+
+    async fn run(
+        mut self,
+        terminal: &mut terminal::Tui,
+        specs: Vec<ServerSpec>,
+    ) -> Result<(), CommandError> {
+        let fail = |what: &str, e: std::io::Error| CommandError::failed(format!("{what}: {e}"));
+        if let Ok(size) = terminal.size() {
+            self.step(Msg::Resize {
+                width: size.width,
+                height: size.height,
+            });
+        }
+        self.step(Msg::Tick(Utc::now()));
+        // The first frame goes out before any server is up.
+        terminal
+            .draw(|f| crate::ui::draw(f, &self.app, &self.theme))
+            .map_err(|e| fail("cannot draw", e))?;
+        let (host_ready, mut host_wait) = oneshot::channel();
+        tokio::spawn(async move {
+            let host = McpHost::start(specs, Duration::from_secs(30)).await;
+            let _ = host_ready.send(Arc::new(host));
+        });
+        let mut keys = EventStream::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut refresh = tokio::time::interval(self.config.refresh);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut terminate =
+            signal(SignalKind::terminate()).map_err(|e| fail("cannot watch SIGTERM", e))?;
+        let mut hangup =
+            signal(SignalKind::hangup()).map_err(|e| fail("cannot watch SIGHUP", e))?;
+        let mut dirty = false;
+        let mut last_draw = Instant::now();
+        loop {
+            let wait = FRAME.saturating_sub(last_draw.elapsed());
+            tokio::select! {
+                _ = terminate.recv() => break,
+                _ = hangup.recv() => break,
+                event = keys.next() => match event {
+                    Some(Ok(event)) => {
+                        if let Some(msg) = terminal_msg(event) {
+                            self.step(msg);
+                            dirty = true;
+                        }
+                    }
+                    Some(Err(e)) => return Err(fail("cannot read the terminal", e)),
+                    // The terminal went away (an SSH drop closes stdin).
+                    None => break,
+                },
+                Some(msg) = self.inbox.recv() => {
+                    self.step(msg);
+                    dirty = true;
+                }
+                Some(event) = self.agent_inbox.recv() => {
+                    self.step(Msg::Agent(event));
+                    dirty = true;
+                }
+                host = &mut host_wait, if self.host.is_none() => {
+                    if let Ok(host) = host {
+                        self.host = Some(host);
+                        self.refresh_servers();
+                        self.start_refresh();
+                        dirty = true;
+                    }
+                }
+                _ = tick.tick() => {
+                    self.step(Msg::Tick(Utc::now()));
+                    self.refresh_servers();
+                    dirty = true;
+                }
+                _ = refresh.tick() => self.start_refresh(),
+                _ = tokio::time::sleep(wait), if dirty => {
+                    self.drain();
+                    terminal
+                        .draw(|f| crate::ui::draw(f, &self.app, &self.theme))
+                        .map_err(|e| fail("cannot draw", e))?;
+                    last_draw = Instant::now();
+                    dirty = false;
+                }
+            }
+            if self.app.quitting {
+                break;
+            }
+        }
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Everything already waiting, applied before the frame is drawn.
+    fn drain(&mut self) {
+        while let Ok(event) = self.agent_inbox.try_recv() {
+            self.step(Msg::Agent(event));
+        }
+        while let Ok(msg) = self.inbox.try_recv() {
+            self.step(msg);
+        }
+    }
+
+    fn step(&mut self, msg: Msg) {
+        if let Msg::Agent(event) = &msg {
+            self.session.push(event.clone());
+        }
+        for effect in update(&mut self.app, msg) {
+            self.apply(effect);
+        }
+    }
+
+    fn refresh_servers(&mut self) {
+        if let Some(host) = &self.host {
+            let servers = tasks::server_statuses(host);
+            if servers != self.app.status.servers {
+                self.step(Msg::Servers(servers));
+            }
+        }
+    }
+
+    fn start_refresh(&mut self) {
+        let Some(host) = self.host.clone() else {
+            return;
+        };
+        if self.refreshing {
+            return;
+        }
+        self.refreshing = true;
+        let messages = self.messages.clone();
+        tokio::spawn(async move {
+            let msg = match tasks::fetch_runs(&host).await {
+                Ok(runs) => Msg::RunsLoaded {
+                    runs,
+                    at: Utc::now(),
+                },
+                Err(reason) => Msg::RunsFailed { reason },
+            };
+            let _ = messages.send(msg);
+        });
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::StartTurn {
+                question,
+                read_only,
+            } => self.start_turn(question, read_only),
+            Effect::CancelTurn => {
+                if let Some(turn) = self.turn.take() {
+                    turn.abort();
+                }
+                self.decide(false);
+            }
+            Effect::RefreshBoard => self.start_refresh(),
+            Effect::LoadRunDetails { run_id } => self.load_details(run_id),
+            Effect::Decide { approved } => self.decide(approved),
+            Effect::Copy { label, text } => self.copy(&label, &text),
+            Effect::Export { path } => self.export(path),
+            Effect::Notify { title, body } => {
+                let bytes = notify::notification(&self.config.notifications, &title, &body);
+                if !bytes.is_empty() {
+                    let _ = terminal::write_raw(&bytes);
+                }
+            }
+            Effect::Quit => {}
+        }
+    }
+
+    fn start_turn(&mut self, question: String, read_only: bool) {
+        let Some(host) = self.host.clone() else {
+            let _ = self.agent_events.send(AgentEvent::Error {
+                message: "the MCP servers are still starting; ask again in a moment".into(),
+            });
+            let _ = self.agent_events.send(AgentEvent::TurnFinished {
+                answer: String::new(),
+                tool_calls: 0,
+                ok: false,
+            });
+            return;
+        };
+        // A finished turn's handle is simply replaced.
+        if let Some(previous) = self.turn.take() {
+            previous.abort();
+        }
+        let events = self.agent_events.clone();
+        let approver = DialogApprover {
+            host: host.clone(),
+            messages: self.messages.clone(),
+            pending: self.pending.clone(),
+        };
+        let llm = self.llm.clone();
+        let mode = self.mode.clone();
+        self.turn = Some(tokio::spawn(async move {
+            let runner = ToolRunner::new(
+                &host,
+                ApprovalPolicy::new(read_only, Vec::new()),
+                Box::new(approver),
+                events.clone(),
+            );
+            crate::agent::turn::run(llm.as_deref(), &mode, &runner, &question, &events).await;
+        }));
+    }
+
+    fn decide(&mut self, approved: bool) {
+        let waiting = self.pending.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(answer) = waiting {
+            let _ = answer.send(approved);
+        }
+    }
+
+    fn load_details(&mut self, run_id: String) {
+        let Some(host) = self.host.clone() else {
+            let _ = self.messages.send(Msg::RunDetailsLoaded {
+                run_id,
+                result: Err("the MCP servers are still starting".into()),
+            });
+            return;
+        };
+        let messages = self.messages.clone();
+        tokio::spawn(async move {
+            let result = tasks::fetch_run_details(&host, &run_id).await;
+            let _ = messages.send(Msg::RunDetailsLoaded { run_id, result });
+        });
+    }
+
+    fn copy(&mut self, label: &str, text: &str) {
+        let file = save_copy(label, text);
+        let clipboard = notify::clipboard(text);
+        let on_clipboard = clipboard
+            .as_ref()
+            .is_some_and(|bytes| terminal::write_raw(bytes).is_ok());
+        let (error, text) = match (file, on_clipboard) {
+            (Ok(path), true) => (
+                false,
+                format!(
+                    "copied {label} to the clipboard (OSC 52) and {}",
+                    path.display()
+                ),
+            ),
+            (Ok(path), false) => (
+                false,
+                format!(
+                    "saved {label} to {} (too large for the clipboard)",
+                    path.display()
+                ),
+            ),
+            (Err(e), true) => (
+                false,
+                format!("copied {label} to the clipboard; the file could not be written: {e}"),
+            ),
+            (Err(e), false) => (true, format!("could not copy {label}: {e}")),
+        };
+        self.step(Msg::Notice { error, text });
+    }
+
+    fn export(&mut self, path: Option<String>) {
+        let path = path.map_or_else(
+            || {
+                PathBuf::from(format!(
+                    "opsdeck-session-{}.jsonl",
+                    Utc::now().format("%Y%m%d-%H%M%S")
+                ))
+            },
+            PathBuf::from,
+        );
+        let mut text = String::new();
+        for event in &self.session {
+            if let Ok(line) = serde_json::to_string(event) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        let notice = match std::fs::write(&path, text) {
+            Ok(()) => (
+                false,
+                format!("wrote {} events to {}", self.session.len(), path.display()),
+            ),
+            Err(e) => (true, format!("cannot write {}: {e}", path.display())),
+        };
+        self.step(Msg::Notice {
+            error: notice.0,
+            text: notice.1,
+        });
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(turn) = self.turn.take() {
+            turn.abort();
+        }
+        self.decide(false);
+        if let Some(host) = self.host.take() {
+            // A task still holding the host lets the child servers go with the process.
+            if let Ok(host) = Arc::try_unwrap(host) {
+                host.shutdown().await;
+            }
+        }
+    }
+}
+
+/// Copies land in the state directory too, so large results survive the terminal.
+fn save_copy(label: &str, text: &str) -> std::io::Result<PathBuf> {
+    let dir = crate::logging::log_dir()
+        .and_then(|logs| logs.parent().map(|p| p.join("copies")))
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&dir)?;
+    let name: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn terminal_msg(event: Event) -> Option<Msg> {
+    match event {
+        // Release and repeat events (kitty protocol) would double every key.
+        Event::Key(key) if key.kind == KeyEventKind::Press => Some(Msg::Key(key)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Resize(width, height) => Some(Msg::Resize { width, height }),
+        Event::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::ScrollUp => Some(Msg::Scroll { up: true }),
+            MouseEventKind::ScrollDown => Some(Msg::Scroll { up: false }),
+            MouseEventKind::Down(_) => Some(Msg::Click {
+                column: mouse.column,
+                row: mouse.row,
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}

@@ -1,0 +1,201 @@
+//! The tool-trace inspector: every tool call (state, tool, server, duration,
+//! arguments) with a preview of the selected one; Enter opens a call's
+//! arguments and result as foldable JSON, drawn a window at a time.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::theme::Theme;
+use crate::app::inspector::{CallState, InspectedCall, OpenCall};
+use crate::app::update::App;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Block) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let inspector = &app.inspector;
+    if let Some(open) = &inspector.open {
+        let call = inspector.calls.iter().find(|c| c.call_id == open.call_id);
+        draw_open(frame, inner, call, open, theme);
+        return;
+    }
+    if inspector.visible_len() == 0 {
+        let text = if inspector.search().is_empty() {
+            "No tool calls yet. Each call the agent makes appears here with its arguments, result and timing."
+                .to_string()
+        } else {
+            format!(
+                "No call matches '{}' (Esc clears the search).",
+                inspector.search()
+            )
+        };
+        frame.render_widget(
+            Paragraph::new(text)
+                .style(theme.dim())
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    // The list on top; the selected call's preview below when there is room.
+    let (list_area, preview_area) = if inner.height >= 10 {
+        let list_rows = (inspector.visible_len() as u16 + 1).clamp(3, inner.height / 2);
+        let [list, preview] =
+            Layout::vertical([Constraint::Length(list_rows), Constraint::Min(0)]).areas(inner);
+        (list, Some(preview))
+    } else {
+        (inner, None)
+    };
+    let rows = list_area.height as usize;
+    let offset = inspector.selected.saturating_sub(rows.saturating_sub(1));
+    let lines: Vec<Line> = inspector
+        .visible()
+        .enumerate()
+        .skip(offset)
+        .take(rows)
+        .map(|(index, call)| {
+            let line = call_line(call, list_area.width, theme);
+            if index == inspector.selected {
+                line.style(theme.selected())
+            } else {
+                line
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), list_area);
+    if let (Some(area), Some(call)) = (preview_area, inspector.selected_call()) {
+        frame.render_widget(Paragraph::new(preview_lines(call, area.width, theme)), area);
+    }
+}
+
+fn state_symbol(state: &CallState, theme: &Theme) -> Span<'static> {
+    match state {
+        CallState::Running => Span::styled("… ", theme.accent()),
+        CallState::AwaitingApproval => Span::styled("? ", theme.warn()),
+        CallState::Ok => Span::styled("✓ ", theme.ok()),
+        CallState::Failed => Span::styled("✗ ", theme.error()),
+    }
+}
+
+fn call_line(call: &InspectedCall, width: u16, theme: &Theme) -> Line<'static> {
+    let timing = call
+        .duration_ms
+        .map_or_else(|| "   …".to_string(), |ms| format!("{ms:>5} ms"));
+    let line = Line::from(vec![
+        state_symbol(&call.state, theme),
+        Span::styled(format!("{:<8} ", call.call_id), theme.dim()),
+        Span::styled(format!("{:<24}", call.tool), theme.bold()),
+        Span::styled(format!(" {timing} "), theme.dim()),
+        Span::raw(compact(&call.arguments)),
+    ]);
+    super::clip_line(line, width)
+}
+
+/// Arguments on one line: `{"run_id":"r1"}` → `run_id=r1`.
+fn compact(arguments: &serde_json::Value) -> String {
+    match arguments.as_object() {
+        Some(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => String::new(),
+    }
+}
+
+fn preview_lines(call: &InspectedCall, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} ", call.tool), theme.heading()),
+        Span::styled(
+            format!("on {} · Enter opens the full result", call.server),
+            theme.dim(),
+        ),
+    ])];
+    if let Some(approval) = &call.approval {
+        lines.push(Line::from(Span::styled(approval.clone(), theme.warn())));
+    }
+    if call.truncated {
+        lines.push(Line::from(Span::styled(
+            "result cut to the inspector's cap",
+            theme.warn(),
+        )));
+    }
+    let style = if call.state == CallState::Failed {
+        theme.error()
+    } else {
+        theme.text()
+    };
+    for text in call.preview.lines() {
+        lines.push(super::clip_line(
+            Line::from(Span::styled(text.to_string(), style)),
+            width,
+        ));
+    }
+    lines
+}
+
+fn draw_open(
+    frame: &mut Frame,
+    area: Rect,
+    call: Option<&InspectedCall>,
+    open: &OpenCall,
+    theme: &Theme,
+) {
+    let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let title = match call {
+        Some(call) => format!(
+            "{} · {} · {} · {}",
+            call.call_id,
+            call.tool,
+            call.server,
+            call.duration_ms
+                .map_or("running".into(), |ms| format!("{ms} ms"))
+        ),
+        None => open.call_id.clone(),
+    };
+    let header_line = Line::from(vec![
+        Span::styled(title, theme.heading()),
+        Span::styled(
+            "  space fold · / find · n next · y copy · Esc back",
+            theme.dim(),
+        ),
+    ]);
+    frame.render_widget(
+        Paragraph::new(super::clip_line(header_line, header.width)),
+        header,
+    );
+    let height = body.height as usize;
+    let cursor = open.view.cursor();
+    let lines: Vec<Line> = open
+        .view
+        .window(height)
+        .into_iter()
+        .map(|row| {
+            let indent = "  ".repeat(row.line.depth as usize);
+            let mut spans = vec![
+                Span::raw(indent),
+                Span::styled(row.line.text.clone(), theme.code()),
+            ];
+            if row.folded {
+                spans.push(Span::styled(
+                    format!(" … {} lines folded", row.hidden),
+                    theme.dim(),
+                ));
+            }
+            let line = super::clip_line(Line::from(spans), body.width);
+            if row.visible_index == cursor {
+                line.style(theme.selected())
+            } else {
+                line
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), body);
+}

@@ -1,0 +1,265 @@
+//! What covers the panes: the help (built from the keymap), the servers list,
+//! a run's details, and the approval dialog.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::board::short_duration;
+use super::theme::{Theme, status_symbol};
+use crate::app::approval::ApprovalRequest;
+use crate::app::command::COMMANDS;
+use crate::app::details::{DetailsView, RunDetails};
+use crate::app::keymap::Scope;
+use crate::app::update::{App, Overlay};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(overlay) = &app.overlay else {
+        return;
+    };
+    let (title, lines, scroll) = match overlay {
+        Overlay::Help => (" Keys ".to_string(), help_lines(app, theme), 0),
+        Overlay::Servers => (" Servers ".to_string(), server_lines(app, theme), 0),
+        Overlay::Details(view) => details(view, theme),
+        Overlay::Approval(request) => (
+            " Approval needed ".to_string(),
+            approval_lines(request, theme),
+            0,
+        ),
+    };
+    let popup = centered(area, 90, 90);
+    frame.render_widget(Clear, popup);
+    let border = if matches!(overlay, Overlay::Approval(_)) {
+        theme.error()
+    } else {
+        theme.border(true)
+    };
+    let footer = match overlay {
+        Overlay::Approval(_) => " y approve this one call · n refuse ",
+        Overlay::Details(_) => " t triage · c tool calls · j/k scroll · Esc close ",
+        _ => " any key closes ",
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Span::styled(title, theme.bold()))
+        .title_bottom(Span::styled(footer, theme.accent()));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0)),
+        popup,
+    );
+}
+
+fn centered(area: Rect, width_percent: u16, height_percent: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Percentage(height_percent)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Percentage(width_percent)])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for scope in Scope::ALL {
+        lines.push(Line::from(Span::styled(
+            scope.name().to_string(),
+            theme.heading(),
+        )));
+        for binding in app.keymap.bindings(scope) {
+            let keys: Vec<String> = binding.keys.iter().map(ToString::to_string).collect();
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent()),
+                Span::raw(binding.description.to_string()),
+            ]));
+        }
+    }
+    lines.push(Line::from(Span::styled("commands", theme.heading())));
+    for (command, what) in COMMANDS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {command:<30}"), theme.accent()),
+            Span::raw((*what).to_string()),
+        ]));
+    }
+    lines
+}
+
+fn server_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    if app.status.servers.is_empty() {
+        return vec![Line::from("No MCP server is configured.")];
+    }
+    app.status
+        .servers
+        .iter()
+        .map(|server| {
+            let (symbol, style) = if server.ready {
+                ("●", theme.ok())
+            } else {
+                ("○", theme.error())
+            };
+            Line::from(vec![
+                Span::styled(format!("{symbol} {:<16}", server.name), style),
+                Span::raw(server.detail.clone()),
+            ])
+        })
+        .collect()
+}
+
+fn details(view: &DetailsView, theme: &Theme) -> (String, Vec<Line<'static>>, usize) {
+    match view {
+        DetailsView::Loading { run_id, pipeline } => (
+            format!(" {pipeline} · {run_id} "),
+            vec![Line::from(Span::styled(
+                "Loading the run's details…",
+                theme.dim(),
+            ))],
+            0,
+        ),
+        DetailsView::Failed { run_id, reason } => (
+            format!(" run {run_id} "),
+            vec![
+                Line::from(Span::styled(
+                    "The details could not be loaded:",
+                    theme.error(),
+                )),
+                Line::from(reason.clone()),
+            ],
+            0,
+        ),
+        DetailsView::Loaded { details, scroll } => (
+            format!(" {} · {} ", details.run.pipeline, details.run.run_id),
+            details_lines(details, theme),
+            *scroll,
+        ),
+    }
+}
+
+fn details_lines(details: &RunDetails, theme: &Theme) -> Vec<Line<'static>> {
+    let run = &details.run;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                format!("{} {}", status_symbol(&run.status), run.status.as_str()),
+                theme.status(&run.status),
+            ),
+            Span::styled(
+                format!(
+                    "  {} · {} · started {} · took {}",
+                    run.backend.as_str(),
+                    run.environment,
+                    run.run_start.map_or("—".into(), |s| s
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string()),
+                    run.duration_ms.map_or("—".into(), short_duration),
+                ),
+                theme.dim(),
+            ),
+        ]),
+        Line::from(Span::styled(
+            format!(
+                "triggered by {} ({})",
+                run.invoked_by.name, run.invoked_by.kind
+            ),
+            theme.dim(),
+        )),
+    ];
+    if let Some(parent) = &details.parent_run {
+        lines.push(Line::from(format!(
+            "parent: {} {} ({})",
+            parent.pipeline, parent.run_id, parent.status
+        )));
+    }
+    if !run.message.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled("error", theme.heading())));
+        for text in run.message.lines().take(12) {
+            lines.push(Line::from(Span::styled(text.to_string(), theme.error())));
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("activities", theme.heading())));
+    for activity in &details.activities {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{} ", status_symbol(&activity.status)),
+                theme.status(&activity.status),
+            ),
+            Span::styled(activity.activity_name.clone(), theme.bold()),
+            Span::styled(
+                format!(
+                    "  {} · attempt {} · {}",
+                    activity.activity_type,
+                    activity.attempt,
+                    activity.duration_ms.map_or("—".into(), short_duration)
+                ),
+                theme.dim(),
+            ),
+        ]));
+        if let Some(error) = &activity.error {
+            let first = error.message.lines().next().unwrap_or("").to_string();
+            lines.push(Line::from(Span::styled(
+                format!("    {}: {first}", error.code),
+                theme.error(),
+            )));
+        }
+    }
+    if !details.child_runs.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled("child runs", theme.heading())));
+        for child in &details.child_runs {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{} ", status_symbol(&child.status)),
+                    theme.status(&child.status),
+                ),
+                Span::raw(format!("{} {}", child.pipeline, child.run_id)),
+            ]));
+        }
+    }
+    lines
+}
+
+fn approval_lines(request: &ApprovalRequest, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(request.tool.clone(), theme.bold()),
+            Span::styled(format!(" on server {}", request.server), theme.dim()),
+        ]),
+        Line::from(Span::styled(request.reason.clone(), theme.warn())),
+        Line::default(),
+    ];
+    let target = request.target();
+    if !target.is_empty() {
+        lines.push(Line::from(Span::styled("target", theme.heading())));
+        for (label, value) in target {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {label:<22}"), theme.dim()),
+                Span::styled(value, theme.bold()),
+            ]));
+        }
+        lines.push(Line::default());
+    }
+    lines.push(Line::from(Span::styled("arguments", theme.heading())));
+    for text in request.arguments_pretty().lines() {
+        lines.push(Line::from(Span::styled(format!("  {text}"), theme.code())));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("dry-run preview", theme.heading())));
+    match &request.preview {
+        Some(preview) => {
+            for text in preview.lines().take(30) {
+                lines.push(Line::from(format!("  {text}")));
+            }
+        }
+        None => lines.push(Line::from(Span::styled(
+            "  this tool has no dry run",
+            theme.dim(),
+        ))),
+    }
+    lines
+}
