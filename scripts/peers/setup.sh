@@ -27,6 +27,17 @@ for tool in python3 node npm; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found on PATH (needed to install the interop peers)"
 done
 
+# The console's end-to-end test drives the real binary in a real terminal: tmux.
+if ! command -v tmux >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "peer tmux: installing with apt-get"
+        (apt-get update -qq && apt-get install -y -qq tmux >/dev/null) || die "cannot install tmux with apt-get"
+    else
+        die "'tmux' not found on PATH (needed by the console's end-to-end test); install it, e.g. apt-get install tmux"
+    fi
+fi
+echo "peer tmux: $(tmux -V)"
+
 mkdir -p "$peers"
 
 # Serialize concurrent runs (parallel test jobs) on the same peers dir.

@@ -253,8 +253,10 @@ impl Runtime {
     }
 
     fn step(&mut self, msg: Msg) {
-        if let Msg::Agent(event) = &msg {
-            self.session.push(event.clone());
+        match &msg {
+            Msg::Agent(event) => self.session.push(event.clone()),
+            Msg::RunsLoaded { .. } | Msg::RunsFailed { .. } => self.refreshing = false,
+            _ => {}
         }
         for effect in update(&mut self.app, msg) {
             self.apply(effect);

@@ -33,7 +33,13 @@ pub fn refresh_age(app: &App) -> String {
     match (board.last_refresh, app.now) {
         (None, _) => "loading…".into(),
         (Some(at), Some(now)) => {
-            let age = short_duration((now - at).num_milliseconds().max(0));
+            // Whole seconds: the age ticks once a second, not with every frame.
+            let ms = (now - at).num_milliseconds().max(0);
+            let age = if ms < 60_000 {
+                format!("{}s", ms / 1000)
+            } else {
+                short_duration(ms)
+            };
             match &board.stale_reason {
                 Some(_) => format!("STALE {age}"),
                 None => format!("{age} ago"),

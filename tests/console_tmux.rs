@@ -1,0 +1,257 @@
+//! The console end to end in a real terminal: tmux runs `opsdeck` on the
+//! sandbox; the test waits for runs on the board, asks a question, sees the
+//! streamed answer and the tool call in the inspector, opens a run's details,
+//! quits, and checks the terminal was given back (main screen, cooked mode).
+//! Also: SIGTERM (what an SSH drop's SIGHUP leads to) restores the terminal too.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::process::{OPSDECK, tempdir};
+
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    /// A private tmux server (its own socket) running `command` in a 120×40 window.
+    fn start(tag: &str, command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("opsdeck-test-{tag}-{}", std::process::id()),
+            session: "console".into(),
+        };
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &tmux.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                &tmux.session,
+            ])
+            .args(["-x", "120", "-y", "40", command])
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux runs (scripts/peers/setup.sh installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-t",
+                &self.session,
+            ])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let status = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", "-t", &self.session, key])
+                .status()
+                .expect("tmux send-keys");
+            assert!(status.success());
+            // Esc followed at once by a key reads as Alt+key; real typing has gaps.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn text(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "send-keys",
+                "-l",
+                "-t",
+                &self.session,
+                text,
+            ])
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "-t",
+                &self.session,
+                format,
+            ])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits until the screen shows every text; panics with the screen otherwise.
+    fn wait_for(&self, texts: &[&str], timeout: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.capture();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            if started.elapsed() > timeout {
+                panic!("timed out waiting for {texts:?}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn wait_for_file(path: &Path, timeout: Duration) -> String {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && text.contains("END")
+        {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} was not written in time", path.display());
+}
+
+/// The shell line tmux runs: opsdeck with private state and config dirs, then a
+/// record of how it exited and of the terminal modes afterwards.
+fn console_command(dir: &Path, extra: &str) -> String {
+    format!(
+        "cd {dir} && XDG_STATE_HOME={dir}/state XDG_CONFIG_HOME={dir}/config {bin} --frozen-clock {clock} --scenario expired-secret --refresh 2 {extra}; \
+         echo \"exit=$?\" > {dir}/after.txt; stty -a >> {dir}/after.txt; echo END >> {dir}/after.txt; sleep 60",
+        dir = dir.display(),
+        bin = OPSDECK,
+        clock = common::PINNED,
+    )
+}
+
+fn assert_terminal_restored(after: &str, tmux: &Tmux) {
+    assert!(after.contains("exit=0"), "opsdeck exited cleanly: {after}");
+    assert!(
+        after.contains(" icanon") && after.contains(" echo"),
+        "cooked mode again: {after}"
+    );
+    assert!(
+        !after.contains("-icanon") && !after.contains("-echo "),
+        "raw mode left on: {after}"
+    );
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "back on the main screen"
+    );
+    assert_eq!(
+        tmux.display("#{cursor_flag}"),
+        "1",
+        "the cursor is visible again"
+    );
+}
+
+#[test]
+fn console_end_to_end_in_tmux() {
+    let dir = tempdir("console-e2e");
+    let tmux = Tmux::start("e2e", &console_command(&dir, ""));
+    let timeout = Duration::from_secs(30);
+
+    // Runs on the board, the server connected, and refreshed on the interval.
+    tmux.wait_for(&["✗ Failed", "● opsdeck", "offline", "sandbox"], timeout);
+    std::thread::sleep(Duration::from_secs(5));
+    let screen = tmux.capture();
+    assert!(
+        ["runs 0s ago", "runs 1s ago", "runs 2s ago", "runs 3s ago"]
+            .iter()
+            .any(|t| screen.contains(t)),
+        "the board refreshes every 2 s:\n{screen}"
+    );
+
+    // A question, answered with streamed text; the tool call in chat and inspector.
+    tmux.text("why did ingest_web_events fail?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Blast radius", "✓ call-1", "triage_run"], timeout);
+    // The chat's one-liner for the call, at the top of the answer (g: oldest line).
+    tmux.keys(&["Escape", "g"]);
+    tmux.wait_for(
+        &[
+            "› why did ingest_web_events fail?",
+            "⚙ triage_run",
+            "#call-1",
+        ],
+        timeout,
+    );
+    tmux.keys(&["i"]);
+
+    // The board: open a failed run's details.
+    tmux.keys(&["Tab", "n", "Enter"]);
+    tmux.wait_for(&["activities", "triggered by"], timeout);
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !tmux.capture().contains("triggered by"),
+        "Esc closed the details"
+    );
+
+    // The inspector: open the call's result.
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_for(&["\"arguments\"", "space fold"], timeout);
+
+    // Quit from the board.
+    tmux.keys(&["Escape", "Tab", "Tab", "q"]);
+    let after = wait_for_file(&dir.join("after.txt"), timeout);
+    assert_terminal_restored(&after, &tmux);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let dir = tempdir("console-sigterm");
+    let tmux = Tmux::start("sigterm", &console_command(&dir, ""));
+    tmux.wait_for(&["● opsdeck"], Duration::from_secs(30));
+    let pid = tmux.display("#{pane_pid}");
+    // The pane's shell runs opsdeck as its child.
+    let out = Command::new("pgrep")
+        .args(["-P", &pid, "-f", "opsdeck"])
+        .output()
+        .expect("pgrep");
+    let child = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    assert!(
+        !child.is_empty(),
+        "found the opsdeck process under pane {pid}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let after = wait_for_file(&dir.join("after.txt"), Duration::from_secs(15));
+    assert_terminal_restored(&after, &tmux);
+}
