@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::openai_mock::{MockOpenAi, Reply, text_chunks, tool_call_chunks};
 use common::process::{OPSDECK, tempdir};
 
 struct Tmux {
@@ -142,8 +143,12 @@ fn wait_for_file(path: &Path, timeout: Duration) -> String {
 /// The shell line tmux runs: opsdeck with private state and config dirs, then a
 /// record of how it exited and of the terminal modes afterwards.
 fn console_command(dir: &Path, extra: &str) -> String {
+    console_command_with_env(dir, "", extra)
+}
+
+fn console_command_with_env(dir: &Path, env: &str, extra: &str) -> String {
     format!(
-        "cd {dir} && XDG_STATE_HOME={dir}/state XDG_CONFIG_HOME={dir}/config {bin} --frozen-clock {clock} --scenario expired-secret --refresh 2 {extra}; \
+        "cd {dir} && {env} XDG_STATE_HOME={dir}/state XDG_CONFIG_HOME={dir}/config {bin} --frozen-clock {clock} --scenario expired-secret --refresh 2 {extra}; \
          echo \"exit=$?\" > {dir}/after.txt; stty -a >> {dir}/after.txt; echo END >> {dir}/after.txt; sleep 60",
         dir = dir.display(),
         bin = OPSDECK,
@@ -254,4 +259,102 @@ fn sigterm_restores_the_terminal() {
     assert!(status.success());
     let after = wait_for_file(&dir.join("after.txt"), Duration::from_secs(15));
     assert_terminal_restored(&after, &tmux);
+}
+
+fn stream(chunks: Vec<serde_json::Value>) -> Reply {
+    Reply::Stream {
+        chunks,
+        cut: false,
+        delay_ms: 0,
+    }
+}
+
+/// With an LLM (a scripted OpenAI-compatible server over real HTTP and SSE), a
+/// destructive call opens the approval dialog with the tool's own dry-run
+/// preview; `y` runs it. After `:readonly on` the same call is refused with no dialog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_dialog_then_read_only_refusal() {
+    let rerun =
+        r#"{"pipeline": "ingest_web_events", "from_failed_activity": true, "dry_run": false}"#;
+    let mock = MockOpenAi::start(vec![
+        stream(tool_call_chunks(&[("call_a", "rerun_pipeline", rerun)], 3)),
+        stream(text_chunks(&["Rerun started ", "after your approval."])),
+        stream(tool_call_chunks(&[("call_b", "rerun_pipeline", rerun)], 3)),
+        stream(text_chunks(&["Read-only mode refused the rerun."])),
+    ])
+    .await;
+    let dir = tempdir("console-approval");
+    let env = format!(
+        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
+        mock.base_url
+    );
+    let command = console_command_with_env(&dir, &env, "");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start("approval", &command);
+        let timeout = Duration::from_secs(30);
+        tmux.wait_for(&["● opsdeck", "gpt-test"], timeout);
+        tmux.text("rerun ingest_web_events");
+        tmux.keys(&["Enter"]);
+        let dialog = tmux.wait_for(
+            &["Approval needed", "dry-run preview", "y approve"],
+            timeout,
+        );
+        assert!(
+            dialog.contains("ingest_web_events"),
+            "the target is shown:\n{dialog}"
+        );
+        assert!(
+            dialog.contains("\"dry_run\": false"),
+            "the full arguments are shown:\n{dialog}"
+        );
+        assert!(
+            dialog.to_lowercase().contains("dry run") || dialog.contains("would"),
+            "the tool's own preview is shown:\n{dialog}"
+        );
+        // Keys other than y/n do nothing while the dialog is up.
+        tmux.keys(&["Tab", "q"]);
+        assert!(
+            tmux.capture().contains("Approval needed"),
+            "the dialog waits for y or n"
+        );
+        tmux.keys(&["y"]);
+        let screen = tmux.wait_for(&["Rerun started after your approval."], timeout);
+        assert!(
+            !screen.contains("Approval needed"),
+            "the dialog closed:\n{screen}"
+        );
+
+        tmux.keys(&["Escape", ":"]);
+        tmux.text("readonly on");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&["READ-ONLY"], timeout);
+        tmux.keys(&["i"]);
+        tmux.text("rerun it again");
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait_for(&["Read-only mode refused the rerun."], timeout);
+        assert!(
+            !screen.contains("Approval needed"),
+            "no dialog in read-only mode:\n{screen}"
+        );
+        tmux.keys(&["Escape", "q"]);
+        let after = wait_for_file(&dir.join("after.txt"), timeout);
+        assert_terminal_restored(&after, &tmux);
+    })
+    .await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 4, "two turns, two model calls each");
+    let tool_result = |i: usize| requests[i].body["messages"].to_string();
+    assert!(
+        !tool_result(1).contains("not approved"),
+        "the approved call ran: {}",
+        tool_result(1)
+    );
+    assert!(
+        tool_result(3).contains("read-only") || tool_result(3).contains("read only"),
+        "the second call was refused as read-only: {}",
+        tool_result(3)
+    );
 }

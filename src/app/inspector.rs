@@ -228,6 +228,17 @@ impl InspectorState {
         self.selected = self.selected.min(self.matches.len().saturating_sub(1));
     }
 
+    /// The turn was cancelled: calls still running or waiting will never finish.
+    pub fn cancel_running(&mut self) {
+        for call in &mut self.calls {
+            if matches!(call.state, CallState::Running | CallState::AwaitingApproval) {
+                call.state = CallState::Failed;
+                call.result = Value::String("cancelled with the turn".into());
+                call.preview = "cancelled with the turn".into();
+            }
+        }
+    }
+
     pub fn search(&self) -> &str {
         &self.search
     }
@@ -273,7 +284,7 @@ impl InspectorState {
         let value = json!({"arguments": call.arguments, "result": call.result});
         let mut view = JsonView::new(&value);
         if view.len() > FOLD_LINES {
-            view.fold_all_deeper_than(2);
+            view.fold_all_deeper_than(1);
         }
         self.open = Some(OpenCall {
             call_id: call.call_id.clone(),

@@ -454,6 +454,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 /// stop typing in the chat; leave the zoom.
 fn on_escape(app: &mut App) -> Vec<Effect> {
     if app.chat.cancel_turn() {
+        app.inspector.cancel_running();
         return vec![Effect::CancelTurn];
     }
     if app.focus == Pane::Inspector && app.inspector.close() {

@@ -304,6 +304,11 @@ impl Runtime {
                     turn.abort();
                 }
                 self.decide(false);
+                // Whatever the cancelled turn still sends goes to a closed channel,
+                // not into the next turn's transcript.
+                let (events, inbox) = mpsc::unbounded_channel();
+                self.agent_events = events;
+                self.agent_inbox = inbox;
             }
             Effect::RefreshBoard => self.start_refresh(),
             Effect::LoadRunDetails { run_id } => self.load_details(run_id),

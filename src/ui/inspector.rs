@@ -172,25 +172,27 @@ fn draw_open(
         header,
     );
     let height = body.height as usize;
-    let cursor = open.view.cursor();
+    let cursor_line = open.view.cursor_line();
+    let width = body.width as usize;
     let lines: Vec<Line> = open
         .view
         .window(height)
         .into_iter()
         .map(|row| {
             let indent = "  ".repeat(row.line.depth as usize);
-            let mut spans = vec![
-                Span::raw(indent),
-                Span::styled(row.line.text.clone(), theme.code()),
-            ];
+            // A 1 MB one-line string is one row: cut it before it becomes a span.
+            let room = width.saturating_sub(indent.len());
+            let display = row.display();
+            let text = super::clip_str(&display, room + 1).to_string();
+            let mut spans = vec![Span::raw(indent), Span::styled(text, theme.code())];
             if row.folded {
                 spans.push(Span::styled(
-                    format!(" … {} lines folded", row.hidden),
+                    format!(" ({} lines)", row.hidden),
                     theme.dim(),
                 ));
             }
             let line = super::clip_line(Line::from(spans), body.width);
-            if row.visible_index == cursor {
+            if row.index == cursor_line {
                 line.style(theme.selected())
             } else {
                 line
