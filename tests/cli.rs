@@ -81,10 +81,38 @@ fn list_scenarios_prints_every_scenario() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so() {
-    let (code, _, stderr) = run(&[]);
+fn replay_not_built_yet_says_so() {
+    let (code, _, stderr) = run(&["--replay", "trace.jsonl"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("not built yet"), "{stderr}");
+}
+
+#[test]
+fn the_console_without_a_terminal_says_what_to_use_instead() {
+    // `output()` gives the child pipes, not a terminal.
+    let (code, stdout, stderr) = run(&["--frozen-clock", "2026-11-23T03:42:00Z"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "nothing drawn on a pipe: {stdout}");
+    assert!(
+        stderr.contains("cannot take over the terminal") && stderr.contains("opsdeck ask"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_console_config_is_a_usage_error_naming_the_file_and_field() {
+    let dir = tempdir("console-config");
+    let path = dir.join("config.toml");
+    std::fs::write(&path, "[keys.board]\ntriage = \"ctrl-banana\"\n").unwrap();
+    let (code, _, stderr) = run(&["--config", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("config.toml") && stderr.contains("[keys.board]"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["--refresh", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--refresh"), "{stderr}");
 }
 
 #[test]

@@ -62,6 +62,14 @@ pub async fn run(args: ConsoleArgs) -> Result<(), CommandError> {
         },
         ..App::default()
     };
+    // crossterm would fall back to /dev/tty; a console whose output goes to a
+    // pipe or a file is a mistake to report, not a screen to draw elsewhere.
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(CommandError::failed(
+            "cannot take over the terminal (stdin and stdout must be a terminal); the console needs an interactive terminal — use `opsdeck ask` in scripts",
+        ));
+    }
     let mut guard = terminal::TerminalGuard::enter(config.mouse || args.mouse).map_err(|e| {
         CommandError::failed(format!(
             "cannot take over the terminal ({e}); the console needs an interactive terminal — use `opsdeck ask` in scripts"
