@@ -232,9 +232,15 @@ fn console_end_to_end_in_tmux() {
 }
 
 #[test]
-fn sigterm_restores_the_terminal() {
-    let dir = tempdir("console-sigterm");
-    let tmux = Tmux::start("sigterm", &console_command(&dir, ""));
+fn sigterm_and_sighup_restore_the_terminal() {
+    for signal in ["TERM", "HUP"] {
+        signal_restores_the_terminal(signal);
+    }
+}
+
+fn signal_restores_the_terminal(signal: &str) {
+    let dir = tempdir(&format!("console-sig{signal}"));
+    let tmux = Tmux::start(&format!("sig{signal}"), &console_command(&dir, ""));
     tmux.wait_for(&["● opsdeck"], Duration::from_secs(30));
     let pid = tmux.display("#{pane_pid}");
     // The pane's shell runs opsdeck as its child.
@@ -356,5 +362,55 @@ async fn approval_dialog_then_read_only_refusal() {
         tool_result(3).contains("read-only") || tool_result(3).contains("read only"),
         "the second call was refused as read-only: {}",
         tool_result(3)
+    );
+}
+
+/// Esc while an answer streams drops the turn: the chat says so, and the HTTP
+/// stream to the model is closed mid-answer (the server sees it abandoned).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esc_cancels_a_streaming_answer_on_the_wire() {
+    let pieces: Vec<String> = (0..200).map(|i| format!("word{i} ")).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let mock = MockOpenAi::start(vec![Reply::Stream {
+        chunks: text_chunks(&pieces),
+        cut: false,
+        delay_ms: 100,
+    }])
+    .await;
+    let dir = tempdir("console-cancel");
+    let env = format!(
+        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
+        mock.base_url
+    );
+    let command = console_command_with_env(&dir, &env, "");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start("cancel", &command);
+        let timeout = Duration::from_secs(30);
+        tmux.wait_for(&["● opsdeck", "gpt-test"], timeout);
+        tmux.text("tell me everything");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&["word3", "answering"], timeout);
+        tmux.keys(&["Escape"]);
+        let screen = tmux.wait_for(&["· cancelled"], timeout);
+        assert!(!screen.contains("word199"), "the answer stopped:\n{screen}");
+        // The input takes a new question at once.
+        tmux.text("next?");
+        tmux.wait_for(&["next?"], timeout);
+        tmux.keys(&["C-c"]);
+        let after = wait_for_file(&dir.join("after.txt"), timeout);
+        assert_terminal_restored(&after, &tmux);
+    })
+    .await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+    let started = Instant::now();
+    while mock.abandoned_streams() == 0 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        mock.abandoned_streams(),
+        1,
+        "the model's stream was closed mid-answer"
     );
 }
