@@ -65,12 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
             }
             (None, Some(_)) => "No runs in the last 24 hours.".into(),
         };
-        frame.render_widget(
-            Paragraph::new(text)
-                .style(theme.dim())
-                .wrap(ratatui::widgets::Wrap { trim: true }),
-            inner,
-        );
+        super::draw_empty(frame, inner, text, theme);
         return;
     }
     let body_rows = inner.height.saturating_sub(1) as usize;

@@ -33,12 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
                 inspector.search()
             )
         };
-        frame.render_widget(
-            Paragraph::new(text)
-                .style(theme.dim())
-                .wrap(ratatui::widgets::Wrap { trim: true }),
-            inner,
-        );
+        super::draw_empty(frame, inner, text, theme);
         return;
     }
     // The list on top; the selected call's preview below when there is room.

@@ -97,6 +97,16 @@ fn draw_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
     );
 }
 
+/// A pane with nothing to show says why, dimmed and wrapped.
+pub fn draw_empty(frame: &mut Frame, area: Rect, text: String, theme: &Theme) {
+    frame.render_widget(
+        Paragraph::new(text)
+            .style(theme.dim())
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
 /// Cuts a line to `width` cells, ending in `…` when something was cut.
 pub fn clip_line(line: Line<'static>, width: u16) -> Line<'static> {
     let width = width as usize;
