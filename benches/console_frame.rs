@@ -1,5 +1,5 @@
 //! The console's frame budget, with a heavy session loaded: 10,000 runs on the
-//! board, 2,000 chat messages and a 1 MB tool result open in the inspector, at
+//! board, 2,001 chat entries and a 1 MB tool result open in the inspector, at
 //! 200×50. Measures update + draw per frame (p50 / p99 / max) next to the same
 //! frames on an empty console (the anchor: what ratatui's own diffing costs),
 //! the RSS with that load, start to first frame of the real binary in a pty,
@@ -108,7 +108,8 @@ fn loaded_app() -> App {
             at: now(),
         },
     );
-    for i in 0..500 {
+    // Three chat entries a turn (question, tool call, answer): 2,001 entries.
+    for i in 0..667 {
         app.chat.submit(&format!(
             "question {i}: why did pipeline_{:02} fail at 03:00?",
             i % 60
@@ -372,7 +373,7 @@ fn main() {
     );
     println!(
         "  {:<46} {:>8.3} {:>8.3} {:>8.3}",
-        "10k runs, 2k messages, 1 MB result open", heavy.p50, heavy.p99, heavy.max
+        "10k runs, 2k chat entries, 1 MB result open", heavy.p50, heavy.p99, heavy.max
     );
     println!(
         "  ratio loaded/empty: p50 {:.2}×, p99 {:.2}×  (target p99 ≤ 2 ms)",
