@@ -20,5 +20,6 @@ pub mod logmine;
 pub mod mcp;
 pub mod model;
 pub mod server;
+pub mod trace;
 pub mod triage;
 pub mod ui;

@@ -64,7 +64,7 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
     let installed = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(writer)
+                .with_writer(Redacting(writer))
                 .with_ansi(false),
         )
         .with(filter)
@@ -73,4 +73,80 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
         return None;
     }
     Some(guard)
+}
+
+/// Redacts every formatted log line before it reaches the file: a secret in a
+/// tool result or an error message must not end up in the logs either.
+struct Redacting<M>(M);
+
+impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a>
+    for Redacting<M>
+{
+    type Writer = RedactingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter(self.0.make_writer())
+    }
+}
+
+struct RedactingWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    // The fmt layer writes each event as one buffer, so a secret is never split
+    // across two calls.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(crate::trace::redact::text(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::Redacting;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_lines_are_redacted_before_they_are_written() {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(Redacting(move || writer.clone()))
+                .with_ansi(false),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                url = "https://x.blob.core.windows.net/c/f?sv=1&sig=SECRETSIGNATURE123",
+                "login failed for postgres://etl:hunter2pass@db:5432/w with Bearer abcdefghijklmnopqrst"
+            );
+        });
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("login failed"), "{text}");
+        for secret in ["SECRETSIGNATURE123", "hunter2pass", "abcdefghijklmnopqrst"] {
+            assert!(!text.contains(secret), "{secret} reached the log: {text}");
+        }
+        assert!(text.contains("[redacted: bearer token]"), "{text}");
+    }
 }

@@ -368,3 +368,53 @@ async fn azure_without_a_key_tries_entra_id_and_says_why_it_failed() {
         "nothing was sent without a token"
     );
 }
+
+/// Secrets planted in the model's text and in a tool call's arguments reach
+/// neither stdout (plain and `--json`) nor the log file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_secrets_reach_neither_the_screen_nor_the_log() {
+    const SECRETS: &[&str] = &[
+        "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4",
+        "sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "hunter2pass",
+        "QWxhZGRpbjpvcGVuIHNlc2FtZQ",
+    ];
+    let arguments = r#"{"pipeline": "ingest_web_events", "contains": "AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4"}"#;
+    for json_output in [false, true] {
+        let mock = MockOpenAi::start(vec![
+            stream(tool_call_chunks(&[("call_a", "fetch_logs", arguments)], 2)),
+            stream(text_chunks(&[
+                "Use postgres://etl:hunter2pass@db:5432/w and the key ",
+                "sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789, or the SAS ",
+                "https://st.blob.core.windows.net/c/f?sv=1&sig=QWxhZGRpbjpvcGVuIHNlc2FtZQ%3D%3D",
+            ])),
+        ])
+        .await;
+        let logs = tempdir("redaction-logs");
+        let mut env = openai_env(&mock);
+        env.push(("OPSDECK_LOG_DIR", logs.display().to_string()));
+        env.push(("OPSDECK_LOG", "debug".into()));
+        let extra = if json_output { vec!["--json"] } else { vec![] };
+        let output = ask(env, extra, "where is the data?").await;
+        let (stdout, stderr) = out(&output);
+        assert!(output.status.success(), "{stderr}\n{stdout}");
+        assert!(stdout.contains("[redacted: password in URL]"), "{stdout}");
+        assert!(stdout.contains("[redacted: OpenAI key]"), "{stdout}");
+        let mut log_text = String::new();
+        for entry in std::fs::read_dir(&logs).unwrap().flatten() {
+            log_text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        assert!(
+            !log_text.is_empty(),
+            "debug logging wrote something to check"
+        );
+        for secret in SECRETS {
+            assert!(!stdout.contains(secret), "{secret} on stdout: {stdout}");
+            assert!(!stderr.contains(secret), "{secret} on stderr: {stderr}");
+            assert!(
+                !log_text.contains(secret),
+                "{secret} in the log: {log_text}"
+            );
+        }
+    }
+}

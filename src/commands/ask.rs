@@ -113,6 +113,8 @@ async fn print_events(mut receiver: mpsc::UnboundedReceiver<AgentEvent>, json: b
     let mut tokens = (0u64, 0u64);
     let mut stdout = std::io::stdout();
     while let Some(event) = receiver.recv().await {
+        // Secrets in tool results or model text never reach the screen or a pipe.
+        let event = crate::trace::redact::event(event);
         if json {
             if let Ok(line) = serde_json::to_string(&event) {
                 let _ = writeln!(stdout, "{line}");

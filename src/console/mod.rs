@@ -216,7 +216,7 @@ impl Runtime {
                     dirty = true;
                 }
                 Some(event) = self.agent_inbox.recv() => {
-                    self.step(Msg::Agent(event));
+                    self.step(Msg::Agent(crate::trace::redact::event(event)));
                     dirty = true;
                 }
                 host = &mut host_wait, if self.host.is_none() => {
@@ -253,7 +253,7 @@ impl Runtime {
     /// Everything already waiting, applied before the frame is drawn.
     fn drain(&mut self) {
         while let Ok(event) = self.agent_inbox.try_recv() {
-            self.step(Msg::Agent(event));
+            self.step(Msg::Agent(crate::trace::redact::event(event)));
         }
         while let Ok(msg) = self.inbox.try_recv() {
             self.step(msg);
@@ -391,6 +391,9 @@ impl Runtime {
     }
 
     fn copy(&mut self, label: &str, text: &str) {
+        // What is shown was redacted already; copies are checked again on the way out.
+        let text = crate::trace::redact::text(text);
+        let text = text.as_ref();
         let file = save_copy(label, text);
         let clipboard = notify::clipboard(text);
         let on_clipboard = clipboard

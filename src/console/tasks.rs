@@ -150,12 +150,13 @@ impl Approver for DialogApprover {
         if let Ok(mut slot) = self.pending.lock() {
             *slot = Some(answer);
         }
+        // The dialog is on screen: no secret in the arguments or the preview.
         let request = ApprovalRequest {
             tool: tool.to_string(),
             server: server.to_string(),
-            arguments: arguments.clone(),
-            reason: reason.to_string(),
-            preview,
+            arguments: crate::trace::redact::value(arguments),
+            reason: crate::trace::redact::text(reason).into_owned(),
+            preview: preview.map(|p| crate::trace::redact::text(&p).into_owned()),
         };
         if self.messages.send(Msg::ApprovalRequested(request)).is_err() {
             return false;
