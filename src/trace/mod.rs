@@ -1,4 +1,7 @@
-//! Session traces (issue #5, in progress): what leaves the process as text is
-//! redacted first ([`redact`]).
+//! Session traces (issue #5): a versioned JSON-lines log of the session's domain
+//! messages ([`schema`]), written by a background task ([`recorder`]) after
+//! redaction ([`redact`]).
 
+pub mod recorder;
 pub mod redact;
+pub mod schema;

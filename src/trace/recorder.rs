@@ -1,0 +1,348 @@
+//! Writes a session trace: the header, then one redacted line per domain
+//! message, on a thread of its own so the console never waits for the disk.
+//! Each line is written whole and flushed, so a crash or an SSH drop loses at
+//! most the line in flight. Bursts of streamed text are coalesced into one
+//! record (a gap of more than [`BURST_GAP`] starts a new one), which keeps the
+//! stream's timing to a fraction of a second at a fraction of the lines.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::redact;
+use super::schema::{Header, Record, TraceMessage};
+use crate::agent::events::AgentEvent;
+
+/// Text deltas closer together than this are one record.
+pub const BURST_GAP: Duration = Duration::from_millis(200);
+
+enum Command {
+    Write(DateTime<Utc>, TraceMessage),
+    Finish(String),
+}
+
+pub struct Recorder {
+    path: PathBuf,
+    sender: Sender<Command>,
+    writer: Option<JoinHandle<io::Result<u64>>>,
+}
+
+/// `$XDG_STATE_HOME/opsdeck/traces/` (next to the logs).
+pub fn default_dir() -> Option<PathBuf> {
+    crate::logging::log_dir().and_then(|logs| logs.parent().map(|p| p.join("traces")))
+}
+
+/// A new file name for a session: `console-20261123-034200-4711.jsonl`.
+pub fn default_path(process: &str, at: DateTime<Utc>) -> Option<PathBuf> {
+    default_dir().map(|dir| {
+        dir.join(format!(
+            "{process}-{}-{}.jsonl",
+            at.format("%Y%m%d-%H%M%S"),
+            std::process::id()
+        ))
+    })
+}
+
+impl Recorder {
+    /// Creates the file (mode 0600, parent directories as needed) and writes the header.
+    pub fn create(path: &Path, header: &Header) -> io::Result<Recorder> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path)?;
+        write_line(&mut file, header)?;
+        let (sender, receiver) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("opsdeck-trace".into())
+            .spawn(move || write_records(file, receiver))?;
+        Ok(Recorder {
+            path: path.to_path_buf(),
+            sender,
+            writer: Some(writer),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues a message (redacted here, before it leaves the caller's hands).
+    pub fn record(&self, message: TraceMessage) {
+        let _ = self
+            .sender
+            .send(Command::Write(Utc::now(), redact_message(message)));
+    }
+
+    pub fn agent(&self, event: &AgentEvent) {
+        self.record(TraceMessage::Agent {
+            event: event.clone(),
+        });
+    }
+
+    /// Writes the session end and waits for the file to be complete; returns the
+    /// number of records written.
+    pub fn finish(mut self, reason: &str) -> io::Result<u64> {
+        let _ = self
+            .sender
+            .send(Command::Finish(redact::text(reason).into_owned()));
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(_)) => Err(io::Error::other("the trace writer thread panicked")),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // Dropped without finish (an error path): the writer drains and stops.
+        let _ = self.sender.send(Command::Finish("dropped".into()));
+    }
+}
+
+fn redact_message(message: TraceMessage) -> TraceMessage {
+    let text = |s: String| redact::text(&s).into_owned();
+    match message {
+        TraceMessage::Agent { event } => TraceMessage::Agent {
+            event: redact::event(event),
+        },
+        TraceMessage::RunsChanged { changes } => TraceMessage::RunsChanged {
+            changes: changes
+                .into_iter()
+                .map(|mut c| {
+                    c.message = text(c.message);
+                    c
+                })
+                .collect(),
+        },
+        TraceMessage::RunsStale { reason } => TraceMessage::RunsStale {
+            reason: text(reason),
+        },
+        TraceMessage::Connection {
+            server,
+            ready,
+            detail,
+        } => TraceMessage::Connection {
+            server,
+            ready,
+            detail: text(detail),
+        },
+        TraceMessage::SessionEnd { reason } => TraceMessage::SessionEnd {
+            reason: text(reason),
+        },
+    }
+}
+
+fn write_line<T: serde::Serialize>(file: &mut File, value: &T) -> io::Result<()> {
+    let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
+    line.push(b'\n');
+    // One write per line: a reader never sees half a line from a finished write.
+    file.write_all(&line)?;
+    file.flush()
+}
+
+/// The writer thread's state: the file, the last sequence number, and a text
+/// burst not written yet (its start, its last delta, its text).
+struct Writer {
+    file: File,
+    seq: u64,
+    burst: Option<(DateTime<Utc>, DateTime<Utc>, String)>,
+}
+
+impl Writer {
+    fn emit(&mut self, at: DateTime<Utc>, message: TraceMessage) -> io::Result<()> {
+        self.seq += 1;
+        write_line(
+            &mut self.file,
+            &Record {
+                seq: self.seq,
+                at,
+                message,
+            },
+        )
+    }
+
+    fn flush_burst(&mut self) -> io::Result<()> {
+        match self.burst.take() {
+            Some((start, _, text)) => self.emit(
+                start,
+                TraceMessage::Agent {
+                    event: AgentEvent::TextDelta { text },
+                },
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn text(&mut self, at: DateTime<Utc>, text: String) -> io::Result<()> {
+        if let Some((_, last, pending)) = &mut self.burst
+            && (at - *last).to_std().unwrap_or_default() <= BURST_GAP
+        {
+            pending.push_str(&text);
+            *last = at;
+            return Ok(());
+        }
+        self.flush_burst()?;
+        self.burst = Some((at, at, text));
+        Ok(())
+    }
+}
+
+/// The writer thread: coalesces text bursts, numbers and writes records until
+/// told to finish (or every sender is gone); returns the records written.
+fn write_records(file: File, receiver: Receiver<Command>) -> io::Result<u64> {
+    let mut writer = Writer {
+        file,
+        seq: 0,
+        burst: None,
+    };
+    loop {
+        // With a burst pending, a quiet spell writes it out.
+        let next = if writer.burst.is_some() {
+            match receiver.recv_timeout(BURST_GAP) {
+                Ok(command) => Some(command),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(Command::Finish("dropped".into())),
+            }
+        } else {
+            Some(receiver.recv().unwrap_or(Command::Finish("dropped".into())))
+        };
+        match next {
+            None => writer.flush_burst()?,
+            Some(Command::Write(
+                at,
+                TraceMessage::Agent {
+                    event: AgentEvent::TextDelta { text },
+                },
+            )) => writer.text(at, text)?,
+            Some(Command::Write(at, message)) => {
+                writer.flush_burst()?;
+                writer.emit(at, message)?;
+            }
+            Some(Command::Finish(reason)) => {
+                writer.flush_burst()?;
+                writer.emit(Utc::now(), TraceMessage::SessionEnd { reason })?;
+                return Ok(writer.seq);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::schema::SCHEMA_VERSION;
+
+    fn header() -> Header {
+        Header {
+            kind: "header".into(),
+            schema: SCHEMA_VERSION,
+            opsdeck_version: "test".into(),
+            started_at: Utc::now(),
+            host: "h".into(),
+            process: "ask".into(),
+            agent_mode: "offline".into(),
+            read_only: false,
+            backend: "sandbox".into(),
+            scenario: None,
+            servers: Vec::new(),
+        }
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir()
+            .join(format!("opsdeck-recorder-{name}-{}", std::process::id()))
+            .join("t.jsonl")
+    }
+
+    #[test]
+    fn lines_are_numbered_redacted_and_text_bursts_coalesced() {
+        let path = temp("basic");
+        let recorder = Recorder::create(&path, &header()).unwrap();
+        recorder.agent(&AgentEvent::UserMessage {
+            text: "why?".into(),
+        });
+        for piece in [
+            "The key ",
+            "sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789",
+            " leaked.",
+        ] {
+            recorder.agent(&AgentEvent::TextDelta { text: piece.into() });
+        }
+        recorder.record(TraceMessage::RunsStale {
+            reason: "Bearer abcdefghijklmnopqrstu failed".into(),
+        });
+        assert_eq!(recorder.finish("finished").unwrap(), 4);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[0].contains("\"type\":\"header\""));
+        let records: Vec<Record> = lines[1..]
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        assert!(
+            matches!(&records[1].message, TraceMessage::Agent { event: AgentEvent::TextDelta { text } } if text.starts_with("The key [redacted: OpenAI key]") && text.ends_with("leaked.")),
+            "{:?}",
+            records[1]
+        );
+        assert!(
+            !text.contains("Ab3dEfGhIjKl") && !text.contains("abcdefghijklmnopqrstu"),
+            "{text}"
+        );
+        assert!(
+            matches!(&records[3].message, TraceMessage::SessionEnd { reason } if reason == "finished")
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "only the user reads traces");
+        }
+    }
+
+    #[test]
+    fn deltas_apart_in_time_stay_separate_records() {
+        let path = temp("gap");
+        let recorder = Recorder::create(&path, &header()).unwrap();
+        recorder.agent(&AgentEvent::TextDelta { text: "one".into() });
+        std::thread::sleep(BURST_GAP * 3);
+        recorder.agent(&AgentEvent::TextDelta { text: "two".into() });
+        recorder.finish("finished").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| l.contains("text_delta")).count(),
+            2,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_line_is_on_disk_before_the_session_ends() {
+        let path = temp("flush");
+        let recorder = Recorder::create(&path, &header()).unwrap();
+        recorder.agent(&AgentEvent::UserMessage { text: "q".into() });
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(&path).unwrap().lines().count() < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the record was not written while the session runs"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(recorder);
+    }
+}
