@@ -63,6 +63,14 @@ pub struct ConsoleArgs {
     /// Built-in sandbox: freeze its clock at this RFC 3339 instant.
     #[arg(long, value_name = "TIME")]
     pub frozen_clock: Option<String>,
+
+    /// Record the session trace here (default: ~/.local/state/opsdeck/traces/).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_trace")]
+    pub trace: Option<PathBuf>,
+
+    /// Do not record a session trace.
+    #[arg(long)]
+    pub no_trace: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +161,15 @@ pub struct AskArgs {
     /// MCP servers to use, in the mcpServers JSON format (default: ~/.config/opsdeck/mcp.json, else the built-in server).
     #[arg(long, value_name = "FILE")]
     pub mcp_config: Option<std::path::PathBuf>,
+
+    /// Record the session trace here (default: ~/.local/state/opsdeck/traces/).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_trace")]
+    pub trace: Option<PathBuf>,
+
+    /// Do not record a session trace.
+    #[arg(long)]
+    pub no_trace: bool,
+
     /// The question.
     pub question: String,
 }

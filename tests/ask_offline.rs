@@ -29,6 +29,7 @@ fn ask(scenario: &str, extra: &[&str], question: &str) -> (i32, String, String) 
         .args(extra)
         .arg(question)
         .env("OPSDECK_LOG_DIR", tempdir("ask-logs"))
+        .env("XDG_STATE_HOME", tempdir("ask-state"))
         .env_remove("OPENAI_API_KEY")
         .env_remove("AZURE_OPENAI_ENDPOINT")
         .output()
@@ -188,5 +189,98 @@ fn a_broken_config_is_a_usage_error_and_a_dead_server_a_failure() {
     assert!(
         stderr.contains("no MCP server is reachable") && stderr.contains("/nonexistent/server"),
         "{stderr}"
+    );
+}
+
+/// `ask` records its session: a header with the tool catalogue, then the
+/// question, the tool calls and the answer, in order, and the session end.
+#[test]
+fn ask_records_a_trace_of_the_session() {
+    let path = tempdir("ask-trace").join("session.jsonl");
+    let (code, stdout, stderr) = ask(
+        "expired-secret",
+        &["--trace", path.to_str().unwrap()],
+        "why did ingest_web_events fail?",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&path).expect("the trace was written");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines[0]["type"], "header");
+    assert_eq!(lines[0]["schema"], 1);
+    assert_eq!(lines[0]["process"], "ask");
+    assert!(
+        lines[0]["servers"][0]["tools"]
+            .as_array()
+            .is_some_and(|tools| tools
+                .iter()
+                .any(|t| t["name"] == "rerun_pipeline" && t["destructive"] == true)),
+        "the catalogue with destructive flags: {}",
+        lines[0]
+    );
+    let kinds: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| match l["type"].as_str() {
+            Some("agent") => l["event"]["event"].as_str().unwrap_or("?").to_string(),
+            other => other.unwrap_or("?").to_string(),
+        })
+        .collect();
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("user_message"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("session_end"),
+        "{kinds:?}"
+    );
+    let started = kinds
+        .iter()
+        .position(|k| k == "tool_call_started")
+        .expect("a tool call");
+    let finished = kinds
+        .iter()
+        .position(|k| k == "tool_call_finished")
+        .expect("its result");
+    let answer = kinds
+        .iter()
+        .position(|k| k == "turn_finished")
+        .expect("the answer");
+    assert!(started < finished && finished < answer, "{kinds:?}");
+    let seqs: Vec<u64> = lines[1..]
+        .iter()
+        .filter_map(|l| l["seq"].as_u64())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "numbered in order"
+    );
+    let final_answer = lines[answer + 1]["event"]["answer"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        stdout.contains(final_answer.lines().next().unwrap_or("?")),
+        "the trace has the printed answer"
+    );
+
+    let state = tempdir("ask-no-trace");
+    let output = Command::new(OPSDECK)
+        .args(["ask", "--no-trace", "--mcp-config"])
+        .arg(config_for("expired-secret"))
+        .arg("what is failing?")
+        .env("OPSDECK_LOG_DIR", tempdir("ask-logs"))
+        .env("XDG_STATE_HOME", &state)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("AZURE_OPENAI_ENDPOINT")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(
+        !state.join("opsdeck/traces").exists(),
+        "--no-trace writes nothing"
     );
 }

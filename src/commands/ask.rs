@@ -3,6 +3,7 @@
 //! `--json`). Exit 0 answered, 1 agent or tool failure, 2 usage or config error.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -15,6 +16,8 @@ use crate::agent::runner::{RefuseUnapproved, ToolRunner};
 use crate::cli::AskArgs;
 use crate::mcp::config::{self, ServerSpec};
 use crate::mcp::{ConnectionState, McpHost};
+use crate::trace::recorder::Recorder;
+use crate::trace::session::{self, SessionInfo, TraceTarget};
 
 /// The servers to use: `--mcp-config`, else the user's config file, else the built-in server.
 pub fn server_specs(explicit: Option<&std::path::Path>) -> Result<Vec<ServerSpec>, CommandError> {
@@ -68,8 +71,31 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
             detail.join("; ")
         )));
     }
+    let mode = provider
+        .as_ref()
+        .map_or_else(|| "offline".to_string(), Provider::model_label);
+    let backend = if args.mcp_config.is_some() {
+        "configured servers"
+    } else {
+        "sandbox"
+    };
+    let info = SessionInfo {
+        process: "ask",
+        agent_mode: &mode,
+        read_only: args.read_only,
+        backend,
+        scenario: None,
+    };
+    let target = TraceTarget::from_flags(args.trace.clone(), args.no_trace);
+    let recorder = match session::start(target, &host, &info).await {
+        Ok(recorder) => recorder.map(Arc::new),
+        Err(reason) => {
+            eprintln!("opsdeck: {reason}");
+            None
+        }
+    };
     let (events, receiver) = mpsc::unbounded_channel();
-    let printer = tokio::spawn(print_events(receiver, args.json));
+    let printer = tokio::spawn(print_events(receiver, args.json, recorder.clone()));
     let ok = {
         let runner = ToolRunner::new(
             &host,
@@ -81,14 +107,18 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
             args.max_result_bytes as usize,
             crate::agent::runner::DEFAULT_FULL_CAP,
         );
-        let mode = provider
-            .as_ref()
-            .map_or_else(|| "offline".to_string(), Provider::model_label);
         crate::agent::turn::run(llm.as_ref(), &mode, &runner, &args.question, &events).await
     };
     drop(events);
     let _ = printer.await;
     host.shutdown().await;
+    if let Some(recorder) = recorder.and_then(Arc::into_inner) {
+        let path = recorder.path().display().to_string();
+        match recorder.finish(if ok { "finished" } else { "failed" }) {
+            Ok(_) => tracing::info!(trace = %path, "session trace written"),
+            Err(e) => eprintln!("opsdeck: the trace {path} is incomplete: {e}"),
+        }
+    }
     if ok {
         Ok(())
     } else {
@@ -108,13 +138,20 @@ fn describe(state: &ConnectionState) -> String {
 
 /// Prints events as they come: the answer to stdout, notes to stderr, and the
 /// tool-call table at the end (or every event as a JSON line).
-async fn print_events(mut receiver: mpsc::UnboundedReceiver<AgentEvent>, json: bool) {
+async fn print_events(
+    mut receiver: mpsc::UnboundedReceiver<AgentEvent>,
+    json: bool,
+    recorder: Option<Arc<Recorder>>,
+) {
     let mut rows: Vec<(String, String, String, u64)> = Vec::new();
     let mut tokens = (0u64, 0u64);
     let mut stdout = std::io::stdout();
     while let Some(event) = receiver.recv().await {
         // Secrets in tool results or model text never reach the screen or a pipe.
         let event = crate::trace::redact::event(event);
+        if let Some(recorder) = &recorder {
+            recorder.agent(&event);
+        }
         if json {
             if let Ok(line) = serde_json::to_string(&event) {
                 let _ = writeln!(stdout, "{line}");

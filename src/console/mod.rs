@@ -469,8 +469,8 @@ impl Runtime {
 
 /// Copies land in the state directory too, so large results survive the terminal.
 fn save_copy(label: &str, text: &str) -> std::io::Result<PathBuf> {
-    let dir = crate::logging::log_dir()
-        .and_then(|logs| logs.parent().map(|p| p.join("copies")))
+    let dir = crate::logging::state_dir()
+        .map(|state| state.join("copies"))
         .unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&dir)?;
     let name: String = label

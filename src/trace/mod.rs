@@ -5,3 +5,4 @@
 pub mod recorder;
 pub mod redact;
 pub mod schema;
+pub mod session;

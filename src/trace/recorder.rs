@@ -34,7 +34,7 @@ pub struct Recorder {
 
 /// `$XDG_STATE_HOME/opsdeck/traces/` (next to the logs).
 pub fn default_dir() -> Option<PathBuf> {
-    crate::logging::log_dir().and_then(|logs| logs.parent().map(|p| p.join("traces")))
+    crate::logging::state_dir().map(|state| state.join("traces"))
 }
 
 /// A new file name for a session: `console-20261123-034200-4711.jsonl`.
