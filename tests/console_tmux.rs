@@ -156,6 +156,21 @@ fn console_command_with_env(dir: &Path, env: &str, extra: &str) -> String {
     )
 }
 
+/// The console's trace in its private state dir, as JSON lines.
+fn console_trace(dir: &Path) -> Vec<serde_json::Value> {
+    let traces = dir.join("state/opsdeck/traces");
+    let entry = std::fs::read_dir(&traces)
+        .unwrap_or_else(|e| panic!("no traces in {}: {e}", traces.display()))
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("console-"))
+        .expect("a console trace");
+    std::fs::read_to_string(entry.path())
+        .expect("readable trace")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
 fn assert_terminal_restored(after: &str, tmux: &Tmux) {
     assert!(after.contains("exit=0"), "opsdeck exited cleanly: {after}");
     assert!(
@@ -236,6 +251,28 @@ fn console_end_to_end_in_tmux() {
     tmux.keys(&["Escape", "Tab", "Tab", "q"]);
     let after = wait_for_file(&dir.join("after.txt"), timeout);
     assert_terminal_restored(&after, &tmux);
+
+    // The session's trace: header, board changes, the question and its calls, the end.
+    let trace = console_trace(&dir);
+    assert_eq!(trace[0]["process"], "console");
+    let has = |kind: &str| {
+        trace
+            .iter()
+            .any(|l| l["type"] == kind || l["event"]["event"] == kind)
+    };
+    for kind in [
+        "runs_changed",
+        "connection",
+        "user_message",
+        "tool_call_finished",
+        "turn_finished",
+    ] {
+        assert!(has(kind), "{kind} in the trace");
+    }
+    assert_eq!(
+        trace.last().map(|l| l["reason"].clone()),
+        Some("quit".into())
+    );
 }
 
 #[test]
@@ -266,12 +303,22 @@ fn signal_restores_the_terminal(signal: &str) {
         "found the opsdeck process under pane {pid}"
     );
     let status = Command::new("kill")
-        .args(["-TERM", &child])
+        .args([&format!("-{signal}"), &child])
         .status()
         .expect("kill");
     assert!(status.success());
     let after = wait_for_file(&dir.join("after.txt"), Duration::from_secs(15));
     assert_terminal_restored(&after, &tmux);
+    let trace = console_trace(&dir);
+    let reason = trace
+        .last()
+        .and_then(|l| l["reason"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains(&format!("SIG{signal}")),
+        "the trace ends with the signal: {reason}"
+    );
 }
 
 fn stream(chunks: Vec<serde_json::Value>) -> Reply {

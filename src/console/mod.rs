@@ -8,6 +8,7 @@ pub mod notify;
 pub mod tasks;
 pub mod terminal;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +29,10 @@ use crate::cli::ConsoleArgs;
 use crate::commands::serve::CommandError;
 use crate::mcp::McpHost;
 use crate::mcp::config::ServerSpec;
+use crate::model::run::RunStatus;
+use crate::trace::recorder::Recorder;
+use crate::trace::schema::{RunChange, TraceMessage};
+use crate::trace::session::{SessionInfo, TraceTarget};
 use crate::ui::theme::Theme;
 use tasks::{DialogApprover, PendingDecision};
 
@@ -75,7 +80,13 @@ pub async fn run(args: ConsoleArgs) -> Result<(), CommandError> {
             "cannot take over the terminal ({e}); the console needs an interactive terminal — use `opsdeck ask` in scripts"
         ))
     })?;
-    let runtime = Runtime::new(app, theme, config, llm, mode);
+    let mut runtime = Runtime::new(app, theme, config, llm, mode);
+    runtime.trace_target = Some(TraceTarget::from_flags(args.trace.clone(), args.no_trace));
+    runtime.trace_info = (
+        args.read_only,
+        runtime.app.status.backend.clone(),
+        args.scenario.clone(),
+    );
     let outcome = runtime.run(&mut guard.terminal, specs).await;
     drop(guard);
     outcome
@@ -132,6 +143,13 @@ struct Runtime {
     refreshing: bool,
     /// Every agent event of the session, for `:export`.
     session: Vec<AgentEvent>,
+    trace_target: Option<TraceTarget>,
+    trace_info: (bool, String, Option<String>),
+    recorder: Option<Recorder>,
+    /// The board's last statuses, so the trace records changes, not snapshots.
+    traced_statuses: HashMap<String, RunStatus>,
+    /// Why the session ended, for the trace.
+    end_reason: String,
 }
 
 impl Runtime {
@@ -159,6 +177,11 @@ impl Runtime {
             pending: PendingDecision::default(),
             refreshing: false,
             session: Vec::new(),
+            trace_target: None,
+            trace_info: (false, String::new(), None),
+            recorder: None,
+            traced_statuses: HashMap::new(),
+            end_reason: "quit".into(),
         }
     }
 
@@ -198,8 +221,14 @@ impl Runtime {
         loop {
             let wait = FRAME.saturating_sub(last_draw.elapsed());
             tokio::select! {
-                _ = terminate.recv() => break,
-                _ = hangup.recv() => break,
+                _ = terminate.recv() => {
+                    self.end_reason = "signal: SIGTERM".into();
+                    break;
+                }
+                _ = hangup.recv() => {
+                    self.end_reason = "signal: SIGHUP (terminal hung up)".into();
+                    break;
+                }
                 event = keys.next() => match event {
                     Some(Ok(event)) => {
                         if let Some(msg) = terminal_msg(event) {
@@ -209,7 +238,10 @@ impl Runtime {
                     }
                     Some(Err(e)) => return Err(fail("cannot read the terminal", e)),
                     // The terminal went away (an SSH drop closes stdin).
-                    None => break,
+                    None => {
+                        self.end_reason = "terminal closed".into();
+                        break;
+                    }
                 },
                 Some(msg) = self.inbox.recv() => {
                     self.step(msg);
@@ -221,6 +253,7 @@ impl Runtime {
                 }
                 host = &mut host_wait, if self.host.is_none() => {
                     if let Ok(host) = host {
+                        self.start_trace(&host).await;
                         self.host = Some(host);
                         self.refresh_servers();
                         self.start_refresh();
@@ -260,12 +293,86 @@ impl Runtime {
         }
     }
 
+    async fn start_trace(&mut self, host: &McpHost) {
+        let Some(target) = self.trace_target.take() else {
+            return;
+        };
+        let (read_only, backend, scenario) = self.trace_info.clone();
+        let info = SessionInfo {
+            process: "console",
+            agent_mode: &self.mode,
+            read_only,
+            backend: &backend,
+            scenario: scenario.as_deref(),
+        };
+        match crate::trace::session::start(target, host, &info).await {
+            Ok(recorder) => self.recorder = recorder,
+            Err(reason) => self.step(Msg::Notice {
+                error: true,
+                text: reason,
+            }),
+        }
+    }
+
+    /// What the trace keeps of a message: domain facts, as changes.
+    fn trace(&mut self, msg: &Msg) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        match msg {
+            Msg::Agent(event) => recorder.agent(event),
+            Msg::RunsLoaded { runs, .. } => {
+                let changes: Vec<RunChange> = runs
+                    .iter()
+                    .filter(|r| self.traced_statuses.get(&r.run_id) != Some(&r.status))
+                    .map(|r| RunChange {
+                        run_id: r.run_id.clone(),
+                        pipeline: r.pipeline.clone(),
+                        from: self.traced_statuses.get(&r.run_id).cloned(),
+                        to: r.status.clone(),
+                        run_start: r.run_start,
+                        message: r.message.lines().next().unwrap_or("").to_string(),
+                    })
+                    .collect();
+                self.traced_statuses = runs
+                    .iter()
+                    .map(|r| (r.run_id.clone(), r.status.clone()))
+                    .collect();
+                if !changes.is_empty() {
+                    recorder.record(TraceMessage::RunsChanged { changes });
+                }
+            }
+            Msg::RunsFailed { reason } => recorder.record(TraceMessage::RunsStale {
+                reason: reason.clone(),
+            }),
+            Msg::Servers(servers) => {
+                for server in servers {
+                    let known = self
+                        .app
+                        .status
+                        .servers
+                        .iter()
+                        .find(|s| s.name == server.name);
+                    if known != Some(server) {
+                        recorder.record(TraceMessage::Connection {
+                            server: server.name.clone(),
+                            ready: server.ready,
+                            detail: server.detail.clone(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn step(&mut self, msg: Msg) {
         match &msg {
             Msg::Agent(event) => self.session.push(event.clone()),
             Msg::RunsLoaded { .. } | Msg::RunsFailed { .. } => self.refreshing = false,
             _ => {}
         }
+        self.trace(&msg);
         for effect in update(&mut self.app, msg) {
             self.apply(effect);
         }
@@ -458,6 +565,12 @@ impl Runtime {
             turn.abort();
         }
         self.decide(false);
+        if let Some(recorder) = self.recorder.take() {
+            let path = recorder.path().display().to_string();
+            if let Err(e) = recorder.finish(&self.end_reason) {
+                tracing::error!(trace = %path, "the trace is incomplete: {e}");
+            }
+        }
         if let Some(host) = self.host.take() {
             // A task still holding the host lets the child servers go with the process.
             if let Ok(host) = Arc::try_unwrap(host) {
