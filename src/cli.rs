@@ -18,6 +18,10 @@ pub struct Cli {
     #[arg(long, value_name = "TRACE")]
     pub replay: Option<PathBuf>,
 
+    /// How `--replay` prints the session: a transcript, a postmortem timeline, or JSON.
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text, requires = "replay")]
+    pub format: ReplayFormat,
+
     #[command(flatten)]
     pub console: ConsoleArgs,
 
@@ -79,6 +83,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Ask the triage agent one question and print the answer.
     Ask(AskArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayFormat {
+    Text,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -31,9 +31,7 @@ fn main() {
         match (cli.command, cli.replay) {
             (Some(Command::Serve(args)), _) => opsdeck::commands::serve::run(args).await,
             (Some(Command::Ask(args)), _) => opsdeck::commands::ask::run(args).await,
-            (None, Some(_)) => Err(CommandError::usage(
-                "`opsdeck --replay` is not built yet (session traces land with issue #5)",
-            )),
+            (None, Some(path)) => opsdeck::commands::replay::run(&path, cli.format),
             (None, None) => opsdeck::console::run(cli.console).await,
         }
     });

@@ -284,3 +284,62 @@ fn ask_records_a_trace_of_the_session() {
         "--no-trace writes nothing"
     );
 }
+
+/// Round trip: each scenario's `ask` session, recorded and replayed, shows the
+/// same answer and the same tool calls in the same order — offline, with no server.
+#[test]
+fn replaying_each_scenario_shows_the_same_answer_and_tool_calls() {
+    for (scenario, question) in [
+        ("expired-secret", "why did ingest_web_events fail?"),
+        ("late-partition", "what is failing?"),
+        ("schema-drift", "why did transform_sales fail?"),
+        ("cluster-oom", "what is failing?"),
+        ("risky-plan", "explain the terraform plan"),
+        ("none", "what is failing?"),
+    ] {
+        let path = tempdir("replay-trace").join("session.jsonl");
+        let (code, stdout, stderr) = ask(scenario, &["--trace", path.to_str().unwrap()], question);
+        assert_eq!(code, 0, "{scenario}: {stderr}");
+        let calls: Vec<String> = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("server "))
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .collect();
+        assert!(
+            !calls.is_empty(),
+            "{scenario}: ask listed its tool calls\n{stdout}"
+        );
+        let replay = Command::new(OPSDECK)
+            .arg("--replay")
+            .arg(&path)
+            .env("OPSDECK_LOG_DIR", tempdir("replay-logs"))
+            .env("PATH", "/nonexistent")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&replay.stdout).into_owned();
+        assert!(
+            replay.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&replay.stderr)
+        );
+        assert!(
+            text.contains(&format!("you: {question}")),
+            "{scenario}: {text}"
+        );
+        // The answer, as printed by ask, appears whole in the replay.
+        let answer = stdout.split("\nserver ").next().unwrap_or(&stdout).trim();
+        assert!(
+            text.contains(answer),
+            "{scenario}: the replay has the answer\n{text}"
+        );
+        // The tool calls, in the order ask listed them.
+        let replayed: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains("  call call-"))
+            .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+            .collect();
+        assert_eq!(replayed, calls, "{scenario}: same calls, same order");
+        assert!(text.contains("session end: finished"), "{scenario}");
+    }
+}

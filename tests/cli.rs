@@ -81,13 +81,6 @@ fn list_scenarios_prints_every_scenario() {
 }
 
 #[test]
-fn replay_not_built_yet_says_so() {
-    let (code, _, stderr) = run(&["--replay", "trace.jsonl"]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("not built yet"), "{stderr}");
-}
-
-#[test]
 fn the_console_without_a_terminal_says_what_to_use_instead() {
     // `output()` gives the child pipes, not a terminal.
     let (code, stdout, stderr) = run(&["--frozen-clock", "2026-11-23T03:42:00Z"]);
@@ -190,4 +183,55 @@ fn stdio_speaks_only_protocol_on_stdout_and_logs_to_the_file() {
         log_text.contains("tool call") && log_text.contains("list_pipelines"),
         "logs went to the file: {log_text}"
     );
+}
+
+#[test]
+fn replay_of_damaged_or_foreign_files_says_what_it_could_read() {
+    let dir = tempdir("replay-damaged");
+    let not_trace = dir.join("notes.txt");
+    std::fs::write(&not_trace, "shopping list\n").unwrap();
+    let (code, _, stderr) = run(&["--replay", not_trace.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not an opsdeck trace"), "{stderr}");
+
+    let (code, _, stderr) = run(&["--replay", dir.join("missing.jsonl").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read the trace"), "{stderr}");
+
+    let truncated = dir.join("cut.jsonl");
+    std::fs::write(
+        &truncated,
+        concat!(
+            r#"{"type":"header","schema":1,"opsdeck_version":"0.1.0","started_at":"2026-11-23T03:42:00Z","host":"vm","process":"ask","agent_mode":"offline","read_only":false,"backend":"sandbox","servers":[]}"#,
+            "\n",
+            r#"{"seq":1,"at":"2026-11-23T03:42:01Z","type":"agent","event":{"event":"user_message","text":"why?"}}"#,
+            "\n",
+            r#"{"seq":2,"at":"2026-11-23T03:42:02Z","type":"agent","event":{"event":"text_de"#
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["--replay", truncated.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("you: why?"), "{stdout}");
+    assert!(
+        stdout.contains("skipped line 3: the last line is cut short"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 line(s)"), "{stderr}");
+
+    let (code, stdout, _) = run(&["--replay", truncated.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0);
+    let document: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(document["records"].as_array().map(Vec::len), Some(1));
+    assert_eq!(document["skipped"][0]["line"], 3);
+
+    let (code, stdout, _) = run(&[
+        "--replay",
+        truncated.to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("# Incident timeline"), "{stdout}");
+    assert!(stdout.contains("| asked: why? |"), "{stdout}");
 }

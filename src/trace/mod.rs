@@ -5,5 +5,6 @@
 pub mod reader;
 pub mod recorder;
 pub mod redact;
+pub mod replay;
 pub mod schema;
 pub mod session;

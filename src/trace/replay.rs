@@ -1,0 +1,382 @@
+//! A trace as something to read: a transcript (`text`), an incident timeline
+//! for a postmortem (`markdown`), or the records as JSON. Pure formatting of
+//! what was recorded — it never calls a tool and needs no server or terminal.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::reader::Trace;
+use super::schema::{Record, TraceMessage};
+use crate::agent::events::AgentEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+pub fn render(trace: &Trace, format: Format) -> String {
+    match format {
+        Format::Text => text(trace),
+        Format::Markdown => markdown(trace),
+        Format::Json => json(trace),
+    }
+}
+
+fn start_of(trace: &Trace) -> Option<DateTime<Utc>> {
+    trace
+        .header
+        .as_ref()
+        .map(|h| h.started_at)
+        .or_else(|| trace.records.first().map(|r| r.at))
+}
+
+fn offset(start: Option<DateTime<Utc>>, at: DateTime<Utc>) -> String {
+    let ms = start.map_or(0, |s| (at - s).num_milliseconds());
+    let sign = if ms < 0 { "-" } else { "+" };
+    let ms = ms.abs();
+    format!("{sign}{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// The first line of a tool result: its first text part, else its JSON.
+fn result_summary(result: &Value) -> String {
+    let text = match result {
+        Value::String(s) => s.clone(),
+        other => match other
+            .get("content")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first())
+        {
+            Some(Value::String(s)) => s.clone(),
+            _ => other.to_string(),
+        },
+    };
+    crate::server::reply::clip(text.lines().next().unwrap_or(""), 200)
+}
+
+fn compact(value: &Value) -> String {
+    crate::server::reply::clip(&value.to_string(), 300)
+}
+
+fn header_lines(trace: &Trace, out: &mut String) {
+    match &trace.header {
+        Some(h) => {
+            let scenario = h
+                .scenario
+                .as_deref()
+                .map_or(String::new(), |s| format!(" ({s})"));
+            let _ = writeln!(
+                out,
+                "opsdeck trace · {} · {} · host {} · agent {} · {}{}{}",
+                h.process,
+                h.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                h.host,
+                h.agent_mode,
+                h.backend,
+                scenario,
+                if h.read_only { " · read-only" } else { "" }
+            );
+            for server in &h.servers {
+                let _ = writeln!(out, "server {}: {} tools", server.name, server.tools.len());
+            }
+        }
+        None => {
+            let _ = writeln!(out, "opsdeck trace (no header)");
+        }
+    }
+}
+
+fn footer_lines(trace: &Trace, out: &mut String) {
+    for warning in &trace.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    for skipped in &trace.skipped {
+        let _ = writeln!(out, "skipped line {}: {}", skipped.line, skipped.reason);
+    }
+}
+
+fn text(trace: &Trace) -> String {
+    let mut out = String::new();
+    header_lines(trace, &mut out);
+    let start = start_of(trace);
+    let mut answering = false;
+    for record in &trace.records {
+        let at = offset(start, record.at);
+        match &record.message {
+            TraceMessage::Agent { event } => {
+                let streamed = matches!(event, AgentEvent::TextDelta { .. });
+                if answering && !streamed {
+                    out.push('\n');
+                }
+                if streamed && !answering {
+                    let _ = writeln!(out, "{at}  answer:");
+                }
+                answering = streamed;
+                agent_line(&mut out, &at, event);
+            }
+            other => {
+                if answering {
+                    out.push('\n');
+                    answering = false;
+                }
+                other_line(&mut out, &at, other);
+            }
+        }
+    }
+    if answering {
+        out.push('\n');
+    }
+    footer_lines(trace, &mut out);
+    out
+}
+
+fn agent_line(out: &mut String, at: &str, event: &AgentEvent) {
+    let _ = match event {
+        AgentEvent::UserMessage { text } => writeln!(out, "{at}  you: {text}"),
+        AgentEvent::AgentMode { mode } => writeln!(out, "{at}  agent: {mode}"),
+        // Streamed text continues on the line, as it arrived.
+        AgentEvent::TextDelta { text } => write!(out, "{text}"),
+        AgentEvent::ToolCallStarted {
+            call_id,
+            server,
+            tool,
+            arguments,
+        } => writeln!(
+            out,
+            "{at}  call {call_id} {tool} on {server} {}",
+            compact(arguments)
+        ),
+        AgentEvent::ToolCallFinished {
+            call_id,
+            duration_ms,
+            is_error,
+            result,
+            truncated,
+            ..
+        } => writeln!(
+            out,
+            "{at}  {} {call_id} in {duration_ms} ms{}: {}",
+            if *is_error { "✗" } else { "✓" },
+            if *truncated { " (result cut)" } else { "" },
+            result_summary(result)
+        ),
+        AgentEvent::ApprovalNeeded {
+            call_id,
+            tool,
+            reason,
+            ..
+        } => writeln!(out, "{at}  approval asked for {call_id} {tool}: {reason}"),
+        AgentEvent::ApprovalDecided {
+            call_id,
+            approved,
+            by,
+            ..
+        } => writeln!(
+            out,
+            "{at}  {call_id} {} by {by}",
+            if *approved { "approved" } else { "refused" }
+        ),
+        AgentEvent::Usage {
+            prompt_tokens,
+            completion_tokens,
+        } => writeln!(
+            out,
+            "{at}  tokens: {prompt_tokens} prompt, {completion_tokens} completion"
+        ),
+        AgentEvent::Error { message } => writeln!(out, "{at}  error: {message}"),
+        AgentEvent::TurnFinished { tool_calls, ok, .. } => writeln!(
+            out,
+            "{at}  turn {} ({tool_calls} tool calls)",
+            if *ok { "answered" } else { "failed" }
+        ),
+    };
+}
+
+fn other_line(out: &mut String, at: &str, message: &TraceMessage) {
+    let _ = match message {
+        TraceMessage::RunsChanged { changes } => {
+            let failed: Vec<String> = changes
+                .iter()
+                .filter(|c| c.to.as_str() == "Failed")
+                .map(|c| format!("{} {}", c.pipeline, c.run_id))
+                .collect();
+            let _ = writeln!(out, "{at}  board: {} run(s) new or changed", changes.len());
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                writeln!(out, "{at}    failed: {}", failed.join(", "))
+            }
+        }
+        TraceMessage::RunsStale { reason } => writeln!(out, "{at}  board refresh failed: {reason}"),
+        TraceMessage::Connection {
+            server,
+            ready,
+            detail,
+        } => writeln!(
+            out,
+            "{at}  server {server} {}: {detail}",
+            if *ready { "up" } else { "down" }
+        ),
+        TraceMessage::SessionEnd { reason } => writeln!(out, "{at}  session end: {reason}"),
+        TraceMessage::Agent { .. } => Ok(()),
+    };
+}
+
+fn markdown(trace: &Trace) -> String {
+    let mut out = String::from("# Incident timeline\n\n");
+    if let Some(h) = &trace.header {
+        let _ = writeln!(
+            out,
+            "Session: {} on {} from {} · agent {} · {}{}\n",
+            h.process,
+            h.host,
+            h.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            h.agent_mode,
+            h.backend,
+            h.scenario
+                .as_deref()
+                .map_or(String::new(), |s| format!(" ({s})"))
+        );
+    }
+    let failures: Vec<(&Record, String)> = trace
+        .records
+        .iter()
+        .flat_map(|r| match &r.message {
+            TraceMessage::RunsChanged { changes } => changes
+                .iter()
+                .filter(|c| c.to.as_str() == "Failed")
+                .map(|c| {
+                    let when = c.run_start.map_or(String::new(), |s| {
+                        format!(" (started {})", s.format("%H:%M:%S"))
+                    });
+                    let message = if c.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", c.message)
+                    };
+                    (
+                        r,
+                        format!(
+                            "**{}** run `{}` failed{when}{message}",
+                            c.pipeline, c.run_id
+                        ),
+                    )
+                })
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    out.push_str("## What failed\n\n");
+    if failures.is_empty() {
+        out.push_str("No run failure was seen on the board during the session.\n");
+    }
+    for (record, line) in &failures {
+        let _ = writeln!(out, "- {} — {line}", record.at.format("%H:%M:%S"));
+    }
+    out.push_str("\n## Timeline\n\n| time (UTC) | what |\n|---|---|\n");
+    let mut answer = String::new();
+    for record in &trace.records {
+        let time = record.at.format("%H:%M:%S");
+        let row = match &record.message {
+            TraceMessage::Agent { event } => match event {
+                AgentEvent::UserMessage { text } => Some(format!("asked: {}", cell(text))),
+                AgentEvent::ToolCallFinished {
+                    tool,
+                    duration_ms,
+                    is_error,
+                    result,
+                    ..
+                } => Some(format!(
+                    "evidence from `{tool}` ({duration_ms} ms{}): {}",
+                    if *is_error { ", error" } else { "" },
+                    cell(&result_summary(result))
+                )),
+                AgentEvent::ApprovalNeeded {
+                    tool, arguments, ..
+                } => Some(format!(
+                    "approval asked: `{tool}` {}",
+                    cell(&compact(arguments))
+                )),
+                AgentEvent::ApprovalDecided {
+                    call_id,
+                    approved,
+                    by,
+                    ..
+                } => Some(format!(
+                    "{} {call_id} ({by})",
+                    if *approved {
+                        "**approved**"
+                    } else {
+                        "**refused**"
+                    }
+                )),
+                AgentEvent::Error { message } => Some(format!("error: {}", cell(message))),
+                AgentEvent::TurnFinished { answer: text, .. } => {
+                    answer = text.clone();
+                    Some("answered".into())
+                }
+                _ => None,
+            },
+            TraceMessage::RunsChanged { changes } => {
+                let failed = changes.iter().filter(|c| c.to.as_str() == "Failed").count();
+                (failed > 0).then(|| format!("board: {failed} run(s) turned Failed"))
+            }
+            TraceMessage::RunsStale { reason } => {
+                Some(format!("board refresh failed: {}", cell(reason)))
+            }
+            TraceMessage::Connection {
+                server,
+                ready,
+                detail,
+            } => Some(format!(
+                "server {server} {}: {}",
+                if *ready { "up" } else { "down" },
+                cell(detail)
+            )),
+            TraceMessage::SessionEnd { reason } => Some(format!("session ended: {}", cell(reason))),
+        };
+        if let Some(row) = row {
+            let _ = writeln!(out, "| {time} | {row} |");
+        }
+    }
+    out.push_str("\n## Final answer\n\n");
+    if answer.trim().is_empty() {
+        out.push_str("The session recorded no answer.\n");
+    } else {
+        out.push_str(answer.trim());
+        out.push('\n');
+    }
+    if !trace.skipped.is_empty() || !trace.warnings.is_empty() {
+        out.push_str("\n## Notes on the trace\n\n");
+        for warning in &trace.warnings {
+            let _ = writeln!(out, "- {warning}");
+        }
+        for skipped in &trace.skipped {
+            let _ = writeln!(out, "- line {} skipped: {}", skipped.line, skipped.reason);
+        }
+    }
+    out
+}
+
+/// Text for a table cell: one line, pipes escaped.
+fn cell(text: &str) -> String {
+    text.replace('\n', " ").replace('|', "\\|")
+}
+
+fn json(trace: &Trace) -> String {
+    let skipped: Vec<Value> = trace
+        .skipped
+        .iter()
+        .map(|s| serde_json::json!({"line": s.line, "reason": s.reason}))
+        .collect();
+    let document = serde_json::json!({
+        "header": trace.header,
+        "records": trace.records,
+        "skipped": skipped,
+        "warnings": trace.warnings,
+    });
+    serde_json::to_string_pretty(&document).unwrap_or_default()
+}
