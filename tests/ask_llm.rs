@@ -394,7 +394,13 @@ async fn planted_secrets_reach_neither_the_screen_nor_the_log() {
         let mut env = openai_env(&mock);
         env.push(("OPSDECK_LOG_DIR", logs.display().to_string()));
         env.push(("OPSDECK_LOG", "debug".into()));
-        let extra = if json_output { vec!["--json"] } else { vec![] };
+        let trace = tempdir("redaction-trace").join("t.jsonl");
+        // `ask` takes static arguments; one small string per test run.
+        let trace_arg: &'static str = Box::leak(trace.display().to_string().into_boxed_str());
+        let mut extra = vec!["--trace", trace_arg];
+        if json_output {
+            extra.push("--json");
+        }
         let output = ask(env, extra, "where is the data?").await;
         let (stdout, stderr) = out(&output);
         assert!(output.status.success(), "{stderr}\n{stdout}");

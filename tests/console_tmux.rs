@@ -247,8 +247,25 @@ fn console_end_to_end_in_tmux() {
     tmux.keys(&["Tab", "Enter"]);
     tmux.wait_for(&["\"arguments\"", "space fold"], timeout);
 
+    // The postmortem export: the incident timeline as markdown.
+    tmux.keys(&["Escape", ":"]);
+    tmux.text("export incident.md");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["wrote the incident timeline"], timeout);
+    let export = std::fs::read_to_string(dir.join("incident.md")).expect(":export wrote the file");
+    for part in [
+        "# Incident timeline",
+        "## What failed",
+        "asked: why did ingest_web_events fail?",
+        "evidence from `triage_run`",
+        "## Final answer",
+        "Blast radius",
+    ] {
+        assert!(export.contains(part), "{part} in the export:\n{export}");
+    }
+
     // Quit from the board.
-    tmux.keys(&["Escape", "Tab", "Tab", "q"]);
+    tmux.keys(&["Tab", "Tab", "q"]);
     let after = wait_for_file(&dir.join("after.txt"), timeout);
     assert_terminal_restored(&after, &tmux);
 

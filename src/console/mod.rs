@@ -30,8 +30,9 @@ use crate::commands::serve::CommandError;
 use crate::mcp::McpHost;
 use crate::mcp::config::ServerSpec;
 use crate::model::run::RunStatus;
+use crate::trace::reader::Trace;
 use crate::trace::recorder::Recorder;
-use crate::trace::schema::{RunChange, TraceMessage};
+use crate::trace::schema::{Header, Record, RunChange, TraceMessage};
 use crate::trace::session::{SessionInfo, TraceTarget};
 use crate::ui::theme::Theme;
 use tasks::{DialogApprover, PendingDecision};
@@ -141,8 +142,9 @@ struct Runtime {
     turn: Option<JoinHandle<()>>,
     pending: PendingDecision,
     refreshing: bool,
-    /// Every agent event of the session, for `:export`.
-    session: Vec<AgentEvent>,
+    /// The session's domain messages as the trace has them, for `:export`.
+    timeline: Vec<Record>,
+    header: Option<Header>,
     trace_target: Option<TraceTarget>,
     trace_info: (bool, String, Option<String>),
     recorder: Option<Recorder>,
@@ -176,7 +178,8 @@ impl Runtime {
             turn: None,
             pending: PendingDecision::default(),
             refreshing: false,
-            session: Vec::new(),
+            timeline: Vec::new(),
+            header: None,
             trace_target: None,
             trace_info: (false, String::new(), None),
             recorder: None,
@@ -294,9 +297,7 @@ impl Runtime {
     }
 
     async fn start_trace(&mut self, host: &McpHost) {
-        let Some(target) = self.trace_target.take() else {
-            return;
-        };
+        let target = self.trace_target.take().unwrap_or(TraceTarget::Off);
         let (read_only, backend, scenario) = self.trace_info.clone();
         let info = SessionInfo {
             process: "console",
@@ -305,22 +306,23 @@ impl Runtime {
             backend: &backend,
             scenario: scenario.as_deref(),
         };
-        match crate::trace::session::start(target, host, &info).await {
+        let header = crate::trace::session::header(host, &info).await;
+        match crate::trace::session::open(target, "console", &header) {
             Ok(recorder) => self.recorder = recorder,
             Err(reason) => self.step(Msg::Notice {
                 error: true,
                 text: reason,
             }),
         }
+        self.header = Some(header);
     }
 
     /// What the trace keeps of a message: domain facts, as changes.
     fn trace(&mut self, msg: &Msg) {
-        let Some(recorder) = &self.recorder else {
-            return;
-        };
-        match msg {
-            Msg::Agent(event) => recorder.agent(event),
+        let messages: Vec<TraceMessage> = match msg {
+            Msg::Agent(event) => vec![TraceMessage::Agent {
+                event: event.clone(),
+            }],
             Msg::RunsLoaded { runs, .. } => {
                 let changes: Vec<RunChange> = runs
                     .iter()
@@ -338,39 +340,54 @@ impl Runtime {
                     .iter()
                     .map(|r| (r.run_id.clone(), r.status.clone()))
                     .collect();
-                if !changes.is_empty() {
-                    recorder.record(TraceMessage::RunsChanged { changes });
+                if changes.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![TraceMessage::RunsChanged { changes }]
                 }
             }
-            Msg::RunsFailed { reason } => recorder.record(TraceMessage::RunsStale {
+            Msg::RunsFailed { reason } => vec![TraceMessage::RunsStale {
                 reason: reason.clone(),
-            }),
-            Msg::Servers(servers) => {
-                for server in servers {
-                    let known = self
-                        .app
+            }],
+            Msg::Servers(servers) => servers
+                .iter()
+                .filter(|server| {
+                    self.app
                         .status
                         .servers
                         .iter()
-                        .find(|s| s.name == server.name);
-                    if known != Some(server) {
-                        recorder.record(TraceMessage::Connection {
-                            server: server.name.clone(),
-                            ready: server.ready,
-                            detail: server.detail.clone(),
-                        });
-                    }
-                }
-            }
-            _ => {}
+                        .find(|s| s.name == server.name)
+                        != Some(*server)
+                })
+                .map(|server| TraceMessage::Connection {
+                    server: server.name.clone(),
+                    ready: server.ready,
+                    detail: server.detail.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for message in messages {
+            self.note(message);
         }
     }
 
+    /// Into the trace file (when recording) and the in-memory timeline `:export` uses.
+    fn note(&mut self, message: TraceMessage) {
+        let message = crate::trace::recorder::redact_message(message);
+        if let Some(recorder) = &self.recorder {
+            recorder.record(message.clone());
+        }
+        self.timeline.push(Record {
+            seq: self.timeline.len() as u64 + 1,
+            at: Utc::now(),
+            message,
+        });
+    }
+
     fn step(&mut self, msg: Msg) {
-        match &msg {
-            Msg::Agent(event) => self.session.push(event.clone()),
-            Msg::RunsLoaded { .. } | Msg::RunsFailed { .. } => self.refreshing = false,
-            _ => {}
+        if matches!(msg, Msg::RunsLoaded { .. } | Msg::RunsFailed { .. }) {
+            self.refreshing = false;
         }
         self.trace(&msg);
         for effect in update(&mut self.app, msg) {
@@ -530,27 +547,31 @@ impl Runtime {
         self.step(Msg::Notice { error, text });
     }
 
+    /// The incident timeline (the same document as `--replay --format markdown`).
     fn export(&mut self, path: Option<String>) {
         let path = path.map_or_else(
             || {
                 PathBuf::from(format!(
-                    "opsdeck-session-{}.jsonl",
+                    "opsdeck-incident-{}.md",
                     Utc::now().format("%Y%m%d-%H%M%S")
                 ))
             },
             PathBuf::from,
         );
-        let mut text = String::new();
-        for event in &self.session {
-            if let Ok(line) = serde_json::to_string(event) {
-                text.push_str(&line);
-                text.push('\n');
-            }
-        }
-        let notice = match std::fs::write(&path, text) {
+        let trace = Trace {
+            header: self.header.clone(),
+            records: self.timeline.clone(),
+            ..Trace::default()
+        };
+        let document = crate::trace::replay::render(&trace, crate::trace::replay::Format::Markdown);
+        let notice = match std::fs::write(&path, document) {
             Ok(()) => (
                 false,
-                format!("wrote {} events to {}", self.session.len(), path.display()),
+                format!(
+                    "wrote the incident timeline ({} events) to {}",
+                    self.timeline.len(),
+                    path.display()
+                ),
             ),
             Err(e) => (true, format!("cannot write {}: {e}", path.display())),
         };

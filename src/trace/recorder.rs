@@ -109,7 +109,8 @@ impl Drop for Recorder {
     }
 }
 
-fn redact_message(message: TraceMessage) -> TraceMessage {
+/// A message with its secrets replaced (what the file and exports get).
+pub fn redact_message(message: TraceMessage) -> TraceMessage {
     let text = |s: String| redact::text(&s).into_owned();
     match message {
         TraceMessage::Agent { event } => TraceMessage::Agent {

@@ -77,14 +77,23 @@ pub async fn start(
     host: &McpHost,
     info: &SessionInfo<'_>,
 ) -> Result<Option<Recorder>, String> {
+    let header = header(host, info).await;
+    open(target, info.process, &header)
+}
+
+/// Opens the recorder with a header already made.
+pub fn open(
+    target: TraceTarget,
+    process: &str,
+    header: &Header,
+) -> Result<Option<Recorder>, String> {
     let path = match target {
         TraceTarget::Off => return Ok(None),
         TraceTarget::File(path) => path,
-        TraceTarget::Default => recorder::default_path(info.process, Utc::now())
+        TraceTarget::Default => recorder::default_path(process, Utc::now())
             .ok_or("no state directory (set XDG_STATE_HOME or HOME), so no trace is recorded")?,
     };
-    let header = header(host, info).await;
-    Recorder::create(&path, &header)
+    Recorder::create(&path, header)
         .map(Some)
         .map_err(|e| format!("cannot record the trace at {}: {e}", path.display()))
 }
