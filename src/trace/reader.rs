@@ -2,9 +2,13 @@
 //! line in the middle, an unknown future schema) gives what can be read plus
 //! the lines skipped and why. Only a file with nothing readable is an error.
 
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::schema::{Header, Record, SCHEMA_VERSION};
+use super::schema::{Header, Record, RunChange, SCHEMA_VERSION, TraceMessage};
+use crate::agent::events::AgentEvent;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Skipped {
@@ -60,7 +64,7 @@ pub fn read(bytes: &[u8]) -> Result<Trace, String> {
                 }
             }
             Ok(_) | Err(_) => {
-                if serde_json::from_slice::<Record>(line).is_err() {
+                if parse_record(line).is_err() {
                     return Err(
                         "this is not an opsdeck trace: its first line is neither a trace header nor a trace record (traces are written by the console and `opsdeck ask`, under ~/.local/state/opsdeck/traces/)".into(),
                     );
@@ -76,28 +80,17 @@ pub fn read(bytes: &[u8]) -> Result<Trace, String> {
     if first_record_line.is_none() {
         return Err("the file is empty".into());
     }
-    let total_lines = bytes.split(|b| *b == b'\n').count();
-    for (index, line) in lines {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<Record>(line) {
-            Ok(record) => trace.records.push(record),
-            Err(e) => {
-                let last = index + 1 >= total_lines.saturating_sub(1) && !bytes.ends_with(b"\n");
-                let reason = if last && e.is_eof() {
-                    "the last line is cut short (the session was still writing, or the file was truncated)".to_string()
-                } else if e.is_syntax() || e.is_eof() {
-                    format!("not valid JSON ({e})")
-                } else {
-                    format!("not a record this opsdeck knows ({e})")
-                };
-                trace.skipped.push(Skipped {
-                    line: index + 1,
-                    reason,
-                });
-            }
-        }
+    let rest_start = lines.peek().map(|(index, _)| *index);
+    if let Some(first) = rest_start {
+        // The byte offset of line `first`: lines before it plus their newlines.
+        let offset: usize = bytes
+            .split(|b| *b == b'\n')
+            .take(first)
+            .map(|l| l.len() + 1)
+            .sum();
+        let (records, skipped) = parse_records(&bytes[offset.min(bytes.len())..], first);
+        trace.records = records;
+        trace.skipped.extend(skipped);
     }
     if trace.header.is_none() && trace.records.is_empty() {
         let why = trace.skipped.first().map_or_else(
@@ -107,6 +100,279 @@ pub fn read(bytes: &[u8]) -> Result<Trace, String> {
         return Err(format!("nothing in the trace could be read ({why})"));
     }
     Ok(trace)
+}
+
+/// A record as it lies in the file: flat, so serde reads it in one pass (the
+/// `#[serde(flatten)]` of [`Record`] would buffer every line first).
+#[derive(Deserialize)]
+struct FlatRecord<'a> {
+    seq: u64,
+    #[serde(deserialize_with = "instant")]
+    at: DateTime<Utc>,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    event: Option<FlatEvent<'a>>,
+    changes: Option<Vec<RunChange>>,
+    reason: Option<String>,
+    server: Option<String>,
+    ready: Option<bool>,
+    detail: Option<String>,
+}
+
+/// The recorder writes `2026-11-23T03:42:01.123456789Z`; reading that shape by
+/// hand is several times faster than a general RFC 3339 parse, which remains
+/// the fallback for any other form.
+fn instant<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    let text: Cow<'de, str> = Deserialize::deserialize(deserializer)?;
+    if let Some(at) = fast_utc(text.as_bytes()) {
+        return Ok(at);
+    }
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(serde::de::Error::custom)
+}
+
+fn fast_utc(b: &[u8]) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveDate, NaiveTime};
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b.last() != Some(&b'Z')
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b.get(range)?.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let nanos = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', digits @ ..] if !digits.is_empty() && digits.len() <= 9 => {
+            let value = number(20..20 + digits.len())?;
+            value * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let time =
+        NaiveTime::from_hms_nano_opt(number(11..13)?, number(14..16)?, number(17..19)?, nanos)?;
+    Some(date.and_time(time).and_utc())
+}
+
+/// An agent event as it lies in the file, flat for the same reason: serde's
+/// internally tagged enums buffer the whole object before choosing a variant.
+#[derive(Deserialize)]
+struct FlatEvent<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    text: Option<String>,
+    mode: Option<String>,
+    call_id: Option<String>,
+    server: Option<String>,
+    tool: Option<String>,
+    arguments: Option<serde_json::Value>,
+    duration_ms: Option<u64>,
+    is_error: Option<bool>,
+    result: Option<serde_json::Value>,
+    truncated: Option<bool>,
+    reason: Option<String>,
+    approved: Option<bool>,
+    by: Option<String>,
+    prompt_tokens: Option<u32>,
+    completion_tokens: Option<u32>,
+    message: Option<String>,
+    answer: Option<String>,
+    tool_calls: Option<u32>,
+    ok: Option<bool>,
+}
+
+impl FlatEvent<'_> {
+    fn into_event(self) -> Result<AgentEvent, LineError> {
+        let kind = self.event;
+        let need = |field: &str| LineError::Shape(format!("a '{kind}' event without '{field}'"));
+        macro_rules! field {
+            ($name:ident) => {
+                self.$name.ok_or_else(|| need(stringify!($name)))?
+            };
+        }
+        Ok(match kind.as_ref() {
+            "user_message" => AgentEvent::UserMessage { text: field!(text) },
+            "agent_mode" => AgentEvent::AgentMode { mode: field!(mode) },
+            "text_delta" => AgentEvent::TextDelta { text: field!(text) },
+            "tool_call_started" => AgentEvent::ToolCallStarted {
+                call_id: field!(call_id),
+                server: field!(server),
+                tool: field!(tool),
+                arguments: self.arguments.unwrap_or_default(),
+            },
+            "tool_call_finished" => AgentEvent::ToolCallFinished {
+                call_id: field!(call_id),
+                server: field!(server),
+                tool: field!(tool),
+                duration_ms: field!(duration_ms),
+                is_error: field!(is_error),
+                result: self.result.unwrap_or_default(),
+                truncated: self.truncated.unwrap_or(false),
+            },
+            "approval_needed" => AgentEvent::ApprovalNeeded {
+                call_id: field!(call_id),
+                server: field!(server),
+                tool: field!(tool),
+                arguments: self.arguments.unwrap_or_default(),
+                reason: field!(reason),
+            },
+            "approval_decided" => AgentEvent::ApprovalDecided {
+                call_id: field!(call_id),
+                approved: field!(approved),
+                by: field!(by),
+                reason: self.reason.unwrap_or_default(),
+            },
+            "usage" => AgentEvent::Usage {
+                prompt_tokens: field!(prompt_tokens),
+                completion_tokens: field!(completion_tokens),
+            },
+            "error" => AgentEvent::Error {
+                message: field!(message),
+            },
+            "turn_finished" => AgentEvent::TurnFinished {
+                answer: self.answer.unwrap_or_default(),
+                tool_calls: self.tool_calls.unwrap_or(0),
+                ok: field!(ok),
+            },
+            other => return Err(LineError::Shape(format!("unknown agent event '{other}'"))),
+        })
+    }
+}
+
+/// Why a line is not a record, with serde's error when there is one.
+enum LineError {
+    Json(serde_json::Error),
+    Shape(String),
+}
+
+fn parse_record(line: &[u8]) -> Result<Record, LineError> {
+    let flat: FlatRecord = serde_json::from_slice(line).map_err(LineError::Json)?;
+    let missing =
+        |field: &str| LineError::Shape(format!("a '{}' record without '{field}'", flat.kind));
+    let message = match flat.kind.as_ref() {
+        "agent" => TraceMessage::Agent {
+            event: flat.event.ok_or_else(|| missing("event"))?.into_event()?,
+        },
+        "runs_changed" => TraceMessage::RunsChanged {
+            changes: flat.changes.ok_or_else(|| missing("changes"))?,
+        },
+        "runs_stale" => TraceMessage::RunsStale {
+            reason: flat.reason.ok_or_else(|| missing("reason"))?,
+        },
+        "connection" => TraceMessage::Connection {
+            server: flat.server.ok_or_else(|| missing("server"))?,
+            ready: flat.ready.unwrap_or(false),
+            detail: flat.detail.unwrap_or_default(),
+        },
+        "session_end" => TraceMessage::SessionEnd {
+            reason: flat.reason.ok_or_else(|| missing("reason"))?,
+        },
+        other => return Err(LineError::Shape(format!("unknown record type '{other}'"))),
+    };
+    Ok(Record {
+        seq: flat.seq,
+        at: flat.at,
+        message,
+    })
+}
+
+/// Inputs larger than this are parsed on every core, in order-preserving chunks.
+const PARALLEL_FROM: usize = 4 << 20;
+
+/// Parses the record lines of `bytes`, whose first line is line `first_index` (0-based).
+fn parse_records(bytes: &[u8], first_index: usize) -> (Vec<Record>, Vec<Skipped>) {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if bytes.len() < PARALLEL_FROM || workers < 2 {
+        return parse_chunk(bytes, first_index, !bytes.ends_with(b"\n"));
+    }
+    // Cut at newlines near equal sizes, counting lines to keep numbering exact.
+    let mut chunks: Vec<(&[u8], usize)> = Vec::with_capacity(workers);
+    let mut start = 0;
+    let mut line = first_index;
+    for part in 1..=workers {
+        let mut end = if part == workers {
+            bytes.len()
+        } else {
+            bytes.len() * part / workers
+        };
+        while end < bytes.len() && bytes[end - 1] != b'\n' {
+            end += 1;
+        }
+        if end <= start {
+            continue;
+        }
+        chunks.push((&bytes[start..end], line));
+        line += bytes[start..end].iter().filter(|b| **b == b'\n').count();
+        start = end;
+    }
+    let truncated_tail = !bytes.ends_with(b"\n");
+    let last = chunks.len().saturating_sub(1);
+    let results: Vec<(Vec<Record>, Vec<Skipped>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, (chunk, first))| {
+                scope.spawn(move || parse_chunk(chunk, *first, i == last && truncated_tail))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut records = Vec::with_capacity(results.iter().map(|r| r.0.len()).sum());
+    let mut skipped = Vec::new();
+    for (mut r, mut s) in results {
+        records.append(&mut r);
+        skipped.append(&mut s);
+    }
+    (records, skipped)
+}
+
+fn parse_chunk(
+    bytes: &[u8],
+    first_index: usize,
+    truncated_tail: bool,
+) -> (Vec<Record>, Vec<Skipped>) {
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    let line_count = bytes.split(|b| *b == b'\n').count();
+    for (offset, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match parse_record(line) {
+            Ok(record) => records.push(record),
+            Err(error) => {
+                let is_last = offset + 1 == line_count;
+                let reason = match error {
+                    LineError::Json(e) if is_last && truncated_tail && e.is_eof() => {
+                        "the last line is cut short (the session was still writing, or the file was truncated)".to_string()
+                    }
+                    LineError::Json(e) if e.is_syntax() || e.is_eof() => format!("not valid JSON ({e})"),
+                    LineError::Json(e) => format!("not a record this opsdeck knows ({e})"),
+                    LineError::Shape(why) => format!("not a record this opsdeck knows ({why})"),
+                };
+                skipped.push(Skipped {
+                    line: first_index + offset + 1,
+                    reason,
+                });
+            }
+        }
+    }
+    (records, skipped)
 }
 
 #[cfg(test)]
@@ -192,6 +458,180 @@ mod tests {
             read(&[0xff, 0xfe, 0x00])
                 .unwrap_err()
                 .contains("not an opsdeck trace")
+        );
+    }
+
+    #[test]
+    fn every_agent_event_round_trips_through_the_fast_reader() {
+        use serde_json::json;
+        let events = vec![
+            AgentEvent::UserMessage { text: "q".into() },
+            AgentEvent::AgentMode {
+                mode: "offline".into(),
+            },
+            AgentEvent::TextDelta { text: "t".into() },
+            AgentEvent::ToolCallStarted {
+                call_id: "c".into(),
+                server: "s".into(),
+                tool: "t".into(),
+                arguments: json!({"a": 1}),
+            },
+            AgentEvent::ToolCallFinished {
+                call_id: "c".into(),
+                server: "s".into(),
+                tool: "t".into(),
+                duration_ms: 3,
+                is_error: true,
+                result: json!("boom"),
+                truncated: true,
+            },
+            AgentEvent::ApprovalNeeded {
+                call_id: "c".into(),
+                server: "s".into(),
+                tool: "t".into(),
+                arguments: json!({}),
+                reason: "r".into(),
+            },
+            AgentEvent::ApprovalDecided {
+                call_id: "c".into(),
+                approved: false,
+                by: "user".into(),
+                reason: "r".into(),
+            },
+            AgentEvent::Usage {
+                prompt_tokens: 1,
+                completion_tokens: 2,
+            },
+            AgentEvent::Error {
+                message: "m".into(),
+            },
+            AgentEvent::TurnFinished {
+                answer: "a".into(),
+                tool_calls: 2,
+                ok: true,
+            },
+        ];
+        let mut text = format!("{HEADER}\n");
+        let records: Vec<Record> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Record {
+                seq: i as u64 + 1,
+                at: "2026-11-23T03:42:01Z".parse().unwrap(),
+                message: TraceMessage::Agent { event },
+            })
+            .chain([
+                Record {
+                    seq: 11,
+                    at: "2026-11-23T03:42:02Z".parse().unwrap(),
+                    message: TraceMessage::RunsStale {
+                        reason: "down".into(),
+                    },
+                },
+                Record {
+                    seq: 12,
+                    at: "2026-11-23T03:42:02Z".parse().unwrap(),
+                    message: TraceMessage::Connection {
+                        server: "s".into(),
+                        ready: true,
+                        detail: "ready".into(),
+                    },
+                },
+                Record {
+                    seq: 13,
+                    at: "2026-11-23T03:42:03Z".parse().unwrap(),
+                    message: TraceMessage::RunsChanged {
+                        changes: vec![RunChange {
+                            run_id: "r".into(),
+                            pipeline: "p".into(),
+                            from: None,
+                            to: crate::model::run::RunStatus::Failed,
+                            run_start: None,
+                            message: "m".into(),
+                        }],
+                    },
+                },
+            ])
+            .collect();
+        for record in &records {
+            text.push_str(&serde_json::to_string(record).unwrap());
+            text.push('\n');
+        }
+        let trace = read(text.as_bytes()).unwrap();
+        assert!(trace.skipped.is_empty(), "{:?}", trace.skipped);
+        assert_eq!(trace.records, records);
+    }
+
+    #[test]
+    fn the_fast_instant_reader_agrees_with_chrono() {
+        for text in [
+            "2026-11-23T03:42:01Z",
+            "2026-11-23T03:42:01.5Z",
+            "2026-11-23T03:42:01.123456789Z",
+            "2024-02-29T23:59:59.000001Z",
+        ] {
+            let expected = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(fast_utc(text.as_bytes()), Some(expected), "{text}");
+        }
+        for text in [
+            "2026-11-23T03:42:01+01:00",
+            "2026-13-01T00:00:00Z",
+            "2026-11-23 03:42:01Z",
+            "2026-11-23T03:42:01.Z",
+            "2026-11-23T03:42:01.1234567890Z",
+        ] {
+            assert_eq!(
+                fast_utc(text.as_bytes()),
+                None,
+                "{text} goes to the general parser"
+            );
+        }
+        let line =
+            r#"{"seq":1,"at":"2026-11-23T04:42:01+01:00","type":"session_end","reason":"quit"}"#;
+        let record = parse_record(line.as_bytes()).ok().unwrap();
+        assert_eq!(
+            record.at,
+            DateTime::parse_from_rfc3339("2026-11-23T03:42:01Z")
+                .unwrap()
+                .with_timezone(&Utc)
+        );
+    }
+
+    #[test]
+    fn a_large_trace_is_read_in_parallel_in_order_with_exact_line_numbers() {
+        let mut text = format!("{HEADER}\n");
+        let mut corrupt = Vec::new();
+        for seq in 1..=60_000u64 {
+            if seq % 7_919 == 0 {
+                text.push_str("{not json\n");
+                corrupt.push(seq as usize + 1);
+            } else {
+                text.push_str(&format!(
+                    "{{\"seq\":{seq},\"at\":\"2026-11-23T03:42:01Z\",\"type\":\"agent\",\"event\":{{\"event\":\"text_delta\",\"text\":\"some streamed words\"}}}}\n"
+                ));
+            }
+        }
+        assert!(
+            text.len() > PARALLEL_FROM,
+            "big enough for the parallel path"
+        );
+        let trace = read(text.as_bytes()).unwrap();
+        let lines: Vec<usize> = trace.skipped.iter().map(|s| s.line).collect();
+        assert_eq!(lines, corrupt, "line numbers survive the split");
+        assert_eq!(trace.records.len(), 60_000 - corrupt.len());
+        assert!(
+            trace.records.windows(2).all(|w| w[0].seq < w[1].seq),
+            "order kept"
+        );
+        let cut = &text[..text.len() - 20];
+        let trace = read(cut.as_bytes()).unwrap();
+        assert!(
+            trace
+                .skipped
+                .last()
+                .is_some_and(|s| s.reason.contains("cut short"))
         );
     }
 
