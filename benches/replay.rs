@@ -42,7 +42,7 @@ fn trace(records: usize) -> String {
             ),
             5 => writeln!(
                 out,
-                r#"{{"seq":{seq},"at":"{at}","type":"runs_changed","changes":[{{"run_id":"r{seq}","pipeline":"ingest_web_events","from":"InProgress","to":"Failed","message":"Operation on target CopyClickstream failed"}}]}}"#
+                r#"{{"seq":{seq},"at":"{at}","type":"runs_changed","changes":[{{"from":"InProgress","run":{{"run_id":"r{seq}","pipeline":"ingest_web_events","backend":"sandbox","environment":"prod","status":"Failed","run_start":"{at}","run_end":null,"duration_ms":61000,"invoked_by":{{"name":"tr","kind":"ScheduleTrigger"}},"message":"Operation on target CopyClickstream failed","parameters":{{}}}}}}]}}"#
             ),
             9 => writeln!(
                 out,

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 const VALID: &str = concat!(
     r#"{"type":"header","schema":1,"opsdeck_version":"0.1.0","started_at":"2026-11-23T03:42:00Z","host":"vm","process":"console","agent_mode":"offline","read_only":false,"backend":"sandbox","servers":[{"name":"opsdeck","tools":[{"name":"triage_run","definition_hash":"00ff","destructive":false}]}]}"#,
     "\n",
-    r#"{"seq":1,"at":"2026-11-23T03:42:01Z","type":"runs_changed","changes":[{"run_id":"r1","pipeline":"p","from":null,"to":"Failed","message":"boom"}]}"#,
+    r#"{"seq":1,"at":"2026-11-23T03:42:01Z","type":"runs_changed","changes":[{"from":null,"run":{"run_id":"r1","pipeline":"p","backend":"sandbox","environment":"prod","status":"Failed","run_start":null,"run_end":null,"duration_ms":null,"invoked_by":{"name":"t","kind":"Manual"},"message":"boom","parameters":{}}}]}"#,
     "\n",
     r#"{"seq":2,"at":"2026-11-23T03:42:02Z","type":"agent","event":{"event":"user_message","text":"why did p fail?"}}"#,
     "\n",

@@ -8,7 +8,6 @@ pub mod notify;
 pub mod tasks;
 pub mod terminal;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,10 +28,10 @@ use crate::cli::ConsoleArgs;
 use crate::commands::serve::CommandError;
 use crate::mcp::McpHost;
 use crate::mcp::config::ServerSpec;
-use crate::model::run::RunStatus;
+use crate::trace::capture::Capture;
 use crate::trace::reader::Trace;
 use crate::trace::recorder::Recorder;
-use crate::trace::schema::{Header, Record, RunChange, TraceMessage};
+use crate::trace::schema::{Header, Record, TraceMessage};
 use crate::trace::session::{SessionInfo, TraceTarget};
 use crate::ui::theme::Theme;
 use tasks::{DialogApprover, PendingDecision};
@@ -148,8 +147,8 @@ struct Runtime {
     trace_target: Option<TraceTarget>,
     trace_info: (bool, String, Option<String>),
     recorder: Option<Recorder>,
-    /// The board's last statuses, so the trace records changes, not snapshots.
-    traced_statuses: HashMap<String, RunStatus>,
+    /// Turns messages into trace records (changes, not snapshots).
+    capture: Capture,
     /// Why the session ended, for the trace.
     end_reason: String,
 }
@@ -183,7 +182,7 @@ impl Runtime {
             trace_target: None,
             trace_info: (false, String::new(), None),
             recorder: None,
-            traced_statuses: HashMap::new(),
+            capture: Capture::default(),
             end_reason: "quit".into(),
         }
     }
@@ -319,55 +318,7 @@ impl Runtime {
 
     /// What the trace keeps of a message: domain facts, as changes.
     fn trace(&mut self, msg: &Msg) {
-        let messages: Vec<TraceMessage> = match msg {
-            Msg::Agent(event) => vec![TraceMessage::Agent {
-                event: event.clone(),
-            }],
-            Msg::RunsLoaded { runs, .. } => {
-                let changes: Vec<RunChange> = runs
-                    .iter()
-                    .filter(|r| self.traced_statuses.get(&r.run_id) != Some(&r.status))
-                    .map(|r| RunChange {
-                        run_id: r.run_id.clone(),
-                        pipeline: r.pipeline.clone(),
-                        from: self.traced_statuses.get(&r.run_id).cloned(),
-                        to: r.status.clone(),
-                        run_start: r.run_start,
-                        message: r.message.lines().next().unwrap_or("").to_string(),
-                    })
-                    .collect();
-                self.traced_statuses = runs
-                    .iter()
-                    .map(|r| (r.run_id.clone(), r.status.clone()))
-                    .collect();
-                if changes.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![TraceMessage::RunsChanged { changes }]
-                }
-            }
-            Msg::RunsFailed { reason } => vec![TraceMessage::RunsStale {
-                reason: reason.clone(),
-            }],
-            Msg::Servers(servers) => servers
-                .iter()
-                .filter(|server| {
-                    self.app
-                        .status
-                        .servers
-                        .iter()
-                        .find(|s| s.name == server.name)
-                        != Some(*server)
-                })
-                .map(|server| TraceMessage::Connection {
-                    server: server.name.clone(),
-                    ready: server.ready,
-                    detail: server.detail.clone(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        for message in messages {
+        for message in self.capture.messages(msg) {
             self.note(message);
         }
     }

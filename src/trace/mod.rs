@@ -2,6 +2,7 @@
 //! messages ([`schema`]), written by a background task ([`recorder`]) after
 //! redaction ([`redact`]).
 
+pub mod capture;
 pub mod reader;
 pub mod recorder;
 pub mod redact;

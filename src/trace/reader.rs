@@ -114,6 +114,7 @@ struct FlatRecord<'a> {
     #[serde(borrow)]
     event: Option<FlatEvent<'a>>,
     changes: Option<Vec<RunChange>>,
+    removed: Option<Vec<String>>,
     reason: Option<String>,
     server: Option<String>,
     ready: Option<bool>,
@@ -265,6 +266,7 @@ fn parse_record(line: &[u8]) -> Result<Record, LineError> {
         },
         "runs_changed" => TraceMessage::RunsChanged {
             changes: flat.changes.ok_or_else(|| missing("changes"))?,
+            removed: flat.removed.unwrap_or_default(),
         },
         "runs_stale" => TraceMessage::RunsStale {
             reason: flat.reason.ok_or_else(|| missing("reason"))?,
@@ -541,13 +543,17 @@ mod tests {
                     seq: 13,
                     at: "2026-11-23T03:42:03Z".parse().unwrap(),
                     message: TraceMessage::RunsChanged {
+                        removed: vec!["old-run".into()],
                         changes: vec![RunChange {
-                            run_id: "r".into(),
-                            pipeline: "p".into(),
                             from: None,
-                            to: crate::model::run::RunStatus::Failed,
-                            run_start: None,
-                            message: "m".into(),
+                            run: serde_json::from_value(json!({
+                                "run_id": "r", "pipeline": "p", "backend": "sandbox",
+                                "environment": "prod", "status": "Failed", "run_start": null,
+                                "run_end": null, "duration_ms": null,
+                                "invoked_by": {"name": "t", "kind": "Manual"},
+                                "message": "m", "parameters": {}
+                            }))
+                            .unwrap(),
                         }],
                     },
                 },

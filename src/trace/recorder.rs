@@ -116,11 +116,12 @@ pub fn redact_message(message: TraceMessage) -> TraceMessage {
         TraceMessage::Agent { event } => TraceMessage::Agent {
             event: redact::event(event),
         },
-        TraceMessage::RunsChanged { changes } => TraceMessage::RunsChanged {
+        TraceMessage::RunsChanged { changes, removed } => TraceMessage::RunsChanged {
+            removed,
             changes: changes
                 .into_iter()
                 .map(|mut c| {
-                    c.message = text(c.message);
+                    c.run.message = text(c.run.message);
                     c
                 })
                 .collect(),

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::reader::Trace;
 use super::schema::{Record, TraceMessage};
 use crate::agent::events::AgentEvent;
+use crate::model::run::RunStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -197,11 +198,11 @@ fn agent_line(out: &mut String, at: &str, event: &AgentEvent) {
 
 fn other_line(out: &mut String, at: &str, message: &TraceMessage) {
     let _ = match message {
-        TraceMessage::RunsChanged { changes } => {
+        TraceMessage::RunsChanged { changes, .. } => {
             let failed: Vec<String> = changes
                 .iter()
-                .filter(|c| c.to.as_str() == "Failed")
-                .map(|c| format!("{} {}", c.pipeline, c.run_id))
+                .filter(|c| c.run.status == RunStatus::Failed)
+                .map(|c| format!("{} {}", c.run.pipeline, c.run.run_id))
                 .collect();
             let _ = writeln!(out, "{at}  board: {} run(s) new or changed", changes.len());
             if failed.is_empty() {
@@ -245,23 +246,24 @@ fn markdown(trace: &Trace) -> String {
         .records
         .iter()
         .flat_map(|r| match &r.message {
-            TraceMessage::RunsChanged { changes } => changes
+            TraceMessage::RunsChanged { changes, .. } => changes
                 .iter()
-                .filter(|c| c.to.as_str() == "Failed")
+                .filter(|c| c.run.status == RunStatus::Failed)
                 .map(|c| {
-                    let when = c.run_start.map_or(String::new(), |s| {
+                    let when = c.run.run_start.map_or(String::new(), |s| {
                         format!(" (started {})", s.format("%H:%M:%S"))
                     });
-                    let message = if c.message.is_empty() {
+                    let first = c.run.message.lines().next().unwrap_or("");
+                    let message = if first.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", c.message)
+                        format!(": {}", crate::server::reply::clip(first, 240))
                     };
                     (
                         r,
                         format!(
                             "**{}** run `{}` failed{when}{message}",
-                            c.pipeline, c.run_id
+                            c.run.pipeline, c.run.run_id
                         ),
                     )
                 })
@@ -320,8 +322,11 @@ fn markdown(trace: &Trace) -> String {
                 }
                 _ => None,
             },
-            TraceMessage::RunsChanged { changes } => {
-                let failed = changes.iter().filter(|c| c.to.as_str() == "Failed").count();
+            TraceMessage::RunsChanged { changes, .. } => {
+                let failed = changes
+                    .iter()
+                    .filter(|c| c.run.status == RunStatus::Failed)
+                    .count();
                 (failed > 0).then(|| format!("board: {failed} run(s) turned Failed"))
             }
             TraceMessage::RunsStale { reason } => {

@@ -6,7 +6,7 @@
 //! ```text
 //! {"type":"header","schema":1,"opsdeck_version":"0.1.0","started_at":"…","process":"console",…}
 //! {"seq":1,"at":"…","type":"agent","event":{"event":"user_message","text":"why did …"}}
-//! {"seq":2,"at":"…","type":"runs_changed","changes":[{"run_id":"…","pipeline":"…","from":null,"to":"Failed",…}]}
+//! {"seq":2,"at":"…","type":"runs_changed","changes":[{"from":"InProgress","run":{"run_id":"…","pipeline":"…","status":"Failed",…}}]}
 //! {"seq":9,"at":"…","type":"session_end","reason":"quit"}
 //! ```
 
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::events::AgentEvent;
-use crate::model::run::RunStatus;
+use crate::model::run::{PipelineRun, RunStatus};
 
 /// Bumped when a field changes meaning or a required field appears; readers
 /// refuse a newer major schema rather than misread it.
@@ -75,8 +75,13 @@ pub enum TraceMessage {
     /// Something the agent did (question, text, tool calls, approvals, usage, errors, turn end).
     /// Text deltas arrive coalesced: one record per burst, its `at` the burst's start.
     Agent { event: AgentEvent },
-    /// Runs that appeared or changed status since the previous board refresh.
-    RunsChanged { changes: Vec<RunChange> },
+    /// Runs that appeared or changed status since the previous board refresh,
+    /// and the ids of runs no longer listed (they left the board's window).
+    RunsChanged {
+        changes: Vec<RunChange>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<String>,
+    },
     /// A board refresh failed (the board kept its data).
     RunsStale { reason: String },
     /// A server's connection state changed.
@@ -89,17 +94,12 @@ pub enum TraceMessage {
     SessionEnd { reason: String },
 }
 
-/// A run's status change as the board saw it; `from` is None for a new run.
+/// A run that appeared (`from` is None) or changed status, whole as the board
+/// then showed it, so a replay can rebuild the board.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunChange {
-    pub run_id: String,
-    pub pipeline: String,
     pub from: Option<RunStatus>,
-    pub to: RunStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_start: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
+    pub run: PipelineRun,
 }
 
 #[cfg(test)]
