@@ -22,6 +22,12 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ReplayFormat::Text, requires = "replay")]
     pub format: ReplayFormat,
 
+    /// With --replay: re-run the trace's read-only tool calls against the servers
+    /// configured now (--mcp-config, or the built-in sandbox) and report which
+    /// results differ. Destructive tools are never called.
+    #[arg(long, requires = "replay")]
+    pub verify: bool,
+
     #[command(flatten)]
     pub console: ConsoleArgs,
 

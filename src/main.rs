@@ -31,6 +31,9 @@ fn main() {
         match (cli.command, cli.replay) {
             (Some(Command::Serve(args)), _) => opsdeck::commands::serve::run(args).await,
             (Some(Command::Ask(args)), _) => opsdeck::commands::ask::run(args).await,
+            (None, Some(path)) if cli.verify => {
+                opsdeck::commands::replay::verify(&path, &cli.console).await
+            }
             (None, Some(path)) => opsdeck::commands::replay::run(&path, cli.format),
             (None, None) => opsdeck::console::run(cli.console).await,
         }

@@ -343,3 +343,68 @@ fn replaying_each_scenario_shows_the_same_answer_and_tool_calls() {
         assert!(text.contains("session end: finished"), "{scenario}");
     }
 }
+
+/// `--verify` re-runs a trace's read-only calls: against the same frozen
+/// sandbox every result is the same; against another scenario some differ; a
+/// destructive call is never re-run even when the trace's header calls it safe.
+#[test]
+fn verify_reruns_read_only_calls_and_never_a_destructive_one() {
+    let path = tempdir("verify-trace").join("session.jsonl");
+    let (code, _, stderr) = ask(
+        "expired-secret",
+        &["--trace", path.to_str().unwrap()],
+        "why did ingest_web_events fail?",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let verify = |scenario: &str, trace: &std::path::Path| {
+        let output = Command::new(OPSDECK)
+            .arg("--replay")
+            .arg(trace)
+            .arg("--verify")
+            .arg("--mcp-config")
+            .arg(config_for(scenario))
+            .env("OPSDECK_LOG_DIR", tempdir("verify-logs"))
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = verify("expired-secret", &path);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("triage_run") && stdout.contains("same"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" 0 different"), "{stdout}");
+
+    let (code, stdout, _) = verify("none", &path);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("differs at") || stdout.contains("error:"),
+        "{stdout}"
+    );
+
+    // A trace whose header (wrongly) calls rerun_pipeline read-only.
+    let lying = tempdir("verify-lying").join("t.jsonl");
+    std::fs::write(
+        &lying,
+        concat!(
+            r#"{"type":"header","schema":1,"opsdeck_version":"0.1.0","started_at":"2026-11-23T03:42:00Z","host":"vm","process":"ask","agent_mode":"offline","read_only":false,"backend":"sandbox","servers":[{"name":"opsdeck","tools":[{"name":"rerun_pipeline","definition_hash":"0","destructive":false}]}]}"#,
+            "\n",
+            r#"{"seq":1,"at":"2026-11-23T03:42:01Z","type":"agent","event":{"event":"tool_call_started","call_id":"call-1","server":"opsdeck","tool":"rerun_pipeline","arguments":{"pipeline":"ingest_web_events","dry_run":false}}}"#,
+            "\n",
+            r#"{"seq":2,"at":"2026-11-23T03:42:02Z","type":"agent","event":{"event":"tool_call_finished","call_id":"call-1","server":"opsdeck","tool":"rerun_pipeline","duration_ms":3,"is_error":false,"result":{"content":["started"]},"truncated":false}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (code, stdout, _) = verify("expired-secret", &lying);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("skipped: destructive: never re-run"),
+        "{stdout}"
+    );
+}

@@ -1,21 +1,30 @@
 //! `opsdeck --replay TRACE`: the recorded session, headless, to stdout. Never
 //! calls a tool; needs no server, network or terminal. Exit 0 when anything
-//! could be read (skipped lines are listed), 1 when nothing could.
+//! could be read (skipped lines are listed), 1 when nothing could. `--verify`
+//! is the one mode that calls tools, and only read-only ones.
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use super::serve::CommandError;
-use crate::cli::ReplayFormat;
+use crate::cli::{ConsoleArgs, ReplayFormat};
+use crate::mcp::{ConnectionState, McpHost};
 use crate::trace::reader;
 use crate::trace::replay::{self, Format};
+use crate::trace::verify::Verdict;
 
-pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
+fn load(path: &Path) -> Result<(Vec<u8>, reader::Trace), CommandError> {
     let bytes = std::fs::read(path).map_err(|e| {
         CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
     })?;
     let trace = reader::read(&bytes)
         .map_err(|reason| CommandError::failed(format!("{}: {reason}", path.display())))?;
+    Ok((bytes, trace))
+}
+
+pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
+    let (bytes, trace) = load(path)?;
     let format = match format {
         ReplayFormat::Text => Format::Text,
         ReplayFormat::Markdown => Format::Markdown,
@@ -35,5 +44,58 @@ pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
     }
     // The process ends here: freeing a million records one by one is wasted time.
     std::mem::forget((trace, rendered, bytes));
+    Ok(())
+}
+
+/// `--replay TRACE --verify`: one line per recorded tool call — same, differs
+/// (with where), error, or skipped (with why). Exit 0 when every call that was
+/// re-run gave the same result, 1 otherwise or when no server could be reached.
+pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), CommandError> {
+    let (_, trace) = load(path)?;
+    let specs = super::ask::server_specs(console.mcp_config.as_deref())?;
+    let host = McpHost::start(specs, Duration::from_secs(30)).await;
+    if !host
+        .states()
+        .iter()
+        .any(|(_, s)| matches!(s, ConnectionState::Ready { .. }))
+    {
+        host.shutdown().await;
+        return Err(CommandError::failed(
+            "no MCP server is reachable to verify against (check --mcp-config)",
+        ));
+    }
+    let checked = crate::trace::verify::verify(&trace, &host).await;
+    host.shutdown().await;
+    let mut same = 0;
+    let mut different = 0;
+    for call in &checked {
+        let line = match &call.verdict {
+            Verdict::Same => {
+                same += 1;
+                "same".to_string()
+            }
+            Verdict::Differs(path) => {
+                different += 1;
+                format!("differs at {path}")
+            }
+            Verdict::Error(why) => {
+                different += 1;
+                format!("error: {why}")
+            }
+            Verdict::Skipped(why) => format!("skipped: {why}"),
+        };
+        println!("{:<10} {:<28} {line}", call.call_id, call.tool);
+    }
+    println!(
+        "{same} same, {different} different or failing, {} skipped, of {} recorded calls",
+        checked.len() - same - different,
+        checked.len()
+    );
+    if different > 0 {
+        return Err(CommandError {
+            code: 1,
+            message: format!("{different} call(s) no longer give the recorded result"),
+        });
+    }
     Ok(())
 }

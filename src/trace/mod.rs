@@ -9,3 +9,4 @@ pub mod redact;
 pub mod replay;
 pub mod schema;
 pub mod session;
+pub mod verify;
