@@ -424,3 +424,113 @@ async fn planted_secrets_reach_neither_the_screen_nor_the_log() {
         }
     }
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Secrets in a tool's *result* (log lines the server returns, from a sandbox
+/// estate with planted secrets) reach neither the trace, nor the log file, nor
+/// the export, nor the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_tool_results_are_redacted_everywhere() {
+    let estate = tempdir("planted-estate");
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sandbox"),
+        &estate,
+    );
+    let log = estate.join("logs/sftp-gateway.log");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("2026-01-14T03:00:00.000Z ERROR [sftp] upload failed with DefaultEndpointsProtocol=https;AccountName=stlake;AccountKey=UExBTlRFRGtleVBMQU5URURrZXlQTEFOVEVEa2V5UExBTlRFRA==;EndpointSuffix=core.windows.net\n");
+    text.push_str("2026-01-14T03:00:01.000Z WARN  [sftp] retrying upload via https://stlake.blob.core.windows.net/c/f?sv=2022-11-02&sig=UExBTlRFRHNpZ25hdHVyZQ%3D%3D and token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwbGFudGVkLXVzZXIifQ.cGxhbnRlZC1zaWduYXR1cmU\n");
+    std::fs::write(&log, text).unwrap();
+    let config = tempdir("planted-config").join("mcp.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mcpServers": {"opsdeck": {
+            "command": OPSDECK,
+            "args": ["serve", "--sandbox-dir", estate, "--frozen-clock", common::PINNED],
+            "trusted": true
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let mock = MockOpenAi::start(vec![
+        stream(tool_call_chunks(
+            &[(
+                "call_a",
+                "fetch_logs",
+                r#"{"contains": "core.windows.net"}"#,
+            )],
+            2,
+        )),
+        stream(text_chunks(&[
+            "The upload credentials leaked into the logs.",
+        ])),
+    ])
+    .await;
+    let logs = tempdir("planted-logs");
+    let trace = tempdir("planted-trace").join("t.jsonl");
+    let env = openai_env(&mock);
+    let (logs_dir, trace_path, config_path) = (logs.clone(), trace.clone(), config.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(OPSDECK)
+            .args(["ask", "--json", "--trace"])
+            .arg(&trace_path)
+            .arg("--mcp-config")
+            .arg(&config_path)
+            .arg("what is wrong with the sftp uploads?")
+            .env("OPSDECK_LOG_DIR", &logs_dir)
+            .env("OPSDECK_LOG", "debug")
+            .env_remove("AZURE_OPENAI_ENDPOINT")
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = out(&output);
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    assert!(
+        stdout.contains("upload failed with"),
+        "the planted lines came back: {stdout}"
+    );
+    assert!(
+        stdout.contains("[redacted: storage account key]"),
+        "{stdout}"
+    );
+    let trace_text = std::fs::read_to_string(&trace).unwrap();
+    let export = Command::new(OPSDECK)
+        .arg("--replay")
+        .arg(&trace)
+        .args(["--format", "markdown"])
+        .output()
+        .unwrap();
+    let export = String::from_utf8_lossy(&export.stdout).into_owned();
+    let mut log_text = String::new();
+    for entry in std::fs::read_dir(&logs).unwrap().flatten() {
+        log_text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    for secret in [
+        "UExBTlRFRGtleVBMQU5URURrZXlQTEFOVEVEa2V5UExBTlRFRA",
+        "UExBTlRFRHNpZ25hdHVyZQ",
+        "cGxhbnRlZC1zaWduYXR1cmU",
+    ] {
+        for (place, text) in [
+            ("stdout", &stdout),
+            ("trace", &trace_text),
+            ("export", &export),
+            ("log", &log_text),
+        ] {
+            assert!(!text.contains(secret), "{secret} in the {place}: {text}");
+        }
+    }
+}
