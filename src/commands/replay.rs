@@ -14,36 +14,49 @@ use crate::trace::reader;
 use crate::trace::replay::{self, Format};
 use crate::trace::verify::Verdict;
 
-fn load(path: &Path) -> Result<(Vec<u8>, reader::Trace), CommandError> {
+fn load(path: &Path) -> Result<reader::Trace, CommandError> {
     let bytes = std::fs::read(path).map_err(|e| {
         CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
     })?;
-    let trace = reader::read(&bytes)
-        .map_err(|reason| CommandError::failed(format!("{}: {reason}", path.display())))?;
-    Ok((bytes, trace))
+    reader::read(&bytes)
+        .map_err(|reason| CommandError::failed(format!("{}: {reason}", path.display())))
 }
 
 pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
-    let (bytes, trace) = load(path)?;
-    let format = match format {
-        ReplayFormat::Text => Format::Text,
-        ReplayFormat::Markdown => Format::Markdown,
-        ReplayFormat::Json => Format::Json,
+    let bytes = std::fs::read(path).map_err(|e| {
+        CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
+    })?;
+    let failed = |reason: String| CommandError::failed(format!("{}: {reason}", path.display()));
+    // The transcript streams chunk by chunk; the other forms need the whole trace.
+    let (pieces, skipped) = match format {
+        ReplayFormat::Text => replay::text_from_bytes(&bytes).map_err(failed)?,
+        ReplayFormat::Markdown | ReplayFormat::Json => {
+            let trace = reader::read(&bytes).map_err(failed)?;
+            let format = if format == ReplayFormat::Json {
+                Format::Json
+            } else {
+                Format::Markdown
+            };
+            let skipped = trace.skipped.len();
+            (vec![replay::render(&trace, format)], skipped)
+        }
     };
-    let rendered = replay::render(&trace, format);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     // A closed pipe (`| head`) is the reader's choice, not an error.
-    let _ = stdout.write_all(rendered.as_bytes());
+    for piece in &pieces {
+        if stdout.write_all(piece.as_bytes()).is_err() {
+            break;
+        }
+    }
     let _ = stdout.flush();
-    if !trace.skipped.is_empty() {
+    if skipped > 0 {
         eprintln!(
-            "opsdeck: {} line(s) of {} could not be read and were skipped (listed at the end)",
-            trace.skipped.len(),
+            "opsdeck: {skipped} line(s) of {} could not be read and were skipped (listed at the end)",
             path.display()
         );
     }
-    // The process ends here: freeing a million records one by one is wasted time.
-    std::mem::forget((trace, rendered, bytes));
+    // The process ends here: freeing it all piece by piece is wasted time.
+    std::mem::forget((pieces, bytes));
     Ok(())
 }
 
@@ -51,7 +64,7 @@ pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
 /// (with where), error, or skipped (with why). Exit 0 when every call that was
 /// re-run gave the same result, 1 otherwise or when no server could be reached.
 pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), CommandError> {
-    let (_, trace) = load(path)?;
+    let trace = load(path)?;
     let specs = super::ask::server_specs(console.mcp_config.as_deref())?;
     let host = McpHost::start(specs, Duration::from_secs(30)).await;
     if !host

@@ -34,14 +34,25 @@ struct Probe {
     schema: Option<u32>,
 }
 
-pub fn read(bytes: &[u8]) -> Result<Trace, String> {
-    let mut trace = Trace::default();
-    let mut lines = bytes.split(|b| *b == b'\n').enumerate().peekable();
-    // The header: the first non-empty line.
-    let mut first_record_line = None;
-    while let Some((index, line)) = lines.peek().copied() {
+/// The part of a trace before its records: the header (if any), what was
+/// skipped or warned about reading it, and where the records begin.
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    pub header: Option<Header>,
+    pub skipped: Vec<Skipped>,
+    pub warnings: Vec<String>,
+    /// Byte offset and 0-based line number of the first record line.
+    pub body_offset: usize,
+    pub first_index: usize,
+}
+
+pub fn head(bytes: &[u8]) -> Result<Head, String> {
+    let mut head = Head::default();
+    let mut offset = 0;
+    for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let next = (offset + line.len() + 1).min(bytes.len());
         if line.iter().all(u8::is_ascii_whitespace) {
-            lines.next();
+            offset = next;
             continue;
         }
         match serde_json::from_slice::<Probe>(line) {
@@ -49,19 +60,20 @@ pub fn read(bytes: &[u8]) -> Result<Trace, String> {
                 kind: Some(kind),
                 schema,
             }) if kind == "header" => {
-                lines.next();
                 if let Some(version) = schema.filter(|v| *v > SCHEMA_VERSION) {
-                    trace.warnings.push(format!(
+                    head.warnings.push(format!(
                         "the trace uses schema {version}, newer than the {SCHEMA_VERSION} this opsdeck reads; lines it cannot read are skipped (a newer opsdeck reads them all)"
                     ));
                 }
                 match serde_json::from_slice::<Header>(line) {
-                    Ok(header) => trace.header = Some(header),
-                    Err(e) => trace.skipped.push(Skipped {
+                    Ok(header) => head.header = Some(header),
+                    Err(e) => head.skipped.push(Skipped {
                         line: index + 1,
                         reason: format!("the header is incomplete ({e}); replaying without it"),
                     }),
                 }
+                head.body_offset = next;
+                head.first_index = index + 1;
             }
             Ok(_) | Err(_) => {
                 if parse_record(line).is_err() {
@@ -69,37 +81,47 @@ pub fn read(bytes: &[u8]) -> Result<Trace, String> {
                         "this is not an opsdeck trace: its first line is neither a trace header nor a trace record (traces are written by the console and `opsdeck ask`, under ~/.local/state/opsdeck/traces/)".into(),
                     );
                 }
-                trace
-                    .warnings
+                head.warnings
                     .push("the header line is missing; replaying the records without it".into());
+                head.body_offset = offset;
+                head.first_index = index;
             }
         }
-        first_record_line = Some(index);
-        break;
+        return Ok(head);
     }
-    if first_record_line.is_none() {
-        return Err("the file is empty".into());
+    Err("the file is empty".into())
+}
+
+pub fn read(bytes: &[u8]) -> Result<Trace, String> {
+    let head = head(bytes)?;
+    let results = in_chunks(&bytes[head.body_offset..], head.first_index, parse_chunk);
+    let mut trace = Trace {
+        header: head.header,
+        records: Vec::with_capacity(results.iter().map(|r| r.0.len()).sum()),
+        skipped: head.skipped,
+        warnings: head.warnings,
+    };
+    for (mut records, mut skipped) in results {
+        trace.records.append(&mut records);
+        trace.skipped.append(&mut skipped);
     }
-    let rest_start = lines.peek().map(|(index, _)| *index);
-    if let Some(first) = rest_start {
-        // The byte offset of line `first`: lines before it plus their newlines.
-        let offset: usize = bytes
-            .split(|b| *b == b'\n')
-            .take(first)
-            .map(|l| l.len() + 1)
-            .sum();
-        let (records, skipped) = parse_records(&bytes[offset.min(bytes.len())..], first);
-        trace.records = records;
-        trace.skipped.extend(skipped);
-    }
-    if trace.header.is_none() && trace.records.is_empty() {
-        let why = trace.skipped.first().map_or_else(
-            || "no line could be read".to_string(),
-            |s| format!("line {}: {}", s.line, s.reason),
-        );
-        return Err(format!("nothing in the trace could be read ({why})"));
-    }
+    nothing_read(
+        trace.header.is_some() || !trace.records.is_empty(),
+        &trace.skipped,
+    )?;
     Ok(trace)
+}
+
+/// The error for a trace of which nothing could be read, naming the first reason.
+pub fn nothing_read(anything: bool, skipped: &[Skipped]) -> Result<(), String> {
+    if anything {
+        return Ok(());
+    }
+    let why = skipped.first().map_or_else(
+        || "no line could be read".to_string(),
+        |s| format!("line {}: {}", s.line, s.reason),
+    );
+    Err(format!("nothing in the trace could be read ({why})"))
 }
 
 /// A record as it lies in the file: flat, so serde reads it in one pass (the
@@ -291,13 +313,21 @@ fn parse_record(line: &[u8]) -> Result<Record, LineError> {
 /// Inputs larger than this are parsed on every core, in order-preserving chunks.
 const PARALLEL_FROM: usize = 4 << 20;
 
-/// Parses the record lines of `bytes`, whose first line is line `first_index` (0-based).
-fn parse_records(bytes: &[u8], first_index: usize) -> (Vec<Record>, Vec<Skipped>) {
+/// Runs `work` over the record lines of `bytes` (whose first line is line
+/// `first_index`, 0-based), on every core for large inputs, in order-preserving
+/// chunks cut at line boundaries. `work` gets a chunk, its first line index,
+/// and whether the chunk ends in a line cut short.
+pub fn in_chunks<T, F>(bytes: &[u8], first_index: usize, work: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(&[u8], usize, bool) -> T + Sync,
+{
+    let truncated_tail = !bytes.is_empty() && !bytes.ends_with(b"\n");
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if bytes.len() < PARALLEL_FROM || workers < 2 {
-        return parse_chunk(bytes, first_index, !bytes.ends_with(b"\n"));
+        return vec![work(bytes, first_index, truncated_tail)];
     }
     // Cut at newlines near equal sizes, counting lines to keep numbering exact.
     let mut chunks: Vec<(&[u8], usize)> = Vec::with_capacity(workers);
@@ -319,31 +349,22 @@ fn parse_records(bytes: &[u8], first_index: usize) -> (Vec<Record>, Vec<Skipped>
         line += bytes[start..end].iter().filter(|b| **b == b'\n').count();
         start = end;
     }
-    let truncated_tail = !bytes.ends_with(b"\n");
     let last = chunks.len().saturating_sub(1);
-    let results: Vec<(Vec<Record>, Vec<Skipped>)> = std::thread::scope(|scope| {
+    let work = &work;
+    std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .iter()
             .enumerate()
             .map(|(i, (chunk, first))| {
-                scope.spawn(move || parse_chunk(chunk, *first, i == last && truncated_tail))
+                scope.spawn(move || work(chunk, *first, i == last && truncated_tail))
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let mut records = Vec::with_capacity(results.iter().map(|r| r.0.len()).sum());
-    let mut skipped = Vec::new();
-    for (mut r, mut s) in results {
-        records.append(&mut r);
-        skipped.append(&mut s);
-    }
-    (records, skipped)
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
 }
 
-fn parse_chunk(
+/// Parses one chunk of record lines: the records, and the lines skipped with why.
+pub fn parse_chunk(
     bytes: &[u8],
     first_index: usize,
     truncated_tail: bool,
