@@ -17,6 +17,7 @@ use crate::cli::AskArgs;
 use crate::mcp::config::{self, ServerSpec};
 use crate::mcp::{ConnectionState, McpHost};
 use crate::trace::recorder::Recorder;
+use crate::trace::redact::Clean;
 use crate::trace::session::{self, SessionInfo, TraceTarget};
 
 /// The servers to use: `--mcp-config`, else the user's config file, else the built-in server.
@@ -150,7 +151,7 @@ async fn print_events(
         // Secrets in tool results or model text never reach the screen or a pipe.
         let event = crate::trace::redact::event(event);
         if let Some(recorder) = &recorder {
-            recorder.agent(&event);
+            recorder.record(Clean::redacted_event(event.clone()));
         }
         if json {
             if let Ok(line) = serde_json::to_string(&event) {

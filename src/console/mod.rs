@@ -31,6 +31,7 @@ use crate::mcp::config::ServerSpec;
 use crate::trace::capture::Capture;
 use crate::trace::reader::Trace;
 use crate::trace::recorder::Recorder;
+use crate::trace::redact::Clean;
 use crate::trace::schema::{Header, Record, TraceMessage};
 use crate::trace::session::{SessionInfo, TraceTarget};
 use crate::ui::theme::Theme;
@@ -325,14 +326,18 @@ impl Runtime {
 
     /// Into the trace file (when recording) and the in-memory timeline `:export` uses.
     fn note(&mut self, message: TraceMessage) {
-        let message = crate::trace::recorder::redact_message(message);
+        let clean = match message {
+            // Agent events were redacted as they arrived, for the screen.
+            TraceMessage::Agent { event } => Clean::redacted_event(event),
+            other => Clean::new(other),
+        };
         if let Some(recorder) = &self.recorder {
-            recorder.record(message.clone());
+            recorder.record(clean.clone());
         }
         self.timeline.push(Record {
             seq: self.timeline.len() as u64 + 1,
             at: Utc::now(),
-            message,
+            message: clean.into_inner(),
         });
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::redact;
+use super::redact::{self, Clean};
 use super::schema::{Header, Record, TraceMessage};
 use crate::agent::events::AgentEvent;
 
@@ -75,17 +75,11 @@ impl Recorder {
         &self.path
     }
 
-    /// Queues a message (redacted here, before it leaves the caller's hands).
-    pub fn record(&self, message: TraceMessage) {
+    /// Queues a message; only redacted ones can be written.
+    pub fn record(&self, message: Clean) {
         let _ = self
             .sender
-            .send(Command::Write(Utc::now(), redact_message(message)));
-    }
-
-    pub fn agent(&self, event: &AgentEvent) {
-        self.record(TraceMessage::Agent {
-            event: event.clone(),
-        });
+            .send(Command::Write(Utc::now(), message.into_inner()));
     }
 
     /// Writes the session end and waits for the file to be complete; returns the
@@ -106,41 +100,6 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         // Dropped without finish (an error path): the writer drains and stops.
         let _ = self.sender.send(Command::Finish("dropped".into()));
-    }
-}
-
-/// A message with its secrets replaced (what the file and exports get).
-pub fn redact_message(message: TraceMessage) -> TraceMessage {
-    let text = |s: String| redact::text(&s).into_owned();
-    match message {
-        TraceMessage::Agent { event } => TraceMessage::Agent {
-            event: redact::event(event),
-        },
-        TraceMessage::RunsChanged { changes, removed } => TraceMessage::RunsChanged {
-            removed,
-            changes: changes
-                .into_iter()
-                .map(|mut c| {
-                    c.run.message = text(c.run.message);
-                    c
-                })
-                .collect(),
-        },
-        TraceMessage::RunsStale { reason } => TraceMessage::RunsStale {
-            reason: text(reason),
-        },
-        TraceMessage::Connection {
-            server,
-            ready,
-            detail,
-        } => TraceMessage::Connection {
-            server,
-            ready,
-            detail: text(detail),
-        },
-        TraceMessage::SessionEnd { reason } => TraceMessage::SessionEnd {
-            reason: text(reason),
-        },
     }
 }
 
@@ -260,6 +219,10 @@ mod tests {
         }
     }
 
+    fn agent(event: AgentEvent) -> Clean {
+        Clean::new(TraceMessage::Agent { event })
+    }
+
     fn temp(name: &str) -> PathBuf {
         std::env::temp_dir()
             .join(format!("opsdeck-recorder-{name}-{}", std::process::id()))
@@ -270,19 +233,19 @@ mod tests {
     fn lines_are_numbered_redacted_and_text_bursts_coalesced() {
         let path = temp("basic");
         let recorder = Recorder::create(&path, &header()).unwrap();
-        recorder.agent(&AgentEvent::UserMessage {
+        recorder.record(agent(AgentEvent::UserMessage {
             text: "why?".into(),
-        });
+        }));
         for piece in [
             "The key ",
             "sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789",
             " leaked.",
         ] {
-            recorder.agent(&AgentEvent::TextDelta { text: piece.into() });
+            recorder.record(agent(AgentEvent::TextDelta { text: piece.into() }));
         }
-        recorder.record(TraceMessage::RunsStale {
+        recorder.record(Clean::new(TraceMessage::RunsStale {
             reason: "Bearer abcdefghijklmnopqrstu failed".into(),
-        });
+        }));
         assert_eq!(recorder.finish("finished").unwrap(), 4);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -320,9 +283,9 @@ mod tests {
     fn deltas_apart_in_time_stay_separate_records() {
         let path = temp("gap");
         let recorder = Recorder::create(&path, &header()).unwrap();
-        recorder.agent(&AgentEvent::TextDelta { text: "one".into() });
+        recorder.record(agent(AgentEvent::TextDelta { text: "one".into() }));
         std::thread::sleep(BURST_GAP * 3);
-        recorder.agent(&AgentEvent::TextDelta { text: "two".into() });
+        recorder.record(agent(AgentEvent::TextDelta { text: "two".into() }));
         recorder.finish("finished").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
@@ -336,7 +299,7 @@ mod tests {
     fn each_line_is_on_disk_before_the_session_ends() {
         let path = temp("flush");
         let recorder = Recorder::create(&path, &header()).unwrap();
-        recorder.agent(&AgentEvent::UserMessage { text: "q".into() });
+        recorder.record(agent(AgentEvent::UserMessage { text: "q".into() }));
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::fs::read_to_string(&path).unwrap().lines().count() < 2 {
             assert!(

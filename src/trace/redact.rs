@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
+use super::schema::TraceMessage;
 use crate::agent::events::AgentEvent;
 
 struct Rule {
@@ -166,70 +167,83 @@ pub fn value(input: &Value) -> Value {
 
 /// An agent event with every text and JSON payload redacted: what the screen,
 /// the trace and exports get.
-pub fn event(event: AgentEvent) -> AgentEvent {
-    let own = |s: String| match text(&s) {
-        Cow::Borrowed(_) => s,
-        Cow::Owned(redacted) => redacted,
-    };
-    match event {
-        AgentEvent::UserMessage { text } => AgentEvent::UserMessage { text: own(text) },
-        AgentEvent::TextDelta { text } => AgentEvent::TextDelta { text: own(text) },
-        AgentEvent::ToolCallStarted {
-            call_id,
-            server,
-            tool,
-            arguments,
-        } => AgentEvent::ToolCallStarted {
-            call_id,
-            server,
-            tool,
-            arguments: value(&arguments),
-        },
-        AgentEvent::ToolCallFinished {
-            call_id,
-            server,
-            tool,
-            duration_ms,
-            is_error,
-            result,
-            truncated,
-        } => AgentEvent::ToolCallFinished {
-            call_id,
-            server,
-            tool,
-            duration_ms,
-            is_error,
-            result: value(&result),
-            truncated,
-        },
+pub fn event(mut event: AgentEvent) -> AgentEvent {
+    fn in_place(text: &mut String) {
+        if let Cow::Owned(redacted) = self::text(text) {
+            *text = redacted;
+        }
+    }
+    match &mut event {
+        AgentEvent::UserMessage { text }
+        | AgentEvent::TextDelta { text }
+        | AgentEvent::Error { message: text }
+        | AgentEvent::TurnFinished { answer: text, .. } => in_place(text),
+        AgentEvent::ToolCallStarted { arguments, .. } => *arguments = value(arguments),
+        AgentEvent::ToolCallFinished { result, .. } => *result = value(result),
         AgentEvent::ApprovalNeeded {
-            call_id,
-            server,
-            tool,
-            arguments,
-            reason,
-        } => AgentEvent::ApprovalNeeded {
-            call_id,
-            server,
-            tool,
-            arguments: value(&arguments),
-            reason: own(reason),
-        },
-        AgentEvent::Error { message } => AgentEvent::Error {
-            message: own(message),
-        },
-        AgentEvent::TurnFinished {
-            answer,
-            tool_calls,
-            ok,
-        } => AgentEvent::TurnFinished {
-            answer: own(answer),
-            tool_calls,
-            ok,
-        },
-        other @ (AgentEvent::AgentMode { .. }
+            arguments, reason, ..
+        } => {
+            *arguments = value(arguments);
+            in_place(reason);
+        }
+        AgentEvent::AgentMode { .. }
         | AgentEvent::ApprovalDecided { .. }
-        | AgentEvent::Usage { .. }) => other,
+        | AgentEvent::Usage { .. } => {}
+    }
+    event
+}
+
+/// A trace message whose secrets are gone — the only kind the recorder writes.
+/// Redacting a 1 MB tool result is real work, so it happens once: the console
+/// and `ask` redact each agent event as it arrives (for the screen) and hand
+/// that same event on with [`Clean::redacted_event`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clean(TraceMessage);
+
+impl Clean {
+    /// Redacts the message.
+    pub fn new(message: TraceMessage) -> Clean {
+        let text = |s: String| match self::text(&s) {
+            Cow::Borrowed(_) => s,
+            Cow::Owned(redacted) => redacted,
+        };
+        Clean(match message {
+            TraceMessage::Agent { event: e } => TraceMessage::Agent { event: event(e) },
+            TraceMessage::RunsChanged { changes, removed } => TraceMessage::RunsChanged {
+                removed,
+                changes: changes
+                    .into_iter()
+                    .map(|mut c| {
+                        c.run.message = text(c.run.message);
+                        c
+                    })
+                    .collect(),
+            },
+            TraceMessage::RunsStale { reason } => TraceMessage::RunsStale {
+                reason: text(reason),
+            },
+            TraceMessage::Connection {
+                server,
+                ready,
+                detail,
+            } => TraceMessage::Connection {
+                server,
+                ready,
+                detail: text(detail),
+            },
+            TraceMessage::SessionEnd { reason } => TraceMessage::SessionEnd {
+                reason: text(reason),
+            },
+        })
+    }
+
+    /// An event that has already been through [`event`].
+    pub fn redacted_event(event: AgentEvent) -> Clean {
+        Clean(TraceMessage::Agent { event })
+    }
+
+    pub fn into_inner(self) -> TraceMessage {
+        self.0
     }
 }
 
