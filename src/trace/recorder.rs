@@ -134,12 +134,17 @@ impl Writer {
 
     fn flush_burst(&mut self) -> io::Result<()> {
         match self.burst.take() {
-            Some((start, _, text)) => self.emit(
-                start,
-                TraceMessage::Agent {
-                    event: AgentEvent::TextDelta { text },
-                },
-            ),
+            // Each delta was redacted alone; a secret split across two deltas is
+            // only whole here, so the burst is redacted again as one text.
+            Some((start, _, text)) => {
+                let text = redact::text(&text).into_owned();
+                self.emit(
+                    start,
+                    TraceMessage::Agent {
+                        event: AgentEvent::TextDelta { text },
+                    },
+                )
+            }
             None => Ok(()),
         }
     }
@@ -277,6 +282,22 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "only the user reads traces");
         }
+    }
+
+    #[test]
+    fn a_secret_split_across_deltas_is_redacted_in_the_burst() {
+        let path = temp("split");
+        let recorder = Recorder::create(&path, &header()).unwrap();
+        for piece in [
+            "the key is sk-proj-Ab3dEfGhIj",
+            "KlMnOpQrStUvWxYz0123456789 ok",
+        ] {
+            recorder.record(agent(AgentEvent::TextDelta { text: piece.into() }));
+        }
+        recorder.finish("finished").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("KlMnOpQrStUvWxYz"), "{text}");
+        assert!(text.contains("[redacted: OpenAI key]"), "{text}");
     }
 
     #[test]
