@@ -164,14 +164,11 @@ impl<'h> ToolRunner<'h> {
             .await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let (is_error, texts, structured) = match result {
-            Ok(r) => {
-                let texts: Vec<String> = r
-                    .content
-                    .iter()
-                    .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-                    .collect();
-                (r.is_error == Some(true), texts, r.structured_content)
-            }
+            Ok(r) => (
+                r.is_error == Some(true),
+                crate::mcp::result_texts(&r),
+                r.structured_content,
+            ),
             Err(error) => (true, vec![error.to_string()], None),
         };
         let full = serde_json::json!({"content": texts, "structured": structured});

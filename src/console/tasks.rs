@@ -88,11 +88,7 @@ async fn call_structured(
         .call_tool(entry, arguments.as_object().cloned())
         .await
         .map_err(|e| e.to_string())?;
-    let text: Vec<String> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect();
+    let text = crate::mcp::result_texts(&result);
     if result.is_error == Some(true) {
         return Err(crate::server::reply::clip(&text.join(" "), 300));
     }
@@ -185,12 +181,7 @@ async fn dry_run_preview(host: &McpHost, tool: &str, arguments: &Value) -> Optio
     let text = match tokio::time::timeout(Duration::from_secs(20), call).await {
         Err(_) => "the dry run did not answer within 20 s".to_string(),
         Ok(Err(e)) => format!("the dry run failed: {e}"),
-        Ok(Ok(result)) => result
-            .content
-            .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Ok(Ok(result)) => crate::mcp::result_texts(&result).join("\n"),
     };
     Some(text)
 }

@@ -15,6 +15,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use catalog::CatalogTool;
+
+/// The text parts of a tool result, in order (images and resources are not text).
+pub fn result_texts(result: &CallToolResult) -> Vec<String> {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
 pub use config::ServerSpec;
 pub use connection::ConnectionState;
 use connection::ServerConnection;

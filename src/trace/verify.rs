@@ -129,11 +129,7 @@ fn compare(
             if is_error { "an error" } else { "a result" }
         ));
     }
-    let texts: Vec<Value> = now
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| Value::String(t.text.clone())))
-        .collect();
+    let texts = crate::mcp::result_texts(&now);
     let structured = now.structured_content.clone();
     // The trace holds results redacted; compare what the trace would have held.
     let now_value =
