@@ -20,12 +20,25 @@ use crate::trace::recorder::Recorder;
 use crate::trace::redact::Clean;
 use crate::trace::session::{self, SessionInfo, TraceTarget};
 
-/// The servers to use: `--mcp-config`, else the user's config file, else the built-in server.
-pub fn server_specs(explicit: Option<&std::path::Path>) -> Result<Vec<ServerSpec>, CommandError> {
-    if let Some(path) = explicit {
-        return config::load_file(path).map_err(|e| CommandError::usage(e.0));
-    }
-    if let Some(path) = config::default_path().filter(|p| p.exists()) {
+/// The config file in force: `--mcp-config`, else the user's `mcp.json` when it exists.
+fn config_file(explicit: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    explicit
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| config::default_path().filter(|p| p.exists()))
+}
+
+/// True when servers come from a config file rather than the built-in sandbox.
+pub fn configured(explicit: Option<&std::path::Path>) -> bool {
+    config_file(explicit).is_some()
+}
+
+/// The servers to use: `--mcp-config`, else the user's config file, else the
+/// built-in server (`opsdeck serve` with `builtin_args`).
+pub fn server_specs(
+    explicit: Option<&std::path::Path>,
+    builtin_args: Vec<String>,
+) -> Result<Vec<ServerSpec>, CommandError> {
+    if let Some(path) = config_file(explicit) {
         return config::load_file(&path).map_err(|e| CommandError::usage(e.0));
     }
     let executable = std::env::current_exe().map_err(|e| {
@@ -33,7 +46,7 @@ pub fn server_specs(explicit: Option<&std::path::Path>) -> Result<Vec<ServerSpec
             "cannot find this executable to start the built-in server: {e}"
         ))
     })?;
-    Ok(vec![ServerSpec::builtin(executable, Vec::new())])
+    Ok(vec![ServerSpec::builtin(executable, builtin_args)])
 }
 
 pub async fn run(args: AskArgs) -> Result<(), CommandError> {
@@ -55,7 +68,7 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
         }
         None => None,
     };
-    let specs = server_specs(args.mcp_config.as_deref())?;
+    let specs = server_specs(args.mcp_config.as_deref(), Vec::new())?;
     let host = McpHost::start(specs, Duration::from_secs(30)).await;
     let states = host.states();
     if !states
@@ -75,7 +88,7 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
     let mode = provider
         .as_ref()
         .map_or_else(|| "offline".to_string(), Provider::model_label);
-    let backend = if args.mcp_config.is_some() {
+    let backend = if configured(args.mcp_config.as_deref()) {
         "configured servers"
     } else {
         "sandbox"

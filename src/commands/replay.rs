@@ -65,7 +65,10 @@ pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
 /// re-run gave the same result, 1 otherwise or when no server could be reached.
 pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), CommandError> {
     let trace = load(path)?;
-    let specs = super::ask::server_specs(console.mcp_config.as_deref())?;
+    let specs = super::ask::server_specs(
+        console.mcp_config.as_deref(),
+        crate::console::builtin_args(console),
+    )?;
     let host = McpHost::start(specs, Duration::from_secs(30)).await;
     if !host
         .states()

@@ -96,22 +96,21 @@ pub async fn run(args: ConsoleArgs) -> Result<(), CommandError> {
 /// The servers from `--mcp-config` / mcp.json, else the built-in sandbox server
 /// (with the sandbox flags passed through), and the backend badge to show.
 fn console_servers(args: &ConsoleArgs) -> Result<(Vec<ServerSpec>, String), CommandError> {
-    let configured =
-        args.mcp_config.is_some() || crate::mcp::config::default_path().is_some_and(|p| p.exists());
-    if configured {
-        let specs = crate::commands::ask::server_specs(args.mcp_config.as_deref())?;
-        let label = format!(
+    let specs = crate::commands::ask::server_specs(args.mcp_config.as_deref(), builtin_args(args))?;
+    let label = if crate::commands::ask::configured(args.mcp_config.as_deref()) {
+        format!(
             "{} server{}",
             specs.len(),
             if specs.len() == 1 { "" } else { "s" }
-        );
-        return Ok((specs, label));
-    }
-    let executable = std::env::current_exe().map_err(|e| {
-        CommandError::failed(format!(
-            "cannot find this executable to start the built-in server: {e}"
-        ))
-    })?;
+        )
+    } else {
+        "sandbox".into()
+    };
+    Ok((specs, label))
+}
+
+/// The sandbox flags (`--scenario`, `--seed`, `--frozen-clock`) for the built-in server.
+pub fn builtin_args(args: &ConsoleArgs) -> Vec<String> {
     let mut extra = Vec::new();
     if let Some(scenario) = &args.scenario {
         extra.extend(["--scenario".to_string(), scenario.clone()]);
@@ -122,10 +121,7 @@ fn console_servers(args: &ConsoleArgs) -> Result<(Vec<ServerSpec>, String), Comm
     if let Some(clock) = &args.frozen_clock {
         extra.extend(["--frozen-clock".to_string(), clock.clone()]);
     }
-    Ok((
-        vec![ServerSpec::builtin(executable, extra)],
-        "sandbox".into(),
-    ))
+    extra
 }
 
 struct Runtime {
