@@ -1,6 +1,8 @@
-//! Replay speed: a 1,000,000-record trace read and rendered as a transcript,
-//! next to the floor of parsing the same lines as untyped JSON (the anchor),
-//! plus the real binary end to end (`opsdeck --replay FILE > /dev/null`).
+//! Replay speed: a 1,000,000-record trace streamed as a transcript (what
+//! `--replay FILE` does) and read whole (what `--format markdown|json` need),
+//! next to the floor of parsing the same lines as untyped JSON on one core
+//! (the anchor), plus the real binary end to end (`opsdeck --replay FILE >
+//! /dev/null`).
 //!
 //! Run: `cargo bench --bench replay`. `OPSDECK_BENCH_RECORDS` sets the size.
 
@@ -9,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use opsdeck::trace::reader;
-use opsdeck::trace::replay::{self, Format};
+use opsdeck::trace::transcript;
 
 const OPSDECK: &str = env!("CARGO_BIN_EXE_opsdeck");
 
@@ -76,7 +78,7 @@ fn main() {
         "replay benchmark — {records} records, {:.0} MB",
         text.len() as f64 / 1e6
     );
-    let (mut anchor, mut read, mut render) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut anchor, mut read, mut stream) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
         let started = Instant::now();
         let mut parsed = 0usize;
@@ -94,14 +96,19 @@ fn main() {
         };
         read.push(started.elapsed().as_secs_f64());
         assert_eq!(trace.records.len(), records);
+        drop(trace);
         let started = Instant::now();
-        let out = replay::render(&trace, Format::Text);
-        render.push(started.elapsed().as_secs_f64());
-        std::hint::black_box(out.len());
+        let Ok(streamed) =
+            transcript::stream(text.as_bytes(), &mut std::io::sink(), transcript::BLOCK)
+        else {
+            panic!("the generated trace streams");
+        };
+        stream.push(started.elapsed().as_secs_f64());
+        assert_eq!(streamed.skipped, 0);
     }
     let (a, a_lo, a_hi) = median(anchor);
     let (r, r_lo, r_hi) = median(read);
-    let (t, t_lo, t_hi) = median(render);
+    let (t, t_lo, t_hi) = median(stream);
     println!(
         "  {:<44} {:>8} {:>16}",
         "(5 runs, seconds)", "median", "range"
@@ -112,16 +119,17 @@ fn main() {
     );
     println!(
         "  {:<44} {r:>8.3} {r_lo:>7.3}–{r_hi:.3}",
-        "read the trace (typed records, tolerant)"
+        "read whole (typed, every core; markdown/json)"
     );
     println!(
         "  {:<44} {t:>8.3} {t_lo:>7.3}–{t_hi:.3}",
-        "render the transcript"
+        "stream the transcript (read+render+write)"
     );
     println!(
-        "  read ÷ anchor {:.2}×; read + render per 500,000 records: {:.3} s",
+        "  read ÷ anchor {:.2}×, stream ÷ anchor {:.2}×; streamed transcript per 500,000 records: {:.3} s",
         r / a,
-        (r + t) * 500_000.0 / records as f64
+        t / a,
+        t * 500_000.0 / records as f64
     );
 
     let path =

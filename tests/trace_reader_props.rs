@@ -2,7 +2,7 @@
 //! edits (cut, byte flips, inserted or deleted lines) of a valid trace. It
 //! either reads something or says why nothing could be read.
 
-use opsdeck::trace::reader;
+use opsdeck::trace::{reader, transcript};
 use proptest::prelude::*;
 
 const VALID: &str = concat!(
@@ -100,6 +100,32 @@ proptest! {
                 trace.records.len() + trace.skipped.len() + header >= non_empty.saturating_sub(1),
                 "lines unaccounted for: {} records, {} skipped, {} non-empty", trace.records.len(), trace.skipped.len(), non_empty
             );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// The streamed transcript is the whole-trace transcript, whatever the
+    /// damage and wherever the blocks are cut — or the same refusal.
+    #[test]
+    fn the_streamed_transcript_matches_the_whole_one(
+        edits in proptest::collection::vec(edit(), 0..5),
+        block in 1usize..400,
+    ) {
+        let bytes = apply(&edits);
+        let mut streamed = Vec::new();
+        let outcome = transcript::stream(bytes.as_slice(), &mut streamed, block);
+        match reader::read(&bytes) {
+            Ok(trace) => {
+                prop_assert_eq!(outcome.map(|s| s.skipped), Ok(trace.skipped.len()));
+                prop_assert_eq!(String::from_utf8_lossy(&streamed), transcript::text(&trace));
+            }
+            Err(reason) => {
+                prop_assert_eq!(outcome, Err(reason));
+                prop_assert!(streamed.is_empty(), "nothing is printed for an unreadable trace");
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::cli::{ConsoleArgs, ReplayFormat};
 use crate::mcp::{ConnectionState, McpHost};
 use crate::trace::reader;
 use crate::trace::replay::{self, Format};
+use crate::trace::transcript;
 use crate::trace::verify::Verdict;
 
 fn load(path: &Path) -> Result<reader::Trace, CommandError> {
@@ -23,40 +24,40 @@ fn load(path: &Path) -> Result<reader::Trace, CommandError> {
 }
 
 pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let cannot_read = |e: std::io::Error| {
         CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
-    })?;
+    };
     let failed = |reason: String| CommandError::failed(format!("{}: {reason}", path.display()));
-    // The transcript streams chunk by chunk; the other forms need the whole trace.
-    let (pieces, skipped) = match format {
-        ReplayFormat::Text => replay::text_from_bytes(&bytes).map_err(failed)?,
+    let mut stdout = std::io::stdout().lock();
+    let skipped = match format {
+        // The transcript streams: any size of trace, in bounded memory.
+        ReplayFormat::Text => {
+            let file = std::fs::File::open(path).map_err(cannot_read)?;
+            transcript::stream(file, &mut stdout, transcript::BLOCK)
+                .map_err(failed)?
+                .skipped
+        }
+        // The timeline and the JSON need the whole trace.
         ReplayFormat::Markdown | ReplayFormat::Json => {
+            let bytes = std::fs::read(path).map_err(cannot_read)?;
             let trace = reader::read(&bytes).map_err(failed)?;
             let format = if format == ReplayFormat::Json {
                 Format::Json
             } else {
                 Format::Markdown
             };
-            let skipped = trace.skipped.len();
-            (vec![replay::render(&trace, format)], skipped)
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            let _ = stdout.write_all(replay::render(&trace, format).as_bytes());
+            let _ = stdout.flush();
+            trace.skipped.len()
         }
     };
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    // A closed pipe (`| head`) is the reader's choice, not an error.
-    for piece in &pieces {
-        if stdout.write_all(piece.as_bytes()).is_err() {
-            break;
-        }
-    }
-    let _ = stdout.flush();
     if skipped > 0 {
         eprintln!(
             "opsdeck: {skipped} line(s) of {} could not be read and were skipped (listed at the end)",
             path.display()
         );
     }
-    // The process ends here: freeing it all piece by piece is wasted time.
-    std::mem::forget((pieces, bytes));
     Ok(())
 }
 

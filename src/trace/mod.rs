@@ -9,4 +9,5 @@ pub mod redact;
 pub mod replay;
 pub mod schema;
 pub mod session;
+pub mod transcript;
 pub mod verify;

@@ -346,7 +346,7 @@ where
             continue;
         }
         chunks.push((&bytes[start..end], line));
-        line += bytes[start..end].iter().filter(|b| **b == b'\n').count();
+        line += memchr::memchr_iter(b'\n', &bytes[start..end]).count();
         start = end;
     }
     let last = chunks.len().saturating_sub(1);
@@ -369,19 +369,18 @@ pub fn parse_chunk(
     first_index: usize,
     truncated_tail: bool,
 ) -> (Vec<Record>, Vec<Skipped>) {
-    let mut records = Vec::new();
+    // Sized once: growing a vector of records would copy them all each time.
+    let mut records = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
     let mut skipped = Vec::new();
-    let line_count = bytes.split(|b| *b == b'\n').count();
-    for (offset, line) in bytes.split(|b| *b == b'\n').enumerate() {
+    for (offset, line, ended) in lines(bytes) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match parse_record(line) {
             Ok(record) => records.push(record),
             Err(error) => {
-                let is_last = offset + 1 == line_count;
                 let reason = match error {
-                    LineError::Json(e) if is_last && truncated_tail && e.is_eof() => {
+                    LineError::Json(e) if !ended && truncated_tail && e.is_eof() => {
                         "the last line is cut short (the session was still writing, or the file was truncated)".to_string()
                     }
                     LineError::Json(e) if e.is_syntax() || e.is_eof() => format!("not valid JSON ({e})"),
@@ -396,6 +395,33 @@ pub fn parse_chunk(
         }
     }
     (records, skipped)
+}
+
+/// The first readable record among some lines.
+pub fn first_record(bytes: &[u8]) -> Option<Record> {
+    lines(bytes).find_map(|(_, line, _)| parse_record(line).ok())
+}
+
+/// The lines of `bytes` with their 0-based index and whether a line end
+/// closes them (only a final, cut-short line lacks one).
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8], bool)> {
+    let mut rest = bytes;
+    let mut index = 0;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, ended) = match memchr::memchr(b'\n', rest) {
+            Some(end) => {
+                let line = &rest[..end];
+                rest = &rest[end + 1..];
+                (line, true)
+            }
+            None => (std::mem::take(&mut rest), false),
+        };
+        index += 1;
+        Some((index - 1, line, ended))
+    })
 }
 
 #[cfg(test)]
