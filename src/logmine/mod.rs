@@ -16,8 +16,7 @@ mod mask;
 mod miner;
 mod trend;
 
-#[cfg(test)]
-mod eval;
+pub mod eval;
 
 pub use events::{EventAssembler, MAX_EVENT_BYTES};
 pub use mask::{VarKind, WILDCARD, mask_into, mask_line, mask_token};

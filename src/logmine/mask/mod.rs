@@ -15,7 +15,10 @@ use serde::Serialize;
 use shapes::classify;
 use std::ops::Range;
 
+mod pieces;
 mod shapes;
+
+pub(crate) use pieces::is_delimiter;
 
 /// Placeholder written in place of a variable.
 pub const WILDCARD: &str = "<*>";
@@ -116,7 +119,7 @@ pub fn mask_line(line: &str) -> String {
 }
 
 fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usize>>>) -> bool {
-    if plainly_constant(token) {
+    if plainly_constant(token) && !pieces::is_value_word(token) {
         out.push_str(token);
         return false;
     }
@@ -127,64 +130,57 @@ fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usiz
         }
         return true;
     }
+    // Shapes the piece rules would cut wrongly are masked whole: an address
+    // and port as `<*>:<*>`, a URL as `scheme://<*>`.
     let w = Wrapped::split(token);
-    let whole = classify(w.core).is_some() || (w.quoted && !w.core.is_empty());
-    if whole {
-        out.push_str(w.lead);
-        out.push_str(WILDCARD);
-        out.push_str(w.trail);
-        if let Some(c) = caps.as_deref_mut() {
-            c.push(w.core_start..w.core_start + w.core.len());
+    let core = w.core;
+    // (start, end) of each variable in `core`.
+    let parts: Vec<(usize, usize)> = match classify(core) {
+        Some(VarKind::Uuid | VarKind::Ip | VarKind::Email) => vec![(0, core.len())],
+        // Relative, home and Windows paths; Unix paths are found piece by piece.
+        Some(VarKind::Path) if starts_like_a_path(core) => vec![(0, core.len())],
+        Some(VarKind::HostPort) => {
+            let colon = core.rfind(':').unwrap_or(core.len());
+            let skip = core.len() - core.trim_start_matches('/').len();
+            match core[skip..colon].find('/') {
+                Some(slash) => vec![
+                    (0, skip + slash),
+                    (skip + slash + 1, colon),
+                    (colon + 1, core.len()),
+                ],
+                None => vec![(0, colon), (colon + 1, core.len())],
+            }
         }
-        return true;
+        Some(VarKind::Url) => match core.find("://") {
+            Some(scheme) => vec![(scheme + 3, core.len())],
+            None => vec![(0, core.len())],
+        },
+        _ => return pieces::mask_pieces(token, out, caps),
+    };
+    out.push_str(w.lead);
+    let mut written = 0;
+    for (start, end) in parts {
+        out.push_str(&core[written..start]);
+        out.push_str(WILDCARD);
+        if let Some(c) = caps.as_deref_mut() {
+            c.push(w.core_start + start..w.core_start + end);
+        }
+        written = end;
     }
-    if w.core.contains('=') {
-        return mask_key_values(&w, out, caps);
-    }
-    out.push_str(token);
-    false
+    out.push_str(&core[written..]);
+    out.push_str(w.trail);
+    true
 }
 
-/// `a=1,b=x;c=2` → `a=<*>,b=x;c=<*>`: keys are structure, values are masked
-/// when they are variables by themselves. Plain-word values (`state=RUNNING`)
-/// stay literal because they often distinguish messages.
-fn mask_key_values(
-    w: &Wrapped<'_>,
-    out: &mut String,
-    mut caps: Option<&mut Vec<Range<usize>>>,
-) -> bool {
-    let mut masked_any = false;
-    out.push_str(w.lead);
-    let core = w.core;
-    let mut seg_start = 0;
-    let bytes = core.as_bytes();
-    for i in 0..=bytes.len() {
-        let at_sep = i == bytes.len() || matches!(bytes[i], b',' | b';' | b'&');
-        if !at_sep {
-            continue;
-        }
-        let seg = &core[seg_start..i];
-        match seg.find('=') {
-            Some(eq) if eq > 0 && is_key(&seg[..eq]) && mask_token(&seg[eq + 1..]).is_some() => {
-                out.push_str(&seg[..=eq]);
-                out.push_str(WILDCARD);
-                if let Some(c) = caps.as_deref_mut() {
-                    let start = w.core_start + seg_start + eq + 1;
-                    c.push(start..w.core_start + i);
-                }
-                masked_any = true;
-            }
-            _ => out.push_str(seg),
-        }
-        if i < bytes.len() {
-            out.push_str(&core[i..=i]);
-        }
-        seg_start = i + 1;
-    }
-    // lead + segments + separators + trail spell the token exactly, so when
-    // nothing was masked the output is the token verbatim.
-    out.push_str(w.trail);
-    masked_any
+fn starts_like_a_path(core: &str) -> bool {
+    let b = core.as_bytes();
+    ["./", "../", "~/", "\\\\"]
+        .iter()
+        .any(|p| core.starts_with(p))
+        || (b.len() >= 3
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'\\' | b'/'))
 }
 
 fn is_key(key: &str) -> bool {

@@ -1,7 +1,9 @@
 //! One template and what the miner remembers about the events behind it.
 
-use super::super::mask::{WILDCARD, mask_with_captures};
-use super::line::{PreparedLine, truncate_at_char_boundary};
+use std::borrow::Cow;
+
+use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
+use super::line::{PreparedLine, truncate_at_char_boundary, wildcard_hash};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -118,9 +120,17 @@ impl ClusterState {
         };
         for (tpl, tok) in self.tokens.iter().zip(&line.tokens) {
             match tpl {
+                // A variable in the line where the template has one is agreement,
+                // not one more difference.
+                TplToken::Wild if tok.hash == wildcard_hash() => {
+                    m.equal += 1;
+                    m.equal_masked += 1;
+                }
                 TplToken::Wild => m.wild += 1,
                 TplToken::Lit { text, hash, masked } => {
-                    if *hash == tok.hash && **text == *line.masked_text(tok) {
+                    if *hash == tok.hash
+                        && (*hash == wildcard_hash() || **text == *line.masked_text(tok))
+                    {
                         m.equal += 1;
                         m.equal_masked += usize::from(*masked);
                     }
@@ -182,18 +192,22 @@ impl ClusterState {
         }
     }
 
+    /// Each position as the template shows it: a literal, or for a position
+    /// where events disagree, what all its values share (`(<*>)`,
+    /// `core.<*>`, else `<*>`).
+    fn rendered(&self) -> Vec<Cow<'_, str>> {
+        self.tokens
+            .iter()
+            .zip(&self.values)
+            .map(|(tpl, values)| match tpl {
+                TplToken::Lit { text, .. } => Cow::Borrowed(&**text),
+                TplToken::Wild => Cow::Owned(render_varying(values)),
+            })
+            .collect()
+    }
+
     pub fn template(&self) -> String {
-        let mut out = String::new();
-        for (i, t) in self.tokens.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            match t {
-                TplToken::Wild => out.push_str(WILDCARD),
-                TplToken::Lit { text, .. } => out.push_str(text),
-            }
-        }
-        out
+        self.rendered().join(" ")
     }
 
     /// Per-`<*>` distinct values, derived from the raw tokens kept per
@@ -202,36 +216,27 @@ impl ClusterState {
         let mut slots = Vec::new();
         let mut scratch = String::new();
         let mut caps = Vec::new();
-        for (tpl, values) in self.tokens.iter().zip(&self.values) {
-            match tpl {
-                TplToken::Wild => slots.push(
-                    values
-                        .iter()
-                        .take(max_values)
-                        .map(|v| v.to_string())
-                        .collect(),
-                ),
-                TplToken::Lit { text, .. } => {
-                    let k = text.matches(WILDCARD).count();
-                    if k == 0 {
-                        continue;
-                    }
-                    let first = slots.len();
-                    slots.resize_with(first + k, Vec::new);
-                    for raw in values {
-                        scratch.clear();
-                        caps.clear();
-                        mask_with_captures(raw, &mut scratch, &mut caps);
-                        // Only trust captures that line up with this literal.
-                        if *scratch != **text || caps.len() != k {
-                            continue;
-                        }
-                        for (slot, range) in slots[first..].iter_mut().zip(&caps) {
-                            let v = &raw[range.clone()];
-                            if slot.len() < max_values && !slot.iter().any(|s: &String| s == v) {
-                                slot.push(v.to_string());
-                            }
-                        }
+        for (text, values) in self.rendered().iter().zip(&self.values) {
+            let k = text.matches(WILDCARD).count();
+            if k == 0 {
+                continue;
+            }
+            let first = slots.len();
+            slots.resize_with(first + k, Vec::new);
+            for raw in values {
+                scratch.clear();
+                caps.clear();
+                mask_with_captures(raw, &mut scratch, &mut caps);
+                let found: Vec<&str> = if *scratch == **text && caps.len() == k {
+                    caps.iter().map(|r| &raw[r.clone()]).collect()
+                } else if k == 1 {
+                    vec![&**raw]
+                } else {
+                    continue;
+                };
+                for (slot, v) in slots[first..].iter_mut().zip(found) {
+                    if slot.len() < max_values && !slot.iter().any(|s: &String| s == v) {
+                        slot.push(v.to_string());
                     }
                 }
             }
@@ -249,6 +254,107 @@ impl ClusterState {
             examples: self.examples.iter().map(|e| e.to_string()).collect(),
             params: self.params(max_values),
         }
+    }
+}
+
+/// What the values of a position share, in the masked form: where they cut
+/// into the same pieces, the pieces that agree stay and the rest are `<*>`;
+/// otherwise the wrapping punctuation they share around one `<*>`.
+pub(crate) fn render_varying(values: &[Box<str>]) -> String {
+    let masked: Vec<String> = values
+        .iter()
+        .map(|v| {
+            let mut out = String::new();
+            mask_into(v, &mut out);
+            out
+        })
+        .collect();
+    let cut: Vec<Vec<&str>> = masked.iter().map(|m| units(m)).collect();
+    let Some(first) = cut.first() else {
+        return WILDCARD.to_string();
+    };
+    let same_shape = cut.iter().all(|c| {
+        c.len() == first.len()
+            && c.iter().zip(first).all(|(a, b)| {
+                is_punctuation(a) == is_punctuation(b) && (!is_punctuation(a) || a == b)
+            })
+    });
+    let mut out = String::new();
+    if same_shape {
+        for (i, unit) in first.iter().enumerate() {
+            if cut.iter().all(|c| c[i] == *unit) {
+                out.push_str(unit);
+            } else {
+                out.push_str(WILDCARD);
+            }
+        }
+        return merge_variables(out);
+    }
+    let lead = first
+        .iter()
+        .enumerate()
+        .take_while(|(i, u)| is_punctuation(u) && cut.iter().all(|c| c.get(*i) == Some(*u)))
+        .count();
+    let trail = first
+        .iter()
+        .rev()
+        .enumerate()
+        .take_while(|(i, u)| {
+            is_punctuation(u)
+                && first.len() - i > lead
+                && cut
+                    .iter()
+                    .all(|c| c.len() > *i + lead && c[c.len() - 1 - i] == **u)
+        })
+        .count();
+    for unit in &first[..lead] {
+        out.push_str(unit);
+    }
+    out.push_str(WILDCARD);
+    for unit in &first[first.len() - trail..] {
+        out.push_str(unit);
+    }
+    out
+}
+
+/// A masked token cut into `<*>`s, single punctuation characters, and the
+/// runs between them.
+fn units(masked: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = masked.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if masked[i..].starts_with(WILDCARD) {
+            out.push(WILDCARD);
+            i += WILDCARD.len();
+        } else if is_delimiter(b[i]) {
+            out.push(&masked[i..=i]);
+            i += 1;
+        } else {
+            let start = i;
+            while i < b.len() && !is_delimiter(b[i]) && !masked[i..].starts_with(WILDCARD) {
+                i += 1;
+            }
+            out.push(&masked[start..i]);
+        }
+    }
+    out
+}
+
+fn is_punctuation(unit: &str) -> bool {
+    unit != WILDCARD && unit.len() == 1 && is_delimiter(unit.as_bytes()[0])
+}
+
+/// `<*><*>` and `<*>.<*>` are one variable.
+fn merge_variables(mut text: String) -> String {
+    loop {
+        let merged = text
+            .replace("<*>.<*>", WILDCARD)
+            .replace("<*><*>", WILDCARD);
+        if merged == text {
+            return text;
+        }
+        text = merged;
     }
 }
 

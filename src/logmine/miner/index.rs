@@ -14,9 +14,8 @@
 //! go to the group's wildcard bucket, which every line of the group also
 //! searches. Lines whose second token is masked use that same bucket.
 
-use super::super::hash::{MixMap, fnv1a};
-use super::super::mask::WILDCARD;
-use super::line::PreparedLine;
+use super::super::hash::MixMap;
+use super::line::{PreparedLine, wildcard_hash};
 
 /// Fan-out cap for the second prefix token, per (length, first token).
 pub(crate) const MAX_SECOND_TOKENS: u32 = 32;
@@ -42,7 +41,7 @@ pub(crate) struct Index {
 }
 
 fn wild_hash() -> u64 {
-    fnv1a(WILDCARD.as_bytes())
+    wildcard_hash()
 }
 
 impl Index {

@@ -63,14 +63,28 @@ impl PreparedLine {
                 mask_into(tok, &mut self.masked)
             };
             let m_end = self.masked.len();
+            let text = &self.masked.as_bytes()[m_start..m_end];
+            // A token of variables and punctuation only (`<*>:<*>`, `<*>,<*>`)
+            // says nothing about the message: it hashes like `<*>`, so it
+            // keys and compares as a variable whatever its punctuation.
+            let variable_only = is_masked && !text.iter().any(u8::is_ascii_alphanumeric);
             self.tokens.push(LineToken {
                 raw: start..start + tok.len(),
                 masked: m_start..m_end,
-                hash: fnv1a(&self.masked.as_bytes()[m_start..m_end]),
+                hash: if variable_only {
+                    wildcard_hash()
+                } else {
+                    fnv1a(text)
+                },
                 is_masked,
             });
         }
     }
+}
+
+/// The hash of `<*>`, which every variable-only token also gets.
+pub(crate) fn wildcard_hash() -> u64 {
+    fnv1a(WILDCARD.as_bytes())
 }
 
 /// English month and weekday names, abbreviated or full, capitalised.
@@ -172,14 +186,32 @@ mod tests {
         let masked: Vec<&str> = p.tokens.iter().map(|t| p.masked_text(t)).collect();
         assert_eq!(
             masked,
-            ["[<*>", "<*>", "<*>", "<*>", "<*>]", "[notice]", "ok"]
+            [
+                "[<*>",
+                "<*>",
+                "<*>",
+                "<*>:<*>:<*>",
+                "<*>]",
+                "[notice]",
+                "ok"
+            ]
         );
         p.prepare("login at Sun Jun 19 04:08:37 2005 in May as Jun");
         let masked: Vec<&str> = p.tokens.iter().map(|t| p.masked_text(t)).collect();
         assert_eq!(
             masked,
             [
-                "login", "at", "<*>", "<*>", "<*>", "<*>", "<*>", "in", "May", "as", "Jun"
+                "login",
+                "at",
+                "<*>",
+                "<*>",
+                "<*>",
+                "<*>:<*>:<*>",
+                "<*>",
+                "in",
+                "May",
+                "as",
+                "Jun"
             ]
         );
         let long = "w ".repeat(1000);
