@@ -81,6 +81,8 @@ pub(crate) struct Match {
     pub wild: usize,
     /// Equal positions whose text is (partly) masked, e.g. both `<*>`.
     pub equal_masked: usize,
+    /// Positions where the template and the line have different plain words.
+    pub word_changes: usize,
 }
 
 impl ClusterState {
@@ -117,6 +119,7 @@ impl ClusterState {
             equal: 0,
             wild: 0,
             equal_masked: 0,
+            word_changes: 0,
         };
         for (tpl, tok) in self.tokens.iter().zip(&line.tokens) {
             match tpl {
@@ -133,6 +136,12 @@ impl ClusterState {
                     {
                         m.equal += 1;
                         m.equal_masked += usize::from(*masked);
+                    } else if !*masked
+                        && !tok.is_masked
+                        && is_word(text)
+                        && is_word(line.masked_text(tok))
+                    {
+                        m.word_changes += 1;
                     }
                 }
             }
@@ -356,6 +365,10 @@ fn merge_variables(mut text: String) -> String {
         }
         text = merged;
     }
+}
+
+fn is_word(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// Adds `raw` to a capped set of distinct values.

@@ -297,6 +297,11 @@ impl TemplateMiner {
             if len - m.equal.min(len) > allowed {
                 continue;
             }
+            // Two events that differ in a plain word (`VM Started` / `VM
+            // Paused`) are two messages: variables carry digits or shapes.
+            if m.word_changes > 0 {
+                continue;
+            }
             let better = match best {
                 None => true,
                 Some((be, bw, _)) => m.equal > be || (m.equal == be && m.wild > bw),
