@@ -105,7 +105,7 @@ fn loghub_accuracy_holds() {
     let (ga, pa) = (mean(|s| s.ga), mean(|s| s.pa));
     println!("average    GA {ga:.3} PA {pa:.3}");
     assert!(ga >= 0.95, "average GA {ga:.3} fell");
-    assert!(pa >= 0.81, "average PA {pa:.3} fell");
+    assert!(pa >= 0.89, "average PA {pa:.3} fell");
 }
 
 /// The same samples fed as raw `<Sys>_2k.log` lines, headers (timestamps,

@@ -216,54 +216,105 @@ impl ClusterState {
     }
 
     pub fn template(&self) -> String {
-        self.rendered().join(" ")
+        self.report(0).0
     }
 
-    /// Per-`<*>` distinct values, derived from the raw tokens kept per
-    /// position. Always exactly one list per `<*>` in [`Self::template`].
-    pub fn params(&self, max_values: usize) -> Vec<Vec<String>> {
-        let mut slots = Vec::new();
-        let mut scratch = String::new();
-        let mut caps = Vec::new();
-        for (text, values) in self.rendered().iter().zip(&self.values) {
-            let k = text.matches(WILDCARD).count();
-            if k == 0 {
-                continue;
+    /// The template text and, per `<*>` in it, the distinct values seen
+    /// (up to `max_values`): always exactly one list per `<*>`.
+    ///
+    /// A run of three or more positions that hold only variables (`Wed Jul 27
+    /// 10:59:53 2005`) is one value: its positions are joined without the
+    /// spaces, so the run reads `<*>:<*>:<*>`.
+    pub fn report(&self, max_values: usize) -> (String, Vec<Vec<String>>) {
+        let rendered = self.rendered();
+        let variable_only: Vec<bool> = rendered
+            .iter()
+            .map(|t| t.contains(WILDCARD) && !t.bytes().any(|b| b.is_ascii_alphanumeric()))
+            .collect();
+        let mut in_run = vec![false; rendered.len()];
+        let mut i = 0;
+        while i < rendered.len() {
+            let run = variable_only[i..].iter().take_while(|v| **v).count();
+            if run >= 3 {
+                in_run[i..i + run].iter_mut().for_each(|r| *r = true);
             }
-            let first = slots.len();
-            slots.resize_with(first + k, Vec::new);
-            for raw in values {
-                scratch.clear();
-                caps.clear();
-                mask_with_captures(raw, &mut scratch, &mut caps);
-                let found: Vec<&str> = if *scratch == **text && caps.len() == k {
-                    caps.iter().map(|r| &raw[r.clone()]).collect()
-                } else if k == 1 {
-                    vec![&**raw]
-                } else {
-                    continue;
-                };
-                for (slot, v) in slots[first..].iter_mut().zip(found) {
-                    if slot.len() < max_values && !slot.iter().any(|s: &String| s == v) {
-                        slot.push(v.to_string());
+            i += run.max(1);
+        }
+        let mut text = String::new();
+        let mut slots: Vec<Vec<String>> = Vec::new();
+        // Where the last `<*>` ends in `text`, to join `<*><*>` into one.
+        let mut last_slot_end = None;
+        for (position, (token, values)) in rendered.iter().zip(&self.values).enumerate() {
+            if position > 0 && !(in_run[position] && in_run[position - 1]) {
+                text.push(' ');
+            }
+            let found = if max_values == 0 {
+                vec![Vec::new(); token.matches(WILDCARD).count()]
+            } else {
+                slot_values(token, values, max_values)
+            };
+            let mut found = found.into_iter();
+            for (n, part) in token.split(WILDCARD).enumerate() {
+                if n > 0 {
+                    let values = found.next().unwrap_or_default();
+                    if last_slot_end == Some(text.len()) {
+                        if let Some(slot) = slots.last_mut() {
+                            for v in values {
+                                if slot.len() < max_values && !slot.contains(&v) {
+                                    slot.push(v);
+                                }
+                            }
+                        }
+                    } else {
+                        text.push_str(WILDCARD);
+                        slots.push(values);
                     }
+                    last_slot_end = Some(text.len());
                 }
+                text.push_str(part);
             }
         }
-        slots
+        (text, slots)
     }
 
     pub fn to_cluster(&self, max_values: usize) -> Cluster {
+        let (template, params) = self.report(max_values);
         Cluster {
             id: self.id,
-            template: self.template(),
+            template,
             count: self.count,
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             examples: self.examples.iter().map(|e| e.to_string()).collect(),
-            params: self.params(max_values),
+            params,
         }
     }
+}
+
+/// The values of each `<*>` in one position's text, from the raw tokens seen there.
+fn slot_values(text: &str, values: &[Box<str>], max_values: usize) -> Vec<Vec<String>> {
+    let k = text.matches(WILDCARD).count();
+    let mut slots = vec![Vec::new(); k];
+    let mut scratch = String::new();
+    let mut caps = Vec::new();
+    for raw in values {
+        scratch.clear();
+        caps.clear();
+        mask_with_captures(raw, &mut scratch, &mut caps);
+        let found: Vec<&str> = if scratch == text && caps.len() == k {
+            caps.iter().map(|r| &raw[r.clone()]).collect()
+        } else if k == 1 {
+            vec![&**raw]
+        } else {
+            continue;
+        };
+        for (slot, v) in slots.iter_mut().zip(found) {
+            if slot.len() < max_values && !slot.iter().any(|s: &String| s == v) {
+                slot.push(v.to_string());
+            }
+        }
+    }
+    slots
 }
 
 /// What the values of a position share, in the masked form: where they cut
@@ -299,21 +350,15 @@ pub(crate) fn render_varying(values: &[Box<str>]) -> String {
         }
         return merge_variables(out);
     }
-    let lead = first
-        .iter()
-        .enumerate()
-        .take_while(|(i, u)| is_punctuation(u) && cut.iter().all(|c| c.get(*i) == Some(*u)))
+    // Different shapes: the units every value starts and ends with, around one `<*>`.
+    let shortest = cut.iter().map(Vec::len).min().unwrap_or(0);
+    let lead = (0..shortest)
+        .take_while(|&i| cut.iter().all(|c| c[i] == first[i]))
         .count();
-    let trail = first
-        .iter()
-        .rev()
-        .enumerate()
-        .take_while(|(i, u)| {
-            is_punctuation(u)
-                && first.len() - i > lead
-                && cut
-                    .iter()
-                    .all(|c| c.len() > *i + lead && c[c.len() - 1 - i] == **u)
+    let trail = (0..shortest - lead)
+        .take_while(|&i| {
+            let unit = first[first.len() - 1 - i];
+            cut.iter().all(|c| c[c.len() - 1 - i] == unit)
         })
         .count();
     for unit in &first[..lead] {
@@ -323,7 +368,7 @@ pub(crate) fn render_varying(values: &[Box<str>]) -> String {
     for unit in &first[first.len() - trail..] {
         out.push_str(unit);
     }
-    out
+    merge_variables(out)
 }
 
 /// A masked token cut into `<*>`s, single punctuation characters, and the

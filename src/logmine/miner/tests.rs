@@ -1,4 +1,4 @@
-use super::super::EventAssembler;
+use super::super::{EventAssembler, WILDCARD};
 use super::*;
 use chrono::TimeZone;
 
@@ -411,4 +411,45 @@ fn allowed_differences_scale_with_length() {
     assert_eq!(allowed_differences(10, 1.0), 1);
     assert_eq!(allowed_differences(10, f64::NAN), 1);
     assert_eq!(allowed_differences(10, -3.0), 10);
+}
+
+#[test]
+fn varying_positions_keep_what_their_values_share() {
+    let mut m = TemplateMiner::default();
+    m.add(
+        "connection from 10.0.0.1 () at Wed Jul 27 10:59:53 2005",
+        None,
+    );
+    m.add(
+        "connection from 10.0.0.2 (host.example.com) at Thu Jul 28 11:00:01 2005",
+        None,
+    );
+    m.add("auth failure ruser= rhost=10.0.0.9 user=x1", None);
+    m.add("auth failure ruser= rhost= user=x2", None);
+    let clusters = m.clusters();
+    let texts: Vec<&str> = clusters.iter().map(|c| c.template.as_str()).collect();
+    // Empty and filled parentheses share the parentheses; a run of three or
+    // more variables (a date) is one value, joined as the field writes it.
+    assert!(
+        texts.contains(&"connection from <*> (<*>) at <*>:<*>:<*>"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"auth failure ruser= rhost=<*> user=<*>"),
+        "{texts:?}"
+    );
+    for cluster in &clusters {
+        assert_eq!(
+            cluster.params.len(),
+            cluster.template.matches(WILDCARD).count(),
+            "one value list per <*> in {}",
+            cluster.template
+        );
+    }
+    let date = clusters
+        .iter()
+        .find(|c| c.template.starts_with("connection"))
+        .unwrap();
+    assert_eq!(date.params[0], ["10.0.0.1", "10.0.0.2"]);
+    assert_eq!(date.params[1], ["()", "(host.example.com)"]);
 }
