@@ -219,3 +219,35 @@ fn masks_pieces_in_the_fields_conventions() {
         assert_eq!(mask_line(line), masked, "{line}");
     }
 }
+
+mod properties {
+    use super::super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any token masks without panicking, and putting each captured value
+        /// back in place of its `<*>` gives the token again: masking only
+        /// ever replaces values, never drops or invents structure.
+        #[test]
+        fn captures_rebuild_the_token(token in "\\PC{0,40}") {
+            let token: String = token.split_ascii_whitespace().collect();
+            let mut out = String::new();
+            let mut caps = Vec::new();
+            let masked = mask_with_captures(&token, &mut out, &mut caps);
+            prop_assert_eq!(masked, !caps.is_empty());
+            prop_assert_eq!(out.matches(WILDCARD).count() - token.matches(WILDCARD).count(), caps.len());
+            if !token.contains(WILDCARD) {
+                let mut rebuilt = String::new();
+                let mut rest = out.as_str();
+                for range in &caps {
+                    let at = rest.find(WILDCARD).unwrap();
+                    rebuilt.push_str(&rest[..at]);
+                    rebuilt.push_str(&token[range.clone()]);
+                    rest = &rest[at + WILDCARD.len()..];
+                }
+                rebuilt.push_str(rest);
+                prop_assert_eq!(rebuilt, token);
+            }
+        }
+    }
+}
