@@ -39,8 +39,7 @@ pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
         }
         // The timeline and the JSON need the whole trace.
         ReplayFormat::Markdown | ReplayFormat::Json => {
-            let bytes = std::fs::read(path).map_err(cannot_read)?;
-            let trace = reader::read(&bytes).map_err(failed)?;
+            let trace = load(path)?;
             let format = if format == ReplayFormat::Json {
                 Format::Json
             } else {

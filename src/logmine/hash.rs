@@ -8,7 +8,7 @@
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// FNV-1a over bytes: stable across runs and platforms, used for token text.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) const fn fnv1a(bytes: &[u8]) -> u64 {
     fnv1a_extend(FNV_OFFSET, bytes)
 }
 
@@ -17,10 +17,13 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// Continues an FNV-1a hash, so a token can be hashed in pieces without
 /// first concatenating them.
-pub(crate) fn fnv1a_extend(mut state: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        state ^= u64::from(b);
+pub(crate) const fn fnv1a_extend(mut state: u64, bytes: &[u8]) -> u64 {
+    // A `while` loop so the hash of a constant is a constant.
+    let mut i = 0;
+    while i < bytes.len() {
+        state ^= bytes[i] as u64;
         state = state.wrapping_mul(FNV_PRIME);
+        i += 1;
     }
     state
 }

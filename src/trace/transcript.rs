@@ -318,20 +318,28 @@ fn read_side<R: Read>(
     job_tx: SyncSender<Job>,
     slots: Receiver<()>,
 ) -> io::Result<()> {
-    // Bytes held until the head and the start are known (normally the first block).
+    // Blocks held until the head and the start time can be read (normally none).
     let mut held: Vec<u8> = Vec::new();
-    let mut settled: Option<(usize, Option<DateTime<Utc>>)> = None;
+    // The session's start, once the head is read.
+    let mut start: Option<Option<DateTime<Utc>>> = None;
     let mut index = 0;
     let mut head_tx = Some(head_tx);
     read_blocks(&mut input, block, |bytes, last| {
-        let (body, start) = match settled {
-            Some((_, start)) => (0, start),
+        let (bytes, body, start) = match start {
+            Some(at) => (bytes, 0, at),
             None => {
-                held.extend_from_slice(&bytes);
-                let head = match reader::head(&held) {
+                let bytes = if held.is_empty() {
+                    bytes
+                } else {
+                    held.extend_from_slice(&bytes);
+                    std::mem::take(&mut held)
+                };
+                let head = match reader::head(&bytes) {
                     Ok(head) => head,
-                    // Only blank lines so far: read on.
-                    Err(_) if !last && held.iter().all(u8::is_ascii_whitespace) => return true,
+                    Err(_) if !last && bytes.iter().all(u8::is_ascii_whitespace) => {
+                        held = bytes;
+                        return true;
+                    }
                     Err(why) => {
                         if let Some(tx) = head_tx.take() {
                             let _ = tx.send(Err(why));
@@ -339,28 +347,26 @@ fn read_side<R: Read>(
                         return false;
                     }
                 };
-                let start = match &head.header {
-                    Some(header) => Some(header.started_at),
-                    None => match reader::first_record(&held[head.body_offset..]) {
-                        Some(record) => Some(record.at),
-                        None if !last => return true,
-                        None => None,
-                    },
-                };
-                settled = Some((head.body_offset, start));
+                // Without a readable header, time from the first record —
+                // after a broken header line it may be in a later block.
+                let at = head
+                    .header
+                    .as_ref()
+                    .map(|h| h.started_at)
+                    .or_else(|| reader::first_record(&bytes[head.body_offset..]).map(|r| r.at));
+                if at.is_none() && !last {
+                    held = bytes;
+                    return true;
+                }
+                start = Some(at);
                 let body = head.body_offset;
                 if let Some(tx) = head_tx.take()
                     && tx.send(Ok(head)).is_err()
                 {
                     return false;
                 }
-                (body, start)
+                (bytes, body, at)
             }
-        };
-        let bytes = if held.is_empty() {
-            bytes
-        } else {
-            std::mem::take(&mut held)
         };
         // Wait for a slot; a writer that has stopped closes them.
         if slots.recv().is_err() {

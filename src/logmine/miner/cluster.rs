@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
-use super::line::{PreparedLine, truncate_at_char_boundary, wildcard_hash};
+use super::line::{PreparedLine, WILDCARD_HASH, truncate_at_char_boundary};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -125,14 +125,14 @@ impl ClusterState {
             match tpl {
                 // A variable in the line where the template has one is agreement,
                 // not one more difference.
-                TplToken::Wild if tok.hash == wildcard_hash() => {
+                TplToken::Wild if tok.hash == WILDCARD_HASH => {
                     m.equal += 1;
                     m.equal_masked += 1;
                 }
                 TplToken::Wild => m.wild += 1,
                 TplToken::Lit { text, hash, masked } => {
                     if *hash == tok.hash
-                        && (*hash == wildcard_hash() || **text == *line.masked_text(tok))
+                        && (*hash == WILDCARD_HASH || **text == *line.masked_text(tok))
                     {
                         m.equal += 1;
                         m.equal_masked += usize::from(*masked);

@@ -15,7 +15,7 @@
 //! searches. Lines whose second token is masked use that same bucket.
 
 use super::super::hash::MixMap;
-use super::line::{PreparedLine, wildcard_hash};
+use super::line::{PreparedLine, WILDCARD_HASH};
 
 /// Fan-out cap for the second prefix token, per (length, first token).
 pub(crate) const MAX_SECOND_TOKENS: u32 = 32;
@@ -40,26 +40,25 @@ pub(crate) struct Index {
     fanout: MixMap<GroupKey, u32>,
 }
 
-fn wild_hash() -> u64 {
-    wildcard_hash()
-}
-
 impl Index {
     /// The line's own bucket and its group's wildcard bucket.
     fn keys(line: &PreparedLine) -> (BucketKey, BucketKey) {
         let len = u32::try_from(line.tokens.len()).unwrap_or(u32::MAX);
         // Leading fully masked tokens (timestamps, ids, an IP) say nothing
         // about the message; key on the first words after them.
-        let wild = wild_hash();
-        let skip = line.tokens.iter().take_while(|t| t.hash == wild).count();
+        let skip = line
+            .tokens
+            .iter()
+            .take_while(|t| t.hash == WILDCARD_HASH)
+            .count();
         let skip = skip.min(line.tokens.len().saturating_sub(1));
         let first = line.tokens.get(skip).map_or(0, |t| t.hash);
-        let second = line.tokens.get(skip + 1).map_or_else(wild_hash, |t| t.hash);
+        let second = line.tokens.get(skip + 1).map_or(WILDCARD_HASH, |t| t.hash);
         let exact = BucketKey { len, first, second };
         (
             exact,
             BucketKey {
-                second: wild_hash(),
+                second: WILDCARD_HASH,
                 ..exact
             },
         )
@@ -104,7 +103,7 @@ impl Index {
 
     pub fn insert(&mut self, key: BucketKey, slot: usize) {
         let list = self.buckets.entry(key).or_default();
-        if list.is_empty() && key.second != wild_hash() {
+        if list.is_empty() && key.second != WILDCARD_HASH {
             *self
                 .fanout
                 .entry(GroupKey {
@@ -125,7 +124,7 @@ impl Index {
             return;
         }
         self.buckets.remove(&key);
-        if key.second == wild_hash() {
+        if key.second == WILDCARD_HASH {
             return;
         }
         let group = GroupKey {

@@ -72,7 +72,7 @@ impl PreparedLine {
                 raw: start..start + tok.len(),
                 masked: m_start..m_end,
                 hash: if variable_only {
-                    wildcard_hash()
+                    WILDCARD_HASH
                 } else {
                     fnv1a(text)
                 },
@@ -83,9 +83,7 @@ impl PreparedLine {
 }
 
 /// The hash of `<*>`, which every variable-only token also gets.
-pub(crate) fn wildcard_hash() -> u64 {
-    fnv1a(WILDCARD.as_bytes())
-}
+pub(crate) const WILDCARD_HASH: u64 = fnv1a(WILDCARD.as_bytes());
 
 /// English month and weekday names, abbreviated or full, capitalised.
 fn is_date_word(tok: &str) -> bool {
