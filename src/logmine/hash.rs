@@ -28,6 +28,30 @@ pub(crate) const fn fnv1a_extend(mut state: u64, bytes: &[u8]) -> u64 {
     state
 }
 
+/// Hash of a short byte string, eight bytes per step: for cache keys, where
+/// FNV's byte-at-a-time dependency chain would cost more than the lookup.
+/// `seed` separates key spaces that share one table.
+pub(crate) fn word_hash(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(MIX);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(MIX)
+            .rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(MIX)
+            .rotate_left(29);
+    }
+    h ^ (h >> 32)
+}
+
 /// Multiplicative mixer for `HashMap`s keyed by integers or token hashes.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct MixHasher(u64);
@@ -75,5 +99,15 @@ mod tests {
         let whole = fnv1a(b"hello world");
         let parts = fnv1a_extend(fnv1a(b"hello "), b"world");
         assert_eq!(whole, parts);
+    }
+
+    #[test]
+    fn word_hash_sees_every_byte_length_and_seed() {
+        let base = word_hash(b"connection refused", 0);
+        assert_ne!(base, word_hash(b"connection refusee", 0));
+        assert_ne!(base, word_hash(b"connection refused", 1));
+        // Zero padding of the tail must not make lengths collide.
+        assert_ne!(word_hash(b"ab", 0), word_hash(b"ab\0", 0));
+        assert_ne!(word_hash(b"", 0), word_hash(b"\0", 0));
     }
 }

@@ -12,6 +12,7 @@
 
 mod events;
 mod hash;
+mod header;
 mod mask;
 mod miner;
 mod trend;
@@ -19,6 +20,7 @@ mod trend;
 pub mod eval;
 
 pub use events::{EventAssembler, MAX_EVENT_BYTES};
+pub use header::{Header, split_header};
 pub use mask::{VarKind, WILDCARD, mask_into, mask_line, mask_token};
 pub use miner::{Cluster, ClusterId, MinerConfig, TemplateMiner};
 pub use trend::{ClusterTrend, SPIKE_MIN_COUNT, SPIKE_RATIO, compare_with_baseline};

@@ -118,8 +118,14 @@ pub fn mask_line(line: &str) -> String {
     out
 }
 
+/// A token no rule can mask: a plain word such as `Connection` or `to`.
+/// Most tokens are; this is the cheap check that lets callers skip masking.
+pub(crate) fn is_plain_word(token: &str) -> bool {
+    plainly_constant(token) && !pieces::is_value_word(token)
+}
+
 fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usize>>>) -> bool {
-    if plainly_constant(token) && !pieces::is_value_word(token) {
+    if is_plain_word(token) {
         out.push_str(token);
         return false;
     }
@@ -170,6 +176,15 @@ fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usiz
     out.push_str(&core[written..]);
     out.push_str(w.trail);
     true
+}
+
+/// Whether masking `token` can depend on *which* digits it holds, beyond
+/// the digits it copies into the masked text and a digit before `x` (`0x`).
+/// Every rule looks only at where digits are except the list of known
+/// technical words (`s3`, `x86`); the miner's token cache relies on this to
+/// share one result among tokens that differ only in digits.
+pub(crate) fn depends_on_digit_values(token: &str) -> bool {
+    shapes::may_be_known_constant(Wrapped::split(token).core)
 }
 
 fn starts_like_a_path(core: &str) -> bool {

@@ -281,12 +281,26 @@ fn has_key_value(s: &str) -> bool {
 
 /// Well-known technical words that contain digits but are never variables.
 /// Kept short and generic on purpose.
+const KNOWN_CONSTANTS: &[&str] = &[
+    "ipv4", "ipv6", "utf-8", "utf8", "utf-16", "log4j", "slf4j", "s3", "x86", "x86_64", "amd64",
+    "arm64", "i386", "md5", "sha1", "sha256", "sha512", "base64", "k8s", "oauth2", "http/1.0",
+    "http/1.1", "http/2", "http2", "win32", "win64", "2xx", "3xx", "4xx", "5xx", "e2e", "p2p",
+    "h2", "tls1.2", "tls1.3",
+];
+
 fn is_known_constant(s: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "ipv4", "ipv6", "utf-8", "utf8", "utf-16", "log4j", "slf4j", "s3", "x86", "x86_64",
-        "amd64", "arm64", "i386", "md5", "sha1", "sha256", "sha512", "base64", "k8s", "oauth2",
-        "http/1.0", "http/1.1", "http/2", "http2", "win32", "win64", "2xx", "3xx", "4xx", "5xx",
-        "e2e", "p2p", "h2", "tls1.2", "tls1.3",
-    ];
-    s.len() <= 8 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
+    s.len() <= 8 && KNOWN_CONSTANTS.iter().any(|w| w.eq_ignore_ascii_case(s))
+}
+
+/// Whether `s` is a known constant with some of its digits changed (`s7`
+/// for `s3`): the one rule where which digit it is matters, not just where
+/// digits are.
+pub(super) fn may_be_known_constant(s: &str) -> bool {
+    s.len() <= 8
+        && KNOWN_CONSTANTS.iter().any(|w| {
+            w.len() == s.len()
+                && w.bytes().zip(s.bytes()).all(|(a, b)| {
+                    a.eq_ignore_ascii_case(&b) || (a.is_ascii_digit() && b.is_ascii_digit())
+                })
+        })
 }

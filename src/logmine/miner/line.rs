@@ -5,7 +5,9 @@
 //! into one shared `masked` string.
 
 use super::super::hash::fnv1a;
-use super::super::mask::{VarKind, WILDCARD, mask_into, mask_token};
+use super::super::mask::{VarKind, WILDCARD, mask_token};
+use super::line_cache::LineCache;
+use super::token_cache::{TokenCache, shape_of};
 use std::ops::Range;
 
 /// Only the first this-many bytes of an event's head line are tokenised.
@@ -25,12 +27,19 @@ pub(crate) struct LineToken {
     pub hash: u64,
     /// Whether masking replaced (part of) the token.
     pub is_masked: bool,
+    /// See [`TokenFacts`](super::token_cache::TokenFacts).
+    pub date_word: bool,
+    pub continues_date: bool,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct PreparedLine {
     pub tokens: Vec<LineToken>,
     pub masked: String,
+    /// The head line's shape (see `token_cache.rs`), token ranges shared.
+    shape: Vec<u8>,
+    cache: TokenCache,
+    lines: LineCache,
 }
 
 impl PreparedLine {
@@ -43,42 +52,70 @@ impl PreparedLine {
         self.tokens.clear();
         self.masked.clear();
         let head = truncate_at_char_boundary(head, MAX_LINE_BYTES);
+        shape_of(head, &mut self.shape);
+        if self
+            .lines
+            .restore(&self.shape, &mut self.tokens, &mut self.masked)
+        {
+            return;
+        }
+        let mut shape_stable = true;
         let base = head.as_ptr() as usize;
-        let mut iter = head.split_ascii_whitespace().take(MAX_TOKENS).peekable();
-        while let Some(tok) = iter.next() {
+        let mut date_words = false;
+        let mut previous_date_word = false;
+        for tok in head.split_ascii_whitespace().take(MAX_TOKENS) {
             // `tok` is a sub-slice of `head`, so pointer difference is its offset.
             let start = tok.as_ptr() as usize - base;
+            let end = start + tok.len();
             let m_start = self.masked.len();
-            let is_masked = if is_date_word(tok) && iter.peek().is_some_and(|n| continues_date(n)) {
-                // `[Sun Jun 19 04:08:37 2005]`: month and weekday names are
-                // part of a timestamp when a date-ish token follows.
+            let shape = self.shape.get(start..end).unwrap_or_default();
+            let facts = self.cache.mask(tok, shape, &mut self.masked);
+            shape_stable &= facts.shape_stable;
+            date_words |= previous_date_word && facts.continues_date;
+            previous_date_word = facts.date_word;
+            self.tokens.push(LineToken {
+                raw: start..end,
+                masked: m_start..self.masked.len(),
+                hash: facts.hash,
+                is_masked: facts.is_masked,
+                continues_date: facts.continues_date,
+                date_word: facts.date_word,
+            });
+        }
+        if date_words {
+            self.mask_date_words(head);
+        }
+        if shape_stable {
+            self.lines.store(&self.shape, &self.tokens, &self.masked);
+        }
+    }
+
+    /// `[Sun Jun 19 04:08:37 2005]`: month and weekday names are part of a
+    /// timestamp when a date-ish token follows. Rare, so this rebuilds the
+    /// masked text rather than complicating the main loop.
+    fn mask_date_words(&mut self, head: &str) {
+        let mut masked = String::with_capacity(self.masked.len());
+        for i in 0..self.tokens.len() {
+            let next_continues = self.tokens.get(i + 1).is_some_and(|n| n.continues_date);
+            let t = &mut self.tokens[i];
+            let start = masked.len();
+            if t.date_word && next_continues {
+                let tok = &head[t.raw.clone()];
                 let core = tok.trim_start_matches(['[', '(']);
                 let lead = &tok[..tok.len() - core.len()];
                 let trail = &core[core.trim_end_matches([',', '.', ']', ')']).len()..];
-                self.masked.push_str(lead);
-                self.masked.push_str(WILDCARD);
-                self.masked.push_str(trail);
-                true
+                masked.push_str(lead);
+                masked.push_str(WILDCARD);
+                masked.push_str(trail);
+                t.is_masked = true;
+                // Brackets and punctuation only around the `<*>`.
+                t.hash = WILDCARD_HASH;
             } else {
-                mask_into(tok, &mut self.masked)
-            };
-            let m_end = self.masked.len();
-            let text = &self.masked.as_bytes()[m_start..m_end];
-            // A token of variables and punctuation only (`<*>:<*>`, `<*>,<*>`)
-            // says nothing about the message: it hashes like `<*>`, so it
-            // keys and compares as a variable whatever its punctuation.
-            let variable_only = is_masked && !text.iter().any(u8::is_ascii_alphanumeric);
-            self.tokens.push(LineToken {
-                raw: start..start + tok.len(),
-                masked: m_start..m_end,
-                hash: if variable_only {
-                    WILDCARD_HASH
-                } else {
-                    fnv1a(text)
-                },
-                is_masked,
-            });
+                masked.push_str(&self.masked[t.masked.clone()]);
+            }
+            t.masked = start..masked.len();
         }
+        self.masked = masked;
     }
 }
 
@@ -86,20 +123,29 @@ impl PreparedLine {
 pub(crate) const WILDCARD_HASH: u64 = fnv1a(WILDCARD.as_bytes());
 
 /// English month and weekday names, abbreviated or full, capitalised.
-fn is_date_word(tok: &str) -> bool {
+pub(super) fn is_date_word(tok: &str) -> bool {
     const WORDS: [&str; 20] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
         "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
     ];
-    let t = tok.trim_start_matches(['[', '(']);
-    // Cheap reject first: this runs for every token.
-    if !(3..=11).contains(&t.len()) || !t.as_bytes().first().is_some_and(u8::is_ascii_uppercase) {
+    // Bytes, not chars, and the cheapest rejections first: this runs for
+    // most tokens of every line.
+    let b = tok.as_bytes();
+    let lead = b.iter().take_while(|c| matches!(c, b'[' | b'(')).count();
+    let t = &b[lead..];
+    if !(3..=11).contains(&t.len()) || !t[0].is_ascii_uppercase() {
         return false;
     }
-    let t = t.trim_end_matches([',', '.', ']', ')']);
-    t.bytes().all(|b| b.is_ascii_alphabetic())
-        && WORDS.iter().any(|w| t.starts_with(w))
-        && is_full_or_abbrev(t)
+    let trail = t
+        .iter()
+        .rev()
+        .take_while(|c| matches!(c, b',' | b'.' | b']' | b')'))
+        .count();
+    let t = &t[..t.len() - trail];
+    t.iter().all(u8::is_ascii_alphabetic)
+        && WORDS.iter().any(|w| t.starts_with(w.as_bytes()))
+        // All ASCII letters, so this is a whole `str`.
+        && std::str::from_utf8(t).is_ok_and(is_full_or_abbrev)
 }
 
 /// `Jun`/`June`/`Sunday` but not `Junk` or `Sunset`.
@@ -129,7 +175,7 @@ fn is_full_or_abbrev(t: &str) -> bool {
 }
 
 /// Token that can follow a month/weekday name inside a timestamp.
-fn continues_date(next: &str) -> bool {
+pub(super) fn continues_date(next: &str) -> bool {
     is_date_word(next) || matches!(mask_token(next), Some(VarKind::Number | VarKind::Timestamp))
 }
 
@@ -215,5 +261,99 @@ mod tests {
         let long = "w ".repeat(1000);
         p.prepare(&long);
         assert_eq!(p.tokens.len(), MAX_TOKENS);
+    }
+
+    /// What `prepare` produced, comparable across runs.
+    fn snapshot(p: &PreparedLine) -> Vec<(std::ops::Range<usize>, String, u64, bool)> {
+        p.tokens
+            .iter()
+            .map(|t| {
+                (
+                    t.raw.clone(),
+                    p.masked_text(t).to_owned(),
+                    t.hash,
+                    t.is_masked,
+                )
+            })
+            .collect()
+    }
+
+    mod caches {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Token patterns; `#` becomes a digit run of random length. Chosen
+        /// to cross every rule that looks at digits: known words (`s3`),
+        /// `0x`, literal digits (`tty2`), dates, addresses, ids.
+        const PATTERNS: &[&str] = &[
+            "Connection",
+            "to",
+            "timed",
+            "out",
+            "blk_#",
+            "#.#.#.#:#",
+            "0x#",
+            "#x#",
+            "s#",
+            "x#",
+            "sha#",
+            "tty#",
+            "http/#.#",
+            "Jun",
+            "[Sun",
+            "#:#:#",
+            "uid=#",
+            "#ms",
+            "/var/#",
+            "'#'",
+            "PSR#",
+            "#",
+            "-#",
+            "job_#_#",
+            "#.#",
+            "(#)",
+            "true",
+            "\u{FFFD}#",
+            "Ünïcode#",
+        ];
+
+        fn line() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                (
+                    prop::sample::select(PATTERNS),
+                    prop::collection::vec(0u32..10, 1..6),
+                ),
+                1..12,
+            )
+            .prop_map(|tokens| {
+                let words: Vec<String> = tokens
+                    .into_iter()
+                    .map(|(pattern, digits)| {
+                        let run: String = digits
+                            .iter()
+                            .filter_map(|d| char::from_digit(*d, 10))
+                            .collect();
+                        pattern.replace('#', &run)
+                    })
+                    .collect();
+                words.join(" ")
+            })
+        }
+
+        proptest! {
+            /// The token and line caches never change a result: a miner
+            /// that has seen other lines (of the same shapes) prepares each
+            /// line exactly as a fresh one does.
+            #[test]
+            fn warm_caches_prepare_lines_as_cold_ones_do(lines in prop::collection::vec(line(), 1..40)) {
+                let mut warm = PreparedLine::default();
+                for l in lines.iter().chain(lines.iter().rev()) {
+                    warm.prepare(l);
+                    let mut cold = PreparedLine::default();
+                    cold.prepare(l);
+                    prop_assert_eq!(snapshot(&warm), snapshot(&cold), "line {:?}", l);
+                }
+            }
+        }
     }
 }

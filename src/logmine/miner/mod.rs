@@ -23,6 +23,8 @@ mod cluster;
 mod evict;
 mod index;
 mod line;
+mod line_cache;
+mod token_cache;
 
 pub use cluster::Cluster;
 
