@@ -35,21 +35,45 @@ pub(crate) fn word_hash(bytes: &[u8], seed: u64) -> u64 {
     let mut h = seed ^ (bytes.len() as u64).wrapping_mul(MIX);
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h ^ u64::from_le_bytes(word))
-            .wrapping_mul(MIX)
-            .rotate_left(29);
+        h = (h ^ word(chunk)).wrapping_mul(MIX).rotate_left(29);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(word))
-            .wrapping_mul(MIX)
-            .rotate_left(29);
+        h = (h ^ word(rest)).wrapping_mul(MIX).rotate_left(29);
     }
     h ^ (h >> 32)
+}
+
+/// Byte-string equality for the short strings of the hot path (tokens,
+/// keys): eight bytes at a time, inline, where `==` on slices would call
+/// `memcmp` — a function call that costs more than these compares.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut x = a.chunks_exact(8);
+    let mut y = b.chunks_exact(8);
+    for (p, q) in (&mut x).zip(&mut y) {
+        if word(p) != word(q) {
+            return false;
+        }
+    }
+    word(x.remainder()) == word(y.remainder())
+}
+
+/// Up to eight bytes as one number (zero padded).
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    if let Ok(eight) = <[u8; 8]>::try_from(bytes) {
+        return u64::from_le_bytes(eight);
+    }
+    // Shifts, not a variable-length copy (which would call `memcpy`).
+    bytes
+        .iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
 }
 
 /// Multiplicative mixer for `HashMap`s keyed by integers or token hashes.
@@ -99,6 +123,21 @@ mod tests {
         let whole = fnv1a(b"hello world");
         let parts = fnv1a_extend(fnv1a(b"hello "), b"world");
         assert_eq!(whole, parts);
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"", b""),
+            (b"abc", b"abc"),
+            (b"abc", b"abd"),
+            (b"abc", b"abc\0"),
+            (b"0123456789abcdef!", b"0123456789abcdef!"),
+            (b"0123456789abcdef!", b"0123456789abcdef?"),
+        ];
+        for (a, b) in cases {
+            assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+        }
     }
 
     #[test]

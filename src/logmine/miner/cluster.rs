@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
+use super::super::hash::same_bytes;
 use super::line::{PreparedLine, WILDCARD_HASH, truncate_at_char_boundary};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -132,7 +133,7 @@ impl ClusterState {
                 TplToken::Wild => m.wild += 1,
                 TplToken::Lit { text, hash, masked } => {
                     if *hash == tok.hash
-                        && (*hash == WILDCARD_HASH || **text == *line.masked_text(tok))
+                        && (*hash == WILDCARD_HASH || same_bytes(text.as_bytes(), line.masked(tok)))
                     {
                         m.equal += 1;
                         m.equal_masked += usize::from(*masked);
@@ -174,7 +175,7 @@ impl ClusterState {
             match tpl {
                 TplToken::Wild => remember(values, raw, max_values),
                 TplToken::Lit { text, hash, masked } => {
-                    let same = *hash == tok.hash && **text == *line.masked_text(tok);
+                    let same = *hash == tok.hash && same_bytes(text.as_bytes(), line.masked(tok));
                     if same {
                         if *masked {
                             remember(values, raw, max_values);
@@ -195,7 +196,10 @@ impl ClusterState {
                 ev.text.trim_end_matches(['\r', '\n']),
                 MAX_EXAMPLE_BYTES,
             );
-            if !self.examples.iter().any(|e| **e == *ex) {
+            if !self.examples
+                .iter()
+                .any(|e| same_bytes(e.as_bytes(), ex.as_bytes()))
+            {
                 self.examples.push(ex.into());
             }
         }
@@ -422,7 +426,10 @@ fn remember(values: &mut Vec<Box<str>>, raw: &str, max: usize) {
         return;
     }
     let raw = truncate_at_char_boundary(raw, MAX_PARAM_BYTES);
-    if !values.iter().any(|v| **v == *raw) {
+    if !values
+        .iter()
+        .any(|v| same_bytes(v.as_bytes(), raw.as_bytes()))
+    {
         values.push(raw.into());
     }
 }

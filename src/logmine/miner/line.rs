@@ -47,6 +47,12 @@ impl PreparedLine {
         &self.masked[t.masked.clone()]
     }
 
+    /// The masked text's bytes (no char-boundary checks: ranges come from
+    /// `prepare`).
+    pub fn masked(&self, t: &LineToken) -> &[u8] {
+        self.masked.as_bytes().get(t.masked.clone()).unwrap_or_default()
+    }
+
     /// Tokenises and masks `head` (already cut to one line).
     pub fn prepare(&mut self, head: &str) {
         self.tokens.clear();
@@ -182,10 +188,18 @@ pub(super) fn continues_date(next: &str) -> bool {
 /// The line a template is built from: the first non-blank line of the event
 /// (for a traceback, the message/exception line, not the frames).
 pub(crate) fn head_line(event: &str) -> &str {
+    let blank = |l: &str| {
+        l.bytes().all(|b| b.is_ascii_whitespace()) || (!l.is_ascii() && l.trim().is_empty())
+    };
+    // Most events are one line: no `split`, which walks chars.
+    if memchr::memchr(b'\n', event.as_bytes()).is_none() {
+        let line = event.strip_suffix('\r').unwrap_or(event);
+        return if blank(line) { "" } else { line };
+    }
     event
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .find(|l| !l.trim().is_empty())
+        .find(|l| !blank(l))
         .unwrap_or("")
 }
 
@@ -211,6 +225,9 @@ mod tests {
         assert_eq!(head_line("\r\n  \nfirst\r\nsecond"), "first");
         assert_eq!(head_line(""), "");
         assert_eq!(head_line("\n\n"), "");
+        assert_eq!(head_line("one line\r"), "one line");
+        assert_eq!(head_line(" \u{3000} "), "");
+        assert_eq!(head_line("\u{3000}\nnext"), "next");
     }
 
     #[test]

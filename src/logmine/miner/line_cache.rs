@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use super::super::hash::{MixMap, word_hash};
+use super::super::hash::{MixMap, same_bytes, word_hash};
 use super::line::LineToken;
 
 const MAX_LINES: usize = 1 << 14;
@@ -46,7 +46,10 @@ impl LineCache {
         else {
             return false;
         };
-        if self.arena.as_bytes().get(entry.shape.clone()) != Some(shape) {
+        if !same_bytes(
+            self.arena.as_bytes().get(entry.shape.clone()).unwrap_or_default(),
+            shape,
+        ) {
             return false;
         }
         let (Some(text), Some(kept)) = (
