@@ -62,18 +62,26 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     word(x.remainder()) == word(y.remainder())
 }
 
-/// Up to eight bytes as one number (zero padded).
+/// Up to eight bytes as one number, distinct for distinct strings of the
+/// same length (callers compare or hash the length separately). Overlapping
+/// loads rather than a byte loop or a variable-length copy.
 #[inline]
 fn word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
     if let Ok(eight) = <[u8; 8]>::try_from(bytes) {
         return u64::from_le_bytes(eight);
     }
-    // Shifts, not a variable-length copy (which would call `memcpy`).
-    bytes
-        .iter()
-        .take(8)
-        .enumerate()
-        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
+    if n >= 4 {
+        // Two 4-byte loads that together cover all `n` bytes.
+        let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let hi = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
+        return u64::from(lo) | u64::from(hi) << 32;
+    }
+    if n == 0 {
+        return 0;
+    }
+    // First, middle and last byte cover all of one to three bytes.
+    u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16
 }
 
 /// Multiplicative mixer for `HashMap`s keyed by integers or token hashes.
@@ -127,10 +135,15 @@ mod tests {
 
     #[test]
     fn same_bytes_is_slice_equality() {
-        let cases: [(&[u8], &[u8]); 6] = [
+        let cases: [(&[u8], &[u8]); 11] = [
             (b"", b""),
+            (b"a", b"b"),
+            (b"ab", b"ac"),
             (b"abc", b"abc"),
             (b"abc", b"abd"),
+            (b"abc", b"axc"),
+            (b"abcde", b"abxde"),
+            (b"abcdefg", b"abcdefh"),
             (b"abc", b"abc\0"),
             (b"0123456789abcdef!", b"0123456789abcdef!"),
             (b"0123456789abcdef!", b"0123456789abcdef?"),
@@ -148,5 +161,18 @@ mod tests {
         // Zero padding of the tail must not make lengths collide.
         assert_ne!(word_hash(b"ab", 0), word_hash(b"ab\0", 0));
         assert_ne!(word_hash(b"", 0), word_hash(b"\0", 0));
+    }
+
+    proptest::proptest! {
+        /// Random strings over a two-letter alphabet, so equal and
+        /// nearly-equal pairs are common.
+        #[test]
+        fn same_bytes_agrees_with_slice_equality(
+            a in proptest::collection::vec(0u8..2, 0..20),
+            b in proptest::collection::vec(0u8..2, 0..20),
+        ) {
+            proptest::prop_assert_eq!(same_bytes(&a, &b), a == b);
+            proptest::prop_assert!(same_bytes(&a, &a));
+        }
     }
 }
