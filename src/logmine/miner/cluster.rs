@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
 use super::super::hash::same_bytes;
+use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
 use super::line::{PreparedLine, WILDCARD_HASH, truncate_at_char_boundary};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -151,15 +151,20 @@ impl ClusterState {
     }
 
     /// Folds one event into the template: disagreeing positions become `<*>`,
-    /// statistics, parameter values and examples are updated.
+    /// statistics, parameter values and examples are updated. Returns
+    /// whether the template changed. `known_equal` says the caller already
+    /// knows every literal position equals the line (see the match memo in
+    /// `mod.rs`), which skips those comparisons.
     pub fn absorb(
         &mut self,
         line: &PreparedLine,
         ev: &Event<'_>,
         tick: u64,
-        max_examples: usize,
-        max_values: usize,
-    ) {
+        limits: (usize, usize),
+        known_equal: bool,
+    ) -> bool {
+        let (max_examples, max_values) = limits;
+        let mut changed = false;
         let head = ev.head;
         self.count += 1;
         self.last_tick = tick;
@@ -175,7 +180,8 @@ impl ClusterState {
             match tpl {
                 TplToken::Wild => remember(values, raw, max_values),
                 TplToken::Lit { text, hash, masked } => {
-                    let same = *hash == tok.hash && same_bytes(text.as_bytes(), line.masked(tok));
+                    let same = known_equal
+                        || (*hash == tok.hash && same_bytes(text.as_bytes(), line.masked(tok)));
                     if same {
                         if *masked {
                             remember(values, raw, max_values);
@@ -187,6 +193,7 @@ impl ClusterState {
                         }
                         remember(values, raw, max_values);
                         *tpl = TplToken::Wild;
+                        changed = true;
                     }
                 }
             }
@@ -196,13 +203,15 @@ impl ClusterState {
                 ev.text.trim_end_matches(['\r', '\n']),
                 MAX_EXAMPLE_BYTES,
             );
-            if !self.examples
+            if !self
+                .examples
                 .iter()
                 .any(|e| same_bytes(e.as_bytes(), ex.as_bytes()))
             {
                 self.examples.push(ex.into());
             }
         }
+        changed
     }
 
     /// Each position as the template shows it: a literal, or for a position
@@ -380,9 +389,12 @@ pub(crate) fn render_varying(values: &[Box<str>]) -> String {
 fn units(masked: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let b = masked.as_bytes();
+    // Bytes, not `str` slices: `i` walks through multi-byte characters. Cuts
+    // fall only at ASCII bytes (delimiters, `<`), so the units are `str`s.
+    let wildcard_at = |i: usize| b[i..].starts_with(WILDCARD.as_bytes());
     let mut i = 0;
     while i < b.len() {
-        if masked[i..].starts_with(WILDCARD) {
+        if wildcard_at(i) {
             out.push(WILDCARD);
             i += WILDCARD.len();
         } else if is_delimiter(b[i]) {
@@ -390,7 +402,7 @@ fn units(masked: &str) -> Vec<&str> {
             i += 1;
         } else {
             let start = i;
-            while i < b.len() && !is_delimiter(b[i]) && !masked[i..].starts_with(WILDCARD) {
+            while i < b.len() && !is_delimiter(b[i]) && !wildcard_at(i) {
                 i += 1;
             }
             out.push(&masked[start..i]);

@@ -6,8 +6,8 @@
 
 use super::super::hash::fnv1a;
 use super::super::mask::{VarKind, WILDCARD, mask_token};
-use super::line_cache::LineCache;
-use super::token_cache::{TokenCache, shape_of};
+use super::line_cache::{EntryId, LineCache, Memo};
+use super::token_cache::{TokenCache, compute, shape_of};
 use std::ops::Range;
 
 /// Only the first this-many bytes of an event's head line are tokenised.
@@ -40,9 +40,22 @@ pub(crate) struct PreparedLine {
     shape: Vec<u8>,
     cache: TokenCache,
     lines: LineCache,
+    /// The line cache entry of the line prepared last, if it has one.
+    entry: Option<EntryId>,
+    /// Off only in tests, to check the caches against plain masking.
+    uncached: bool,
 }
 
 impl PreparedLine {
+    /// A scratch line that masks every token afresh and remembers nothing.
+    #[cfg(test)]
+    pub fn uncached() -> Self {
+        PreparedLine {
+            uncached: true,
+            ..PreparedLine::default()
+        }
+    }
+
     pub fn masked_text(&self, t: &LineToken) -> &str {
         &self.masked[t.masked.clone()]
     }
@@ -50,7 +63,10 @@ impl PreparedLine {
     /// The masked text's bytes (no char-boundary checks: ranges come from
     /// `prepare`).
     pub fn masked(&self, t: &LineToken) -> &[u8] {
-        self.masked.as_bytes().get(t.masked.clone()).unwrap_or_default()
+        self.masked
+            .as_bytes()
+            .get(t.masked.clone())
+            .unwrap_or_default()
     }
 
     /// Tokenises and masks `head` (already cut to one line).
@@ -59,11 +75,14 @@ impl PreparedLine {
         self.masked.clear();
         let head = truncate_at_char_boundary(head, MAX_LINE_BYTES);
         shape_of(head, &mut self.shape);
-        if self
-            .lines
-            .restore(&self.shape, &mut self.tokens, &mut self.masked)
-        {
-            return;
+        self.entry = None;
+        if !self.uncached {
+            self.entry = self
+                .lines
+                .restore(&self.shape, &mut self.tokens, &mut self.masked);
+            if self.entry.is_some() {
+                return;
+            }
         }
         let mut shape_stable = true;
         let base = head.as_ptr() as usize;
@@ -75,7 +94,11 @@ impl PreparedLine {
             let end = start + tok.len();
             let m_start = self.masked.len();
             let shape = self.shape.get(start..end).unwrap_or_default();
-            let facts = self.cache.mask(tok, shape, &mut self.masked);
+            let facts = if self.uncached {
+                compute(tok, &mut self.masked)
+            } else {
+                self.cache.mask(tok, shape, &mut self.masked)
+            };
             shape_stable &= facts.shape_stable;
             date_words |= previous_date_word && facts.continues_date;
             previous_date_word = facts.date_word;
@@ -91,8 +114,21 @@ impl PreparedLine {
         if date_words {
             self.mask_date_words(head);
         }
-        if shape_stable {
-            self.lines.store(&self.shape, &self.tokens, &self.masked);
+        if shape_stable && !self.uncached {
+            self.entry = self.lines.store(&self.shape, &self.tokens, &self.masked);
+        }
+    }
+
+    /// The template the last line of this shape joined, if recorded at `epoch`.
+    pub fn memo(&self, epoch: u64) -> Option<usize> {
+        let memo = self.lines.memo(self.entry?)?;
+        (memo.epoch == epoch).then_some(memo.slot)
+    }
+
+    /// Records that this line joined `slot` at `epoch` without changing it.
+    pub fn set_memo(&mut self, epoch: u64, slot: usize) {
+        if let Some(id) = self.entry {
+            self.lines.set_memo(id, Memo { epoch, slot });
         }
     }
 
@@ -217,7 +253,7 @@ pub(crate) fn truncate_at_char_boundary(s: &str, max: usize) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -295,7 +331,7 @@ mod tests {
             .collect()
     }
 
-    mod caches {
+    pub(crate) mod caches {
         use super::*;
         use proptest::prelude::*;
 
@@ -334,7 +370,7 @@ mod tests {
             "Ünïcode#",
         ];
 
-        fn line() -> impl Strategy<Value = String> {
+        pub(crate) fn line() -> impl Strategy<Value = String> {
             prop::collection::vec(
                 (
                     prop::sample::select(PATTERNS),
@@ -358,15 +394,15 @@ mod tests {
         }
 
         proptest! {
-            /// The token and line caches never change a result: a miner
-            /// that has seen other lines (of the same shapes) prepares each
-            /// line exactly as a fresh one does.
+            /// The token and line caches never change a result: a line
+            /// prepared after others (of the same shapes) comes out exactly
+            /// as with plain masking.
             #[test]
             fn warm_caches_prepare_lines_as_cold_ones_do(lines in prop::collection::vec(line(), 1..40)) {
                 let mut warm = PreparedLine::default();
                 for l in lines.iter().chain(lines.iter().rev()) {
                     warm.prepare(l);
-                    let mut cold = PreparedLine::default();
+                    let mut cold = PreparedLine::uncached();
                     cold.prepare(l);
                     prop_assert_eq!(snapshot(&warm), snapshot(&cold), "line {:?}", l);
                 }

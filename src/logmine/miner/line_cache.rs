@@ -26,7 +26,20 @@ struct Entry {
     shape: Range<usize>,
     masked: Range<usize>,
     tokens: Range<usize>,
+    memo: Option<Memo>,
 }
+
+/// The template lines of this shape joined, and the miner's epoch then (see
+/// `TemplateMiner::add_prepared`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Memo {
+    pub epoch: u64,
+    pub slot: usize,
+}
+
+/// Which entry a prepared line came from or went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EntryId(u32);
 
 #[derive(Debug, Default)]
 pub(crate) struct LineCache {
@@ -38,37 +51,37 @@ pub(crate) struct LineCache {
 
 impl LineCache {
     /// Fills `tokens` and `masked` for a line of this shape, if one was kept.
-    pub fn restore(&self, shape: &[u8], tokens: &mut Vec<LineToken>, masked: &mut String) -> bool {
-        let Some(entry) = self
-            .index
-            .get(&word_hash(shape, LINE_SEED))
-            .and_then(|&i| self.entries.get(i as usize))
-        else {
-            return false;
-        };
-        if !same_bytes(
-            self.arena.as_bytes().get(entry.shape.clone()).unwrap_or_default(),
-            shape,
-        ) {
-            return false;
+    pub fn restore(
+        &self,
+        shape: &[u8],
+        tokens: &mut Vec<LineToken>,
+        masked: &mut String,
+    ) -> Option<EntryId> {
+        let &i = self.index.get(&word_hash(shape, LINE_SEED))?;
+        let entry = self.entries.get(i as usize)?;
+        let stored = self.arena.as_bytes().get(entry.shape.clone())?;
+        if !same_bytes(stored, shape) {
+            return None;
         }
-        let (Some(text), Some(kept)) = (
-            self.arena.get(entry.masked.clone()),
-            self.tokens.get(entry.tokens.clone()),
-        ) else {
-            return false;
-        };
-        masked.push_str(text);
-        tokens.extend_from_slice(kept);
-        true
+        masked.push_str(self.arena.get(entry.masked.clone())?);
+        tokens.extend_from_slice(self.tokens.get(entry.tokens.clone())?);
+        Some(EntryId(i))
+    }
+
+    pub fn memo(&self, id: EntryId) -> Option<Memo> {
+        self.entries.get(id.0 as usize)?.memo
+    }
+
+    pub fn set_memo(&mut self, id: EntryId, memo: Memo) {
+        if let Some(entry) = self.entries.get_mut(id.0 as usize) {
+            entry.memo = Some(memo);
+        }
     }
 
     /// Keeps a prepared line (all of whose tokens are shape-stable).
-    pub fn store(&mut self, shape: &[u8], tokens: &[LineToken], masked: &str) {
+    pub fn store(&mut self, shape: &[u8], tokens: &[LineToken], masked: &str) -> Option<EntryId> {
         // Shapes are lines with some digits rewritten: valid UTF-8.
-        let Ok(shape_text) = std::str::from_utf8(shape) else {
-            return;
-        };
+        let shape_text = std::str::from_utf8(shape).ok()?;
         if self.entries.len() >= MAX_LINES
             || self.arena.len() + shape.len() + masked.len() > MAX_ARENA_BYTES
             || self.tokens.len() + tokens.len() > MAX_TOKEN_RECORDS
@@ -78,9 +91,7 @@ impl LineCache {
             self.arena.clear();
             self.tokens.clear();
         }
-        let Ok(index) = u32::try_from(self.entries.len()) else {
-            return;
-        };
+        let index = u32::try_from(self.entries.len()).ok()?;
         let shape_start = self.arena.len();
         self.arena.push_str(shape_text);
         let masked_start = self.arena.len();
@@ -94,11 +105,8 @@ impl LineCache {
             shape: shape_start..masked_start,
             masked: masked_start..self.arena.len(),
             tokens: tokens_start..self.tokens.len(),
+            memo: None,
         });
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.entries.len()
+        Some(EntryId(index))
     }
 }

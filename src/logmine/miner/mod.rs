@@ -117,6 +117,8 @@ pub struct TemplateMiner {
     next_id: u64,
     /// Logical clock: one tick per non-blank event.
     tick: u64,
+    /// Changes to the set of templates or their tokens (see `add_prepared`).
+    epoch: u64,
     ignored: u64,
     evicted: u64,
     /// Reused per event so the hot path does not allocate.
@@ -158,10 +160,26 @@ impl TemplateMiner {
             evictor: Evictor::default(),
             next_id: 1,
             tick: 0,
+            epoch: 0,
             ignored: 0,
             evicted: 0,
             scratch: PreparedLine::default(),
         }
+    }
+
+    /// A miner without the token/line caches and the match memo: the
+    /// reference the fast path is tested against.
+    #[cfg(test)]
+    fn uncached(config: MinerConfig) -> Self {
+        TemplateMiner {
+            scratch: PreparedLine::uncached(),
+            ..TemplateMiner::new(config)
+        }
+    }
+
+    /// Whether `id` is a live template (not evicted, not unknown).
+    pub fn contains(&self, id: ClusterId) -> bool {
+        self.state(id).is_some()
     }
 
     pub fn config(&self) -> &MinerConfig {
@@ -180,7 +198,7 @@ impl TemplateMiner {
             ClusterId::IGNORED
         } else {
             self.add_prepared(
-                &line,
+                &mut line,
                 Event {
                     text: message,
                     head,
@@ -261,22 +279,39 @@ impl TemplateMiner {
         self.slots.get(slot)?.as_ref().map(|s| &s.state)
     }
 
-    fn add_prepared(&mut self, line: &PreparedLine, ev: Event<'_>) -> ClusterId {
+    /// Matches and absorbs one prepared line.
+    ///
+    /// The match memo: which template a line joins depends only on its
+    /// masked tokens and on the templates. Lines of one shape have the same
+    /// masked tokens, and `epoch` counts every change to the templates
+    /// (created, generalised, evicted). So when a line of this shape joined
+    /// a template without changing it at the current epoch, this line joins
+    /// the same one, and every literal there equals it — no candidates to
+    /// compare. In a steady log nearly every line takes this path.
+    fn add_prepared(&mut self, line: &mut PreparedLine, ev: Event<'_>) -> ClusterId {
         self.tick += 1;
-        let (slot, created) = match self.best_match(line) {
+        let remembered = line
+            .memo(self.epoch)
+            .filter(|&slot| matches!(self.slots.get(slot), Some(Some(_))));
+        let (slot, created) = match remembered.or_else(|| self.best_match(line)) {
             Some(slot) => (slot, false),
             None => (self.create(line), true),
         };
-        let (max_examples, max_values) = (self.config.max_examples, self.config.max_param_values);
+        let limits = (self.config.max_examples, self.config.max_param_values);
         let Some(Slot { state, .. }) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
             // Unreachable by construction; degrade gracefully rather than panic.
             return ClusterId::IGNORED;
         };
-        state.absorb(line, &ev, self.tick, max_examples, max_values);
+        let changed = state.absorb(line, &ev, self.tick, limits, remembered.is_some());
         state.priority = self.evictor.priority_for(state.count);
         let id = ClusterId(state.id);
         if created {
             self.evictor.track(slot, state);
+        }
+        if changed || created {
+            self.epoch += 1;
+        } else if remembered.is_none() {
+            line.set_memo(self.epoch, slot);
         }
         id
     }
@@ -356,6 +391,7 @@ impl TemplateMiner {
         self.free.push(slot);
         self.live -= 1;
         self.evicted += 1;
+        self.epoch += 1;
     }
 }
 

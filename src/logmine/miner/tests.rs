@@ -453,3 +453,90 @@ fn varying_positions_keep_what_their_values_share() {
     assert_eq!(date.params[0], ["10.0.0.1", "10.0.0.2"]);
     assert_eq!(date.params[1], ["()", "(host.example.com)"]);
 }
+
+mod fast_path {
+    use super::super::line::tests::caches::line;
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The caches and the match memo are only speed: the same events
+        /// give the same ids and the same templates, counts, examples and
+        /// values as a miner that masks and compares every line afresh —
+        /// with a small template cap too, so eviction takes part.
+        #[test]
+        fn the_fast_path_mines_what_the_plain_path_mines(
+            seeds in prop::collection::vec(line(), 1..30),
+            picks in prop::collection::vec((0usize..30, 0u32..1000), 1..300),
+            max_templates in 2usize..8,
+        ) {
+            let config = MinerConfig { max_templates, ..MinerConfig::default() };
+            let mut fast = TemplateMiner::new(config.clone());
+            let mut plain = TemplateMiner::uncached(config);
+            for (pick, salt) in picks {
+                // A seed line with its digits varied: same shape, new values.
+                let seed = &seeds[pick % seeds.len()];
+                let event: String = seed
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| match c.to_digit(10) {
+                        Some(d) => char::from_digit((d + salt + i as u32) % 10, 10).unwrap_or(c),
+                        None => c,
+                    })
+                    .collect();
+                prop_assert_eq!(fast.add(&event, None), plain.add(&event, None), "event {:?}", event);
+            }
+            let report = |m: &TemplateMiner| -> Vec<String> {
+                m.clusters()
+                    .iter()
+                    .map(|c| format!("{} {} {:?} {:?} {:?}", c.id, c.template, c.count, c.examples, c.params))
+                    .collect()
+            };
+            prop_assert_eq!(report(&fast), report(&plain));
+            prop_assert_eq!(fast.evicted_templates(), plain.evicted_templates());
+        }
+    }
+}
+
+#[test]
+fn non_ascii_values_render_without_panicking() {
+    let mut m = TemplateMiner::default();
+    for e in ["open file Ünïcode-42 now", "open file Ünïcode-7/x now"] {
+        m.add(e, None);
+    }
+    let clusters = m.clusters();
+    assert_eq!(clusters.len(), 1);
+    // Rendering cuts the values into units byte by byte, through `Ü`.
+    assert_eq!(clusters[0].template, "open file Ünïcode-<*> now");
+    assert_eq!(clusters[0].params.len(), 1);
+}
+
+/// The match memo must not outlive the template it points at: here the
+/// template of `alpha` is evicted and its slot reused before `alpha` returns.
+#[test]
+fn memo_does_not_follow_a_reused_slot() {
+    let config = MinerConfig {
+        max_templates: 2,
+        ..MinerConfig::default()
+    };
+    let mut fast = TemplateMiner::new(config.clone());
+    let mut plain = TemplateMiner::uncached(config);
+    let events = [
+        "alpha job 1 done",
+        "alpha job 2 done",
+        "alpha job 3 done",
+        "beta task 4 failed",
+        "beta task 5 failed",
+        "beta task 6 failed",
+        "beta task 6 failed",
+        "gamma step 7 skipped",
+        "gamma step 8 skipped",
+        "gamma step 9 skipped",
+        "alpha job 4 done",
+        "alpha job 5 done",
+    ];
+    for e in events {
+        assert_eq!(fast.add(e, None), plain.add(e, None), "{e}");
+    }
+    assert_eq!(templates(&fast), templates(&plain));
+}
