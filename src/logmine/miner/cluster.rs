@@ -176,7 +176,8 @@ impl ClusterState {
             let (Some(tpl), Some(values)) = (self.tokens.get_mut(i), self.values.get_mut(i)) else {
                 break;
             };
-            let raw = &head[tok.raw.clone()];
+            // Sliced only where a value is kept (most positions keep none).
+            let raw = || head.get(tok.raw.range()).unwrap_or_default();
             match tpl {
                 TplToken::Wild => remember(values, raw, max_values),
                 TplToken::Lit { text, hash, masked } => {
@@ -189,7 +190,8 @@ impl ClusterState {
                     } else {
                         if !*masked {
                             // An unmasked literal is its own raw value.
-                            remember(values, text, max_values);
+                            let literal: &str = text;
+                            remember(values, || literal, max_values);
                         }
                         remember(values, raw, max_values);
                         *tpl = TplToken::Wild;
@@ -433,11 +435,11 @@ fn is_word(text: &str) -> bool {
 }
 
 /// Adds `raw` to a capped set of distinct values.
-fn remember(values: &mut Vec<Box<str>>, raw: &str, max: usize) {
+fn remember<'a>(values: &mut Vec<Box<str>>, raw: impl FnOnce() -> &'a str, max: usize) {
     if values.len() >= max {
         return;
     }
-    let raw = truncate_at_char_boundary(raw, MAX_PARAM_BYTES);
+    let raw = truncate_at_char_boundary(raw(), MAX_PARAM_BYTES);
     if !values
         .iter()
         .any(|v| same_bytes(v.as_bytes(), raw.as_bytes()))

@@ -17,12 +17,35 @@ pub(crate) const MAX_LINE_BYTES: usize = 4096;
 /// Cap on tokens per line, for the same reason and to bound template size.
 pub(crate) const MAX_TOKENS: usize = 256;
 
+/// A byte range in 8 bytes rather than `Range<usize>`'s 16: prepared lines
+/// are copied out of the line cache for every event, so their size counts.
+/// Lines are capped at [`MAX_LINE_BYTES`], so `u32` is plenty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub fn new(range: Range<usize>) -> Self {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span {
+            start: clamp(range.start),
+            end: clamp(range.end),
+        }
+    }
+
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct LineToken {
     /// Range into the head line (original text, the parameter value).
-    pub raw: Range<usize>,
+    pub raw: Span,
     /// Range into `PreparedLine::masked`.
-    pub masked: Range<usize>,
+    pub masked: Span,
     /// FNV hash of the masked text.
     pub hash: u64,
     /// Whether masking replaced (part of) the token.
@@ -42,6 +65,8 @@ pub(crate) struct PreparedLine {
     lines: LineCache,
     /// The line cache entry of the line prepared last, if it has one.
     entry: Option<EntryId>,
+    /// Spans of the tokens that are not shape-stable (scratch).
+    unstable: Vec<Span>,
     /// Off only in tests, to check the caches against plain masking.
     uncached: bool,
 }
@@ -57,7 +82,7 @@ impl PreparedLine {
     }
 
     pub fn masked_text(&self, t: &LineToken) -> &str {
-        &self.masked[t.masked.clone()]
+        &self.masked[t.masked.range()]
     }
 
     /// The masked text's bytes (no char-boundary checks: ranges come from
@@ -65,7 +90,7 @@ impl PreparedLine {
     pub fn masked(&self, t: &LineToken) -> &[u8] {
         self.masked
             .as_bytes()
-            .get(t.masked.clone())
+            .get(t.masked.range())
             .unwrap_or_default()
     }
 
@@ -79,12 +104,12 @@ impl PreparedLine {
         if !self.uncached {
             self.entry = self
                 .lines
-                .restore(&self.shape, &mut self.tokens, &mut self.masked);
+                .restore(head, &self.shape, &mut self.tokens, &mut self.masked);
             if self.entry.is_some() {
                 return;
             }
         }
-        let mut shape_stable = true;
+        self.unstable.clear();
         let base = head.as_ptr() as usize;
         let mut date_words = false;
         let mut previous_date_word = false;
@@ -99,12 +124,14 @@ impl PreparedLine {
             } else {
                 self.cache.mask(tok, shape, &mut self.masked)
             };
-            shape_stable &= facts.shape_stable;
+            if !facts.shape_stable {
+                self.unstable.push(Span::new(start..end));
+            }
             date_words |= previous_date_word && facts.continues_date;
             previous_date_word = facts.date_word;
             self.tokens.push(LineToken {
-                raw: start..end,
-                masked: m_start..self.masked.len(),
+                raw: Span::new(start..end),
+                masked: Span::new(m_start..self.masked.len()),
                 hash: facts.hash,
                 is_masked: facts.is_masked,
                 continues_date: facts.continues_date,
@@ -114,8 +141,14 @@ impl PreparedLine {
         if date_words {
             self.mask_date_words(head);
         }
-        if shape_stable && !self.uncached {
-            self.entry = self.lines.store(&self.shape, &self.tokens, &self.masked);
+        if !self.uncached {
+            self.entry = self.lines.store(
+                head,
+                &self.shape,
+                &self.unstable,
+                &self.tokens,
+                &self.masked,
+            );
         }
     }
 
@@ -142,7 +175,7 @@ impl PreparedLine {
             let t = &mut self.tokens[i];
             let start = masked.len();
             if t.date_word && next_continues {
-                let tok = &head[t.raw.clone()];
+                let tok = &head[t.raw.range()];
                 let core = tok.trim_start_matches(['[', '(']);
                 let lead = &tok[..tok.len() - core.len()];
                 let trail = &core[core.trim_end_matches([',', '.', ']', ')']).len()..];
@@ -153,9 +186,9 @@ impl PreparedLine {
                 // Brackets and punctuation only around the `<*>`.
                 t.hash = WILDCARD_HASH;
             } else {
-                masked.push_str(&self.masked[t.masked.clone()]);
+                masked.push_str(&self.masked[t.masked.range()]);
             }
-            t.masked = start..masked.len();
+            t.masked = Span::new(start..masked.len());
         }
         self.masked = masked;
     }
@@ -322,7 +355,7 @@ pub(crate) mod tests {
             .iter()
             .map(|t| {
                 (
-                    t.raw.clone(),
+                    t.raw.range(),
                     p.masked_text(t).to_owned(),
                     t.hash,
                     t.is_masked,

@@ -3,30 +3,47 @@
 //! Most lines of a log are one of a few hundred statements with different
 //! numbers in them. When every token of a line is shape-stable (see
 //! `token_cache.rs`), any line with the same shape — same bytes, digits
-//! `1`–`9` aside — tokenises and masks exactly the same way: same token
-//! boundaries, same masked texts and hashes. So the prepared result is kept
-//! under the line's shape, and a later line of that shape is prepared with
-//! one hash, one lookup and two copies instead of a pass per token.
+//! aside — tokenises and masks exactly the same way: same token boundaries,
+//! same masked texts and hashes. So the prepared result is kept under the
+//! line's shape, and a later line of that shape is prepared with one hash,
+//! one lookup and two copies instead of a pass per token.
+//!
+//! A line with tokens that are not shape-stable (`jk2_init()`, `eth0`: their
+//! digits stay in the template) is kept under a second key: its shape with
+//! those tokens' exact bytes put back. Which tokens those are depends only on
+//! the shape, so the shape maps to a marker listing their spans.
 //!
 //! Bounded like the token cache: emptied when full.
 
 use std::ops::Range;
 
 use super::super::hash::{MixMap, same_bytes, word_hash};
-use super::line::LineToken;
+use super::line::{LineToken, Span};
 
 const MAX_LINES: usize = 1 << 14;
 const MAX_ARENA_BYTES: usize = 8 << 20;
 const MAX_TOKEN_RECORDS: usize = 1 << 18;
-const LINE_SEED: u64 = 0x7a3c_e14d_0b95_f286;
+const SHAPE_SEED: u64 = 0x7a3c_e14d_0b95_f286;
+const EXACT_SEED: u64 = 0x1d8e_4e27_c47d_124f;
+
+#[derive(Debug)]
+enum Kept {
+    /// A prepared line: its masked text (in `arena`) and tokens.
+    Line {
+        masked: Range<usize>,
+        tokens: Range<usize>,
+        memo: Option<Memo>,
+    },
+    /// Lines of this shape are kept under their exact key; these spans (in
+    /// `spans`) of the line keep their own bytes in it.
+    Exact { spans: Range<usize> },
+}
 
 #[derive(Debug)]
 struct Entry {
-    /// The shape, then the masked text, in `arena`.
-    shape: Range<usize>,
-    masked: Range<usize>,
-    tokens: Range<usize>,
-    memo: Option<Memo>,
+    /// The key (a shape, or a shape with some exact bytes) in `arena`.
+    key: Range<usize>,
+    kept: Kept,
 }
 
 /// The template lines of this shape joined, and the miner's epoch then (see
@@ -47,66 +64,154 @@ pub(crate) struct LineCache {
     entries: Vec<Entry>,
     arena: String,
     tokens: Vec<LineToken>,
+    spans: Vec<Span>,
+    /// Scratch for building exact keys.
+    key: Vec<u8>,
 }
 
 impl LineCache {
-    /// Fills `tokens` and `masked` for a line of this shape, if one was kept.
+    /// Fills `tokens` and `masked` for `line` (whose shape is `shape`) if a
+    /// line of its kind was kept.
     pub fn restore(
-        &self,
+        &mut self,
+        line: &str,
         shape: &[u8],
         tokens: &mut Vec<LineToken>,
         masked: &mut String,
     ) -> Option<EntryId> {
-        let &i = self.index.get(&word_hash(shape, LINE_SEED))?;
-        let entry = self.entries.get(i as usize)?;
-        let stored = self.arena.as_bytes().get(entry.shape.clone())?;
-        if !same_bytes(stored, shape) {
-            return None;
+        let mut id = self.find(shape, SHAPE_SEED)?;
+        if let Kept::Exact { spans } = &self.entry(id)?.kept {
+            let spans = spans.clone();
+            exact_key(line, shape, self.spans.get(spans)?, &mut self.key);
+            id = self.find(&self.key, EXACT_SEED)?;
         }
-        masked.push_str(self.arena.get(entry.masked.clone())?);
-        tokens.extend_from_slice(self.tokens.get(entry.tokens.clone())?);
-        Some(EntryId(i))
+        let Kept::Line {
+            masked: text,
+            tokens: kept,
+            ..
+        } = &self.entry(id)?.kept
+        else {
+            return None;
+        };
+        masked.push_str(self.arena.get(text.clone())?);
+        tokens.extend_from_slice(self.tokens.get(kept.clone())?);
+        Some(id)
+    }
+
+    /// Keeps a prepared line. `unstable` are the spans of its tokens that
+    /// are not shape-stable (usually none).
+    pub fn store(
+        &mut self,
+        line: &str,
+        shape: &[u8],
+        unstable: &[Span],
+        tokens: &[LineToken],
+        masked: &str,
+    ) -> Option<EntryId> {
+        let room = shape.len() * 2 + masked.len();
+        if self.entries.len() + 2 > MAX_LINES
+            || self.arena.len() + room > MAX_ARENA_BYTES
+            || self.tokens.len() + tokens.len() > MAX_TOKEN_RECORDS
+            || self.spans.len() + unstable.len() > MAX_TOKEN_RECORDS
+        {
+            self.clear();
+        }
+        if unstable.is_empty() {
+            return self.push(shape, SHAPE_SEED, tokens, masked);
+        }
+        if self.find(shape, SHAPE_SEED).is_none() {
+            let start = self.spans.len();
+            self.spans.extend_from_slice(unstable);
+            let spans = start..self.spans.len();
+            self.push_entry(shape, SHAPE_SEED, Kept::Exact { spans })?;
+        }
+        let mut key = std::mem::take(&mut self.key);
+        exact_key(line, shape, unstable, &mut key);
+        let id = self.push(&key, EXACT_SEED, tokens, masked);
+        self.key = key;
+        id
     }
 
     pub fn memo(&self, id: EntryId) -> Option<Memo> {
-        self.entries.get(id.0 as usize)?.memo
+        match self.entry(id)?.kept {
+            Kept::Line { memo, .. } => memo,
+            Kept::Exact { .. } => None,
+        }
     }
 
     pub fn set_memo(&mut self, id: EntryId, memo: Memo) {
-        if let Some(entry) = self.entries.get_mut(id.0 as usize) {
-            entry.memo = Some(memo);
+        if let Some(Entry {
+            kept: Kept::Line { memo: slot, .. },
+            ..
+        }) = self.entries.get_mut(id.0 as usize)
+        {
+            *slot = Some(memo);
         }
     }
 
-    /// Keeps a prepared line (all of whose tokens are shape-stable).
-    pub fn store(&mut self, shape: &[u8], tokens: &[LineToken], masked: &str) -> Option<EntryId> {
-        // Shapes are lines with some digits rewritten: valid UTF-8.
-        let shape_text = std::str::from_utf8(shape).ok()?;
-        if self.entries.len() >= MAX_LINES
-            || self.arena.len() + shape.len() + masked.len() > MAX_ARENA_BYTES
-            || self.tokens.len() + tokens.len() > MAX_TOKEN_RECORDS
-        {
-            self.index.clear();
-            self.entries.clear();
-            self.arena.clear();
-            self.tokens.clear();
-        }
-        let index = u32::try_from(self.entries.len()).ok()?;
-        let shape_start = self.arena.len();
-        self.arena.push_str(shape_text);
-        let masked_start = self.arena.len();
+    fn entry(&self, id: EntryId) -> Option<&Entry> {
+        self.entries.get(id.0 as usize)
+    }
+
+    fn find(&self, key: &[u8], seed: u64) -> Option<EntryId> {
+        let &i = self.index.get(&word_hash(key, seed))?;
+        let entry = self.entries.get(i as usize)?;
+        let stored = self.arena.as_bytes().get(entry.key.clone())?;
+        same_bytes(stored, key).then_some(EntryId(i))
+    }
+
+    fn push(
+        &mut self,
+        key: &[u8],
+        seed: u64,
+        tokens: &[LineToken],
+        masked: &str,
+    ) -> Option<EntryId> {
+        let text_start = self.arena.len();
         self.arena.push_str(masked);
         let tokens_start = self.tokens.len();
         self.tokens.extend_from_slice(tokens);
-        self.index
-            .entry(word_hash(shape, LINE_SEED))
-            .or_insert(index);
-        self.entries.push(Entry {
-            shape: shape_start..masked_start,
-            masked: masked_start..self.arena.len(),
+        let kept = Kept::Line {
+            masked: text_start..self.arena.len(),
             tokens: tokens_start..self.tokens.len(),
             memo: None,
+        };
+        self.push_entry(key, seed, kept)
+    }
+
+    fn push_entry(&mut self, key: &[u8], seed: u64, kept: Kept) -> Option<EntryId> {
+        // Keys are lines with some digits rewritten: valid UTF-8.
+        let key_text = std::str::from_utf8(key).ok()?;
+        let index = u32::try_from(self.entries.len()).ok()?;
+        let start = self.arena.len();
+        self.arena.push_str(key_text);
+        // A 64-bit collision between live keys only costs the newer one its
+        // place: `find` compares the key bytes.
+        self.index.entry(word_hash(key, seed)).or_insert(index);
+        self.entries.push(Entry {
+            key: start..self.arena.len(),
+            kept,
         });
         Some(EntryId(index))
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.entries.clear();
+        self.arena.clear();
+        self.tokens.clear();
+        self.spans.clear();
+    }
+}
+
+/// `shape` with the bytes of `line` put back in `spans`.
+fn exact_key(line: &str, shape: &[u8], spans: &[Span], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(shape);
+    for span in spans {
+        let r = span.range();
+        if let (Some(to), Some(from)) = (out.get_mut(r.clone()), line.as_bytes().get(r)) {
+            to.copy_from_slice(from);
+        }
     }
 }
