@@ -89,6 +89,45 @@ pub enum Command {
     Serve(ServeArgs),
     /// Ask the triage agent one question and print the answer.
     Ask(AskArgs),
+    /// Work with log files directly (no server, no model).
+    #[command(subcommand)]
+    Logs(LogsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Collapse log files (or stdin) into templates: count, first/last seen,
+    /// level, examples and the values seen in each <*>.
+    Summarize(SummarizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    /// Log files to read, in order; `-` or none reads stdin. Any size: one
+    /// streaming pass, bounded memory.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Only events at or after this time: a timestamp as the log writes it
+    /// (2026-11-23 02:00:00, RFC 3339…) or a duration back from now (30m, 6h).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only events before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only events at or above this level: TRACE, DEBUG, INFO, WARN, ERROR, FATAL.
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
+
+    /// Templates to print, most frequent first (0 prints all).
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+
+    /// Print the whole summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,7 @@
 
 use clap::Parser;
 
-use opsdeck::cli::{Cli, Command};
+use opsdeck::cli::{Cli, Command, LogsCommand};
 use opsdeck::commands::serve::CommandError;
 
 fn main() {
@@ -15,6 +15,7 @@ fn main() {
     let process = match &cli.command {
         Some(Command::Serve(_)) => "serve",
         Some(Command::Ask(_)) => "ask",
+        Some(Command::Logs(_)) => "logs",
         None => "console",
     };
     let _log_guard = opsdeck::logging::init(process);
@@ -31,6 +32,9 @@ fn main() {
         match (cli.command, cli.replay) {
             (Some(Command::Serve(args)), _) => opsdeck::commands::serve::run(args).await,
             (Some(Command::Ask(args)), _) => opsdeck::commands::ask::run(args).await,
+            (Some(Command::Logs(LogsCommand::Summarize(args))), _) => {
+                opsdeck::commands::logs::summarize(&args)
+            }
             (None, Some(path)) if cli.verify => {
                 opsdeck::commands::replay::verify(&path, &cli.console).await
             }

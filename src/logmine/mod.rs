@@ -15,6 +15,7 @@ mod hash;
 mod header;
 mod mask;
 mod miner;
+mod summary;
 mod trend;
 
 pub mod eval;
@@ -23,4 +24,8 @@ pub use events::{EventAssembler, MAX_EVENT_BYTES};
 pub use header::{Header, split_header};
 pub use mask::{VarKind, WILDCARD, mask_into, mask_line, mask_token};
 pub use miner::{Cluster, ClusterId, MinerConfig, TemplateMiner};
+pub use summary::{
+    LevelledCluster, LogSummarizer, MAX_LINE_BYTES, Summary, SummaryCounts, SummaryFilter,
+    read_capped_line,
+};
 pub use trend::{ClusterTrend, SPIKE_MIN_COUNT, SPIKE_RATIO, compare_with_baseline};

@@ -63,7 +63,7 @@ pub struct Summary {
     pub counts: SummaryCounts,
     /// Templates dropped to keep memory bounded (their events are counted in `mined`).
     pub evicted_templates: u64,
-    /// Most frequent first.
+    /// Most frequent first; among equals the most severe.
     pub clusters: Vec<LevelledCluster>,
 }
 
@@ -111,7 +111,7 @@ impl LogSummarizer {
         if let Some(event) = self.assembler.finish() {
             self.event(&event);
         }
-        let clusters = self
+        let mut clusters: Vec<LevelledCluster> = self
             .miner
             .clusters()
             .into_iter()
@@ -120,6 +120,14 @@ impl LogSummarizer {
                 cluster,
             })
             .collect();
+        // Most frequent first; among equals the more severe, then the
+        // miner's order (earliest seen).
+        clusters.sort_by(|a, b| {
+            b.cluster
+                .count
+                .cmp(&a.cluster.count)
+                .then_with(|| b.level.cmp(&a.level))
+        });
         Summary {
             counts: self.counts,
             evicted_templates: self.miner.evicted_templates(),

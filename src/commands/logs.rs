@@ -1,0 +1,278 @@
+//! `opsdeck logs summarize`: log files in, templates out — on its own during
+//! an incident, no server and no model needed.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Datelike, Utc};
+
+use super::serve::CommandError;
+use crate::cli::SummarizeArgs;
+use crate::logmine::{LogSummarizer, MinerConfig, Summary, SummaryFilter, split_header};
+use crate::model::log::LogLevel;
+use crate::model::time::{TIME_FORMS, parse_instant};
+
+/// Characters of an example or value printed before it is cut.
+const SHOWN_CHARS: usize = 160;
+/// Values printed per `<*>`.
+const SHOWN_VALUES: usize = 5;
+
+pub fn summarize(args: &SummarizeArgs) -> Result<(), CommandError> {
+    let now = Utc::now();
+    let filter = SummaryFilter {
+        min_level: args.level.as_deref().map(parse_level).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|raw| parse_time("--since", raw, now))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|raw| parse_time("--until", raw, now))
+            .transpose()?,
+    };
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && since >= until
+    {
+        return Err(CommandError::usage(format!(
+            "the window is empty: --since ({since}) is not before --until ({until})"
+        )));
+    }
+    let mut summarizer = LogSummarizer::new(filter.clone(), MinerConfig::default(), now.year());
+    let stdin_only = args.files.is_empty();
+    if stdin_only {
+        feed_stdin(&mut summarizer)?;
+    }
+    for path in &args.files {
+        if path == Path::new("-") {
+            feed_stdin(&mut summarizer)?;
+            continue;
+        }
+        let file = File::open(path)
+            .map_err(|e| CommandError::failed(format!("cannot open {}: {e}", path.display())))?;
+        summarizer
+            .feed(BufReader::with_capacity(1 << 16, file))
+            .map_err(|e| CommandError::failed(format!("cannot read {}: {e}", path.display())))?;
+    }
+    let summary = summarizer.finish();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &summary)
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_text(&mut out, &summary, &filter, args.top)
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        // `| head` closing the pipe is not an error worth reporting.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CommandError::failed(format!(
+            "cannot write the summary: {e}"
+        ))),
+    }
+}
+
+fn feed_stdin(summarizer: &mut LogSummarizer) -> Result<(), CommandError> {
+    summarizer
+        .feed(io::stdin().lock())
+        .map_err(|e| CommandError::failed(format!("cannot read stdin: {e}")))
+}
+
+fn parse_level(raw: &str) -> Result<LogLevel, CommandError> {
+    LogLevel::parse(raw).ok_or_else(|| {
+        CommandError::usage(format!(
+            "--level '{raw}' is not a log level: use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"
+        ))
+    })
+}
+
+/// A time as logs write it (anything the header reader understands, taken
+/// as UTC when it has no zone), RFC 3339, or a duration back from `now`.
+fn parse_time(flag: &str, raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CommandError> {
+    let text = raw.trim();
+    let header = split_header(text, now.year());
+    if let Some(ts) = header.timestamp
+        && header.message_start == text.len()
+    {
+        return Ok(ts);
+    }
+    parse_instant(text, now).map_err(|_| {
+        CommandError::usage(format!(
+            "{flag} '{raw}' is not a time: use a timestamp such as 2026-11-23 02:00:00 (UTC unless it has a zone), {TIME_FORMS}"
+        ))
+    })
+}
+
+fn write_text(
+    out: &mut impl Write,
+    summary: &Summary,
+    filter: &SummaryFilter,
+    top: usize,
+) -> io::Result<()> {
+    let c = &summary.counts;
+    writeln!(
+        out,
+        "{} lines, {} events, {} mined into {} templates",
+        c.lines,
+        c.events,
+        c.mined,
+        summary.clusters.len()
+    )?;
+    let mut left_out = Vec::new();
+    if let Some(level) = filter.min_level {
+        left_out.push(format!("{} below {}", c.below_level, level_name(level)));
+        left_out.push(format!("{} without a level", c.without_level));
+    }
+    if filter.since.is_some() || filter.until.is_some() {
+        left_out.push(format!("{} outside the time window", c.outside_window));
+        left_out.push(format!("{} without a timestamp", c.without_timestamp));
+    }
+    if !left_out.is_empty() {
+        writeln!(out, "left out: {}", left_out.join(", "))?;
+    }
+    if c.long_lines > 0 {
+        writeln!(
+            out,
+            "{} lines were longer than {} KiB and were cut",
+            c.long_lines,
+            crate::logmine::MAX_LINE_BYTES / 1024
+        )?;
+    }
+    if summary.evicted_templates > 0 {
+        writeln!(
+            out,
+            "{} rare templates were dropped to bound memory (their events are counted above)",
+            summary.evicted_templates
+        )?;
+    }
+    let shown = if top == 0 {
+        summary.clusters.len()
+    } else {
+        top.min(summary.clusters.len())
+    };
+    for (rank, item) in summary.clusters.iter().take(shown).enumerate() {
+        let cluster = &item.cluster;
+        writeln!(out)?;
+        let level = item.level.map(level_name);
+        let span = match (cluster.first_seen, cluster.last_seen) {
+            (Some(first), Some(last)) => format!(
+                "{} → {} UTC",
+                first.format("%Y-%m-%d %H:%M:%S"),
+                if first.date_naive() == last.date_naive() {
+                    last.format("%H:%M:%S").to_string()
+                } else {
+                    last.format("%Y-%m-%d %H:%M:%S").to_string()
+                }
+            ),
+            _ => "no timestamps".to_string(),
+        };
+        writeln!(
+            out,
+            "#{:<3} {}×  {}  {span}",
+            rank + 1,
+            cluster.count,
+            level.as_deref().unwrap_or("-")
+        )?;
+        writeln!(out, "     {}", printable(&cluster.template))?;
+        for (slot, values) in cluster.params.iter().enumerate() {
+            if values.is_empty() {
+                continue;
+            }
+            let more = if values.len() > SHOWN_VALUES {
+                ", …"
+            } else {
+                ""
+            };
+            let shown: Vec<String> = values
+                .iter()
+                .take(SHOWN_VALUES)
+                .map(|v| printable(v))
+                .collect();
+            writeln!(out, "     <*>{}: {}{more}", slot + 1, shown.join(", "))?;
+        }
+        if let Some(example) = cluster.examples.first() {
+            let first_line = example.lines().next().unwrap_or_default();
+            let rest = example.lines().count().saturating_sub(1);
+            let tail = if rest > 0 {
+                format!("  (+{rest} more lines)")
+            } else {
+                String::new()
+            };
+            writeln!(out, "     e.g. {}{tail}", printable(first_line))?;
+        }
+    }
+    if shown < summary.clusters.len() {
+        writeln!(
+            out,
+            "\n… and {} more templates (--top 0 prints all)",
+            summary.clusters.len() - shown
+        )?;
+    }
+    Ok(())
+}
+
+fn level_name(level: LogLevel) -> String {
+    format!("{level:?}").to_uppercase()
+}
+
+/// One line of text safe to print: control characters (a hostile log's
+/// escape sequences) shown as `�`, tabs as spaces, cut to a readable length.
+fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(SHOWN_CHARS)
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect();
+    if text.chars().nth(SHOWN_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_are_read_as_logs_write_them() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single();
+        let Some(now) = now else { return };
+        let at = |raw: &str| parse_time("--since", raw, now).map_err(|e| e.message);
+        assert_eq!(
+            at("2026-11-23 02:00:00"),
+            Ok(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap())
+        );
+        assert_eq!(
+            at("2026-11-23T03:00:00+01:00"),
+            Ok(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap())
+        );
+        assert_eq!(
+            at("6h"),
+            Ok(Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap())
+        );
+        let bad = at("yesterday-ish").unwrap_err();
+        assert!(
+            bad.contains("--since 'yesterday-ish' is not a time"),
+            "{bad}"
+        );
+        assert!(at("2026-11-23 02:00:00 trailing").is_err());
+    }
+
+    #[test]
+    fn hostile_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("ok\x1b[2Jgone\tx"), "ok�[2Jgone x");
+        let long = "é".repeat(SHOWN_CHARS + 5);
+        let shown = printable(&long);
+        assert_eq!(shown.chars().count(), SHOWN_CHARS + 1);
+        assert!(shown.ends_with('…'));
+    }
+}

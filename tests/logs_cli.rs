@@ -1,0 +1,121 @@
+//! `opsdeck logs summarize` as an engineer runs it: files and stdin, filters,
+//! text and JSON, and clear errors.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::process::{OPSDECK, tempdir};
+use serde_json::Value;
+
+/// Runs `opsdeck logs summarize ARGS` with `stdin` piped in.
+fn summarize(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(OPSDECK)
+        .arg("logs")
+        .arg("summarize")
+        .args(args)
+        .env("OPSDECK_LOG_DIR", tempdir("logs-cli"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const SPARK_LOG: &str = "\
+26/11/23 02:00:01 INFO DAGScheduler: Submitting 200 missing tasks from ResultStage 3
+26/11/23 02:03:04 ERROR Executor: Exception in task 17.0 in stage 3.0 (TID 4411)
+java.io.IOException: Connection reset by peer
+\tat sun.nio.ch.FileDispatcherImpl.read0(Native Method)
+\tat org.apache.spark.network.TransportChannelHandler.channelRead(TransportChannelHandler.java:120)
+26/11/23 02:03:05 ERROR Executor: Exception in task 18.0 in stage 3.0 (TID 4412)
+java.io.IOException: Connection reset by peer
+\tat sun.nio.ch.FileDispatcherImpl.read0(Native Method)
+26/11/23 02:03:09 WARN TaskSetManager: Lost task 17.0 in stage 3.0 (TID 4411, 10.0.3.7, executor 2)
+26/11/23 02:04:00 INFO DAGScheduler: Submitting 180 missing tasks from ResultStage 4
+";
+
+#[test]
+fn a_file_collapses_into_templates_with_counts_levels_and_values() {
+    let dir = tempdir("logs-cli-file");
+    let path = dir.join("driver.log");
+    std::fs::write(&path, SPARK_LOG).unwrap();
+    let (code, out, err) = summarize(&[path.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("10 lines, 5 events, 5 mined into 3 templates"),
+        "{out}"
+    );
+    // The two task failures, tracebacks and all, are one template on top.
+    let first = out.split("\n\n").nth(1).unwrap_or_default();
+    assert!(
+        first.contains("2×  ERROR  2026-11-23 02:03:04 → 02:03:05 UTC"),
+        "{out}"
+    );
+    assert!(
+        first.contains("Executor: Exception in task <*> in stage <*> (TID <*>)"),
+        "{out}"
+    );
+    assert!(first.contains("<*>1: 17.0, 18.0"), "{out}");
+    assert!(first.contains("(+3 more lines)"), "{out}");
+}
+
+#[test]
+fn stdin_and_filters_work_together() {
+    let (code, out, err) = summarize(
+        &["--level", "warn", "--since", "2026-11-23 02:03:05", "-"],
+        SPARK_LOG.replace("26/11/23", "2026-11-23").as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 mined into 2 templates"), "{out}");
+    assert!(out.contains("left out: 2 below WARN, 0 without a level, 1 outside the time window, 0 without a timestamp"), "{out}");
+}
+
+#[test]
+fn json_carries_the_whole_summary() {
+    let (code, out, err) = summarize(&["--json"], SPARK_LOG.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["counts"]["events"], 5);
+    let clusters = summary["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 3);
+    assert_eq!(clusters[0]["count"], 2);
+    assert_eq!(clusters[0]["level"], "ERROR");
+    assert_eq!(clusters[0]["first_seen"], "2026-11-23T02:03:04Z");
+    assert!(
+        clusters[0]["examples"][0]
+            .as_str()
+            .unwrap()
+            .contains("Connection reset by peer")
+    );
+}
+
+#[test]
+fn hostile_and_broken_input_gives_clear_answers() {
+    // Escape sequences never reach the terminal; binary junk is summarised.
+    let (code, out, _) = summarize(&[], b"ERROR \x1b]0;pwned\x07 title \xff\xfe\n\0\0\0\n");
+    assert_eq!(code, 0);
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+
+    let (code, _, err) = summarize(&["/no/such/file.log"], b"");
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot open /no/such/file.log"), "{err}");
+
+    let (code, _, err) = summarize(&["--level", "loud"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("--level 'loud' is not a log level"), "{err}");
+
+    let (code, _, err) = summarize(&["--since", "1h", "--until", "2h"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("the window is empty"), "{err}");
+}
