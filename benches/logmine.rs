@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench --bench logmine`.
 
+mod common;
+use common::median;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,15 +92,6 @@ fn input(megabytes: usize, values: Values) -> Vec<String> {
         }
     }
     lines
-}
-
-fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (
-        samples[samples.len() / 2],
-        samples[0],
-        samples[samples.len() - 1],
-    )
 }
 
 /// A memory figure from `/proc/self/status` (`VmRSS:`, `VmHWM:`), in KiB.

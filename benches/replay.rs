@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench --bench replay`. `OPSDECK_BENCH_RECORDS` sets the size.
 
+mod common;
+use common::median;
+
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -57,15 +60,6 @@ fn trace(records: usize) -> String {
         };
     }
     out
-}
-
-fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (
-        samples[samples.len() / 2],
-        samples[0],
-        samples[samples.len() - 1],
-    )
 }
 
 fn main() {

@@ -85,7 +85,8 @@ fn feed_stdin(summarizer: &mut LogSummarizer) -> Result<(), CommandError> {
 fn parse_level(raw: &str) -> Result<LogLevel, CommandError> {
     LogLevel::parse(raw).ok_or_else(|| {
         CommandError::usage(format!(
-            "--level '{raw}' is not a log level: use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"
+            "--level '{raw}' is not a log level: use {}",
+            LogLevel::CHOICES
         ))
     })
 }
@@ -124,7 +125,7 @@ fn write_text(
     )?;
     let mut left_out = Vec::new();
     if let Some(level) = filter.min_level {
-        left_out.push(format!("{} below {}", c.below_level, level_name(level)));
+        left_out.push(format!("{} below {}", c.below_level, level.as_str()));
         left_out.push(format!("{} without a level", c.without_level));
     }
     if filter.since.is_some() || filter.until.is_some() {
@@ -139,7 +140,7 @@ fn write_text(
             out,
             "{} lines were longer than {} KiB and were cut",
             c.long_lines,
-            crate::logmine::MAX_LINE_BYTES / 1024
+            crate::logmine::MAX_READ_LINE_BYTES / 1024
         )?;
     }
     if summary.evicted_templates > 0 {
@@ -157,7 +158,7 @@ fn write_text(
     for (rank, item) in summary.clusters.iter().take(shown).enumerate() {
         let cluster = &item.cluster;
         writeln!(out)?;
-        let level = item.level.map(level_name);
+        let level = item.level.map(LogLevel::as_str);
         let span = match (cluster.first_seen, cluster.last_seen) {
             (Some(first), Some(last)) => format!(
                 "{} → {} UTC",
@@ -175,7 +176,7 @@ fn write_text(
             "#{:<3} {}×  {}  {span}",
             rank + 1,
             cluster.count,
-            level.as_deref().unwrap_or("-")
+            level.unwrap_or("-")
         )?;
         writeln!(out, "     {}", printable(&cluster.template))?;
         for (slot, values) in cluster.params.iter().enumerate() {
@@ -213,10 +214,6 @@ fn write_text(
         )?;
     }
     Ok(())
-}
-
-fn level_name(level: LogLevel) -> String {
-    format!("{level:?}").to_uppercase()
 }
 
 /// One line of text safe to print: control characters (a hostile log's

@@ -47,14 +47,13 @@ pub fn split_header(line: &str, year: i32) -> Header {
 /// A level word among the first tokens from `from`; returns it and the
 /// offset just past its token.
 fn find_level(line: &str, from: usize) -> Option<(LogLevel, usize)> {
-    let mut offset = from;
+    let base = line.as_ptr() as usize;
     for token in line[from..]
         .split_ascii_whitespace()
         .take(LEVEL_SEARCH_TOKENS)
     {
-        let start = offset + line[offset..].find(token).unwrap_or(0);
-        let end = start + token.len();
-        offset = end;
+        // `token` is a sub-slice of `line`, so pointer difference is its offset.
+        let end = token.as_ptr() as usize - base + token.len();
         let word = token
             .trim_start_matches(['[', '(', '<'])
             .trim_end_matches([']', ')', '>', ':', ',']);
@@ -83,15 +82,7 @@ fn level_word(word: &str, marked: bool) -> Option<LogLevel> {
     if word.len() < 3 || !(upper || lower) {
         return None;
     }
-    match word.to_ascii_uppercase().as_str() {
-        "TRACE" => Some(LogLevel::Trace),
-        "DEBUG" => Some(LogLevel::Debug),
-        "INFO" | "NOTICE" => Some(LogLevel::Info),
-        "WARN" | "WARNING" => Some(LogLevel::Warn),
-        "ERROR" | "ERR" | "SEVERE" => Some(LogLevel::Error),
-        "FATAL" | "CRITICAL" | "CRIT" | "EMERG" | "ALERT" | "PANIC" => Some(LogLevel::Fatal),
-        _ => None,
-    }
+    LogLevel::parse(word)
 }
 
 /// A byte cursor over the line's start.

@@ -25,7 +25,24 @@ pub use header::{Header, split_header};
 pub use mask::{VarKind, WILDCARD, mask_into, mask_line, mask_token};
 pub use miner::{Cluster, ClusterId, MinerConfig, TemplateMiner};
 pub use summary::{
-    LevelledCluster, LogSummarizer, MAX_LINE_BYTES, Summary, SummaryCounts, SummaryFilter,
+    LevelledCluster, LogSummarizer, MAX_READ_LINE_BYTES, Summary, SummaryCounts, SummaryFilter,
     read_capped_line,
 };
 pub use trend::{ClusterTrend, SPIKE_MIN_COUNT, SPIKE_RATIO, compare_with_baseline};
+
+/// Helpers shared by the miner's tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Distinct digit-free words: `a`, `b`, … `z`, `ab`, … — values that
+    /// masking leaves alone.
+    pub(crate) fn letters(mut i: usize) -> String {
+        let mut w = String::new();
+        loop {
+            w.push(char::from(b'a' + (i % 26) as u8));
+            i /= 26;
+            if i == 0 {
+                return w;
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@ use crate::model::log::LogLevel;
 
 /// Bytes of one physical line that are kept; the rest of the line is
 /// skipped (and counted) — log payload dumps carry their meaning up front.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+pub const MAX_READ_LINE_BYTES: usize = 64 * 1024;
 
 /// Which events to mine.
 #[derive(Debug, Clone, Default)]
@@ -93,7 +93,7 @@ impl LogSummarizer {
     /// Reads one source to its end. Events never span two sources.
     pub fn feed(&mut self, mut reader: impl BufRead) -> io::Result<()> {
         let mut buf = Vec::new();
-        while let Some(cut) = read_capped_line(&mut reader, &mut buf, MAX_LINE_BYTES)? {
+        while let Some(cut) = read_capped_line(&mut reader, &mut buf, MAX_READ_LINE_BYTES)? {
             self.counts.lines += 1;
             self.counts.long_lines += u64::from(cut);
             let line = String::from_utf8_lossy(&buf);

@@ -18,6 +18,21 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// The levels to name in an error message about a bad one.
+    pub const CHOICES: &str = "TRACE, DEBUG, INFO, WARN, ERROR or FATAL";
+
+    /// The canonical upper-case name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+            LogLevel::Fatal => "FATAL",
+        }
+    }
+
     /// Parses a level name leniently (`warning`, `ERR`, `E`…); `None` when it is not one.
     pub fn parse(raw: &str) -> Option<LogLevel> {
         match raw.trim().to_ascii_uppercase().as_str() {
@@ -26,7 +41,9 @@ impl LogLevel {
             "INFO" | "I" | "INFORMATION" | "NOTICE" => Some(LogLevel::Info),
             "WARN" | "WARNING" | "W" => Some(LogLevel::Warn),
             "ERROR" | "ERR" | "E" | "SEVERE" => Some(LogLevel::Error),
-            "FATAL" | "CRITICAL" | "CRIT" | "F" | "EMERG" | "ALERT" => Some(LogLevel::Fatal),
+            "FATAL" | "CRITICAL" | "CRIT" | "F" | "EMERG" | "ALERT" | "PANIC" => {
+                Some(LogLevel::Fatal)
+            }
             _ => None,
         }
     }

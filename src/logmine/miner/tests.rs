@@ -1,5 +1,6 @@
 use super::super::{EventAssembler, WILDCARD};
 use super::*;
+use crate::logmine::test_support::letters;
 use chrono::TimeZone;
 
 fn ts(secs: i64) -> Option<DateTime<Utc>> {
@@ -24,18 +25,6 @@ impl Rng {
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
-    }
-}
-
-/// Letters-only word for `i`, so masking cannot turn it into `<*>`.
-fn word(mut i: usize) -> String {
-    let mut w = String::new();
-    loop {
-        w.push((b'a' + (i % 26) as u8) as char);
-        i /= 26;
-        if i == 0 {
-            return w;
-        }
     }
 }
 
@@ -175,7 +164,10 @@ fn max_templates_is_respected_under_100k_distinct_lines() {
     let mut m = TemplateMiner::new(config);
     let mut last = ClusterId::IGNORED;
     for i in 0..100_000 {
-        last = m.add(&format!("{} {} happened", word(i), word(i * 7 + 3)), None);
+        last = m.add(
+            &format!("{} {} happened", letters(i), letters(i * 7 + 3)),
+            None,
+        );
         assert!(m.len() <= 500);
     }
     assert_eq!(m.len(), 500);
@@ -204,7 +196,7 @@ fn eviction_keeps_frequent_templates_through_a_flood() {
         m.add(&format!("heartbeat from node {i} ok"), None);
     }
     for i in 0..5_000 {
-        m.add(&format!("{} junk", word(i)), None);
+        m.add(&format!("{} junk", letters(i)), None);
     }
     assert_eq!(
         m.template_of(hot).as_deref(),
@@ -367,13 +359,13 @@ fn same_input_gives_same_templates_and_ids() {
                 0 => format!("job {} {v} after {}ms", rng.below(100), rng.below(5000)),
                 1 => format!(
                     "user {} {v} session on host-{}",
-                    word(rng.below(30) as usize),
+                    letters(rng.below(30) as usize),
                     rng.below(9)
                 ),
-                2 => format!("{} {v}", word(i % 700)),
+                2 => format!("{} {v}", letters(i % 700)),
                 _ => format!(
                     "table {} {v} rows={}",
-                    word(rng.below(5) as usize),
+                    letters(rng.below(5) as usize),
                     rng.below(10_000)
                 ),
             }

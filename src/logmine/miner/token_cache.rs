@@ -222,6 +222,7 @@ pub(crate) fn compute(token: &str, out: &mut String) -> TokenFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logmine::test_support::letters;
 
     fn via_cache(cache: &mut TokenCache, token: &str) -> (String, TokenFacts) {
         let mut shape = Vec::new();
@@ -279,22 +280,11 @@ mod tests {
         for i in 0..(MAX_ENTRIES + 10) {
             // Distinct shapes (letters, not digits, vary), and not plain
             // words, which bypass the cache.
-            let token = format!("{}:x", base26(i));
+            let token = format!("{}:x", letters(i));
             assert_eq!(via_cache(&mut cache, &token), direct(&token));
         }
         assert!(cache.len() <= MAX_ENTRIES);
         let long = "a".repeat(MAX_CACHED_TOKEN + 1);
         assert_eq!(via_cache(&mut cache, &long), direct(&long));
-    }
-
-    fn base26(mut n: usize) -> String {
-        let mut s = String::new();
-        loop {
-            s.push(char::from(b'a' + (n % 26) as u8));
-            n /= 26;
-            if n == 0 {
-                return s;
-            }
-        }
     }
 }

@@ -3,6 +3,7 @@ use std::io::{BufReader, Cursor, Read};
 use chrono::TimeZone;
 
 use super::*;
+use crate::logmine::test_support::letters;
 
 fn summarize(text: &[u8], filter: SummaryFilter) -> Summary {
     let mut s = LogSummarizer::new(filter, MinerConfig::default(), 2026);
@@ -85,7 +86,7 @@ fn dirty_input_is_read_not_rejected() {
     let mut text = Vec::new();
     text.extend_from_slice(b"ERROR bad byte \xff\xfe here\r\n");
     text.extend_from_slice(b"\0\0\0 binary junk\n\n\n");
-    text.extend_from_slice(&vec![b'x'; MAX_LINE_BYTES * 3]);
+    text.extend_from_slice(&vec![b'x'; MAX_READ_LINE_BYTES * 3]);
     text.extend_from_slice(b"\nERROR bad byte \xff here\n");
     text.extend_from_slice(b"last line without newline");
     let s = summarize(&text, SummaryFilter::default());
@@ -149,16 +150,4 @@ fn levels_of_evicted_templates_are_forgotten() {
     let summary = s.finish();
     assert!(summary.clusters.len() <= 4);
     assert!(summary.evicted_templates > 0);
-}
-
-/// Distinct words with no digits: `a`, `b`, … `ba`, …
-fn letters(mut i: usize) -> String {
-    let mut w = String::new();
-    loop {
-        w.push(char::from(b'a' + (i % 26) as u8));
-        i /= 26;
-        if i == 0 {
-            return w;
-        }
-    }
 }

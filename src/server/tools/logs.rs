@@ -119,7 +119,8 @@ fn parse_level(
         None => Ok(default),
         Some(text) => LogLevel::parse(text).map(Some).ok_or_else(|| {
             ToolError::invalid(format!(
-                "level '{text}' is not a log level; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"
+                "level '{text}' is not a log level; use {}",
+                LogLevel::CHOICES
             ))
         }),
     }
@@ -368,7 +369,7 @@ impl OpsdeckServer {
             self.backends().label,
             current.len(),
             min_level
-                .map(|l| format!("{l:?}").to_uppercase())
+                .map(|l| l.as_str().to_string())
                 .unwrap_or_else(|| "any level".into()),
             crate::model::secret::human_duration(window.span()),
             templates,
