@@ -141,6 +141,10 @@ pub enum ReplayFormat {
 pub enum BackendChoice {
     /// The embedded sandbox estate (no cloud account needed).
     Sandbox,
+    /// Real Azure: Data Factory, Key Vault, Resource Manager, Log Analytics
+    /// (set up with AZURE_* variables or --azure-config; see the README).
+    #[value(alias = "azure")]
+    Adf,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +160,15 @@ pub struct ServeArgs {
     /// Where the data comes from.
     #[arg(long, value_enum, default_value_t = BackendChoice::Sandbox)]
     pub backend: BackendChoice,
+
+    /// Azure environments, factories, vaults and workspaces (TOML; default
+    /// ~/.config/opsdeck/azure.toml when it exists, else the AZURE_* variables).
+    #[arg(long, value_name = "FILE", env = "OPSDECK_AZURE_CONFIG")]
+    pub azure_config: Option<PathBuf>,
+
+    /// Serve only this environment of the Azure config (e.g. prod).
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
 
     /// Sandbox incident scenario (see --list-scenarios). Default: the estate's default.
     #[arg(long, value_name = "NAME")]

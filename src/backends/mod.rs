@@ -225,6 +225,8 @@ pub trait SecretStore: Send + Sync {
     fn vault(&self) -> &str;
     /// Metadata of every secret; never values.
     async fn list_secrets(&self) -> Result<Vec<SecretMeta>, BackendError>;
+    /// Metadata of every version of one secret, newest first; never values.
+    async fn secret_versions(&self, name: &str) -> Result<Vec<SecretMeta>, BackendError>;
 }
 
 /// A Terraform plan the backend knows about.
@@ -243,10 +245,41 @@ pub trait InfraSource: Send + Sync {
     async fn read_plan(&self, name: &str) -> Result<String, BackendError>;
 }
 
+/// Events with one message, counted where the logs are.
+#[derive(Debug, Clone)]
+pub struct MessageCount {
+    /// One of the events (the latest), with the message and its context.
+    pub line: LogLine,
+    pub count: u64,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+impl MessageCount {
+    /// A single event as a count of one.
+    pub fn single(line: LogLine) -> MessageCount {
+        MessageCount {
+            first: line.timestamp,
+            last: line.timestamp,
+            line,
+            count: 1,
+        }
+    }
+}
+
 #[async_trait]
 pub trait LogSource: Send + Sync {
     /// Matching log events, oldest first, at most `query.limit`.
     async fn fetch_logs(&self, query: &LogQuery) -> Result<Vec<LogLine>, BackendError>;
+    /// Matching events counted by message where the logs are stored, for
+    /// sources too large to download (Log Analytics); `None` when the source
+    /// cannot count, and the caller fetches the lines instead.
+    async fn count_messages(
+        &self,
+        _query: &LogQuery,
+    ) -> Result<Option<Vec<MessageCount>>, BackendError> {
+        Ok(None)
+    }
     /// Names of the sources this backend can read.
     fn log_sources(&self) -> Vec<String>;
 }
@@ -300,6 +333,25 @@ impl Backends {
             }
         }
         Err(BackendError::run_not_found(run_id))
+    }
+
+    /// Events matching `query` from every log source, counted by message:
+    /// where the logs are when the source can, else fetched and counted here.
+    pub async fn counted_logs(&self, query: &LogQuery) -> Result<Vec<MessageCount>, BackendError> {
+        let mut counts = Vec::new();
+        for source in &self.logs {
+            match source.count_messages(query).await? {
+                Some(counted) => counts.extend(counted),
+                None => counts.extend(
+                    source
+                        .fetch_logs(query)
+                        .await?
+                        .into_iter()
+                        .map(MessageCount::single),
+                ),
+            }
+        }
+        Ok(counts)
     }
 
     pub async fn health(&self) -> Vec<BackendHealth> {

@@ -5,6 +5,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::backends::Backends;
+use crate::backends::azure;
+use crate::backends::azure::client::RetryPolicy;
+use crate::backends::azure::config::AzureSettings;
 use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
 use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
@@ -44,9 +47,38 @@ pub fn clock_from(frozen: Option<&str>) -> Result<SharedClock, CommandError> {
     }
 }
 
+/// The Azure settings: `--azure-config`, else `~/.config/opsdeck/azure.toml`
+/// when it exists, else the AZURE_* variables.
+fn azure_settings(args: &ServeArgs) -> Result<AzureSettings, CommandError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let default_file = crate::mcp::config::default_path()
+        .and_then(|p| p.parent().map(|dir| dir.join("azure.toml")))
+        .filter(|p| p.is_file());
+    let mut settings = match args.azure_config.clone().or(default_file) {
+        Some(path) => AzureSettings::from_file(&path, &lookup),
+        None => AzureSettings::from_env(&lookup),
+    }
+    .map_err(CommandError::usage)?;
+    if let Some(name) = &args.environment {
+        settings.select(name).map_err(CommandError::usage)?;
+    }
+    Ok(settings)
+}
+
 /// The backends a serve command asks for.
-pub fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Backends, CommandError> {
+pub async fn build_backends(
+    args: &ServeArgs,
+    clock: SharedClock,
+) -> Result<Backends, CommandError> {
     match args.backend {
+        BackendChoice::Adf => {
+            let settings = azure_settings(args)?;
+            let lookup = |name: &str| std::env::var(name).ok();
+            let (backends, _) = azure::build(&settings, clock, &lookup, RetryPolicy::default())
+                .await
+                .map_err(CommandError::failed)?;
+            Ok(backends)
+        }
         BackendChoice::Sandbox => {
             let files = match &args.sandbox_dir {
                 Some(dir) if !dir.is_dir() => {
@@ -118,7 +150,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
         return list_scenarios(&args);
     }
     let clock = clock_from(args.frozen_clock.as_deref())?;
-    let backends = build_backends(&args, clock)?;
+    let backends = build_backends(&args, clock).await?;
     let server = OpsdeckServer::new(backends, args.read_only);
     match args.http {
         Some(bind) => {

@@ -17,6 +17,9 @@ pub struct SecretMeta {
     pub updated: Option<DateTime<Utc>>,
     pub expires: Option<DateTime<Utc>>,
     pub not_before: Option<DateTime<Utc>>,
+    /// The version id, when the listing was of one secret's versions.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
@@ -151,6 +154,7 @@ mod tests {
             updated: None,
             expires,
             not_before: None,
+            version: None,
             content_type: None,
             tags: BTreeMap::new(),
         }

@@ -59,7 +59,7 @@ pub fn parse_secret_list(body: &str) -> Result<(Vec<SecretMeta>, Option<String>)
         .value
         .into_iter()
         .map(|item| {
-            let (vault, name) = split_secret_id(&item.id);
+            let (vault, name, version) = split_secret_id(&item.id);
             SecretMeta {
                 name,
                 vault,
@@ -68,6 +68,7 @@ pub fn parse_secret_list(body: &str) -> Result<(Vec<SecretMeta>, Option<String>)
                 updated: item.attributes.updated.and_then(from_unix),
                 expires: item.attributes.exp.and_then(from_unix),
                 not_before: item.attributes.nbf.and_then(from_unix),
+                version,
                 content_type: item.content_type,
                 tags: item.tags,
             }
@@ -80,17 +81,20 @@ fn from_unix(secs: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(secs, 0).single()
 }
 
-/// `https://myvault.vault.azure.net/secrets/name[/version]` → (`myvault`, `name`).
-fn split_secret_id(id: &str) -> (String, String) {
+/// `https://myvault.vault.azure.net/secrets/name[/version]` → (`myvault`, `name`, version).
+fn split_secret_id(id: &str) -> (String, String, Option<String>) {
     let without_scheme = id.split_once("://").map_or(id, |(_, rest)| rest);
     let mut parts = without_scheme.split('/');
     let host = parts.next().unwrap_or_default();
     let vault = host.split('.').next().unwrap_or(host).to_string();
-    let name = match (parts.next(), parts.next()) {
-        (Some("secrets"), Some(name)) => name.to_string(),
-        _ => id.to_string(),
-    };
-    (vault, name)
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("secrets"), Some(name), version) => (
+            vault,
+            name.to_string(),
+            version.filter(|v| !v.is_empty()).map(str::to_string),
+        ),
+        _ => (vault, id.to_string(), None),
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +107,11 @@ mod tests {
             split_secret_id(
                 "https://myvault.vault.azure.net/secrets/listsecrettest0/4387e9f3d6e14c459867679a90fd0f79"
             ),
-            ("myvault".to_string(), "listsecrettest0".to_string())
+            (
+                "myvault".to_string(),
+                "listsecrettest0".to_string(),
+                Some("4387e9f3d6e14c459867679a90fd0f79".to_string())
+            )
         );
     }
 

@@ -560,6 +560,16 @@ impl SecretStore for Sandbox {
         }
         Ok(secrets)
     }
+
+    /// The sandbox keeps one version of each secret: the current one.
+    async fn secret_versions(&self, name: &str) -> Result<Vec<SecretMeta>, BackendError> {
+        let secrets = self.list_secrets().await?;
+        let known: Vec<String> = secrets.iter().map(|s| s.name.clone()).collect();
+        match secrets.into_iter().find(|s| s.name == name) {
+            Some(current) => Ok(vec![current]),
+            None => Err(BackendError::not_found_among("secret", name, &known)),
+        }
+    }
 }
 
 impl Sandbox {

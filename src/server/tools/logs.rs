@@ -8,7 +8,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::backends::LogQuery;
+use crate::backends::{LogQuery, MessageCount};
 use crate::logmine::{MinerConfig, TemplateMiner};
 use crate::model::log::{LogLevel, LogLine};
 use crate::server::OpsdeckServer;
@@ -105,8 +105,8 @@ pub struct SummarizeResult {
     pub window_since: DateTime<Utc>,
     pub window_until: DateTime<Utc>,
     pub baseline_since: DateTime<Utc>,
-    pub events: usize,
-    pub baseline_events: usize,
+    pub events: u64,
+    pub baseline_events: u64,
     pub templates: usize,
     pub clusters: Vec<ClusterBrief>,
 }
@@ -138,28 +138,31 @@ struct ClusterStats {
     examples: Vec<String>,
 }
 
-/// Clusters `current` lines into templates, marking which are new or spiking
-/// against `baseline` (same-length window before). `baseline_covered` says the
-/// baseline window had logs at all (a quiet one has no warnings, yet is a baseline;
-/// one the source keeps no history for is not). Ranked by what most likely matters.
+/// Clusters `current` events into templates, marking which are new or spiking
+/// against `baseline` (same-length window before). Events come counted by
+/// message (a source that counts where the logs are sends one row per message;
+/// other lines count one each). `baseline_covered` says the baseline window had
+/// logs at all (a quiet one has no warnings, yet is a baseline; one the source
+/// keeps no history for is not). Ranked by what most likely matters.
 pub fn cluster(
-    current: &[LogLine],
-    baseline: &[LogLine],
+    current: &[MessageCount],
+    baseline: &[MessageCount],
     baseline_covered: bool,
     top: usize,
 ) -> Vec<ClusterBrief> {
     let mut miner = TemplateMiner::new(MinerConfig::default());
     let mut stats: HashMap<u64, ClusterStats> = HashMap::new();
-    for line in baseline {
-        let id = miner.add(&line.message, Some(line.timestamp)).0;
-        stats.entry(id).or_default().baseline += 1;
+    for counted in baseline {
+        let id = miner.add(&counted.line.message, Some(counted.last)).0;
+        stats.entry(id).or_default().baseline += counted.count;
     }
-    for line in current {
-        let id = miner.add(&line.message, Some(line.timestamp)).0;
+    for counted in current {
+        let line = &counted.line;
+        let id = miner.add(&line.message, Some(counted.last)).0;
         let s = stats.entry(id).or_default();
-        s.count += 1;
-        s.first = Some(s.first.map_or(line.timestamp, |f| f.min(line.timestamp)));
-        s.last = Some(s.last.map_or(line.timestamp, |l| l.max(line.timestamp)));
+        s.count += counted.count;
+        s.first = Some(s.first.map_or(counted.first, |f| f.min(counted.first)));
+        s.last = Some(s.last.map_or(counted.last, |l| l.max(counted.last)));
         s.level = Some(s.level.map_or(line.level, |l| l.max(line.level)));
         if let Some(p) = &line.pipeline {
             s.pipelines.insert(p.clone());
@@ -174,9 +177,9 @@ pub fn cluster(
         .into_iter()
         .map(|c| (c.id, c.template))
         .collect();
-    let span = |lines: &[LogLine]| -> f64 {
-        let first = lines.iter().map(|l| l.timestamp).min();
-        let last = lines.iter().map(|l| l.timestamp).max();
+    let span = |counts: &[MessageCount]| -> f64 {
+        let first = counts.iter().map(|c| c.first).min();
+        let last = counts.iter().map(|c| c.last).max();
         match (first, last) {
             (Some(f), Some(l)) => ((l - f).num_seconds().max(3_600)) as f64,
             _ => 3_600.0,
@@ -266,6 +269,20 @@ impl OpsdeckServer {
         Ok(lines)
     }
 
+    /// Matching events counted by message: counted where the logs are when the
+    /// source can (Log Analytics), else fetched and counted one by one.
+    async fn counted_matching(&self, query: &LogQuery) -> Result<Vec<MessageCount>, ToolError> {
+        if self.backends().logs.is_empty() {
+            return Err(ToolError::unavailable(
+                "no log source is configured for this server",
+            ));
+        }
+        if let Some(run_id) = &query.run_id {
+            self.backends().find_run(run_id).await?;
+        }
+        Ok(self.backends().counted_logs(query).await?)
+    }
+
     async fn fetch_logs_body(&self, params: FetchLogsParams) -> Outcome<FetchLogsResult> {
         let window = self.window(params.since.as_deref(), params.until.as_deref(), 24)?;
         let limit = check_limit(params.limit, 200, 2_000)?;
@@ -339,8 +356,10 @@ impl OpsdeckServer {
             contains: None,
             limit: 200_000,
         };
-        let current = self.logs_matching(&query(window)).await?;
-        let baseline = self.logs_matching(&query(baseline_window)).await?;
+        let current = self.counted_matching(&query(window)).await?;
+        let baseline = self.counted_matching(&query(baseline_window)).await?;
+        let events: u64 = current.iter().map(|c| c.count).sum();
+        let baseline_events: u64 = baseline.iter().map(|c| c.count).sum();
         let covered = !baseline.is_empty()
             || !self
                 .logs_matching(&LogQuery {
@@ -367,13 +386,13 @@ impl OpsdeckServer {
         let summary = format!(
             "[{}] {} events at {} or above in {} → {} templates (baseline {} events); top:\n{}",
             self.backends().label,
-            current.len(),
+            events,
             min_level
                 .map(|l| l.as_str().to_string())
                 .unwrap_or_else(|| "any level".into()),
             crate::model::secret::human_duration(window.span()),
             templates,
-            baseline.len(),
+            baseline_events,
             lines.join("\n")
         );
         Ok((
@@ -382,8 +401,8 @@ impl OpsdeckServer {
                 window_since: window.since,
                 window_until: window.until,
                 baseline_since: baseline_window.since,
-                events: current.len(),
-                baseline_events: baseline.len(),
+                events,
+                baseline_events,
                 templates,
                 clusters,
             },

@@ -68,6 +68,11 @@ pub struct SecretUsage {
     pub pipelines_downstream: Vec<Reached>,
     /// Direct pipelines whose latest run failed.
     pub failing_now: Vec<String>,
+    /// The secret's versions, newest first (metadata only).
+    pub versions: Vec<SecretMeta>,
+    /// Why the versions could not be listed, when they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions_error: Option<String>,
 }
 
 fn parse_risk(raw: &str) -> Result<SecretRiskLevel, ToolError> {
@@ -204,6 +209,25 @@ impl OpsdeckServer {
         ))
     }
 
+    /// The versions of a secret from the vault that holds it.
+    async fn versions_of(&self, meta: &SecretMeta) -> (Vec<SecretMeta>, Option<String>) {
+        let Some(store) = self
+            .backends()
+            .secrets
+            .iter()
+            .find(|s| s.vault().eq_ignore_ascii_case(&meta.vault))
+        else {
+            return (
+                Vec::new(),
+                Some(format!("no configured vault is named {}", meta.vault)),
+            );
+        };
+        match store.secret_versions(&meta.name).await {
+            Ok(versions) => (versions, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        }
+    }
+
     async fn secret_usage_body(&self, name: &str) -> Outcome<SecretUsage> {
         let secrets = self.all_secrets().await?;
         let Some(meta) = secrets
@@ -264,6 +288,7 @@ impl OpsdeckServer {
                 failing_now.push(pipeline.clone());
             }
         }
+        let (versions, versions_error) = self.versions_of(&meta).await;
         let report = self.secret_report(meta).await?;
         let expiry = match report.meta.expires {
             Some(exp) if exp <= self.now() => {
@@ -273,7 +298,7 @@ impl OpsdeckServer {
             None => "has no expiry".to_string(),
         };
         let summary = format!(
-            "[{}] secret {} {} (risk {:?}); read by {} connection(s) [{}]; {} pipeline(s) use it directly [{}], {} more downstream; failing now: [{}]",
+            "[{}] secret {} {} (risk {:?}); read by {} connection(s) [{}]; {} pipeline(s) use it directly [{}], {} more downstream; failing now: [{}]; {}",
             self.backends().label,
             report.meta.name,
             expiry,
@@ -287,7 +312,11 @@ impl OpsdeckServer {
             direct.len(),
             direct.join(", "),
             downstream.len(),
-            failing_now.join(", ")
+            failing_now.join(", "),
+            match &versions_error {
+                Some(e) => format!("versions unknown ({e})"),
+                None => format!("{} version(s)", versions.len()),
+            }
         );
         Ok((
             summary,
@@ -297,6 +326,8 @@ impl OpsdeckServer {
                 pipelines_direct: direct,
                 pipelines_downstream: downstream,
                 failing_now,
+                versions,
+                versions_error,
             },
         ))
     }

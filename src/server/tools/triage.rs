@@ -494,11 +494,8 @@ impl OpsdeckServer {
             contains: None,
             limit: 5_000,
         };
-        let mut lines = Vec::new();
-        for source in &self.backends().logs {
-            lines.extend(source.fetch_logs(&query).await?);
-        }
-        Ok(super::logs::cluster(&lines, &[], false, top))
+        let counts = self.backends().counted_logs(&query).await?;
+        Ok(super::logs::cluster(&counts, &[], false, top))
     }
 
     /// A jump in data volume, for memory failures: the rows each direct upstream

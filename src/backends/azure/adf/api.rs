@@ -1,0 +1,415 @@
+//! The Data Factory REST operations opsdeck uses (ARM, api-version 2018-06-01),
+//! each one request (or one paged listing) returning the service's own shapes.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::wire::{QueryPage, WireActivityRun, WirePipelineRun};
+use crate::backends::azure::client::{AzureClient, AzureError, Call};
+use crate::backends::factory::{
+    DatasetProperties, Factory, FactoryResource, LinkedServiceProperties, PipelineProperties,
+    TriggerProperties,
+};
+
+pub const API_VERSION: &str = "2018-06-01";
+/// Most definitions of one kind read from a factory.
+const MAX_DEFINITIONS: usize = 10_000;
+
+/// One factory's address and the client to reach it.
+#[derive(Clone)]
+pub struct AdfApi {
+    client: Arc<AzureClient>,
+    scope: String,
+    /// `…/providers/Microsoft.DataFactory/factories/{name}`
+    factory_url: Url,
+    pub factory: String,
+}
+
+/// A `RunFilterParameters` body.
+#[derive(Debug, Clone)]
+pub struct RunFilter {
+    pub last_updated_after: DateTime<Utc>,
+    pub last_updated_before: DateTime<Utc>,
+    pub pipelines: Vec<String>,
+    pub statuses: Vec<String>,
+    pub continuation_token: Option<String>,
+}
+
+impl RunFilter {
+    fn body(&self) -> Value {
+        let mut filters = Vec::new();
+        if !self.pipelines.is_empty() {
+            filters.push(
+                json!({"operand": "PipelineName", "operator": "In", "values": self.pipelines}),
+            );
+        }
+        if !self.statuses.is_empty() {
+            filters.push(json!({"operand": "Status", "operator": "In", "values": self.statuses}));
+        }
+        let mut body = json!({
+            "lastUpdatedAfter": instant(self.last_updated_after),
+            "lastUpdatedBefore": instant(self.last_updated_before),
+            "filters": filters,
+            "orderBy": [{"orderBy": "RunStart", "order": "DESC"}],
+        });
+        if let Some(token) = &self.continuation_token {
+            body["continuationToken"] = json!(token);
+        }
+        body
+    }
+}
+
+fn instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Adds path segments (percent-encoded) and the api-version to a URL.
+pub fn extend(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        path.extend(segments);
+    }
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in query {
+            pairs.append_pair(name, value);
+        }
+    }
+    url
+}
+
+impl AdfApi {
+    pub fn new(
+        client: Arc<AzureClient>,
+        resource_manager: &Url,
+        scope: &str,
+        subscription: &str,
+        resource_group: &str,
+        factory: &str,
+    ) -> AdfApi {
+        let factory_url = extend(
+            resource_manager,
+            &[
+                "subscriptions",
+                subscription,
+                "resourceGroups",
+                resource_group,
+                "providers",
+                "Microsoft.DataFactory",
+                "factories",
+                factory,
+            ],
+            &[],
+        );
+        AdfApi {
+            client,
+            scope: scope.to_string(),
+            factory_url,
+            factory: factory.to_string(),
+        }
+    }
+
+    /// Factory names in a resource group (when the config names none).
+    pub async fn list_factories(
+        client: &AzureClient,
+        resource_manager: &Url,
+        scope: &str,
+        subscription: &str,
+        resource_group: &str,
+    ) -> Result<Vec<String>, AzureError> {
+        let url = extend(
+            resource_manager,
+            &[
+                "subscriptions",
+                subscription,
+                "resourceGroups",
+                resource_group,
+                "providers",
+                "Microsoft.DataFactory",
+                "factories",
+            ],
+            &[("api-version", API_VERSION)],
+        );
+        let prefix = url.path().to_string();
+        let items = client
+            .list(url, scope, &|u: &Url| u.path() == prefix, 1_000)
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|f| f.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect())
+    }
+
+    /// Which credential the client signed in with (never a token).
+    pub fn credential_status(&self) -> String {
+        self.client.credential().status()
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut all = vec![("api-version", API_VERSION)];
+        all.extend_from_slice(query);
+        extend(&self.factory_url, segments, &all)
+    }
+
+    /// The factory itself (to check access and existence).
+    pub async fn get_factory(&self) -> Result<Value, AzureError> {
+        self.client
+            .send(&Call::get(self.url(&[], &[]), &self.scope))
+            .await
+    }
+
+    /// Pipelines, linked services, datasets and triggers, read in parallel.
+    pub async fn definitions(&self) -> Result<(Factory, Vec<String>), AzureError> {
+        let (pipelines, linked, datasets, triggers) = tokio::try_join!(
+            self.list_kind::<PipelineProperties>("pipelines"),
+            self.list_kind::<LinkedServiceProperties>("linkedservices"),
+            self.list_kind::<DatasetProperties>("datasets"),
+            self.list_kind::<TriggerProperties>("triggers"),
+        )?;
+        let skipped = [&pipelines.1, &linked.1, &datasets.1, &triggers.1]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let factory = Factory {
+            name: self.factory.clone(),
+            pipelines: pipelines.0,
+            linked_services: linked.0,
+            datasets: datasets.0,
+            triggers: triggers.0,
+        };
+        Ok((factory, skipped))
+    }
+
+    /// One kind of definition; entries that do not parse are skipped and named
+    /// (one odd pipeline must not hide the whole factory).
+    async fn list_kind<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<(Vec<FactoryResource<T>>, Vec<String>), AzureError> {
+        let url = self.url(&[kind], &[]);
+        let path = url.path().to_string();
+        let items = self
+            .client
+            .list(
+                url,
+                &self.scope,
+                &|u: &Url| u.path() == path,
+                MAX_DEFINITIONS,
+            )
+            .await?;
+        let mut parsed = Vec::new();
+        let mut skipped = Vec::new();
+        for item in items {
+            let name = item
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            match serde_json::from_value::<FactoryResource<T>>(item) {
+                Ok(resource) => parsed.push(resource),
+                Err(e) => {
+                    tracing::warn!("{} {kind} {name} skipped: {e}", self.factory);
+                    skipped.push(format!("{kind}/{name}: {e}"));
+                }
+            }
+        }
+        Ok((parsed, skipped))
+    }
+
+    /// One page of `queryPipelineRuns`.
+    pub async fn query_pipeline_runs(
+        &self,
+        filter: &RunFilter,
+    ) -> Result<QueryPage<WirePipelineRun>, AzureError> {
+        let body = filter.body();
+        let page = self
+            .client
+            .send(&Call::query(
+                self.url(&["queryPipelineRuns"], &[]),
+                &self.scope,
+                &body,
+            ))
+            .await?;
+        parse(page, "queryPipelineRuns")
+    }
+
+    pub async fn get_pipeline_run(&self, run_id: &str) -> Result<WirePipelineRun, AzureError> {
+        let body = self
+            .client
+            .send(&Call::get(
+                self.url(&["pipelineruns", run_id], &[]),
+                &self.scope,
+            ))
+            .await?;
+        parse(body, "pipeline run")
+    }
+
+    /// Every activity run of a pipeline run (all pages).
+    pub async fn query_activity_runs(
+        &self,
+        run_id: &str,
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<WireActivityRun>, AzureError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..100 {
+            let mut body = json!({
+                "lastUpdatedAfter": instant(after),
+                "lastUpdatedBefore": instant(before),
+            });
+            if let Some(t) = &token {
+                body["continuationToken"] = json!(t);
+            }
+            let page: QueryPage<WireActivityRun> = parse(
+                self.client
+                    .send(&Call::query(
+                        self.url(&["pipelineruns", run_id, "queryActivityruns"], &[]),
+                        &self.scope,
+                        &body,
+                    ))
+                    .await?,
+                "queryActivityruns",
+            )?;
+            token = page.next_token();
+            all.extend(page.value);
+            if token.is_none() {
+                return Ok(all);
+            }
+        }
+        Err(AzureError::Unreadable(
+            "queryActivityruns kept returning continuation tokens after 100 pages".into(),
+        ))
+    }
+
+    /// One page of `queryTriggerRuns`.
+    pub async fn query_trigger_runs(
+        &self,
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+        continuation_token: Option<&str>,
+    ) -> Result<QueryPage<Value>, AzureError> {
+        let mut body = json!({
+            "lastUpdatedAfter": instant(after),
+            "lastUpdatedBefore": instant(before),
+        });
+        if let Some(t) = continuation_token {
+            body["continuationToken"] = json!(t);
+        }
+        let page = self
+            .client
+            .send(&Call::query(
+                self.url(&["queryTriggerRuns"], &[]),
+                &self.scope,
+                &body,
+            ))
+            .await?;
+        parse(page, "queryTriggerRuns")
+    }
+
+    /// `createRun`: sent once, never retried. Returns the new run id.
+    pub async fn create_run(
+        &self,
+        pipeline: &str,
+        reference_run_id: Option<&str>,
+        from_failed_activity: bool,
+    ) -> Result<String, AzureError> {
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(reference) = reference_run_id {
+            query.push(("referencePipelineRunId", reference));
+            if from_failed_activity {
+                query.push(("isRecovery", "true"));
+                query.push(("startFromFailure", "true"));
+            }
+        }
+        // With a reference run, ADF takes that run's parameters; an empty body keeps them.
+        let body = json!({});
+        let answer = self
+            .client
+            .send(&Call::action(
+                self.url(&["pipelines", pipeline, "createRun"], &query),
+                &self.scope,
+                Some(&body),
+            ))
+            .await?;
+        answer
+            .get("runId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| AzureError::Unreadable("createRun answered without a runId".into()))
+    }
+
+    /// `cancel` (recursively: child pipeline runs too); sent once, never retried.
+    pub async fn cancel_run(&self, run_id: &str) -> Result<(), AzureError> {
+        self.client
+            .send(&Call::action(
+                self.url(
+                    &["pipelineruns", run_id, "cancel"],
+                    &[("isRecursive", "true")],
+                ),
+                &self.scope,
+                None,
+            ))
+            .await
+            .map(|_| ())
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: Value, what: &str) -> Result<T, AzureError> {
+    serde_json::from_value(body).map_err(|e| {
+        AzureError::Unreadable(format!("the {what} answer has an unexpected shape: {e}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_encoded_into_single_path_segments() {
+        let base = Url::parse("https://management.azure.com").unwrap();
+        let url = extend(
+            &base,
+            &[
+                "factories",
+                "f",
+                "pipelines",
+                "load sales/2024",
+                "createRun",
+            ],
+            &[("api-version", API_VERSION)],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://management.azure.com/factories/f/pipelines/load%20sales%2F2024/createRun?api-version=2018-06-01"
+        );
+    }
+
+    #[test]
+    fn the_run_filter_is_adfs_shape() {
+        let filter = RunFilter {
+            last_updated_after: DateTime::parse_from_rfc3339("2018-06-16T00:36:44Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            last_updated_before: DateTime::parse_from_rfc3339("2018-06-16T00:49:48Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            pipelines: vec!["examplePipeline".into()],
+            statuses: vec!["Failed".into()],
+            continuation_token: Some("tok".into()),
+        };
+        let body = filter.body();
+        assert_eq!(body["lastUpdatedAfter"], "2018-06-16T00:36:44.000Z");
+        assert_eq!(body["filters"][0]["operand"], "PipelineName");
+        assert_eq!(body["filters"][1]["values"][0], "Failed");
+        assert_eq!(body["orderBy"][0]["order"], "DESC");
+        assert_eq!(body["continuationToken"], "tok");
+    }
+}

@@ -1,0 +1,455 @@
+//! A real Azure Data Factory as a [`PipelineBackend`]: definitions, runs and
+//! activity runs over ARM, and the two remediations (`createRun`, `cancel`)
+//! with the care an action on production deserves.
+
+pub mod api;
+pub mod wire;
+
+use std::time::{Duration as StdDuration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use self::api::{AdfApi, RunFilter};
+use crate::backends::azure::client::AzureError;
+use crate::backends::azure::config::is_guid;
+use crate::backends::{
+    BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
+    RunQuery,
+};
+use crate::model::estate::EstateCatalog;
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus};
+use crate::model::time::SharedClock;
+
+/// Roles named in permission errors.
+pub const READ_ROLE: &str =
+    "the Data Factory Contributor or Reader role (or Reader) on the factory or its resource group";
+pub const WRITE_ROLE: &str =
+    "the Data Factory Contributor role on the factory (Reader cannot start or cancel runs)";
+
+/// Definitions change rarely; reading them on every tool call would waste the
+/// subscription's request budget.
+const CATALOG_TTL: StdDuration = StdDuration::from_secs(300);
+/// Most `queryPipelineRuns` pages one tool call reads.
+const MAX_RUN_PAGES: usize = 20;
+
+struct CachedCatalog {
+    at: Instant,
+    catalog: EstateCatalog,
+}
+
+pub struct AdfBackend {
+    api: AdfApi,
+    environment: String,
+    clock: SharedClock,
+    catalog: tokio::sync::Mutex<Option<CachedCatalog>>,
+}
+
+/// Our continuation token: ADF's, plus how many runs of that page were
+/// already returned (we return exactly `limit` runs, ADF pages hold up to 100).
+fn encode_token(skip: usize, adf_token: Option<&str>) -> String {
+    format!("{skip}|{}", adf_token.unwrap_or_default())
+}
+
+fn decode_token(raw: &str) -> Result<(usize, Option<String>), BackendError> {
+    let bad = || {
+        BackendError::InvalidArgument(format!(
+            "continuation_token '{raw}' was not issued by this server; pass back the token from the previous page unchanged, or omit it for the first page"
+        ))
+    };
+    let (skip, token) = raw.split_once('|').ok_or_else(bad)?;
+    let skip = skip.parse().map_err(|_| bad())?;
+    Ok((skip, (!token.is_empty()).then(|| token.to_string())))
+}
+
+impl AdfBackend {
+    pub fn new(api: AdfApi, environment: &str, clock: SharedClock) -> AdfBackend {
+        AdfBackend {
+            api,
+            environment: environment.to_string(),
+            clock,
+            catalog: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn factory(&self) -> &str {
+        &self.api.factory
+    }
+
+    fn error(&self, e: AzureError) -> BackendError {
+        e.about("data factory", &self.api.factory, READ_ROLE)
+    }
+
+    async fn check_pipeline(&self, pipeline: &str) -> Result<(), BackendError> {
+        let catalog = self.catalog().await?;
+        if catalog.pipeline(pipeline).is_none() {
+            let known: Vec<String> = catalog.pipelines.iter().map(|p| p.name.clone()).collect();
+            return Err(BackendError::not_found_among("pipeline", pipeline, &known));
+        }
+        Ok(())
+    }
+
+    /// The latest failed run of a pipeline in the last week.
+    async fn latest_failed(&self, pipeline: &str) -> Result<Option<PipelineRun>, BackendError> {
+        let query = RunQuery::recent(
+            pipeline,
+            vec![RunStatus::Failed],
+            self.clock.now(),
+            Duration::days(7),
+            1,
+        );
+        Ok(self.query_runs(&query).await?.runs.into_iter().next())
+    }
+
+    /// After an action failed without a clear answer: what the factory shows now.
+    async fn runs_started_since(&self, pipeline: &str, since: DateTime<Utc>) -> String {
+        let query = RunQuery {
+            pipelines: vec![pipeline.to_string()],
+            statuses: vec![],
+            window: crate::model::time::TimeWindow {
+                since,
+                until: self.clock.now() + Duration::minutes(5),
+            },
+            limit: 5,
+            continuation: None,
+        };
+        match self.query_runs(&query).await {
+            Ok(page) if page.runs.is_empty() => {
+                "No new run of it shows yet; look again with list_pipeline_runs before starting another".into()
+            }
+            Ok(page) => format!(
+                "Runs of it started since the request: {}. Check these before starting another",
+                page.runs
+                    .iter()
+                    .map(|r| format!("{} ({})", r.run_id, r.status))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Err(e) => format!("Could not check for a new run either ({e}); look with list_pipeline_runs before starting another"),
+        }
+    }
+}
+
+#[async_trait]
+impl PipelineBackend for AdfBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Adf
+    }
+
+    fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
+        let mut cached = self.catalog.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| c.at.elapsed() < CATALOG_TTL) {
+            return Ok(c.catalog.clone());
+        }
+        let (factory, skipped) = self.api.definitions().await.map_err(|e| self.error(e))?;
+        if !skipped.is_empty() {
+            tracing::warn!(
+                "factory {}: {} definitions could not be read: {}",
+                self.api.factory,
+                skipped.len(),
+                skipped.join("; ")
+            );
+        }
+        let catalog = factory.catalog(BackendKind::Adf, &self.environment);
+        *cached = Some(CachedCatalog {
+            at: Instant::now(),
+            catalog: catalog.clone(),
+        });
+        Ok(catalog)
+    }
+
+    async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
+        let (mut skip, mut adf_token) = match &query.continuation {
+            Some(raw) => decode_token(raw)?,
+            None => (0, None),
+        };
+        let now = self.clock.now();
+        let limit = query.limit.max(1);
+        let mut runs = Vec::new();
+        for _ in 0..MAX_RUN_PAGES {
+            let filter = RunFilter {
+                // A run that started in the window was last updated after its start.
+                last_updated_after: query.window.since,
+                // …and may have been updated (finished) at any time since.
+                last_updated_before: now.max(query.window.until) + Duration::hours(1),
+                pipelines: query.pipelines.clone(),
+                statuses: query
+                    .statuses
+                    .iter()
+                    .map(|s| s.as_str().to_string())
+                    .collect(),
+                continuation_token: adf_token.clone(),
+            };
+            let page = self
+                .api
+                .query_pipeline_runs(&filter)
+                .await
+                .map_err(|e| self.error(e))?;
+            let next = page.next_token();
+            let candidates: Vec<PipelineRun> = page
+                .value
+                .into_iter()
+                .map(|w| w.into_run(&self.environment))
+                .collect();
+            let mut index = skip;
+            while index < candidates.len() && runs.len() < limit {
+                let run = &candidates[index];
+                // Queued runs have no start yet; they belong to "now".
+                if query.window.contains(run.run_start.unwrap_or(now)) {
+                    runs.push(run.clone());
+                }
+                index += 1;
+            }
+            if runs.len() >= limit {
+                let continuation = if index < candidates.len() {
+                    Some(encode_token(index, adf_token.as_deref()))
+                } else {
+                    next.as_deref().map(|t| encode_token(0, Some(t)))
+                };
+                return Ok(RunPage { runs, continuation });
+            }
+            match next {
+                Some(token) => {
+                    adf_token = Some(token);
+                    skip = 0;
+                }
+                None => {
+                    return Ok(RunPage {
+                        runs,
+                        continuation: None,
+                    });
+                }
+            }
+        }
+        // Many pages of runs outside the window: hand back what we have and where to go on.
+        Ok(RunPage {
+            runs,
+            continuation: adf_token.map(|t| encode_token(0, Some(&t))),
+        })
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
+        // ADF run ids are GUIDs; anything else belongs to another backend (or a typo).
+        if !is_guid(run_id) {
+            return Ok(None);
+        }
+        match self.api.get_pipeline_run(run_id).await {
+            Ok(wire) => Ok(Some(wire.into_run(&self.environment))),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError> {
+        let run = self
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| BackendError::run_not_found(run_id))?;
+        let now = self.clock.now();
+        let after = run.run_start.unwrap_or(now - Duration::days(30)) - Duration::hours(1);
+        let before = now.max(run.run_end.unwrap_or(now)) + Duration::hours(1);
+        let wire = self
+            .api
+            .query_activity_runs(run_id, after, before)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(wire::activity_runs(wire))
+    }
+
+    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
+        self.check_pipeline(&request.pipeline).await?;
+        let reference = match &request.reference_run_id {
+            Some(id) => {
+                let run = self
+                    .get_run(id)
+                    .await?
+                    .ok_or_else(|| BackendError::run_not_found(id))?;
+                if run.pipeline != request.pipeline {
+                    return Err(BackendError::InvalidArgument(format!(
+                        "run {id} belongs to pipeline {}, not {}",
+                        run.pipeline, request.pipeline
+                    )));
+                }
+                Some(run)
+            }
+            None => self.latest_failed(&request.pipeline).await?,
+        };
+        if let Some(run) = reference.as_ref().filter(|r| !r.status.is_terminal()) {
+            return Err(BackendError::Refused(format!(
+                "run {} of {} is still {}; wait for it to finish or cancel it first",
+                run.run_id, run.pipeline, run.status
+            )));
+        }
+        let from_failed = request.from_failed_activity && reference.is_some();
+        let mut steps = vec![match &reference {
+            Some(run) => format!(
+                "Re-run {} in factory {} ({}) with the parameters of run {} ({} at {})",
+                request.pipeline,
+                self.api.factory,
+                self.environment,
+                run.run_id,
+                run.status,
+                run.run_start.map(|t| t.to_rfc3339()).unwrap_or_default()
+            ),
+            None => format!(
+                "Run {} in factory {} ({}) with default parameters (no failed run in the last 7 days)",
+                request.pipeline, self.api.factory, self.environment
+            ),
+        }];
+        steps.push(if from_failed {
+            "Recovery run: start from the failed activity (ADF startFromFailure); earlier activities keep their results".into()
+        } else {
+            "Start from the first activity".into()
+        });
+        let mut outcome = RemediationOutcome {
+            action: "rerun_pipeline".into(),
+            dry_run: request.dry_run,
+            backend: BackendKind::Adf,
+            environment: self.environment.clone(),
+            pipeline: request.pipeline.clone(),
+            target_run_id: reference.as_ref().map(|r| r.run_id.clone()),
+            new_run_id: None,
+            steps,
+        };
+        if request.dry_run {
+            return Ok(outcome);
+        }
+        let asked_at = self.clock.now();
+        match self
+            .api
+            .create_run(
+                &request.pipeline,
+                reference.as_ref().map(|r| r.run_id.as_str()),
+                from_failed,
+            )
+            .await
+        {
+            Ok(run_id) => {
+                outcome.steps.push(format!("Started run {run_id}"));
+                outcome.new_run_id = Some(run_id);
+                Ok(outcome)
+            }
+            Err(e) if e.is_ambiguous() => {
+                let found = self
+                    .runs_started_since(&request.pipeline, asked_at - Duration::minutes(1))
+                    .await;
+                Err(BackendError::Unavailable(format!(
+                    "createRun for {} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried. {found}",
+                    request.pipeline
+                )))
+            }
+            Err(e) => Err(e.about("pipeline", &request.pipeline, WRITE_ROLE)),
+        }
+    }
+
+    async fn cancel(
+        &self,
+        run_id: &str,
+        dry_run: bool,
+    ) -> Result<RemediationOutcome, BackendError> {
+        let run = self
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| BackendError::run_not_found(run_id))?;
+        if run.status.is_terminal() || run.status == RunStatus::Canceling {
+            return Err(BackendError::Refused(format!(
+                "run {run_id} of {} is already {}; there is nothing to cancel",
+                run.pipeline, run.status
+            )));
+        }
+        let mut steps = vec![
+            format!(
+                "Cancel run {run_id} of {} in factory {} ({}), {} since {}",
+                run.pipeline,
+                self.api.factory,
+                self.environment,
+                run.status,
+                run.run_start
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "queued".into())
+            ),
+            "Child pipeline runs it started are cancelled with it (isRecursive)".into(),
+        ];
+        let outcome = |steps| RemediationOutcome {
+            action: "cancel_run".into(),
+            dry_run,
+            backend: BackendKind::Adf,
+            environment: self.environment.clone(),
+            pipeline: run.pipeline.clone(),
+            target_run_id: Some(run_id.to_string()),
+            new_run_id: None,
+            steps,
+        };
+        if dry_run {
+            return Ok(outcome(steps));
+        }
+        match self.api.cancel_run(run_id).await {
+            Ok(()) => {
+                steps
+                    .push("Cancellation requested; the run shows Canceling, then Cancelled".into());
+                Ok(outcome(steps))
+            }
+            Err(e) if e.is_ambiguous() => {
+                let now_shows = match self.get_run(run_id).await {
+                    Ok(Some(run)) => format!("the run now shows {}", run.status),
+                    Ok(None) => "the run can no longer be found".into(),
+                    Err(check) => format!("its state could not be read either ({check})"),
+                };
+                Err(BackendError::Unavailable(format!(
+                    "cancel of run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; {now_shows}"
+                )))
+            }
+            Err(e) => Err(e.about("run", run_id, WRITE_ROLE)),
+        }
+    }
+
+    async fn health(&self) -> BackendHealth {
+        let name = format!("adf/{}/{}", self.environment, self.api.factory);
+        match self.api.get_factory().await {
+            Ok(factory) => BackendHealth {
+                name,
+                ok: true,
+                detail: format!(
+                    "factory {} ({}) reachable; {}",
+                    self.api.factory,
+                    factory
+                        .get("location")
+                        .and_then(|l| l.as_str())
+                        .unwrap_or("location unknown"),
+                    self.api_credential_status()
+                ),
+            },
+            Err(e) => BackendHealth {
+                name,
+                ok: false,
+                detail: format!("{}; {}", self.error(e), self.api_credential_status()),
+            },
+        }
+    }
+}
+
+impl AdfBackend {
+    fn api_credential_status(&self) -> String {
+        format!("credential: {}", self.api.credential_status())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_tokens_round_trip_and_foreign_ones_are_refused() {
+        assert_eq!(
+            decode_token(&encode_token(3, Some("a|b"))).unwrap(),
+            (3, Some("a|b".into()))
+        );
+        assert_eq!(decode_token(&encode_token(0, None)).unwrap(), (0, None));
+        assert!(decode_token("opaque").is_err());
+        assert!(decode_token("x|y").is_err());
+    }
+}

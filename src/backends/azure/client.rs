@@ -1,0 +1,668 @@
+//! One HTTP client for every Azure API opsdeck calls, with the manners a shared
+//! cloud expects: a timeout on every request; retries with backoff only for
+//! reads, honouring `Retry-After`; never a retry of an action (`createRun`,
+//! `cancel`), whose failure may hide a success; a pause when ARM says the
+//! subscription's request budget is nearly spent; `nextLink` paging that only
+//! follows links back to the same service (a link elsewhere would carry our
+//! token away).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+
+use super::credential::AzureCredential;
+use crate::backends::BackendError;
+
+/// Whether a request may be sent again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Safety {
+    /// Reads and queries: sending twice changes nothing.
+    Read,
+    /// Actions: a second send could start a second run.
+    Action,
+}
+
+/// How reads are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// First backoff; doubled each retry.
+    pub base_delay: Duration,
+    /// A `Retry-After` longer than this is reported instead of waited out.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            retries: 3,
+            base_delay: Duration::from_millis(500),
+            max_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// ARM's remaining-request headers below this make the client pause a little.
+const LOW_BUDGET: u64 = 25;
+const LOW_BUDGET_PAUSE: Duration = Duration::from_secs(1);
+/// Most pages one listing follows.
+const MAX_PAGES: usize = 500;
+
+/// Why a request failed, before it is put in the words of the resource asked about.
+#[derive(Debug, Clone)]
+pub enum AzureError {
+    SignIn(String),
+    /// Azure answered with an error status.
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// No answer: the request may or may not have reached Azure.
+    Transport {
+        message: String,
+        maybe_sent: bool,
+    },
+    /// An answer that is not what the API documents.
+    Unreadable(String),
+}
+
+impl AzureError {
+    /// True when an action may have been carried out although it reported failure.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            AzureError::Transport { maybe_sent, .. } => *maybe_sent,
+            AzureError::Status { status, .. } => *status >= 500,
+            AzureError::Unreadable(_) => true,
+            AzureError::SignIn(_) => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            AzureError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The error in terms of what was asked for: `what` `name` (a factory, a
+    /// run…), and the role that grants access, for 403s.
+    pub fn about(self, what: &'static str, name: &str, role: &str) -> BackendError {
+        match self {
+            AzureError::SignIn(message) => BackendError::Unavailable(message),
+            AzureError::Status {
+                status: 404,
+                code,
+                message,
+                ..
+            } => BackendError::NotFound {
+                what,
+                name: name.to_string(),
+                hint: format!("Azure says: {code}: {message}"),
+            },
+            AzureError::Status {
+                status: 401,
+                code,
+                message,
+                ..
+            } => BackendError::Unavailable(format!(
+                "Azure did not accept the sign-in for {what} '{name}' (401 {code}: {message}). Check the tenant, and that the credential is for this cloud"
+            )),
+            AzureError::Status {
+                status: 403,
+                code,
+                message,
+                ..
+            } => BackendError::Refused(format!(
+                "the signed-in identity may not do this on {what} '{name}' (403 {code}: {message}). It needs {role}"
+            )),
+            AzureError::Status {
+                status: 429,
+                code,
+                retry_after,
+                ..
+            } => BackendError::Unavailable(format!(
+                "Azure is throttling requests for {what} '{name}' (429 {code}); try again in {}",
+                retry_after
+                    .map(|d| format!("{}s", d.as_secs().max(1)))
+                    .unwrap_or_else(|| "a minute".into())
+            )),
+            AzureError::Status {
+                status,
+                code,
+                message,
+                ..
+            } if (400..500).contains(&status) => BackendError::InvalidArgument(format!(
+                "Azure refused the request for {what} '{name}' ({status} {code}: {message})"
+            )),
+            AzureError::Status {
+                status,
+                code,
+                message,
+                ..
+            } => BackendError::Unavailable(format!(
+                "Azure failed to answer for {what} '{name}' ({status} {code}: {message}); try again shortly"
+            )),
+            AzureError::Transport { message, .. } => BackendError::Unavailable(format!(
+                "could not reach Azure for {what} '{name}': {message}"
+            )),
+            AzureError::Unreadable(message) => BackendError::Unavailable(format!(
+                "Azure's answer for {what} '{name}' could not be read: {message}"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for AzureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AzureError::SignIn(m) | AzureError::Unreadable(m) => f.write_str(m),
+            AzureError::Status {
+                status,
+                code,
+                message,
+                ..
+            } => write!(f, "{status} {code}: {message}"),
+            AzureError::Transport { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+/// One request.
+pub struct Call<'a> {
+    pub method: Method,
+    pub url: Url,
+    /// The token scope of the service (`https://management.azure.com/.default`…).
+    pub scope: &'a str,
+    pub body: Option<&'a Value>,
+    pub safety: Safety,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(url: Url, scope: &'a str) -> Call<'a> {
+        Call {
+            method: Method::GET,
+            url,
+            scope,
+            body: None,
+            safety: Safety::Read,
+        }
+    }
+
+    /// A POST that only reads (ADF run queries, Log Analytics queries).
+    pub fn query(url: Url, scope: &'a str, body: &'a Value) -> Call<'a> {
+        Call {
+            method: Method::POST,
+            url,
+            scope,
+            body: Some(body),
+            safety: Safety::Read,
+        }
+    }
+
+    /// A POST that changes something; never retried.
+    pub fn action(url: Url, scope: &'a str, body: Option<&'a Value>) -> Call<'a> {
+        Call {
+            method: Method::POST,
+            url,
+            scope,
+            body,
+            safety: Safety::Action,
+        }
+    }
+}
+
+pub struct AzureClient {
+    http: reqwest::Client,
+    credential: Arc<AzureCredential>,
+    retry: RetryPolicy,
+    /// Set when ARM reports the request budget nearly spent.
+    pause_until: Mutex<Option<Instant>>,
+}
+
+impl AzureClient {
+    pub fn new(
+        credential: Arc<AzureCredential>,
+        timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<AzureClient, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
+            // Redirects would re-send the token to wherever they point.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(AzureClient {
+            http,
+            credential,
+            retry,
+            pause_until: Mutex::new(None),
+        })
+    }
+
+    pub fn credential(&self) -> &AzureCredential {
+        &self.credential
+    }
+
+    /// Sends a request (retrying reads as the policy allows) and returns the
+    /// JSON body; an empty body is `null`.
+    pub async fn send(&self, call: &Call<'_>) -> Result<Value, AzureError> {
+        let mut retry = 0;
+        loop {
+            self.wait_for_budget().await;
+            let outcome = self.send_once(call).await;
+            let wait = match &outcome {
+                Err(error) if call.safety == Safety::Read && retry < self.retry.retries => {
+                    self.retry_wait(error, retry)
+                }
+                _ => None,
+            };
+            match wait {
+                Some(wait) => {
+                    tracing::info!(
+                        "retrying {} {} in {:?} after: {}",
+                        call.method,
+                        redacted(&call.url),
+                        wait,
+                        outcome
+                            .as_ref()
+                            .err()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default()
+                    );
+                    tokio::time::sleep(wait).await;
+                    retry += 1;
+                }
+                None => return outcome,
+            }
+        }
+    }
+
+    /// How long to wait before retrying a read, or `None` to give up.
+    fn retry_wait(&self, error: &AzureError, retry: u32) -> Option<Duration> {
+        let backoff = self.retry.base_delay * 2u32.saturating_pow(retry);
+        match error {
+            AzureError::Status {
+                status,
+                retry_after,
+                ..
+            } if matches!(status, 429 | 500 | 502 | 503 | 504) => {
+                let wait = retry_after.unwrap_or(backoff);
+                (wait <= self.retry.max_wait).then_some(wait)
+            }
+            AzureError::Transport { .. } => Some(backoff),
+            _ => None,
+        }
+    }
+
+    async fn send_once(&self, call: &Call<'_>) -> Result<Value, AzureError> {
+        let token = self
+            .credential
+            .token(call.scope)
+            .await
+            .map_err(AzureError::SignIn)?;
+        let mut request = self
+            .http
+            .request(call.method.clone(), call.url.clone())
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = call.body {
+            request = request.json(body);
+        } else if call.method == Method::POST {
+            request = request.header(reqwest::header::CONTENT_LENGTH, "0");
+        }
+        let response = request.send().await.map_err(|e| AzureError::Transport {
+            message: describe_transport(&e),
+            // A request that never connected cannot have been carried out.
+            maybe_sent: !e.is_connect(),
+        })?;
+        let status = response.status();
+        self.note_budget(response.headers());
+        let retry_after = retry_after(response.headers());
+        let text = response.text().await.map_err(|e| AzureError::Transport {
+            message: format!("the answer was cut off: {}", describe_transport(&e)),
+            maybe_sent: true,
+        })?;
+        if status.is_success() {
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text)
+                .map_err(|e| AzureError::Unreadable(format!("not JSON ({e})")));
+        }
+        if status.is_redirection() {
+            return Err(AzureError::Status {
+                status: status.as_u16(),
+                code: "Redirect".into(),
+                message: "Azure APIs do not redirect; check the endpoint overrides".into(),
+                retry_after: None,
+            });
+        }
+        let (code, message) = error_body(status, &text);
+        Err(AzureError::Status {
+            status: status.as_u16(),
+            code,
+            message,
+            retry_after,
+        })
+    }
+
+    /// Every item of a listing, following `nextLink` (only back to the same
+    /// service, and only to paths `allowed` accepts) up to `max_items`.
+    pub async fn list(
+        &self,
+        first: Url,
+        scope: &str,
+        allowed: &(dyn Fn(&Url) -> bool + Sync),
+        max_items: usize,
+    ) -> Result<Vec<Value>, AzureError> {
+        let mut items = Vec::new();
+        let mut next = Some(first.clone());
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(url) = next.take() {
+            if seen.len() >= MAX_PAGES {
+                return Err(AzureError::Unreadable(format!(
+                    "the listing went on for more than {MAX_PAGES} pages"
+                )));
+            }
+            seen.push(url.as_str().to_string());
+            let page = self.send(&Call::get(url, scope)).await?;
+            match page.get("value") {
+                Some(Value::Array(values)) => items.extend(values.iter().cloned()),
+                None | Some(Value::Null) => {}
+                Some(_) => {
+                    return Err(AzureError::Unreadable(
+                        "the listing's `value` is not a list".into(),
+                    ));
+                }
+            }
+            if items.len() >= max_items {
+                items.truncate(max_items);
+                break;
+            }
+            next = next_link(&page, &first, allowed, &seen)?;
+        }
+        Ok(items)
+    }
+
+    async fn wait_for_budget(&self) {
+        let until = *lock(&self.pause_until);
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now {
+                tokio::time::sleep(until - now).await;
+            }
+        }
+    }
+
+    fn note_budget(&self, headers: &HeaderMap) {
+        let lowest = headers
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("x-ms-ratelimit-remaining-"))
+            .filter_map(|(name, value)| {
+                let remaining = value.to_str().ok()?.trim().parse::<u64>().ok()?;
+                Some((remaining, name.as_str().to_string()))
+            })
+            .min();
+        if let Some((remaining, header)) = lowest
+            && remaining < LOW_BUDGET
+        {
+            tracing::warn!("ARM request budget low ({header}: {remaining}); slowing down");
+            *lock(&self.pause_until) = Some(Instant::now() + LOW_BUDGET_PAUSE);
+        }
+    }
+}
+
+/// The `nextLink` of a page, if it is one we may follow.
+fn next_link(
+    page: &Value,
+    first: &Url,
+    allowed: &(dyn Fn(&Url) -> bool + Sync),
+    seen: &[String],
+) -> Result<Option<Url>, AzureError> {
+    let Some(raw) = page.get("nextLink").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let url = Url::parse(raw)
+        .map_err(|e| AzureError::Unreadable(format!("nextLink '{raw}' is not a URL: {e}")))?;
+    if url.origin() != first.origin() {
+        return Err(AzureError::Unreadable(format!(
+            "nextLink points at another host ({}); refusing to send our token there",
+            url.origin().ascii_serialization()
+        )));
+    }
+    if !allowed(&url) {
+        return Err(AzureError::Unreadable(format!(
+            "nextLink points at an unexpected path ({}); refusing to follow it",
+            url.path()
+        )));
+    }
+    if seen.iter().any(|s| s == url.as_str()) {
+        return Err(AzureError::Unreadable(
+            "nextLink repeats an earlier page; stopping instead of looping".into(),
+        ));
+    }
+    Ok(Some(url))
+}
+
+/// `Retry-After` in seconds or as an HTTP date, or `x-ms-retry-after-ms`.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = headers
+        .get("x-ms-retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_millis(ms));
+    }
+    let raw = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Code and message from the error formats of ARM, Key Vault and Log Analytics
+/// (`{"error": {"code", "message", "innererror"}}`), or the status and raw text.
+fn error_body(status: StatusCode, text: &str) -> (String, String) {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let error = parsed.as_ref().and_then(|v| v.get("error"));
+    let field = |name: &str| {
+        error
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let inner = error
+        .and_then(|e| e.get("innererror"))
+        .and_then(|i| i.get("code"))
+        .and_then(Value::as_str);
+    let code = match (field("code"), inner) {
+        (Some(code), Some(inner)) if inner != code => format!("{code}/{inner}"),
+        (Some(code), _) => code,
+        (None, _) => status.canonical_reason().unwrap_or("Error").to_string(),
+    };
+    let message = field("message").unwrap_or_else(|| text.to_string());
+    (code, clean(&message))
+}
+
+/// An error message from the network, flattened and clipped for one line.
+fn clean(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match flat.char_indices().nth(600) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None if flat.is_empty() => "(no message)".into(),
+        None => flat,
+    }
+}
+
+fn describe_transport(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    // reqwest's message includes the URL; ours never has secrets in it, but keep it short.
+    let mut detail = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        detail = format!("{detail}: {inner}");
+        source = inner.source();
+    }
+    format!("{kind} ({})", clean(&detail))
+}
+
+/// A URL for the log: without its query (skip tokens are long and opaque).
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.to_string()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_and_key_vault_error_bodies_give_code_and_message() {
+        let (code, message) = error_body(
+            StatusCode::FORBIDDEN,
+            r#"{"error":{"code":"AuthorizationFailed","message":"The client 'x' does not have authorization to perform action 'Microsoft.DataFactory/factories/read'."}}"#,
+        );
+        assert_eq!(code, "AuthorizationFailed");
+        assert!(message.contains("Microsoft.DataFactory/factories/read"));
+        let (code, _) = error_body(
+            StatusCode::FORBIDDEN,
+            r#"{"error":{"code":"Forbidden","message":"Caller is not authorized","innererror":{"code":"ForbiddenByRbac"}}}"#,
+        );
+        assert_eq!(code, "Forbidden/ForbiddenByRbac");
+        let (code, message) = error_body(StatusCode::BAD_GATEWAY, "<html>\n bad gateway</html>");
+        assert_eq!(code, "Bad Gateway");
+        assert_eq!(message, "<html> bad gateway</html>");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_dates_and_milliseconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert("x-ms-retry-after-ms", "250".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+        let mut dated = HeaderMap::new();
+        dated.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&dated), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn next_links_must_stay_on_the_same_service() {
+        let first = Url::parse("https://kv.vault.azure.net/secrets?api-version=7.4").unwrap();
+        let any = |_: &Url| true;
+        let page = |link: &str| serde_json::json!({"value": [], "nextLink": link});
+        let same = next_link(
+            &page("https://kv.vault.azure.net:443/secrets?api-version=7.4&$skiptoken=a"),
+            &first,
+            &any,
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(same.query(), Some("api-version=7.4&$skiptoken=a"));
+        let err = next_link(&page("https://evil.example.com/secrets"), &first, &any, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another host"), "{err}");
+        let only_list = |u: &Url| u.path() == "/secrets";
+        let err = next_link(
+            &page("https://kv.vault.azure.net/secrets/db-password/abc"),
+            &first,
+            &only_list,
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unexpected path"), "{err}");
+        let looping = next_link(
+            &page("https://kv.vault.azure.net/secrets?x=1"),
+            &first,
+            &any,
+            &["https://kv.vault.azure.net/secrets?x=1".to_string()],
+        );
+        assert!(looping.is_err());
+        assert!(next_link(&page(""), &first, &any, &[]).unwrap().is_none());
+    }
+
+    #[test]
+    fn errors_read_as_what_was_asked_for() {
+        let forbidden = AzureError::Status {
+            status: 403,
+            code: "AuthorizationFailed".into(),
+            message: "no read".into(),
+            retry_after: None,
+        };
+        let text = forbidden
+            .about(
+                "data factory",
+                "adf-prod",
+                "Data Factory Contributor or Reader",
+            )
+            .to_string();
+        assert!(
+            text.contains("adf-prod") && text.contains("Data Factory Contributor"),
+            "{text}"
+        );
+        let missing = AzureError::Status {
+            status: 404,
+            code: "ResourceNotFound".into(),
+            message: "gone".into(),
+            retry_after: None,
+        };
+        assert!(matches!(
+            missing.about("pipeline", "p", ""),
+            BackendError::NotFound { .. }
+        ));
+        let throttled = AzureError::Status {
+            status: 429,
+            code: "TooManyRequests".into(),
+            message: String::new(),
+            retry_after: Some(Duration::from_secs(40)),
+        };
+        assert!(
+            throttled
+                .about("x", "y", "")
+                .to_string()
+                .contains("try again in 40s")
+        );
+    }
+}
