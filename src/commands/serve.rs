@@ -74,10 +74,10 @@ pub async fn build_backends(
         BackendChoice::Adf => {
             let settings = azure_settings(args)?;
             let lookup = |name: &str| std::env::var(name).ok();
-            let (backends, _) = azure::build(&settings, clock, &lookup, RetryPolicy::default())
+            let credential = azure::credential_from_env(&settings, &lookup);
+            azure::build(&settings, clock, credential, RetryPolicy::default())
                 .await
-                .map_err(CommandError::failed)?;
-            Ok(backends)
+                .map_err(CommandError::failed)
         }
         BackendChoice::Sandbox => {
             let files = match &args.sandbox_dir {

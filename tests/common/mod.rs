@@ -3,6 +3,7 @@
 //! in-memory duplex pipe.
 #![allow(dead_code)]
 
+pub mod azure;
 pub mod openai_mock;
 pub mod process;
 
@@ -68,9 +69,35 @@ pub fn sandbox_backends(scenario: &str, seed: u64, clock: SharedClock) -> (Arc<S
 
 /// A connected client and the clock behind its server.
 pub struct Harness {
-    pub client: RunningService<RoleClient, ()>,
+    pub tools: ToolClient,
     pub clock: Arc<TestClock>,
     pub sandbox: Arc<Sandbox>,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = ToolClient;
+    fn deref(&self) -> &ToolClient {
+        &self.tools
+    }
+}
+
+/// A real rmcp client connected to an `OpsdeckServer` over an in-memory pipe.
+pub struct ToolClient {
+    pub client: RunningService<RoleClient, ()>,
+}
+
+/// Serves `backends` in-process and connects a client to them.
+pub async fn connect(backends: Backends, read_only: bool) -> ToolClient {
+    let server = OpsdeckServer::new(backends, read_only);
+    let (server_io, client_io) = tokio::io::duplex(4 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ToolClient {
+        client: ().serve(client_io).await.expect("client connects"),
+    }
 }
 
 pub async fn start(scenario: &str) -> Harness {
@@ -80,22 +107,14 @@ pub async fn start(scenario: &str) -> Harness {
 pub async fn start_with(scenario: &str, seed: u64, read_only: bool) -> Harness {
     let clock = TestClock::at(pinned());
     let (sandbox, backends) = sandbox_backends(scenario, seed, clock.clone());
-    let server = OpsdeckServer::new(backends, read_only);
-    let (server_io, client_io) = tokio::io::duplex(4 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = ().serve(client_io).await.expect("client connects");
     Harness {
-        client,
+        tools: connect(backends, read_only).await,
         clock,
         sandbox,
     }
 }
 
-impl Harness {
+impl ToolClient {
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         let Value::Object(map) = args else {
             panic!("arguments must be an object")
@@ -153,6 +172,18 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// The newest failed run of a pipeline.
+    pub async fn latest_failed(&self, pipeline: &str) -> Value {
+        let runs = self
+            .runs(json!({"pipeline": pipeline, "status": "Failed"}))
+            .await;
+        runs.first()
+            .cloned()
+            .unwrap_or_else(|| panic!("{pipeline} has no failed run"))
+    }
+}
+
+impl Harness {
     /// Moves the clock on until some run is in progress; returns that run.
     pub async fn wait_for_running(&self) -> Value {
         for _ in 0..240 {
@@ -167,16 +198,6 @@ impl Harness {
             self.clock.advance(Duration::seconds(15));
         }
         panic!("nothing started running within an hour of sandbox time");
-    }
-
-    /// The newest failed run of a pipeline.
-    pub async fn latest_failed(&self, pipeline: &str) -> Value {
-        let runs = self
-            .runs(json!({"pipeline": pipeline, "status": "Failed"}))
-            .await;
-        runs.first()
-            .cloned()
-            .unwrap_or_else(|| panic!("{pipeline} has no failed run"))
     }
 }
 

@@ -290,10 +290,10 @@ impl AzureClient {
         let backoff = self.retry.base_delay * 2u32.saturating_pow(retry);
         match error {
             AzureError::Status {
-                status,
+                status: 429 | 500 | 502 | 503 | 504,
                 retry_after,
                 ..
-            } if matches!(status, 429 | 500 | 502 | 503 | 504) => {
+            } => {
                 let wait = retry_after.unwrap_or(backoff);
                 (wait <= self.retry.max_wait).then_some(wait)
             }

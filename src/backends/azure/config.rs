@@ -232,7 +232,7 @@ impl AzureSettings {
                 return Err(format!("environment '{}' is named twice", env.name));
             }
             seen.push(env.name.clone());
-            if !is_guid(&env.subscription_id) {
+            if !is_subscription_id(&env.subscription_id) {
                 return Err(format!(
                     "environment '{}': subscription_id '{}' is not a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)",
                     env.name, env.subscription_id
@@ -292,6 +292,12 @@ fn split_list(raw: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Subscription ids are GUIDs; only their alphabet is checked (hex digits and
+/// hyphens), since Microsoft's own API examples use shortened ones.
+fn is_subscription_id(raw: &str) -> bool {
+    raw.len() >= 8 && raw.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 /// A GUID in its usual 8-4-4-4-12 form (ADF run ids, subscription and workspace ids).

@@ -29,20 +29,24 @@ use self::vault::KeyVaultStore;
 use crate::backends::Backends;
 use crate::model::time::SharedClock;
 
+/// The configured credential chain, built from the process environment.
+pub fn credential_from_env(settings: &AzureSettings, lookup: Lookup<'_>) -> Arc<AzureCredential> {
+    let candidates = candidates_from_env(&settings.credentials, &settings.cloud, lookup);
+    Arc::new(AzureCredential::new(
+        candidates,
+        settings.credential_timeout,
+    ))
+}
+
 /// Builds every configured environment's backends. Factories are discovered
 /// in the resource group when an environment names none.
 pub async fn build(
     settings: &AzureSettings,
     clock: SharedClock,
-    lookup: Lookup<'_>,
+    credential: Arc<AzureCredential>,
     retry: RetryPolicy,
-) -> Result<(Backends, Arc<AzureClient>), String> {
+) -> Result<Backends, String> {
     let cloud = &settings.cloud;
-    let candidates = candidates_from_env(&settings.credentials, cloud, lookup);
-    let credential = Arc::new(AzureCredential::new(
-        candidates,
-        settings.credential_timeout,
-    ));
     let client = Arc::new(AzureClient::new(
         credential,
         settings.request_timeout,
@@ -130,5 +134,5 @@ pub async fn build(
             env.log_analytics_workspace.as_deref().unwrap_or("none")
         );
     }
-    Ok((backends, client))
+    Ok(backends)
 }

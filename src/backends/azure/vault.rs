@@ -104,7 +104,7 @@ impl SecretStore for KeyVaultStore {
             &[("api-version", API_VERSION), ("maxresults", "25")],
         );
         let mut versions = self.listing(url, "secret", name).await?;
-        versions.sort_by(|a, b| b.created.cmp(&a.created));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.created));
         Ok(versions)
     }
 }

@@ -190,11 +190,19 @@ impl PipelineBackend for AdfBackend {
                 .await
                 .map_err(|e| self.error(e))?;
             let next = page.next_token();
-            let candidates: Vec<PipelineRun> = page
+            let mut candidates: Vec<PipelineRun> = page
                 .value
                 .into_iter()
                 .map(|w| w.into_run(&self.environment))
                 .collect();
+            // ADF orders by the filter's orderBy; sorting the page again keeps
+            // "newest first" true whatever a page holds (queued runs, no start, first).
+            candidates.sort_by(|a, b| {
+                b.run_start
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+                    .cmp(&a.run_start.unwrap_or(DateTime::<Utc>::MAX_UTC))
+                    .then_with(|| b.run_id.cmp(&a.run_id))
+            });
             let mut index = skip;
             while index < candidates.len() && runs.len() < limit {
                 let run = &candidates[index];

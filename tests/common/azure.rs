@@ -1,0 +1,441 @@
+//! A local stand-in for Azure's REST endpoints (Resource Manager, Data Factory,
+//! Key Vault data plane, Log Analytics Query API) on one loopback port.
+//!
+//! It serves Microsoft's own published examples (../shared/fixtures/vendor/
+//! azure-rest-api-specs) at the paths and api-versions their specs give, and
+//! whatever a test adds on top (paging, throttling, error bodies), and records
+//! every request so tests can check what was (and was never) asked for.
+//!
+//! Entra ID cannot run here, so in-process tests sign in with [`StaticToken`],
+//! a credential that hands out one token per scope.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
+use opsdeck::backends::Backends;
+use opsdeck::backends::azure::client::RetryPolicy;
+use opsdeck::backends::azure::config::AzureSettings;
+use opsdeck::backends::azure::credential::{AzureCredential, Candidate, CredentialKind};
+use opsdeck::model::time::SharedClock;
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Value,
+    pub authorization: Option<String>,
+}
+
+impl Recorded {
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        url_pairs(&self.query)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://x/?{query}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// One answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![],
+            body: if body.is_null() {
+                String::new()
+            } else {
+                body.to_string()
+            },
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// An error in ARM's format (Key Vault and Log Analytics use the same).
+    pub fn arm_error(status: u16, code: &str, message: &str) -> Reply {
+        Reply::json(status, json!({"error": {"code": code, "message": message}}))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Answers only after `delay` (longer than the client's timeout: no answer).
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+type Predicate = Arc<dyn Fn(&Recorded) -> bool + Send + Sync>;
+
+struct Route {
+    method: String,
+    /// Compared case-insensitively, as ARM compares paths.
+    path: String,
+    api_version: Option<String>,
+    when: Option<Predicate>,
+    /// Served in order; the last one repeats.
+    replies: Vec<Reply>,
+    served: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    routes: Vec<Route>,
+    requests: Vec<Recorded>,
+}
+
+#[derive(Clone)]
+pub struct FakeAzure {
+    pub base: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeAzure {
+    pub async fn start() -> FakeAzure {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeAzure { base, inner }
+    }
+
+    /// Adds a route; later routes win over earlier ones for the same request.
+    pub fn route(&self, method: &str, path: &str, when: Option<Predicate>, replies: Vec<Reply>) {
+        self.inner.lock().unwrap().routes.push(Route {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            api_version: None,
+            when,
+            replies,
+            served: 0,
+        });
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+
+    pub fn requests_to(&self, path_part: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.contains(path_part))
+            .collect()
+    }
+
+    /// Serves every example of the specs opsdeck reads, each at the path its
+    /// operation's template gives with the example's own parameters. Returns
+    /// how many were registered, by spec.
+    pub fn serve_vendor_examples(&self) -> HashMap<&'static str, usize> {
+        let specs = [
+            (
+                "datafactory",
+                "azure-rest-api-specs/datafactory/2018-06-01/datafactory.json",
+            ),
+            ("keyvault", "azure-rest-api-specs/keyvault/7.4/secrets.json"),
+            (
+                "loganalytics",
+                "azure-rest-api-specs/operationalinsights/2022-10-27/OperationalInsights.json",
+            ),
+            (
+                "resources",
+                "azure-rest-api-specs/resources/2021-04-01/resources.json",
+            ),
+        ];
+        let mut counts = HashMap::new();
+        for (name, spec_path) in specs {
+            let spec_file = super::vendor_dir().join(spec_path);
+            let spec: Value = serde_json::from_str(&std::fs::read_to_string(&spec_file).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", spec_file.display()));
+            let base_path = spec["basePath"]
+                .as_str()
+                .unwrap_or("")
+                .trim_end_matches('/');
+            let dir = spec_file.parent().unwrap().to_path_buf();
+            let mut registered = 0;
+            for (template, operations) in spec["paths"].as_object().unwrap() {
+                for (method, operation) in operations.as_object().unwrap() {
+                    let Some(examples) = operation["x-ms-examples"].as_object() else {
+                        continue;
+                    };
+                    for reference in examples.values() {
+                        let file =
+                            dir.join(reference["$ref"].as_str().unwrap().trim_start_matches("./"));
+                        // Only the examples of the operations opsdeck uses were saved.
+                        let Ok(text) = std::fs::read_to_string(&file) else {
+                            continue;
+                        };
+                        let example: Value = serde_json::from_str(&text)
+                            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                        let Some(path) = fill_template(template, &example["parameters"]) else {
+                            continue;
+                        };
+                        let Some(reply) = example_reply(&example, &self.base) else {
+                            continue;
+                        };
+                        let api_version = example["parameters"]["api-version"]
+                            .as_str()
+                            .map(str::to_string);
+                        self.inner.lock().unwrap().routes.push(Route {
+                            method: method.to_ascii_uppercase(),
+                            path: format!("{base_path}{path}"),
+                            api_version,
+                            when: None,
+                            replies: vec![reply],
+                            served: 0,
+                        });
+                        registered += 1;
+                    }
+                }
+            }
+            counts.insert(name, registered);
+        }
+        // The Resources spec names no examples; the two listing examples saved
+        // beside it (empty placeholder bodies) go at their operations' paths.
+        let resources =
+            super::vendor_dir().join("azure-rest-api-specs/resources/2021-04-01/examples");
+        for (file, template) in [
+            (
+                "ListResources.json",
+                "/subscriptions/{subscriptionId}/resources",
+            ),
+            (
+                "ListResourceGroups.json",
+                "/subscriptions/{subscriptionId}/resourcegroups",
+            ),
+        ] {
+            let text = std::fs::read_to_string(resources.join(file)).unwrap();
+            let example: Value = serde_json::from_str(&text).unwrap();
+            let path = fill_template(template, &example["parameters"]).unwrap();
+            self.inner.lock().unwrap().routes.push(Route {
+                method: "GET".into(),
+                path,
+                api_version: Some("2021-04-01".into()),
+                when: None,
+                replies: vec![example_reply(&example, &self.base).unwrap()],
+                served: 0,
+            });
+            *counts.entry("resources").or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// A path template with `{name}` filled from an example's parameters; `None`
+/// when a parameter is missing or is itself a path (resource-centric queries).
+fn fill_template(template: &str, parameters: &Value) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}')? + open;
+        let name = &rest[open + 1..close];
+        let value = parameters.get(name)?.as_str()?;
+        if value.contains('/') {
+            return None;
+        }
+        out.push_str(value);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The example's success answer, with `nextLink`s moved onto this server.
+fn example_reply(example: &Value, base: &str) -> Option<Reply> {
+    let responses = example["responses"].as_object()?;
+    let (status, response) = responses
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .min_by_key(|(code, _)| code.to_string())?;
+    let mut body = response.get("body").cloned().unwrap_or(Value::Null);
+    rebase_next_links(&mut body, base);
+    let mut reply = Reply::json(status.parse().ok()?, body);
+    if let Some(headers) = response.get("headers").and_then(Value::as_object) {
+        for (name, value) in headers {
+            if let Some(v) = value.as_str() {
+                reply = reply.header(name, v);
+            }
+        }
+    }
+    Some(reply)
+}
+
+fn rebase_next_links(value: &mut Value, base: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "nextLink"
+                    && let Some(link) = v.as_str()
+                    && let Ok(url) = reqwest::Url::parse(link)
+                {
+                    let rest = &link[link.find(url.path()).unwrap_or(link.len())..];
+                    *v = Value::String(format!("{base}{rest}"));
+                } else {
+                    rebase_next_links(v, base);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rebase_next_links(v, base)),
+        _ => {}
+    }
+}
+
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let recorded = Recorded {
+        method: method.as_str().to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let reply = {
+        let mut inner = inner.lock().unwrap();
+        inner.requests.push(recorded.clone());
+        let api_version = recorded.query_param("api-version");
+        let route = inner.routes.iter_mut().rev().find(|route| {
+            route.method == recorded.method
+                && route.path.eq_ignore_ascii_case(&recorded.path)
+                && route
+                    .api_version
+                    .as_ref()
+                    .is_none_or(|v| api_version.as_ref() == Some(v))
+                && route.when.as_ref().is_none_or(|when| when(&recorded))
+        });
+        match route {
+            Some(route) => {
+                let reply = route.replies[route.served.min(route.replies.len() - 1)].clone();
+                route.served += 1;
+                reply
+            }
+            None => Reply::arm_error(
+                404,
+                "NoRouteInFakeAzure",
+                &format!(
+                    "no route for {} {}?{}",
+                    recorded.method, recorded.path, recorded.query
+                ),
+            ),
+        }
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// A credential that hands out `token-for:{scope}` (Entra ID cannot run here).
+#[derive(Debug)]
+pub struct StaticToken;
+
+#[async_trait::async_trait]
+impl TokenCredential for StaticToken {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        Ok(AccessToken::new(
+            format!("token-for:{}", scopes[0]),
+            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
+        ))
+    }
+}
+
+pub fn static_credential() -> Arc<AzureCredential> {
+    Arc::new(AzureCredential::new(
+        vec![Candidate {
+            kind: CredentialKind::AzureCli,
+            credential: Ok(Arc::new(StaticToken)),
+        }],
+        Duration::from_secs(5),
+    ))
+}
+
+/// Fast retries for tests (the policy is the same, the waits shorter).
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        retries: 3,
+        base_delay: Duration::from_millis(10),
+        max_wait: Duration::from_secs(5),
+    }
+}
+
+/// Settings from `vars` (as the AZURE_* variables) with every endpoint on `fake`.
+pub fn settings(fake: &FakeAzure, vars: &[(&str, &str)]) -> AzureSettings {
+    let mut map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for var in [
+        "OPSDECK_AZURE_RESOURCE_MANAGER_ENDPOINT",
+        "OPSDECK_AZURE_KEY_VAULT_ENDPOINT",
+        "OPSDECK_AZURE_LOG_ANALYTICS_ENDPOINT",
+    ] {
+        map.entry(var.to_string())
+            .or_insert_with(|| fake.base.clone());
+    }
+    let mut settings = AzureSettings::from_env(&|name| map.get(name).cloned()).expect("settings");
+    settings.request_timeout = Duration::from_secs(2);
+    settings
+}
+
+pub async fn backends(settings: &AzureSettings, clock: SharedClock) -> Backends {
+    opsdeck::backends::azure::build(settings, clock, static_credential(), quick_retries())
+        .await
+        .expect("azure backends build")
+}
