@@ -92,6 +92,7 @@ impl Reply {
 }
 
 type Predicate = Arc<dyn Fn(&Recorded) -> bool + Send + Sync>;
+type Responder = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
 
 struct Route {
     method: String,
@@ -102,6 +103,8 @@ struct Route {
     /// Served in order; the last one repeats.
     replies: Vec<Reply>,
     served: usize,
+    /// Computes the answer from the request instead (filters, paging).
+    responder: Option<Responder>,
 }
 
 #[derive(Default)]
@@ -141,6 +144,25 @@ impl FakeAzure {
             when,
             replies,
             served: 0,
+            responder: None,
+        });
+    }
+
+    /// Adds a route whose answer is computed from the request.
+    pub fn route_fn(
+        &self,
+        method: &str,
+        path: &str,
+        responder: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) {
+        self.inner.lock().unwrap().routes.push(Route {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            api_version: None,
+            when: None,
+            replies: vec![],
+            served: 0,
+            responder: Some(Arc::new(responder)),
         });
     }
 
@@ -215,6 +237,7 @@ impl FakeAzure {
                             when: None,
                             replies: vec![reply],
                             served: 0,
+                            responder: None,
                         });
                         registered += 1;
                     }
@@ -246,6 +269,7 @@ impl FakeAzure {
                 when: None,
                 replies: vec![example_reply(&example, &self.base).unwrap()],
                 served: 0,
+                responder: None,
             });
             *counts.entry("resources").or_default() += 1;
         }
@@ -345,9 +369,11 @@ async fn handle(
         });
         match route {
             Some(route) => {
-                let reply = route.replies[route.served.min(route.replies.len() - 1)].clone();
                 route.served += 1;
-                reply
+                match &route.responder {
+                    Some(respond) => respond(&recorded),
+                    None => route.replies[(route.served - 1).min(route.replies.len() - 1)].clone(),
+                }
             }
             None => Reply::arm_error(
                 404,
@@ -438,4 +464,168 @@ pub async fn backends(settings: &AzureSettings, clock: SharedClock) -> Backends 
     opsdeck::backends::azure::build(settings, clock, static_credential(), quick_retries())
         .await
         .expect("azure backends build")
+}
+
+pub const SALES_SUBSCRIPTION: &str = "0b1f6471-1bf0-4dda-aec3-cb9272f09590";
+pub const SALES_WORKSPACE: &str = "5b1e2f9c-8a3d-4c6e-9f10-2a7b3c4d5e6f";
+pub const SALES_FACTORY_PATH: &str = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-data-prod/providers/Microsoft.DataFactory/factories/adf-sales-prod";
+pub const FAILED_RUN: &str = "9d1c2b3a-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
+pub const RUNNING_RUN: &str = "7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2910";
+pub const OK_RUN: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5e";
+
+/// The clock the sales estate's fixtures were written for.
+pub const SALES_NOW: &str = "2026-11-23T03:42:00Z";
+
+/// A fixture of `fixtures/azure/`, with `{base}` replaced by the server's address.
+pub fn fixture(fake: &FakeAzure, name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/azure")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace("{base}", &fake.base);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl FakeAzure {
+    /// Serves the sales estate of `fixtures/azure/` at the real paths.
+    pub fn serve_sales_estate(&self) {
+        let factory = SALES_FACTORY_PATH;
+        let ok = |name: &str| vec![Reply::json(200, fixture(self, name))];
+        self.route("GET", factory, None, ok("factory.json"));
+        self.route(
+            "GET",
+            &format!("{factory}/pipelines"),
+            None,
+            ok("pipelines.page1.json"),
+        );
+        self.route(
+            "GET",
+            &format!("{factory}/pipelines"),
+            Some(Arc::new(|r: &Recorded| r.query.contains("page2"))),
+            ok("pipelines.page2.json"),
+        );
+        for kind in ["linkedservices", "datasets", "triggers"] {
+            self.route(
+                "GET",
+                &format!("{factory}/{kind}"),
+                None,
+                ok(&format!("{kind}.json")),
+            );
+        }
+        let all_runs = fixture(self, "runs.json");
+        self.route_fn("POST", &format!("{factory}/queryPipelineRuns"), move |r| {
+            Reply::json(200, json!({"value": filter_runs(&all_runs, &r.body)}))
+        });
+        let runs = fixture(self, "runs.json");
+        for run in runs["value"].as_array().unwrap() {
+            let id = run["runId"].as_str().unwrap();
+            self.route(
+                "GET",
+                &format!("{factory}/pipelineruns/{id}"),
+                None,
+                vec![Reply::json(200, run.clone())],
+            );
+            self.route(
+                "POST",
+                &format!("{factory}/pipelineruns/{id}/queryActivityruns"),
+                None,
+                ok(&format!("activityruns.{id}.json")),
+            );
+        }
+        self.route("GET", "/secrets", None, ok("secrets.page1.json"));
+        self.route(
+            "GET",
+            "/secrets",
+            Some(Arc::new(|r: &Recorded| r.query.contains("skiptoken"))),
+            ok("secrets.page2.json"),
+        );
+        self.route(
+            "GET",
+            "/secrets/sql-orders-password/versions",
+            None,
+            ok("secret-versions.sql-orders-password.json"),
+        );
+        self.route(
+            "GET",
+            &format!("/subscriptions/{SALES_SUBSCRIPTION}/resourceGroups/rg-data-prod/resources"),
+            None,
+            ok("resources.json"),
+        );
+        let workspace = format!("/v1/workspaces/{SALES_WORKSPACE}/query");
+        // Counts for the window ending now; the baseline window before it is quiet.
+        let counts = fixture(self, "la-counts.json");
+        let events = fixture(self, "la-events.json");
+        self.route_fn("POST", &workspace, move |r| {
+            let query = r.body["query"].as_str().unwrap_or("");
+            let timespan = r.body["timespan"].as_str().unwrap_or("");
+            if !query.contains("summarize Count") {
+                return Reply::json(200, events.clone());
+            }
+            if timespan.ends_with(SALES_NOW) {
+                Reply::json(200, counts.clone())
+            } else {
+                let mut empty = counts.clone();
+                empty["tables"][0]["rows"] = json!([]);
+                Reply::json(200, empty)
+            }
+        });
+    }
+}
+
+/// The runs of a `queryPipelineRuns` answer that pass the request's filters
+/// (`PipelineName`/`Status` with `Equals`/`In`, and the lastUpdated window), as ADF applies them.
+pub fn filter_runs(runs: &Value, body: &Value) -> Vec<Value> {
+    let instant = |v: &Value| {
+        v.as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let after = instant(&body["lastUpdatedAfter"]);
+    let before = instant(&body["lastUpdatedBefore"]);
+    runs["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|run| {
+            let updated = instant(&run["lastUpdated"]);
+            let in_window = match (updated, after, before) {
+                (Some(u), Some(a), Some(b)) => u >= a && u <= b,
+                _ => true,
+            };
+            let passes = body["filters"].as_array().into_iter().flatten().all(|f| {
+                let field = match f["operand"].as_str() {
+                    Some("PipelineName") => &run["pipelineName"],
+                    Some("Status") => &run["status"],
+                    _ => return true,
+                };
+                f["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v == field)
+            });
+            in_window && passes
+        })
+        .cloned()
+        .collect()
+}
+
+/// The AZURE_* variables of the sales estate.
+pub fn sales_vars() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AZURE_SUBSCRIPTION_ID", SALES_SUBSCRIPTION),
+        ("AZURE_RESOURCE_GROUP", "rg-data-prod"),
+        ("AZURE_DATA_FACTORY_NAME", "adf-sales-prod"),
+        ("AZURE_KEY_VAULT_NAME", "kv-sales-prod"),
+        ("AZURE_LOG_ANALYTICS_WORKSPACE_ID", SALES_WORKSPACE),
+        ("OPSDECK_ENVIRONMENT", "prod"),
+    ]
+}
+
+pub fn sales_clock() -> SharedClock {
+    let at = chrono::DateTime::parse_from_rfc3339(SALES_NOW)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    Arc::new(opsdeck::model::time::FixedClock(at))
 }
