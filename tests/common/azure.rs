@@ -629,3 +629,77 @@ pub fn sales_clock() -> SharedClock {
         .with_timezone(&chrono::Utc);
     Arc::new(opsdeck::model::time::FixedClock(at))
 }
+
+/// A directory holding an `az` that answers `az account get-access-token` the
+/// way the Azure CLI documents it (the CLI itself needs a signed-in account,
+/// which cannot exist here). Put it first on PATH.
+pub fn fake_az_dir() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = super::process::tempdir("fake-az");
+    let script = dir.join("az");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+# Stand-in for `az account get-access-token -o json --scope SCOPE`.
+scope=""
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--scope" ]; then scope="$2"; fi
+  shift
+done
+echo "$scope" >> "$(dirname "$0")/scopes.log"
+now=$(date +%s)
+cat <<JSON
+{
+  "accessToken": "cli-token:$scope",
+  "expiresOn": "2099-01-01 00:00:00.000000",
+  "expires_on": $((now + 3600)),
+  "subscription": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
+  "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+  "tokenType": "Bearer"
+}
+JSON
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// PATH with `dir` first.
+pub fn path_with(dir: &std::path::Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// An Azure config file for the sales estate with every endpoint on `fake`
+/// and the Azure CLI as the only credential.
+pub fn sales_config_file(fake: &FakeAzure, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("azure.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"credentials = ["azure_cli"]
+request_timeout_secs = 5
+
+[endpoints]
+resource_manager = "{base}"
+key_vault = "{base}"
+log_analytics = "{base}"
+
+[[environments]]
+name = "prod"
+subscription_id = "{SALES_SUBSCRIPTION}"
+resource_group = "rg-data-prod"
+data_factories = ["adf-sales-prod"]
+key_vault = "kv-sales-prod"
+log_analytics_workspace = "{SALES_WORKSPACE}"
+"#,
+            base = fake.base
+        ),
+    )
+    .unwrap();
+    path
+}
