@@ -485,3 +485,46 @@ async fn esc_cancels_a_streaming_answer_on_the_wire() {
         "the model's stream was closed mid-answer"
     );
 }
+
+/// The console on the Azure backend: an mcp.json starts `opsdeck serve
+/// --backend adf` against the Azure stand-in, and the board shows the
+/// factory's runs (tonight's failure, the run still going) with the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_shows_runs_from_the_azure_backend() {
+    use common::azure::{FakeAzure, fake_az_dir, path_with, sales_config_file};
+    let fake = FakeAzure::start().await;
+    fake.serve_sales_estate();
+    let dir = tempdir("console-azure");
+    let az = fake_az_dir();
+    let azure_config = sales_config_file(&fake, &dir);
+    let config_dir = dir.join("config/opsdeck");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let mcp = serde_json::json!({"mcpServers": {"azure": {
+        "command": OPSDECK,
+        "args": ["serve", "--backend", "adf", "--azure-config", azure_config,
+                 "--frozen-clock", common::PINNED],
+        "env": {"PATH": path_with(&az)},
+        "trusted": true
+    }}});
+    std::fs::write(config_dir.join("mcp.json"), mcp.to_string()).unwrap();
+    let command = console_command(&dir, "");
+    let screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start("azure", &command);
+        let screen = tmux.wait_for(
+            &["ingest_orders", "transform_orders", "✗ Failed", "● azure"],
+            Duration::from_secs(30),
+        );
+        tmux.keys(&["Tab", "q"]);
+        screen
+    })
+    .await
+    .unwrap();
+    assert!(
+        screen.contains("prod"),
+        "the environment is on the board:\n{screen}"
+    );
+    assert!(
+        !fake.requests_to("/queryPipelineRuns").is_empty(),
+        "the board's runs came from Data Factory"
+    );
+}

@@ -62,6 +62,8 @@ pub struct BoardState {
     /// Why the last refresh failed; the runs shown are from the one before.
     pub stale_reason: Option<String>,
     previous_status: HashMap<String, RunStatus>,
+    /// The environments the runs come from (`prod`, `dev`…), sorted.
+    environments: Vec<String>,
 }
 
 impl BoardState {
@@ -85,6 +87,10 @@ impl BoardState {
             .iter()
             .map(|r| (r.run_id.clone(), r.status.clone()))
             .collect();
+        let mut environments: Vec<String> = runs.iter().map(|r| r.environment.clone()).collect();
+        environments.sort();
+        environments.dedup();
+        self.environments = environments;
         self.runs = runs;
         self.last_refresh = Some(at);
         self.stale_reason = None;
@@ -124,6 +130,11 @@ impl BoardState {
     pub fn set_name_filter(&mut self, needle: &str) {
         self.name_filter = needle.to_string();
         self.reorder();
+    }
+
+    /// The environments of the runs held, so nobody mistakes dev for prod.
+    pub fn environments(&self) -> &[String] {
+        &self.environments
     }
 
     /// All runs the board holds (filtered or not).

@@ -12,10 +12,16 @@ use crate::app::board::TREND_LEN;
 use crate::app::update::App;
 use crate::model::run::PipelineRun;
 
-/// "12/240 · sort start · failed · refreshed 4s ago" (or why it is stale).
+/// "12/240 · prod · sort start · failed · refreshed 4s ago" (or why it is stale).
 pub fn title_detail(app: &App) -> String {
     let board = &app.board;
     let mut parts = vec![format!("{}/{}", board.visible_len(), board.total())];
+    match board.environments() {
+        [] => {}
+        [one] => parts.push(one.clone()),
+        [first, second] => parts.push(format!("{first}+{second}")),
+        many => parts.push(format!("{} environments", many.len())),
+    }
     parts.push(format!("sort {}", board.sort().label()));
     if !board.status_filter().is_empty() {
         let names: Vec<&str> = board.status_filter().iter().map(|s| s.as_str()).collect();
