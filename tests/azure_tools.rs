@@ -193,3 +193,29 @@ async fn resources_and_their_health_come_from_resource_manager() {
         .await;
     assert!(health.to_string().contains("Failed"), "{health}");
 }
+
+#[tokio::test]
+async fn a_pipeline_in_two_environments_is_never_guessed() {
+    let fake = FakeAzure::start().await;
+    fake.serve_sales_estate();
+    let dir = common::process::tempdir("azure-two-envs");
+    let path = common::azure::sales_config_file(&fake, &dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The same factory twice, as prod and as dev: every pipeline name is shared.
+    let dev = text[text.find("[[environments]]").unwrap()..].replace("\"prod\"", "\"dev\"");
+    std::fs::write(&path, format!("{text}\n{dev}")).unwrap();
+    let settings =
+        opsdeck::backends::azure::config::AzureSettings::from_file(&path, &|_| None).unwrap();
+    let backends = backends(&settings, sales_clock()).await;
+    assert_eq!(backends.label, "azure/prod+dev");
+    let tools = common::connect(backends, false).await;
+    let err = tools
+        .err(
+            "rerun_pipeline",
+            json!({"pipeline": "ingest_orders", "dry_run": false}),
+        )
+        .await;
+    assert!(err.contains("adf prod, adf dev"), "{err}");
+    assert!(err.contains("--environment"), "{err}");
+    assert!(fake.requests_to("/createRun").is_empty());
+}

@@ -306,20 +306,34 @@ impl Backends {
         Ok(merged)
     }
 
-    /// The backend that owns `pipeline`, or a not-found error listing the known ones.
+    /// The backend that owns `pipeline`, or a not-found error listing the known
+    /// ones. A name that several environments share is refused rather than
+    /// guessed: acting on prod when dev was meant is the worst outcome.
     pub async fn backend_for_pipeline(
         &self,
         pipeline: &str,
     ) -> Result<Arc<dyn PipelineBackend>, BackendError> {
         let mut known = Vec::new();
+        let mut owners: Vec<Arc<dyn PipelineBackend>> = Vec::new();
         for backend in &self.pipelines {
             let catalog = backend.catalog().await?;
             if catalog.pipeline(pipeline).is_some() {
-                return Ok(backend.clone());
+                owners.push(backend.clone());
             }
             known.extend(catalog.pipelines.into_iter().map(|p| p.name));
         }
-        Err(BackendError::not_found_among("pipeline", pipeline, &known))
+        match owners.len() {
+            0 => Err(BackendError::not_found_among("pipeline", pipeline, &known)),
+            1 => Ok(owners.remove(0)),
+            _ => Err(BackendError::InvalidArgument(format!(
+                "pipeline {pipeline} exists in more than one place ({}); this server cannot tell which is meant. Serve one environment per server (opsdeck serve --environment NAME) and name them apart in mcp.json",
+                owners
+                    .iter()
+                    .map(|b| format!("{} {}", b.kind().as_str(), b.environment()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 
     /// Finds a run in whichever backend has it.

@@ -423,6 +423,19 @@ data_factories = ["adf-dev"]
     }
 
     #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/azure.example.toml");
+        let settings = AzureSettings::from_file(&path, &env(&[])).unwrap();
+        let names: Vec<&str> = settings
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["prod", "dev"]);
+        assert_eq!(settings.credentials, CredentialKind::DEFAULT_ORDER.to_vec());
+    }
+
+    #[test]
     fn names_with_url_syntax_are_refused() {
         let lookup = env(&[
             ("AZURE_SUBSCRIPTION_ID", SUB),

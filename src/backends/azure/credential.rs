@@ -145,6 +145,9 @@ pub fn candidates_from_env(
         .collect()
 }
 
+/// How long the chain waits for the managed identity endpoint before moving on.
+const MANAGED_IDENTITY_PROBE: Duration = Duration::from_secs(3);
+
 /// Tokens are renewed this long before they expire, so none expires mid-request.
 const RENEW_BEFORE_SECS: i64 = 300;
 
@@ -212,6 +215,16 @@ impl AzureCredential {
         for (index, candidate) in self.candidates.iter().enumerate() {
             let outcome = match &candidate.credential {
                 Err(why) => Err(why.clone()),
+                // Off Azure the managed identity endpoint never answers; probing it
+                // briefly keeps the chain from stalling before the Azure CLI.
+                Ok(credential) if candidate.kind == CredentialKind::ManagedIdentity => {
+                    self.attempt_within(
+                        credential.as_ref(),
+                        scope,
+                        self.attempt_timeout.min(MANAGED_IDENTITY_PROBE),
+                    )
+                    .await
+                }
                 Ok(credential) => self.attempt(credential.as_ref(), scope).await,
             };
             match outcome {
@@ -234,14 +247,20 @@ impl AzureCredential {
         credential: &dyn TokenCredential,
         scope: &str,
     ) -> Result<AccessToken, String> {
-        match tokio::time::timeout(self.attempt_timeout, credential.get_token(&[scope], None)).await
-        {
+        self.attempt_within(credential, scope, self.attempt_timeout)
+            .await
+    }
+
+    async fn attempt_within(
+        &self,
+        credential: &dyn TokenCredential,
+        scope: &str,
+        limit: Duration,
+    ) -> Result<AccessToken, String> {
+        match tokio::time::timeout(limit, credential.get_token(&[scope], None)).await {
             Ok(Ok(token)) => Ok(token),
             Ok(Err(e)) => Err(one_line(&e.to_string())),
-            Err(_) => Err(format!(
-                "no answer within {}s",
-                self.attempt_timeout.as_secs_f64()
-            )),
+            Err(_) => Err(format!("no answer within {}s", limit.as_secs_f64())),
         }
     }
 

@@ -431,11 +431,19 @@ impl PipelineBackend for AdfBackend {
                     self.api_credential_status()
                 ),
             },
-            Err(e) => BackendHealth {
-                name,
-                ok: false,
-                detail: format!("{}; {}", self.error(e), self.api_credential_status()),
-            },
+            Err(e) => {
+                let error = self.error(e);
+                // A sign-in failure already is the credential's story; say it once.
+                let detail = match self.api.credential_status() {
+                    status if status.starts_with("sign-in failing") => error.to_string(),
+                    _ => format!("{error}; {}", self.api_credential_status()),
+                };
+                BackendHealth {
+                    name,
+                    ok: false,
+                    detail,
+                }
+            }
         }
     }
 }
