@@ -426,3 +426,58 @@ async fn when_no_credential_works_the_error_names_each_one_tried() {
         "nothing is sent without a token"
     );
 }
+
+#[tokio::test]
+async fn details_of_many_runs_are_fetched_a_few_at_a_time() {
+    let fake = FakeAzure::start().await;
+    fake.serve_sales_estate();
+    // Twenty failed runs, each of whose requests takes a moment to answer.
+    let failed: Vec<Value> = (0..20)
+        .map(|n| {
+            let mut run = run_numbered(n);
+            run["status"] = json!("Failed");
+            run
+        })
+        .collect();
+    let listing = json!({ "value": failed });
+    fake.route_fn(
+        "POST",
+        &format!("{SALES_FACTORY_PATH}/queryPipelineRuns"),
+        move |r| {
+            Reply::json(
+                200,
+                json!({"value": common::azure::filter_runs(&listing, &r.body)}),
+            )
+        },
+    );
+    for run in &failed {
+        let id = run["runId"].as_str().unwrap();
+        let slow = |body: Value| vec![Reply::json(200, body).after(Duration::from_millis(50))];
+        fake.route(
+            "GET",
+            &format!("{SALES_FACTORY_PATH}/pipelineruns/{id}"),
+            None,
+            slow(run.clone()),
+        );
+        fake.route(
+            "POST",
+            &format!("{SALES_FACTORY_PATH}/pipelineruns/{id}/queryActivityruns"),
+            None,
+            slow(json!({"value": [{"activityRunId": format!("a-{id}"), "activityName": "CopyOrders",
+                "activityType": "Copy", "status": "Failed", "activityRunStart": run["runStart"],
+                "error": {"errorCode": "2200", "message": "Login failed", "failureType": "UserError"}}]})),
+        );
+    }
+    let backends = backends(&settings(&fake, &sales_vars()), sales_clock()).await;
+    let tools = common::connect(backends, false).await;
+    let summary = tools
+        .ok("get_failed_tasks_summary", json!({"since": "2h"}))
+        .await;
+    assert_eq!(summary["failed_runs"], 20);
+    assert_eq!(summary["groups"][0]["count"], 20);
+    let most = fake.max_in_flight();
+    assert!(
+        (2..=6).contains(&most),
+        "run details are fetched concurrently but at most 6 at once (saw {most})"
+    );
+}

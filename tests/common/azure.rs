@@ -111,6 +111,9 @@ struct Route {
 struct Inner {
     routes: Vec<Route>,
     requests: Vec<Recorded>,
+    in_flight: usize,
+    /// The most requests the server was answering at once.
+    max_in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -164,6 +167,11 @@ impl FakeAzure {
             served: 0,
             responder: Some(Arc::new(responder)),
         });
+    }
+
+    /// The most requests in progress at the same time so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -357,6 +365,8 @@ async fn handle(
     let reply = {
         let mut inner = inner.lock().unwrap();
         inner.requests.push(recorded.clone());
+        inner.in_flight += 1;
+        inner.max_in_flight = inner.max_in_flight.max(inner.in_flight);
         let api_version = recorded.query_param("api-version");
         let route = inner.routes.iter_mut().rev().find(|route| {
             route.method == recorded.method
@@ -388,6 +398,7 @@ async fn handle(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
+    inner.lock().unwrap().in_flight -= 1;
     let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
     response.headers_mut().insert(
         "content-type",

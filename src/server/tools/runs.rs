@@ -22,6 +22,9 @@ pub(crate) const CONTAINER_TYPES: &[&str] = &[
     "Switch",
 ];
 
+/// Runs whose details are fetched at once (ARM allows bursts, not floods).
+const DETAIL_FETCH_CONCURRENCY: usize = 6;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct RunIdParam {
     /// Run id, as listed by list_pipeline_runs.
@@ -251,6 +254,28 @@ impl OpsdeckServer {
         ))
     }
 
+    /// The activity runs of many runs, fetched a few at a time: fast against a
+    /// real service without flooding its request budget. In the order of `runs`.
+    async fn activities_of(
+        &self,
+        runs: &[PipelineRun],
+    ) -> Result<Vec<Vec<ActivityRun>>, ToolError> {
+        let mut all = Vec::with_capacity(runs.len());
+        for chunk in runs.chunks(DETAIL_FETCH_CONCURRENCY) {
+            let pending: Vec<_> = chunk
+                .iter()
+                .map(|run| self.activities_for(&run.run_id))
+                .collect();
+            all.extend(futures::future::try_join_all(pending).await?);
+        }
+        Ok(all)
+    }
+
+    async fn activities_for(&self, run_id: &str) -> Result<Vec<ActivityRun>, ToolError> {
+        let (backend, _) = self.backends().find_run(run_id).await?;
+        Ok(backend.activity_runs(run_id).await?)
+    }
+
     async fn failures_body(&self, params: FailuresParams) -> Outcome<FailuresResult> {
         let window = self.window(params.since.as_deref(), params.until.as_deref(), 24)?;
         if let Some(pipeline) = &params.pipeline {
@@ -265,9 +290,8 @@ impl OpsdeckServer {
         };
         let runs = self.all_runs(query, 2_000).await?;
         let mut groups: BTreeMap<(String, String, String), FailureGroup> = BTreeMap::new();
-        for run in &runs {
-            let (backend, _) = self.backends().find_run(&run.run_id).await?;
-            let activities = backend.activity_runs(&run.run_id).await?;
+        let details = self.activities_of(&runs).await?;
+        for (run, activities) in runs.iter().zip(details) {
             for activity in failed_leaf_activities(&activities) {
                 let code = activity
                     .error
