@@ -219,3 +219,33 @@ async fn a_pipeline_in_two_environments_is_never_guessed() {
     assert!(err.contains("--environment"), "{err}");
     assert!(fake.requests_to("/createRun").is_empty());
 }
+
+#[tokio::test]
+async fn drift_compares_a_terraform_plan_with_what_resource_manager_says_exists() {
+    let fake = FakeAzure::start().await;
+    fake.serve_sales_estate();
+    let plans = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/azure/plans");
+    let mut vars = sales_vars();
+    vars.push(("OPSDECK_TERRAFORM_PLANS", plans.to_str().unwrap()));
+    let backends = backends(&settings(&fake, &vars), sales_clock()).await;
+    let tools = common::connect(backends, false).await;
+    let listed = tools.ok("list_terraform_plans", json!({})).await;
+    assert!(listed.to_string().contains("prod-data"), "{listed}");
+    let drift = tools
+        .ok("detect_infra_drift", json!({"plan": "prod-data"}))
+        .await;
+    assert_eq!(drift["live_resources_checked"], 4);
+    assert_eq!(
+        drift["missing_in_cloud"][0]["address"],
+        "azurerm_mssql_server.archive"
+    );
+    assert_eq!(drift["missing_in_cloud"].as_array().unwrap().len(), 1);
+    assert_eq!(drift["unmanaged_in_cloud"][0]["name"], "sql-sales-prod");
+    let unknown = tools
+        .err("detect_infra_drift", json!({"plan": "../../etc/passwd"}))
+        .await;
+    assert!(
+        unknown.contains("prod-data"),
+        "unknown plans list the known ones: {unknown}"
+    );
+}
