@@ -481,3 +481,45 @@ async fn details_of_many_runs_are_fetched_a_few_at_a_time() {
         "run details are fetched concurrently but at most 6 at once (saw {most})"
     );
 }
+
+#[tokio::test]
+async fn a_low_arm_request_budget_slows_the_next_request() {
+    let (fake, tools) = sales().await;
+    let run_path = format!("{SALES_FACTORY_PATH}/pipelineruns/{FAILED_RUN}");
+    let run = fixture(&fake, "runs.json")["value"][1].clone();
+    fake.route(
+        "GET",
+        &run_path,
+        None,
+        vec![Reply::json(200, run).header("x-ms-ratelimit-remaining-subscription-reads", "3")],
+    );
+    tools
+        .ok("get_run_details", json!({"run_id": FAILED_RUN}))
+        .await;
+    let started = Instant::now();
+    tools
+        .ok("get_run_details", json!({"run_id": FAILED_RUN}))
+        .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the client paused before spending more of a nearly spent budget"
+    );
+}
+
+#[tokio::test]
+async fn a_workspace_without_the_adf_tables_says_how_to_send_them() {
+    let (fake, tools) = sales().await;
+    fake.route(
+        "POST",
+        &format!("/v1/workspaces/{}/query", common::azure::SALES_WORKSPACE),
+        None,
+        vec![Reply::arm_error(
+            400,
+            "BadArgumentError",
+            "'union' operator: Failed to resolve table expression named 'ADFActivityRun'",
+        )],
+    );
+    let err = tools.err("fetch_logs", json!({"since": "1h"})).await;
+    assert!(err.contains("ADFActivityRun"), "{err}");
+    assert!(err.contains("diagnostic settings"), "{err}");
+}
