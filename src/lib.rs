@@ -23,3 +23,6 @@ pub mod server;
 pub mod trace;
 pub mod triage;
 pub mod ui;
+
+#[cfg(test)]
+pub(crate) mod test_support;

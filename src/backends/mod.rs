@@ -179,6 +179,40 @@ pub struct RerunRequest {
     pub dry_run: bool,
 }
 
+impl RerunRequest {
+    /// The run named as the reference, checked: it exists and is of this pipeline.
+    pub async fn named_reference(
+        &self,
+        backend: &(impl PipelineBackend + ?Sized),
+    ) -> Result<Option<PipelineRun>, BackendError> {
+        let Some(id) = &self.reference_run_id else {
+            return Ok(None);
+        };
+        let run = backend
+            .get_run(id)
+            .await?
+            .ok_or_else(|| BackendError::run_not_found(id))?;
+        if run.pipeline != self.pipeline {
+            return Err(BackendError::InvalidArgument(format!(
+                "run {id} belongs to pipeline {}, not {}",
+                run.pipeline, self.pipeline
+            )));
+        }
+        Ok(Some(run))
+    }
+}
+
+/// A run may only be re-run once it has finished.
+pub fn refuse_unfinished(reference: Option<&PipelineRun>) -> Result<(), BackendError> {
+    match reference.filter(|r| !r.status.is_terminal()) {
+        Some(run) => Err(BackendError::Refused(format!(
+            "run {} of {} is still {}; wait for it to finish or cancel it first",
+            run.run_id, run.pipeline, run.status
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What a remediation did, or would do in a dry run.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RemediationOutcome {

@@ -1,18 +1,14 @@
 //! Entra ID (Azure AD) bearer tokens for Azure OpenAI, for deployments where API
-//! keys are disabled. The credential is chosen the way Azure tools do: a service
-//! principal from `AZURE_TENANT_ID` / `AZURE_CLIENT_ID` / `AZURE_CLIENT_SECRET`;
-//! else workload identity when `AZURE_FEDERATED_TOKEN_FILE` is set (AKS); else
-//! managed identity when `OPSDECK_USE_MANAGED_IDENTITY=1` (a VM or App Service,
-//! which no environment variable reveals); else the developer's own sign-in
-//! (Azure CLI, Azure Developer CLI).
+//! keys are disabled. The credential is the same chain the Azure backend signs
+//! in with ([`AzureCredential`]): client secret, workload identity, managed
+//! identity, Azure CLI, in that order unless `OPSDECK_AZURE_CREDENTIALS` says
+//! otherwise; tokens cached until shortly before they expire; a failure names
+//! every credential tried and why.
 
 use std::sync::Arc;
 
-use azure_core::credentials::{Secret, TokenCredential};
-use azure_identity::{
-    ClientSecretCredential, DeveloperToolsCredential, ManagedIdentityCredential,
-    WorkloadIdentityCredential,
-};
+use crate::backends::azure::cloud::AzureCloud;
+use crate::backends::azure::credential::{AzureCredential, CredentialKind, candidates_from_env};
 
 /// The scope Azure OpenAI accepts tokens for.
 pub const COGNITIVE_SERVICES_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
@@ -25,65 +21,32 @@ pub trait BearerSource: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// A token credential from azure_identity (it caches and refreshes tokens itself).
+/// The shared Azure credential chain, asked for Azure OpenAI's scope.
 pub struct AzureIdentityBearer {
-    credential: Arc<dyn TokenCredential>,
-    kind: &'static str,
+    credential: Arc<AzureCredential>,
 }
+
+/// How long one credential may take to answer.
+const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl AzureIdentityBearer {
     pub fn from_env(
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<AzureIdentityBearer, String> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        match (
-            get("AZURE_TENANT_ID"),
-            get("AZURE_CLIENT_ID"),
-            get("AZURE_CLIENT_SECRET"),
-        ) {
-            (Some(tenant), Some(client), Some(secret)) => {
-                let credential = ClientSecretCredential::new(&tenant, client, Secret::new(secret), None)
-                    .map_err(|e| format!("cannot use the service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET: {e}"))?;
-                Ok(AzureIdentityBearer {
-                    credential,
-                    kind: "client secret (AZURE_CLIENT_ID)",
-                })
-            }
-            _ if get("AZURE_FEDERATED_TOKEN_FILE").is_some() => {
-                let credential = WorkloadIdentityCredential::new(None).map_err(|e| {
-                    format!("cannot use workload identity (AZURE_FEDERATED_TOKEN_FILE): {e}")
-                })?;
-                Ok(AzureIdentityBearer {
-                    credential,
-                    kind: "workload identity",
-                })
-            }
-            _ if get("OPSDECK_USE_MANAGED_IDENTITY")
-                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) =>
-            {
-                let credential = ManagedIdentityCredential::new(None)
-                    .map_err(|e| format!("cannot use managed identity: {e}"))?;
-                Ok(AzureIdentityBearer {
-                    credential,
-                    kind: "managed identity",
-                })
-            }
-            _ => {
-                let credential = DeveloperToolsCredential::new(None)
-                    .map_err(|e| format!("no Entra ID credential available (set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, or sign in with `az login`): {e}"))?;
-                Ok(AzureIdentityBearer {
-                    credential,
-                    kind: "developer sign-in (az / azd)",
-                })
-            }
-        }
-    }
-}
-
-impl AzureIdentityBearer {
-    /// Which credential was chosen (never the token).
-    pub fn kind(&self) -> &'static str {
-        self.kind
+        let order = match lookup("OPSDECK_AZURE_CREDENTIALS").filter(|v| !v.trim().is_empty()) {
+            Some(list) => list
+                .split(',')
+                .map(CredentialKind::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("OPSDECK_AZURE_CREDENTIALS: {e}"))?,
+            None => CredentialKind::DEFAULT_ORDER.to_vec(),
+        };
+        let cloud_name = lookup("OPSDECK_AZURE_CLOUD").unwrap_or_default();
+        let cloud = AzureCloud::named(&cloud_name)?;
+        let candidates = candidates_from_env(&order, &cloud, lookup);
+        Ok(AzureIdentityBearer {
+            credential: Arc::new(AzureCredential::new(candidates, ATTEMPT_TIMEOUT)),
+        })
     }
 }
 
@@ -91,65 +54,54 @@ impl AzureIdentityBearer {
 impl BearerSource for AzureIdentityBearer {
     async fn bearer(&self) -> Result<String, String> {
         self.credential
-            .get_token(&[COGNITIVE_SERVICES_SCOPE], None)
+            .token(COGNITIVE_SERVICES_SCOPE)
             .await
-            .map(|token| token.token.secret().to_string())
-            .map_err(|e| {
-                format!(
-                    "Entra ID sign-in for Azure OpenAI failed with the {}: {e}",
-                    self.kind
-                )
-            })
+            .map_err(|e| format!("Entra ID sign-in for Azure OpenAI failed: {e}"))
     }
 
     fn describe(&self) -> String {
-        format!("Entra ID, {}", self.kind)
+        format!("Entra ID, {}", self.credential.status())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::test_support::fake_env;
 
     #[test]
-    fn the_credential_follows_the_environment() {
-        let sp = env(&[
-            ("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s"),
-        ]);
+    fn the_chain_follows_the_configured_order() {
+        let bearer =
+            AzureIdentityBearer::from_env(&fake_env(&[("OPSDECK_AZURE_CREDENTIALS", "azure_cli")]))
+                .unwrap();
         assert_eq!(
-            AzureIdentityBearer::from_env(&sp).unwrap().kind(),
-            "client secret (AZURE_CLIENT_ID)"
+            bearer.describe(),
+            "Entra ID, not signed in yet; will try azure_cli"
         );
-        assert_eq!(
-            AzureIdentityBearer::from_env(&env(&[])).unwrap().kind(),
-            "developer sign-in (az / azd)"
+        let default = AzureIdentityBearer::from_env(&fake_env(&[])).unwrap();
+        assert!(
+            default.describe().ends_with(
+                "will try client_secret, workload_identity, managed_identity, azure_cli"
+            )
         );
-        let mi = env(&[("OPSDECK_USE_MANAGED_IDENTITY", "1")]);
-        assert_eq!(
-            AzureIdentityBearer::from_env(&mi).unwrap().kind(),
-            "managed identity"
-        );
+        let err =
+            AzureIdentityBearer::from_env(&fake_env(&[("OPSDECK_AZURE_CREDENTIALS", "kerberos")]))
+                .err()
+                .unwrap();
+        assert!(err.contains("OPSDECK_AZURE_CREDENTIALS"), "{err}");
     }
 
-    #[test]
-    fn a_malformed_tenant_is_refused_by_name() {
-        let bad = env(&[
+    #[tokio::test]
+    async fn a_malformed_tenant_is_named_when_signing_in() {
+        let bearer = AzureIdentityBearer::from_env(&fake_env(&[
             ("AZURE_TENANT_ID", "not a tenant!"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_SECRET", "s"),
-        ]);
-        let err = AzureIdentityBearer::from_env(&bad).err().unwrap();
+            ("OPSDECK_AZURE_CREDENTIALS", "client_secret"),
+        ]))
+        .unwrap();
+        let err = bearer.bearer().await.unwrap_err();
         assert!(err.contains("AZURE_TENANT_ID"), "{err}");
+        assert!(err.contains("client_secret"), "{err}");
     }
 }

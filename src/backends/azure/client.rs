@@ -420,6 +420,22 @@ impl AzureClient {
     }
 }
 
+/// Adds path segments (percent-encoded) and the api-version to a URL.
+pub fn url_with(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        path.extend(segments);
+    }
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in query {
+            pairs.append_pair(name, value);
+        }
+    }
+    url
+}
+
 /// The `nextLink` of a page, if it is one we may follow.
 fn next_link(
     page: &Value,

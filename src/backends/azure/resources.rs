@@ -10,9 +10,8 @@ use async_trait::async_trait;
 use reqwest::Url;
 use serde_json::json;
 
-use super::adf::api::extend;
 use super::arm::parse_resource_list;
-use super::client::AzureClient;
+use super::client::{AzureClient, url_with};
 use crate::backends::{BackendError, InfraSource, PlanRef};
 use crate::model::resource::Resource;
 
@@ -80,7 +79,7 @@ impl ArmInfra {
 #[async_trait]
 impl InfraSource for ArmInfra {
     async fn list_resources(&self) -> Result<Vec<Resource>, BackendError> {
-        let url = extend(
+        let url = url_with(
             &self.resource_manager,
             &[
                 "subscriptions",

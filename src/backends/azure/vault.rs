@@ -13,8 +13,7 @@ use async_trait::async_trait;
 use reqwest::Url;
 use serde_json::json;
 
-use super::adf::api::extend;
-use super::client::AzureClient;
+use super::client::{AzureClient, url_with};
 use super::keyvault::parse_secret_list;
 use crate::backends::{BackendError, SecretStore};
 use crate::model::secret::SecretMeta;
@@ -89,7 +88,7 @@ impl SecretStore for KeyVaultStore {
     }
 
     async fn list_secrets(&self) -> Result<Vec<SecretMeta>, BackendError> {
-        let url = extend(
+        let url = url_with(
             &self.base,
             &["secrets"],
             &[("api-version", API_VERSION), ("maxresults", "25")],
@@ -98,7 +97,7 @@ impl SecretStore for KeyVaultStore {
     }
 
     async fn secret_versions(&self, name: &str) -> Result<Vec<SecretMeta>, BackendError> {
-        let url = extend(
+        let url = url_with(
             &self.base,
             &["secrets", name, "versions"],
             &[("api-version", API_VERSION), ("maxresults", "25")],

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::wire::{QueryPage, WireActivityRun, WirePipelineRun};
-use crate::backends::azure::client::{AzureClient, AzureError, Call};
+use crate::backends::azure::client::{AzureClient, AzureError, Call, url_with};
 use crate::backends::factory::{
     DatasetProperties, Factory, FactoryResource, LinkedServiceProperties, PipelineProperties,
     TriggerProperties,
@@ -67,20 +67,25 @@ fn instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Adds path segments (percent-encoded) and the api-version to a URL.
-pub fn extend(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        path.extend(segments);
-    }
-    {
-        let mut pairs = url.query_pairs_mut();
-        for (name, value) in query {
-            pairs.append_pair(name, value);
-        }
-    }
-    url
+/// `…/resourceGroups/{group}/providers/Microsoft.DataFactory/factories[/{name}]`.
+fn factories_url(
+    resource_manager: &Url,
+    subscription: &str,
+    resource_group: &str,
+    factory: Option<&str>,
+    query: &[(&str, &str)],
+) -> Url {
+    let mut segments = vec![
+        "subscriptions",
+        subscription,
+        "resourceGroups",
+        resource_group,
+        "providers",
+        "Microsoft.DataFactory",
+        "factories",
+    ];
+    segments.extend(factory);
+    url_with(resource_manager, &segments, query)
 }
 
 impl AdfApi {
@@ -92,18 +97,11 @@ impl AdfApi {
         resource_group: &str,
         factory: &str,
     ) -> AdfApi {
-        let factory_url = extend(
+        let factory_url = factories_url(
             resource_manager,
-            &[
-                "subscriptions",
-                subscription,
-                "resourceGroups",
-                resource_group,
-                "providers",
-                "Microsoft.DataFactory",
-                "factories",
-                factory,
-            ],
+            subscription,
+            resource_group,
+            Some(factory),
             &[],
         );
         AdfApi {
@@ -122,17 +120,11 @@ impl AdfApi {
         subscription: &str,
         resource_group: &str,
     ) -> Result<Vec<String>, AzureError> {
-        let url = extend(
+        let url = factories_url(
             resource_manager,
-            &[
-                "subscriptions",
-                subscription,
-                "resourceGroups",
-                resource_group,
-                "providers",
-                "Microsoft.DataFactory",
-                "factories",
-            ],
+            subscription,
+            resource_group,
+            None,
             &[("api-version", API_VERSION)],
         );
         let prefix = url.path().to_string();
@@ -153,7 +145,7 @@ impl AdfApi {
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
         let mut all = vec![("api-version", API_VERSION)];
         all.extend_from_slice(query);
-        extend(&self.factory_url, segments, &all)
+        url_with(&self.factory_url, segments, &all)
     }
 
     /// The factory itself (to check access and existence).
@@ -375,7 +367,7 @@ mod tests {
     #[test]
     fn names_are_encoded_into_single_path_segments() {
         let base = Url::parse("https://management.azure.com").unwrap();
-        let url = extend(
+        let url = url_with(
             &base,
             &[
                 "factories",

@@ -270,28 +270,11 @@ impl PipelineBackend for AdfBackend {
 
     async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
         self.check_pipeline(&request.pipeline).await?;
-        let reference = match &request.reference_run_id {
-            Some(id) => {
-                let run = self
-                    .get_run(id)
-                    .await?
-                    .ok_or_else(|| BackendError::run_not_found(id))?;
-                if run.pipeline != request.pipeline {
-                    return Err(BackendError::InvalidArgument(format!(
-                        "run {id} belongs to pipeline {}, not {}",
-                        run.pipeline, request.pipeline
-                    )));
-                }
-                Some(run)
-            }
+        let reference = match request.named_reference(self).await? {
+            Some(run) => Some(run),
             None => self.latest_failed(&request.pipeline).await?,
         };
-        if let Some(run) = reference.as_ref().filter(|r| !r.status.is_terminal()) {
-            return Err(BackendError::Refused(format!(
-                "run {} of {} is still {}; wait for it to finish or cancel it first",
-                run.run_id, run.pipeline, run.status
-            )));
-        }
+        crate::backends::refuse_unfinished(reference.as_ref())?;
         let from_failed = request.from_failed_activity && reference.is_some();
         let mut steps = vec![match &reference {
             Some(run) => format!(

@@ -15,9 +15,8 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::adf::api::extend;
 use super::adf::wire::parse_instant;
-use super::client::{AzureClient, AzureError, Call};
+use super::client::{AzureClient, AzureError, Call, url_with};
 use crate::backends::{BackendError, LogQuery, LogSource, MessageCount};
 use crate::model::log::LogLine;
 
@@ -113,7 +112,7 @@ impl LogAnalyticsLogs {
         LogAnalyticsLogs {
             client,
             scope: scope.to_string(),
-            query_url: extend(endpoint, &["v1", "workspaces", workspace, "query"], &[]),
+            query_url: url_with(endpoint, &["v1", "workspaces", workspace, "query"], &[]),
             workspace: workspace.to_string(),
         }
     }
