@@ -213,6 +213,24 @@ pub fn refuse_unfinished(reference: Option<&PipelineRun>) -> Result<(), BackendE
     }
 }
 
+/// The run to cancel, if it can still be cancelled (queued or running).
+pub async fn cancellable_run(
+    backend: &(impl PipelineBackend + ?Sized),
+    run_id: &str,
+) -> Result<PipelineRun, BackendError> {
+    let run = backend
+        .get_run(run_id)
+        .await?
+        .ok_or_else(|| BackendError::run_not_found(run_id))?;
+    if run.status.is_terminal() || run.status == RunStatus::Canceling {
+        return Err(BackendError::Refused(format!(
+            "run {run_id} of {} is already {}; there is nothing to cancel",
+            run.pipeline, run.status
+        )));
+    }
+    Ok(run)
+}
+
 /// What a remediation did, or would do in a dry run.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RemediationOutcome {

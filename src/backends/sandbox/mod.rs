@@ -461,16 +461,7 @@ impl PipelineBackend for Sandbox {
         dry_run: bool,
     ) -> Result<RemediationOutcome, BackendError> {
         let now = self.clock.now();
-        let run = self
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| BackendError::run_not_found(run_id))?;
-        if run.status.is_terminal() || run.status == RunStatus::Canceling {
-            return Err(BackendError::Refused(format!(
-                "run {run_id} of {} is already {}; there is nothing to cancel",
-                run.pipeline, run.status
-            )));
-        }
+        let run = crate::backends::cancellable_run(self, run_id).await?;
         let running: Vec<String> = self
             .activity_runs(run_id)
             .await?

@@ -342,16 +342,7 @@ impl PipelineBackend for AdfBackend {
         run_id: &str,
         dry_run: bool,
     ) -> Result<RemediationOutcome, BackendError> {
-        let run = self
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| BackendError::run_not_found(run_id))?;
-        if run.status.is_terminal() || run.status == RunStatus::Canceling {
-            return Err(BackendError::Refused(format!(
-                "run {run_id} of {} is already {}; there is nothing to cancel",
-                run.pipeline, run.status
-            )));
-        }
+        let run = crate::backends::cancellable_run(self, run_id).await?;
         let mut steps = vec![
             format!(
                 "Cancel run {run_id} of {} in factory {} ({}), {} since {}",
