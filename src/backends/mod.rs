@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::model::estate::EstateCatalog;
 use crate::model::log::{LogLevel, LogLine};
 use crate::model::resource::Resource;
-use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus};
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus, TriggerRun};
 use crate::model::secret::SecretMeta;
 use crate::model::time::{SharedClock, TimeWindow};
 
@@ -269,6 +269,15 @@ pub trait PipelineBackend: Send + Sync {
     async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError>;
     async fn cancel(&self, run_id: &str, dry_run: bool)
     -> Result<RemediationOutcome, BackendError>;
+    /// The firings of the triggers that start `pipeline` in `window`, newest
+    /// first (did the schedule fire at all?). Backends without triggers say none.
+    async fn trigger_runs(
+        &self,
+        _pipeline: &str,
+        _window: TimeWindow,
+    ) -> Result<Vec<TriggerRun>, BackendError> {
+        Ok(Vec::new())
+    }
     async fn health(&self) -> BackendHealth;
 }
 

@@ -166,6 +166,21 @@ pub struct ActivityRun {
     pub output: serde_json::Value,
 }
 
+/// One firing of a trigger (an ADF schedule, tumbling-window or event trigger).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TriggerRun {
+    pub trigger: String,
+    /// `ScheduleTrigger`, `TumblingWindowTrigger`, `BlobEventsTrigger`, …
+    pub trigger_type: String,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub message: String,
+    /// The pipeline run it started, when it started one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline_run_id: Option<String>,
+}
+
 /// Duration between two optional instants, in milliseconds.
 pub fn duration_ms(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<i64> {
     match (start, end) {

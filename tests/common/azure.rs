@@ -524,6 +524,12 @@ impl FakeAzure {
                 ok(&format!("{kind}.json")),
             );
         }
+        self.route(
+            "POST",
+            &format!("{factory}/queryTriggerRuns"),
+            None,
+            ok("trigger-runs.json"),
+        );
         let all_runs = fixture(self, "runs.json");
         self.route_fn("POST", &format!("{factory}/queryPipelineRuns"), move |r| {
             Reply::json(200, json!({"value": filter_runs(&all_runs, &r.body)}))

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::parse_statuses;
 use crate::backends::RunQuery;
 use crate::model::graph::Reached;
-use crate::model::run::{PipelineRun, RunStatus};
+use crate::model::run::{PipelineRun, RunStatus, TriggerRun};
+use crate::model::time::TimeWindow;
 use crate::server::OpsdeckServer;
 use crate::server::reply::{Outcome, ToolError, ToolResult, check_limit, clip, respond};
 
@@ -104,6 +105,9 @@ pub struct PipelineStatus {
     pub failed_24h: usize,
     pub success_rate_24h: Option<f64>,
     pub recent: Vec<RunBrief>,
+    /// The latest firings of the triggers that start it, newest first (ADF).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trigger_runs: Vec<TriggerRun>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -356,6 +360,12 @@ impl OpsdeckServer {
             Some(_) if failed_24h > 0 => "degraded",
             Some(_) => "healthy",
         };
+        let day_window = TimeWindow {
+            since: now - Duration::hours(24),
+            until: now + Duration::minutes(1),
+        };
+        let mut trigger_runs = backend.trigger_runs(pipeline, day_window).await?;
+        trigger_runs.truncate(5);
         let mut summary = format!("[{}] {pipeline} is {state}", self.backends().label);
         if let Some(run) = runs.first() {
             summary.push_str(&format!("; last run {} {}", run.run_id, run.status));
@@ -371,6 +381,22 @@ impl OpsdeckServer {
                     .map(|t| t.format("%H:%M UTC").to_string())
                     .unwrap_or_default(),
                 clip(&failure.message, 300)
+            ));
+        }
+        if let Some(fired) = trigger_runs.first() {
+            summary.push_str(&format!(
+                "; trigger {} last fired {} ({}{})",
+                fired.trigger,
+                fired
+                    .fired_at
+                    .map(|t| t.format("%H:%M UTC").to_string())
+                    .unwrap_or_default(),
+                fired.status,
+                if fired.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", clip(&fired.message, 200))
+                }
             ));
         }
         match last_success {
@@ -398,6 +424,7 @@ impl OpsdeckServer {
                 failed_24h,
                 success_rate_24h,
                 recent: runs.iter().take(10).map(brief).collect(),
+                trigger_runs,
             },
         ))
     }

@@ -18,8 +18,9 @@ use crate::backends::{
     RunQuery,
 };
 use crate::model::estate::EstateCatalog;
-use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus};
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus, TriggerRun};
 use crate::model::time::SharedClock;
+use crate::model::time::TimeWindow;
 
 /// Roles named in permission errors.
 pub const READ_ROLE: &str =
@@ -106,7 +107,7 @@ impl AdfBackend {
         let query = RunQuery {
             pipelines: vec![pipeline.to_string()],
             statuses: vec![],
-            window: crate::model::time::TimeWindow {
+            window: TimeWindow {
                 since,
                 until: self.clock.now() + Duration::minutes(5),
             },
@@ -387,6 +388,33 @@ impl PipelineBackend for AdfBackend {
             }
             Err(e) => Err(e.about("run", run_id, WRITE_ROLE)),
         }
+    }
+
+    async fn trigger_runs(
+        &self,
+        pipeline: &str,
+        window: TimeWindow,
+    ) -> Result<Vec<TriggerRun>, BackendError> {
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_RUN_PAGES {
+            let page = self
+                .api
+                .query_trigger_runs(window.since, window.until, token.as_deref())
+                .await
+                .map_err(|e| self.error(e))?;
+            found.extend(
+                page.value
+                    .iter()
+                    .filter_map(|raw| wire::trigger_run_for(raw, pipeline)),
+            );
+            token = page.next_token();
+            if token.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| b.fired_at.cmp(&a.fired_at));
+        Ok(found)
     }
 
     async fn health(&self) -> BackendHealth {

@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::model::run::{ActivityRun, BackendKind, InvokedBy, PipelineRun, RunError, RunStatus};
+use crate::model::run::{
+    ActivityRun, BackendKind, InvokedBy, PipelineRun, RunError, RunStatus, TriggerRun,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -237,6 +239,29 @@ pub fn activity_runs(mut wire: Vec<WireActivityRun>) -> Vec<ActivityRun> {
         .collect()
 }
 
+/// A trigger run as `queryTriggerRuns` returns it, if it started `pipeline`.
+pub fn trigger_run_for(raw: &Value, pipeline: &str) -> Option<TriggerRun> {
+    let started = raw.get("triggeredPipelines")?.as_object()?;
+    let run_id = started.get(pipeline)?;
+    let text = |name: &str| {
+        raw.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Some(TriggerRun {
+        trigger: text("triggerName"),
+        trigger_type: text("triggerType"),
+        fired_at: parse_instant(raw.get("triggerRunTimestamp").and_then(Value::as_str)),
+        status: RunStatus::parse(&text("status")),
+        message: text("message"),
+        pipeline_run_id: run_id
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .map(str::to_string),
+    })
+}
+
 /// A page of `queryPipelineRuns` / `queryActivityruns`: values and the token for the next.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -259,6 +284,18 @@ impl<T> QueryPage<T> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn trigger_runs_are_matched_to_the_pipelines_they_started() {
+        let raw = json!({"triggerName": "nightly", "triggerRunId": "0858", "triggerType": "ScheduleTrigger",
+            "triggerRunTimestamp": "2026-11-23T02:00:00.0012345Z", "status": "Failed",
+            "message": "Pipeline not found", "triggeredPipelines": {"ingest_orders": ""}});
+        let run = trigger_run_for(&raw, "ingest_orders").unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.pipeline_run_id, None);
+        assert_eq!(run.message, "Pipeline not found");
+        assert!(trigger_run_for(&raw, "transform_orders").is_none());
+    }
 
     #[test]
     fn seven_digit_fractions_and_missing_offsets_parse() {
