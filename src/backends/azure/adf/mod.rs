@@ -413,7 +413,7 @@ impl PipelineBackend for AdfBackend {
                 break;
             }
         }
-        found.sort_by(|a, b| b.fired_at.cmp(&a.fired_at));
+        found.sort_by_key(|t| std::cmp::Reverse(t.fired_at));
         Ok(found)
     }
 
