@@ -4,6 +4,7 @@
 #
 #   venv-mcp2/  official Python MCP SDK 2.x   (pins: scripts/peers/requirements-mcp2.txt)
 #   venv-mcp1/  official Python MCP SDK 1.x   (pins: scripts/peers/requirements-mcp1.txt)
+#   venv-airflow/ Apache Airflow 2.10.5      (pins: scripts/peers/requirements-airflow.txt)
 #   node/       @modelcontextprotocol/inspector (CLI) + server-everything
 #               (pins: scripts/peers/node/package.json + package-lock.json, via `npm ci`)
 #
@@ -69,21 +70,21 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 
 # --- Python SDK venvs --------------------------------------------------------
 
-# setup_venv NAME REQUIREMENTS_FILE
+# setup_venv NAME REQUIREMENTS_FILE [DISTRIBUTION IMPORT]
 setup_venv() {
-    local name="$1" reqs="$2"
+    local name="$1" reqs="$2" dist="${3:-mcp}" module="${4:-mcp}"
     local dir="$peers/$name" stamp="$peers/$name/.opsdeck-peer-stamp"
     [[ -f "$reqs" ]] || die "missing pin file $reqs"
     local want_mcp
-    want_mcp="$(sed -n 's/^mcp==\([^[:space:]]*\).*/\1/p' "$reqs")"
-    [[ -n "$want_mcp" ]] || die "$reqs does not pin mcp==X.Y.Z"
+    want_mcp="$(sed -n "s/^$dist==\([^[:space:]]*\).*/\1/p" "$reqs")"
+    [[ -n "$want_mcp" ]] || die "$reqs does not pin $dist==X.Y.Z"
     local want
     want="python=$py_version
 $(grep -v '^[[:space:]]*\(#\|$\)' "$reqs")"
 
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$dir/bin/python" ]] \
-        && compgen -G "$dir/lib/python*/site-packages/mcp-$want_mcp.dist-info" >/dev/null; then
-        echo "peer $name: cached mcp $want_mcp"
+        && compgen -G "$dir/lib/python*/site-packages/${dist//-/_}-$want_mcp.dist-info" >/dev/null; then
+        echo "peer $name: cached $dist $want_mcp"
         return
     fi
 
@@ -91,16 +92,18 @@ $(grep -v '^[[:space:]]*\(#\|$\)' "$reqs")"
     run_logged "creating venv $dir" python3 -m venv "$dir"
     run_logged "pip install -r $reqs into $name" "$dir/bin/python" -m pip install -q -r "$reqs"
     local got
-    got="$("$dir/bin/python" -c 'from importlib.metadata import version; print(version("mcp"))')" \
-        || die "$name: installed, but 'import mcp' metadata lookup failed"
-    [[ "$got" == "$want_mcp" ]] || die "$name: wanted mcp $want_mcp, got $got"
-    "$dir/bin/python" -c 'import mcp' || die "$name: 'import mcp' failed after install"
+    got="$("$dir/bin/python" -c "from importlib.metadata import version; print(version('$dist'))")" \
+        || die "$name: installed, but the $dist metadata lookup failed"
+    [[ "$got" == "$want_mcp" ]] || die "$name: wanted $dist $want_mcp, got $got"
+    "$dir/bin/python" -c "import $module" || die "$name: 'import $module' failed after install"
     printf '%s' "$want" >"$stamp"
-    echo "peer $name: installed mcp $got"
+    echo "peer $name: installed $dist $got"
 }
 
 setup_venv venv-mcp2 "$here/requirements-mcp2.txt"
 setup_venv venv-mcp1 "$here/requirements-mcp1.txt"
+# A real Airflow (standalone, SQLite) for the Airflow backend's tests.
+setup_venv venv-airflow "$here/requirements-airflow.txt" apache-airflow airflow
 
 # --- Node peers (Inspector CLI, server-everything) ---------------------------
 
