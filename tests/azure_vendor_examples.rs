@@ -12,8 +12,8 @@ use serde_json::json;
 
 use common::azure::{FakeAzure, Reply, backends, quick_retries, settings, static_credential};
 use opsdeck::backends::azure::adf::api::AdfApi;
-use opsdeck::backends::azure::client::AzureClient;
 use opsdeck::backends::azure::log_analytics::LogAnalyticsLogs;
+use opsdeck::backends::rest::RestClient;
 use opsdeck::model::time::{FixedClock, SharedClock};
 
 const SUBSCRIPTION: &str = "12345678-1234-1234-1234-12345678abc";
@@ -231,7 +231,8 @@ async fn factories_are_discovered_and_trigger_runs_parse() {
     );
 
     let client = Arc::new(
-        AzureClient::new(
+        RestClient::new(
+            "Azure",
             static_credential(),
             settings.request_timeout,
             quick_retries(),

@@ -10,6 +10,7 @@
 pub mod azure;
 pub mod factory;
 pub mod logfiles;
+pub mod rest;
 pub mod sandbox;
 
 use std::sync::Arc;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::backends::Backends;
 use crate::backends::azure;
-use crate::backends::azure::client::RetryPolicy;
 use crate::backends::azure::config::AzureSettings;
+use crate::backends::rest::RetryPolicy;
 use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
 use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::time::{FixedClock, SharedClock, SystemClock};

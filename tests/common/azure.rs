@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use opsdeck::backends::Backends;
-use opsdeck::backends::azure::client::RetryPolicy;
 use opsdeck::backends::azure::config::AzureSettings;
 use opsdeck::backends::azure::credential::{AzureCredential, Candidate, CredentialKind};
+use opsdeck::backends::rest::RetryPolicy;
 use opsdeck::model::time::SharedClock;
 
 /// One request as the server saw it.

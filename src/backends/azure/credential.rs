@@ -287,6 +287,17 @@ impl AzureCredential {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::backends::rest::Authorizer for AzureCredential {
+    async fn authorization(&self, scope: &str) -> Result<String, String> {
+        Ok(format!("Bearer {}", self.token(scope).await?))
+    }
+
+    fn status(&self) -> String {
+        AzureCredential::status(self)
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()

@@ -7,7 +7,6 @@
 
 pub mod adf;
 pub mod arm;
-pub mod client;
 pub mod cloud;
 pub mod config;
 pub mod credential;
@@ -20,13 +19,13 @@ use std::sync::Arc;
 
 use self::adf::AdfBackend;
 use self::adf::api::AdfApi;
-use self::client::{AzureClient, RetryPolicy};
 use self::config::{AzureSettings, Lookup};
 use self::credential::{AzureCredential, candidates_from_env};
 use self::log_analytics::LogAnalyticsLogs;
 use self::resources::ArmInfra;
 use self::vault::KeyVaultStore;
 use crate::backends::Backends;
+use crate::backends::rest::{RestClient, RetryPolicy};
 use crate::model::time::SharedClock;
 
 /// The configured credential chain, built from the process environment.
@@ -47,7 +46,8 @@ pub async fn build(
     retry: RetryPolicy,
 ) -> Result<Backends, String> {
     let cloud = &settings.cloud;
-    let client = Arc::new(AzureClient::new(
+    let client = Arc::new(RestClient::new(
+        "Azure",
         credential,
         settings.request_timeout,
         retry,

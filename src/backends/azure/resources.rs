@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde_json::json;
 
 use super::arm::parse_resource_list;
-use super::client::{AzureClient, url_with};
+use crate::backends::rest::{RestClient, url_with};
 use crate::backends::{BackendError, InfraSource, PlanRef};
 use crate::model::resource::Resource;
 
@@ -22,7 +22,7 @@ const MAX_RESOURCES: usize = 20_000;
 const MAX_PLAN_BYTES: u64 = 64 * 1024 * 1024;
 
 pub struct ArmInfra {
-    client: Arc<AzureClient>,
+    client: Arc<RestClient>,
     scope: String,
     resource_manager: Url,
     subscription: String,
@@ -32,7 +32,7 @@ pub struct ArmInfra {
 
 impl ArmInfra {
     pub fn new(
-        client: Arc<AzureClient>,
+        client: Arc<RestClient>,
         resource_manager: &Url,
         scope: &str,
         subscription: &str,

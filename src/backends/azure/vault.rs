@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use reqwest::Url;
 use serde_json::json;
 
-use super::client::{AzureClient, url_with};
 use super::keyvault::parse_secret_list;
+use crate::backends::rest::{RestClient, url_with};
 use crate::backends::{BackendError, SecretStore};
 use crate::model::secret::SecretMeta;
 
@@ -24,7 +24,7 @@ pub const LIST_ROLE: &str = "the Key Vault Reader role plus secret list permissi
 const MAX_SECRETS: usize = 25_000;
 
 pub struct KeyVaultStore {
-    client: Arc<AzureClient>,
+    client: Arc<RestClient>,
     scope: String,
     /// The vault's base URL.
     base: Url,
@@ -42,7 +42,7 @@ fn is_listing(base: &Url, url: &Url) -> bool {
 }
 
 impl KeyVaultStore {
-    pub fn new(client: Arc<AzureClient>, scope: &str, base: Url, name: &str) -> KeyVaultStore {
+    pub fn new(client: Arc<RestClient>, scope: &str, base: Url, name: &str) -> KeyVaultStore {
         KeyVaultStore {
             client,
             scope: scope.to_string(),

@@ -9,11 +9,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::wire::{QueryPage, WireActivityRun, WirePipelineRun};
-use crate::backends::azure::client::{AzureClient, AzureError, Call, url_with};
 use crate::backends::factory::{
     DatasetProperties, Factory, FactoryResource, LinkedServiceProperties, PipelineProperties,
     TriggerProperties,
 };
+use crate::backends::rest::{Call, RestClient, RestError, url_with};
 
 pub const API_VERSION: &str = "2018-06-01";
 /// Most definitions of one kind read from a factory.
@@ -22,7 +22,7 @@ const MAX_DEFINITIONS: usize = 10_000;
 /// One factory's address and the client to reach it.
 #[derive(Clone)]
 pub struct AdfApi {
-    client: Arc<AzureClient>,
+    client: Arc<RestClient>,
     scope: String,
     /// `…/providers/Microsoft.DataFactory/factories/{name}`
     factory_url: Url,
@@ -90,7 +90,7 @@ fn factories_url(
 
 impl AdfApi {
     pub fn new(
-        client: Arc<AzureClient>,
+        client: Arc<RestClient>,
         resource_manager: &Url,
         scope: &str,
         subscription: &str,
@@ -114,12 +114,12 @@ impl AdfApi {
 
     /// Factory names in a resource group (when the config names none).
     pub async fn list_factories(
-        client: &AzureClient,
+        client: &RestClient,
         resource_manager: &Url,
         scope: &str,
         subscription: &str,
         resource_group: &str,
-    ) -> Result<Vec<String>, AzureError> {
+    ) -> Result<Vec<String>, RestError> {
         let url = factories_url(
             resource_manager,
             subscription,
@@ -139,7 +139,7 @@ impl AdfApi {
 
     /// Which credential the client signed in with (never a token).
     pub fn credential_status(&self) -> String {
-        self.client.credential().status()
+        self.client.authorizer().status()
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
@@ -149,14 +149,14 @@ impl AdfApi {
     }
 
     /// The factory itself (to check access and existence).
-    pub async fn get_factory(&self) -> Result<Value, AzureError> {
+    pub async fn get_factory(&self) -> Result<Value, RestError> {
         self.client
             .send(&Call::get(self.url(&[], &[]), &self.scope))
             .await
     }
 
     /// Pipelines, linked services, datasets and triggers, read in parallel.
-    pub async fn definitions(&self) -> Result<(Factory, Vec<String>), AzureError> {
+    pub async fn definitions(&self) -> Result<(Factory, Vec<String>), RestError> {
         let (pipelines, linked, datasets, triggers) = tokio::try_join!(
             self.list_kind::<PipelineProperties>("pipelines"),
             self.list_kind::<LinkedServiceProperties>("linkedservices"),
@@ -183,7 +183,7 @@ impl AdfApi {
     async fn list_kind<T: DeserializeOwned>(
         &self,
         kind: &str,
-    ) -> Result<(Vec<FactoryResource<T>>, Vec<String>), AzureError> {
+    ) -> Result<(Vec<FactoryResource<T>>, Vec<String>), RestError> {
         let url = self.url(&[kind], &[]);
         let path = url.path().to_string();
         let items = self
@@ -218,7 +218,7 @@ impl AdfApi {
     pub async fn query_pipeline_runs(
         &self,
         filter: &RunFilter,
-    ) -> Result<QueryPage<WirePipelineRun>, AzureError> {
+    ) -> Result<QueryPage<WirePipelineRun>, RestError> {
         let body = filter.body();
         let page = self
             .client
@@ -231,7 +231,7 @@ impl AdfApi {
         parse(page, "queryPipelineRuns")
     }
 
-    pub async fn get_pipeline_run(&self, run_id: &str) -> Result<WirePipelineRun, AzureError> {
+    pub async fn get_pipeline_run(&self, run_id: &str) -> Result<WirePipelineRun, RestError> {
         let body = self
             .client
             .send(&Call::get(
@@ -248,7 +248,7 @@ impl AdfApi {
         run_id: &str,
         after: DateTime<Utc>,
         before: DateTime<Utc>,
-    ) -> Result<Vec<WireActivityRun>, AzureError> {
+    ) -> Result<Vec<WireActivityRun>, RestError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..100 {
@@ -275,7 +275,7 @@ impl AdfApi {
                 return Ok(all);
             }
         }
-        Err(AzureError::Unreadable(
+        Err(RestError::Unreadable(
             "queryActivityruns kept returning continuation tokens after 100 pages".into(),
         ))
     }
@@ -286,7 +286,7 @@ impl AdfApi {
         after: DateTime<Utc>,
         before: DateTime<Utc>,
         continuation_token: Option<&str>,
-    ) -> Result<QueryPage<Value>, AzureError> {
+    ) -> Result<QueryPage<Value>, RestError> {
         let mut body = json!({
             "lastUpdatedAfter": instant(after),
             "lastUpdatedBefore": instant(before),
@@ -311,7 +311,7 @@ impl AdfApi {
         pipeline: &str,
         reference_run_id: Option<&str>,
         from_failed_activity: bool,
-    ) -> Result<String, AzureError> {
+    ) -> Result<String, RestError> {
         let mut query: Vec<(&str, &str)> = Vec::new();
         if let Some(reference) = reference_run_id {
             query.push(("referencePipelineRunId", reference));
@@ -335,11 +335,11 @@ impl AdfApi {
             .and_then(Value::as_str)
             .filter(|id| !id.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| AzureError::Unreadable("createRun answered without a runId".into()))
+            .ok_or_else(|| RestError::Unreadable("createRun answered without a runId".into()))
     }
 
     /// `cancel` (recursively: child pipeline runs too); sent once, never retried.
-    pub async fn cancel_run(&self, run_id: &str) -> Result<(), AzureError> {
+    pub async fn cancel_run(&self, run_id: &str) -> Result<(), RestError> {
         self.client
             .send(&Call::action(
                 self.url(
@@ -354,9 +354,9 @@ impl AdfApi {
     }
 }
 
-fn parse<T: DeserializeOwned>(body: Value, what: &str) -> Result<T, AzureError> {
+fn parse<T: DeserializeOwned>(body: Value, what: &str) -> Result<T, RestError> {
     serde_json::from_value(body).map_err(|e| {
-        AzureError::Unreadable(format!("the {what} answer has an unexpected shape: {e}"))
+        RestError::Unreadable(format!("the {what} answer has an unexpected shape: {e}"))
     })
 }
 

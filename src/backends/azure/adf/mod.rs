@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use self::api::{AdfApi, RunFilter};
-use crate::backends::azure::client::AzureError;
 use crate::backends::azure::config::is_guid;
+use crate::backends::rest::RestError;
 use crate::backends::{
     BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
     RunQuery,
@@ -77,7 +77,7 @@ impl AdfBackend {
         &self.api.factory
     }
 
-    fn error(&self, e: AzureError) -> BackendError {
+    fn error(&self, e: RestError) -> BackendError {
         e.about("data factory", &self.api.factory, READ_ROLE)
     }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::adf::wire::parse_instant;
-use super::client::{AzureClient, AzureError, Call, url_with};
+use crate::backends::rest::{Call, RestClient, RestError, url_with};
 use crate::backends::{BackendError, LogQuery, LogSource, MessageCount};
 use crate::model::log::LogLine;
 
@@ -63,7 +63,7 @@ impl Table {
 }
 
 pub struct LogAnalyticsLogs {
-    client: Arc<AzureClient>,
+    client: Arc<RestClient>,
     scope: String,
     query_url: Url,
     workspace: String,
@@ -104,7 +104,7 @@ fn line_of(record: &HashMap<&str, &Value>, time_column: &str) -> Option<LogLine>
 
 impl LogAnalyticsLogs {
     pub fn new(
-        client: Arc<AzureClient>,
+        client: Arc<RestClient>,
         endpoint: &Url,
         scope: &str,
         workspace: &str,
@@ -158,9 +158,9 @@ impl LogAnalyticsLogs {
         })
     }
 
-    fn error(&self, e: AzureError) -> BackendError {
+    fn error(&self, e: RestError) -> BackendError {
         let hint = match &e {
-            AzureError::Status {
+            RestError::Status {
                 status: 400,
                 message,
                 ..

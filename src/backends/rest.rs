@@ -1,5 +1,5 @@
-//! One HTTP client for every Azure API opsdeck calls, with the manners a shared
-//! cloud expects: a timeout on every request; retries with backoff only for
+//! One HTTP client for every REST API opsdeck calls (Azure's, Airflow's,
+//! Databricks'), with the manners a shared service expects: a timeout on every request; retries with backoff only for
 //! reads, honouring `Retry-After`; never a retry of an action (`createRun`,
 //! `cancel`), whose failure may hide a success; a pause when ARM says the
 //! subscription's request budget is nearly spent; `nextLink` paging that only
@@ -13,8 +13,17 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
-use super::credential::AzureCredential;
 use crate::backends::BackendError;
+
+/// Where the `Authorization` header comes from: an Azure credential chain, a
+/// personal access token, basic auth…
+#[async_trait::async_trait]
+pub trait Authorizer: Send + Sync {
+    /// The header value for a request to a service with token scope `scope`.
+    async fn authorization(&self, scope: &str) -> Result<String, String>;
+    /// Which identity is in use, for health output (never a secret).
+    fn status(&self) -> String;
+}
 
 /// Whether a request may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,17 +63,20 @@ const MAX_PAGES: usize = 500;
 
 /// Why a request failed, before it is put in the words of the resource asked about.
 #[derive(Debug, Clone)]
-pub enum AzureError {
+pub enum RestError {
     SignIn(String),
-    /// Azure answered with an error status.
+    /// The service answered with an error status.
     Status {
+        /// `Azure`, `Airflow`, `Databricks`.
+        service: &'static str,
         status: u16,
         code: String,
         message: String,
         retry_after: Option<Duration>,
     },
-    /// No answer: the request may or may not have reached Azure.
+    /// No answer: the request may or may not have reached the service.
     Transport {
+        service: &'static str,
         message: String,
         maybe_sent: bool,
     },
@@ -72,20 +84,20 @@ pub enum AzureError {
     Unreadable(String),
 }
 
-impl AzureError {
+impl RestError {
     /// True when an action may have been carried out although it reported failure.
     pub fn is_ambiguous(&self) -> bool {
         match self {
-            AzureError::Transport { maybe_sent, .. } => *maybe_sent,
-            AzureError::Status { status, .. } => *status >= 500,
-            AzureError::Unreadable(_) => true,
-            AzureError::SignIn(_) => false,
+            RestError::Transport { maybe_sent, .. } => *maybe_sent,
+            RestError::Status { status, .. } => *status >= 500,
+            RestError::Unreadable(_) => true,
+            RestError::SignIn(_) => false,
         }
     }
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            AzureError::Status { status, .. } => Some(*status),
+            RestError::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -94,8 +106,9 @@ impl AzureError {
     /// run…), and the role that grants access, for 403s.
     pub fn about(self, what: &'static str, name: &str, role: &str) -> BackendError {
         match self {
-            AzureError::SignIn(message) => BackendError::Unavailable(message),
-            AzureError::Status {
+            RestError::SignIn(message) => BackendError::Unavailable(message),
+            RestError::Status {
+                service,
                 status: 404,
                 code,
                 message,
@@ -103,17 +116,18 @@ impl AzureError {
             } => BackendError::NotFound {
                 what,
                 name: name.to_string(),
-                hint: format!("Azure says: {code}: {message}"),
+                hint: format!("{service} says: {code}: {message}"),
             },
-            AzureError::Status {
+            RestError::Status {
+                service,
                 status: 401,
                 code,
                 message,
                 ..
             } => BackendError::Unavailable(format!(
-                "Azure did not accept the sign-in for {what} '{name}' (401 {code}: {message}). Check the tenant, and that the credential is for this cloud"
+                "{service} did not accept the sign-in for {what} '{name}' (401 {code}: {message}). Check the credentials, and that they are for this {service}"
             )),
-            AzureError::Status {
+            RestError::Status {
                 status: 403,
                 code,
                 message,
@@ -121,54 +135,59 @@ impl AzureError {
             } => BackendError::Refused(format!(
                 "the signed-in identity may not do this on {what} '{name}' (403 {code}: {message}). It needs {role}"
             )),
-            AzureError::Status {
+            RestError::Status {
+                service,
                 status: 429,
                 code,
                 retry_after,
                 ..
             } => BackendError::Unavailable(format!(
-                "Azure is throttling requests for {what} '{name}' (429 {code}); try again in {}",
+                "{service} is throttling requests for {what} '{name}' (429 {code}); try again in {}",
                 retry_after
                     .map(|d| format!("{}s", d.as_secs().max(1)))
                     .unwrap_or_else(|| "a minute".into())
             )),
-            AzureError::Status {
+            RestError::Status {
+                service,
                 status,
                 code,
                 message,
                 ..
             } if (400..500).contains(&status) => BackendError::InvalidArgument(format!(
-                "Azure refused the request for {what} '{name}' ({status} {code}: {message})"
+                "{service} refused the request for {what} '{name}' ({status} {code}: {message})"
             )),
-            AzureError::Status {
+            RestError::Status {
+                service,
                 status,
                 code,
                 message,
                 ..
             } => BackendError::Unavailable(format!(
-                "Azure failed to answer for {what} '{name}' ({status} {code}: {message}); try again shortly"
+                "{service} failed to answer for {what} '{name}' ({status} {code}: {message}); try again shortly"
             )),
-            AzureError::Transport { message, .. } => BackendError::Unavailable(format!(
-                "could not reach Azure for {what} '{name}': {message}"
+            RestError::Transport {
+                service, message, ..
+            } => BackendError::Unavailable(format!(
+                "could not reach {service} for {what} '{name}': {message}"
             )),
-            AzureError::Unreadable(message) => BackendError::Unavailable(format!(
-                "Azure's answer for {what} '{name}' could not be read: {message}"
+            RestError::Unreadable(message) => BackendError::Unavailable(format!(
+                "the answer for {what} '{name}' could not be read: {message}"
             )),
         }
     }
 }
 
-impl std::fmt::Display for AzureError {
+impl std::fmt::Display for RestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AzureError::SignIn(m) | AzureError::Unreadable(m) => f.write_str(m),
-            AzureError::Status {
+            RestError::SignIn(m) | RestError::Unreadable(m) => f.write_str(m),
+            RestError::Status {
                 status,
                 code,
                 message,
                 ..
             } => write!(f, "{status} {code}: {message}"),
-            AzureError::Transport { message, .. } => f.write_str(message),
+            RestError::Transport { message, .. } => f.write_str(message),
         }
     }
 }
@@ -217,20 +236,23 @@ impl<'a> Call<'a> {
     }
 }
 
-pub struct AzureClient {
+pub struct RestClient {
+    /// Named in errors: `Azure`, `Airflow`, `Databricks`.
+    service: &'static str,
     http: reqwest::Client,
-    credential: Arc<AzureCredential>,
+    authorizer: Arc<dyn Authorizer>,
     retry: RetryPolicy,
     /// Set when ARM reports the request budget nearly spent.
     pause_until: Mutex<Option<Instant>>,
 }
 
-impl AzureClient {
+impl RestClient {
     pub fn new(
-        credential: Arc<AzureCredential>,
+        service: &'static str,
+        authorizer: Arc<dyn Authorizer>,
         timeout: Duration,
         retry: RetryPolicy,
-    ) -> Result<AzureClient, String> {
+    ) -> Result<RestClient, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -239,21 +261,22 @@ impl AzureClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(AzureClient {
+        Ok(RestClient {
+            service,
             http,
-            credential,
+            authorizer,
             retry,
             pause_until: Mutex::new(None),
         })
     }
 
-    pub fn credential(&self) -> &AzureCredential {
-        &self.credential
+    pub fn authorizer(&self) -> &dyn Authorizer {
+        self.authorizer.as_ref()
     }
 
     /// Sends a request (retrying reads as the policy allows) and returns the
     /// JSON body; an empty body is `null`.
-    pub async fn send(&self, call: &Call<'_>) -> Result<Value, AzureError> {
+    pub async fn send(&self, call: &Call<'_>) -> Result<Value, RestError> {
         let mut retry = 0;
         loop {
             self.wait_for_budget().await;
@@ -286,10 +309,10 @@ impl AzureClient {
     }
 
     /// How long to wait before retrying a read, or `None` to give up.
-    fn retry_wait(&self, error: &AzureError, retry: u32) -> Option<Duration> {
+    fn retry_wait(&self, error: &RestError, retry: u32) -> Option<Duration> {
         let backoff = self.retry.base_delay * 2u32.saturating_pow(retry);
         match error {
-            AzureError::Status {
+            RestError::Status {
                 status: 429 | 500 | 502 | 503 | 504,
                 retry_after,
                 ..
@@ -297,28 +320,29 @@ impl AzureClient {
                 let wait = retry_after.unwrap_or(backoff);
                 (wait <= self.retry.max_wait).then_some(wait)
             }
-            AzureError::Transport { .. } => Some(backoff),
+            RestError::Transport { .. } => Some(backoff),
             _ => None,
         }
     }
 
-    async fn send_once(&self, call: &Call<'_>) -> Result<Value, AzureError> {
-        let token = self
-            .credential
-            .token(call.scope)
+    async fn send_once(&self, call: &Call<'_>) -> Result<Value, RestError> {
+        let authorization = self
+            .authorizer
+            .authorization(call.scope)
             .await
-            .map_err(AzureError::SignIn)?;
+            .map_err(RestError::SignIn)?;
         let mut request = self
             .http
             .request(call.method.clone(), call.url.clone())
-            .bearer_auth(token)
+            .header(reqwest::header::AUTHORIZATION, authorization)
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = call.body {
             request = request.json(body);
         } else if call.method == Method::POST {
             request = request.header(reqwest::header::CONTENT_LENGTH, "0");
         }
-        let response = request.send().await.map_err(|e| AzureError::Transport {
+        let response = request.send().await.map_err(|e| RestError::Transport {
+            service: self.service,
             message: describe_transport(&e),
             // A request that never connected cannot have been carried out.
             maybe_sent: !e.is_connect(),
@@ -326,7 +350,8 @@ impl AzureClient {
         let status = response.status();
         self.note_budget(response.headers());
         let retry_after = retry_after(response.headers());
-        let text = response.text().await.map_err(|e| AzureError::Transport {
+        let text = response.text().await.map_err(|e| RestError::Transport {
+            service: self.service,
             message: format!("the answer was cut off: {}", describe_transport(&e)),
             maybe_sent: true,
         })?;
@@ -335,18 +360,20 @@ impl AzureClient {
                 return Ok(Value::Null);
             }
             return serde_json::from_str(&text)
-                .map_err(|e| AzureError::Unreadable(format!("not JSON ({e})")));
+                .map_err(|e| RestError::Unreadable(format!("not JSON ({e})")));
         }
         if status.is_redirection() {
-            return Err(AzureError::Status {
+            return Err(RestError::Status {
+                service: self.service,
                 status: status.as_u16(),
                 code: "Redirect".into(),
-                message: "Azure APIs do not redirect; check the endpoint overrides".into(),
+                message: "the API answered with a redirect, which opsdeck does not follow (it would carry the credentials elsewhere); check the endpoint".into(),
                 retry_after: None,
             });
         }
         let (code, message) = error_body(status, &text);
-        Err(AzureError::Status {
+        Err(RestError::Status {
+            service: self.service,
             status: status.as_u16(),
             code,
             message,
@@ -362,13 +389,13 @@ impl AzureClient {
         scope: &str,
         allowed: &(dyn Fn(&Url) -> bool + Sync),
         max_items: usize,
-    ) -> Result<Vec<Value>, AzureError> {
+    ) -> Result<Vec<Value>, RestError> {
         let mut items = Vec::new();
         let mut next = Some(first.clone());
         let mut seen: Vec<String> = Vec::new();
         while let Some(url) = next.take() {
             if seen.len() >= MAX_PAGES {
-                return Err(AzureError::Unreadable(format!(
+                return Err(RestError::Unreadable(format!(
                     "the listing went on for more than {MAX_PAGES} pages"
                 )));
             }
@@ -378,7 +405,7 @@ impl AzureClient {
                 Some(Value::Array(values)) => items.extend(values.iter().cloned()),
                 None | Some(Value::Null) => {}
                 Some(_) => {
-                    return Err(AzureError::Unreadable(
+                    return Err(RestError::Unreadable(
                         "the listing's `value` is not a list".into(),
                     ));
                 }
@@ -442,7 +469,7 @@ fn next_link(
     first: &Url,
     allowed: &(dyn Fn(&Url) -> bool + Sync),
     seen: &[String],
-) -> Result<Option<Url>, AzureError> {
+) -> Result<Option<Url>, RestError> {
     let Some(raw) = page.get("nextLink").and_then(Value::as_str) else {
         return Ok(None);
     };
@@ -450,21 +477,21 @@ fn next_link(
         return Ok(None);
     }
     let url = Url::parse(raw)
-        .map_err(|e| AzureError::Unreadable(format!("nextLink '{raw}' is not a URL: {e}")))?;
+        .map_err(|e| RestError::Unreadable(format!("nextLink '{raw}' is not a URL: {e}")))?;
     if url.origin() != first.origin() {
-        return Err(AzureError::Unreadable(format!(
+        return Err(RestError::Unreadable(format!(
             "nextLink points at another host ({}); refusing to send our token there",
             url.origin().ascii_serialization()
         )));
     }
     if !allowed(&url) {
-        return Err(AzureError::Unreadable(format!(
+        return Err(RestError::Unreadable(format!(
             "nextLink points at an unexpected path ({}); refusing to follow it",
             url.path()
         )));
     }
     if seen.iter().any(|s| s == url.as_str()) {
-        return Err(AzureError::Unreadable(
+        return Err(RestError::Unreadable(
             "nextLink repeats an earlier page; stopping instead of looping".into(),
         ));
     }
@@ -641,7 +668,8 @@ mod tests {
 
     #[test]
     fn errors_read_as_what_was_asked_for() {
-        let forbidden = AzureError::Status {
+        let forbidden = RestError::Status {
+            service: "Azure",
             status: 403,
             code: "AuthorizationFailed".into(),
             message: "no read".into(),
@@ -658,7 +686,8 @@ mod tests {
             text.contains("adf-prod") && text.contains("Data Factory Contributor"),
             "{text}"
         );
-        let missing = AzureError::Status {
+        let missing = RestError::Status {
+            service: "Azure",
             status: 404,
             code: "ResourceNotFound".into(),
             message: "gone".into(),
@@ -668,7 +697,8 @@ mod tests {
             missing.about("pipeline", "p", ""),
             BackendError::NotFound { .. }
         ));
-        let throttled = AzureError::Status {
+        let throttled = RestError::Status {
+            service: "Azure",
             status: 429,
             code: "TooManyRequests".into(),
             message: String::new(),
