@@ -520,28 +520,45 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Code and message from the error formats of ARM, Key Vault and Log Analytics
-/// (`{"error": {"code", "message", "innererror"}}`), or the status and raw text.
+/// Code and message from the error formats opsdeck meets: ARM, Key Vault and
+/// Log Analytics (`{"error": {"code", "message", "innererror"}}`), Databricks
+/// (`{"error_code", "message"}`), Airflow (problem JSON: `{"title", "detail"}`);
+/// else the status and the raw text.
 fn error_body(status: StatusCode, text: &str) -> (String, String) {
     let parsed: Option<Value> = serde_json::from_str(text).ok();
-    let error = parsed.as_ref().and_then(|v| v.get("error"));
-    let field = |name: &str| {
-        error
-            .and_then(|e| e.get(name))
+    let top = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    let inner = error
-        .and_then(|e| e.get("innererror"))
-        .and_then(|i| i.get("code"))
-        .and_then(Value::as_str);
-    let code = match (field("code"), inner) {
-        (Some(code), Some(inner)) if inner != code => format!("{code}/{inner}"),
-        (Some(code), _) => code,
-        (None, _) => status.canonical_reason().unwrap_or("Error").to_string(),
-    };
-    let message = field("message").unwrap_or_else(|| text.to_string());
-    (code, clean(&message))
+    let fallback_code = || status.canonical_reason().unwrap_or("Error").to_string();
+    if let Some(error) = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .filter(|e| e.is_object())
+    {
+        let field = |name: &str| error.get(name).and_then(Value::as_str).map(str::to_string);
+        let inner = error
+            .get("innererror")
+            .and_then(|i| i.get("code"))
+            .and_then(Value::as_str);
+        let code = match (field("code"), inner) {
+            (Some(code), Some(inner)) if inner != code => format!("{code}/{inner}"),
+            (Some(code), _) => code,
+            (None, _) => fallback_code(),
+        };
+        let message = field("message").unwrap_or_else(|| text.to_string());
+        return (code, clean(&message));
+    }
+    if let Some(code) = top("error_code") {
+        return (code, clean(&top("message").unwrap_or_default()));
+    }
+    if let Some(detail) = top("detail") {
+        return (top("title").unwrap_or_else(fallback_code), clean(&detail));
+    }
+    (fallback_code(), clean(text))
 }
 
 /// An error message from the network, flattened and clipped for one line.
@@ -608,6 +625,22 @@ mod tests {
             r#"{"error":{"code":"Forbidden","message":"Caller is not authorized","innererror":{"code":"ForbiddenByRbac"}}}"#,
         );
         assert_eq!(code, "Forbidden/ForbiddenByRbac");
+        let (code, message) = error_body(
+            StatusCode::NOT_FOUND,
+            r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Run 42 does not exist."}"#,
+        );
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("RESOURCE_DOES_NOT_EXIST", "Run 42 does not exist.")
+        );
+        let (code, message) = error_body(
+            StatusCode::NOT_FOUND,
+            r#"{"detail":"DAG with dag_id: 'x' not found","status":404,"title":"DAG not found","type":"https://airflow.apache.org/docs/apache-airflow/2.10.5/stable-rest-api-ref.html#section/Errors/NotFound"}"#,
+        );
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("DAG not found", "DAG with dag_id: 'x' not found")
+        );
         let (code, message) = error_body(StatusCode::BAD_GATEWAY, "<html>\n bad gateway</html>");
         assert_eq!(code, "Bad Gateway");
         assert_eq!(message, "<html> bad gateway</html>");
