@@ -145,6 +145,8 @@ pub enum BackendChoice {
     /// (set up with AZURE_* variables or --azure-config; see the README).
     #[value(alias = "azure")]
     Adf,
+    /// A real Apache Airflow 2.x (AIRFLOW_URL, AIRFLOW_USERNAME/AIRFLOW_PASSWORD or AIRFLOW_TOKEN).
+    Airflow,
 }
 
 #[derive(Debug, Args)]

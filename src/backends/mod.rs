@@ -7,6 +7,7 @@
 //! and recovery mode, Key Vault secret listing, ARM resource listing), so the
 //! sandbox is one implementation among the real ones.
 
+pub mod airflow;
 pub mod azure;
 pub mod factory;
 pub mod logfiles;

@@ -277,10 +277,23 @@ impl RestClient {
     /// Sends a request (retrying reads as the policy allows) and returns the
     /// JSON body; an empty body is `null`.
     pub async fn send(&self, call: &Call<'_>) -> Result<Value, RestError> {
+        let text = self.send_accepting(call, "application/json").await?;
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| RestError::Unreadable(format!("not JSON ({e})")))
+    }
+
+    /// Like [`RestClient::send`] for an endpoint that answers in plain text (logs).
+    pub async fn send_text(&self, call: &Call<'_>) -> Result<String, RestError> {
+        self.send_accepting(call, "text/plain").await
+    }
+
+    async fn send_accepting(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {
         let mut retry = 0;
         loop {
             self.wait_for_budget().await;
-            let outcome = self.send_once(call).await;
+            let outcome = self.send_once(call, accept).await;
             let wait = match &outcome {
                 Err(error) if call.safety == Safety::Read && retry < self.retry.retries => {
                     self.retry_wait(error, retry)
@@ -325,7 +338,7 @@ impl RestClient {
         }
     }
 
-    async fn send_once(&self, call: &Call<'_>) -> Result<Value, RestError> {
+    async fn send_once(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {
         let authorization = self
             .authorizer
             .authorization(call.scope)
@@ -335,7 +348,7 @@ impl RestClient {
             .http
             .request(call.method.clone(), call.url.clone())
             .header(reqwest::header::AUTHORIZATION, authorization)
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, accept);
         if let Some(body) = call.body {
             request = request.json(body);
         } else if call.method == Method::POST {
@@ -356,11 +369,7 @@ impl RestClient {
             maybe_sent: true,
         })?;
         if status.is_success() {
-            if text.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&text)
-                .map_err(|e| RestError::Unreadable(format!("not JSON ({e})")));
+            return Ok(text);
         }
         if status.is_redirection() {
             return Err(RestError::Status {

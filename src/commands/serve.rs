@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::backends::Backends;
+use crate::backends::airflow::{AirflowBackend, AirflowSettings};
 use crate::backends::azure;
 use crate::backends::azure::config::AzureSettings;
 use crate::backends::rest::RetryPolicy;
@@ -71,6 +72,22 @@ pub async fn build_backends(
     clock: SharedClock,
 ) -> Result<Backends, CommandError> {
     match args.backend {
+        BackendChoice::Airflow => {
+            let lookup = |name: &str| std::env::var(name).ok();
+            let settings = AirflowSettings::from_env(&lookup).map_err(CommandError::usage)?;
+            let airflow = Arc::new(
+                AirflowBackend::new(&settings, clock.clone(), RetryPolicy::default())
+                    .map_err(CommandError::failed)?,
+            );
+            Ok(Backends {
+                label: format!("airflow/{}", settings.environment),
+                pipelines: vec![airflow.clone()],
+                secrets: vec![],
+                infra: vec![],
+                logs: vec![airflow],
+                clock,
+            })
+        }
         BackendChoice::Adf => {
             let settings = azure_settings(args)?;
             let lookup = |name: &str| std::env::var(name).ok();

@@ -12,7 +12,7 @@
 
 mod events;
 mod hash;
-mod header;
+pub mod header;
 mod mask;
 mod miner;
 mod summary;

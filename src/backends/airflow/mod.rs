@@ -1,0 +1,647 @@
+//! A real Apache Airflow (REST API v1, Airflow 2.x) as a [`PipelineBackend`]
+//! and a [`LogSource`]: DAGs are pipelines, DAG runs runs, task instances
+//! activity runs (their error read from the task log), task logs the logs.
+//! Remediation clears failed task instances (and what runs after them) or
+//! marks a DAG run failed.
+
+pub mod api;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use async_trait::async_trait;
+use chrono::Duration;
+use reqwest::Url;
+use serde_json::{Value, json};
+
+use self::api::{AirflowApi, AirflowAuth, RunFilter};
+use self::wire::{TaskInstance, error_from_log, is_missing_log, split_run_key};
+use crate::backends::rest::{RestClient, RestError, RetryPolicy};
+use crate::backends::{
+    BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
+    RerunRequest, RunPage, RunQuery,
+};
+use crate::logmine::header::split_header;
+use crate::model::estate::{ActivityDependency, ActivityInfo, EstateCatalog, PipelineInfo};
+use crate::model::log::{LogLevel, LogLine};
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus};
+use crate::model::time::SharedClock;
+
+const ROLE: &str = "an Airflow user with the Viewer role (User or Op to clear or stop runs)";
+const CATALOG_TTL: StdDuration = StdDuration::from_secs(300);
+/// Most task logs read for one `fetch_logs` call.
+const MAX_LOGS_PER_QUERY: usize = 40;
+
+/// Where the Airflow is and how to sign in.
+#[derive(Debug, Clone)]
+pub struct AirflowSettings {
+    pub url: Url,
+    pub environment: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub timeout: StdDuration,
+}
+
+impl AirflowSettings {
+    /// From `AIRFLOW_URL` and `AIRFLOW_USERNAME`/`AIRFLOW_PASSWORD` or `AIRFLOW_TOKEN`.
+    pub fn from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Result<AirflowSettings, String> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let raw = get("AIRFLOW_URL").ok_or(
+            "AIRFLOW_URL is not set; the Airflow backend needs the webserver's address (e.g. https://airflow.example.com) and AIRFLOW_USERNAME/AIRFLOW_PASSWORD or AIRFLOW_TOKEN",
+        )?;
+        let url = Url::parse(&raw).map_err(|e| format!("AIRFLOW_URL '{raw}' is not a URL: {e}"))?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        let insecure_ok = get("OPSDECK_AIRFLOW_ALLOW_HTTP").is_some_and(|v| v == "1");
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback || insecure_ok => {}
+            "http" => {
+                return Err(format!(
+                    "AIRFLOW_URL '{raw}' is plain HTTP to another machine; the password or token would travel in clear text. Use https://, or set OPSDECK_AIRFLOW_ALLOW_HTTP=1 on a network you trust"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "AIRFLOW_URL '{raw}' has scheme '{other}'; use https://"
+                ));
+            }
+        }
+        let settings = AirflowSettings {
+            url,
+            environment: get("OPSDECK_AIRFLOW_ENVIRONMENT")
+                .or_else(|| get("OPSDECK_ENVIRONMENT"))
+                .unwrap_or_else(|| "airflow".into()),
+            user: get("AIRFLOW_USERNAME"),
+            password: get("AIRFLOW_PASSWORD"),
+            token: get("AIRFLOW_TOKEN"),
+            timeout: StdDuration::from_secs(30),
+        };
+        settings.auth()?;
+        Ok(settings)
+    }
+
+    fn auth(&self) -> Result<AirflowAuth, String> {
+        match (&self.token, &self.user, &self.password) {
+            (Some(token), _, _) => Ok(AirflowAuth::Bearer(token.clone())),
+            (None, Some(user), Some(password)) => Ok(AirflowAuth::Basic {
+                user: user.clone(),
+                password: password.clone(),
+            }),
+            _ => Err("set AIRFLOW_USERNAME and AIRFLOW_PASSWORD (basic auth) or AIRFLOW_TOKEN for the Airflow backend".into()),
+        }
+    }
+}
+
+struct CachedCatalog {
+    at: Instant,
+    catalog: EstateCatalog,
+}
+
+pub struct AirflowBackend {
+    api: AirflowApi,
+    environment: String,
+    clock: SharedClock,
+    catalog: tokio::sync::Mutex<Option<CachedCatalog>>,
+}
+
+impl AirflowBackend {
+    pub fn new(
+        settings: &AirflowSettings,
+        clock: SharedClock,
+        retry: RetryPolicy,
+    ) -> Result<AirflowBackend, String> {
+        let client = Arc::new(RestClient::new(
+            "Airflow",
+            Arc::new(settings.auth()?),
+            settings.timeout,
+            retry,
+        )?);
+        Ok(AirflowBackend {
+            api: AirflowApi::new(client, &settings.url),
+            environment: settings.environment.clone(),
+            clock,
+            catalog: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    fn error(&self, e: RestError, what: &'static str, name: &str) -> BackendError {
+        e.about(what, name, ROLE)
+    }
+
+    fn parts<'a>(&self, run_id: &'a str) -> Result<(&'a str, &'a str), BackendError> {
+        split_run_key(run_id).ok_or_else(|| BackendError::run_not_found(run_id))
+    }
+
+    /// The latest try's log of a task instance: `None` when Airflow has none.
+    async fn latest_log(
+        &self,
+        dag_id: &str,
+        dag_run_id: &str,
+        ti: &TaskInstance,
+    ) -> Option<String> {
+        let try_number = ti.try_number.unwrap_or(1).max(1);
+        match self
+            .api
+            .task_log(dag_id, dag_run_id, &ti.task_id, ti.map_index, try_number)
+            .await
+        {
+            Ok(text) if !is_missing_log(&text) => Some(text),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(
+                    "log of {dag_id}/{dag_run_id}/{} unreadable: {e}",
+                    ti.task_id
+                );
+                None
+            }
+        }
+    }
+
+    async fn check_pipeline(&self, pipeline: &str) -> Result<(), BackendError> {
+        let catalog = self.catalog().await?;
+        if catalog.pipeline(pipeline).is_none() {
+            let known: Vec<String> = catalog.pipelines.iter().map(|p| p.name.clone()).collect();
+            return Err(BackendError::not_found_among("pipeline", pipeline, &known));
+        }
+        Ok(())
+    }
+}
+
+/// References to the Databricks run a task started, as the Databricks
+/// operators print them (`run_id: 123`, a run page URL `…#job/7/run/123`).
+pub fn databricks_refs(log: &str) -> Value {
+    let mut refs = json!({});
+    for line in log.lines() {
+        if let Some(start) = line.find("https://")
+            && line.contains("/run/")
+        {
+            let url: String = line[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            if let Some(run) = url
+                .rsplit("/run/")
+                .next()
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                && !run.is_empty()
+            {
+                refs["databricks_run_page_url"] = json!(url);
+                refs["databricks_run_id"] = json!(run);
+            }
+        }
+        if refs.get("databricks_run_id").is_none()
+            && let Some((_, rest)) = line.split_once("run_id: ")
+        {
+            let id: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            if !id.is_empty() {
+                refs["databricks_run_id"] = json!(id);
+            }
+        }
+    }
+    refs
+}
+
+#[async_trait]
+impl PipelineBackend for AirflowBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Airflow
+    }
+
+    fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
+        let mut cached = self.catalog.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| c.at.elapsed() < CATALOG_TTL) {
+            return Ok(c.catalog.clone());
+        }
+        let dags = self
+            .api
+            .dags()
+            .await
+            .map_err(|e| self.error(e, "airflow", self.api_base()))?;
+        let mut catalog = EstateCatalog::default();
+        for dag in dags {
+            let tasks = self
+                .api
+                .tasks(&dag.dag_id)
+                .await
+                .map_err(|e| self.error(e, "DAG", &dag.dag_id))?;
+            let activities = tasks
+                .iter()
+                .map(|task| ActivityInfo {
+                    name: task.task_id.clone(),
+                    activity_type: task.operator(),
+                    depends_on: tasks
+                        .iter()
+                        .filter(|up| up.downstream_task_ids.contains(&task.task_id))
+                        .map(|up| ActivityDependency {
+                            activity: up.task_id.clone(),
+                            conditions: vec!["Succeeded".into()],
+                        })
+                        .collect(),
+                    linked_services: vec![],
+                    inputs: vec![],
+                    outputs: vec![],
+                    executes_pipeline: None,
+                    retries: task.retries.unwrap_or(0.0).max(0.0) as u32,
+                    target: None,
+                })
+                .collect();
+            catalog.pipelines.push(PipelineInfo {
+                schedule: dag.schedule(),
+                name: dag.dag_id,
+                backend: BackendKind::Airflow,
+                environment: self.environment.clone(),
+                folder: dag.fileloc,
+                description: dag.description,
+                parameters: vec![],
+                activities,
+            });
+        }
+        *cached = Some(CachedCatalog {
+            at: Instant::now(),
+            catalog: catalog.clone(),
+        });
+        Ok(catalog)
+    }
+
+    async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
+        let offset: usize = match &query.continuation {
+            None => 0,
+            Some(raw) => raw.parse().map_err(|_| {
+                BackendError::InvalidArgument(format!(
+                    "continuation_token '{raw}' was not issued by this server; pass back the token from the previous page unchanged, or omit it for the first page"
+                ))
+            })?,
+        };
+        let limit = query.limit.clamp(1, api::PAGE);
+        let states = query
+            .statuses
+            .iter()
+            .flat_map(|s| match s {
+                RunStatus::Queued => vec!["queued"],
+                RunStatus::InProgress => vec!["running"],
+                RunStatus::Succeeded => vec!["success"],
+                RunStatus::Failed => vec!["failed"],
+                _ => vec![],
+            })
+            .map(str::to_string)
+            .collect();
+        let filter = RunFilter {
+            dag_ids: query.pipelines.clone(),
+            states,
+            started_after: query.window.since,
+            started_before: query.window.until,
+            offset,
+            limit,
+        };
+        let (runs, total) = self
+            .api
+            .dag_runs(&filter)
+            .await
+            .map_err(|e| self.error(e, "airflow", self.api_base()))?;
+        let next = offset + runs.len();
+        Ok(RunPage {
+            continuation: (next < total && !runs.is_empty()).then(|| next.to_string()),
+            runs: runs
+                .into_iter()
+                .map(|r| r.into_run(&self.environment))
+                .collect(),
+        })
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
+        let Some((dag_id, dag_run_id)) = split_run_key(run_id) else {
+            return Ok(None);
+        };
+        match self.api.dag_run(dag_id, dag_run_id).await {
+            Ok(run) => Ok(Some(run.into_run(&self.environment))),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(self.error(e, "run", run_id)),
+        }
+    }
+
+    async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError> {
+        let (dag_id, dag_run_id) = self.parts(run_id)?;
+        let instances = match self.api.task_instances(dag_id, dag_run_id).await {
+            Err(e) if e.status() == Some(404) => return Err(BackendError::run_not_found(run_id)),
+            other => other.map_err(|e| self.error(e, "run", run_id))?,
+        };
+        let mut activities = Vec::with_capacity(instances.len());
+        for ti in instances {
+            let (error, refs) = if wire::status_of(ti.state.as_deref()) == RunStatus::Failed {
+                match self.latest_log(dag_id, dag_run_id, &ti).await {
+                    Some(log) => (error_from_log(&log), databricks_refs(&log)),
+                    None => (None, Value::Null),
+                }
+            } else {
+                (None, Value::Null)
+            };
+            activities.push(ti.into_activity(run_id, error, refs));
+        }
+        activities.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then_with(|| a.activity_name.cmp(&b.activity_name))
+        });
+        Ok(activities)
+    }
+
+    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
+        self.check_pipeline(&request.pipeline).await?;
+        let reference = match request.named_reference(self).await? {
+            Some(run) => run,
+            None => {
+                let query = RunQuery::recent(
+                    &request.pipeline,
+                    vec![RunStatus::Failed],
+                    self.clock.now(),
+                    Duration::days(7),
+                    1,
+                );
+                self.query_runs(&query).await?.runs.into_iter().next().ok_or_else(|| {
+                    BackendError::Refused(format!(
+                        "{} has no failed run in the last 7 days to re-run; Airflow re-runs by clearing a run's tasks, so name the run with run_id",
+                        request.pipeline
+                    ))
+                })?
+            }
+        };
+        crate::backends::refuse_unfinished(Some(&reference))?;
+        let (dag_id, dag_run_id) = self.parts(&reference.run_id)?;
+        let only_failed = request.from_failed_activity;
+        let to_clear = self
+            .api
+            .clear(dag_id, dag_run_id, only_failed, true)
+            .await
+            .map_err(|e| self.error(e, "run", &reference.run_id))?;
+        let mut steps = vec![
+            format!(
+                "Clear {} task(s) of run {} ({}), so the scheduler runs them again: {}",
+                to_clear.len(),
+                reference.run_id,
+                self.environment,
+                to_clear.join(", ")
+            ),
+            if only_failed {
+                "Only the failed tasks and those downstream of them; tasks that succeeded keep their results".into()
+            } else {
+                "Every task of the run, from the start".into()
+            },
+            "Airflow re-runs in place: the run keeps its id and goes back to queued".into(),
+        ];
+        let mut outcome = RemediationOutcome {
+            action: "rerun_pipeline".into(),
+            dry_run: request.dry_run,
+            backend: BackendKind::Airflow,
+            environment: self.environment.clone(),
+            pipeline: request.pipeline.clone(),
+            target_run_id: Some(reference.run_id.clone()),
+            new_run_id: None,
+            steps: steps.clone(),
+        };
+        if request.dry_run {
+            return Ok(outcome);
+        }
+        match self.api.clear(dag_id, dag_run_id, only_failed, false).await {
+            Ok(cleared) => {
+                steps.push(format!("Cleared {}", cleared.join(", ")));
+                outcome.steps = steps;
+                outcome.new_run_id = Some(reference.run_id.clone());
+                Ok(outcome)
+            }
+            Err(e) if e.is_ambiguous() => {
+                let now_shows = match self.get_run(&reference.run_id).await {
+                    Ok(Some(run)) => format!("the run now shows {}", run.status),
+                    _ => "its state could not be read".into(),
+                };
+                Err(BackendError::Unavailable(format!(
+                    "clearing the tasks of {} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; {now_shows}",
+                    reference.run_id
+                )))
+            }
+            Err(e) => Err(self.error(e, "run", &reference.run_id)),
+        }
+    }
+
+    async fn cancel(
+        &self,
+        run_id: &str,
+        dry_run: bool,
+    ) -> Result<RemediationOutcome, BackendError> {
+        let run = crate::backends::cancellable_run(self, run_id).await?;
+        let (dag_id, dag_run_id) = self.parts(run_id)?;
+        let mut steps = vec![
+            format!(
+                "Mark run {run_id} ({}) failed: Airflow stops scheduling its tasks",
+                self.environment
+            ),
+            "Running task instances are marked failed too and their processes stopped".into(),
+        ];
+        let outcome = |steps| RemediationOutcome {
+            action: "cancel_run".into(),
+            dry_run,
+            backend: BackendKind::Airflow,
+            environment: self.environment.clone(),
+            pipeline: run.pipeline.clone(),
+            target_run_id: Some(run_id.to_string()),
+            new_run_id: None,
+            steps,
+        };
+        if dry_run {
+            return Ok(outcome(steps));
+        }
+        match self.api.fail_run(dag_id, dag_run_id).await {
+            Ok(()) => {
+                steps.push("Run marked failed".into());
+                Ok(outcome(steps))
+            }
+            Err(e) if e.is_ambiguous() => Err(BackendError::Unavailable(format!(
+                "stopping run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried"
+            ))),
+            Err(e) => Err(self.error(e, "run", run_id)),
+        }
+    }
+
+    async fn health(&self) -> BackendHealth {
+        let name = format!("airflow/{}", self.environment);
+        match self.api.health().await {
+            Ok((health, version)) => {
+                let scheduler = health["scheduler"]["status"].as_str().unwrap_or("unknown");
+                let import_errors = self.api.import_errors().await.map(|e| e.len()).unwrap_or(0);
+                BackendHealth {
+                    name,
+                    ok: scheduler == "healthy",
+                    detail: format!(
+                        "Airflow {version} at {}; scheduler {scheduler}; {import_errors} DAG import error(s); {}",
+                        self.api_base(),
+                        self.api.auth_status()
+                    ),
+                }
+            }
+            Err(e) => BackendHealth {
+                name,
+                ok: false,
+                detail: self.error(e, "airflow", self.api_base()).to_string(),
+            },
+        }
+    }
+}
+
+impl AirflowBackend {
+    fn api_base(&self) -> &str {
+        "the Airflow webserver"
+    }
+}
+
+#[async_trait]
+impl LogSource for AirflowBackend {
+    /// Task logs of the runs the query names (a run, or a pipeline's runs in
+    /// the window), split into events by Airflow's line header.
+    async fn fetch_logs(&self, query: &LogQuery) -> Result<Vec<LogLine>, BackendError> {
+        let runs: Vec<PipelineRun> = match &query.run_id {
+            Some(run_id) => self.get_run(run_id).await?.into_iter().collect(),
+            None => {
+                let page = self
+                    .query_runs(&RunQuery {
+                        pipelines: query.pipeline.iter().cloned().collect(),
+                        statuses: vec![],
+                        window: query.window,
+                        limit: 10,
+                        continuation: None,
+                    })
+                    .await?;
+                page.runs
+            }
+        };
+        let mut lines = Vec::new();
+        let mut logs_read = 0;
+        for run in runs {
+            let Some((dag_id, dag_run_id)) = split_run_key(&run.run_id) else {
+                continue;
+            };
+            let instances = self
+                .api
+                .task_instances(dag_id, dag_run_id)
+                .await
+                .map_err(|e| self.error(e, "run", &run.run_id))?;
+            for ti in instances {
+                if query.activity.as_ref().is_some_and(|a| *a != ti.name())
+                    || ti.try_number.unwrap_or(0) == 0
+                {
+                    continue;
+                }
+                if logs_read >= MAX_LOGS_PER_QUERY {
+                    break;
+                }
+                logs_read += 1;
+                let Some(text) = self.latest_log(dag_id, dag_run_id, &ti).await else {
+                    continue;
+                };
+                lines.extend(
+                    log_events(&text, &run, &ti.name())
+                        .into_iter()
+                        .filter(|l| query.matches(l)),
+                );
+            }
+        }
+        lines.sort_by_key(|l| l.timestamp);
+        let excess = lines.len().saturating_sub(query.limit);
+        Ok(lines.split_off(excess))
+    }
+
+    fn log_sources(&self) -> Vec<String> {
+        vec!["airflow/task".into()]
+    }
+}
+
+/// A task log as events: each line with Airflow's `[time] {file:line} LEVEL -`
+/// header starts one; lines without one (tracebacks) belong to the event before.
+fn log_events(text: &str, run: &PipelineRun, task: &str) -> Vec<LogLine> {
+    let year = run
+        .run_start
+        .map(|t| chrono::Datelike::year(&t))
+        .unwrap_or(2026);
+    let mut events: Vec<LogLine> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() || line.starts_with("***") {
+            continue;
+        }
+        let header = split_header(line, year);
+        match header.timestamp {
+            Some(timestamp) => events.push(LogLine {
+                timestamp,
+                level: header.level.unwrap_or(LogLevel::Info),
+                source: "airflow/task".into(),
+                pipeline: Some(run.pipeline.clone()),
+                run_id: Some(run.run_id.clone()),
+                activity: Some(task.to_string()),
+                message: line[header.message_start..].trim().to_string(),
+            }),
+            None => {
+                if let Some(last) = events.last_mut() {
+                    last.message.push('\n');
+                    last.message.push_str(line);
+                }
+            }
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn databricks_runs_are_found_in_task_logs() {
+        let log = "[t] {databricks.py:1} INFO - Run submitted with run_id: 448812\n[t] {databricks.py:2} INFO - View run status, Spark UI, and logs at https://adb-1234567890123456.7.azuredatabricks.net/?o=1234567890123456#job/987/run/448812";
+        let refs = databricks_refs(log);
+        assert_eq!(refs["databricks_run_id"], "448812");
+        assert!(
+            refs["databricks_run_page_url"]
+                .as_str()
+                .unwrap()
+                .ends_with("#job/987/run/448812")
+        );
+        assert_eq!(databricks_refs("nothing here"), json!({}));
+    }
+
+    #[test]
+    fn settings_refuse_clear_text_to_other_machines() {
+        let env = crate::test_support::fake_env(&[
+            ("AIRFLOW_URL", "http://airflow.internal:8080"),
+            ("AIRFLOW_USERNAME", "u"),
+            ("AIRFLOW_PASSWORD", "p"),
+        ]);
+        assert!(
+            AirflowSettings::from_env(&env)
+                .unwrap_err()
+                .contains("clear text")
+        );
+        let local = crate::test_support::fake_env(&[("AIRFLOW_URL", "http://127.0.0.1:8080")]);
+        assert!(
+            AirflowSettings::from_env(&local)
+                .unwrap_err()
+                .contains("AIRFLOW_USERNAME")
+        );
+        assert!(
+            AirflowSettings::from_env(&crate::test_support::fake_env(&[]))
+                .unwrap_err()
+                .contains("AIRFLOW_URL")
+        );
+    }
+}
