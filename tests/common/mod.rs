@@ -3,6 +3,7 @@
 //! in-memory duplex pipe.
 #![allow(dead_code)]
 
+pub mod airflow;
 pub mod azure;
 pub mod openai_mock;
 pub mod process;

@@ -1,0 +1,246 @@
+//! opsdeck against a real Apache Airflow 2.10.5 running on this machine: a DAG
+//! whose Databricks step fails on a schema change is run; `opsdeck serve
+//! --backend airflow` lists it, finds the failing task and its log, triages
+//! it, previews a rerun through the official Python MCP SDK client; then a
+//! real rerun clears the tasks and Airflow runs them again.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use common::airflow::{PASSWORD, RealAirflow, USER};
+use common::process::{OPSDECK, peer_script, python, tempdir};
+use opsdeck::backends::Backends;
+use opsdeck::backends::airflow::{AirflowBackend, AirflowSettings};
+use opsdeck::model::time::SystemClock;
+
+const DAG: &str = "nightly_orders";
+const RUN: &str = "manual__incident_1";
+const RUN_KEY: &str = "nightly_orders/manual__incident_1";
+
+fn python_client(airflow: &RealAirflow, calls: &[(&str, Value)]) -> Vec<Value> {
+    let mut command = Command::new(python("venv-mcp2"));
+    command
+        .arg(peer_script("mcp_client.py"))
+        .args(["--timeout", "120"]);
+    for (tool, args) in calls {
+        command.args(["--call", tool, &args.to_string()]);
+    }
+    // The SDK passes only a few variables to the server; `env` sets the rest.
+    command.args([
+        "--stdio",
+        "--",
+        "env",
+        &format!("AIRFLOW_URL={}", airflow.url),
+        &format!("AIRFLOW_USERNAME={USER}"),
+        &format!("AIRFLOW_PASSWORD={PASSWORD}"),
+        "OPSDECK_AIRFLOW_ENVIRONMENT=prod",
+        &format!(
+            "OPSDECK_LOG_DIR={}",
+            tempdir("airflow-serve-logs").display()
+        ),
+        OPSDECK,
+        "serve",
+        "--backend",
+        "airflow",
+    ]);
+    let output = command.output().expect("the python client runs");
+    assert!(
+        output.status.success(),
+        "client failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON report");
+    report["calls"].as_array().cloned().unwrap_or_default()
+}
+
+fn structured(calls: &[Value], tool: &str) -> Value {
+    let call = calls
+        .iter()
+        .find(|c| c["tool"] == tool)
+        .unwrap_or_else(|| panic!("no {tool} call"));
+    assert_eq!(call["is_error"], false, "{call}");
+    call["structured"].clone()
+}
+
+#[test]
+fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
+    let airflow = RealAirflow::start();
+    let run = airflow.run_to_completion(DAG, RUN);
+    assert_eq!(run["state"], "failed", "the DAG fails as designed: {run}");
+
+    let calls = python_client(
+        &airflow,
+        &[
+            ("list_pipeline_runs", json!({"since": "1h"})),
+            ("get_pipeline_status", json!({"pipeline": DAG})),
+            ("get_run_details", json!({"run_id": RUN_KEY})),
+            ("get_failed_tasks_summary", json!({"since": "1h"})),
+            ("fetch_logs", json!({"run_id": RUN_KEY, "level": "ERROR"})),
+            ("triage_run", json!({"run_id": RUN_KEY})),
+            (
+                "rerun_pipeline",
+                json!({"pipeline": DAG, "run_id": RUN_KEY}),
+            ),
+        ],
+    );
+
+    let runs = structured(&calls, "list_pipeline_runs");
+    assert_eq!(runs["runs"][0]["run_id"], RUN_KEY);
+    assert_eq!(runs["runs"][0]["status"], "Failed");
+    assert_eq!(runs["runs"][0]["environment"], "prod");
+    assert_eq!(runs["runs"][0]["backend"], "airflow");
+
+    let status = structured(&calls, "get_pipeline_status");
+    assert_eq!(status["state"], "failing");
+
+    let details = structured(&calls, "get_run_details");
+    assert_eq!(
+        details["failed_activities"],
+        json!(["transform_on_databricks"])
+    );
+    let transform = details["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["activity_name"] == "transform_on_databricks")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        transform["attempt"], 2,
+        "one retry: the second try failed too"
+    );
+    assert_eq!(transform["error"]["code"], "AirflowException");
+    assert!(
+        transform["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("order_ts")
+    );
+    assert_eq!(
+        transform["output"]["databricks_run_id"], "448812",
+        "the Databricks run behind the task, from its log"
+    );
+    let publish = details["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["activity_name"] == "publish")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        publish["status"], "Skipped",
+        "upstream_failed is not a failure of its own"
+    );
+
+    let failures = structured(&calls, "get_failed_tasks_summary");
+    assert_eq!(failures["groups"][0]["activity"], "transform_on_databricks");
+
+    let logs = structured(&calls, "fetch_logs");
+    assert!(logs["count"].as_u64().unwrap() >= 1, "{logs}");
+    assert!(logs.to_string().contains("order_ts"), "{logs}");
+
+    let triage = structured(&calls, "triage_run");
+    assert_eq!(
+        triage["failing_path"][0]["activity"],
+        "transform_on_databricks"
+    );
+    assert!(
+        triage["root_cause"].as_str().unwrap().contains("order_ts"),
+        "{triage}"
+    );
+
+    let preview = structured(&calls, "rerun_pipeline");
+    assert_eq!(preview["dry_run"], true);
+    let steps = preview["steps"].to_string();
+    assert!(
+        steps.contains("transform_on_databricks, publish"),
+        "{steps}"
+    );
+    assert!(
+        !steps.contains("extract"),
+        "succeeded tasks are not cleared: {steps}"
+    );
+    assert_eq!(
+        airflow.task(DAG, RUN, "transform_on_databricks")["try_number"],
+        2,
+        "a dry run changes nothing"
+    );
+
+    // A real rerun through an rmcp client: Airflow clears and runs the tasks again.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let lookup = |name: &str| match name {
+            "AIRFLOW_URL" => Some(airflow.url.clone()),
+            "AIRFLOW_USERNAME" => Some(USER.to_string()),
+            "AIRFLOW_PASSWORD" => Some(PASSWORD.to_string()),
+            _ => None,
+        };
+        let settings = AirflowSettings::from_env(&lookup).expect("settings");
+        let backend = std::sync::Arc::new(
+            AirflowBackend::new(
+                &settings,
+                std::sync::Arc::new(SystemClock),
+                Default::default(),
+            )
+            .expect("backend"),
+        );
+        let backends = Backends {
+            label: "airflow/test".into(),
+            pipelines: vec![backend.clone()],
+            secrets: vec![],
+            infra: vec![],
+            logs: vec![backend],
+            clock: std::sync::Arc::new(SystemClock),
+        };
+        let tools = common::connect(backends, false).await;
+        let done = tools
+            .ok(
+                "rerun_pipeline",
+                json!({"pipeline": DAG, "run_id": RUN_KEY, "dry_run": false}),
+            )
+            .await;
+        assert!(done["steps"].to_string().contains("Cleared"), "{done}");
+        assert_eq!(done["new_run_id"], RUN_KEY, "Airflow re-runs in place");
+    });
+    airflow.wait_until(
+        "the cleared task has run again",
+        Duration::from_secs(180),
+        |a| {
+            let task = a.task(DAG, RUN, "transform_on_databricks");
+            task["try_number"].as_u64().unwrap_or(0) > 2
+                && (task["state"] == "failed" || task["state"] == "success")
+        },
+    );
+    assert_eq!(
+        airflow.task(DAG, RUN, "extract")["try_number"],
+        1,
+        "extract kept its result"
+    );
+
+    // Wrong credentials: a clear error, not a crash.
+    let bad = |name: &str| match name {
+        "AIRFLOW_URL" => Some(airflow.url.clone()),
+        "AIRFLOW_USERNAME" => Some(USER.to_string()),
+        "AIRFLOW_PASSWORD" => Some("wrong".to_string()),
+        _ => None,
+    };
+    runtime.block_on(async {
+        let settings = AirflowSettings::from_env(&bad).unwrap();
+        let backend = AirflowBackend::new(
+            &settings,
+            std::sync::Arc::new(SystemClock),
+            Default::default(),
+        )
+        .unwrap();
+        let err = opsdeck::backends::PipelineBackend::catalog(&backend)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Airflow did not accept the sign-in"), "{err}");
+    });
+}
