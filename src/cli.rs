@@ -145,8 +145,11 @@ pub enum BackendChoice {
     /// (set up with AZURE_* variables or --azure-config; see the README).
     #[value(alias = "azure")]
     Adf,
-    /// A real Apache Airflow 2.x (AIRFLOW_URL, AIRFLOW_USERNAME/AIRFLOW_PASSWORD or AIRFLOW_TOKEN).
+    /// A real Apache Airflow 2.x (AIRFLOW_URL, AIRFLOW_USERNAME/AIRFLOW_PASSWORD or
+    /// AIRFLOW_TOKEN); with DATABRICKS_HOST set, the Databricks runs its tasks start too.
     Airflow,
+    /// A Databricks workspace's jobs (DATABRICKS_HOST, DATABRICKS_TOKEN or an Azure sign-in).
+    Databricks,
 }
 
 #[derive(Debug, Args)]

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::azure::{
-    FAILED_RUN, FakeAzure, RUNNING_RUN, Recorded, Reply, SALES_FACTORY_PATH, backends, fixture,
+    FAILED_RUN, FakeApi, RUNNING_RUN, Recorded, Reply, SALES_FACTORY_PATH, backends, fixture,
     sales_clock, sales_vars, settings,
 };
 use opsdeck::backends::azure::config::AzureSettings;
 use opsdeck::backends::azure::credential::{AzureCredential, CredentialKind, candidates_from_env};
 
-async fn sales() -> (FakeAzure, common::ToolClient) {
-    let fake = FakeAzure::start().await;
+async fn sales() -> (FakeApi, common::ToolClient) {
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let backends = backends(&settings(&fake, &sales_vars()), sales_clock()).await;
     (fake.clone(), common::connect(backends, false).await)
@@ -349,7 +349,7 @@ async fn arm_errors_become_tool_errors_that_say_what_to_do() {
 #[tokio::test]
 async fn a_next_link_to_another_host_is_not_followed() {
     let (fake, tools) = sales().await;
-    let elsewhere = FakeAzure::start().await;
+    let elsewhere = FakeApi::start().await;
     fake.route(
         "GET",
         "/secrets",
@@ -387,7 +387,7 @@ async fn a_next_link_to_another_host_is_not_followed() {
 
 #[tokio::test]
 async fn when_no_credential_works_the_error_names_each_one_tried() {
-    let fake = FakeAzure::start().await;
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let settings: AzureSettings = settings(&fake, &sales_vars());
     let empty = |_: &str| None;
@@ -429,7 +429,7 @@ async fn when_no_credential_works_the_error_names_each_one_tried() {
 
 #[tokio::test]
 async fn details_of_many_runs_are_fetched_a_few_at_a_time() {
-    let fake = FakeAzure::start().await;
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     // Twenty failed runs, each of whose requests takes a moment to answer.
     let failed: Vec<Value> = (0..20)

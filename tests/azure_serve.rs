@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use common::azure::{FAILED_RUN, FakeAzure, SALES_NOW, fake_az_dir, path_with, sales_config_file};
+use common::azure::{FAILED_RUN, FakeApi, SALES_NOW, fake_az_dir, path_with, sales_config_file};
 use common::process::{ChildGuard, OPSDECK, peer_script, python, tempdir};
 
 const CALLS: &[(&str, &str)] = &[
@@ -31,7 +31,7 @@ const CALLS: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_client_gets_answers_from_the_azure_backend() {
-    let fake = FakeAzure::start().await;
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let dir = tempdir("azure-serve");
     let az = fake_az_dir();
@@ -130,7 +130,7 @@ async fn the_python_sdk_client_gets_answers_from_the_azure_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_names_the_credential_and_a_bad_config_fails_clearly() {
-    let fake = FakeAzure::start().await;
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let dir = tempdir("azure-health");
     let az = fake_az_dir();

@@ -7,12 +7,11 @@ mod common;
 use serde_json::json;
 
 use common::azure::{
-    FAILED_RUN, FakeAzure, RUNNING_RUN, SALES_WORKSPACE, backends, sales_clock, sales_vars,
-    settings,
+    FAILED_RUN, FakeApi, RUNNING_RUN, SALES_WORKSPACE, backends, sales_clock, sales_vars, settings,
 };
 
-async fn sales() -> (FakeAzure, common::ToolClient) {
-    let fake = FakeAzure::start().await;
+async fn sales() -> (FakeApi, common::ToolClient) {
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let backends = backends(&settings(&fake, &sales_vars()), sales_clock()).await;
     (fake.clone(), common::connect(backends, false).await)
@@ -196,7 +195,7 @@ async fn resources_and_their_health_come_from_resource_manager() {
 
 #[tokio::test]
 async fn a_pipeline_in_two_environments_is_never_guessed() {
-    let fake = FakeAzure::start().await;
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let dir = common::process::tempdir("azure-two-envs");
     let path = common::azure::sales_config_file(&fake, &dir);
@@ -222,7 +221,7 @@ async fn a_pipeline_in_two_environments_is_never_guessed() {
 
 #[tokio::test]
 async fn drift_compares_a_terraform_plan_with_what_resource_manager_says_exists() {
-    let fake = FakeAzure::start().await;
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let plans = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/azure/plans");
     let mut vars = sales_vars();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use common::azure::{FakeAzure, Reply, backends, quick_retries, settings, static_credential};
+use common::azure::{FakeApi, Reply, backends, quick_retries, settings, static_credential};
 use opsdeck::backends::azure::adf::api::AdfApi;
 use opsdeck::backends::azure::log_analytics::LogAnalyticsLogs;
 use opsdeck::backends::rest::RestClient;
@@ -37,8 +37,8 @@ fn example_vars() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn vendor_server() -> FakeAzure {
-    let fake = FakeAzure::start().await;
+async fn vendor_server() -> FakeApi {
+    let fake = FakeApi::start().await;
     let counts = fake.serve_vendor_examples();
     assert!(counts["datafactory"] >= 40, "{counts:?}");
     assert!(counts["keyvault"] >= 4, "{counts:?}");

@@ -491,8 +491,8 @@ async fn esc_cancels_a_streaming_answer_on_the_wire() {
 /// factory's runs (tonight's failure, the run still going) with the environment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_shows_runs_from_the_azure_backend() {
-    use common::azure::{FakeAzure, fake_az_dir, path_with, sales_config_file};
-    let fake = FakeAzure::start().await;
+    use common::azure::{FakeApi, fake_az_dir, path_with, sales_config_file};
+    let fake = FakeApi::start().await;
     fake.serve_sales_estate();
     let dir = tempdir("console-azure");
     let az = fake_az_dir();

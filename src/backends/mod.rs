@@ -9,6 +9,7 @@
 
 pub mod airflow;
 pub mod azure;
+pub mod databricks;
 pub mod factory;
 pub mod logfiles;
 pub mod rest;

@@ -5,9 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::backends::Backends;
+use crate::backends::PipelineBackend;
 use crate::backends::airflow::{AirflowBackend, AirflowSettings};
 use crate::backends::azure;
 use crate::backends::azure::config::AzureSettings;
+use crate::backends::databricks::{DatabricksBackend, DatabricksSettings, PatAuth};
+use crate::backends::rest::Authorizer;
 use crate::backends::rest::RetryPolicy;
 use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
 use crate::cli::{BackendChoice, ServeArgs};
@@ -66,6 +69,30 @@ fn azure_settings(args: &ServeArgs) -> Result<AzureSettings, CommandError> {
     Ok(settings)
 }
 
+/// Databricks from DATABRICKS_HOST, signed in with DATABRICKS_TOKEN or, for
+/// Azure Databricks without one, the Azure credential chain.
+fn databricks_backend(clock: &SharedClock) -> Result<Arc<DatabricksBackend>, CommandError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let settings = DatabricksSettings::from_env(&lookup).map_err(CommandError::usage)?;
+    let authorizer: Arc<dyn Authorizer> = match &settings.token {
+        Some(token) => Arc::new(PatAuth(token.clone())),
+        None => {
+            let order = crate::backends::azure::credential::CredentialKind::DEFAULT_ORDER;
+            let cloud = crate::backends::azure::cloud::AzureCloud::named("AzurePublic")
+                .map_err(CommandError::failed)?;
+            let candidates =
+                crate::backends::azure::credential::candidates_from_env(&order, &cloud, &lookup);
+            Arc::new(crate::backends::azure::credential::AzureCredential::new(
+                candidates,
+                std::time::Duration::from_secs(10),
+            ))
+        }
+    };
+    DatabricksBackend::new(&settings, authorizer, clock.clone(), RetryPolicy::default())
+        .map(Arc::new)
+        .map_err(CommandError::failed)
+}
+
 /// The backends a serve command asks for.
 pub async fn build_backends(
     args: &ServeArgs,
@@ -75,16 +102,35 @@ pub async fn build_backends(
         BackendChoice::Airflow => {
             let lookup = |name: &str| std::env::var(name).ok();
             let settings = AirflowSettings::from_env(&lookup).map_err(CommandError::usage)?;
-            let airflow = Arc::new(
-                AirflowBackend::new(&settings, clock.clone(), RetryPolicy::default())
-                    .map_err(CommandError::failed)?,
-            );
+            let mut airflow = AirflowBackend::new(&settings, clock.clone(), RetryPolicy::default())
+                .map_err(CommandError::failed)?;
+            let mut pipelines: Vec<Arc<dyn PipelineBackend>> = Vec::new();
+            let mut label = format!("airflow/{}", settings.environment);
+            if lookup("DATABRICKS_HOST").is_some() {
+                let databricks = databricks_backend(&clock)?;
+                label.push_str(&format!("+databricks/{}", databricks.environment()));
+                airflow = airflow.with_databricks(databricks.clone());
+                pipelines.push(databricks);
+            }
+            let airflow = Arc::new(airflow);
+            pipelines.insert(0, airflow.clone());
             Ok(Backends {
-                label: format!("airflow/{}", settings.environment),
-                pipelines: vec![airflow.clone()],
+                label,
+                pipelines,
                 secrets: vec![],
                 infra: vec![],
                 logs: vec![airflow],
+                clock,
+            })
+        }
+        BackendChoice::Databricks => {
+            let databricks = databricks_backend(&clock)?;
+            Ok(Backends {
+                label: format!("databricks/{}", databricks.environment()),
+                pipelines: vec![databricks],
+                secrets: vec![],
+                infra: vec![],
+                logs: vec![],
                 clock,
             })
         }

@@ -1,5 +1,6 @@
-//! A local stand-in for Azure's REST endpoints (Resource Manager, Data Factory,
-//! Key Vault data plane, Log Analytics Query API) on one loopback port.
+//! A local stand-in for REST services on one loopback port: Azure (Resource
+//! Manager, Data Factory, Key Vault data plane, Log Analytics Query API) and
+//! Databricks' Jobs API.
 //!
 //! It serves Microsoft's own published examples (../shared/fixtures/vendor/
 //! azure-rest-api-specs) at the paths and api-versions their specs give, and
@@ -117,13 +118,13 @@ struct Inner {
 }
 
 #[derive(Clone)]
-pub struct FakeAzure {
+pub struct FakeApi {
     pub base: String,
     inner: Arc<Mutex<Inner>>,
 }
 
-impl FakeAzure {
-    pub async fn start() -> FakeAzure {
+impl FakeApi {
+    pub async fn start() -> FakeApi {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -135,7 +136,7 @@ impl FakeAzure {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeAzure { base, inner }
+        FakeApi { base, inner }
     }
 
     /// Adds a route; later routes win over earlier ones for the same request.
@@ -387,7 +388,7 @@ async fn handle(
             }
             None => Reply::arm_error(
                 404,
-                "NoRouteInFakeAzure",
+                "NoRouteInFakeApi",
                 &format!(
                     "no route for {} {}?{}",
                     recorded.method, recorded.path, recorded.query
@@ -453,7 +454,7 @@ pub fn quick_retries() -> RetryPolicy {
 }
 
 /// Settings from `vars` (as the AZURE_* variables) with every endpoint on `fake`.
-pub fn settings(fake: &FakeAzure, vars: &[(&str, &str)]) -> AzureSettings {
+pub fn settings(fake: &FakeApi, vars: &[(&str, &str)]) -> AzureSettings {
     let mut map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -488,7 +489,7 @@ pub const OK_RUN: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5e";
 pub const SALES_NOW: &str = "2026-11-23T03:42:00Z";
 
 /// A fixture of `fixtures/azure/`, with `{base}` replaced by the server's address.
-pub fn fixture(fake: &FakeAzure, name: &str) -> Value {
+pub fn fixture(fake: &FakeApi, name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/azure")
         .join(name);
@@ -498,7 +499,7 @@ pub fn fixture(fake: &FakeAzure, name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-impl FakeAzure {
+impl FakeApi {
     /// Serves the sales estate of `fixtures/azure/` at the real paths.
     pub fn serve_sales_estate(&self) {
         let factory = SALES_FACTORY_PATH;
@@ -693,7 +694,7 @@ pub fn path_with(dir: &std::path::Path) -> String {
 
 /// An Azure config file for the sales estate with every endpoint on `fake`
 /// and the Azure CLI as the only credential.
-pub fn sales_config_file(fake: &FakeAzure, dir: &std::path::Path) -> std::path::PathBuf {
+pub fn sales_config_file(fake: &FakeApi, dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("azure.toml");
     std::fs::write(
         &path,
@@ -719,4 +720,94 @@ log_analytics_workspace = "{SALES_WORKSPACE}"
     )
     .unwrap();
     path
+}
+
+/// A fixture of `fixtures/databricks/`.
+pub fn databricks_fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/databricks")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl FakeApi {
+    /// Serves the Databricks workspace of `fixtures/databricks/` (Jobs API 2.1).
+    pub fn serve_databricks_workspace(&self) {
+        let jobs = "/api/2.1/jobs";
+        self.route(
+            "GET",
+            &format!("{jobs}/list"),
+            None,
+            vec![Reply::json(200, databricks_fixture("jobs-list.json"))],
+        );
+        let page1 = databricks_fixture("runs-list.page1.json");
+        let page2 = databricks_fixture("runs-list.page2.json");
+        self.route_fn("GET", &format!("{jobs}/runs/list"), move |r| {
+            match r.query_param("offset").as_deref() {
+                None | Some("0") => Reply::json(200, page1.clone()),
+                Some("2") => Reply::json(200, page2.clone()),
+                Some(other) => Reply::json(
+                    400,
+                    json!({"error_code": "INVALID_PARAMETER_VALUE", "message": format!("offset {other} is past the end")}),
+                ),
+            }
+        });
+        let runs: Vec<Value> = ["448812", "448900", "448700"]
+            .iter()
+            .map(|id| databricks_fixture(&format!("runs-get.{id}.json")))
+            .collect();
+        self.route_fn("GET", &format!("{jobs}/runs/get"), move |r| {
+            let wanted = r.query_param("run_id").unwrap_or_default();
+            match runs.iter().find(|run| run["run_id"].as_i64().map(|id| id.to_string()) == Some(wanted.clone())) {
+                Some(run) => Reply::json(200, run.clone()),
+                None => Reply::json(
+                    404,
+                    json!({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": format!("Run {wanted} does not exist.")}),
+                ),
+            }
+        });
+        let output = databricks_fixture("get-output.448814.json");
+        self.route_fn("GET", &format!("{jobs}/runs/get-output"), move |r| {
+            if r.query_param("run_id").as_deref() == Some("448814") {
+                Reply::json(200, output.clone())
+            } else {
+                Reply::json(200, json!({"metadata": {}}))
+            }
+        });
+        self.route(
+            "POST",
+            &format!("{jobs}/runs/repair"),
+            None,
+            vec![Reply::json(200, json!({"repair_id": 734650698524281_i64}))],
+        );
+        self.route(
+            "POST",
+            &format!("{jobs}/runs/cancel"),
+            None,
+            vec![Reply::json(200, json!({}))],
+        );
+    }
+}
+
+/// A Databricks backend on `fake`, signed in with a personal access token.
+pub fn databricks_backend(fake: &FakeApi) -> Arc<opsdeck::backends::databricks::DatabricksBackend> {
+    use opsdeck::backends::databricks::{DatabricksBackend, DatabricksSettings, PatAuth};
+    let host = fake.base.clone();
+    let settings = DatabricksSettings::from_env(&|name| match name {
+        "DATABRICKS_HOST" => Some(host.clone()),
+        "DATABRICKS_TOKEN" => Some("dapi-test-token".into()),
+        "OPSDECK_DATABRICKS_ENVIRONMENT" => Some("prod".into()),
+        _ => None,
+    })
+    .expect("settings");
+    Arc::new(
+        DatabricksBackend::new(
+            &settings,
+            Arc::new(PatAuth("dapi-test-token".into())),
+            sales_clock(),
+            quick_retries(),
+        )
+        .expect("backend"),
+    )
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use self::api::{AirflowApi, AirflowAuth, RunFilter};
 use self::wire::{TaskInstance, error_from_log, is_missing_log, split_run_key};
+use crate::backends::databricks::DatabricksBackend;
 use crate::backends::rest::{RestClient, RestError, RetryPolicy};
 use crate::backends::{
     BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
@@ -25,7 +26,7 @@ use crate::backends::{
 use crate::logmine::header::split_header;
 use crate::model::estate::{ActivityDependency, ActivityInfo, EstateCatalog, PipelineInfo};
 use crate::model::log::{LogLevel, LogLine};
-use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus};
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunError, RunStatus};
 use crate::model::time::SharedClock;
 
 const ROLE: &str = "an Airflow user with the Viewer role (User or Op to clear or stop runs)";
@@ -113,6 +114,8 @@ pub struct AirflowBackend {
     environment: String,
     clock: SharedClock,
     catalog: tokio::sync::Mutex<Option<CachedCatalog>>,
+    /// Where the Databricks runs that tasks start can be looked up (the hop).
+    databricks: Option<Arc<DatabricksBackend>>,
 }
 
 impl AirflowBackend {
@@ -132,7 +135,62 @@ impl AirflowBackend {
             environment: settings.environment.clone(),
             clock,
             catalog: tokio::sync::Mutex::new(None),
+            databricks: None,
         })
+    }
+
+    /// Follows failed tasks into the Databricks runs they started.
+    pub fn with_databricks(mut self, databricks: Arc<DatabricksBackend>) -> AirflowBackend {
+        self.databricks = Some(databricks);
+        self
+    }
+
+    /// The hop: when a failed task's log names a Databricks run, that run's
+    /// failing task and error become the task's error (the root cause), and
+    /// Airflow's own error is kept beside it.
+    async fn follow_databricks(
+        &self,
+        error: Option<RunError>,
+        mut refs: Value,
+    ) -> (Option<RunError>, Value) {
+        let (Some(databricks), Some(run_id)) = (
+            &self.databricks,
+            refs.get("databricks_run_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ) else {
+            return (error, refs);
+        };
+        match databricks.failure_of_run(&run_id).await {
+            Ok(Some(failure)) => {
+                if let Some(airflow_error) = &error {
+                    refs["airflow_error"] =
+                        json!(format!("{}: {}", airflow_error.code, airflow_error.message));
+                }
+                refs["databricks_task"] = json!(failure.task);
+                if let Some(trace) = failure.trace {
+                    refs["databricks_error_trace"] = json!(trace);
+                }
+                if let Some(url) = failure.run_page_url {
+                    refs["databricks_run_page_url"] = json!(url);
+                }
+                let cause = RunError {
+                    code: failure.error.code,
+                    message: format!(
+                        "Databricks run {run_id}, task {}: {}",
+                        refs["databricks_task"].as_str().unwrap_or("?"),
+                        failure.error.message
+                    ),
+                    failure_type: failure.error.failure_type,
+                };
+                (Some(cause), refs)
+            }
+            Ok(None) => (error, refs),
+            Err(e) => {
+                refs["databricks_lookup_error"] = json!(e.to_string());
+                (error, refs)
+            }
+        }
     }
 
     fn error(&self, e: RestError, what: &'static str, name: &str) -> BackendError {
@@ -344,7 +402,10 @@ impl PipelineBackend for AirflowBackend {
         for ti in instances {
             let (error, refs) = if wire::status_of(ti.state.as_deref()) == RunStatus::Failed {
                 match self.latest_log(dag_id, dag_run_id, &ti).await {
-                    Some(log) => (error_from_log(&log), databricks_refs(&log)),
+                    Some(log) => {
+                        self.follow_databricks(error_from_log(&log), databricks_refs(&log))
+                            .await
+                    }
                     None => (None, Value::Null),
                 }
             } else {

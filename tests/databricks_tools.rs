@@ -1,0 +1,146 @@
+//! The tools over a Databricks workspace (Jobs API 2.1, payloads shaped by
+//! Databricks' OpenAPI document, served locally): multi-task runs with the
+//! failing task's error and trace, offset paging, repair of only the failed
+//! tasks naming the latest repair, never retried, and cancel.
+
+mod common;
+
+use serde_json::json;
+
+use common::azure::{FakeApi, Reply, databricks_backend, sales_clock};
+use opsdeck::backends::Backends;
+
+async fn workspace() -> (FakeApi, common::ToolClient) {
+    let fake = FakeApi::start().await;
+    fake.serve_databricks_workspace();
+    let backend = databricks_backend(&fake);
+    let backends = Backends {
+        label: "databricks/prod".into(),
+        pipelines: vec![backend],
+        secrets: vec![],
+        infra: vec![],
+        logs: vec![],
+        clock: sales_clock(),
+    };
+    (fake.clone(), common::connect(backends, false).await)
+}
+
+#[tokio::test]
+async fn runs_page_by_offset_and_failed_tasks_carry_their_error_and_trace() {
+    let (fake, tools) = workspace().await;
+    let first = tools
+        .ok("list_pipeline_runs", json!({"since": "2d", "limit": 2}))
+        .await;
+    assert_eq!(first["runs"][0]["run_id"], "448900");
+    assert_eq!(first["runs"][0]["status"], "InProgress");
+    assert_eq!(first["runs"][1]["status"], "Failed");
+    assert_eq!(first["runs"][1]["pipeline"], "order_facts");
+    let token = first["continuation_token"]
+        .as_str()
+        .expect("has_more gives a token");
+    let second = tools
+        .ok(
+            "list_pipeline_runs",
+            json!({"since": "2d", "limit": 2, "continuation_token": token}),
+        )
+        .await;
+    assert_eq!(second["runs"][0]["run_id"], "448700");
+    assert!(second["continuation_token"].is_null());
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.authorization.as_deref() == Some("Bearer dapi-test-token"))
+    );
+
+    let details = tools
+        .ok("get_run_details", json!({"run_id": "448812"}))
+        .await;
+    assert_eq!(details["failed_activities"], json!(["build_order_facts"]));
+    let failed = &details["activities"][1];
+    assert_eq!(failed["error"]["code"], "AnalysisException");
+    assert!(
+        failed["output"]["error_trace"]
+            .as_str()
+            .unwrap()
+            .contains("Traceback")
+    );
+    assert_eq!(
+        details["activities"][2]["status"], "Skipped",
+        "UPSTREAM_FAILED: it never ran"
+    );
+
+    let triage = tools.ok("triage_run", json!({"run_id": "448812"})).await;
+    assert_eq!(triage["failing_path"][0]["activity"], "build_order_facts");
+    assert_eq!(triage["category"], "schema_drift", "{triage}");
+
+    let missing = tools.err("get_run_details", json!({"run_id": "1"})).await;
+    assert!(missing.contains("not found"), "{missing}");
+}
+
+#[tokio::test]
+async fn a_repair_reruns_only_failed_tasks_and_is_never_sent_twice() {
+    let (fake, tools) = workspace().await;
+    let preview = tools
+        .ok(
+            "rerun_pipeline",
+            json!({"pipeline": "order_facts", "run_id": "448812"}),
+        )
+        .await;
+    assert!(
+        preview["steps"][0]
+            .as_str()
+            .unwrap()
+            .contains("build_order_facts")
+    );
+    assert!(
+        fake.requests_to("/runs/repair").is_empty(),
+        "a dry run sends nothing"
+    );
+    let done = tools
+        .ok(
+            "rerun_pipeline",
+            json!({"pipeline": "order_facts", "run_id": "448812", "dry_run": false}),
+        )
+        .await;
+    assert!(
+        done["steps"]
+            .to_string()
+            .contains("Repair 734650698524281 started"),
+        "{done}"
+    );
+    let sent = &fake.requests_to("/runs/repair")[0];
+    assert_eq!(sent.body["rerun_all_failed_tasks"], true);
+    assert_eq!(sent.body["run_id"], 448812);
+
+    fake.route(
+        "POST",
+        "/api/2.1/jobs/runs/repair",
+        None,
+        vec![Reply::json(
+            503,
+            json!({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "try later"}),
+        )],
+    );
+    let err = tools
+        .err(
+            "rerun_pipeline",
+            json!({"pipeline": "order_facts", "run_id": "448812", "dry_run": false}),
+        )
+        .await;
+    assert!(err.contains("MAY HAVE EXECUTED"), "{err}");
+    assert_eq!(
+        fake.requests_to("/runs/repair").len(),
+        2,
+        "the failed repair was not retried"
+    );
+
+    let cancelled = tools
+        .ok("cancel_run", json!({"run_id": "448900", "dry_run": false}))
+        .await;
+    assert_eq!(cancelled["action"], "cancel_run");
+    assert_eq!(fake.requests_to("/runs/cancel")[0].body["run_id"], 448900);
+    let refused = tools
+        .err("cancel_run", json!({"run_id": "448812", "dry_run": false}))
+        .await;
+    assert!(refused.contains("already Failed"), "{refused}");
+}
