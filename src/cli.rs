@@ -195,6 +195,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub read_only: bool,
 
+    /// Remediation policy (TOML): per-environment allowed/approval/forbidden,
+    /// reruns per run per hour, a required preview, the audit log's path
+    /// (see assets/policy.example.toml).
+    #[arg(long, value_name = "FILE", env = "OPSDECK_POLICY")]
+    pub policy: Option<PathBuf>,
+
     /// File holding the bearer token HTTP clients must send (or set OPSDECK_HTTP_TOKEN).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,

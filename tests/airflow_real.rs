@@ -21,7 +21,7 @@ const DAG: &str = "nightly_orders";
 const RUN: &str = "manual__incident_1";
 const RUN_KEY: &str = "nightly_orders/manual__incident_1";
 
-fn python_client(airflow: &RealAirflow, calls: &[(&str, Value)]) -> Vec<Value> {
+fn python_client(airflow: &RealAirflow, databricks: &str, calls: &[(&str, Value)]) -> Vec<Value> {
     let mut command = Command::new(python("venv-mcp2"));
     command
         .arg(peer_script("mcp_client.py"))
@@ -38,6 +38,8 @@ fn python_client(airflow: &RealAirflow, calls: &[(&str, Value)]) -> Vec<Value> {
         &format!("AIRFLOW_USERNAME={USER}"),
         &format!("AIRFLOW_PASSWORD={PASSWORD}"),
         "OPSDECK_AIRFLOW_ENVIRONMENT=prod",
+        &format!("DATABRICKS_HOST={databricks}"),
+        "DATABRICKS_TOKEN=dapi-test-token",
         &format!(
             "OPSDECK_LOG_DIR={}",
             tempdir("airflow-serve-logs").display()
@@ -69,12 +71,20 @@ fn structured(calls: &[Value], tool: &str) -> Value {
 
 #[test]
 fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
+    // The Databricks workspace the DAG's job runs in (Jobs API stand-in).
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let databricks = runtime.block_on(async {
+        let fake = common::azure::FakeApi::start().await;
+        fake.serve_databricks_workspace();
+        fake
+    });
     let airflow = RealAirflow::start();
     let run = airflow.run_to_completion(DAG, RUN);
     assert_eq!(run["state"], "failed", "the DAG fails as designed: {run}");
 
     let calls = python_client(
         &airflow,
+        &databricks.base,
         &[
             ("list_pipeline_runs", json!({"since": "1h"})),
             ("get_pipeline_status", json!({"pipeline": DAG})),
@@ -114,16 +124,36 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         transform["attempt"], 2,
         "one retry: the second try failed too"
     );
-    assert_eq!(transform["error"]["code"], "AirflowException");
+    // The hop: the task's log names Databricks run 448812, whose failing task's
+    // error is the root cause; Airflow's own error is kept beside it.
+    assert_eq!(
+        transform["error"]["code"], "AnalysisException",
+        "{transform}"
+    );
+    let message = transform["error"]["message"].as_str().unwrap();
     assert!(
-        transform["error"]["message"]
+        message.starts_with("Databricks run 448812, task build_order_facts: AnalysisException"),
+        "{message}"
+    );
+    assert_eq!(transform["output"]["databricks_run_id"], "448812");
+    assert!(
+        transform["output"]["airflow_error"]
             .as_str()
             .unwrap()
-            .contains("order_ts")
+            .starts_with("AirflowException")
+    );
+    assert!(
+        transform["output"]["databricks_error_trace"]
+            .as_str()
+            .unwrap()
+            .contains("Traceback")
     );
     assert_eq!(
-        transform["output"]["databricks_run_id"], "448812",
-        "the Databricks run behind the task, from its log"
+        databricks.requests_to("/runs/get-output")[0]
+            .query_param("run_id")
+            .as_deref(),
+        Some("448814"),
+        "the failed task's own output was read"
     );
     let publish = details["activities"]
         .as_array()
@@ -149,9 +179,15 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         triage["failing_path"][0]["activity"],
         "transform_on_databricks"
     );
+    assert_eq!(triage["category"], "schema_drift", "{triage}");
+    let cause = triage["root_cause"].as_str().unwrap();
     assert!(
-        triage["root_cause"].as_str().unwrap().contains("order_ts"),
-        "{triage}"
+        cause.contains("AnalysisException") && cause.contains("order_ts"),
+        "the Databricks error is the root cause: {cause}"
+    );
+    assert!(
+        triage.to_string().contains("Databricks run 448812"),
+        "the report says where the cause came from: {triage}"
     );
 
     let preview = structured(&calls, "rerun_pipeline");
@@ -172,7 +208,6 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
     );
 
     // A real rerun through an rmcp client: Airflow clears and runs the tasks again.
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let lookup = |name: &str| match name {
             "AIRFLOW_URL" => Some(airflow.url.clone()),

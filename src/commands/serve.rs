@@ -17,6 +17,7 @@ use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
 use crate::server::OpsdeckServer;
 use crate::server::http::{HttpOptions, serve_http};
+use crate::server::policy::{PolicyGuard, RemediationPolicy};
 use crate::server::stdio::serve_stdio;
 
 /// A failure to start, with the exit code it deserves.
@@ -214,7 +215,16 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
     }
     let clock = clock_from(args.frozen_clock.as_deref())?;
     let backends = build_backends(&args, clock).await?;
-    let server = OpsdeckServer::new(backends, args.read_only);
+    let mut server = OpsdeckServer::new(backends, args.read_only);
+    if let Some(path) = &args.policy {
+        let policy = RemediationPolicy::from_file(path).map_err(CommandError::usage)?;
+        let audit_dir = crate::logging::log_dir().unwrap_or_else(std::env::temp_dir);
+        server = server.with_policy(PolicyGuard::new(policy, &audit_dir));
+    }
+    tracing::info!(
+        "remediation audit log: {}",
+        server.policy().audit_path().display()
+    );
     match args.http {
         Some(bind) => {
             let options = HttpOptions {

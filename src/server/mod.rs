@@ -4,6 +4,7 @@
 //! `tools/` (each file contributes a router; they are added together here).
 
 pub mod http;
+pub mod policy;
 pub mod reply;
 pub mod stdio;
 mod tools;
@@ -27,16 +28,34 @@ use reply::{ToolError, error_result};
 pub struct OpsdeckServer {
     backends: Arc<Backends>,
     read_only: bool,
+    policy: Arc<policy::PolicyGuard>,
     tool_router: ToolRouter<OpsdeckServer>,
 }
 
 impl OpsdeckServer {
+    /// A server with the default remediation policy (everything allowed,
+    /// audited to the log directory's `audit.jsonl`).
     pub fn new(backends: Backends, read_only: bool) -> OpsdeckServer {
+        let audit_dir = crate::logging::log_dir().unwrap_or_else(std::env::temp_dir);
         OpsdeckServer {
             backends: Arc::new(backends),
             read_only,
+            policy: Arc::new(policy::PolicyGuard::new(
+                policy::RemediationPolicy::default(),
+                &audit_dir,
+            )),
             tool_router: tools::router(),
         }
+    }
+
+    /// Replaces the remediation policy.
+    pub fn with_policy(mut self, guard: policy::PolicyGuard) -> OpsdeckServer {
+        self.policy = Arc::new(guard);
+        self
+    }
+
+    pub fn policy(&self) -> &policy::PolicyGuard {
+        &self.policy
     }
 
     pub fn backends(&self) -> &Backends {

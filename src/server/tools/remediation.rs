@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::backends::{RemediationOutcome, RerunRequest};
 use crate::server::OpsdeckServer;
+use crate::server::policy::Attempt;
 use crate::server::reply::{Outcome, ToolError, ToolResult, respond};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -24,6 +25,10 @@ pub struct RerunParams {
     /// Only describe what would happen. Default true: set false to really start a run.
     #[serde(default)]
     pub dry_run: Option<bool>,
+    /// Who approved this action (the console and `opsdeck ask --approve` fill it in;
+    /// required where the server's policy asks for approval).
+    #[serde(default)]
+    pub approved_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -33,6 +38,9 @@ pub struct CancelParams {
     /// Only describe what would happen. Default true: set false to really cancel.
     #[serde(default)]
     pub dry_run: Option<bool>,
+    /// Who approved this action (required where the server's policy asks for approval).
+    #[serde(default)]
+    pub approved_by: Option<String>,
 }
 
 #[tool_router(router = remediation_tools, vis = "pub(crate)")]
@@ -68,31 +76,87 @@ impl OpsdeckServer {
 
     async fn rerun_body(&self, params: RerunParams) -> Outcome<RemediationOutcome> {
         let dry_run = params.dry_run.unwrap_or(true);
-        self.guard("rerun_pipeline", dry_run)?;
+        let arguments = serde_json::json!({
+            "pipeline": params.pipeline,
+            "run_id": params.run_id,
+            "from_failed_activity": params.from_failed_activity,
+            "dry_run": dry_run,
+        });
+        let target = match &params.run_id {
+            Some(run) => format!("{}/{run}", params.pipeline),
+            None => params.pipeline.clone(),
+        };
         let backend = self
             .backends()
             .backend_for_pipeline(&params.pipeline)
             .await?;
+        let attempt = Attempt {
+            tool: "rerun_pipeline",
+            target: &target,
+            environment: backend.environment(),
+            dry_run,
+            approved_by: params.approved_by.as_deref(),
+            arguments: &arguments,
+        };
+        self.admit(&attempt)?;
         let request = RerunRequest {
             pipeline: params.pipeline.clone(),
             reference_run_id: params.run_id.clone(),
             from_failed_activity: params.from_failed_activity.unwrap_or(true),
             dry_run,
         };
-        let outcome = backend.rerun(&request).await.inspect_err(|e| {
-            tracing::warn!(pipeline = %params.pipeline, dry_run, error = %e, "rerun refused or failed");
-        })?;
+        let outcome = backend.rerun(&request).await;
+        self.record(&attempt, &outcome);
+        let outcome = outcome?;
         tracing::info!(pipeline = %params.pipeline, dry_run, new_run = ?outcome.new_run_id, "rerun_pipeline");
         Ok((describe(&outcome), outcome))
     }
 
     async fn cancel_body(&self, params: CancelParams) -> Outcome<RemediationOutcome> {
         let dry_run = params.dry_run.unwrap_or(true);
-        self.guard("cancel_run", dry_run)?;
+        let arguments = serde_json::json!({"run_id": params.run_id, "dry_run": dry_run});
         let (backend, _) = self.backends().find_run(&params.run_id).await?;
-        let outcome = backend.cancel(&params.run_id, dry_run).await?;
+        let attempt = Attempt {
+            tool: "cancel_run",
+            target: &params.run_id,
+            environment: backend.environment(),
+            dry_run,
+            approved_by: params.approved_by.as_deref(),
+            arguments: &arguments,
+        };
+        self.admit(&attempt)?;
+        let outcome = backend.cancel(&params.run_id, dry_run).await;
+        self.record(&attempt, &outcome);
+        let outcome = outcome?;
         tracing::info!(run = %params.run_id, dry_run, "cancel_run");
         Ok((describe(&outcome), outcome))
+    }
+
+    /// Read-only mode and the remediation policy, audited when they refuse.
+    fn admit(&self, attempt: &Attempt) -> Result<(), ToolError> {
+        let now = self.now();
+        if let Err(refusal) = self.guard(attempt.tool, attempt.dry_run) {
+            self.policy()
+                .audit(attempt, "refused_read_only", &refusal.message, now);
+            return Err(refusal);
+        }
+        self.policy().check(attempt, now).map_err(|why| {
+            self.policy().audit(attempt, "blocked_by_policy", &why, now);
+            ToolError::refused(why)
+        })
+    }
+
+    fn record(
+        &self,
+        attempt: &Attempt,
+        outcome: &Result<RemediationOutcome, crate::backends::BackendError>,
+    ) {
+        let (result, detail) = match outcome {
+            Ok(o) if o.dry_run => ("previewed", o.steps.join("; ")),
+            Ok(o) => ("done", o.steps.join("; ")),
+            Err(e) => ("failed", e.to_string()),
+        };
+        self.policy().audit(attempt, result, &detail, self.now());
     }
 }
 
