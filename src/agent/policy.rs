@@ -12,6 +12,8 @@ use crate::mcp::CatalogTool;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Allow,
+    /// Needs approval, and the operator gave it up front (`--approve TOOL`).
+    PreApproved,
     NeedsApproval(String),
     Refuse(String),
 }
@@ -76,7 +78,7 @@ impl ApprovalPolicy {
                 .iter()
                 .any(|t| t == &tool.exposed_name || t == tool.server_tool_name())
         {
-            return Verdict::Allow;
+            return Verdict::PreApproved;
         }
         Verdict::NeedsApproval(reason)
     }
@@ -194,7 +196,7 @@ mod tests {
                 true,
                 false
             ),
-            Verdict::Allow
+            Verdict::PreApproved
         );
         let mut server_ro = ApprovalPolicy::new(false, vec!["rerun".into()]);
         assert!(matches!(

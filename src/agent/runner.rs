@@ -10,12 +10,41 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::events::AgentEvent;
 use super::policy::{ApprovalPolicy, Verdict};
-use crate::mcp::McpHost;
+use crate::mcp::{CatalogTool, McpHost};
 
 /// Asks a person whether a call may run (the console's dialog); `ask` refuses.
 #[async_trait::async_trait]
 pub trait Approver: Send + Sync {
     async fn approve(&self, tool: &str, server: &str, arguments: &Value, reason: &str) -> bool;
+}
+
+/// Who is at the keyboard, for `approved_by` (never a secret: the login name).
+fn operator() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown user".into())
+}
+
+/// A person approved this call: tools that take `approved_by` (opsdeck's
+/// remediation tools, for the server's policy and audit log) are told who,
+/// unless the arguments already say.
+fn with_approver(entry: &CatalogTool, mut arguments: Value, approved_by: Option<String>) -> Value {
+    let Some(who) = approved_by else {
+        return arguments;
+    };
+    let takes_it = entry
+        .tool
+        .input_schema
+        .get("properties")
+        .and_then(|p| p.get("approved_by"))
+        .is_some();
+    if let Some(object) = arguments.as_object_mut()
+        && takes_it
+        && !object.contains_key("approved_by")
+    {
+        object.insert("approved_by".into(), Value::String(who));
+    }
+    arguments
 }
 
 /// Headless: nothing that needs approval runs unless approved up front.
@@ -118,8 +147,9 @@ impl<'h> ToolRunner<'h> {
             .lock()
             .await
             .judge(entry, &arguments, trusted, server_read_only);
-        match verdict {
-            Verdict::Allow => {}
+        let approved_by = match verdict {
+            Verdict::Allow => None,
+            Verdict::PreApproved => Some(format!("{} (--approve)", operator())),
             Verdict::Refuse(reason) => return self.refusal(&call_id, &server, tool, reason),
             Verdict::NeedsApproval(reason) => {
                 self.emit(AgentEvent::ApprovalNeeded {
@@ -149,8 +179,10 @@ impl<'h> ToolRunner<'h> {
                     );
                     return self.refusal(&call_id, &server, tool, message);
                 }
+                Some(format!("{} (approved in the session)", operator()))
             }
-        }
+        };
+        let arguments = with_approver(entry, arguments, approved_by);
         self.emit(AgentEvent::ToolCallStarted {
             call_id: call_id.clone(),
             server: server.clone(),

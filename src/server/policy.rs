@@ -317,6 +317,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_policy_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/policy.example.toml");
+        let policy = RemediationPolicy::from_file(&path).unwrap();
+        assert_eq!(policy.rule("prod"), EnvironmentRule::Approval);
+        assert_eq!(policy.rule("staging"), EnvironmentRule::Allowed);
+        assert!(policy.require_preview);
+    }
+
+    #[test]
     fn unknown_policy_keys_are_refused() {
         let bad: Result<PolicyFile, _> = toml::from_str("[remediation]\nmax_reruns = 3\n");
         assert!(bad.is_err());

@@ -89,7 +89,11 @@ pub struct ToolClient {
 
 /// Serves `backends` in-process and connects a client to them.
 pub async fn connect(backends: Backends, read_only: bool) -> ToolClient {
-    let server = OpsdeckServer::new(backends, read_only);
+    connect_server(OpsdeckServer::new(backends, read_only)).await
+}
+
+/// Serves a configured server in-process and connects a client to it.
+pub async fn connect_server(server: OpsdeckServer) -> ToolClient {
     let (server_io, client_io) = tokio::io::duplex(4 << 20);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
