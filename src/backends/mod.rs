@@ -9,6 +9,7 @@
 
 pub mod airflow;
 pub mod azure;
+pub mod cache;
 pub mod databricks;
 pub mod factory;
 pub mod logfiles;

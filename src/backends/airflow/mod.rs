@@ -8,7 +8,7 @@ pub mod api;
 pub mod wire;
 
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::Duration;
@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 
 use self::api::{AirflowApi, AirflowAuth, RunFilter};
 use self::wire::{TaskInstance, error_from_log, is_missing_log, split_run_key};
+use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
-use crate::backends::rest::{RestClient, RestError, RetryPolicy};
+use crate::backends::rest::{RestClient, RestError, RetryPolicy, checked_endpoint};
 use crate::backends::{
     BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
     RerunRequest, RunPage, RunQuery,
@@ -56,28 +57,14 @@ impl AirflowSettings {
         let raw = get("AIRFLOW_URL").ok_or(
             "AIRFLOW_URL is not set; the Airflow backend needs the webserver's address (e.g. https://airflow.example.com) and AIRFLOW_USERNAME/AIRFLOW_PASSWORD or AIRFLOW_TOKEN",
         )?;
-        let url = Url::parse(&raw).map_err(|e| format!("AIRFLOW_URL '{raw}' is not a URL: {e}"))?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
         let insecure_ok = get("OPSDECK_AIRFLOW_ALLOW_HTTP").is_some_and(|v| v == "1");
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback || insecure_ok => {}
-            "http" => {
-                return Err(format!(
-                    "AIRFLOW_URL '{raw}' is plain HTTP to another machine; the password or token would travel in clear text. Use https://, or set OPSDECK_AIRFLOW_ALLOW_HTTP=1 on a network you trust"
-                ));
+        let url = checked_endpoint("AIRFLOW_URL", &raw, insecure_ok).map_err(|e| {
+            if e.contains("clear text") {
+                format!("{e}, or set OPSDECK_AIRFLOW_ALLOW_HTTP=1 on a network you trust")
+            } else {
+                e
             }
-            other => {
-                return Err(format!(
-                    "AIRFLOW_URL '{raw}' has scheme '{other}'; use https://"
-                ));
-            }
-        }
+        })?;
         let settings = AirflowSettings {
             url,
             environment: get("OPSDECK_AIRFLOW_ENVIRONMENT")
@@ -104,16 +91,11 @@ impl AirflowSettings {
     }
 }
 
-struct CachedCatalog {
-    at: Instant,
-    catalog: EstateCatalog,
-}
-
 pub struct AirflowBackend {
     api: AirflowApi,
     environment: String,
     clock: SharedClock,
-    catalog: tokio::sync::Mutex<Option<CachedCatalog>>,
+    catalog: TtlCache<EstateCatalog>,
     /// Where the Databricks runs that tasks start can be looked up (the hop).
     databricks: Option<Arc<DatabricksBackend>>,
 }
@@ -134,7 +116,7 @@ impl AirflowBackend {
             api: AirflowApi::new(client, &settings.url),
             environment: settings.environment.clone(),
             clock,
-            catalog: tokio::sync::Mutex::new(None),
+            catalog: TtlCache::new(CATALOG_TTL),
             databricks: None,
         })
     }
@@ -281,59 +263,7 @@ impl PipelineBackend for AirflowBackend {
     }
 
     async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
-        let mut cached = self.catalog.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| c.at.elapsed() < CATALOG_TTL) {
-            return Ok(c.catalog.clone());
-        }
-        let dags = self
-            .api
-            .dags()
-            .await
-            .map_err(|e| self.error(e, "airflow", self.api_base()))?;
-        let mut catalog = EstateCatalog::default();
-        for dag in dags {
-            let tasks = self
-                .api
-                .tasks(&dag.dag_id)
-                .await
-                .map_err(|e| self.error(e, "DAG", &dag.dag_id))?;
-            let activities = tasks
-                .iter()
-                .map(|task| ActivityInfo {
-                    name: task.task_id.clone(),
-                    activity_type: task.operator(),
-                    depends_on: tasks
-                        .iter()
-                        .filter(|up| up.downstream_task_ids.contains(&task.task_id))
-                        .map(|up| ActivityDependency {
-                            activity: up.task_id.clone(),
-                            conditions: vec!["Succeeded".into()],
-                        })
-                        .collect(),
-                    linked_services: vec![],
-                    inputs: vec![],
-                    outputs: vec![],
-                    executes_pipeline: None,
-                    retries: task.retries.unwrap_or(0.0).max(0.0) as u32,
-                    target: None,
-                })
-                .collect();
-            catalog.pipelines.push(PipelineInfo {
-                schedule: dag.schedule(),
-                name: dag.dag_id,
-                backend: BackendKind::Airflow,
-                environment: self.environment.clone(),
-                folder: dag.fileloc,
-                description: dag.description,
-                parameters: vec![],
-                activities,
-            });
-        }
-        *cached = Some(CachedCatalog {
-            at: Instant::now(),
-            catalog: catalog.clone(),
-        });
-        Ok(catalog)
+        self.catalog.get_or_load(|| self.load_catalog()).await
     }
 
     async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
@@ -563,6 +493,54 @@ impl PipelineBackend for AirflowBackend {
 }
 
 impl AirflowBackend {
+    async fn load_catalog(&self) -> Result<EstateCatalog, BackendError> {
+        let dags = self
+            .api
+            .dags()
+            .await
+            .map_err(|e| self.error(e, "airflow", self.api_base()))?;
+        let mut catalog = EstateCatalog::default();
+        for dag in dags {
+            let tasks = self
+                .api
+                .tasks(&dag.dag_id)
+                .await
+                .map_err(|e| self.error(e, "DAG", &dag.dag_id))?;
+            let activities = tasks
+                .iter()
+                .map(|task| ActivityInfo {
+                    name: task.task_id.clone(),
+                    activity_type: task.operator(),
+                    depends_on: tasks
+                        .iter()
+                        .filter(|up| up.downstream_task_ids.contains(&task.task_id))
+                        .map(|up| ActivityDependency {
+                            activity: up.task_id.clone(),
+                            conditions: vec!["Succeeded".into()],
+                        })
+                        .collect(),
+                    linked_services: vec![],
+                    inputs: vec![],
+                    outputs: vec![],
+                    executes_pipeline: None,
+                    retries: task.retries.unwrap_or(0.0).max(0.0) as u32,
+                    target: None,
+                })
+                .collect();
+            catalog.pipelines.push(PipelineInfo {
+                schedule: dag.schedule(),
+                name: dag.dag_id,
+                backend: BackendKind::Airflow,
+                environment: self.environment.clone(),
+                folder: dag.fileloc,
+                description: dag.description,
+                parameters: vec![],
+                activities,
+            });
+        }
+        Ok(catalog)
+    }
+
     fn api_base(&self) -> &str {
         "the Airflow webserver"
     }

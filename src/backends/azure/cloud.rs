@@ -108,27 +108,8 @@ impl AzureCloud {
     }
 }
 
-/// An endpoint override: HTTPS anywhere, plain HTTP only to this machine, since
-/// a bearer token must never cross a network in clear text.
 fn checked_override(what: &str, raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| format!("the {what} endpoint '{raw}' is not a URL: {e}"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        "http" => Err(format!(
-            "the {what} endpoint '{raw}' is plain HTTP to another machine; tokens would travel in clear text. Use https://, or http:// only to localhost"
-        )),
-        other => Err(format!(
-            "the {what} endpoint '{raw}' has scheme '{other}'; use https://"
-        )),
-    }
+    crate::backends::rest::checked_endpoint(&format!("the {what} endpoint"), raw, false)
 }
 
 #[cfg(test)]

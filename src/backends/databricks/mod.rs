@@ -8,7 +8,7 @@ pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::Duration;
@@ -16,8 +16,9 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 use self::wire::{Run, failure_from_output};
+use crate::backends::cache::TtlCache;
 use crate::backends::rest::{
-    Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, url_with,
+    Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, checked_endpoint, url_with,
 };
 use crate::backends::{
     BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
@@ -70,14 +71,7 @@ impl DatabricksSettings {
         } else {
             format!("https://{raw}")
         };
-        let host =
-            Url::parse(&raw).map_err(|e| format!("DATABRICKS_HOST '{raw}' is not a URL: {e}"))?;
-        let loopback = matches!(host.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        if host.scheme() != "https" && !loopback {
-            return Err(format!(
-                "DATABRICKS_HOST '{raw}' is not HTTPS; the token would travel in clear text"
-            ));
-        }
+        let host = checked_endpoint("DATABRICKS_HOST", &raw, false)?;
         Ok(DatabricksSettings {
             host,
             token: get("DATABRICKS_TOKEN"),
@@ -88,18 +82,13 @@ impl DatabricksSettings {
     }
 }
 
-struct CachedCatalog {
-    at: Instant,
-    catalog: EstateCatalog,
-    job_ids: HashMap<String, i64>,
-}
-
 pub struct DatabricksBackend {
     client: Arc<RestClient>,
     base: Url,
     environment: String,
     clock: SharedClock,
-    catalog: tokio::sync::Mutex<Option<CachedCatalog>>,
+    /// Jobs, and job ids by name.
+    catalog: TtlCache<(EstateCatalog, HashMap<String, i64>)>,
 }
 
 /// Where a failed Databricks run failed, for the hop from Airflow.
@@ -130,7 +119,7 @@ impl DatabricksBackend {
             base: url_with(&settings.host, &["api", "2.1", "jobs"], &[]),
             environment: settings.environment.clone(),
             clock,
-            catalog: tokio::sync::Mutex::new(None),
+            catalog: TtlCache::new(CATALOG_TTL),
         })
     }
 
@@ -219,10 +208,10 @@ impl DatabricksBackend {
     }
 
     async fn cached(&self) -> Result<(EstateCatalog, HashMap<String, i64>), BackendError> {
-        let mut cached = self.catalog.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| c.at.elapsed() < CATALOG_TTL) {
-            return Ok((c.catalog.clone(), c.job_ids.clone()));
-        }
+        self.catalog.get_or_load(|| self.load_jobs()).await
+    }
+
+    async fn load_jobs(&self) -> Result<(EstateCatalog, HashMap<String, i64>), BackendError> {
         let mut catalog = EstateCatalog::default();
         let mut job_ids = HashMap::new();
         let mut offset = 0usize;
@@ -258,11 +247,6 @@ impl DatabricksBackend {
                 break;
             }
         }
-        *cached = Some(CachedCatalog {
-            at: Instant::now(),
-            catalog: catalog.clone(),
-            job_ids: job_ids.clone(),
-        });
         Ok((catalog, job_ids))
     }
 

@@ -5,13 +5,14 @@
 pub mod api;
 pub mod wire;
 
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use self::api::{AdfApi, RunFilter};
 use crate::backends::azure::config::is_guid;
+use crate::backends::cache::TtlCache;
 use crate::backends::rest::RestError;
 use crate::backends::{
     BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
@@ -34,16 +35,11 @@ const CATALOG_TTL: StdDuration = StdDuration::from_secs(300);
 /// Most `queryPipelineRuns` pages one tool call reads.
 const MAX_RUN_PAGES: usize = 20;
 
-struct CachedCatalog {
-    at: Instant,
-    catalog: EstateCatalog,
-}
-
 pub struct AdfBackend {
     api: AdfApi,
     environment: String,
     clock: SharedClock,
-    catalog: tokio::sync::Mutex<Option<CachedCatalog>>,
+    catalog: TtlCache<EstateCatalog>,
 }
 
 /// Our continuation token: ADF's, plus how many runs of that page were
@@ -69,7 +65,7 @@ impl AdfBackend {
             api,
             environment: environment.to_string(),
             clock,
-            catalog: tokio::sync::Mutex::new(None),
+            catalog: TtlCache::new(CATALOG_TTL),
         }
     }
 
@@ -142,25 +138,20 @@ impl PipelineBackend for AdfBackend {
     }
 
     async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
-        let mut cached = self.catalog.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| c.at.elapsed() < CATALOG_TTL) {
-            return Ok(c.catalog.clone());
-        }
-        let (factory, skipped) = self.api.definitions().await.map_err(|e| self.error(e))?;
-        if !skipped.is_empty() {
-            tracing::warn!(
-                "factory {}: {} definitions could not be read: {}",
-                self.api.factory,
-                skipped.len(),
-                skipped.join("; ")
-            );
-        }
-        let catalog = factory.catalog(BackendKind::Adf, &self.environment);
-        *cached = Some(CachedCatalog {
-            at: Instant::now(),
-            catalog: catalog.clone(),
-        });
-        Ok(catalog)
+        self.catalog
+            .get_or_load(|| async {
+                let (factory, skipped) = self.api.definitions().await.map_err(|e| self.error(e))?;
+                if !skipped.is_empty() {
+                    tracing::warn!(
+                        "factory {}: {} definitions could not be read: {}",
+                        self.api.factory,
+                        skipped.len(),
+                        skipped.join("; ")
+                    );
+                }
+                Ok(factory.catalog(BackendKind::Adf, &self.environment))
+            })
+            .await
     }
 
     async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
