@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use common::airflow::{PASSWORD, RealAirflow, USER};
 use common::process::{OPSDECK, peer_script, python, tempdir};
 use opsdeck::backends::Backends;
+use opsdeck::backends::airflow::api::ApiVersion;
 use opsdeck::backends::airflow::{AirflowBackend, AirflowSettings};
 use opsdeck::model::time::SystemClock;
 
@@ -219,6 +220,7 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         let backend = std::sync::Arc::new(
             AirflowBackend::new(
                 &settings,
+                ApiVersion::V1,
                 std::sync::Arc::new(SystemClock),
                 Default::default(),
             )
@@ -268,6 +270,7 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         let settings = AirflowSettings::from_env(&bad).unwrap();
         let backend = AirflowBackend::new(
             &settings,
+            ApiVersion::V1,
             std::sync::Arc::new(SystemClock),
             Default::default(),
         )

@@ -103,8 +103,10 @@ pub async fn build_backends(
         BackendChoice::Airflow => {
             let lookup = |name: &str| std::env::var(name).ok();
             let settings = AirflowSettings::from_env(&lookup).map_err(CommandError::usage)?;
-            let mut airflow = AirflowBackend::new(&settings, clock.clone(), RetryPolicy::default())
-                .map_err(CommandError::failed)?;
+            let version = settings.resolve_version().await;
+            let mut airflow =
+                AirflowBackend::new(&settings, version, clock.clone(), RetryPolicy::default())
+                    .map_err(CommandError::failed)?;
             let mut pipelines: Vec<Arc<dyn PipelineBackend>> = Vec::new();
             let mut label = format!("airflow/{}", settings.environment);
             if lookup("DATABRICKS_HOST").is_some() {

@@ -20,10 +20,85 @@ pub const PAGE: usize = 100;
 /// Airflow needs no token scope; the client asks for one anyway.
 const NO_SCOPE: &str = "";
 
-/// Basic auth (Airflow's `basic_auth` API backend) or a bearer token.
+/// Which REST API the server speaks: v1 (Airflow 2.x) or v2 (Airflow 3.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V2,
+}
+
+impl ApiVersion {
+    pub fn segment(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+}
+
+/// Basic auth (Airflow 2's `basic_auth` API backend), a bearer token, or
+/// Airflow 3's JWT, fetched from `POST /auth/token` with a user and password.
 pub enum AirflowAuth {
     Basic { user: String, password: String },
     Bearer(String),
+    Jwt(JwtSource),
+}
+
+/// Airflow 3 issues JWTs at `POST /auth/token`; one is kept until shortly
+/// before the `exp` it carries (or for ten minutes when it names none).
+pub struct JwtSource {
+    pub token_url: Url,
+    pub user: String,
+    pub password: String,
+    pub http: reqwest::Client,
+    pub cached: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+impl JwtSource {
+    async fn token(&self) -> Result<String, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((until, token)) = cached.as_ref()
+            && std::time::Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let answer = self
+            .http
+            .post(self.token_url.clone())
+            .json(&json!({"username": self.user, "password": self.password}))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot reach Airflow's token endpoint {}: {e}",
+                    self.token_url
+                )
+            })?;
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        let token = body["access_token"].as_str().filter(|t| !t.is_empty()).ok_or_else(|| {
+            format!(
+                "Airflow did not issue a token at {} ({status}): check AIRFLOW_USERNAME and AIRFLOW_PASSWORD",
+                self.token_url
+            )
+        })?;
+        let lifetime = jwt_lifetime(token).unwrap_or(std::time::Duration::from_secs(600));
+        let keep = lifetime.saturating_sub(std::time::Duration::from_secs(60));
+        *cached = Some((std::time::Instant::now() + keep, token.to_string()));
+        Ok(token.to_string())
+    }
+}
+
+/// Seconds until a JWT's `exp`, read from its (unverified) payload.
+fn jwt_lifetime(token: &str) -> Option<std::time::Duration> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims["exp"].as_i64()?;
+    let left = exp - chrono::Utc::now().timestamp();
+    (left > 0).then(|| std::time::Duration::from_secs(left as u64))
 }
 
 #[async_trait::async_trait]
@@ -35,6 +110,7 @@ impl Authorizer for AirflowAuth {
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             ),
             AirflowAuth::Bearer(token) => format!("Bearer {token}"),
+            AirflowAuth::Jwt(source) => format!("Bearer {}", source.token().await?),
         })
     }
 
@@ -42,6 +118,7 @@ impl Authorizer for AirflowAuth {
         match self {
             AirflowAuth::Basic { user, .. } => format!("basic auth as {user}"),
             AirflowAuth::Bearer(_) => "bearer token".into(),
+            AirflowAuth::Jwt(source) => format!("JWT from /auth/token as {}", source.user),
         }
     }
 }
@@ -60,15 +137,17 @@ pub struct RunFilter {
 #[derive(Clone)]
 pub struct AirflowApi {
     client: Arc<RestClient>,
-    /// `…/api/v1`
+    /// `…/api/v1` or `…/api/v2`
     base: Url,
+    pub version: ApiVersion,
 }
 
 impl AirflowApi {
-    pub fn new(client: Arc<RestClient>, base_url: &Url) -> AirflowApi {
+    pub fn new(client: Arc<RestClient>, base_url: &Url, version: ApiVersion) -> AirflowApi {
         AirflowApi {
             client,
-            base: url_with(base_url, &["api", "v1"], &[]),
+            base: url_with(base_url, &["api", version.segment()], &[]),
+            version,
         }
     }
 
@@ -85,11 +164,15 @@ impl AirflowApi {
         parse(body, what)
     }
 
-    /// `GET /health` and `GET /version`.
+    /// `GET /health` (v2: `/monitor/health`) and `GET /version`.
     pub async fn health(&self) -> Result<(Value, String), RestError> {
+        let path: &[&str] = match self.version {
+            ApiVersion::V1 => &["health"],
+            ApiVersion::V2 => &["monitor", "health"],
+        };
         let health = self
             .client
-            .send(&Call::get(self.url(&["health"], &[]), NO_SCOPE))
+            .send(&Call::get(self.url(path, &[]), NO_SCOPE))
             .await?;
         let version: Value = self.get(self.url(&["version"], &[]), "version").await?;
         let version = version["version"].as_str().unwrap_or("unknown").to_string();
@@ -224,7 +307,15 @@ impl AirflowApi {
             ],
             &query,
         );
-        self.client.send_text(&Call::get(url, NO_SCOPE)).await
+        match self.version {
+            ApiVersion::V1 => self.client.send_text(&Call::get(url, NO_SCOPE)).await,
+            // Airflow 3 answers with structured events; they are laid out as
+            // Airflow 2's text lines so one reader serves both.
+            ApiVersion::V2 => {
+                let answer = self.client.send(&Call::get(url, NO_SCOPE)).await?;
+                Ok(super::wire::structured_log_text(&answer))
+            }
+        }
     }
 
     /// `clearTaskInstances` for one DAG run: with `dry_run` it only lists what

@@ -15,11 +15,11 @@ use chrono::Duration;
 use reqwest::Url;
 use serde_json::{Value, json};
 
-use self::api::{AirflowApi, AirflowAuth, RunFilter};
+use self::api::{AirflowApi, AirflowAuth, ApiVersion, JwtSource, RunFilter};
 use self::wire::{TaskInstance, error_from_log, is_missing_log, split_run_key};
 use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
-use crate::backends::rest::{RestClient, RestError, RetryPolicy, checked_endpoint};
+use crate::backends::rest::{RestClient, RestError, RetryPolicy, checked_endpoint, url_with};
 use crate::backends::{
     BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
     RerunRequest, RunPage, RunQuery,
@@ -44,6 +44,8 @@ pub struct AirflowSettings {
     pub password: Option<String>,
     pub token: Option<String>,
     pub timeout: StdDuration,
+    /// v1 (Airflow 2) or v2 (Airflow 3); `None`: ask the server.
+    pub api_version: Option<ApiVersion>,
 }
 
 impl AirflowSettings {
@@ -74,19 +76,63 @@ impl AirflowSettings {
             password: get("AIRFLOW_PASSWORD"),
             token: get("AIRFLOW_TOKEN"),
             timeout: StdDuration::from_secs(30),
+            api_version: match get("AIRFLOW_API_VERSION").as_deref() {
+                None | Some("auto") => None,
+                Some("v1" | "1") => Some(ApiVersion::V1),
+                Some("v2" | "2") => Some(ApiVersion::V2),
+                Some(other) => {
+                    return Err(format!(
+                        "AIRFLOW_API_VERSION '{other}' is not v1 (Airflow 2), v2 (Airflow 3) or auto"
+                    ));
+                }
+            },
         };
-        settings.auth()?;
+        settings.auth(ApiVersion::V1)?;
         Ok(settings)
     }
 
-    fn auth(&self) -> Result<AirflowAuth, String> {
-        match (&self.token, &self.user, &self.password) {
-            (Some(token), _, _) => Ok(AirflowAuth::Bearer(token.clone())),
-            (None, Some(user), Some(password)) => Ok(AirflowAuth::Basic {
+    /// Airflow 2 takes basic auth; Airflow 3 wants a JWT, which a user and
+    /// password buy at `POST /auth/token`.
+    fn auth(&self, version: ApiVersion) -> Result<AirflowAuth, String> {
+        match (&self.token, &self.user, &self.password, version) {
+            (Some(token), _, _, _) => Ok(AirflowAuth::Bearer(token.clone())),
+            (None, Some(user), Some(password), ApiVersion::V1) => Ok(AirflowAuth::Basic {
                 user: user.clone(),
                 password: password.clone(),
             }),
-            _ => Err("set AIRFLOW_USERNAME and AIRFLOW_PASSWORD (basic auth) or AIRFLOW_TOKEN for the Airflow backend".into()),
+            (None, Some(user), Some(password), ApiVersion::V2) => Ok(AirflowAuth::Jwt(JwtSource {
+                token_url: url_with(&self.url, &["auth", "token"], &[]),
+                user: user.clone(),
+                password: password.clone(),
+                http: reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+                cached: tokio::sync::Mutex::new(None),
+            })),
+            _ => Err("set AIRFLOW_USERNAME and AIRFLOW_PASSWORD or AIRFLOW_TOKEN for the Airflow backend".into()),
+        }
+    }
+
+    /// The API version: as configured, else v2 when the server answers
+    /// `/api/v2/version` (Airflow 3), else v1.
+    pub async fn resolve_version(&self) -> ApiVersion {
+        if let Some(version) = self.api_version {
+            return version;
+        }
+        let probe = url_with(&self.url, &["api", "v2", "version"], &[]);
+        let answered = reqwest::Client::builder()
+            .timeout(StdDuration::from_secs(10))
+            .build()
+            .ok()
+            .map(|client| client.get(probe).send());
+        match answered {
+            Some(request) => match request.await {
+                Ok(response) if response.status().is_success() => ApiVersion::V2,
+                _ => ApiVersion::V1,
+            },
+            None => ApiVersion::V1,
         }
     }
 }
@@ -101,19 +147,22 @@ pub struct AirflowBackend {
 }
 
 impl AirflowBackend {
+    /// A backend speaking `version` of the REST API (see
+    /// [`AirflowSettings::resolve_version`]).
     pub fn new(
         settings: &AirflowSettings,
+        version: ApiVersion,
         clock: SharedClock,
         retry: RetryPolicy,
     ) -> Result<AirflowBackend, String> {
         let client = Arc::new(RestClient::new(
             "Airflow",
-            Arc::new(settings.auth()?),
+            Arc::new(settings.auth(version)?),
             settings.timeout,
             retry,
         )?);
         Ok(AirflowBackend {
-            api: AirflowApi::new(client, &settings.url),
+            api: AirflowApi::new(client, &settings.url, version),
             environment: settings.environment.clone(),
             clock,
             catalog: TtlCache::new(CATALOG_TTL),
@@ -477,7 +526,8 @@ impl PipelineBackend for AirflowBackend {
                     name,
                     ok: scheduler == "healthy",
                     detail: format!(
-                        "Airflow {version} at {}; scheduler {scheduler}; {import_errors} DAG import error(s); {}",
+                        "Airflow {version} (REST API {}) at {}; scheduler {scheduler}; {import_errors} DAG import error(s); {}",
+                        self.api.version.segment(),
                         self.api_base(),
                         self.api.auth_status()
                     ),

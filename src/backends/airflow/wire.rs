@@ -31,6 +31,9 @@ pub struct Dag {
     pub timetable_description: Option<String>,
     #[serde(default)]
     pub schedule_interval: Option<Value>,
+    /// Airflow 3's cron or preset (`0 2 * * *`, `@daily`).
+    #[serde(default)]
+    pub timetable_summary: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<Value>>,
 }
@@ -46,6 +49,7 @@ impl Dag {
                     .and_then(Value::as_str)
                     .or_else(|| s.as_str())
             })
+            .or(self.timetable_summary.as_deref())
             .map(str::to_string);
         let paused = if self.is_paused == Some(true) {
             " (paused)"
@@ -287,6 +291,52 @@ impl TaskInstance {
     }
 }
 
+/// Airflow 3's structured task log (`{"content": [{"timestamp", "event",
+/// "level", "logger", "error_detail"}, …]}`, or plain strings) as Airflow 2's
+/// text: `[time] {logger} LEVEL - event`, an exception's detail as a traceback.
+pub fn structured_log_text(answer: &Value) -> String {
+    let mut out = String::new();
+    for item in answer["content"].as_array().into_iter().flatten() {
+        if let Some(line) = item.as_str() {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let event = item["event"].as_str().unwrap_or_default();
+        match item["timestamp"].as_str() {
+            Some(time) => out.push_str(&format!(
+                "[{time}] {{{}}} {} - {event}\n",
+                item["logger"].as_str().unwrap_or("task"),
+                item["level"]
+                    .as_str()
+                    .unwrap_or("info")
+                    .to_ascii_uppercase(),
+            )),
+            // Source headers ("::group::Log message source details") carry no time.
+            None => {
+                out.push_str(&format!("*** {event}\n"));
+            }
+        }
+        for detail in item["error_detail"].as_array().into_iter().flatten() {
+            out.push_str("Traceback (most recent call last):\n");
+            for frame in detail["frames"].as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "  File \"{}\", line {}, in {}\n",
+                    frame["filename"].as_str().unwrap_or("?"),
+                    frame["lineno"].as_i64().unwrap_or(0),
+                    frame["name"].as_str().unwrap_or("?")
+                ));
+            }
+            out.push_str(&format!(
+                "{}: {}\n",
+                detail["exc_type"].as_str().unwrap_or("Exception"),
+                detail["exc_value"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
 /// Whether Airflow's answer to a log request says there is no such log: for a
 /// try that never ran it answers 200 with a "could not read" note.
 pub fn is_missing_log(text: &str) -> bool {
@@ -391,6 +441,22 @@ airflow.exceptions.AirflowException: Job run failed with terminal state: FAILED.
         let plain = error_from_log("[t] {x.py:1} ERROR - Disk quota exceeded\n").unwrap();
         assert_eq!(plain.message, "Disk quota exceeded");
         assert!(error_from_log("[t] {x.py:1} INFO - fine\n").is_none());
+    }
+
+    #[test]
+    fn structured_logs_read_like_text_logs() {
+        let answer = json!({"content": [
+            {"event": "::group::Log message source details", "sources": ["/logs/x.log"]},
+            {"timestamp": "2026-11-23T02:00:05.123456Z", "level": "info", "event": "Run submitted with run_id: 448812", "logger": "airflow.task"},
+            {"timestamp": "2026-11-23T02:01:10.000000Z", "level": "error", "event": "Task failed with exception", "logger": "task",
+             "error_detail": [{"exc_type": "AirflowException", "exc_value": "Job run failed: order_ts", "frames": [{"filename": "/dags/orders.py", "lineno": 41, "name": "submit"}]}]}
+        ], "continuation_token": null});
+        let text = structured_log_text(&answer);
+        assert!(text.contains("[2026-11-23T02:00:05.123456Z] {airflow.task} INFO - Run submitted with run_id: 448812"), "{text}");
+        let error = error_from_log(&text).unwrap();
+        assert_eq!(error.code, "AirflowException");
+        assert_eq!(error.message, "Job run failed: order_ts");
+        assert!(!is_missing_log(&text));
     }
 
     #[test]
