@@ -144,3 +144,42 @@ async fn a_repair_reruns_only_failed_tasks_and_is_never_sent_twice() {
         .await;
     assert!(refused.contains("already Failed"), "{refused}");
 }
+
+#[tokio::test]
+async fn runs_page_by_page_token_when_the_api_gives_one() {
+    let (fake, tools) = workspace().await;
+    let page1 = common::azure::databricks_fixture("runs-list.page1.json");
+    let page2 = common::azure::databricks_fixture("runs-list.page2.json");
+    // Jobs API 2.2 style: next_page_token instead of offsets.
+    fake.route_fn("GET", "/api/2.1/jobs/runs/list", move |r| {
+        match r.query_param("page_token").as_deref() {
+            None => {
+                let mut body = page1.clone();
+                body["next_page_token"] = json!("CAEQ2ApCAgoA");
+                Reply::json(200, body)
+            }
+            Some("CAEQ2ApCAgoA") => Reply::json(200, page2.clone()),
+            Some(other) => Reply::json(
+                400,
+                json!({"error_code": "INVALID_PARAMETER_VALUE", "message": other}),
+            ),
+        }
+    });
+    let first = tools
+        .ok("list_pipeline_runs", json!({"since": "2d", "limit": 2}))
+        .await;
+    let token = first["continuation_token"].as_str().unwrap().to_string();
+    let second = tools
+        .ok(
+            "list_pipeline_runs",
+            json!({"since": "2d", "limit": 2, "continuation_token": token}),
+        )
+        .await;
+    assert_eq!(second["runs"][0]["run_id"], "448700");
+    let asked: Vec<Option<String>> = fake
+        .requests_to("/runs/list")
+        .iter()
+        .map(|r| r.query_param("page_token"))
+        .collect();
+    assert_eq!(asked, [None, Some("CAEQ2ApCAgoA".to_string())]);
+}

@@ -352,13 +352,21 @@ impl PipelineBackend for DatabricksBackend {
     }
 
     async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
-        let offset: usize = match &query.continuation {
-            None => 0,
-            Some(raw) => raw.parse().map_err(|_| {
-                BackendError::InvalidArgument(format!(
-                    "continuation_token '{raw}' was not issued by this server; pass back the token from the previous page unchanged"
-                ))
-            })?,
+        // Our token: `o:N` to go on by offset (`has_more`), `t:…` by the
+        // API's own `next_page_token` (Jobs API 2.2 pages that way).
+        let bad = || {
+            BackendError::InvalidArgument(format!(
+                "continuation_token '{}' was not issued by this server; pass back the token from the previous page unchanged",
+                query.continuation.as_deref().unwrap_or_default()
+            ))
+        };
+        let (offset, page_token): (usize, Option<String>) = match query.continuation.as_deref() {
+            None => (0, None),
+            Some(raw) => match raw.split_once(':') {
+                Some(("o", n)) => (n.parse().map_err(|_| bad())?, None),
+                Some(("t", token)) if !token.is_empty() => (0, Some(token.to_string())),
+                _ => return Err(bad()),
+            },
         };
         let (_, job_ids) = self.cached().await?;
         let job_filter: Vec<i64> = query
@@ -377,10 +385,13 @@ impl PipelineBackend for DatabricksBackend {
         let job_text = job_filter.first().map(|id| id.to_string());
         let mut params = vec![
             ("limit", limit.as_str()),
-            ("offset", offset_text.as_str()),
             ("start_time_from", from.as_str()),
             ("start_time_to", to.as_str()),
         ];
+        match &page_token {
+            Some(token) => params.push(("page_token", token.as_str())),
+            None => params.push(("offset", offset_text.as_str())),
+        }
         if let (Some(id), 1) = (&job_text, job_filter.len()) {
             params.push(("job_id", id));
         }
@@ -393,7 +404,11 @@ impl PipelineBackend for DatabricksBackend {
         let names: HashMap<i64, String> = job_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
         let runs = raw_runs
             .into_iter()
-            .filter_map(|r| serde_json::from_value::<Run>(r).ok())
+            .filter_map(|r| {
+                serde_json::from_value::<Run>(r)
+                    .inspect_err(|e| tracing::warn!("a Databricks run could not be read: {e}"))
+                    .ok()
+            })
             .filter(|r| {
                 job_filter.is_empty() || r.job_id.is_some_and(|id| job_filter.contains(&id))
             })
@@ -406,11 +421,14 @@ impl PipelineBackend for DatabricksBackend {
             })
             .filter(|r| query.statuses.is_empty() || query.statuses.contains(&r.status))
             .collect();
+        let next_token = page["next_page_token"].as_str().filter(|t| !t.is_empty());
         let more = page["has_more"].as_bool().unwrap_or(false) && count > 0;
-        Ok(RunPage {
-            runs,
-            continuation: more.then(|| (offset + count).to_string()),
-        })
+        let continuation = match next_token {
+            Some(token) => Some(format!("t:{token}")),
+            None if more => Some(format!("o:{}", offset + count)),
+            None => None,
+        };
+        Ok(RunPage { runs, continuation })
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
