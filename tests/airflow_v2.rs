@@ -255,3 +255,59 @@ async fn a_wrong_airflow_3_password_is_reported_clearly() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_databricks_run_is_found_in_xcom_when_the_log_names_none() {
+    let fake = FakeApi::start().await;
+    airflow3(&fake);
+    fake.serve_databricks_workspace();
+    let task =
+        format!("/api/v2/dags/nightly_orders/dagRuns/{RUN}/taskInstances/transform_on_databricks");
+    fake.route(
+        "GET",
+        &format!("{task}/logs/2"),
+        None,
+        vec![Reply::json(200, json!({"content": [
+            {"timestamp": "2026-11-23T02:04:09.000000Z", "level": "error", "event": "Task failed with exception", "logger": "task",
+             "error_detail": [{"exc_type": "AirflowException", "exc_value": "Job run failed with terminal state: FAILED", "frames": []}]}
+        ], "continuation_token": null}))],
+    );
+    fake.route(
+        "GET",
+        &format!("{task}/xcomEntries/run_id"),
+        None,
+        vec![Reply::json(200, json!({"key": "run_id", "value": "448812", "timestamp": "2026-11-23T02:02:01Z",
+            "logical_date": "2026-11-23T02:00:00Z", "map_index": -1, "task_id": "transform_on_databricks",
+            "dag_id": "nightly_orders", "run_id": RUN}))],
+    );
+    let backend = AirflowBackend::new(
+        &settings(&fake),
+        ApiVersion::V2,
+        sales_clock(),
+        common::azure::quick_retries(),
+    )
+    .unwrap()
+    .with_databricks(common::azure::databricks_backend(&fake));
+    let activities = opsdeck::backends::PipelineBackend::activity_runs(
+        &backend,
+        &format!("nightly_orders/{RUN}"),
+    )
+    .await
+    .unwrap();
+    let failed = activities
+        .iter()
+        .find(|a| a.activity_name == "transform_on_databricks")
+        .unwrap();
+    let error = failed.error.as_ref().unwrap();
+    assert_eq!(error.code, "AnalysisException", "{error:?}");
+    assert!(
+        error
+            .message
+            .starts_with("Databricks run 448812, task build_order_facts")
+    );
+    assert_eq!(failed.output["databricks_run_source"], "xcom");
+    assert!(
+        fake.requests_to("/xcomEntries/run_page_url").len() == 1,
+        "the run page URL is looked up too"
+    );
+}

@@ -368,6 +368,39 @@ impl AirflowApi {
         self.client.send(&call).await.map(|_| ())
     }
 
+    /// One XCom value of a task instance (`None` when it pushed none). The
+    /// Databricks operators push `run_id` and `run_page_url`.
+    pub async fn xcom(
+        &self,
+        dag_id: &str,
+        dag_run_id: &str,
+        task_id: &str,
+        key: &str,
+    ) -> Result<Option<String>, RestError> {
+        let url = self.url(
+            &[
+                "dags",
+                dag_id,
+                "dagRuns",
+                dag_run_id,
+                "taskInstances",
+                task_id,
+                "xcomEntries",
+                key,
+            ],
+            &[],
+        );
+        match self.client.send(&Call::get(url, NO_SCOPE)).await {
+            Ok(entry) => Ok(match &entry["value"] {
+                Value::String(text) => Some(text.trim_matches('"').to_string()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// DAG files that failed to import (a DAG missing from the list is often here).
     pub async fn import_errors(&self) -> Result<Vec<Value>, RestError> {
         let answer: Value = self

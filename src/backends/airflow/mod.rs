@@ -170,6 +170,34 @@ impl AirflowBackend {
         })
     }
 
+    /// The Databricks operators also push the run to XCom (`run_id`,
+    /// `run_page_url`): the second place to look when the log names none.
+    async fn databricks_refs_from_xcom(
+        &self,
+        dag_id: &str,
+        dag_run_id: &str,
+        task_id: &str,
+        refs: &mut Value,
+    ) {
+        match self.api.xcom(dag_id, dag_run_id, task_id, "run_id").await {
+            Ok(Some(run_id))
+                if run_id.chars().all(|c| c.is_ascii_digit()) && !run_id.is_empty() =>
+            {
+                refs["databricks_run_id"] = json!(run_id);
+                refs["databricks_run_source"] = json!("xcom");
+                if let Ok(Some(url)) = self
+                    .api
+                    .xcom(dag_id, dag_run_id, task_id, "run_page_url")
+                    .await
+                {
+                    refs["databricks_run_page_url"] = json!(url);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("XCom of {dag_id}/{dag_run_id}/{task_id} unreadable: {e}"),
+        }
+    }
+
     /// Follows failed tasks into the Databricks runs they started.
     pub fn with_databricks(mut self, databricks: Arc<DatabricksBackend>) -> AirflowBackend {
         self.databricks = Some(databricks);
@@ -380,13 +408,15 @@ impl PipelineBackend for AirflowBackend {
         let mut activities = Vec::with_capacity(instances.len());
         for ti in instances {
             let (error, refs) = if wire::status_of(ti.state.as_deref()) == RunStatus::Failed {
-                match self.latest_log(dag_id, dag_run_id, &ti).await {
-                    Some(log) => {
-                        self.follow_databricks(error_from_log(&log), databricks_refs(&log))
-                            .await
-                    }
-                    None => (None, Value::Null),
+                let (error, mut refs) = match self.latest_log(dag_id, dag_run_id, &ti).await {
+                    Some(log) => (error_from_log(&log), databricks_refs(&log)),
+                    None => (None, json!({})),
+                };
+                if self.databricks.is_some() && refs.get("databricks_run_id").is_none() {
+                    self.databricks_refs_from_xcom(dag_id, dag_run_id, &ti.task_id, &mut refs)
+                        .await;
                 }
+                self.follow_databricks(error, refs).await
             } else {
                 (None, Value::Null)
             };
