@@ -78,6 +78,22 @@ fn airflow3(fake: &FakeApi) {
         None,
         vec![Reply::json(200, listing)],
     );
+    // Keyset paging: tonight's failed run, then yesterday's success.
+    let mut older = run.clone();
+    older["dag_run_id"] = json!("scheduled__2026-11-22T02:00:00+00:00");
+    older["state"] = json!("success");
+    older["start_date"] = json!("2026-11-22T02:00:01Z");
+    older["end_date"] = json!("2026-11-22T02:05:00Z");
+    for dag in ["~", "nightly_orders"] {
+        let (first, older) = (run.clone(), older.clone());
+        fake.route_fn("GET", &format!("/api/v2/dags/{dag}/dagRuns"), move |r: &Recorded| {
+            match r.query_param("cursor").as_deref() {
+                Some("") => Reply::json(200, json!({"dag_runs": [first], "total_entries": 2, "next_cursor": "eyJzdGFydF9kYXRlIjoiMjAyNi0xMS0yMyJ9", "previous_cursor": null})),
+                Some("eyJzdGFydF9kYXRlIjoiMjAyNi0xMS0yMyJ9") => Reply::json(200, json!({"dag_runs": [older], "total_entries": 2, "next_cursor": null, "previous_cursor": "x"})),
+                other => Reply::json(400, json!({"detail": format!("bad cursor {other:?}"), "title": "Bad Request"})),
+            }
+        });
+    }
     fake.route(
         "GET",
         &format!("/api/v2/dags/nightly_orders/dagRuns/{RUN}"),
@@ -207,6 +223,37 @@ async fn airflow_3_is_found_signed_in_with_a_jwt_and_triaged() {
             .as_str()
             .unwrap()
             .contains("transform_on_databricks")
+    );
+
+    let first_page = tools
+        .ok(
+            "list_pipeline_runs",
+            json!({"pipeline": "nightly_orders", "since": "2d", "limit": 1}),
+        )
+        .await;
+    assert_eq!(first_page["runs"][0]["status"], "Failed");
+    let token = first_page["continuation_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second_page = tools
+        .ok(
+            "list_pipeline_runs",
+            json!({"pipeline": "nightly_orders", "since": "2d", "limit": 1, "continuation_token": token}),
+        )
+        .await;
+    assert_eq!(second_page["runs"][0]["status"], "Succeeded");
+    assert!(second_page["continuation_token"].is_null(), "{second_page}");
+    let cursors: Vec<Option<String>> = fake
+        .requests_to("/api/v2/dags/nightly_orders/dagRuns")
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/dagRuns"))
+        .map(|r| r.query_param("cursor"))
+        .collect();
+    assert!(
+        cursors.contains(&Some(String::new()))
+            && cursors.contains(&Some("eyJzdGFydF9kYXRlIjoiMjAyNi0xMS0yMyJ9".into())),
+        "{cursors:?}"
     );
 
     let tokens = fake.requests_to("/auth/token");

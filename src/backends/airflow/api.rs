@@ -132,6 +132,16 @@ pub struct RunFilter {
     pub started_before: DateTime<Utc>,
     pub offset: usize,
     pub limit: usize,
+    /// Keyset paging (Airflow 3): `Some("")` for the first page, then the
+    /// answer's `next_cursor`. `None` pages by offset.
+    pub cursor: Option<String>,
+}
+
+/// One page of DAG runs and where the next one starts.
+pub struct DagRunPage {
+    pub runs: Vec<DagRun>,
+    pub total: usize,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Clone)]
@@ -216,7 +226,10 @@ impl AirflowApi {
     }
 
     /// One page of DAG runs across DAGs, newest start first, and the total.
-    pub async fn dag_runs(&self, filter: &RunFilter) -> Result<(Vec<DagRun>, usize), RestError> {
+    pub async fn dag_runs(&self, filter: &RunFilter) -> Result<DagRunPage, RestError> {
+        if let Some(cursor) = &filter.cursor {
+            return self.dag_runs_by_cursor(filter, cursor).await;
+        }
         let mut body = json!({
             "order_by": "-start_date",
             "page_offset": filter.offset,
@@ -239,8 +252,41 @@ impl AirflowApi {
             ))
             .await?;
         let collection: DagRunCollection = parse(answer, "DAG run list")?;
-        let total = collection.total_entries.unwrap_or(0) as usize;
-        Ok((collection.dag_runs, total))
+        Ok(DagRunPage {
+            total: collection.total_entries.unwrap_or(0) as usize,
+            runs: collection.dag_runs,
+            next_cursor: None,
+        })
+    }
+
+    /// `GET /dags/{dag_id|~}/dagRuns?cursor=…` (Airflow 3): one DAG or all.
+    async fn dag_runs_by_cursor(
+        &self,
+        filter: &RunFilter,
+        cursor: &str,
+    ) -> Result<DagRunPage, RestError> {
+        let dag = filter.dag_ids.first().map(String::as_str).unwrap_or("~");
+        let limit = filter.limit.min(PAGE).to_string();
+        let after = airflow_time(filter.started_after);
+        let before = airflow_time(filter.started_before);
+        let mut query = vec![
+            ("cursor", cursor),
+            ("limit", limit.as_str()),
+            ("order_by", "-start_date"),
+            ("start_date_gte", after.as_str()),
+            ("start_date_lte", before.as_str()),
+        ];
+        for state in &filter.states {
+            query.push(("state", state.as_str()));
+        }
+        let collection: DagRunCollection = self
+            .get(self.url(&["dags", dag, "dagRuns"], &query), "DAG run list")
+            .await?;
+        Ok(DagRunPage {
+            total: collection.total_entries.unwrap_or(0) as usize,
+            runs: collection.dag_runs,
+            next_cursor: collection.next_cursor.filter(|c| !c.is_empty()),
+        })
     }
 
     pub async fn dag_run(&self, dag_id: &str, dag_run_id: &str) -> Result<DagRun, RestError> {

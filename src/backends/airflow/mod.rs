@@ -344,13 +344,23 @@ impl PipelineBackend for AirflowBackend {
     }
 
     async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
-        let offset: usize = match &query.continuation {
-            None => 0,
-            Some(raw) => raw.parse().map_err(|_| {
-                BackendError::InvalidArgument(format!(
-                    "continuation_token '{raw}' was not issued by this server; pass back the token from the previous page unchanged, or omit it for the first page"
-                ))
-            })?,
+        // Our token: `o:N` (offset) or `c:…` (Airflow 3's cursor). Airflow 3
+        // pages one DAG's (or all DAGs') runs by cursor; several DAGs, and
+        // Airflow 2, by offset.
+        let bad = || {
+            BackendError::InvalidArgument(format!(
+                "continuation_token '{}' was not issued by this server; pass back the token from the previous page unchanged, or omit it for the first page",
+                query.continuation.as_deref().unwrap_or_default()
+            ))
+        };
+        let by_cursor = self.api.version == ApiVersion::V2 && query.pipelines.len() <= 1;
+        let (offset, cursor) = match query.continuation.as_deref() {
+            None => (0, by_cursor.then(String::new)),
+            Some(raw) => match raw.split_once(':') {
+                Some(("o", n)) => (n.parse().map_err(|_| bad())?, None),
+                Some(("c", c)) if !c.is_empty() => (0, Some(c.to_string())),
+                _ => return Err(bad()),
+            },
         };
         let limit = query.limit.clamp(1, api::PAGE);
         let states = query
@@ -372,16 +382,23 @@ impl PipelineBackend for AirflowBackend {
             started_before: query.window.until,
             offset,
             limit,
+            cursor: cursor.clone(),
         };
-        let (runs, total) = self
+        let page = self
             .api
             .dag_runs(&filter)
             .await
             .map_err(|e| self.error(e, "airflow", self.api_base()))?;
-        let next = offset + runs.len();
+        let next = offset + page.runs.len();
+        let continuation = match (cursor, page.next_cursor) {
+            (Some(_), Some(next_cursor)) => Some(format!("c:{next_cursor}")),
+            (Some(_), None) => None,
+            (None, _) => (next < page.total && !page.runs.is_empty()).then(|| format!("o:{next}")),
+        };
         Ok(RunPage {
-            continuation: (next < total && !runs.is_empty()).then(|| next.to_string()),
-            runs: runs
+            continuation,
+            runs: page
+                .runs
                 .into_iter()
                 .map(|r| r.into_run(&self.environment))
                 .collect(),

@@ -108,6 +108,9 @@ pub struct DagRunCollection {
     pub dag_runs: Vec<DagRun>,
     #[serde(default)]
     pub total_entries: Option<u64>,
+    /// Airflow 3's keyset paging; null on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
