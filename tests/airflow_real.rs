@@ -114,13 +114,25 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         details["failed_activities"],
         json!(["transform_on_databricks"])
     );
-    let transform = details["activities"]
+    let transforms: Vec<Value> = details["activities"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["activity_name"] == "transform_on_databricks")
+        .filter(|a| a["activity_name"] == "transform_on_databricks")
         .cloned()
-        .unwrap();
+        .collect();
+    assert_eq!(
+        transforms.len(),
+        2,
+        "each try is an activity run: {details}"
+    );
+    assert_eq!(transforms[0]["attempt"], 1);
+    assert_eq!(transforms[0]["status"], "Failed");
+    assert_eq!(
+        transforms[0]["error"]["code"], "AirflowException",
+        "the first try's error, from its own log"
+    );
+    let transform = transforms[1].clone();
     assert_eq!(
         transform["attempt"], 2,
         "one retry: the second try failed too"

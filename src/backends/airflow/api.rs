@@ -325,6 +325,38 @@ impl AirflowApi {
         Ok(all)
     }
 
+    /// Every try of a task instance (Airflow 2.10+ and 3), oldest first;
+    /// empty where the server keeps no try history.
+    pub async fn tries(
+        &self,
+        dag_id: &str,
+        dag_run_id: &str,
+        task_id: &str,
+    ) -> Result<Vec<TaskInstance>, RestError> {
+        let url = self.url(
+            &[
+                "dags",
+                dag_id,
+                "dagRuns",
+                dag_run_id,
+                "taskInstances",
+                task_id,
+                "tries",
+            ],
+            &[],
+        );
+        match self.client.send(&Call::get(url, NO_SCOPE)).await {
+            Ok(answer) => {
+                let collection: TaskInstanceCollection = parse(answer, "task try list")?;
+                let mut tries = collection.task_instances;
+                tries.sort_by_key(|t| t.try_number.unwrap_or(0));
+                Ok(tries)
+            }
+            Err(e) if e.status() == Some(404) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The plain-text log of one try of a task instance.
     pub async fn task_log(
         &self,

@@ -170,6 +170,53 @@ impl AirflowBackend {
         })
     }
 
+    /// The tries before a task instance's latest, each an activity run of its
+    /// own (as ADF reports retries), with the error its log ends with.
+    async fn earlier_tries(
+        &self,
+        dag_id: &str,
+        dag_run_id: &str,
+        run_id: &str,
+        ti: &TaskInstance,
+    ) -> Vec<ActivityRun> {
+        let current = ti.try_number.unwrap_or(0);
+        if current <= 1 || ti.map_index.is_some_and(|i| i >= 0) {
+            return Vec::new();
+        }
+        let tries = match self.api.tries(dag_id, dag_run_id, &ti.task_id).await {
+            Ok(tries) => tries,
+            Err(e) => {
+                tracing::warn!(
+                    "tries of {dag_id}/{dag_run_id}/{} unreadable: {e}",
+                    ti.task_id
+                );
+                return Vec::new();
+            }
+        };
+        let mut earlier = Vec::new();
+        for mut attempt in tries
+            .into_iter()
+            .filter(|t| t.try_number.is_some_and(|n| n < current))
+        {
+            // A try that was retried ended failed, whatever state it was left in.
+            if matches!(
+                attempt.state.as_deref(),
+                Some("up_for_retry" | "restarting")
+            ) {
+                attempt.state = Some("failed".into());
+            }
+            let error = if wire::status_of(attempt.state.as_deref()) == RunStatus::Failed {
+                self.latest_log(dag_id, dag_run_id, &attempt)
+                    .await
+                    .and_then(|log| error_from_log(&log))
+            } else {
+                None
+            };
+            earlier.push(attempt.into_activity(run_id, error, Value::Null));
+        }
+        earlier
+    }
+
     /// The Databricks operators also push the run to XCom (`run_id`,
     /// `run_page_url`): the second place to look when the log names none.
     async fn databricks_refs_from_xcom(
@@ -437,6 +484,7 @@ impl PipelineBackend for AirflowBackend {
             } else {
                 (None, Value::Null)
             };
+            activities.extend(self.earlier_tries(dag_id, dag_run_id, run_id, &ti).await);
             activities.push(ti.into_activity(run_id, error, refs));
         }
         activities.sort_by(|a, b| {
