@@ -217,6 +217,19 @@ pub fn refuse_unfinished(reference: Option<&PipelineRun>) -> Result<(), BackendE
     }
 }
 
+/// A not-found error, listing the known pipelines, unless `backend` has `pipeline`.
+pub async fn require_pipeline(
+    backend: &(impl PipelineBackend + ?Sized),
+    pipeline: &str,
+) -> Result<(), BackendError> {
+    let catalog = backend.catalog().await?;
+    if catalog.pipeline(pipeline).is_none() {
+        let known: Vec<String> = catalog.pipelines.iter().map(|p| p.name.clone()).collect();
+        return Err(BackendError::not_found_among("pipeline", pipeline, &known));
+    }
+    Ok(())
+}
+
 /// The run to cancel, if it can still be cancelled (queued or running).
 pub async fn cancellable_run(
     backend: &(impl PipelineBackend + ?Sized),

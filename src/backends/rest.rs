@@ -593,6 +593,17 @@ fn error_body(status: StatusCode, text: &str) -> (String, String) {
 
 /// An error message from the network, flattened and clipped for one line.
 fn clean(text: &str) -> String {
+    let flat = one_line(text);
+    if flat.is_empty() {
+        "(no message)".into()
+    } else {
+        flat
+    }
+}
+
+/// Text from elsewhere (an error body, an SDK's error) as one line: control
+/// characters and line breaks become single spaces; clipped at 600 characters.
+pub(crate) fn one_line(text: &str) -> String {
     let flat: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -602,7 +613,6 @@ fn clean(text: &str) -> String {
         .join(" ");
     match flat.char_indices().nth(600) {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None if flat.is_empty() => "(no message)".into(),
         None => flat,
     }
 }
@@ -632,7 +642,9 @@ fn redacted(url: &Url) -> String {
     shown.to_string()
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// A std mutex's guard; a panic elsewhere while it was held does not make the
+/// data unusable here (it is plain bookkeeping).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

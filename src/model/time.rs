@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 /// The accepted forms, quoted in every error about a time argument.
 pub const TIME_FORMS: &str = "an RFC 3339 instant such as 2026-11-23T02:00:00Z, or a duration back from now such as 30m, 6h, 2d or 1w";
@@ -120,6 +120,21 @@ impl TimeWindow {
             until: self.since,
         }
     }
+}
+
+/// An instant as services write it (ADF, Airflow, Log Analytics): RFC 3339
+/// with up to 7 fractional digits, now and then without an offset (then UTC).
+pub fn parse_service_instant(raw: Option<&str>) -> Option<DateTime<Utc>> {
+    let raw = raw?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ impl PolicyGuard {
     /// Whether the attempt may go ahead; the refusal says which rule and what to do.
     pub fn check(&self, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), String> {
         let key = format!("{}:{}", attempt.tool, attempt.target);
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = crate::backends::rest::lock(&self.state);
         if attempt.dry_run {
             state.previews.insert(key, now);
             return Ok(());

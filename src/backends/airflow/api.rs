@@ -165,6 +165,27 @@ impl AirflowApi {
         self.client.authorizer().status()
     }
 
+    /// `…/dags/{dag}/dagRuns/{run}/taskInstances/{task}/{rest…}`.
+    fn task_url(
+        &self,
+        dag_id: &str,
+        dag_run_id: &str,
+        task_id: &str,
+        rest: &[&str],
+        query: &[(&str, &str)],
+    ) -> Url {
+        let mut segments = vec![
+            "dags",
+            dag_id,
+            "dagRuns",
+            dag_run_id,
+            "taskInstances",
+            task_id,
+        ];
+        segments.extend_from_slice(rest);
+        self.url(&segments, query)
+    }
+
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
         url_with(&self.base, segments, query)
     }
@@ -333,18 +354,7 @@ impl AirflowApi {
         dag_run_id: &str,
         task_id: &str,
     ) -> Result<Vec<TaskInstance>, RestError> {
-        let url = self.url(
-            &[
-                "dags",
-                dag_id,
-                "dagRuns",
-                dag_run_id,
-                "taskInstances",
-                task_id,
-                "tries",
-            ],
-            &[],
-        );
+        let url = self.task_url(dag_id, dag_run_id, task_id, &["tries"], &[]);
         match self.client.send(&Call::get(url, NO_SCOPE)).await {
             Ok(answer) => {
                 let collection: TaskInstanceCollection = parse(answer, "task try list")?;
@@ -372,19 +382,7 @@ impl AirflowApi {
         if let Some(index) = &index_text {
             query.push(("map_index", index));
         }
-        let url = self.url(
-            &[
-                "dags",
-                dag_id,
-                "dagRuns",
-                dag_run_id,
-                "taskInstances",
-                task_id,
-                "logs",
-                &try_text,
-            ],
-            &query,
-        );
+        let url = self.task_url(dag_id, dag_run_id, task_id, &["logs", &try_text], &query);
         match self.version {
             ApiVersion::V1 => self.client.send_text(&Call::get(url, NO_SCOPE)).await,
             // Airflow 3 answers with structured events; they are laid out as
@@ -455,19 +453,7 @@ impl AirflowApi {
         task_id: &str,
         key: &str,
     ) -> Result<Option<String>, RestError> {
-        let url = self.url(
-            &[
-                "dags",
-                dag_id,
-                "dagRuns",
-                dag_run_id,
-                "taskInstances",
-                task_id,
-                "xcomEntries",
-                key,
-            ],
-            &[],
-        );
+        let url = self.task_url(dag_id, dag_run_id, task_id, &["xcomEntries", key], &[]);
         match self.client.send(&Call::get(url, NO_SCOPE)).await {
             Ok(entry) => Ok(match &entry["value"] {
                 Value::String(text) => Some(text.trim_matches('"').to_string()),

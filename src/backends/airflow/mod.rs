@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use self::api::{AirflowApi, AirflowAuth, ApiVersion, JwtSource, RunFilter};
 use self::wire::{TaskInstance, error_from_log, is_missing_log, split_run_key};
+use crate::backends::azure::config::env_value;
 use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
 use crate::backends::rest::{RestClient, RestError, RetryPolicy, checked_endpoint, url_with};
@@ -51,11 +52,7 @@ pub struct AirflowSettings {
 impl AirflowSettings {
     /// From `AIRFLOW_URL` and `AIRFLOW_USERNAME`/`AIRFLOW_PASSWORD` or `AIRFLOW_TOKEN`.
     pub fn from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Result<AirflowSettings, String> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| env_value(lookup, name);
         let raw = get("AIRFLOW_URL").ok_or(
             "AIRFLOW_URL is not set; the Airflow backend needs the webserver's address (e.g. https://airflow.example.com) and AIRFLOW_USERNAME/AIRFLOW_PASSWORD or AIRFLOW_TOKEN",
         )?;
@@ -331,15 +328,6 @@ impl AirflowBackend {
             }
         }
     }
-
-    async fn check_pipeline(&self, pipeline: &str) -> Result<(), BackendError> {
-        let catalog = self.catalog().await?;
-        if catalog.pipeline(pipeline).is_none() {
-            let known: Vec<String> = catalog.pipelines.iter().map(|p| p.name.clone()).collect();
-            return Err(BackendError::not_found_among("pipeline", pipeline, &known));
-        }
-        Ok(())
-    }
 }
 
 /// References to the Databricks run a task started, as the Databricks
@@ -496,7 +484,7 @@ impl PipelineBackend for AirflowBackend {
     }
 
     async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
-        self.check_pipeline(&request.pipeline).await?;
+        crate::backends::require_pipeline(self, &request.pipeline).await?;
         let reference = match request.named_reference(self).await? {
             Some(run) => run,
             None => {

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::backends::azure::adf::wire::parse_instant;
 use crate::model::run::{ActivityRun, BackendKind, InvokedBy, PipelineRun, RunError, RunStatus};
+use crate::model::time::parse_service_instant;
 
 #[derive(Debug, Deserialize)]
 pub struct DagCollection {
@@ -158,8 +158,8 @@ pub fn status_of(state: Option<&str>) -> RunStatus {
 
 impl DagRun {
     pub fn into_run(self, environment: &str) -> PipelineRun {
-        let run_start = parse_instant(self.start_date.as_deref());
-        let run_end = parse_instant(self.end_date.as_deref());
+        let run_start = parse_service_instant(self.start_date.as_deref());
+        let run_end = parse_service_instant(self.end_date.as_deref());
         let run_type = self.run_type.unwrap_or_else(|| "unknown".into());
         let kind = match run_type.as_str() {
             "scheduled" => "Schedule",
@@ -242,8 +242,8 @@ impl TaskInstance {
         error: Option<RunError>,
         log_refs: Value,
     ) -> ActivityRun {
-        let start = parse_instant(self.start_date.as_deref());
-        let end = parse_instant(self.end_date.as_deref());
+        let start = parse_service_instant(self.start_date.as_deref());
+        let end = parse_service_instant(self.end_date.as_deref());
         let status = status_of(self.state.as_deref());
         let attempt = self.try_number.unwrap_or(1).max(1);
         let mut output = json!({});

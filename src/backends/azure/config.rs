@@ -109,9 +109,9 @@ impl AzureSettings {
         let mut settings = AzureSettings::assemble(
             file.cloud
                 .as_deref()
-                .or(get(lookup, "OPSDECK_AZURE_CLOUD").as_deref()),
+                .or(env_value(lookup, "OPSDECK_AZURE_CLOUD").as_deref()),
             file.credentials
-                .or_else(|| get(lookup, "OPSDECK_AZURE_CREDENTIALS").map(|v| split_list(&v))),
+                .or_else(|| env_value(lookup, "OPSDECK_AZURE_CREDENTIALS").map(|v| split_list(&v))),
             environments,
             file.request_timeout_secs,
             file.credential_timeout_secs,
@@ -127,7 +127,8 @@ impl AzureSettings {
                 "OPSDECK_AZURE_LOG_ANALYTICS_ENDPOINT",
             ),
         ];
-        let [arm, vault, logs] = endpoints.map(|(file, var)| file.or_else(|| get(lookup, var)));
+        let [arm, vault, logs] =
+            endpoints.map(|(file, var)| file.or_else(|| env_value(lookup, var)));
         settings.apply_overrides(arm, vault, logs)?;
         settings.validate()?;
         Ok(settings)
@@ -136,32 +137,32 @@ impl AzureSettings {
     /// Settings from variables alone: one environment.
     pub fn from_env(lookup: Lookup) -> Result<AzureSettings, String> {
         let required = |name: &str| {
-            get(lookup, name).ok_or_else(|| {
+            env_value(lookup, name).ok_or_else(|| {
                 format!("{name} is not set; the Azure backend needs AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP (and usually AZURE_DATA_FACTORY_NAME), or a config file given with --azure-config")
             })
         };
         let environment = AzureEnvironment {
-            name: get(lookup, "OPSDECK_ENVIRONMENT").unwrap_or_else(|| "azure".to_string()),
+            name: env_value(lookup, "OPSDECK_ENVIRONMENT").unwrap_or_else(|| "azure".to_string()),
             subscription_id: required("AZURE_SUBSCRIPTION_ID")?,
             resource_group: required("AZURE_RESOURCE_GROUP")?,
-            data_factories: get(lookup, "AZURE_DATA_FACTORY_NAME")
+            data_factories: env_value(lookup, "AZURE_DATA_FACTORY_NAME")
                 .map(|v| split_list(&v))
                 .unwrap_or_default(),
-            key_vault: get(lookup, "AZURE_KEY_VAULT_NAME"),
-            log_analytics_workspace: get(lookup, "AZURE_LOG_ANALYTICS_WORKSPACE_ID"),
-            terraform_plans: get(lookup, "OPSDECK_TERRAFORM_PLANS").map(PathBuf::from),
+            key_vault: env_value(lookup, "AZURE_KEY_VAULT_NAME"),
+            log_analytics_workspace: env_value(lookup, "AZURE_LOG_ANALYTICS_WORKSPACE_ID"),
+            terraform_plans: env_value(lookup, "OPSDECK_TERRAFORM_PLANS").map(PathBuf::from),
         };
         let mut settings = AzureSettings::assemble(
-            get(lookup, "OPSDECK_AZURE_CLOUD").as_deref(),
-            get(lookup, "OPSDECK_AZURE_CREDENTIALS").map(|v| split_list(&v)),
+            env_value(lookup, "OPSDECK_AZURE_CLOUD").as_deref(),
+            env_value(lookup, "OPSDECK_AZURE_CREDENTIALS").map(|v| split_list(&v)),
             vec![environment],
             None,
             None,
         )?;
         settings.apply_overrides(
-            get(lookup, "OPSDECK_AZURE_RESOURCE_MANAGER_ENDPOINT"),
-            get(lookup, "OPSDECK_AZURE_KEY_VAULT_ENDPOINT"),
-            get(lookup, "OPSDECK_AZURE_LOG_ANALYTICS_ENDPOINT"),
+            env_value(lookup, "OPSDECK_AZURE_RESOURCE_MANAGER_ENDPOINT"),
+            env_value(lookup, "OPSDECK_AZURE_KEY_VAULT_ENDPOINT"),
+            env_value(lookup, "OPSDECK_AZURE_LOG_ANALYTICS_ENDPOINT"),
         )?;
         settings.validate()?;
         Ok(settings)
@@ -280,7 +281,8 @@ impl AzureSettings {
     }
 }
 
-fn get(lookup: Lookup, name: &str) -> Option<String> {
+/// A variable's value, trimmed; unset and blank are the same.
+pub fn env_value(lookup: Lookup, name: &str) -> Option<String> {
     lookup(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())

@@ -21,7 +21,8 @@ use azure_identity::{
 };
 
 use super::cloud::AzureCloud;
-use super::config::Lookup;
+use super::config::{Lookup, env_value};
+use crate::backends::rest::{lock, one_line};
 
 /// A way to sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +78,7 @@ pub fn candidates_from_env(
     cloud: &AzureCloud,
     lookup: Lookup,
 ) -> Vec<Candidate> {
-    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let get = |name: &str| env_value(lookup, name);
     let client_options = || ClientOptions {
         cloud: Some(Arc::new(cloud.identity_cloud())),
         ..ClientOptions::default()
@@ -295,21 +296,6 @@ impl crate::backends::rest::Authorizer for AzureCredential {
 
     fn status(&self) -> String {
         AzureCredential::status(self)
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// azure_core errors can span lines; an error message here is one line, clipped.
-fn one_line(text: &str) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(400) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
     }
 }
 

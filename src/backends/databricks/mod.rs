@@ -16,6 +16,7 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 use self::wire::{Run, failure_from_output};
+use crate::backends::azure::config::env_value;
 use crate::backends::cache::TtlCache;
 use crate::backends::rest::{
     Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, checked_endpoint, url_with,
@@ -58,11 +59,7 @@ impl DatabricksSettings {
     /// `DATABRICKS_HOST` and `DATABRICKS_TOKEN` (without a token: Entra ID,
     /// through the Azure credential chain, for Azure Databricks).
     pub fn from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Result<DatabricksSettings, String> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| env_value(lookup, name);
         let raw = get("DATABRICKS_HOST").ok_or(
             "DATABRICKS_HOST is not set; the Databricks backend needs the workspace URL (e.g. https://adb-1234567890123456.7.azuredatabricks.net) and DATABRICKS_TOKEN, or an Azure sign-in for Azure Databricks",
         )?;

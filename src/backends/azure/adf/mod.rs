@@ -77,15 +77,6 @@ impl AdfBackend {
         e.about("data factory", &self.api.factory, READ_ROLE)
     }
 
-    async fn check_pipeline(&self, pipeline: &str) -> Result<(), BackendError> {
-        let catalog = self.catalog().await?;
-        if catalog.pipeline(pipeline).is_none() {
-            let known: Vec<String> = catalog.pipelines.iter().map(|p| p.name.clone()).collect();
-            return Err(BackendError::not_found_among("pipeline", pipeline, &known));
-        }
-        Ok(())
-    }
-
     /// The latest failed run of a pipeline in the last week.
     async fn latest_failed(&self, pipeline: &str) -> Result<Option<PipelineRun>, BackendError> {
         let query = RunQuery::recent(
@@ -261,7 +252,7 @@ impl PipelineBackend for AdfBackend {
     }
 
     async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
-        self.check_pipeline(&request.pipeline).await?;
+        crate::backends::require_pipeline(self, &request.pipeline).await?;
         let reference = match request.named_reference(self).await? {
             Some(run) => Some(run),
             None => self.latest_failed(&request.pipeline).await?,

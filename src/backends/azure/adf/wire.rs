@@ -4,13 +4,13 @@
 //! run is going or after a cancel, succeeded activities with an empty `error`
 //! object, and fields the service added after this code was written.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::model::run::{
     ActivityRun, BackendKind, InvokedBy, PipelineRun, RunError, RunStatus, TriggerRun,
 };
+use crate::model::time::parse_service_instant;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,21 +84,6 @@ pub struct WireActivityRun {
     pub output: Option<Value>,
 }
 
-/// An instant as ADF writes it: RFC 3339 with up to 7 fractional digits, and
-/// now and then without an offset (then it is UTC).
-pub fn parse_instant(raw: Option<&str>) -> Option<DateTime<Utc>> {
-    let raw = raw?.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Some(t.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|t| t.and_utc())
-}
-
 /// ADF sends parameter values as JSON-encoded strings (`"[\"a.csv\"]"`); a string
 /// that decodes to a list or an object is shown decoded, anything else as sent.
 fn decode_parameters(raw: Option<Map<String, Value>>) -> Map<String, Value> {
@@ -121,8 +106,8 @@ fn decode_parameters(raw: Option<Map<String, Value>>) -> Map<String, Value> {
 
 impl WirePipelineRun {
     pub fn into_run(self, environment: &str) -> PipelineRun {
-        let run_start = parse_instant(self.run_start.as_deref());
-        let run_end = parse_instant(self.run_end.as_deref());
+        let run_start = parse_service_instant(self.run_start.as_deref());
+        let run_end = parse_service_instant(self.run_end.as_deref());
         let invoked = self.invoked_by.unwrap_or(WireInvokedBy {
             name: None,
             id: None,
@@ -197,7 +182,7 @@ fn activity_error(raw: Option<&Value>, status: &RunStatus) -> Option<RunError> {
 pub fn activity_runs(mut wire: Vec<WireActivityRun>) -> Vec<ActivityRun> {
     wire.sort_by_key(|a| {
         (
-            parse_instant(a.activity_run_start.as_deref()),
+            parse_service_instant(a.activity_run_start.as_deref()),
             a.activity_run_id.clone(),
         )
     });
@@ -205,8 +190,8 @@ pub fn activity_runs(mut wire: Vec<WireActivityRun>) -> Vec<ActivityRun> {
     wire.into_iter()
         .map(|a| {
             let status = RunStatus::parse(a.status.as_deref().unwrap_or("Unknown"));
-            let start = parse_instant(a.activity_run_start.as_deref());
-            let end = parse_instant(a.activity_run_end.as_deref());
+            let start = parse_service_instant(a.activity_run_start.as_deref());
+            let end = parse_service_instant(a.activity_run_end.as_deref());
             let counted = attempts.entry(a.activity_name.clone()).or_insert(0);
             *counted += 1;
             // `retryAttempt` is null on first attempts; when present it is 1-based retries.
@@ -252,7 +237,7 @@ pub fn trigger_run_for(raw: &Value, pipeline: &str) -> Option<TriggerRun> {
     Some(TriggerRun {
         trigger: text("triggerName"),
         trigger_type: text("triggerType"),
-        fired_at: parse_instant(raw.get("triggerRunTimestamp").and_then(Value::as_str)),
+        fired_at: parse_service_instant(raw.get("triggerRunTimestamp").and_then(Value::as_str)),
         status: RunStatus::parse(&text("status")),
         message: text("message"),
         pipeline_run_id: run_id
@@ -299,12 +284,12 @@ mod tests {
 
     #[test]
     fn seven_digit_fractions_and_missing_offsets_parse() {
-        let t = parse_instant(Some("2018-06-16T00:37:44.6257014Z")).unwrap();
+        let t = parse_service_instant(Some("2018-06-16T00:37:44.6257014Z")).unwrap();
         assert_eq!(t.timestamp_subsec_nanos(), 625_701_400);
-        let naive = parse_instant(Some("2018-06-16T00:37:44.6257014")).unwrap();
+        let naive = parse_service_instant(Some("2018-06-16T00:37:44.6257014")).unwrap();
         assert_eq!(naive, t);
-        assert_eq!(parse_instant(Some("")), None);
-        assert_eq!(parse_instant(Some("yesterday")), None);
+        assert_eq!(parse_service_instant(Some("")), None);
+        assert_eq!(parse_service_instant(Some("yesterday")), None);
     }
 
     #[test]

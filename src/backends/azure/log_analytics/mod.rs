@@ -15,10 +15,10 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::adf::wire::parse_instant;
 use crate::backends::rest::{Call, RestClient, RestError, url_with};
 use crate::backends::{BackendError, LogQuery, LogSource, MessageCount};
 use crate::model::log::LogLine;
+use crate::model::time::parse_service_instant;
 
 pub const READ_ROLE: &str = "the Log Analytics Reader role on the workspace";
 /// Most distinct messages a summary reads back.
@@ -86,7 +86,7 @@ fn number(record: &HashMap<&str, &Value>, column: &str) -> Option<i64> {
 }
 
 fn instant(record: &HashMap<&str, &Value>, column: &str) -> Option<DateTime<Utc>> {
-    parse_instant(record.get(column).and_then(|v| v.as_str()))
+    parse_service_instant(record.get(column).and_then(|v| v.as_str()))
 }
 
 /// A log line from a row of the fetch or count query.
