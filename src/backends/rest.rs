@@ -310,7 +310,9 @@ impl RestClient {
         self.send_accepting(call, "text/plain").await
     }
 
-    async fn send_accepting(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {
+    /// The body as text, asking for `accept`: for endpoints whose answer comes
+    /// in several shapes that the caller reads leniently (Airflow's logs).
+    pub async fn send_accepting(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {
         let mut retry = 0;
         loop {
             self.wait_for_budget().await;

@@ -383,15 +383,18 @@ impl AirflowApi {
             query.push(("map_index", index));
         }
         let url = self.task_url(dag_id, dag_run_id, task_id, &["logs", &try_text], &query);
-        match self.version {
-            ApiVersion::V1 => self.client.send_text(&Call::get(url, NO_SCOPE)).await,
-            // Airflow 3 answers with structured events; they are laid out as
-            // Airflow 2's text lines so one reader serves both.
-            ApiVersion::V2 => {
-                let answer = self.client.send(&Call::get(url, NO_SCOPE)).await?;
-                Ok(super::wire::structured_log_text(&answer))
-            }
-        }
+        // Airflow 2 answers in text (or, behind some proxies, JSON with a
+        // stringified list); Airflow 3 with structured events as JSON or
+        // NDJSON. All are laid out as Airflow 2's text lines.
+        let accept = match self.version {
+            ApiVersion::V1 => "text/plain",
+            ApiVersion::V2 => "application/json",
+        };
+        let body = self
+            .client
+            .send_accepting(&Call::get(url, NO_SCOPE), accept)
+            .await?;
+        Ok(super::logs::log_answer_text(&body))
     }
 
     /// `clearTaskInstances` for one DAG run: with `dry_run` it only lists what

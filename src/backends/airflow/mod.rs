@@ -5,6 +5,7 @@
 //! marks a DAG run failed.
 
 pub mod api;
+pub mod logs;
 pub mod wire;
 
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use reqwest::Url;
 use serde_json::{Value, json};
 
 use self::api::{AirflowApi, AirflowAuth, ApiVersion, JwtSource, RunFilter};
-use self::wire::{TaskInstance, error_from_log, is_missing_log, split_run_key};
+use self::logs::{error_from_log, is_missing_log, log_events};
+use self::wire::{TaskInstance, split_run_key};
 use crate::backends::azure::config::env_value;
 use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
@@ -25,9 +27,8 @@ use crate::backends::{
     BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
     RerunRequest, RunPage, RunQuery,
 };
-use crate::logmine::header::split_header;
 use crate::model::estate::{ActivityDependency, ActivityInfo, EstateCatalog, PipelineInfo};
-use crate::model::log::{LogLevel, LogLine};
+use crate::model::log::LogLine;
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunError, RunStatus};
 use crate::model::time::SharedClock;
 
@@ -738,40 +739,6 @@ impl LogSource for AirflowBackend {
     fn log_sources(&self) -> Vec<String> {
         vec!["airflow/task".into()]
     }
-}
-
-/// A task log as events: each line with Airflow's `[time] {file:line} LEVEL -`
-/// header starts one; lines without one (tracebacks) belong to the event before.
-fn log_events(text: &str, run: &PipelineRun, task: &str) -> Vec<LogLine> {
-    let year = run
-        .run_start
-        .map(|t| chrono::Datelike::year(&t))
-        .unwrap_or(2026);
-    let mut events: Vec<LogLine> = Vec::new();
-    for line in text.lines() {
-        if line.trim().is_empty() || line.starts_with("***") {
-            continue;
-        }
-        let header = split_header(line, year);
-        match header.timestamp {
-            Some(timestamp) => events.push(LogLine {
-                timestamp,
-                level: header.level.unwrap_or(LogLevel::Info),
-                source: "airflow/task".into(),
-                pipeline: Some(run.pipeline.clone()),
-                run_id: Some(run.run_id.clone()),
-                activity: Some(task.to_string()),
-                message: line[header.message_start..].trim().to_string(),
-            }),
-            None => {
-                if let Some(last) = events.last_mut() {
-                    last.message.push('\n');
-                    last.message.push_str(line);
-                }
-            }
-        }
-    }
-    events
 }
 
 #[cfg(test)]
