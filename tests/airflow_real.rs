@@ -1,8 +1,10 @@
-//! opsdeck against a real Apache Airflow 2.10.5 running on this machine: a DAG
-//! whose Databricks step fails on a schema change is run; `opsdeck serve
-//! --backend airflow` lists it, finds the failing task and its log, triages
-//! it, previews a rerun through the official Python MCP SDK client; then a
-//! real rerun clears the tasks and Airflow runs them again.
+//! opsdeck against a real Apache Airflow running on this machine, 2.10.5 (REST
+//! API v1, basic auth) and 3.1.3 (REST API v2, JWT): a DAG whose Databricks
+//! step fails on a schema change is run; `opsdeck serve --backend airflow`
+//! (which finds the API version by asking) lists it, finds the failing task
+//! and its log, triages it, previews a rerun through the official Python MCP
+//! SDK client; then a real rerun clears the tasks and Airflow runs them again.
+//! The two Airflows take turns: both at once would starve a 2-core machine.
 
 mod common;
 
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::airflow::{PASSWORD, RealAirflow, USER};
+use common::airflow::{PASSWORD, RealAirflow, Release, USER};
 use common::process::{OPSDECK, peer_script, python, tempdir};
 use opsdeck::backends::Backends;
 use opsdeck::backends::airflow::api::ApiVersion;
@@ -70,8 +72,25 @@ fn structured(calls: &[Value], tool: &str) -> Value {
     call["structured"].clone()
 }
 
+static ONE_AIRFLOW_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
-fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
+fn opsdeck_triages_and_reruns_a_real_airflow_2_failure() {
+    let _turn = ONE_AIRFLOW_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    triage_and_rerun(Release::Airflow2, ApiVersion::V1);
+}
+
+#[test]
+fn opsdeck_triages_and_reruns_a_real_airflow_3_failure() {
+    let _turn = ONE_AIRFLOW_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    triage_and_rerun(Release::Airflow3, ApiVersion::V2);
+}
+
+fn triage_and_rerun(release: Release, version: ApiVersion) {
     // The Databricks workspace the DAG's job runs in (Jobs API stand-in).
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let databricks = runtime.block_on(async {
@@ -79,9 +98,17 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         fake.serve_databricks_workspace();
         fake
     });
-    let airflow = RealAirflow::start();
+    let airflow = RealAirflow::start_release(release);
     let run = airflow.run_to_completion(DAG, RUN);
     assert_eq!(run["state"], "failed", "the DAG fails as designed: {run}");
+    airflow.wait_until(
+        "Airflow has parsed the DAG file that fails to import",
+        Duration::from_secs(120),
+        |a| {
+            a.get(&format!("{}/importErrors", release.api()))
+                .is_some_and(|e| e["total_entries"].as_u64().unwrap_or(0) >= 1)
+        },
+    );
 
     let calls = python_client(
         &airflow,
@@ -97,7 +124,23 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
                 "rerun_pipeline",
                 json!({"pipeline": DAG, "run_id": RUN_KEY}),
             ),
+            (
+                "get_pipeline_status",
+                json!({"pipeline": "orders_backfill"}),
+            ),
         ],
+    );
+
+    // A DAG missing because its file fails to import: the answer says why.
+    let missing = calls
+        .iter()
+        .find(|c| c["tool"] == "get_pipeline_status" && c["is_error"] == true)
+        .expect("the missing DAG is an error");
+    let text = missing.to_string();
+    assert!(
+        text.contains("orders_backfill.py, which failed to load")
+            && text.contains("ModuleNotFoundError"),
+        "the import error explains the missing DAG: {text}"
     );
 
     let runs = structured(&calls, "list_pipeline_runs");
@@ -232,7 +275,7 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         let backend = std::sync::Arc::new(
             AirflowBackend::new(
                 &settings,
-                ApiVersion::V1,
+                version,
                 std::sync::Arc::new(SystemClock),
                 Default::default(),
             )
@@ -271,6 +314,55 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         "extract kept its result"
     );
 
+    // A run of a paused DAG stays queued: it has no start yet, and is listed.
+    airflow.patch(
+        &format!("{}/dags/{DAG}", release.api()),
+        json!({"is_paused": true}),
+    );
+    airflow.trigger(DAG, "manual__queued_1");
+    runtime.block_on(async {
+        let lookup = |name: &str| match name {
+            "AIRFLOW_URL" => Some(airflow.url.clone()),
+            "AIRFLOW_USERNAME" => Some(USER.to_string()),
+            "AIRFLOW_PASSWORD" => Some(PASSWORD.to_string()),
+            _ => None,
+        };
+        let settings = AirflowSettings::from_env(&lookup).expect("settings");
+        let backend = AirflowBackend::new(
+            &settings,
+            version,
+            std::sync::Arc::new(SystemClock),
+            Default::default(),
+        )
+        .expect("backend");
+        let page = opsdeck::backends::PipelineBackend::query_runs(
+            &backend,
+            &opsdeck::backends::RunQuery {
+                pipelines: vec![DAG.into()],
+                statuses: vec![],
+                window: opsdeck::model::time::TimeWindow {
+                    since: chrono::Utc::now() - chrono::Duration::hours(1),
+                    until: chrono::Utc::now(),
+                },
+                limit: 10,
+                continuation: None,
+            },
+        )
+        .await
+        .expect("runs");
+        let queued = page
+            .runs
+            .iter()
+            .find(|r| r.run_id == format!("{DAG}/manual__queued_1"))
+            .unwrap_or_else(|| panic!("the queued run is listed: {:?}", page.runs));
+        assert_eq!(queued.status, opsdeck::model::run::RunStatus::Queued);
+        assert!(queued.run_start.is_none(), "{queued:?}");
+        assert!(
+            page.runs.iter().any(|r| r.run_id == RUN_KEY),
+            "the window's runs follow"
+        );
+    });
+
     // Wrong credentials: a clear error, not a crash.
     let bad = |name: &str| match name {
         "AIRFLOW_URL" => Some(airflow.url.clone()),
@@ -282,7 +374,7 @@ fn opsdeck_triages_and_reruns_a_real_airflow_failure() {
         let settings = AirflowSettings::from_env(&bad).unwrap();
         let backend = AirflowBackend::new(
             &settings,
-            ApiVersion::V1,
+            version,
             std::sync::Arc::new(SystemClock),
             Default::default(),
         )

@@ -298,7 +298,8 @@ async fn a_wrong_airflow_3_password_is_reported_clearly() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("did not issue a token") && err.contains("AIRFLOW_PASSWORD"),
+        err.contains("did not accept the sign-in of user 'oncall'")
+            && err.contains("AIRFLOW_PASSWORD"),
         "{err}"
     );
 }

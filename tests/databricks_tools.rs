@@ -1,7 +1,7 @@
 //! The tools over a Databricks workspace (Jobs API 2.1, payloads shaped by
 //! Databricks' OpenAPI document, served locally): multi-task runs with the
 //! failing task's error and trace, offset paging, repair of only the failed
-//! tasks naming the latest repair, never retried, and cancel.
+//! tasks naming the latest repair, never retried, and cancel; run output as logs.
 
 mod common;
 
@@ -16,10 +16,10 @@ async fn workspace() -> (FakeApi, common::ToolClient) {
     let backend = databricks_backend(&fake);
     let backends = Backends {
         label: "databricks/prod".into(),
-        pipelines: vec![backend],
+        pipelines: vec![backend.clone()],
         secrets: vec![],
         infra: vec![],
-        logs: vec![],
+        logs: vec![backend],
         clock: sales_clock(),
     };
     (fake.clone(), common::connect(backends, false).await)
@@ -182,4 +182,41 @@ async fn runs_page_by_page_token_when_the_api_gives_one() {
         .map(|r| r.query_param("page_token"))
         .collect();
     assert_eq!(asked, [None, Some("CAEQ2ApCAgoA".to_string())]);
+}
+
+#[tokio::test]
+async fn fetch_logs_reads_each_task_runs_output_and_error() {
+    let (fake, tools) = workspace().await;
+    let logs = tools
+        .ok(
+            "fetch_logs",
+            json!({"run_id": "448812", "level": "ERROR", "since": "30d"}),
+        )
+        .await;
+    assert_eq!(logs["count"], 1, "{logs}");
+    let line = &logs["lines"][0];
+    assert_eq!(line["source"], "databricks/run-output");
+    assert_eq!(line["activity"], "build_order_facts");
+    assert_eq!(line["pipeline"], "order_facts");
+    let message = line["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("AnalysisException") && message.contains("Traceback"),
+        "{message}"
+    );
+    // Each task run's output is read by its own id (the parent's has none).
+    let outputs: Vec<String> = fake
+        .requests_to("/runs/get-output")
+        .iter()
+        .filter_map(|r| r.query_param("run_id"))
+        .collect();
+    assert!(outputs.contains(&"448814".to_string()), "{outputs:?}");
+    assert!(!outputs.contains(&"448812".to_string()), "{outputs:?}");
+
+    let sources = tools
+        .ok(
+            "fetch_logs",
+            json!({"run_id": "448812", "source": "airflow/task"}),
+        )
+        .await;
+    assert_eq!(sources["count"], 0, "another source's filter reads nothing");
 }

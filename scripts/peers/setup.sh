@@ -5,6 +5,7 @@
 #   venv-mcp2/  official Python MCP SDK 2.x   (pins: scripts/peers/requirements-mcp2.txt)
 #   venv-mcp1/  official Python MCP SDK 1.x   (pins: scripts/peers/requirements-mcp1.txt)
 #   venv-airflow/ Apache Airflow 2.10.5      (pins: scripts/peers/requirements-airflow.txt)
+#   venv-airflow3/ Apache Airflow 3.1.3      (pins: scripts/peers/requirements-airflow3.txt)
 #   node/       @modelcontextprotocol/inspector (CLI) + server-everything
 #               (pins: scripts/peers/node/package.json + package-lock.json, via `npm ci`)
 #
@@ -95,7 +96,7 @@ $(grep -v '^[[:space:]]*\(#\|$\)' "$reqs")"
     got="$("$dir/bin/python" -c "from importlib.metadata import version; print(version('$dist'))")" \
         || die "$name: installed, but the $dist metadata lookup failed"
     [[ "$got" == "$want_mcp" ]] || die "$name: wanted $dist $want_mcp, got $got"
-    "$dir/bin/python" -c "import $module" || die "$name: 'import $module' failed after install"
+    "$dir/bin/python" -c "import $module" >/dev/null 2>&1 || die "$name: 'import $module' failed after install"
     printf '%s' "$want" >"$stamp"
     echo "peer $name: installed $dist $got"
 }
@@ -104,6 +105,7 @@ setup_venv venv-mcp2 "$here/requirements-mcp2.txt"
 setup_venv venv-mcp1 "$here/requirements-mcp1.txt"
 # A real Airflow (standalone, SQLite) for the Airflow backend's tests.
 setup_venv venv-airflow "$here/requirements-airflow.txt" apache-airflow airflow
+setup_venv venv-airflow3 "$here/requirements-airflow3.txt" apache-airflow airflow
 
 # --- Node peers (Inspector CLI, server-everything) ---------------------------
 

@@ -58,6 +58,20 @@ impl BackendError {
         }
     }
 
+    /// The error with `extra` added to a not-found hint (others unchanged).
+    pub fn with_hint(self, extra: &str) -> BackendError {
+        match self {
+            BackendError::NotFound { what, name, hint } if !extra.is_empty() => {
+                BackendError::NotFound {
+                    what,
+                    name,
+                    hint: format!("{hint}{extra}"),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// A not-found error that lists what does exist, so the caller can correct itself.
     pub fn not_found_among(what: &'static str, name: &str, known: &[String]) -> BackendError {
         let hint = match known.len() {
@@ -225,7 +239,8 @@ pub async fn require_pipeline(
     let catalog = backend.catalog().await?;
     if catalog.pipeline(pipeline).is_none() {
         let known: Vec<String> = catalog.pipelines.iter().map(|p| p.name.clone()).collect();
-        return Err(BackendError::not_found_among("pipeline", pipeline, &known));
+        return Err(BackendError::not_found_among("pipeline", pipeline, &known)
+            .with_hint(&catalog.missing_pipeline_hint(pipeline)));
     }
     Ok(())
 }
@@ -392,16 +407,21 @@ impl Backends {
         pipeline: &str,
     ) -> Result<Arc<dyn PipelineBackend>, BackendError> {
         let mut known = Vec::new();
+        let mut load_errors = String::new();
         let mut owners: Vec<Arc<dyn PipelineBackend>> = Vec::new();
         for backend in &self.pipelines {
             let catalog = backend.catalog().await?;
             if catalog.pipeline(pipeline).is_some() {
                 owners.push(backend.clone());
             }
+            load_errors.push_str(&catalog.missing_pipeline_hint(pipeline));
             known.extend(catalog.pipelines.into_iter().map(|p| p.name));
         }
         match owners.len() {
-            0 => Err(BackendError::not_found_among("pipeline", pipeline, &known)),
+            0 => {
+                Err(BackendError::not_found_among("pipeline", pipeline, &known)
+                    .with_hint(&load_errors))
+            }
             1 => Ok(owners.remove(0)),
             _ => Err(BackendError::InvalidArgument(format!(
                 "pipeline {pipeline} exists in more than one place ({}); this server cannot tell which is meant. Serve one environment per server (opsdeck serve --environment NAME) and name them apart in mcp.json",

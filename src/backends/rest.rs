@@ -486,7 +486,8 @@ pub fn url_with(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Url {
         path.pop_if_empty();
         path.extend(segments);
     }
-    {
+    // `query_pairs_mut` leaves a bare `?` even when nothing is appended.
+    if !query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in query {
             pairs.append_pair(name, value);

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::backends::Backends;
-use crate::backends::PipelineBackend;
 use crate::backends::airflow::{AirflowBackend, AirflowSettings};
 use crate::backends::azure;
 use crate::backends::azure::config::AzureSettings;
@@ -13,6 +12,7 @@ use crate::backends::databricks::{DatabricksBackend, DatabricksSettings, PatAuth
 use crate::backends::rest::Authorizer;
 use crate::backends::rest::RetryPolicy;
 use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
+use crate::backends::{LogSource, PipelineBackend};
 use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
 use crate::server::OpsdeckServer;
@@ -108,21 +108,24 @@ pub async fn build_backends(
                 AirflowBackend::new(&settings, version, clock.clone(), RetryPolicy::default())
                     .map_err(CommandError::failed)?;
             let mut pipelines: Vec<Arc<dyn PipelineBackend>> = Vec::new();
+            let mut logs: Vec<Arc<dyn LogSource>> = Vec::new();
             let mut label = format!("airflow/{}", settings.environment);
             if lookup("DATABRICKS_HOST").is_some() {
                 let databricks = databricks_backend(&clock)?;
                 label.push_str(&format!("+databricks/{}", databricks.environment()));
                 airflow = airflow.with_databricks(databricks.clone());
-                pipelines.push(databricks);
+                pipelines.push(databricks.clone());
+                logs.push(databricks);
             }
             let airflow = Arc::new(airflow);
             pipelines.insert(0, airflow.clone());
+            logs.insert(0, airflow);
             Ok(Backends {
                 label,
                 pipelines,
                 secrets: vec![],
                 infra: vec![],
-                logs: vec![airflow],
+                logs,
                 clock,
             })
         }
@@ -130,10 +133,10 @@ pub async fn build_backends(
             let databricks = databricks_backend(&clock)?;
             Ok(Backends {
                 label: format!("databricks/{}", databricks.environment()),
-                pipelines: vec![databricks],
+                pipelines: vec![databricks.clone()],
                 secrets: vec![],
                 infra: vec![],
-                logs: vec![],
+                logs: vec![databricks],
                 clock,
             })
         }

@@ -102,6 +102,19 @@ pub struct EstateCatalog {
     pub pipelines: Vec<PipelineInfo>,
     pub linked_services: Vec<LinkedServiceInfo>,
     pub datasets: Vec<DatasetInfo>,
+    /// Definitions the orchestrator could not load (Airflow's DAG import
+    /// errors): their pipelines are missing from `pipelines`, and a lookup that
+    /// finds nothing says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_errors: Vec<LoadError>,
+}
+
+/// A definition file that failed to load, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoadError {
+    pub file: String,
+    /// The error's last line (`ModuleNotFoundError: No module named 'x'`).
+    pub error: String,
 }
 
 impl EstateCatalog {
@@ -122,5 +135,78 @@ impl EstateCatalog {
         self.pipelines.extend(other.pipelines);
         self.linked_services.extend(other.linked_services);
         self.datasets.extend(other.datasets);
+        self.load_errors.extend(other.load_errors);
+    }
+
+    /// For a pipeline that is not in the catalogue: the load errors that may
+    /// explain it, the file named like the pipeline first. Empty when none.
+    pub fn missing_pipeline_hint(&self, name: &str) -> String {
+        if self.load_errors.is_empty() {
+            return String::new();
+        }
+        let stem = |file: &str| {
+            let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+            base.split('.').next().unwrap_or(base).to_string()
+        };
+        if let Some(own) = self.load_errors.iter().find(|e| stem(&e.file) == name) {
+            return format!(
+                " {name} is probably defined in {}, which failed to load: {}. Fix that error; the pipeline appears once the file loads.",
+                own.file, own.error
+            );
+        }
+        let listed: Vec<String> = self
+            .load_errors
+            .iter()
+            .take(5)
+            .map(|e| format!("{} ({})", e.file, e.error))
+            .collect();
+        format!(
+            " {} definition file(s) failed to load, and {name} may be in one: {}{}.",
+            self.load_errors.len(),
+            listed.join("; "),
+            if self.load_errors.len() > 5 {
+                "; …"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_pipeline_is_explained_by_the_file_that_failed_to_load() {
+        let mut catalog = EstateCatalog::default();
+        assert_eq!(catalog.missing_pipeline_hint("orders_backfill"), "");
+        catalog.load_errors = vec![
+            LoadError {
+                file: "/dags/other.py".into(),
+                error: "SyntaxError: invalid syntax".into(),
+            },
+            LoadError {
+                file: "/dags/orders_backfill.py".into(),
+                error: "ModuleNotFoundError: No module named 'airflow.providers.databricks'".into(),
+            },
+        ];
+        let own = catalog.missing_pipeline_hint("orders_backfill");
+        assert!(
+            own.contains(
+                "defined in /dags/orders_backfill.py, which failed to load: ModuleNotFoundError"
+            ),
+            "{own}"
+        );
+        assert!(
+            !own.contains("other.py"),
+            "only the file named like it: {own}"
+        );
+        let any = catalog.missing_pipeline_hint("weekly_refunds");
+        assert!(
+            any.contains("2 definition file(s) failed to load")
+                && any.contains("/dags/other.py (SyntaxError: invalid syntax)"),
+            "{any}"
+        );
     }
 }

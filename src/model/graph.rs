@@ -259,6 +259,7 @@ mod tests {
                     location: None,
                 })
                 .collect(),
+            load_errors: vec![],
         }
     }
 

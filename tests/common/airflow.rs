@@ -1,12 +1,15 @@
-//! A real Apache Airflow (2.10.5 from PyPI, installed by scripts/peers/setup.sh)
-//! running standalone on this machine: SQLite, the sequential executor, the
-//! REST API with basic auth, and the DAGs of tests/peers/airflow/dags. The
-//! webserver and the scheduler run in their own process groups, stopped (with
-//! every task process they started) when the guard is dropped, whatever the
-//! test did.
+//! A real Apache Airflow (2.10.5 or 3.1.3 from PyPI, installed by
+//! scripts/peers/setup.sh) running on this machine on SQLite with the DAGs of
+//! tests/peers/airflow/dags: Airflow 2 with the sequential executor and the v1
+//! REST API behind basic auth; Airflow 3 with the local executor and the v2
+//! REST API behind the simple auth manager's JWTs. Every Airflow process runs
+//! in its own process group, stopped (with every task process it started) when
+//! the guard is dropped, whatever the test did. (Airflow renames its
+//! processes, `airflow api_server -- host:…`, so only the group finds them all.)
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -16,11 +19,48 @@ use super::process::{peers_dir, tempdir};
 pub const USER: &str = "admin";
 pub const PASSWORD: &str = "opsdeck-test";
 
+/// Which Airflow: the REST API, the venv and the processes differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Airflow 2.10.5: REST API v1, basic auth, webserver + scheduler.
+    Airflow2,
+    /// Airflow 3.1.3: REST API v2, JWT from `POST /auth/token`, api-server +
+    /// scheduler + dag-processor.
+    Airflow3,
+}
+
+impl Release {
+    fn venv(self) -> &'static str {
+        match self {
+            Release::Airflow2 => "venv-airflow",
+            Release::Airflow3 => "venv-airflow3",
+        }
+    }
+
+    /// The REST API's path prefix.
+    pub fn api(self) -> &'static str {
+        match self {
+            Release::Airflow2 => "/api/v1",
+            Release::Airflow3 => "/api/v2",
+        }
+    }
+
+    fn server_log(self) -> &'static str {
+        match self {
+            Release::Airflow2 => "webserver.log",
+            Release::Airflow3 => "api-server.log",
+        }
+    }
+}
+
 pub struct RealAirflow {
     pub url: String,
     pub home: PathBuf,
+    pub release: Release,
     processes: Vec<Child>,
     http: reqwest::blocking::Client,
+    /// Airflow 3's access token, fetched when first needed.
+    token: Mutex<Option<String>>,
 }
 
 fn free_port() -> u16 {
@@ -31,8 +71,13 @@ fn free_port() -> u16 {
 }
 
 impl RealAirflow {
+    /// Airflow 2.10.5.
     pub fn start() -> RealAirflow {
-        let bin = peers_dir().join("venv-airflow/bin");
+        RealAirflow::start_release(Release::Airflow2)
+    }
+
+    pub fn start_release(release: Release) -> RealAirflow {
+        let bin = peers_dir().join(release.venv()).join("bin");
         assert!(
             bin.join("airflow").exists(),
             "Airflow is not installed in {}: run scripts/peers/setup.sh (the README's test command does)",
@@ -46,39 +91,79 @@ impl RealAirflow {
             bin.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let env: Vec<(String, String)> = [
+        let mut env: Vec<(String, String)> = [
             ("AIRFLOW_HOME", home.display().to_string()),
             ("PATH", path),
             ("AIRFLOW__CORE__DAGS_FOLDER", dags.display().to_string()),
             ("AIRFLOW__CORE__LOAD_EXAMPLES", "False".into()),
-            ("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor".into()),
             ("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False".into()),
             (
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
                 format!("sqlite:///{}/airflow.db", home.display()),
             ),
             (
-                "AIRFLOW__API__AUTH_BACKENDS",
-                "airflow.api.auth.backend.basic_auth".into(),
-            ),
-            ("AIRFLOW__WEBSERVER__WEB_SERVER_HOST", "127.0.0.1".into()),
-            ("AIRFLOW__WEBSERVER__WEB_SERVER_PORT", port.to_string()),
-            ("AIRFLOW__WEBSERVER__WORKERS", "1".into()),
-            (
-                "AIRFLOW__WEBSERVER__SECRET_KEY",
-                "opsdeck-test-secret".into(),
-            ),
-            (
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
                 free_port().to_string(),
             ),
-            ("AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL", "5".into()),
-            ("AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL", "5".into()),
             ("AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC", "1".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        let specific: Vec<(&str, String)> = match release {
+            Release::Airflow2 => vec![
+                ("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor".into()),
+                (
+                    "AIRFLOW__API__AUTH_BACKENDS",
+                    "airflow.api.auth.backend.basic_auth".into(),
+                ),
+                ("AIRFLOW__WEBSERVER__WEB_SERVER_HOST", "127.0.0.1".into()),
+                ("AIRFLOW__WEBSERVER__WEB_SERVER_PORT", port.to_string()),
+                ("AIRFLOW__WEBSERVER__WORKERS", "1".into()),
+                (
+                    "AIRFLOW__WEBSERVER__SECRET_KEY",
+                    "opsdeck-test-secret".into(),
+                ),
+                ("AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL", "5".into()),
+                ("AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL", "5".into()),
+            ],
+            Release::Airflow3 => {
+                let passwords = home.join("passwords.json");
+                std::fs::write(&passwords, json!({ USER: PASSWORD }).to_string())
+                    .expect("the passwords file");
+                vec![
+                    ("AIRFLOW__CORE__EXECUTOR", "LocalExecutor".into()),
+                    ("AIRFLOW__CORE__PARALLELISM", "2".into()),
+                    (
+                        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+                        format!("{USER}:admin"),
+                    ),
+                    (
+                        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+                        passwords.display().to_string(),
+                    ),
+                    ("AIRFLOW__API__HOST", "127.0.0.1".into()),
+                    ("AIRFLOW__API__PORT", port.to_string()),
+                    ("AIRFLOW__API__WORKERS", "1".into()),
+                    (
+                        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+                        format!("http://127.0.0.1:{port}/execution/"),
+                    ),
+                    (
+                        "AIRFLOW__API_AUTH__JWT_SECRET",
+                        "opsdeck-test-jwt-secret-0123456789abcdef0123456789abcdef".into(),
+                    ),
+                    // Without an issuer Airflow 3.1 signs `iss: []`, which PyJWT refuses.
+                    ("AIRFLOW__API_AUTH__JWT_ISSUER", "opsdeck-test".into()),
+                    ("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "5".into()),
+                    (
+                        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL",
+                        "5".into(),
+                    ),
+                ]
+            }
+        };
+        env.extend(specific.into_iter().map(|(k, v)| (k.to_string(), v)));
         let airflow = |args: &[&str], log: &str| {
             let mut command = Command::new(bin.join("airflow"));
             command
@@ -89,9 +174,9 @@ impl RealAirflow {
                 .stderr(std::fs::File::create(home.join(format!("{log}.err"))).expect("log file"));
             command
         };
-        for (args, log) in [
-            (&["db", "migrate"][..], "migrate.log"),
-            (
+        let mut setup: Vec<(&[&str], &str)> = vec![(&["db", "migrate"], "migrate.log")];
+        if release == Release::Airflow2 {
+            setup.push((
                 &[
                     "users",
                     "create",
@@ -107,10 +192,11 @@ impl RealAirflow {
                     "Call",
                     "-e",
                     "oncall@example.com",
-                ][..],
+                ],
                 "users.log",
-            ),
-        ] {
+            ));
+        }
+        for (args, log) in setup {
             let status = airflow(args, log).status().expect("airflow runs");
             assert!(
                 status.success(),
@@ -118,11 +204,19 @@ impl RealAirflow {
                 home.join(log).display()
             );
         }
+        let services: &[(&[&str], &str)] = match release {
+            Release::Airflow2 => &[
+                (&["webserver"], "webserver.log"),
+                (&["scheduler"], "scheduler.log"),
+            ],
+            Release::Airflow3 => &[
+                (&["api-server"], "api-server.log"),
+                (&["scheduler"], "scheduler.log"),
+                (&["dag-processor"], "dag-processor.log"),
+            ],
+        };
         let mut processes = Vec::new();
-        for (args, log) in [
-            (&["webserver"][..], "webserver.log"),
-            (&["scheduler"][..], "scheduler.log"),
-        ] {
+        for (args, log) in services {
             use std::os::unix::process::CommandExt;
             let mut command = airflow(args, log);
             command.process_group(0);
@@ -131,27 +225,55 @@ impl RealAirflow {
         let airflow = RealAirflow {
             url: format!("http://127.0.0.1:{port}"),
             home,
+            release,
             processes,
             http: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("http client"),
+            token: Mutex::new(None),
         };
+        let dag = format!("{}/dags/nightly_orders", release.api());
         airflow.wait_until(
             "the webserver serves the test DAG",
-            Duration::from_secs(120),
-            |a| {
-                a.get("/api/v1/dags/nightly_orders")
-                    .is_some_and(|d| d["dag_id"] == "nightly_orders")
-            },
+            Duration::from_secs(180),
+            |a| a.get(&dag).is_some_and(|d| d["dag_id"] == "nightly_orders"),
         );
         airflow
     }
 
+    /// A request signed as the test user: basic auth on Airflow 2, a JWT on 3.
+    fn signed(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        match self.release {
+            Release::Airflow2 => request.basic_auth(USER, Some(PASSWORD)),
+            Release::Airflow3 => match self.token() {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            },
+        }
+    }
+
+    fn token(&self) -> Option<String> {
+        let mut cached = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.is_none() {
+            *cached = self
+                .http
+                .post(format!("{}/auth/token", self.url))
+                .json(&json!({"username": USER, "password": PASSWORD}))
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.json::<Value>().ok())
+                .and_then(|b| b["access_token"].as_str().map(str::to_string));
+        }
+        cached.clone()
+    }
+
     pub fn get(&self, path: &str) -> Option<Value> {
-        self.http
-            .get(format!("{}{path}", self.url))
-            .basic_auth(USER, Some(PASSWORD))
+        self.signed(self.http.get(format!("{}{path}", self.url)))
             .send()
             .ok()
             .filter(|r| r.status().is_success())
@@ -159,16 +281,25 @@ impl RealAirflow {
     }
 
     pub fn post(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::POST, path, body)
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::PATCH, path, body)
+    }
+
+    fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let response = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .basic_auth(USER, Some(PASSWORD))
+            .signed(
+                self.http
+                    .request(method.clone(), format!("{}{path}", self.url)),
+            )
             .json(&body)
             .send()
             .expect("airflow answers");
         assert!(
             response.status().is_success(),
-            "POST {path}: {}",
+            "{method} {path}: {}",
             response.status()
         );
         response.json().expect("json")
@@ -176,15 +307,23 @@ impl RealAirflow {
 
     /// Starts a DAG run with the given id and waits until it has finished.
     pub fn run_to_completion(&self, dag: &str, run_id: &str) -> Value {
-        self.post(
-            &format!("/api/v1/dags/{dag}/dagRuns"),
-            json!({"dag_run_id": run_id, "conf": {"window_end": "2026-11-23T02:00:00Z"}}),
-        );
+        self.trigger(dag, run_id);
         self.wait_for_end(dag, run_id)
     }
 
+    /// Starts a DAG run with the given id.
+    pub fn trigger(&self, dag: &str, run_id: &str) {
+        let mut body =
+            json!({"dag_run_id": run_id, "conf": {"window_end": "2026-11-23T02:00:00Z"}});
+        if self.release == Release::Airflow3 {
+            // Required (nullable) in API v2: a manual run with no data interval.
+            body["logical_date"] = Value::Null;
+        }
+        self.post(&format!("{}/dags/{dag}/dagRuns", self.release.api()), body);
+    }
+
     pub fn wait_for_end(&self, dag: &str, run_id: &str) -> Value {
-        let path = format!("/api/v1/dags/{dag}/dagRuns/{run_id}");
+        let path = format!("{}/dags/{dag}/dagRuns/{run_id}", self.release.api());
         self.wait_until("the DAG run finishes", Duration::from_secs(180), |a| {
             a.get(&path)
                 .is_some_and(|r| r["state"] == "failed" || r["state"] == "success")
@@ -194,7 +333,8 @@ impl RealAirflow {
 
     pub fn task(&self, dag: &str, run_id: &str, task: &str) -> Value {
         self.get(&format!(
-            "/api/v1/dags/{dag}/dagRuns/{run_id}/taskInstances/{task}"
+            "{}/dags/{dag}/dagRuns/{run_id}/taskInstances/{task}",
+            self.release.api()
         ))
         .expect("the task instance")
     }
@@ -213,9 +353,11 @@ impl RealAirflow {
                 .unwrap_or_default()
         };
         panic!(
-            "timed out waiting until {what}; scheduler log (last lines, newest first):\n{}\nwebserver:\n{}",
+            "timed out waiting until {what}; scheduler log (last lines, newest first):\n{}\n{}:\n{}\n{}",
             tail("scheduler.log"),
-            tail("webserver.log.err")
+            self.release.server_log(),
+            tail(self.release.server_log()),
+            tail(&format!("{}.err", self.release.server_log()))
         );
     }
 }

@@ -76,12 +76,19 @@ impl JwtSource {
             })?;
         let status = answer.status();
         let body: Value = answer.json().await.unwrap_or(Value::Null);
-        let token = body["access_token"].as_str().filter(|t| !t.is_empty()).ok_or_else(|| {
-            format!(
-                "Airflow did not issue a token at {} ({status}): check AIRFLOW_USERNAME and AIRFLOW_PASSWORD",
-                self.token_url
-            )
-        })?;
+        let token = body["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                let why = match status.as_u16() {
+                    401 | 403 => format!("did not accept the sign-in of user '{}'", self.user),
+                    _ => "did not issue a token".to_string(),
+                };
+                format!(
+                    "Airflow {why} at {} ({status}): check AIRFLOW_USERNAME and AIRFLOW_PASSWORD",
+                    self.token_url
+                )
+            })?;
         let lifetime = jwt_lifetime(token).unwrap_or(std::time::Duration::from_secs(600));
         let keep = lifetime.saturating_sub(std::time::Duration::from_secs(60));
         *cached = Some((std::time::Instant::now() + keep, token.to_string()));
@@ -128,8 +135,9 @@ impl Authorizer for AirflowAuth {
 pub struct RunFilter {
     pub dag_ids: Vec<String>,
     pub states: Vec<String>,
-    pub started_after: DateTime<Utc>,
-    pub started_before: DateTime<Utc>,
+    /// Runs that started in this window; `None` for every run (queued runs
+    /// have no start, so a window leaves them out).
+    pub started: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub offset: usize,
     pub limit: usize,
     /// Keyset paging (Airflow 3): `Some("")` for the first page, then the
@@ -255,9 +263,11 @@ impl AirflowApi {
             "order_by": "-start_date",
             "page_offset": filter.offset,
             "page_limit": filter.limit.min(PAGE),
-            "start_date_gte": airflow_time(filter.started_after),
-            "start_date_lte": airflow_time(filter.started_before),
         });
+        if let Some((after, before)) = filter.started {
+            body["start_date_gte"] = json!(airflow_time(after));
+            body["start_date_lte"] = json!(airflow_time(before));
+        }
         if !filter.dag_ids.is_empty() {
             body["dag_ids"] = json!(filter.dag_ids);
         }
@@ -288,15 +298,18 @@ impl AirflowApi {
     ) -> Result<DagRunPage, RestError> {
         let dag = filter.dag_ids.first().map(String::as_str).unwrap_or("~");
         let limit = filter.limit.min(PAGE).to_string();
-        let after = airflow_time(filter.started_after);
-        let before = airflow_time(filter.started_before);
+        let window = filter
+            .started
+            .map(|(after, before)| (airflow_time(after), airflow_time(before)));
         let mut query = vec![
             ("cursor", cursor),
             ("limit", limit.as_str()),
             ("order_by", "-start_date"),
-            ("start_date_gte", after.as_str()),
-            ("start_date_lte", before.as_str()),
         ];
+        if let Some((after, before)) = &window {
+            query.push(("start_date_gte", after));
+            query.push(("start_date_lte", before));
+        }
         for state in &filter.states {
             query.push(("state", state.as_str()));
         }

@@ -27,7 +27,9 @@ use crate::backends::{
     BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
     RerunRequest, RunPage, RunQuery,
 };
-use crate::model::estate::{ActivityDependency, ActivityInfo, EstateCatalog, PipelineInfo};
+use crate::model::estate::{
+    ActivityDependency, ActivityInfo, EstateCatalog, LoadError, PipelineInfo,
+};
 use crate::model::log::LogLine;
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunError, RunStatus};
 use crate::model::time::SharedClock;
@@ -331,6 +333,21 @@ impl AirflowBackend {
     }
 }
 
+/// An import error as the catalogue keeps it: the file and the trace's last line.
+fn load_error(error: &Value) -> LoadError {
+    let trace = error["stack_trace"].as_str().unwrap_or_default();
+    LoadError {
+        file: error["filename"].as_str().unwrap_or("?").to_string(),
+        error: trace
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("import error (no trace)")
+            .to_string(),
+    }
+}
+
 /// References to the Databricks run a task started, as the Databricks
 /// operators print them (`run_id: 123`, a run page URL `…#job/7/run/123`).
 pub fn databricks_refs(log: &str) -> Value {
@@ -399,7 +416,7 @@ impl PipelineBackend for AirflowBackend {
             },
         };
         let limit = query.limit.clamp(1, api::PAGE);
-        let states = query
+        let states: Vec<String> = query
             .statuses
             .iter()
             .flat_map(|s| match s {
@@ -411,13 +428,22 @@ impl PipelineBackend for AirflowBackend {
             })
             .map(str::to_string)
             .collect();
+        // A queued run has not started, so no start-time window holds it; the
+        // first page of a window that reaches now leads with them.
+        let queued = if query.continuation.is_none()
+            && (states.is_empty() || states.iter().any(|s| s == "queued"))
+            && query.window.until >= self.clock.now() - Duration::minutes(1)
+        {
+            self.queued_runs(&query.pipelines).await?
+        } else {
+            Vec::new()
+        };
         let filter = RunFilter {
             dag_ids: query.pipelines.clone(),
             states,
-            started_after: query.window.since,
-            started_before: query.window.until,
+            started: Some((query.window.since, query.window.until)),
             offset,
-            limit,
+            limit: limit.saturating_sub(queued.len()).max(1),
             cursor: cursor.clone(),
         };
         let page = self
@@ -431,14 +457,14 @@ impl PipelineBackend for AirflowBackend {
             (Some(_), None) => None,
             (None, _) => (next < page.total && !page.runs.is_empty()).then(|| format!("o:{next}")),
         };
-        Ok(RunPage {
-            continuation,
-            runs: page
-                .runs
-                .into_iter()
-                .map(|r| r.into_run(&self.environment))
-                .collect(),
-        })
+        let mut runs: Vec<PipelineRun> = queued;
+        for run in page.runs {
+            let run = run.into_run(&self.environment);
+            if !runs.iter().any(|r| r.run_id == run.run_id) {
+                runs.push(run);
+            }
+        }
+        Ok(RunPage { continuation, runs })
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
@@ -627,6 +653,28 @@ impl PipelineBackend for AirflowBackend {
 }
 
 impl AirflowBackend {
+    /// Every queued DAG run of these DAGs (all DAGs when none are named).
+    async fn queued_runs(&self, dag_ids: &[String]) -> Result<Vec<PipelineRun>, BackendError> {
+        let filter = RunFilter {
+            dag_ids: dag_ids.to_vec(),
+            states: vec!["queued".into()],
+            started: None,
+            offset: 0,
+            limit: api::PAGE,
+            cursor: None,
+        };
+        let page = self
+            .api
+            .dag_runs(&filter)
+            .await
+            .map_err(|e| self.error(e, "airflow", self.api_base()))?;
+        Ok(page
+            .runs
+            .into_iter()
+            .map(|r| r.into_run(&self.environment))
+            .collect())
+    }
+
     async fn load_catalog(&self) -> Result<EstateCatalog, BackendError> {
         let dags = self
             .api
@@ -671,6 +719,12 @@ impl AirflowBackend {
                 parameters: vec![],
                 activities,
             });
+        }
+        // A DAG whose file fails to import is simply absent from /dags; its
+        // import error is what explains a "not found" for it.
+        match self.api.import_errors().await {
+            Ok(errors) => catalog.load_errors = errors.iter().map(load_error).collect(),
+            Err(e) => tracing::warn!("Airflow import errors unreadable: {e}"),
         }
         Ok(catalog)
     }

@@ -40,6 +40,7 @@ impl Factory {
                 .map(linked_service_info)
                 .collect(),
             datasets: self.datasets.iter().map(dataset_info).collect(),
+            load_errors: vec![],
         }
     }
 
