@@ -72,6 +72,24 @@ fn structured(calls: &[Value], tool: &str) -> Value {
     call["structured"].clone()
 }
 
+/// opsdeck's Airflow backend on `airflow`, signed in as the test user.
+fn backend(airflow: &RealAirflow, version: ApiVersion, password: &str) -> AirflowBackend {
+    let lookup = |name: &str| match name {
+        "AIRFLOW_URL" => Some(airflow.url.clone()),
+        "AIRFLOW_USERNAME" => Some(USER.to_string()),
+        "AIRFLOW_PASSWORD" => Some(password.to_string()),
+        _ => None,
+    };
+    let settings = AirflowSettings::from_env(&lookup).expect("settings");
+    AirflowBackend::new(
+        &settings,
+        version,
+        std::sync::Arc::new(SystemClock),
+        Default::default(),
+    )
+    .expect("backend")
+}
+
 static ONE_AIRFLOW_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
@@ -265,22 +283,7 @@ fn triage_and_rerun(release: Release, version: ApiVersion) {
 
     // A real rerun through an rmcp client: Airflow clears and runs the tasks again.
     runtime.block_on(async {
-        let lookup = |name: &str| match name {
-            "AIRFLOW_URL" => Some(airflow.url.clone()),
-            "AIRFLOW_USERNAME" => Some(USER.to_string()),
-            "AIRFLOW_PASSWORD" => Some(PASSWORD.to_string()),
-            _ => None,
-        };
-        let settings = AirflowSettings::from_env(&lookup).expect("settings");
-        let backend = std::sync::Arc::new(
-            AirflowBackend::new(
-                &settings,
-                version,
-                std::sync::Arc::new(SystemClock),
-                Default::default(),
-            )
-            .expect("backend"),
-        );
+        let backend = std::sync::Arc::new(backend(&airflow, version, PASSWORD));
         let backends = Backends {
             label: "airflow/test".into(),
             pipelines: vec![backend.clone()],
@@ -321,20 +324,7 @@ fn triage_and_rerun(release: Release, version: ApiVersion) {
     );
     airflow.trigger(DAG, "manual__queued_1");
     runtime.block_on(async {
-        let lookup = |name: &str| match name {
-            "AIRFLOW_URL" => Some(airflow.url.clone()),
-            "AIRFLOW_USERNAME" => Some(USER.to_string()),
-            "AIRFLOW_PASSWORD" => Some(PASSWORD.to_string()),
-            _ => None,
-        };
-        let settings = AirflowSettings::from_env(&lookup).expect("settings");
-        let backend = AirflowBackend::new(
-            &settings,
-            version,
-            std::sync::Arc::new(SystemClock),
-            Default::default(),
-        )
-        .expect("backend");
+        let backend = backend(&airflow, version, PASSWORD);
         let page = opsdeck::backends::PipelineBackend::query_runs(
             &backend,
             &opsdeck::backends::RunQuery {
@@ -364,21 +354,8 @@ fn triage_and_rerun(release: Release, version: ApiVersion) {
     });
 
     // Wrong credentials: a clear error, not a crash.
-    let bad = |name: &str| match name {
-        "AIRFLOW_URL" => Some(airflow.url.clone()),
-        "AIRFLOW_USERNAME" => Some(USER.to_string()),
-        "AIRFLOW_PASSWORD" => Some("wrong".to_string()),
-        _ => None,
-    };
     runtime.block_on(async {
-        let settings = AirflowSettings::from_env(&bad).unwrap();
-        let backend = AirflowBackend::new(
-            &settings,
-            version,
-            std::sync::Arc::new(SystemClock),
-            Default::default(),
-        )
-        .unwrap();
+        let backend = backend(&airflow, version, "wrong");
         let err = opsdeck::backends::PipelineBackend::catalog(&backend)
             .await
             .unwrap_err()

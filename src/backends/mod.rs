@@ -153,6 +153,18 @@ pub struct LogQuery {
 }
 
 impl LogQuery {
+    /// The newest `limit` of `lines`, oldest first: during an incident the
+    /// latest lines matter most. Ties in time keep a stable order by message.
+    pub fn newest(&self, mut lines: Vec<LogLine>) -> Vec<LogLine> {
+        lines.sort_by(|a, b| {
+            a.timestamp
+                .cmp(&b.timestamp)
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        let excess = lines.len().saturating_sub(self.limit);
+        lines.split_off(excess)
+    }
+
     /// Whether a line passes every filter of the query.
     pub fn matches(&self, line: &LogLine) -> bool {
         let contains = |needle: &String| {

@@ -785,9 +785,7 @@ impl LogSource for AirflowBackend {
                 );
             }
         }
-        lines.sort_by_key(|l| l.timestamp);
-        let excess = lines.len().saturating_sub(query.limit);
-        Ok(lines.split_off(excess))
+        Ok(query.newest(lines))
     }
 
     fn log_sources(&self) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! Databricks run output as a [`LogSource`]: for each task run, what
 //! `runs/get-output` keeps — the task's stdout/stderr (`logs`, for Python,
-//! JAR and wheel tasks; Databricks keeps the last 5 MB), and a failed task's
-//! error with its stack trace. Lines whose header carries a time and level
+//! JAR and wheel tasks; Databricks keeps the last 5 MB), a notebook's exit
+//! value, and a failed task's error with its stack trace. Lines whose header carries a time and level
 //! keep them; the rest are stamped with the task's end and read as info.
 
 use async_trait::async_trait;
@@ -72,9 +72,7 @@ impl LogSource for DatabricksBackend {
                 );
             }
         }
-        lines.sort_by_key(|l| l.timestamp);
-        let excess = lines.len().saturating_sub(query.limit);
-        Ok(lines.split_off(excess))
+        Ok(query.newest(lines))
     }
 
     fn log_sources(&self) -> Vec<String> {
@@ -129,6 +127,20 @@ fn output_lines(output: &Value, run: &PipelineRun, task: &RunTask) -> Vec<LogLin
             header.timestamp.unwrap_or(stamp),
             header.level.unwrap_or(LogLevel::Info),
             text[header.message_start..].trim_end().to_string(),
+        ));
+    }
+    // What a notebook passed to `dbutils.notebook.exit()`; notebooks keep no stdout here.
+    if let Some(result) = output["notebook_output"]["result"]
+        .as_str()
+        .filter(|r| !r.trim().is_empty())
+    {
+        lines.push(line(
+            stamp,
+            LogLevel::Info,
+            format!(
+                "notebook exited with: {}",
+                crate::server::reply::clip(result.trim(), 4_000)
+            ),
         ));
     }
     if output["logs_truncated"].as_bool() == Some(true) {
@@ -191,5 +203,15 @@ mod tests {
         assert_eq!(lines[3].activity.as_deref(), Some("build_order_facts"));
         assert_eq!(lines[3].run_id.as_deref(), Some("448812"));
         assert!(output_lines(&json!({}), &run, &task).is_empty());
+        let notebook = output_lines(
+            &json!({"notebook_output": {"result": "rows=0", "truncated": false}}),
+            &run,
+            &task,
+        );
+        assert_eq!(notebook[0].message, "notebook exited with: rows=0");
+        assert!(
+            output_lines(&json!({"notebook_output": {"result": ""}}), &run, &task).is_empty(),
+            "no exit value, no line"
+        );
     }
 }

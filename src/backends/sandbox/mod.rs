@@ -655,14 +655,7 @@ impl LogSource for Sandbox {
                     .cloned(),
             );
         }
-        lines.sort_by(|a, b| {
-            a.timestamp
-                .cmp(&b.timestamp)
-                .then_with(|| a.message.cmp(&b.message))
-        });
-        // Keep the newest: during an incident the latest lines matter most.
-        let excess = lines.len().saturating_sub(query.limit);
-        Ok(lines.split_off(excess))
+        Ok(query.newest(lines))
     }
 
     fn log_sources(&self) -> Vec<String> {
