@@ -8,13 +8,12 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use common::airflow::{PASSWORD, RealAirflow, Release, USER};
-use common::process::{OPSDECK, peer_script, python, tempdir};
+use common::process::{OPSDECK, client_report, python_mcp_client, tempdir};
 use opsdeck::backends::Backends;
 use opsdeck::backends::airflow::api::ApiVersion;
 use opsdeck::backends::airflow::{AirflowBackend, AirflowSettings};
@@ -25,10 +24,7 @@ const RUN: &str = "manual__incident_1";
 const RUN_KEY: &str = "nightly_orders/manual__incident_1";
 
 fn python_client(airflow: &RealAirflow, databricks: &str, calls: &[(&str, Value)]) -> Vec<Value> {
-    let mut command = Command::new(python("venv-mcp2"));
-    command
-        .arg(peer_script("mcp_client.py"))
-        .args(["--timeout", "120"]);
+    let mut command = python_mcp_client("venv-mcp2", 120);
     for (tool, args) in calls {
         command.args(["--call", tool, &args.to_string()]);
     }
@@ -52,14 +48,7 @@ fn python_client(airflow: &RealAirflow, databricks: &str, calls: &[(&str, Value)
         "--backend",
         "airflow",
     ]);
-    let output = command.output().expect("the python client runs");
-    assert!(
-        output.status.success(),
-        "client failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON report");
+    let report = client_report(&command.output().expect("the python client runs"));
     report["calls"].as_array().cloned().unwrap_or_default()
 }
 

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use common::azure::{FAILED_RUN, FakeApi, SALES_NOW, fake_az_dir, path_with, sales_config_file};
-use common::process::{ChildGuard, OPSDECK, peer_script, python, tempdir};
+use common::process::{ChildGuard, OPSDECK, client_report, python_mcp_client, tempdir};
 
 const CALLS: &[(&str, &str)] = &[
     ("list_pipeline_runs", r#"{"since": "24h"}"#),
@@ -37,10 +37,7 @@ async fn the_python_sdk_client_gets_answers_from_the_azure_backend() {
     let az = fake_az_dir();
     let config = sales_config_file(&fake, &dir);
 
-    let mut command = Command::new(python("venv-mcp2"));
-    command
-        .arg(peer_script("mcp_client.py"))
-        .args(["--timeout", "90"]);
+    let mut command = python_mcp_client("venv-mcp2", 90);
     for (tool, args) in CALLS {
         command.args(["--call", tool, args]);
     }
@@ -55,13 +52,7 @@ async fn the_python_sdk_client_gets_answers_from_the_azure_backend() {
         .await
         .unwrap()
         .expect("the python client runs");
-    assert!(
-        output.status.success(),
-        "client failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON report");
+    let report = client_report(&output);
     let calls = report["calls"].as_array().unwrap();
     for call in calls {
         assert_eq!(call["is_error"], false, "{call}");

@@ -6,7 +6,8 @@ mod common;
 use std::process::Command;
 
 use common::process::{
-    OPSDECK, peer_script, peers_dir, pinned_serve_args, python, start_http_server, tempdir,
+    OPSDECK, client_report, peers_dir, pinned_serve_args, python_mcp_client, start_http_server,
+    tempdir,
 };
 use serde_json::Value;
 
@@ -20,25 +21,15 @@ const CALLS: &[(&str, &str)] = &[
 ];
 
 fn run_client(venv: &str, extra: &[&str], target: &[String]) -> Value {
-    let mut command = Command::new(python(venv));
-    command
-        .arg(peer_script("mcp_client.py"))
-        .args(["--timeout", "60"])
-        .args(extra);
+    let mut command = python_mcp_client(venv, 60);
+    command.args(extra);
     for (tool, args) in CALLS {
         command.args(["--call", tool, args]);
     }
     command
         .args(target)
         .env("OPSDECK_LOG_DIR", tempdir("py-logs"));
-    let output = command.output().expect("python client runs");
-    assert!(
-        output.status.success(),
-        "{venv} client failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    serde_json::from_slice(&output.stdout).expect("client prints one JSON object")
+    client_report(&command.output().expect("python client runs"))
 }
 
 fn stdio_target() -> Vec<String> {

@@ -153,6 +153,18 @@ pub struct LogQuery {
 }
 
 impl LogQuery {
+    /// For sources that read logs run by run: the newest `limit` runs of the
+    /// query's pipeline (or of all) in its window.
+    pub fn runs(&self, limit: usize) -> RunQuery {
+        RunQuery {
+            pipelines: self.pipeline.iter().cloned().collect(),
+            statuses: vec![],
+            window: self.window,
+            limit,
+            continuation: None,
+        }
+    }
+
     /// The newest `limit` of `lines`, oldest first: during an incident the
     /// latest lines matter most. Ties in time keep a stable order by message.
     pub fn newest(&self, mut lines: Vec<LogLine>) -> Vec<LogLine> {
@@ -230,6 +242,25 @@ impl RerunRequest {
         }
         Ok(Some(run))
     }
+}
+
+/// The latest failed run of `pipeline` in the week before `now`, among the
+/// newest `scan` runs: 1 where the service filters by state, more where the
+/// backend filters what it lists (Databricks cannot ask for failed runs only).
+pub async fn latest_failed_run(
+    backend: &(impl PipelineBackend + ?Sized),
+    pipeline: &str,
+    now: DateTime<Utc>,
+    scan: usize,
+) -> Result<Option<PipelineRun>, BackendError> {
+    let query = RunQuery::recent(
+        pipeline,
+        vec![RunStatus::Failed],
+        now,
+        Duration::days(7),
+        scan,
+    );
+    Ok(backend.query_runs(&query).await?.runs.into_iter().next())
 }
 
 /// A run may only be re-run once it has finished.

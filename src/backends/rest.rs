@@ -305,11 +305,6 @@ impl RestClient {
         serde_json::from_str(&text).map_err(|e| RestError::Unreadable(format!("not JSON ({e})")))
     }
 
-    /// Like [`RestClient::send`] for an endpoint that answers in plain text (logs).
-    pub async fn send_text(&self, call: &Call<'_>) -> Result<String, RestError> {
-        self.send_accepting(call, "text/plain").await
-    }
-
     /// The body as text, asking for `accept`: for endpoints whose answer comes
     /// in several shapes that the caller reads leniently (Airflow's logs).
     pub async fn send_accepting(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {

@@ -182,6 +182,15 @@ pub struct TriggerRun {
 }
 
 /// Duration between two optional instants, in milliseconds.
+/// Activity runs in the order they ran: by start (not started first), then name.
+pub fn sort_by_start(activities: &mut [ActivityRun]) {
+    activities.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then_with(|| a.activity_name.cmp(&b.activity_name))
+    });
+}
+
 pub fn duration_ms(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<i64> {
     match (start, end) {
         (Some(s), Some(e)) => Some((e - s).num_milliseconds()),

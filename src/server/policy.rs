@@ -19,47 +19,27 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// What an environment allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnvironmentRule {
+    #[default]
     Allowed,
     Approval,
     Forbidden,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RemediationPolicy {
     /// Rule per environment name; others follow `default`.
-    #[serde(default)]
     pub environments: HashMap<String, EnvironmentRule>,
-    #[serde(default = "allowed")]
     pub default: EnvironmentRule,
     /// Most real reruns of one run (or of one pipeline's latest failure) per hour.
-    #[serde(default)]
     pub max_reruns_per_run_per_hour: Option<u32>,
     /// A real rerun or cancel needs a dry run of the same target in the last 15 minutes.
-    #[serde(default)]
     pub require_preview: bool,
     /// Where the audit log goes (default: the log directory's `audit.jsonl`).
-    #[serde(default)]
     pub audit_log: Option<PathBuf>,
-}
-
-fn allowed() -> EnvironmentRule {
-    EnvironmentRule::Allowed
-}
-
-impl Default for RemediationPolicy {
-    fn default() -> RemediationPolicy {
-        RemediationPolicy {
-            environments: HashMap::new(),
-            default: EnvironmentRule::Allowed,
-            max_reruns_per_run_per_hour: None,
-            require_preview: false,
-            audit_log: None,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -109,3 +109,24 @@ pub fn peer_script(name: &str) -> PathBuf {
         .join("tests/peers")
         .join(name)
 }
+
+/// The official Python SDK's client (tests/peers/mcp_client.py) from `venv`;
+/// add `--call TOOL ARGS` and the target.
+pub fn python_mcp_client(venv: &str, timeout_secs: u32) -> Command {
+    let mut command = Command::new(python(venv));
+    command
+        .arg(peer_script("mcp_client.py"))
+        .args(["--timeout", &timeout_secs.to_string()]);
+    command
+}
+
+/// The one JSON report the Python client prints; its output when it failed.
+pub fn client_report(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "client failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON report")
+}

@@ -1,5 +1,6 @@
-//! The Airflow REST API v1 operations opsdeck uses (Airflow 2.x), each one
-//! request or one paged listing, returning Airflow's own shapes.
+//! The Airflow REST API operations opsdeck uses, v1 (Airflow 2.x) and v2
+//! (Airflow 3.x), each one request or one paged listing, returning Airflow's
+//! own shapes.
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
-//! A real Apache Airflow (REST API v1, Airflow 2.x) as a [`PipelineBackend`]
-//! and a [`LogSource`]: DAGs are pipelines, DAG runs runs, task instances
-//! activity runs (their error read from the task log), task logs the logs.
+//! A real Apache Airflow (REST API v1 for Airflow 2.x, v2 for Airflow 3.x) as
+//! a [`PipelineBackend`] and a [`LogSource`]: DAGs are pipelines, DAG runs
+//! runs, task instances activity runs (their error read from the task log),
+//! task logs the logs.
 //! Remediation clears failed task instances (and what runs after them) or
 //! marks a DAG run failed.
 
@@ -36,6 +37,8 @@ use crate::model::time::SharedClock;
 
 const ROLE: &str = "an Airflow user with the Viewer role (User or Op to clear or stop runs)";
 const CATALOG_TTL: StdDuration = StdDuration::from_secs(300);
+/// Most runs whose task logs one `fetch_logs` call reads, when it names no run.
+const RUNS_PER_LOG_QUERY: usize = 10;
 /// Most task logs read for one `fetch_logs` call.
 const MAX_LOGS_PER_QUERY: usize = 40;
 
@@ -502,11 +505,7 @@ impl PipelineBackend for AirflowBackend {
             activities.extend(self.earlier_tries(dag_id, dag_run_id, run_id, &ti).await);
             activities.push(ti.into_activity(run_id, error, refs));
         }
-        activities.sort_by(|a, b| {
-            a.start
-                .cmp(&b.start)
-                .then_with(|| a.activity_name.cmp(&b.activity_name))
-        });
+        crate::model::run::sort_by_start(&mut activities);
         Ok(activities)
     }
 
@@ -515,14 +514,9 @@ impl PipelineBackend for AirflowBackend {
         let reference = match request.named_reference(self).await? {
             Some(run) => run,
             None => {
-                let query = RunQuery::recent(
-                    &request.pipeline,
-                    vec![RunStatus::Failed],
-                    self.clock.now(),
-                    Duration::days(7),
-                    1,
-                );
-                self.query_runs(&query).await?.runs.into_iter().next().ok_or_else(|| {
+                crate::backends::latest_failed_run(self, &request.pipeline, self.clock.now(), 1)
+                    .await?
+                    .ok_or_else(|| {
                     BackendError::Refused(format!(
                         "{} has no failed run in the last 7 days to re-run; Airflow re-runs by clearing a run's tasks, so name the run with run_id",
                         request.pipeline
@@ -631,12 +625,16 @@ impl PipelineBackend for AirflowBackend {
         match self.api.health().await {
             Ok((health, version)) => {
                 let scheduler = health["scheduler"]["status"].as_str().unwrap_or("unknown");
-                let import_errors = self.api.import_errors().await.map(|e| e.len()).unwrap_or(0);
+                // Unreadable is not "none": the user may lack the permission.
+                let import_errors = match self.api.import_errors().await {
+                    Ok(errors) => format!("{} DAG import error(s)", errors.len()),
+                    Err(e) => format!("DAG import errors unreadable ({e})"),
+                };
                 BackendHealth {
                     name,
                     ok: scheduler == "healthy",
                     detail: format!(
-                        "Airflow {version} (REST API {}) at {}; scheduler {scheduler}; {import_errors} DAG import error(s); {}",
+                        "Airflow {version} (REST API {}) at {}; scheduler {scheduler}; {import_errors}; {}",
                         self.api.version.segment(),
                         self.api_base(),
                         self.api.auth_status()
@@ -741,18 +739,7 @@ impl LogSource for AirflowBackend {
     async fn fetch_logs(&self, query: &LogQuery) -> Result<Vec<LogLine>, BackendError> {
         let runs: Vec<PipelineRun> = match &query.run_id {
             Some(run_id) => self.get_run(run_id).await?.into_iter().collect(),
-            None => {
-                let page = self
-                    .query_runs(&RunQuery {
-                        pipelines: query.pipeline.iter().cloned().collect(),
-                        statuses: vec![],
-                        window: query.window,
-                        limit: 10,
-                        continuation: None,
-                    })
-                    .await?;
-                page.runs
-            }
+            None => self.query_runs(&query.runs(RUNS_PER_LOG_QUERY)).await?.runs,
         };
         let mut lines = Vec::new();
         let mut logs_read = 0;

@@ -1,7 +1,7 @@
-//! Airflow's REST shapes (API v1, Airflow 2.x) and their mapping onto the
-//! common model: a DAG is a pipeline, a DAG run a run, a task instance try an
-//! activity run. Airflow keeps no error message on a task instance; the error
-//! is read from the task's log ([`error_from_log`]).
+//! Airflow's REST shapes (API v1 and v2: Airflow 3 keeps the fields opsdeck
+//! reads) and their mapping onto the common model: a DAG is a pipeline, a DAG
+//! run a run, a task instance try an activity run. Airflow keeps no error message on a task instance; the error
+//! is read from the task's log ([`super::logs::error_from_log`]).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

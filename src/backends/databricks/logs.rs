@@ -9,12 +9,14 @@ use serde_json::Value;
 
 use super::DatabricksBackend;
 use super::wire::{Run, RunTask, millis};
-use crate::backends::{BackendError, LogQuery, LogSource, PipelineBackend, RunQuery};
+use crate::backends::{BackendError, LogQuery, LogSource, PipelineBackend};
 use crate::logmine::header::split_header;
 use crate::model::log::{LogLevel, LogLine};
 use crate::model::run::PipelineRun;
 
 pub const SOURCE: &str = "databricks/run-output";
+/// Most runs whose output one `fetch_logs` call reads, when it names no run.
+const RUNS_PER_LOG_QUERY: usize = 10;
 /// Most task outputs read for one `fetch_logs` call.
 const MAX_OUTPUTS_PER_QUERY: usize = 40;
 
@@ -24,27 +26,26 @@ impl LogSource for DatabricksBackend {
         if query.source.as_deref().is_some_and(|s| s != SOURCE) {
             return Ok(Vec::new());
         }
-        let runs: Vec<PipelineRun> = match &query.run_id {
-            Some(run_id) => self.get_run(run_id).await?.into_iter().collect(),
-            None => {
-                self.query_runs(&RunQuery {
-                    pipelines: query.pipeline.iter().cloned().collect(),
-                    statuses: vec![],
-                    window: query.window,
-                    limit: 10,
-                    continuation: None,
-                })
+        let run_ids: Vec<String> = match &query.run_id {
+            Some(run_id) => vec![run_id.clone()],
+            None => self
+                .query_runs(&query.runs(RUNS_PER_LOG_QUERY))
                 .await?
                 .runs
-            }
+                .into_iter()
+                .map(|r| r.run_id)
+                .collect(),
         };
         let mut lines = Vec::new();
         let mut outputs_read = 0;
-        for summary in runs {
-            let Some(run) = self.run(&summary.run_id).await? else {
+        for run_id in run_ids {
+            // The listing has no task runs; one `runs/get` gives both.
+            let Some(run) = self.run(&run_id).await? else {
                 continue;
             };
-            for task in tasks_of(&run) {
+            let tasks = tasks_of(&run);
+            let summary = self.pipeline_run(run).await?;
+            for task in tasks {
                 if query.activity.as_ref().is_some_and(|a| *a != task.task_key)
                     || millis(task.start_time).is_none()
                 {

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use chrono::Duration;
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
@@ -209,6 +208,13 @@ impl DatabricksBackend {
         self.catalog.get_or_load(|| self.load_jobs()).await
     }
 
+    /// A run in the common model, named after its job.
+    async fn pipeline_run(&self, run: Run) -> Result<PipelineRun, BackendError> {
+        let (_, job_ids) = self.cached().await?;
+        let pipeline = job_name(&run, &job_ids);
+        Ok(run.into_run(&self.environment, pipeline))
+    }
+
     async fn load_jobs(&self) -> Result<(EstateCatalog, HashMap<String, i64>), BackendError> {
         let mut catalog = EstateCatalog::default();
         let mut job_ids = HashMap::new();
@@ -279,6 +285,18 @@ impl DatabricksBackend {
             })
             .await
     }
+}
+
+/// The name of the job a run belongs to, else what the run says of itself.
+fn job_name(run: &Run, job_ids: &HashMap<String, i64>) -> String {
+    run.job_id
+        .and_then(|id| {
+            job_ids
+                .iter()
+                .find(|(_, j)| **j == id)
+                .map(|(name, _)| name.clone())
+        })
+        .unwrap_or_else(|| run.pipeline())
 }
 
 fn pipeline_of(name: &str, job: &Value, environment: &str) -> PipelineInfo {
@@ -399,7 +417,6 @@ impl PipelineBackend for DatabricksBackend {
             .map_err(|e| self.error(e, "workspace", self.base.as_str()))?;
         let raw_runs = page["runs"].as_array().cloned().unwrap_or_default();
         let count = raw_runs.len();
-        let names: HashMap<i64, String> = job_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
         let runs = raw_runs
             .into_iter()
             .filter_map(|r| {
@@ -411,10 +428,7 @@ impl PipelineBackend for DatabricksBackend {
                 job_filter.is_empty() || r.job_id.is_some_and(|id| job_filter.contains(&id))
             })
             .map(|r| {
-                let pipeline = r
-                    .job_id
-                    .and_then(|id| names.get(&id).cloned())
-                    .unwrap_or_else(|| r.pipeline());
+                let pipeline = job_name(&r, &job_ids);
                 r.into_run(&self.environment, pipeline)
             })
             .filter(|r| query.statuses.is_empty() || query.statuses.contains(&r.status))
@@ -430,20 +444,10 @@ impl PipelineBackend for DatabricksBackend {
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
-        let Some(run) = self.run(run_id).await? else {
-            return Ok(None);
-        };
-        let (_, job_ids) = self.cached().await?;
-        let pipeline = run
-            .job_id
-            .and_then(|id| {
-                job_ids
-                    .iter()
-                    .find(|(_, j)| **j == id)
-                    .map(|(n, _)| n.clone())
-            })
-            .unwrap_or_else(|| run.pipeline());
-        Ok(Some(run.into_run(&self.environment, pipeline)))
+        match self.run(run_id).await? {
+            Some(run) => Ok(Some(self.pipeline_run(run).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError> {
@@ -463,11 +467,7 @@ impl PipelineBackend for DatabricksBackend {
             };
             activities.push(task.into_activity(error, extra));
         }
-        activities.sort_by(|a, b| {
-            a.start
-                .cmp(&b.start)
-                .then_with(|| a.activity_name.cmp(&b.activity_name))
-        });
+        crate::model::run::sort_by_start(&mut activities);
         Ok(activities)
     }
 
@@ -475,18 +475,8 @@ impl PipelineBackend for DatabricksBackend {
         let reference = match request.named_reference(self).await? {
             Some(run) => run,
             None => {
-                let query = RunQuery::recent(
-                    &request.pipeline,
-                    vec![RunStatus::Failed],
-                    self.clock.now(),
-                    Duration::days(7),
-                    25,
-                );
-                self.query_runs(&query)
+                crate::backends::latest_failed_run(self, &request.pipeline, self.clock.now(), PAGE)
                     .await?
-                    .runs
-                    .into_iter()
-                    .next()
                     .ok_or_else(|| {
                         BackendError::Refused(format!(
                             "{} has no failed run in the last 7 days to repair",
@@ -561,16 +551,17 @@ impl PipelineBackend for DatabricksBackend {
         dry_run: bool,
     ) -> Result<RemediationOutcome, BackendError> {
         let run = crate::backends::cancellable_run(self, run_id).await?;
+        // Found, so numeric: `run` reads only digit-only ids.
+        let numeric: i64 = run_id
+            .parse()
+            .map_err(|_| BackendError::run_not_found(run_id))?;
         let mut steps = vec![format!(
             "Cancel run {run_id} of {} ({}); its cluster is released",
             run.pipeline, self.environment
         )];
         if !dry_run {
             match self
-                .post_action(
-                    "cancel",
-                    &json!({"run_id": run_id.parse::<i64>().unwrap_or_default()}),
-                )
+                .post_action("cancel", &json!({ "run_id": numeric }))
                 .await
             {
                 Ok(_) => steps.push("Cancellation requested".into()),

@@ -19,7 +19,7 @@ use crate::backends::{
     RunQuery,
 };
 use crate::model::estate::EstateCatalog;
-use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus, TriggerRun};
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, TriggerRun};
 use crate::model::time::SharedClock;
 use crate::model::time::TimeWindow;
 
@@ -79,14 +79,7 @@ impl AdfBackend {
 
     /// The latest failed run of a pipeline in the last week.
     async fn latest_failed(&self, pipeline: &str) -> Result<Option<PipelineRun>, BackendError> {
-        let query = RunQuery::recent(
-            pipeline,
-            vec![RunStatus::Failed],
-            self.clock.now(),
-            Duration::days(7),
-            1,
-        );
-        Ok(self.query_runs(&query).await?.runs.into_iter().next())
+        crate::backends::latest_failed_run(self, pipeline, self.clock.now(), 1).await
     }
 
     /// After an action failed without a clear answer: what the factory shows now.
