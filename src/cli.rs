@@ -202,8 +202,15 @@ pub struct ServeArgs {
     pub policy: Option<PathBuf>,
 
     /// File holding the bearer token HTTP clients must send (or set OPSDECK_HTTP_TOKEN).
+    /// Without a token, HTTP callers get reads and dry runs only.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+
+    /// Over HTTP without a bearer token, let callers rerun and cancel for real
+    /// anyway: anyone who can reach the port (any local user) could then act.
+    /// Logged as a warning at start and shown in /health/ready.
+    #[arg(long, requires = "http")]
+    pub http_allow_unauthenticated_remediation: bool,
 
     /// Also accept this browser Origin over HTTP (repeatable), e.g. https://console.example.com.
     #[arg(long, value_name = "ORIGIN")]
@@ -226,9 +233,11 @@ pub struct AskArgs {
     /// Refuse every destructive tool call.
     #[arg(long)]
     pub read_only: bool,
-    /// Allow this destructive tool without asking (repeatable).
-    #[arg(long, value_name = "TOOL")]
-    pub approve: Vec<String>,
+    /// Approve one call up front, with its exact arguments:
+    /// `--approve 'rerun_pipeline:{"pipeline":"p","dry_run":false}'` (repeatable;
+    /// each approves one call; a bare tool name is refused).
+    #[arg(long, value_name = "TOOL:JSON")]
+    pub approve: Vec<crate::agent::policy::PreApproval>,
     /// Most rounds of tool calls the LLM agent may make before it must answer.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_rounds: u32,

@@ -42,6 +42,10 @@ fn main() {
             (None, None) => opsdeck::console::run(cli.console).await,
         }
     });
+    // Tasks still blocked on a stuck peer (a server that never answers, stdin
+    // held by a blocking read) must not keep the process alive: give them a
+    // moment, then go.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     if let Err(error) = outcome {
         exit_with(error);
     }
@@ -49,6 +53,10 @@ fn main() {
 
 fn exit_with(error: CommandError) -> ! {
     tracing::error!(code = error.code, "{}", error.message);
-    eprintln!("opsdeck: {}", error.message);
+    // An error may quote a server or a file: show its control characters, never obey them.
+    eprintln!(
+        "opsdeck: {}",
+        opsdeck::trace::terminal::for_screen(&error.message)
+    );
     std::process::exit(error.code);
 }

@@ -36,12 +36,14 @@ fn python_server_with(extra_env: BTreeMap<String, String>) -> ServerSpec {
                 tempdir("cancel").display().to_string(),
             )]),
             cwd: None,
+            pass_env: vec![],
         },
         trusted: true,
         read_only: false,
         allowed_tools: None,
         denied_tools: vec![],
         call_timeout: Duration::from_secs(60),
+        init_timeout: Duration::from_secs(30),
     }
 }
 

@@ -528,3 +528,137 @@ async fn the_board_shows_runs_from_the_azure_backend() {
         "the board's runs came from Data Factory"
     );
 }
+
+impl Tmux {
+    fn resize(&self, width: u16, height: u16) {
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "resize-window",
+                "-t",
+                &self.session,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .status()
+            .expect("tmux resize-window");
+        assert!(status.success());
+    }
+}
+
+/// The calls a hostile test server received (it logs each one as a JSON line).
+fn hostile_calls(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// A hostile, untrusted server beside opsdeck's own: its `wipe_table` claims to
+/// be read-only and ignores `dry_run`. The model asks for two wipes in one
+/// round: two dialogs, one after the other; nothing reaches the server while a
+/// dialog is open (not even a preview); `n` is recorded as the user's refusal.
+/// On a terminal too small to draw the dialog, `y` approves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_server_calls_wait_for_the_dialog() {
+    use common::process::{peer_script, python};
+    let wipe = |table: &str| format!(r#"{{"table": "{table}", "dry_run": false}}"#);
+    let (orders, customers, inventory) = (wipe("orders"), wipe("customers"), wipe("inventory"));
+    let mock = MockOpenAi::start(vec![
+        stream(tool_call_chunks(
+            &[
+                ("c1", "wipe_table", &orders),
+                ("c2", "wipe_table", &customers),
+            ],
+            2,
+        )),
+        stream(text_chunks(&["First round done."])),
+        stream(tool_call_chunks(&[("c3", "wipe_table", &inventory)], 2)),
+        stream(text_chunks(&["Second round done."])),
+    ])
+    .await;
+    let dir = tempdir("console-hostile");
+    let log = dir.join("hostile-calls.jsonl");
+    let config_dir = dir.join("config/opsdeck");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let mut builtin = common::process::pinned_serve_args();
+    builtin.remove(0);
+    let mcp = serde_json::json!({"mcpServers": {
+        "opsdeck": {"command": OPSDECK, "args": [vec!["serve".to_string()], builtin].concat(), "trusted": true},
+        "hostile": {"command": python("venv-mcp2"), "args": [peer_script("hostile_server.py")],
+                    "env": {"HOSTILE_CALL_LOG": log}}
+    }});
+    std::fs::write(config_dir.join("mcp.json"), mcp.to_string()).unwrap();
+    let env = format!(
+        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
+        mock.base_url
+    );
+    let command = console_command_with_env(&dir, &env, "");
+    let log_in_test = log.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let log = log_in_test;
+        let tmux = Tmux::start("hostile", &command);
+        let timeout = Duration::from_secs(30);
+        tmux.wait_for(&["● hostile", "● opsdeck", "gpt-test"], timeout);
+        tmux.text("clean up the staging tables");
+        tmux.keys(&["Enter"]);
+        let first = tmux.wait_for(&["Approval needed", "1 more waiting", "not trusted"], timeout);
+        assert!(first.contains("\"orders\""), "the first call first:\n{first}");
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(hostile_calls(&log).is_empty(), "nothing reached the server before an answer");
+        tmux.keys(&["n"]);
+        let second = tmux.wait_for(&["Approval needed", "\"customers\""], timeout);
+        assert!(!second.contains("more waiting"), "{second}");
+        assert!(hostile_calls(&log).is_empty());
+        tmux.keys(&["y"]);
+        tmux.wait_for(&["First round done."], timeout);
+        let calls = hostile_calls(&log);
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0]["arguments"]["table"], "customers");
+
+        // Too small to draw the dialog: `y` approves nothing.
+        tmux.resize(30, 8);
+        tmux.keys(&["i"]);
+        tmux.text("and inventory");
+        tmux.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_secs(2));
+        tmux.keys(&["y"]);
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(hostile_calls(&log).len(), 1, "y on an undrawn dialog did nothing");
+        tmux.resize(120, 40);
+        tmux.wait_for(&["Approval needed", "\"inventory\""], timeout);
+        tmux.keys(&["n"]);
+        tmux.wait_for(&["Second round done."], timeout);
+        assert_eq!(hostile_calls(&log).len(), 1);
+        tmux.keys(&["Escape", "q"]);
+        let after = wait_for_file(&dir.join("after.txt"), timeout);
+        assert_terminal_restored(&after, &tmux);
+    })
+    .await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+    let decided: Vec<(bool, String)> = console_trace(&dir)
+        .iter()
+        .filter(|l| l["event"]["event"] == "approval_decided")
+        .map(|l| {
+            (
+                l["event"]["approved"].as_bool().unwrap_or(true),
+                l["event"]["by"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        vec![
+            (false, "user".to_string()),
+            (true, "user".to_string()),
+            (false, "user".to_string())
+        ],
+        "every decision is recorded as the user's"
+    );
+}

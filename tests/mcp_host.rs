@@ -26,12 +26,14 @@ fn stdio(name: &str, command: String, args: Vec<String>, timeout: Duration) -> S
                 tempdir("host-logs").display().to_string(),
             )]),
             cwd: None,
+            pass_env: vec![],
         },
         trusted: false,
         read_only: false,
         allowed_tools: None,
         denied_tools: vec![],
         call_timeout: timeout,
+        init_timeout: Duration::from_secs(30),
     }
 }
 
@@ -47,6 +49,7 @@ fn http(name: &str, url: String) -> ServerSpec {
         allowed_tools: None,
         denied_tools: vec![],
         call_timeout: Duration::from_secs(30),
+        init_timeout: Duration::from_secs(30),
     }
 }
 

@@ -84,7 +84,7 @@ async fn approval_preview_and_rate_limit_are_enforced_and_audited() {
     assert!(lines[0]["detail"].as_str().unwrap().contains("approval"));
 }
 
-/// `opsdeck ask --approve rerun_pipeline`: the host tells the server who
+/// `opsdeck ask --approve 'rerun_pipeline:{…}'`: the host tells the server who
 /// approved, so a server whose policy wants approval for prod lets it through
 /// and its audit log names the operator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +131,7 @@ async fn the_host_says_who_approved_a_destructive_call() {
             .arg(&mcp)
             .args([
                 "--approve",
-                "rerun_pipeline",
+                r#"rerun_pipeline:{"pipeline": "ingest_crm_customers", "dry_run": false}"#,
                 "--no-trace",
                 "rerun ingest_crm_customers",
             ])

@@ -5,17 +5,23 @@ mod common;
 
 use std::net::SocketAddr;
 
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use tokio_util::sync::CancellationToken;
 
-use common::{TestClock, pinned, sandbox_backends};
+use common::{TestClock, pinned, sandbox_backends, text_of};
 use opsdeck::server::OpsdeckServer;
 use opsdeck::server::http::{HttpOptions, router};
 
 async fn serve(token: Option<&str>) -> SocketAddr {
+    serve_with(token, false).await
+}
+
+async fn serve_with(token: Option<&str>, allow_unauthenticated_remediation: bool) -> SocketAddr {
     let (_, backends) = sandbox_backends("expired-secret", 7, TestClock::at(pinned()));
     let server = OpsdeckServer::new(backends, false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -25,6 +31,7 @@ async fn serve(token: Option<&str>) -> SocketAddr {
         bearer_token: token.map(str::to_string),
         allowed_origins: vec![],
         allowed_hosts: vec![],
+        allow_unauthenticated_remediation,
     };
     let app = router(server, &options, CancellationToken::new());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -127,4 +134,163 @@ async fn a_configured_token_is_required() {
     let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
     assert!(!client.list_all_tools().await.unwrap().is_empty());
     client.cancel().await.unwrap();
+}
+
+const TOKEN: &str = "s3cret-token-for-tests-0123456789";
+
+async fn mcp_client(addr: SocketAddr, token: Option<&str>) -> RunningService<RoleClient, ()> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"));
+    if let Some(token) = token {
+        config = config.auth_header(token);
+    }
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap()
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    let Value::Object(map) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
+        .await
+        .unwrap()
+}
+
+fn real_rerun() -> Value {
+    json!({"pipeline": "ingest_crm_customers", "dry_run": false})
+}
+
+async fn health(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn without_a_token_real_remediation_is_refused_and_says_how_to_enable_it() {
+    let addr = serve(None).await;
+    let client = mcp_client(addr, None).await;
+    let refused = call(&client, "rerun_pipeline", real_rerun()).await;
+    assert_eq!(refused.is_error, Some(true), "{}", text_of(&refused));
+    let text = text_of(&refused);
+    for hint in [
+        "OPSDECK_HTTP_TOKEN",
+        "--token-file",
+        "--http-allow-unauthenticated-remediation",
+    ] {
+        assert!(text.contains(hint), "{hint} missing: {text}");
+    }
+    let failed = call(
+        &client,
+        "list_pipeline_runs",
+        json!({"pipeline": "ingest_crm_customers", "status": "Failed"}),
+    )
+    .await;
+    let run_id = failed.structured_content.unwrap()["runs"][0]["run_id"].clone();
+    let cancel = call(
+        &client,
+        "cancel_run",
+        json!({"run_id": run_id, "dry_run": false}),
+    )
+    .await;
+    assert!(
+        text_of(&cancel).contains("OPSDECK_HTTP_TOKEN"),
+        "{}",
+        text_of(&cancel)
+    );
+    let preview = call(
+        &client,
+        "rerun_pipeline",
+        json!({"pipeline": "ingest_crm_customers", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(preview.is_error, Some(false), "{}", text_of(&preview));
+    assert_eq!(preview.structured_content.unwrap()["dry_run"], true);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_the_token_real_remediation_goes_ahead() {
+    let addr = serve(Some(TOKEN)).await;
+    let client = mcp_client(addr, Some(TOKEN)).await;
+    let done = call(&client, "rerun_pipeline", real_rerun()).await;
+    assert_eq!(done.is_error, Some(false), "{}", text_of(&done));
+    let outcome = done.structured_content.unwrap();
+    assert_eq!(outcome["dry_run"], false);
+    assert!(outcome["new_run_id"].is_string(), "{outcome}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_explicit_flag_allows_unauthenticated_remediation_and_ready_says_so() {
+    let addr = serve_with(None, true).await;
+    let client = mcp_client(addr, None).await;
+    let done = call(&client, "rerun_pipeline", real_rerun()).await;
+    assert_eq!(done.is_error, Some(false), "{}", text_of(&done));
+    client.cancel().await.unwrap();
+    let (status, ready) = health(addr, "/health/ready", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(ready["remediation"]["unauthenticated"], true, "{ready}");
+    assert!(
+        ready["remediation"]["real"]
+            .as_str()
+            .unwrap()
+            .contains("WITHOUT AUTHENTICATION"),
+        "{ready}"
+    );
+    let (_, closed) = health(serve(None).await, "/health/ready", None).await;
+    assert_eq!(closed["remediation"]["unauthenticated"], false, "{closed}");
+}
+
+#[tokio::test]
+async fn ready_without_the_token_says_only_whether_it_is_ready() {
+    let addr = serve(Some(TOKEN)).await;
+    assert_eq!(
+        health(addr, "/health/ready", None).await,
+        (200, json!({"status": "ready"}))
+    );
+    assert_eq!(
+        health(addr, "/health/ready", Some("wrong-token-wrong-token")).await,
+        (200, json!({"status": "ready"}))
+    );
+    assert_eq!(
+        health(addr, "/health/live", None).await,
+        (200, json!({"status": "live"}))
+    );
+    let (status, detailed) = health(addr, "/health/ready", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert_eq!(detailed["backends"][0]["ok"], true, "{detailed}");
+    assert!(detailed["backends"][0]["name"].is_string(), "{detailed}");
+    assert_eq!(detailed["remediation"]["unauthenticated"], false);
+}
+
+#[tokio::test]
+async fn health_routes_check_the_host_and_origin_too() {
+    let addr = serve(None).await;
+    let get = |path: &str| reqwest::Client::new().get(format!("http://{addr}{path}"));
+    for path in ["/health/live", "/health/ready"] {
+        let rebound = get(path)
+            .header("host", "attacker.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rebound.status(), 403, "{path}: DNS rebinding");
+        let foreign = get(path)
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(foreign.status(), 403, "{path}: foreign origin");
+        let local = get(path)
+            .header("origin", "http://localhost:6274")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(local.status(), 200, "{path}: local origin");
+    }
 }

@@ -1,225 +1,280 @@
-//! Who may call what. A call needs approval when its tool is destructive, or when
-//! it carries no annotations and comes from a server not marked trusted, or when
-//! its definition changed since first seen this session. Read-only mode refuses
-//! all of those outright.
+//! Who may call what, decided before anything reaches a server.
+//!
+//! Tool annotations are hints the server writes about itself; the MCP
+//! specification says to believe them only from a trusted server. So:
+//! - a tool of an **untrusted** server needs a person's approval on every call,
+//!   whatever it claims, unless the operator allowed that tool (`alwaysAllow` in
+//!   mcp.json, or "allow for this session" in the console's dialog);
+//! - a tool of a **trusted** server needs approval when its annotations say it
+//!   is destructive (a trusted tool without annotations is taken as a read),
+//!   except a `dry_run: true` preview of a tool that declares `dry_run`;
+//! - a tool whose definition changed since it was first seen this session needs
+//!   approval again, wherever it comes from;
+//! - read-only mode (global or the server's) refuses whatever would need approval.
+//!
+//! One policy lives for the whole session (the console shares it across
+//! questions), so what it has seen and allowed outlasts a turn.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::mcp::CatalogTool;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Allow,
-    /// Needs approval, and the operator gave it up front (`--approve TOOL`).
+    /// Needs approval, and the operator gave it up front for exactly these
+    /// arguments (`opsdeck ask --approve 'TOOL:{…}'`).
     PreApproved,
-    NeedsApproval(String),
+    NeedsApproval(Ask),
     Refuse(String),
+}
+
+/// Why a call needs a person, in words for the dialog and the trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ask {
+    pub reason: String,
+    pub kind: AskKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskKind {
+    /// The server is not trusted, so its annotations were not believed.
+    Untrusted,
+    /// The tool changes the estate (or may: it says nothing about itself).
+    Destructive,
+    /// The tool's definition changed since it was first seen.
+    Changed,
+}
+
+impl Ask {
+    /// Only an untrusted server's tool may be allowed for the rest of the session
+    /// in one go: a destructive call or a changed definition is asked every time.
+    pub fn session_allowable(&self) -> bool {
+        self.kind == AskKind::Untrusted
+    }
+}
+
+/// What the host's configuration says about the server a tool comes from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Standing<'a> {
+    pub trusted: bool,
+    pub read_only: bool,
+    /// Tools the operator allowed without approval (mcp.json `alwaysAllow`).
+    pub always_allow: &'a [String],
+}
+
+/// One call approved up front, with the exact arguments it may carry. Used once:
+/// a model that repeats the call (or an injected instruction that writes another)
+/// is asked again — headless, that is a refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreApproval {
+    pub tool: String,
+    pub arguments: Map<String, Value>,
+}
+
+impl std::str::FromStr for PreApproval {
+    type Err = String;
+
+    /// `TOOL:{"arg": …}`; a bare tool name would approve whatever arguments the
+    /// model chooses, so it is refused with the form to use.
+    fn from_str(text: &str) -> Result<PreApproval, String> {
+        let example = r#"--approve 'rerun_pipeline:{"pipeline":"transform_sales","dry_run":false}'"#;
+        let Some((tool, json)) = text.split_once(':') else {
+            return Err(format!(
+                "--approve {text:?} names no arguments: a bare tool name would approve any arguments the model (or an instruction injected into a tool result) chooses. Give the exact call: {example}"
+            ));
+        };
+        let tool = tool.trim();
+        if tool.is_empty() {
+            return Err(format!("--approve {text:?} names no tool; e.g. {example}"));
+        }
+        let arguments = match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => {
+                return Err(format!(
+                    "--approve {tool}: the arguments must be a JSON object, not {other}; e.g. {example}"
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "--approve {tool}: the arguments are not valid JSON ({e}); e.g. {example}"
+                ));
+            }
+        };
+        Ok(PreApproval {
+            tool: tool.to_string(),
+            arguments,
+        })
+    }
+}
+
+impl PreApproval {
+    /// The same tool and the same arguments (the host's own `approved_by` aside).
+    fn matches(&self, tool: &CatalogTool, arguments: &Value) -> bool {
+        let named = self.tool == tool.exposed_name || self.tool == tool.server_tool_name();
+        let Some(given) = arguments.as_object() else {
+            return false;
+        };
+        let mut given = given.clone();
+        given.remove("approved_by");
+        named && given == self.arguments
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct ApprovalPolicy {
     /// Refuse everything that would need approval.
     pub read_only: bool,
-    /// Tools approved up front (`opsdeck ask --approve TOOL`).
-    pub pre_approved: Vec<String>,
-    /// Definition hash of each tool when first seen.
+    /// Calls approved up front, each used at most once.
+    pre_approved: Vec<PreApproval>,
+    /// Definition hash of each tool (`server/tool`) when first seen, or when a
+    /// person last approved its changed definition.
     seen: HashMap<String, u64>,
+    /// Untrusted tools a person allowed for the session, by key and definition.
+    session_allowed: HashSet<(String, u64)>,
+}
+
+/// The session's one policy, shared by every turn.
+#[derive(Debug, Clone, Default)]
+pub struct SharedPolicy(Arc<Mutex<ApprovalPolicy>>);
+
+impl From<ApprovalPolicy> for SharedPolicy {
+    fn from(policy: ApprovalPolicy) -> SharedPolicy {
+        SharedPolicy(Arc::new(Mutex::new(policy)))
+    }
+}
+
+impl SharedPolicy {
+    /// Runs `f` on the policy; a poisoned lock (a panic elsewhere) still holds
+    /// consistent data: every change is a single insert.
+    pub fn with<T>(&self, f: impl FnOnce(&mut ApprovalPolicy) -> T) -> T {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}
+
+fn key(tool: &CatalogTool) -> String {
+    format!("{}/{}", tool.server, tool.server_tool_name())
 }
 
 impl ApprovalPolicy {
-    pub fn new(read_only: bool, pre_approved: Vec<String>) -> ApprovalPolicy {
+    pub fn new(read_only: bool, pre_approved: Vec<PreApproval>) -> ApprovalPolicy {
         ApprovalPolicy {
             read_only,
             pre_approved,
-            seen: HashMap::new(),
+            ..ApprovalPolicy::default()
         }
     }
 
-    /// Judges one call. `server_trusted` and `server_read_only` come from the server's config.
-    pub fn judge(
-        &mut self,
-        tool: &CatalogTool,
-        arguments: &Value,
-        server_trusted: bool,
-        server_read_only: bool,
-    ) -> Verdict {
-        let key = format!("{}/{}", tool.server, tool.server_tool_name());
-        let first_hash = *self.seen.entry(key).or_insert(tool.definition_hash);
-        let changed = first_hash != tool.definition_hash;
-        let preview = server_trusted && is_dry_run(tool, arguments);
-        let destructive = tool.is_destructive(server_trusted) && !preview;
-        let reason = match (destructive, changed) {
-            (_, true) => format!(
-                "{} changed its definition since it was first seen this session",
-                tool.exposed_name
-            ),
-            (true, _) if tool.tool.annotations.is_none() => {
-                format!(
-                    "{} has no annotations and server '{}' is not marked trusted",
-                    tool.exposed_name, tool.server
-                )
-            }
-            (true, _) => format!("{} is marked destructive", tool.exposed_name),
-            (false, false) => return Verdict::Allow,
+    /// Judges one call against the server's standing.
+    pub fn judge(&mut self, tool: &CatalogTool, arguments: &Value, standing: Standing) -> Verdict {
+        let Some(ask) = self.ask(tool, arguments, standing) else {
+            return Verdict::Allow;
         };
-        if self.read_only || server_read_only {
+        if self.read_only || standing.read_only {
             let mode = if self.read_only {
                 "read-only mode"
             } else {
                 "server is configured readOnly"
             };
-            return Verdict::Refuse(format!("{reason}; refused ({mode})"));
+            return Verdict::Refuse(format!("{}; refused ({mode})", ask.reason));
         }
-        if !changed
-            && self
+        if ask.kind != AskKind::Changed
+            && let Some(index) = self
                 .pre_approved
                 .iter()
-                .any(|t| t == &tool.exposed_name || t == tool.server_tool_name())
+                .position(|p| p.matches(tool, arguments))
         {
+            self.pre_approved.remove(index);
             return Verdict::PreApproved;
         }
-        Verdict::NeedsApproval(reason)
+        Verdict::NeedsApproval(ask)
+    }
+
+    /// A person approved the call: a changed definition becomes the one known,
+    /// and "allow for this session" covers this tool's current definition.
+    pub fn approved(&mut self, tool: &CatalogTool, for_session: bool) {
+        self.seen.insert(key(tool), tool.definition_hash);
+        if for_session {
+            self.session_allowed
+                .insert((key(tool), tool.definition_hash));
+        }
+    }
+
+    fn ask(&mut self, tool: &CatalogTool, arguments: &Value, standing: Standing) -> Option<Ask> {
+        let first_hash = *self.seen.entry(key(tool)).or_insert(tool.definition_hash);
+        let name = &tool.exposed_name;
+        if first_hash != tool.definition_hash {
+            return Some(Ask {
+                reason: format!(
+                    "{name} changed its definition since it was first seen this session"
+                ),
+                kind: AskKind::Changed,
+            });
+        }
+        // An untrusted server's annotations may make a call stricter, never looser.
+        let says_destructive = tool
+            .tool
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.destructive_hint == Some(true));
+        let destructive = Some(Ask {
+            reason: format!("{name} is marked destructive"),
+            kind: AskKind::Destructive,
+        });
+        if !standing.trusted {
+            let operator_allowed = standing
+                .always_allow
+                .iter()
+                .any(|t| t == tool.server_tool_name() || t == name)
+                || self
+                    .session_allowed
+                    .contains(&(key(tool), tool.definition_hash));
+            return match (operator_allowed, says_destructive) {
+                (true, false) => None,
+                (true, true) => destructive,
+                (false, _) => Some(Ask {
+                    reason: format!(
+                        "{name} comes from server '{}', which is not marked trusted: its annotations are not believed, so each call is asked",
+                        tool.server
+                    ),
+                    kind: AskKind::Untrusted,
+                }),
+            };
+        }
+        if !tool.is_destructive(true) || is_dry_run(tool, arguments) {
+            return None;
+        }
+        destructive
     }
 }
 
-/// A call with `dry_run: true` to a tool that declares a boolean `dry_run` is a preview.
-fn is_dry_run(tool: &CatalogTool, arguments: &Value) -> bool {
-    let declares = tool
-        .tool
-        .input_schema
-        .get("properties")
-        .and_then(|p| p.get("dry_run"))
-        .is_some();
-    let defaults_true = tool
-        .tool
-        .input_schema
-        .get("properties")
-        .and_then(|p| p.get("dry_run"))
-        .and_then(|d| d.get("description"))
+/// A call with `dry_run: true` to a tool that declares a `dry_run` parameter is a
+/// preview. Only asked of trusted servers' tools: an untrusted one may ignore it.
+pub fn is_dry_run(tool: &CatalogTool, arguments: &Value) -> bool {
+    let Some(declared) = declared_dry_run(tool) else {
+        return false;
+    };
+    let defaults_true = declared
+        .get("description")
         .and_then(Value::as_str)
-        .is_some_and(|d| d.to_lowercase().contains("default true"));
-    declares
-        && arguments
-            .get("dry_run")
-            .map_or(defaults_true, |v| v == &Value::Bool(true))
+        .is_some_and(|d| d.to_lowercase().contains("default true"))
+        || declared.get("default") == Some(&Value::Bool(true));
+    arguments
+        .get("dry_run")
+        .map_or(defaults_true, |v| v == &Value::Bool(true))
+}
+
+/// The `dry_run` parameter a tool declares in its input schema, if any.
+pub fn declared_dry_run(tool: &CatalogTool) -> Option<&Value> {
+    tool.tool
+        .input_schema
+        .get("properties")
+        .and_then(|p| p.get("dry_run"))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mcp::catalog::build;
-    use rmcp::model::{Tool, ToolAnnotations};
-    use serde_json::json;
-    use std::sync::Arc;
-
-    fn tool(name: &str, destructive: bool, description: &str) -> CatalogTool {
-        let schema = json!({"type": "object", "properties": {"dry_run": {"type": "boolean", "description": "Default true"}}});
-        let mut t = Tool::new(
-            name.to_string(),
-            description.to_string(),
-            Arc::new(schema.as_object().cloned().unwrap()),
-        );
-        t.annotations = Some(ToolAnnotations::from_raw(
-            None,
-            Some(!destructive),
-            Some(destructive),
-            None,
-            None,
-        ));
-        build(&[("srv".into(), vec![t])]).remove(0)
-    }
-
-    #[test]
-    fn reads_are_allowed_and_destructive_calls_need_approval() {
-        let mut policy = ApprovalPolicy::new(false, vec![]);
-        assert_eq!(
-            policy.judge(&tool("read", false, "d"), &json!({}), false, false),
-            Verdict::Allow
-        );
-        let verdict = policy.judge(
-            &tool("rerun", true, "d"),
-            &json!({"dry_run": false}),
-            true,
-            false,
-        );
-        assert!(matches!(verdict, Verdict::NeedsApproval(r) if r.contains("destructive")));
-    }
-
-    #[test]
-    fn a_dry_run_on_a_trusted_server_is_a_preview() {
-        let mut policy = ApprovalPolicy::new(false, vec![]);
-        assert_eq!(
-            policy.judge(
-                &tool("rerun", true, "d"),
-                &json!({"dry_run": true}),
-                true,
-                false
-            ),
-            Verdict::Allow
-        );
-        assert_eq!(
-            policy.judge(&tool("rerun", true, "d"), &json!({}), true, false),
-            Verdict::Allow,
-            "dry_run defaults to true"
-        );
-        let untrusted = policy.judge(
-            &tool("rerun", true, "d"),
-            &json!({"dry_run": true}),
-            false,
-            false,
-        );
-        assert!(
-            matches!(untrusted, Verdict::NeedsApproval(_)),
-            "an untrusted server's word is not taken"
-        );
-    }
-
-    #[test]
-    fn read_only_refuses_and_pre_approval_allows() {
-        let mut read_only = ApprovalPolicy::new(true, vec!["rerun".into()]);
-        assert!(matches!(
-            read_only.judge(
-                &tool("rerun", true, "d"),
-                &json!({"dry_run": false}),
-                true,
-                false
-            ),
-            Verdict::Refuse(_)
-        ));
-        let mut approved = ApprovalPolicy::new(false, vec!["rerun".into()]);
-        assert_eq!(
-            approved.judge(
-                &tool("rerun", true, "d"),
-                &json!({"dry_run": false}),
-                true,
-                false
-            ),
-            Verdict::PreApproved
-        );
-        let mut server_ro = ApprovalPolicy::new(false, vec!["rerun".into()]);
-        assert!(matches!(
-            server_ro.judge(
-                &tool("rerun", true, "d"),
-                &json!({"dry_run": false}),
-                true,
-                true
-            ),
-            Verdict::Refuse(_)
-        ));
-    }
-
-    #[test]
-    fn a_changed_definition_needs_approval_again_even_when_pre_approved() {
-        let mut policy = ApprovalPolicy::new(false, vec!["read".into()]);
-        assert_eq!(
-            policy.judge(&tool("read", false, "v1"), &json!({}), true, false),
-            Verdict::Allow
-        );
-        let verdict = policy.judge(&tool("read", false, "v2"), &json!({}), true, false);
-        assert!(
-            matches!(verdict, Verdict::NeedsApproval(r) if r.contains("changed its definition"))
-        );
-    }
-}
+mod tests;

@@ -3,19 +3,59 @@
 //! for the model, larger for the inspector and the trace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 use super::events::AgentEvent;
-use super::policy::{ApprovalPolicy, Verdict};
+use super::policy::{Ask, SharedPolicy, Standing, Verdict, declared_dry_run};
 use crate::mcp::{CatalogTool, McpHost};
 
-/// Asks a person whether a call may run (the console's dialog); `ask` refuses.
+/// A call waiting for a person: everything they need to decide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalAsk {
+    /// The call this decision is about (the inspector's id too).
+    pub call_id: String,
+    pub tool: String,
+    pub server: String,
+    pub arguments: Value,
+    pub reason: String,
+    /// The tool's own dry run, or why there is none.
+    pub preview: Result<String, String>,
+    /// "Allow for this session" may be offered (an untrusted server's tool).
+    pub session_allowable: bool,
+}
+
+/// A person's (or the headless policy's) answer about one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub approved: bool,
+    /// Allow this tool, as defined now, for the rest of the session.
+    pub for_session: bool,
+    /// Who decided: "user", or why nobody could ("cancelled", "policy: …").
+    pub by: String,
+}
+
+impl Decision {
+    pub fn refused(by: impl Into<String>) -> Decision {
+        Decision {
+            approved: false,
+            for_session: false,
+            by: by.into(),
+        }
+    }
+}
+
+/// Asks whether a call may run: the console's dialog, or `ask`'s refusal.
 #[async_trait::async_trait]
 pub trait Approver: Send + Sync {
-    async fn approve(&self, tool: &str, server: &str, arguments: &Value, reason: &str) -> bool;
+    /// Whether a person will read the request, so a dry-run preview is worth making.
+    fn shows_preview(&self) -> bool {
+        false
+    }
+
+    async fn decide(&self, ask: ApprovalAsk) -> Decision;
 }
 
 /// Who is at the keyboard, for `approved_by` (never a secret: the login name).
@@ -25,24 +65,23 @@ fn operator() -> String {
         .unwrap_or_else(|_| "unknown user".into())
 }
 
-/// A person approved this call: tools that take `approved_by` (opsdeck's
-/// remediation tools, for the server's policy and audit log) are told who,
-/// unless the arguments already say.
+/// Only the host says who approved: an `approved_by` the model wrote is dropped,
+/// and tools that take it (opsdeck's remediation tools, for the server's policy
+/// and audit log) are told the person when one approved.
 fn with_approver(entry: &CatalogTool, mut arguments: Value, approved_by: Option<String>) -> Value {
-    let Some(who) = approved_by else {
-        return arguments;
-    };
     let takes_it = entry
         .tool
         .input_schema
         .get("properties")
         .and_then(|p| p.get("approved_by"))
         .is_some();
-    if let Some(object) = arguments.as_object_mut()
-        && takes_it
-        && !object.contains_key("approved_by")
-    {
-        object.insert("approved_by".into(), Value::String(who));
+    if let Some(object) = arguments.as_object_mut() {
+        if object.remove("approved_by").is_some() {
+            tracing::warn!(tool = %entry.exposed_name, "dropped an approved_by the model wrote");
+        }
+        if let (Some(who), true) = (approved_by, takes_it) {
+            object.insert("approved_by".into(), Value::String(who));
+        }
     }
     arguments
 }
@@ -52,8 +91,8 @@ pub struct RefuseUnapproved;
 
 #[async_trait::async_trait]
 impl Approver for RefuseUnapproved {
-    async fn approve(&self, _: &str, _: &str, _: &Value, _: &str) -> bool {
-        false
+    async fn decide(&self, _: ApprovalAsk) -> Decision {
+        Decision::refused("policy: headless, no matching --approve")
     }
 }
 
@@ -70,7 +109,7 @@ pub struct ToolOutcome {
 
 pub struct ToolRunner<'h> {
     host: &'h McpHost,
-    policy: Mutex<ApprovalPolicy>,
+    policy: SharedPolicy,
     approver: Box<dyn Approver>,
     events: mpsc::UnboundedSender<AgentEvent>,
     model_cap: usize,
@@ -82,17 +121,28 @@ pub struct ToolRunner<'h> {
 pub const DEFAULT_MODEL_CAP: usize = 16 * 1024;
 /// Result bytes kept for the inspector and the trace.
 pub const DEFAULT_FULL_CAP: usize = 1024 * 1024;
+/// How long a dry-run preview may take before the dialog opens without it.
+const PREVIEW_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a call produced, before it is shaped for the model.
+struct Raw {
+    is_error: bool,
+    texts: Vec<String>,
+    structured: Option<Value>,
+}
 
 impl<'h> ToolRunner<'h> {
+    /// `policy` is the session's: pass a [`SharedPolicy`] the caller keeps so
+    /// that what was seen and allowed outlasts this runner.
     pub fn new(
         host: &'h McpHost,
-        policy: ApprovalPolicy,
+        policy: impl Into<SharedPolicy>,
         approver: Box<dyn Approver>,
         events: mpsc::UnboundedSender<AgentEvent>,
     ) -> Self {
         ToolRunner {
             host,
-            policy: Mutex::new(policy),
+            policy: policy.into(),
             approver,
             events,
             model_cap: DEFAULT_MODEL_CAP,
@@ -121,72 +171,134 @@ impl<'h> ToolRunner<'h> {
     }
 
     /// Runs one call by catalogue name. Never fails: errors and refusals come back
-    /// as error outcomes the model (or the offline agent) can read.
+    /// as error outcomes the model (or the offline agent) can read. Nothing is
+    /// sent to a server before the policy (and, when it asks, a person) said yes.
     pub async fn call(&self, tool: &str, arguments: Value) -> ToolOutcome {
         let call_id = format!("call-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let catalog = self.host.catalog().await;
         let Some(entry) = catalog.iter().find(|t| t.exposed_name == tool) else {
             let known: Vec<&str> = catalog.iter().map(|t| t.exposed_name.as_str()).collect();
-            return self.refusal(
-                &call_id,
-                "",
-                tool,
-                format!(
-                    "there is no tool named '{tool}'; available: {}",
-                    known.join(", ")
-                ),
+            // TODO(lead): the host's explanation once it exists (reconnecting servers).
+            let message = format!(
+                "there is no tool named '{tool}'; available: {}",
+                known.join(", ")
             );
+            return self.refusal(&call_id, "", tool, message);
         };
         let server = entry.server.clone();
-        let (trusted, server_read_only) = self
-            .host
-            .spec(&server)
-            .map_or((false, false), |s| (s.trusted, s.read_only));
+        let spec = self.host.spec(&server);
+        let standing = Standing {
+            trusted: spec.is_some_and(|s| s.trusted),
+            read_only: spec.is_some_and(|s| s.read_only),
+            always_allow: &[],
+        };
         let verdict = self
             .policy
-            .lock()
-            .await
-            .judge(entry, &arguments, trusted, server_read_only);
+            .with(|policy| policy.judge(entry, &arguments, standing));
         let approved_by = match verdict {
             Verdict::Allow => None,
             Verdict::PreApproved => Some(format!("{} (--approve)", operator())),
             Verdict::Refuse(reason) => return self.refusal(&call_id, &server, tool, reason),
-            Verdict::NeedsApproval(reason) => {
-                self.emit(AgentEvent::ApprovalNeeded {
-                    call_id: call_id.clone(),
-                    server: server.clone(),
-                    tool: tool.to_string(),
-                    arguments: arguments.clone(),
-                    reason: reason.clone(),
-                });
-                let approved = self
-                    .approver
-                    .approve(tool, &server, &arguments, &reason)
+            Verdict::NeedsApproval(ask) => {
+                let decision = self
+                    .ask_person(&call_id, entry, &arguments, &ask, standing.trusted)
                     .await;
-                self.emit(AgentEvent::ApprovalDecided {
-                    call_id: call_id.clone(),
-                    approved,
-                    by: if approved {
-                        "user".into()
-                    } else {
-                        "policy".into()
-                    },
-                    reason: reason.clone(),
-                });
-                if !approved {
+                if !decision.approved {
                     let message = format!(
-                        "{reason}: not approved, so the call was not made (approve it with --approve {tool}, or in the console's dialog)"
+                        "{}: not approved ({}), so the call was not made (approve it in the console's dialog, or headless with --approve '{tool}:<the exact arguments as JSON>')",
+                        ask.reason, decision.by
                     );
                     return self.refusal(&call_id, &server, tool, message);
                 }
+                self.policy
+                    .with(|policy| policy.approved(entry, decision.for_session));
                 Some(format!("{} (approved in the session)", operator()))
             }
         };
         let arguments = with_approver(entry, arguments, approved_by);
+        let raw = self.execute(&call_id, entry, arguments).await;
+        ToolOutcome {
+            is_error: raw.is_error,
+            for_model: cap_text(&raw.texts.join("\n"), self.model_cap),
+            summary: raw.texts.first().cloned().unwrap_or_default(),
+            structured: raw.structured,
+        }
+    }
+
+    /// Tells everyone a call waits, makes the preview a person may see (only a
+    /// trusted server's declared dry run), and waits for the decision.
+    async fn ask_person(
+        &self,
+        call_id: &str,
+        entry: &CatalogTool,
+        arguments: &Value,
+        ask: &Ask,
+        trusted: bool,
+    ) -> Decision {
+        self.emit(AgentEvent::ApprovalNeeded {
+            call_id: call_id.to_string(),
+            server: entry.server.clone(),
+            tool: entry.exposed_name.clone(),
+            arguments: arguments.clone(),
+            reason: ask.reason.clone(),
+        });
+        let preview = if !self.approver.shows_preview() {
+            Err("no preview headless".to_string())
+        } else if !trusted {
+            Err(format!(
+                "not asked: server '{}' is not trusted, so nothing is sent to it before you approve",
+                entry.server
+            ))
+        } else if declared_dry_run(entry).is_none() {
+            Err("this tool has no dry run".to_string())
+        } else {
+            Ok(self.preview(call_id, entry, arguments).await)
+        };
+        let decision = self
+            .approver
+            .decide(ApprovalAsk {
+                call_id: call_id.to_string(),
+                tool: entry.exposed_name.clone(),
+                server: entry.server.clone(),
+                arguments: arguments.clone(),
+                reason: ask.reason.clone(),
+                preview,
+                session_allowable: ask.session_allowable(),
+            })
+            .await;
+        self.emit(AgentEvent::ApprovalDecided {
+            call_id: call_id.to_string(),
+            approved: decision.approved,
+            by: decision.by.clone(),
+            reason: ask.reason.clone(),
+        });
+        decision
+    }
+
+    /// The tool's own dry run, recorded like any call (its own id, in the trace
+    /// and the inspector).
+    async fn preview(&self, call_id: &str, entry: &CatalogTool, arguments: &Value) -> String {
+        let mut preview_args = arguments.as_object().cloned().unwrap_or_default();
+        preview_args.remove("approved_by");
+        preview_args.insert("dry_run".into(), Value::Bool(true));
+        let preview_id = format!("{call_id}-preview");
+        let run = self.execute(&preview_id, entry, Value::Object(preview_args));
+        match tokio::time::timeout(PREVIEW_TIMEOUT, run).await {
+            Err(_) => format!(
+                "the dry run did not answer within {} s",
+                PREVIEW_TIMEOUT.as_secs()
+            ),
+            Ok(raw) if raw.is_error => format!("the dry run failed: {}", raw.texts.join("\n")),
+            Ok(raw) => raw.texts.join("\n"),
+        }
+    }
+
+    /// Sends the call, with events before and after.
+    async fn execute(&self, call_id: &str, entry: &CatalogTool, arguments: Value) -> Raw {
         self.emit(AgentEvent::ToolCallStarted {
-            call_id: call_id.clone(),
-            server: server.clone(),
-            tool: tool.to_string(),
+            call_id: call_id.to_string(),
+            server: entry.server.clone(),
+            tool: entry.exposed_name.clone(),
             arguments: arguments.clone(),
         });
         let started = Instant::now();
@@ -195,31 +307,30 @@ impl<'h> ToolRunner<'h> {
             .call_tool(entry, arguments.as_object().cloned())
             .await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        let (is_error, texts, structured) = match result {
-            Ok(r) => (
-                r.is_error == Some(true),
-                crate::mcp::result_texts(&r),
-                r.structured_content,
-            ),
-            Err(error) => (true, vec![error.to_string()], None),
+        let raw = match result {
+            Ok(r) => Raw {
+                is_error: r.is_error == Some(true),
+                texts: crate::mcp::result_texts(&r),
+                structured: r.structured_content,
+            },
+            Err(error) => Raw {
+                is_error: true,
+                texts: vec![error.to_string()],
+                structured: None,
+            },
         };
-        let full = serde_json::json!({"content": texts, "structured": structured});
+        let full = serde_json::json!({"content": raw.texts, "structured": raw.structured});
         let (full_value, truncated) = cap_value(full, self.full_cap);
         self.emit(AgentEvent::ToolCallFinished {
-            call_id,
-            server,
-            tool: tool.to_string(),
+            call_id: call_id.to_string(),
+            server: entry.server.clone(),
+            tool: entry.exposed_name.clone(),
             duration_ms,
-            is_error,
+            is_error: raw.is_error,
             result: full_value,
             truncated,
         });
-        ToolOutcome {
-            is_error,
-            for_model: cap_text(&texts.join("\n"), self.model_cap),
-            summary: texts.first().cloned().unwrap_or_default(),
-            structured,
-        }
+        raw
     }
 
     fn refusal(&self, call_id: &str, server: &str, tool: &str, message: String) -> ToolOutcome {

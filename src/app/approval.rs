@@ -2,17 +2,62 @@
 //! It shows the tool, the server, the full arguments, the target the call would
 //! touch, and the dry-run preview when the tool can produce one.
 
+use std::collections::VecDeque;
+
 use serde_json::Value;
+
+/// The dialogs waiting behind the open one, and how far the open one is scrolled.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApprovalQueue {
+    waiting: VecDeque<ApprovalRequest>,
+    pub scroll: usize,
+}
+
+impl ApprovalQueue {
+    pub fn push(&mut self, request: ApprovalRequest) {
+        self.waiting.push_back(request);
+    }
+
+    /// The next dialog to open, scrolled to its top.
+    pub fn next(&mut self) -> Option<ApprovalRequest> {
+        self.scroll = 0;
+        self.waiting.pop_front()
+    }
+
+    /// How many more dialogs wait after the open one.
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.waiting.clear();
+        self.scroll = 0;
+    }
+
+    /// Scrolls the open dialog (the drawing clamps to its length); no effect to run.
+    pub fn scroll_by<T>(&mut self, delta: isize) -> Vec<T> {
+        self.scroll = self.scroll.saturating_add_signed(delta).min(10_000);
+        Vec::new()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalRequest {
+    /// The call this dialog decides (answers name it, so two dialogs never mix).
+    pub call_id: String,
     pub tool: String,
     pub server: String,
     pub arguments: Value,
     /// Why the policy asks (e.g. "rerun_pipeline changes the estate").
     pub reason: String,
     /// What the tool's own dry run said it would do, or why there is none.
-    pub preview: Option<String>,
+    pub preview: Result<String, String>,
+    /// "Allow for this session" may be offered (an untrusted server's tool).
+    pub session_allowable: bool,
 }
 
 impl ApprovalRequest {
@@ -51,11 +96,13 @@ mod tests {
     #[test]
     fn the_target_names_what_the_arguments_touch() {
         let request = ApprovalRequest {
+            call_id: "call-1".into(),
             tool: "rerun_pipeline".into(),
             server: "opsdeck".into(),
             arguments: json!({"pipeline": "ingest_sales", "run_id": "r-42", "from_failed_activity": true, "dry_run": false}),
             reason: "changes the estate".into(),
-            preview: None,
+            preview: Err("this tool has no dry run".into()),
+            session_allowable: false,
         };
         assert_eq!(
             request.target(),

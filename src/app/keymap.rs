@@ -80,6 +80,8 @@ pub enum Action {
     ToggleFold,
     Copy,
     Approve,
+    /// Approve, and allow this (untrusted server's) tool for the rest of the session.
+    AllowForSession,
     Refuse,
     /// Back to typing in the chat input.
     Type,
@@ -118,6 +120,7 @@ impl Action {
             Action::ToggleFold => "toggle_fold",
             Action::Copy => "copy",
             Action::Approve => "approve",
+            Action::AllowForSession => "allow_for_session",
             Action::Refuse => "refuse",
             Action::Type => "type",
             Action::ShowCalls => "show_calls",
@@ -157,6 +160,7 @@ const ALL_ACTIONS: &[Action] = &[
     Action::ToggleFold,
     Action::Copy,
     Action::Approve,
+    Action::AllowForSession,
     Action::Refuse,
     Action::Type,
     Action::ShowCalls,
@@ -435,7 +439,17 @@ const DEFAULTS: &[(Scope, &[&str], Action, &str)] = &[
         Action::Approve,
         "approve this one call",
     ),
+    (
+        Scope::Dialog,
+        &["a"],
+        Action::AllowForSession,
+        "allow this tool for the session (untrusted servers' tools only)",
+    ),
     (Scope::Dialog, &["n", "esc"], Action::Refuse, "refuse it"),
+    (Scope::Dialog, &["j", "down"], Action::Down, "scroll down"),
+    (Scope::Dialog, &["k", "up"], Action::Up, "scroll up"),
+    (Scope::Dialog, &["pagedown"], Action::PageDown, "page down"),
+    (Scope::Dialog, &["pageup"], Action::PageUp, "page up"),
 ];
 
 impl Default for Keymap {

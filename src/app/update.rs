@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::Value;
 use tui_textarea::TextArea;
 
-use super::approval::ApprovalRequest;
+use super::approval::{ApprovalQueue, ApprovalRequest};
 use super::board::BoardState;
 use super::chat::ChatState;
 use super::command::{self, Command};
@@ -144,9 +144,12 @@ pub enum Effect {
     LoadRunDetails {
         run_id: String,
     },
-    /// The user's answer to the approval dialog.
+    /// The user's answer to the approval dialog about one call.
     Decide {
+        call_id: String,
         approved: bool,
+        /// Allow this (untrusted server's) tool for the rest of the session.
+        for_session: bool,
     },
     /// Put text on the clipboard (OSC 52) and in a file.
     Copy {
@@ -176,6 +179,8 @@ pub struct App {
     pub chat: ChatState,
     pub board: BoardState,
     pub inspector: InspectorState,
+    /// Approval dialogs waiting behind the open one, in the order they came.
+    pub approvals: ApprovalQueue,
     pub keymap: Keymap,
     /// The question being typed.
     pub input: TextArea<'static>,
@@ -199,6 +204,7 @@ impl Default for App {
             chat: ChatState::default(),
             board: BoardState::default(),
             inspector: InspectorState::default(),
+            approvals: ApprovalQueue::default(),
             keymap: Keymap::default(),
             input: new_input(""),
             read_only: false,
@@ -328,10 +334,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                     app.status.completion_tokens += u64::from(*completion_tokens);
                 }
                 AgentEvent::TurnFinished { .. } => {
-                    // A dialog left open by a turn that ended is moot.
+                    // Dialogs left open by a turn that ended are moot.
                     if matches!(app.overlay, Some(Overlay::Approval(_))) {
                         app.overlay = None;
                     }
+                    app.approvals.clear();
                 }
                 _ => {}
             }
@@ -362,7 +369,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::ApprovalRequested(request) => {
-            app.overlay = Some(Overlay::Approval(request));
+            // One dialog at a time; a second call of the same round waits its turn.
+            if matches!(app.overlay, Some(Overlay::Approval(_))) {
+                app.approvals.push(request);
+            } else {
+                app.approvals.scroll = 0;
+                app.overlay = Some(Overlay::Approval(request));
+            }
             Vec::new()
         }
         Msg::RunDetailsLoaded { run_id, result } => {
@@ -389,19 +402,20 @@ fn first_line(text: &str) -> String {
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
         app.quitting = true;
-        // Quitting with a dialog open refuses the call rather than leaving it hanging.
-        let mut effects = Vec::new();
-        if matches!(app.overlay, Some(Overlay::Approval(_))) {
-            effects.push(Effect::Decide { approved: false });
-        }
+        // Quitting with dialogs open refuses their calls rather than leaving them hanging.
+        let mut effects: Vec<Effect> = refuse_all_dialogs(app);
         effects.push(Effect::Quit);
         return effects;
+    }
+    let scope = app.scope();
+    let action = app.keymap.action(scope, &key);
+    // The dialog comes before any prompt being typed: its y/n are never text.
+    if matches!(app.overlay, Some(Overlay::Approval(_))) {
+        return on_dialog_key(app, action);
     }
     if app.prompt.is_some() {
         return on_prompt_key(app, key);
     }
-    let scope = app.scope();
-    let action = app.keymap.action(scope, &key);
     match &mut app.overlay {
         Some(Overlay::Approval(_)) => return on_dialog_key(app, action),
         Some(Overlay::Details(_)) => return on_details_key(app, action),
@@ -469,14 +483,65 @@ fn on_escape(app: &mut App) -> Vec<Effect> {
 }
 
 fn on_dialog_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
-    let approved = match action {
-        Some(Action::Approve) => true,
-        Some(Action::Refuse) => false,
+    let Some(Overlay::Approval(request)) = &app.overlay else {
+        return Vec::new();
+    };
+    let (approved, for_session) = match action {
+        Some(Action::Approve) => (true, false),
+        Some(Action::AllowForSession) if request.session_allowable => (true, true),
+        Some(Action::AllowForSession) => {
+            app.flash = Some((
+                true,
+                "allow-for-session is only for an untrusted server's tool; y approves this one call"
+                    .into(),
+            ));
+            return Vec::new();
+        }
+        Some(Action::Refuse) => (false, false),
+        Some(Action::Up) => return app.approvals.scroll_by(-1),
+        Some(Action::Down) => return app.approvals.scroll_by(1),
+        Some(Action::PageUp) => return app.approvals.scroll_by(-10),
+        Some(Action::PageDown) => return app.approvals.scroll_by(10),
         // Nothing else proceeds until the user answers.
         _ => return Vec::new(),
     };
-    app.overlay = None;
-    vec![Effect::Decide { approved }]
+    // What is not on screen cannot be approved: below the console's minimum
+    // size the dialog is not drawn.
+    let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
+    if approved && crate::ui::layout::too_small(screen) {
+        app.flash = Some((
+            true,
+            "the terminal is too small to show the approval dialog: enlarge it to approve (n refuses)"
+                .into(),
+        ));
+        return Vec::new();
+    }
+    let call_id = request.call_id.clone();
+    app.overlay = app.approvals.next().map(Overlay::Approval);
+    vec![Effect::Decide {
+        call_id,
+        approved,
+        for_session,
+    }]
+}
+
+/// Refuses the open dialog and every one waiting behind it.
+fn refuse_all_dialogs(app: &mut App) -> Vec<Effect> {
+    let mut call_ids = Vec::new();
+    if let Some(Overlay::Approval(request)) = app.overlay.take() {
+        call_ids.push(request.call_id);
+    }
+    while let Some(request) = app.approvals.next() {
+        call_ids.push(request.call_id);
+    }
+    call_ids
+        .into_iter()
+        .map(|call_id| Effect::Decide {
+            call_id,
+            approved: false,
+            for_session: false,
+        })
+        .collect()
 }
 
 fn on_details_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
@@ -1084,17 +1149,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_approval_dialog_takes_only_y_or_n() {
-        let mut app = App::default();
-        let request = ApprovalRequest {
+    fn approval(call_id: &str) -> ApprovalRequest {
+        ApprovalRequest {
+            call_id: call_id.into(),
             tool: "rerun_pipeline".into(),
             server: "opsdeck".into(),
             arguments: json!({"pipeline": "p", "dry_run": false}),
             reason: "changes the estate".into(),
-            preview: Some("would rerun p".into()),
-        };
-        update(&mut app, Msg::ApprovalRequested(request.clone()));
+            preview: Ok("would rerun p".into()),
+            session_allowable: false,
+        }
+    }
+
+    fn decide(call_id: &str, approved: bool) -> Effect {
+        Effect::Decide {
+            call_id: call_id.into(),
+            approved,
+            for_session: false,
+        }
+    }
+
+    #[test]
+    fn the_approval_dialog_takes_only_y_or_n() {
+        let mut app = App::default();
+        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
         assert_eq!(app.scope(), Scope::Dialog);
         for other in [
             KeyCode::Tab,
@@ -1107,19 +1185,126 @@ mod tests {
         }
         assert_eq!(
             update(&mut app, key(KeyCode::Char('y'))),
-            vec![Effect::Decide { approved: true }]
+            vec![decide("call-1", true)]
         );
         assert!(app.overlay.is_none());
-        update(&mut app, Msg::ApprovalRequested(request.clone()));
+        update(&mut app, Msg::ApprovalRequested(approval("call-2")));
         assert_eq!(
             update(&mut app, key(KeyCode::Char('n'))),
-            vec![Effect::Decide { approved: false }]
+            vec![decide("call-2", false)]
         );
-        update(&mut app, Msg::ApprovalRequested(request));
+        update(&mut app, Msg::ApprovalRequested(approval("call-3")));
         assert_eq!(
             update(&mut app, ctrl('c')),
-            vec![Effect::Decide { approved: false }, Effect::Quit],
+            vec![decide("call-3", false), Effect::Quit],
             "quitting refuses the pending call"
+        );
+    }
+
+    #[test]
+    fn two_calls_get_two_dialogs_and_each_answer_names_its_call() {
+        let mut app = App::default();
+        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        update(&mut app, Msg::ApprovalRequested(approval("call-2")));
+        assert_eq!(app.approvals.len(), 1, "the second waits behind the first");
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('n'))),
+            vec![decide("call-1", false)]
+        );
+        assert!(
+            matches!(&app.overlay, Some(Overlay::Approval(r)) if r.call_id == "call-2"),
+            "the second dialog opens"
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            vec![decide("call-2", true)]
+        );
+        assert!(app.overlay.is_none());
+        update(&mut app, Msg::ApprovalRequested(approval("call-3")));
+        update(&mut app, Msg::ApprovalRequested(approval("call-4")));
+        assert_eq!(
+            update(&mut app, ctrl('c')),
+            vec![decide("call-3", false), decide("call-4", false), Effect::Quit],
+            "quitting refuses every waiting call"
+        );
+    }
+
+    #[test]
+    fn an_open_prompt_does_not_take_the_dialogs_keys() {
+        let mut app = App::default();
+        update(&mut app, key(KeyCode::Esc));
+        update(&mut app, key(KeyCode::Char(':')));
+        assert!(app.prompt.is_some());
+        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('n'))),
+            vec![decide("call-1", false)]
+        );
+        assert_eq!(
+            app.prompt,
+            Some(Prompt::Command(String::new())),
+            "the n was not typed into the prompt"
+        );
+    }
+
+    #[test]
+    fn a_dialog_too_small_to_draw_cannot_be_approved() {
+        let mut app = App::default();
+        update(
+            &mut app,
+            Msg::Resize {
+                width: 30,
+                height: 8,
+            },
+        );
+        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
+        assert!(app.flash.as_ref().is_some_and(|(_, t)| t.contains("too small")));
+        update(
+            &mut app,
+            Msg::Resize {
+                width: 80,
+                height: 24,
+            },
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            vec![decide("call-1", true)]
+        );
+        update(
+            &mut app,
+            Msg::Resize {
+                width: 30,
+                height: 8,
+            },
+        );
+        update(&mut app, Msg::ApprovalRequested(approval("call-2")));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('n'))),
+            vec![decide("call-2", false)],
+            "refusing needs no screen"
+        );
+    }
+
+    #[test]
+    fn allow_for_session_is_offered_only_for_untrusted_tools() {
+        let mut app = App::default();
+        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
+        assert!(app.overlay.is_some());
+        update(&mut app, key(KeyCode::Char('n')));
+        let untrusted = ApprovalRequest {
+            session_allowable: true,
+            ..approval("call-2")
+        };
+        update(&mut app, Msg::ApprovalRequested(untrusted));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('a'))),
+            vec![Effect::Decide {
+                call_id: "call-2".into(),
+                approved: true,
+                for_session: true
+            }]
         );
     }
 

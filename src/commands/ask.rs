@@ -19,6 +19,7 @@ use crate::mcp::{ConnectionState, McpHost};
 use crate::trace::recorder::Recorder;
 use crate::trace::redact::Clean;
 use crate::trace::session::{self, SessionInfo, TraceTarget};
+use crate::trace::terminal::{json_safe, terminal_safe};
 
 /// The config file in force: `--mcp-config`, else the user's `mcp.json` when it exists.
 fn config_file(explicit: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
@@ -168,14 +169,15 @@ async fn print_events(
         }
         if json {
             if let Ok(line) = serde_json::to_string(&event) {
-                let _ = writeln!(stdout, "{line}");
+                let _ = writeln!(stdout, "{}", json_safe(&line));
                 let _ = stdout.flush();
             }
             continue;
         }
         match event {
+            // Escape sequences from the model or a tool result are shown, not obeyed.
             AgentEvent::TextDelta { text } => {
-                let _ = write!(stdout, "{text}");
+                let _ = write!(stdout, "{}", terminal_safe(&text));
                 let _ = stdout.flush();
             }
             AgentEvent::ToolCallFinished {
@@ -186,8 +188,8 @@ async fn print_events(
                 ..
             } => {
                 rows.push((
-                    server,
-                    tool,
+                    terminal_safe(&server).into_owned(),
+                    terminal_safe(&tool).into_owned(),
                     if is_error {
                         "error".into()
                     } else {
@@ -207,8 +209,8 @@ async fn print_events(
                 approved: false,
                 reason,
                 ..
-            } => eprintln!("opsdeck: not approved: {reason}"),
-            AgentEvent::Error { message } => eprintln!("opsdeck: {message}"),
+            } => eprintln!("opsdeck: not approved: {}", terminal_safe(&reason)),
+            AgentEvent::Error { message } => eprintln!("opsdeck: {}", terminal_safe(&message)),
             AgentEvent::TurnFinished { .. } => {
                 if !rows.is_empty() {
                     let _ = writeln!(

@@ -11,23 +11,30 @@ use super::serve::CommandError;
 use crate::cli::{ConsoleArgs, ReplayFormat};
 use crate::mcp::{ConnectionState, McpHost};
 use crate::trace::reader;
+use crate::trace::redact::{for_screen, terminal_safe};
 use crate::trace::replay::{self, Format};
 use crate::trace::transcript;
 use crate::trace::verify::Verdict;
 
+/// The whole trace, read within bounds (a device or a pipe that never ends
+/// stops at the limit; see `trace::blocks`).
 fn load(path: &Path) -> Result<reader::Trace, CommandError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let file = std::fs::File::open(path).map_err(|e| {
         CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
     })?;
-    reader::read(&bytes)
-        .map_err(|reason| CommandError::failed(format!("{}: {reason}", path.display())))
+    reader::load(std::io::BufReader::new(file)).map_err(|reason| {
+        CommandError::failed(format!("{}: {}", path.display(), terminal_safe(&reason)))
+    })
 }
 
 pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
     let cannot_read = |e: std::io::Error| {
         CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
     };
-    let failed = |reason: String| CommandError::failed(format!("{}: {reason}", path.display()));
+    // A reason may quote the trace (an unknown record type): keep it inert.
+    let failed = |reason: String| {
+        CommandError::failed(format!("{}: {}", path.display(), terminal_safe(&reason)))
+    };
     let mut stdout = std::io::stdout().lock();
     let skipped = match format {
         // The transcript streams: any size of trace, in bounded memory.
@@ -100,7 +107,14 @@ pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), CommandErr
             }
             Verdict::Skipped(why) => format!("skipped: {why}"),
         };
-        println!("{:<10} {:<28} {line}", call.call_id, call.tool);
+        // Call ids, tool names and result paths come from the trace and the
+        // servers: nothing in them may act on the terminal.
+        println!(
+            "{:<10} {:<28} {}",
+            for_screen(&call.call_id),
+            for_screen(&call.tool),
+            for_screen(&line)
+        );
     }
     println!(
         "{same} same, {different} different or failing, {} skipped, of {} recorded calls",

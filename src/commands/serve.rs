@@ -219,17 +219,17 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
         return list_scenarios(&args);
     }
     let clock = clock_from(args.frozen_clock.as_deref())?;
-    let backends = build_backends(&args, clock).await?;
-    let mut server = OpsdeckServer::new(backends, args.read_only);
-    if let Some(path) = &args.policy {
-        let policy = RemediationPolicy::from_file(path).map_err(CommandError::usage)?;
-        let audit_dir = crate::logging::log_dir().unwrap_or_else(std::env::temp_dir);
-        server = server.with_policy(PolicyGuard::new(policy, &audit_dir));
+    let policy = match &args.policy {
+        Some(path) => RemediationPolicy::from_file(path).map_err(CommandError::usage)?,
+        None => RemediationPolicy::default(),
+    };
+    // Opened now: a server with nowhere private to audit must not start.
+    let guard = PolicyGuard::open(policy).map_err(CommandError::usage)?;
+    if let Some(path) = guard.audit_path() {
+        tracing::info!("remediation audit log: {}", path.display());
     }
-    tracing::info!(
-        "remediation audit log: {}",
-        server.policy().audit_path().display()
-    );
+    let backends = build_backends(&args, clock).await?;
+    let server = OpsdeckServer::new(backends, args.read_only).with_policy(guard);
     match args.http {
         Some(bind) => {
             let options = HttpOptions {
@@ -237,6 +237,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
                 bearer_token: bearer_token(&args)?,
                 allowed_origins: args.allow_origin.clone(),
                 allowed_hosts: args.allow_host.clone(),
+                allow_unauthenticated_remediation: args.http_allow_unauthenticated_remediation,
             };
             crate::server::http::check_bind(&options).map_err(CommandError::usage)?;
             serve_http(server, options)

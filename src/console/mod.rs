@@ -3,6 +3,7 @@
 //! [`update`] as a message, carries out the effects, and redraws —
 //! coalesced, at most ~60 times a second, and not at all while nothing changes.
 
+pub mod approver;
 pub mod config;
 pub mod notify;
 pub mod tasks;
@@ -21,8 +22,8 @@ use tokio::task::JoinHandle;
 
 use crate::agent::events::AgentEvent;
 use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
-use crate::agent::policy::ApprovalPolicy;
-use crate::agent::runner::ToolRunner;
+use crate::agent::policy::{ApprovalPolicy, SharedPolicy};
+use crate::agent::runner::{Decision, ToolRunner};
 use crate::app::update::{App, Effect, Msg, StatusInfo, update};
 use crate::cli::ConsoleArgs;
 use crate::commands::serve::CommandError;
@@ -35,10 +36,12 @@ use crate::trace::redact::Clean;
 use crate::trace::schema::{Header, Record, TraceMessage};
 use crate::trace::session::{SessionInfo, TraceTarget};
 use crate::ui::theme::Theme;
-use tasks::{DialogApprover, PendingDecision};
+use approver::{DialogApprover, PendingDecisions};
 
 /// At most one frame per this long (~60 fps).
 const FRAME: Duration = Duration::from_millis(16);
+/// The longest quitting may take, whatever the servers do.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
 pub async fn run(args: ConsoleArgs) -> Result<(), CommandError> {
     let mut config = config::load(args.config.as_deref()).map_err(CommandError::usage)?;
@@ -136,7 +139,9 @@ struct Runtime {
     agent_events: mpsc::UnboundedSender<AgentEvent>,
     agent_inbox: mpsc::UnboundedReceiver<AgentEvent>,
     turn: Option<JoinHandle<()>>,
-    pending: PendingDecision,
+    pending: PendingDecisions,
+    /// One approval policy for the session: what was seen and allowed outlasts a question.
+    policy: SharedPolicy,
     refreshing: bool,
     /// The session's domain messages as the trace has them, for `:export`.
     timeline: Vec<Record>,
@@ -172,7 +177,8 @@ impl Runtime {
             agent_events,
             agent_inbox,
             turn: None,
-            pending: PendingDecision::default(),
+            pending: PendingDecisions::default(),
+            policy: SharedPolicy::from(ApprovalPolicy::new(false, Vec::new())),
             refreshing: false,
             timeline: Vec::new(),
             header: None,
@@ -278,7 +284,15 @@ impl Runtime {
                 break;
             }
         }
-        self.shutdown().await;
+        // The terminal comes back first: a server slow to stop must not leave
+        // the user in the alternate screen.
+        terminal::restore();
+        if tokio::time::timeout(SHUTDOWN_LIMIT, self.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the servers did not stop within {SHUTDOWN_LIMIT:?}; leaving them to the process exit");
+        }
         Ok(())
     }
 
@@ -387,7 +401,7 @@ impl Runtime {
                 if let Some(turn) = self.turn.take() {
                     turn.abort();
                 }
-                self.decide(false);
+                self.pending.cancel_all();
                 // Whatever the cancelled turn still sends goes to a closed channel,
                 // not into the next turn's transcript.
                 let (events, inbox) = mpsc::unbounded_channel();
@@ -396,7 +410,20 @@ impl Runtime {
             }
             Effect::RefreshBoard => self.start_refresh(),
             Effect::LoadRunDetails { run_id } => self.load_details(run_id),
-            Effect::Decide { approved } => self.decide(approved),
+            Effect::Decide {
+                call_id,
+                approved,
+                for_session,
+            } => {
+                let decision = Decision {
+                    approved,
+                    for_session,
+                    by: "user".into(),
+                };
+                if !self.pending.answer(&call_id, decision) {
+                    tracing::info!(%call_id, "a decision for a call nothing waits for (its turn ended)");
+                }
+            }
             Effect::Copy { label, text } => self.copy(&label, &text),
             Effect::Export { path } => self.export(path),
             Effect::Notify { title, body } => {
@@ -427,28 +454,19 @@ impl Runtime {
         }
         let events = self.agent_events.clone();
         let approver = DialogApprover {
-            host: host.clone(),
             messages: self.messages.clone(),
             pending: self.pending.clone(),
         };
         let llm = self.llm.clone();
         let mode = self.mode.clone();
+        self.policy.with(|policy| policy.read_only = read_only);
+        let policy = self.policy.clone();
         self.turn = Some(tokio::spawn(async move {
-            let runner = ToolRunner::new(
-                &host,
-                ApprovalPolicy::new(read_only, Vec::new()),
-                Box::new(approver),
-                events.clone(),
-            );
+            // A server that changed a tool without saying so is caught before the turn.
+            host.refresh_tools().await;
+            let runner = ToolRunner::new(&host, policy, Box::new(approver), events.clone());
             crate::agent::turn::run(llm.as_deref(), &mode, &runner, &question, &events).await;
         }));
-    }
-
-    fn decide(&mut self, approved: bool) {
-        let waiting = self.pending.lock().ok().and_then(|mut slot| slot.take());
-        if let Some(answer) = waiting {
-            let _ = answer.send(approved);
-        }
     }
 
     fn load_details(&mut self, run_id: String) {
@@ -537,7 +555,7 @@ impl Runtime {
         if let Some(turn) = self.turn.take() {
             turn.abort();
         }
-        self.decide(false);
+        self.pending.cancel_all();
         if let Some(recorder) = self.recorder.take() {
             let path = recorder.path().display().to_string();
             if let Err(e) = recorder.finish(&self.end_reason) {

@@ -1,15 +1,9 @@
-//! The console's background work, each turning into messages: board refreshes,
-//! run details, and the approver that asks the user through the dialog.
+//! The console's background work, each turning into messages: board refreshes
+//! and run details.
 
-use std::sync::Arc;
-use std::time::Duration;
+use serde_json::{Value, json};
 
-use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
-
-use crate::agent::runner::Approver;
-use crate::app::approval::ApprovalRequest;
-use crate::app::update::{Msg, ServerStatus};
+use crate::app::update::ServerStatus;
 use crate::mcp::catalog::CatalogTool;
 use crate::mcp::{ConnectionState, McpHost};
 use crate::model::run::PipelineRun;
@@ -126,62 +120,4 @@ pub fn server_statuses(host: &McpHost) -> Vec<ServerStatus> {
             }
         })
         .collect()
-}
-
-/// The one decision the dialog is waiting for (a turn asks one call at a time).
-pub type PendingDecision = Arc<std::sync::Mutex<Option<oneshot::Sender<bool>>>>;
-
-/// Asks the user through the console's dialog, showing the tool's dry-run preview first.
-pub struct DialogApprover {
-    pub host: Arc<McpHost>,
-    pub messages: mpsc::UnboundedSender<Msg>,
-    pub pending: PendingDecision,
-}
-
-#[async_trait::async_trait]
-impl Approver for DialogApprover {
-    async fn approve(&self, tool: &str, server: &str, arguments: &Value, reason: &str) -> bool {
-        let preview = dry_run_preview(&self.host, tool, arguments).await;
-        let (answer, decision) = oneshot::channel();
-        if let Ok(mut slot) = self.pending.lock() {
-            *slot = Some(answer);
-        }
-        // The dialog is on screen: no secret in the arguments or the preview.
-        let request = ApprovalRequest {
-            tool: tool.to_string(),
-            server: server.to_string(),
-            arguments: crate::trace::redact::value(arguments),
-            reason: crate::trace::redact::text(reason).into_owned(),
-            preview: preview.map(|p| crate::trace::redact::text(&p).into_owned()),
-        };
-        if self.messages.send(Msg::ApprovalRequested(request)).is_err() {
-            return false;
-        }
-        // A dropped sender (the console quit, the turn was cancelled) is a refusal.
-        decision.await.unwrap_or(false)
-    }
-}
-
-/// The tool's own preview (`dry_run: true`), when its schema has that parameter.
-async fn dry_run_preview(host: &McpHost, tool: &str, arguments: &Value) -> Option<String> {
-    let catalog = host.catalog().await;
-    let entry = catalog.iter().find(|t| t.exposed_name == tool)?;
-    let has_dry_run = entry
-        .tool
-        .input_schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .is_some_and(|p| p.contains_key("dry_run"));
-    if !has_dry_run {
-        return None;
-    }
-    let mut preview_args: Map<String, Value> = arguments.as_object().cloned().unwrap_or_default();
-    preview_args.insert("dry_run".into(), Value::Bool(true));
-    let call = host.call_tool(entry, Some(preview_args));
-    let text = match tokio::time::timeout(Duration::from_secs(20), call).await {
-        Err(_) => "the dry run did not answer within 20 s".to_string(),
-        Ok(Err(e)) => format!("the dry run failed: {e}"),
-        Ok(Ok(result)) => crate::mcp::result_texts(&result).join("\n"),
-    };
-    Some(text)
 }

@@ -8,51 +8,25 @@
 //!                  "readOnly": true, "deniedTools": ["drop_table"], "timeoutSeconds": 30 } } }
 //! ```
 
+mod entry;
+mod members;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use members::{Members, TopLevel};
+
+use super::child_env;
 
 /// The default time a tool call may take.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Deserialize)]
-struct ConfigFile {
-    #[serde(rename = "mcpServers", alias = "servers")]
-    servers: BTreeMap<String, ServerEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServerEntry {
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    command: Option<String>,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    cwd: Option<PathBuf>,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    #[serde(default)]
-    trusted: Option<bool>,
-    #[serde(default)]
-    read_only: bool,
-    #[serde(default)]
-    allowed_tools: Option<Vec<String>>,
-    #[serde(default)]
-    denied_tools: Vec<String>,
-    #[serde(default)]
-    timeout_seconds: Option<u64>,
-    #[serde(default)]
-    disabled: bool,
-}
+/// The default time a server has to answer `initialize` and its first `tools/list`.
+pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest `timeoutSeconds` accepted (a day).
+pub const MAX_CALL_TIMEOUT_SECS: u64 = 86_400;
+/// The largest `initTimeoutSeconds` accepted (ten minutes).
+pub const MAX_INIT_TIMEOUT_SECS: u64 = 600;
 
 /// How to reach a server.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +34,12 @@ pub enum ServerTransport {
     Stdio {
         command: String,
         args: Vec<String>,
+        /// Values set for the child (after `${VAR}` expansion).
         env: BTreeMap<String, String>,
         cwd: Option<PathBuf>,
+        /// Variables passed through from opsdeck's environment, beyond the defaults
+        /// (`NAME`, `PREFIX*`, `!NAME` to exclude); see [`child_env`].
+        pass_env: Vec<String>,
     },
     Http {
         url: String,
@@ -82,6 +60,9 @@ pub struct ServerSpec {
     pub allowed_tools: Option<Vec<String>>,
     pub denied_tools: Vec<String>,
     pub call_timeout: Duration,
+    /// How long `initialize` and the first `tools/list` may take before the attempt
+    /// counts as failed (and a stdio child is killed).
+    pub init_timeout: Duration,
 }
 
 impl ServerSpec {
@@ -94,25 +75,67 @@ impl ServerSpec {
                 .is_none_or(|allowed| allowed.iter().any(|t| t == tool))
     }
 
-    /// The built-in DataOps server: this same executable running `serve` over stdio.
-    pub fn builtin(executable: PathBuf, extra_args: Vec<String>) -> ServerSpec {
-        let mut args = vec!["serve".to_string()];
-        args.extend(extra_args);
-        ServerSpec {
-            name: "opsdeck".into(),
-            transport: ServerTransport::Stdio {
-                command: executable.display().to_string(),
+    /// An untrusted stdio server with the default timeouts and environment.
+    pub fn stdio(name: &str, command: &str, args: Vec<String>) -> ServerSpec {
+        ServerSpec::with_transport(
+            name,
+            ServerTransport::Stdio {
+                command: command.to_string(),
                 args,
                 env: BTreeMap::new(),
                 cwd: None,
+                pass_env: Vec::new(),
             },
-            trusted: true,
+        )
+    }
+
+    /// An untrusted streamable HTTP server with the default timeouts.
+    pub fn http(name: &str, url: &str) -> ServerSpec {
+        ServerSpec::with_transport(
+            name,
+            ServerTransport::Http {
+                url: url.to_string(),
+                headers: BTreeMap::new(),
+            },
+        )
+    }
+
+    fn with_transport(name: &str, transport: ServerTransport) -> ServerSpec {
+        ServerSpec {
+            name: name.to_string(),
+            transport,
+            trusted: false,
             read_only: false,
             allowed_tools: None,
             denied_tools: Vec::new(),
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            init_timeout: DEFAULT_INIT_TIMEOUT,
         }
     }
+
+    /// The built-in DataOps server: this same executable running `serve` over stdio,
+    /// given the variables `serve` reads (its backend credentials) and no others.
+    pub fn builtin(executable: PathBuf, extra_args: Vec<String>) -> ServerSpec {
+        let mut args = vec!["serve".to_string()];
+        args.extend(extra_args);
+        let mut spec = ServerSpec::stdio("opsdeck", &executable.display().to_string(), args);
+        if let ServerTransport::Stdio { pass_env, .. } = &mut spec.transport {
+            *pass_env = child_env::OPSDECK_SERVE_PASS_ENV
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+        }
+        spec.trusted = true;
+        spec
+    }
+}
+
+/// A configuration file, read: its servers, and what the user should be told about
+/// it (keys that were ignored), one line each, naming the file and the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedConfig {
+    pub servers: Vec<ServerSpec>,
+    pub warnings: Vec<String>,
 }
 
 /// Why a configuration could not be used. Each message names the file and the server.
@@ -129,108 +152,204 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("opsdeck").join("mcp.json"))
 }
 
-/// Reads a config file.
-pub fn load_file(path: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
+/// Reads a config file, with its warnings (show them to the user).
+pub fn load(path: &Path) -> Result<ParsedConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read MCP config {}: {e}", path.display())))?;
-    parse(&text, &path.display().to_string(), &|name| {
+    parse_config(&text, &path.display().to_string(), &|name| {
         std::env::var(name).ok()
     })
 }
 
-/// Parses config text; `lookup` resolves `${VAR}` / `${env:VAR}` in env values, URLs and headers.
+/// Reads a config file; its warnings go to the log only (prefer [`load`]).
+pub fn load_file(path: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
+    load(path).map(|parsed| parsed.servers)
+}
+
+/// Parses config text; warnings go to the log only (prefer [`parse_config`]).
 pub fn parse(
     text: &str,
     origin: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<ServerSpec>, ConfigError> {
-    let file: ConfigFile = serde_json::from_str(text).map_err(|e| {
+    parse_config(text, origin, lookup).map(|parsed| parsed.servers)
+}
+
+/// Parses config text; `lookup` resolves `${VAR}` / `${env:VAR}` in env values, URLs and headers.
+pub fn parse_config(
+    text: &str,
+    origin: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<ParsedConfig, ConfigError> {
+    let file: TopLevel = serde_json::from_str(text).map_err(|e| {
         ConfigError(format!(
             "{origin} is not a valid MCP config ({e}); expected {{\"mcpServers\": {{\"name\": {{\"command\": …}} or {{\"url\": …}}}}}}"
         ))
     })?;
+    let mut warnings = Vec::new();
+    for (raw, _) in &file.others {
+        let normalised = entry::normalise(raw);
+        if let Some(meant) =
+            entry::known(&normalised).or_else(|| entry::meant_safety_key(&normalised))
+        {
+            return Err(ConfigError(format!(
+                "{origin}: {} at the top level applies to no server; put {} inside each server's entry under mcpServers",
+                entry::quoted(raw),
+                meant.documented()
+            )));
+        }
+        if !matches!(normalised.as_str(), "schema" | "inputs" | "comment") {
+            warnings.push(format!(
+                "{origin}: {} is not a key opsdeck knows and was ignored",
+                entry::quoted(raw)
+            ));
+        }
+    }
+    let servers_key = match file.servers.as_slice() {
+        [] => {
+            return Err(ConfigError(format!(
+                "{origin} has no \"mcpServers\"; expected {{\"mcpServers\": {{\"name\": {{\"command\": …}} or {{\"url\": …}}}}}}"
+            )));
+        }
+        [(_, servers)] => servers,
+        [(first, _), (second, _), ..] => {
+            return Err(ConfigError(format!(
+                "{origin} lists servers twice ({} and {}); keep one",
+                entry::quoted(first),
+                entry::quoted(second)
+            )));
+        }
+    };
+    let mut seen_names = std::collections::BTreeSet::new();
     let mut specs = Vec::new();
-    for (name, entry) in file.servers {
+    for (name, Members(members)) in &servers_key.0 {
+        if !seen_names.insert(name.as_str()) {
+            return Err(ConfigError(format!(
+                "{origin}: server '{name}' is configured twice; keep one"
+            )));
+        }
+        let where_ = format!("{origin}: server '{name}'");
+        let entry = entry::read(members.clone(), &where_, &mut warnings)?;
         if entry.disabled {
             continue;
         }
-        let where_ = format!("{origin}: server '{name}'");
-        let expand = |value: &str| {
-            expand_vars(value, lookup).map_err(|var| {
-                ConfigError(format!(
-                    "{where_}: ${{{var}}} is not set in the environment"
-                ))
-            })
-        };
-        let transport = match (entry.command, entry.url, entry.kind.as_deref()) {
-            (Some(_), Some(_), _) => {
-                return Err(ConfigError(format!(
-                    "{where_} has both command and url; give one"
-                )));
-            }
-            (None, None, _) => {
-                return Err(ConfigError(format!(
-                    "{where_} has neither command (stdio) nor url (HTTP)"
-                )));
-            }
-            (Some(command), None, None | Some("stdio")) => ServerTransport::Stdio {
-                command,
-                args: entry.args,
-                env: entry
-                    .env
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), expand(v)?)))
-                    .collect::<Result<_, ConfigError>>()?,
-                cwd: entry.cwd,
-            },
-            (
-                None,
-                Some(url),
-                None | Some("http") | Some("streamable-http") | Some("streamableHttp"),
-            ) => ServerTransport::Http {
-                url: expand(&url)?,
-                headers: entry
-                    .headers
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), expand(v)?)))
-                    .collect::<Result<_, ConfigError>>()?,
-            },
-            (_, _, Some("sse")) => {
-                return Err(ConfigError(format!(
-                    "{where_} uses the legacy SSE transport, which opsdeck does not speak; use the server's streamable HTTP endpoint (usually /mcp)"
-                )));
-            }
-            (_, _, Some(other)) => {
-                return Err(ConfigError(format!(
-                    "{where_} has type '{other}'; use \"stdio\" or \"http\""
-                )));
-            }
-        };
-        let call_timeout = match entry.timeout_seconds {
-            Some(0) => {
-                return Err(ConfigError(format!(
-                    "{where_}: timeoutSeconds must be at least 1"
-                )));
-            }
-            Some(secs) => Duration::from_secs(secs),
-            None => DEFAULT_CALL_TIMEOUT,
-        };
-        specs.push(ServerSpec {
-            trusted: entry.trusted.unwrap_or(false),
-            read_only: entry.read_only,
-            allowed_tools: entry.allowed_tools,
-            denied_tools: entry.denied_tools,
-            call_timeout,
-            transport,
-            name,
-        });
+        specs.push(build_spec(name, entry, &where_, lookup, &mut warnings)?);
     }
     if specs.is_empty() {
         return Err(ConfigError(format!(
             "{origin} configures no enabled server"
         )));
     }
-    Ok(specs)
+    // Server order decides collision prefixes; keep it independent of file order.
+    specs.sort_by(|a, b| a.name.cmp(&b.name));
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(ParsedConfig {
+        servers: specs,
+        warnings,
+    })
+}
+
+fn build_spec(
+    name: &str,
+    entry: entry::Entry,
+    where_: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<ServerSpec, ConfigError> {
+    let expand = |value: &str| {
+        expand_vars(value, lookup).map_err(|var| {
+            ConfigError(format!(
+                "{where_}: ${{{var}}} is not set in the environment"
+            ))
+        })
+    };
+    let expand_map = |map: &BTreeMap<String, String>| {
+        map.iter()
+            .map(|(k, v)| Ok((k.clone(), expand(v)?)))
+            .collect::<Result<BTreeMap<_, _>, ConfigError>>()
+    };
+    let kind = entry.kind.as_deref().map(entry::normalise);
+    let transport = match (entry.command, entry.url, kind.as_deref()) {
+        (Some(_), Some(_), _) => {
+            return Err(ConfigError(format!(
+                "{where_} has both command and url; give one"
+            )));
+        }
+        (None, None, _) => {
+            return Err(ConfigError(format!(
+                "{where_} has neither command (stdio) nor url (HTTP)"
+            )));
+        }
+        (Some(command), None, None | Some("stdio")) => {
+            for pattern in &entry.pass_env {
+                child_env::check_pattern(pattern)
+                    .map_err(|e| ConfigError(format!("{where_}: passEnv {e}")))?;
+            }
+            if !entry.headers.is_empty() {
+                warnings.push(format!(
+                    "{where_}: headers apply to HTTP servers only and were ignored"
+                ));
+            }
+            ServerTransport::Stdio {
+                command,
+                args: entry.args,
+                env: expand_map(&entry.env)?,
+                cwd: entry.cwd,
+                pass_env: entry.pass_env,
+            }
+        }
+        (None, Some(url), None | Some("http") | Some("streamablehttp")) => {
+            if !entry.env.is_empty() || !entry.pass_env.is_empty() {
+                warnings.push(format!(
+                    "{where_}: env and passEnv apply to stdio servers only and were ignored"
+                ));
+            }
+            ServerTransport::Http {
+                url: expand(&url)?,
+                headers: expand_map(&entry.headers)?,
+            }
+        }
+        (_, _, Some("sse")) => {
+            return Err(ConfigError(format!(
+                "{where_} uses the legacy SSE transport, which opsdeck does not speak; use the server's streamable HTTP endpoint (usually /mcp)"
+            )));
+        }
+        (_, _, Some(_)) => {
+            return Err(ConfigError(format!(
+                "{where_} has type {}; use \"stdio\" (with command) or \"http\" (with url)",
+                entry::quoted(entry.kind.as_deref().unwrap_or_default())
+            )));
+        }
+    };
+    let seconds = |value: Option<u64>, key: &str, max: u64, default: Duration| match value {
+        None => Ok(default),
+        Some(secs) if (1..=max).contains(&secs) => Ok(Duration::from_secs(secs)),
+        Some(secs) => Err(ConfigError(format!(
+            "{where_}: {key} is {secs}; it must be between 1 and {max}"
+        ))),
+    };
+    Ok(ServerSpec {
+        name: name.to_string(),
+        transport,
+        trusted: entry.trusted,
+        read_only: entry.read_only,
+        allowed_tools: entry.allowed_tools,
+        denied_tools: entry.denied_tools,
+        call_timeout: seconds(
+            entry.timeout_seconds,
+            "timeoutSeconds",
+            MAX_CALL_TIMEOUT_SECS,
+            DEFAULT_CALL_TIMEOUT,
+        )?,
+        init_timeout: seconds(
+            entry.init_timeout_seconds,
+            "initTimeoutSeconds",
+            MAX_INIT_TIMEOUT_SECS,
+            DEFAULT_INIT_TIMEOUT,
+        )?,
+    })
 }
 
 /// Replaces `${VAR}` and `${env:VAR}`; an unset variable is an error naming it.

@@ -1,22 +1,22 @@
 //! One server: connect (stdio child or streamable HTTP), keep the tool list
-//! fresh, and on loss reconnect with backoff while callers fail fast.
+//! fresh, and on loss reconnect with backoff while callers fail fast. Every wait
+//! on the peer is bounded, and every one of them gives way to the host's shutdown.
 
-use std::collections::HashMap;
-use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Tool};
 use rmcp::service::{NotificationContext, Peer, RunningService};
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::transport::IntoTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
 use tokio::sync::{RwLock, mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{ServerSpec, ServerTransport};
+use super::outage::{Outage, clip, seconds};
+use super::transport::{self, StdioChild};
 
 /// What the status bar and the trace show about a server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,17 +34,14 @@ pub enum ConnectionState {
     Stopped,
 }
 
-/// The live session with a server.
-#[derive(Clone)]
-pub(super) struct Live {
-    pub peer: Peer<RoleClient>,
-    pub tools: Vec<Tool>,
-}
-
 pub(super) struct ServerConnection {
     pub spec: ServerSpec,
-    pub live: RwLock<Option<Live>>,
+    /// The session, while connected.
+    pub live: RwLock<Option<Peer<RoleClient>>>,
+    /// The last tool list the server gave (kept while it is down; empty until listed).
+    pub tools: RwLock<Vec<Tool>>,
     pub state: watch::Sender<ConnectionState>,
+    pub outage: Mutex<Outage>,
     shutdown: CancellationToken,
 }
 
@@ -66,10 +63,26 @@ impl ClientHandler for HostClient {
     }
 }
 
+/// A session that completed the handshake, with the process behind it (stdio).
+struct Connected {
+    running: RunningService<RoleClient, HostClient>,
+    child: Option<StdioChild>,
+    changes: mpsc::UnboundedReceiver<()>,
+}
+
+/// Why an attempt or a session ended.
+enum Ended {
+    /// The host is shutting down.
+    Stopped,
+    Failed(String),
+}
+
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A connection that stayed up this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
+/// How long a closing session may take to say goodbye before its process is stopped.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 impl ServerConnection {
     pub fn new(spec: ServerSpec) -> Arc<ServerConnection> {
@@ -77,7 +90,9 @@ impl ServerConnection {
         Arc::new(ServerConnection {
             spec,
             live: RwLock::new(None),
+            tools: RwLock::new(Vec::new()),
             state,
+            outage: Mutex::new(Outage::default()),
             shutdown: CancellationToken::new(),
         })
     }
@@ -91,198 +106,203 @@ impl ServerConnection {
         self.state.send_replace(state);
     }
 
+    fn note_outage(&self, update: impl FnOnce(&mut Outage)) {
+        if let Ok(mut outage) = self.outage.lock() {
+            update(&mut outage);
+        }
+    }
+
     /// Connects, serves until the connection is lost, reconnects with backoff; until stopped.
     pub async fn supervise(self: Arc<Self>) {
         let mut attempt: u32 = 0;
         loop {
             self.set_state(ConnectionState::Connecting);
-            let started = tokio::time::Instant::now();
-            let error = match self.connect().await {
-                Ok((running, changes)) => {
-                    let reason = self.serve(running, changes).await;
+            let started = Instant::now();
+            let deadline = started + self.spec.init_timeout;
+            self.note_outage(|o| o.until = Some(deadline));
+            let ended = match self.connect(deadline).await {
+                Ok(connected) => {
+                    let ended = self.serve(connected, deadline).await;
                     *self.live.write().await = None;
-                    if self.shutdown.is_cancelled() {
-                        self.set_state(ConnectionState::Stopped);
-                        return;
-                    }
                     if started.elapsed() >= HEALTHY_AFTER {
                         attempt = 0;
                     }
-                    reason
+                    ended
                 }
-                Err(error) => error,
+                Err(ended) => ended,
+            };
+            let error = match ended {
+                Ended::Stopped => break,
+                Ended::Failed(error) => clip(&error),
             };
             attempt = attempt.saturating_add(1);
             let delay = BACKOFF_START
                 .saturating_mul(1 << attempt.min(8))
                 .min(BACKOFF_MAX);
             tracing::warn!(server = %self.spec.name, attempt, %error, "connection lost or refused");
+            self.note_outage(|o| {
+                *o = Outage {
+                    attempt,
+                    error: Some(error.clone()),
+                    until: Some(Instant::now() + delay),
+                }
+            });
             self.set_state(ConnectionState::Reconnecting {
                 attempt,
                 error,
-                retry_in_ms: delay.as_millis() as u64,
+                retry_in_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             });
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.shutdown.cancelled() => {
-                    self.set_state(ConnectionState::Stopped);
-                    return;
-                }
+                _ = self.shutdown.cancelled() => break,
             }
         }
+        *self.live.write().await = None;
+        self.set_state(ConnectionState::Stopped);
     }
 
-    async fn connect(
-        &self,
-    ) -> Result<
-        (
-            RunningService<RoleClient, HostClient>,
-            mpsc::UnboundedReceiver<()>,
-        ),
-        String,
-    > {
+    /// Starts the transport and completes the handshake by `deadline`; a child that
+    /// does not make it is stopped before this returns.
+    async fn connect(&self, deadline: Instant) -> Result<Connected, Ended> {
         let (tools_changed, changes) = mpsc::unbounded_channel();
         let client = HostClient { tools_changed };
-        let running = match &self.spec.transport {
-            ServerTransport::Stdio {
-                command,
-                args,
-                env,
-                cwd,
-            } => {
-                let mut cmd = tokio::process::Command::new(command);
-                cmd.args(args).envs(env);
-                if let Some(dir) = cwd {
-                    cmd.current_dir(dir);
-                }
-                let (transport, stderr) = TokioChildProcess::builder(cmd)
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-                if let Some(stderr) = stderr {
-                    tokio::spawn(drain_stderr(self.spec.name.clone(), stderr));
-                }
-                client
-                    .serve(transport)
-                    .await
-                    .map_err(|e| format!("MCP handshake with `{command}` failed: {e}"))?
-            }
-            ServerTransport::Http { url, headers } => {
-                let mut custom = HashMap::new();
-                for (name, value) in headers {
-                    let name = name
-                        .parse()
-                        .map_err(|e| format!("header name {name:?} is invalid: {e}"))?;
-                    let value = value
-                        .parse()
-                        .map_err(|e| format!("header value for {name} is invalid: {e}"))?;
-                    custom.insert(name, value);
-                }
-                let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
-                    .custom_headers(custom);
-                client
-                    .serve(StreamableHttpClientTransport::from_config(config))
-                    .await
-                    .map_err(|e| format!("MCP handshake with {url} failed: {e}"))?
-            }
-        };
-        Ok((running, changes))
-    }
-
-    /// Lists tools, then waits for the connection to end (or to be stopped),
-    /// re-listing whenever the server says its tools changed.
-    async fn serve(
-        &self,
-        running: RunningService<RoleClient, HostClient>,
-        mut changes: mpsc::UnboundedReceiver<()>,
-    ) -> String {
-        let peer = running.peer().clone();
-        if let Err(error) = self.refresh_tools(&peer).await {
-            let _ = running.cancel().await;
-            return error;
-        }
-        let cancel = running.cancellation_token();
-        let mut waiting = Box::pin(running.waiting());
-        loop {
-            tokio::select! {
-                outcome = &mut waiting => {
-                    return match outcome {
-                        Ok(reason) => format!("the server closed the connection ({reason:?})"),
-                        Err(e) => format!("the connection task failed: {e}"),
-                    };
-                }
-                Some(()) = changes.recv() => {
-                    if let Err(error) = self.refresh_tools(&peer).await {
-                        tracing::warn!(server = %self.spec.name, %error, "tool list refresh failed");
+        match &self.spec.transport {
+            ServerTransport::Stdio { .. } => {
+                let process = transport::spawn_stdio(&self.spec).map_err(Ended::Failed)?;
+                let pipes = (process.stdout, process.stdin);
+                match self.handshake(client, pipes, deadline).await {
+                    Ok(running) => Ok(Connected {
+                        running,
+                        child: Some(process.child),
+                        changes,
+                    }),
+                    Err(ended) => {
+                        // The pipes went with the handshake, so the child has seen EOF.
+                        process.child.stop().await;
+                        Err(ended)
                     }
                 }
-                _ = self.shutdown.cancelled() => {
-                    // Cancelling closes stdin, then SIGTERM, then SIGKILL (rmcp's child shutdown);
-                    // awaiting the task waits for that to finish, so no zombie is left.
-                    cancel.cancel();
-                    let _ = waiting.await;
-                    return "stopped".to_string();
-                }
+            }
+            ServerTransport::Http { url, headers } => {
+                let http = transport::http_transport(&self.spec, url, headers)
+                    .map_err(Ended::Failed)?;
+                let running = self.handshake(client, http, deadline).await?;
+                Ok(Connected {
+                    running,
+                    child: None,
+                    changes,
+                })
             }
         }
+    }
+
+    async fn handshake<T, E, A>(
+        &self,
+        client: HostClient,
+        transport: T,
+        deadline: Instant,
+    ) -> Result<RunningService<RoleClient, HostClient>, Ended>
+    where
+        T: IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => Err(Ended::Stopped),
+            outcome = tokio::time::timeout_at(deadline, client.serve(transport)) => match outcome {
+                Err(_) => Err(Ended::Failed(format!(
+                    "did not answer initialize within {}",
+                    seconds(self.spec.init_timeout)
+                ))),
+                Ok(Err(e)) => Err(Ended::Failed(format!("the MCP handshake failed: {}", clip(&e.to_string())))),
+                Ok(Ok(running)) => Ok(running),
+            },
+        }
+    }
+
+    /// Lists tools (by the attempt's `deadline`), then waits for the connection to
+    /// end or the host to stop, re-listing whenever the server says its tools
+    /// changed. The session is closed and its process stopped before this returns.
+    async fn serve(&self, connected: Connected, deadline: Instant) -> Ended {
+        let Connected {
+            running,
+            child,
+            mut changes,
+        } = connected;
+        let peer = running.peer().clone();
+        let cancel = running.cancellation_token();
+        let mut waiting = Box::pin(running.waiting());
+        let listed = tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => Err(Ended::Stopped),
+            listed = self.list_tools(&peer, self.spec.init_timeout, deadline) => listed.map_err(Ended::Failed),
+        };
+        let ended = match listed {
+            Err(ended) => ended,
+            Ok(()) => loop {
+                tokio::select! {
+                    biased;
+                    _ = self.shutdown.cancelled() => break Ended::Stopped,
+                    outcome = &mut waiting => {
+                        break Ended::Failed(match outcome {
+                            Ok(reason) => format!("the server closed the connection ({reason:?})"),
+                            Err(e) => format!("the connection task failed: {e}"),
+                        });
+                    }
+                    Some(()) = changes.recv() => {
+                        let within = self.spec.call_timeout;
+                        tokio::select! {
+                            _ = self.shutdown.cancelled() => {}
+                            listed = self.list_tools(&peer, within, Instant::now() + within) => if let Err(error) = listed {
+                                tracing::warn!(server = %self.spec.name, %error, "tool list refresh failed");
+                            },
+                        }
+                    }
+                }
+            },
+        };
+        *self.live.write().await = None;
+        // Cancelling closes the transport (stdin, for a child); a peer that will not
+        // let go is not waited on past the grace.
+        cancel.cancel();
+        let _ = tokio::time::timeout(CLOSE_GRACE, waiting).await;
+        if let Some(child) = child {
+            child.stop().await;
+        }
+        ended
     }
 
     /// Re-lists the tools of a live connection; a failure is logged, the old list kept.
     pub async fn refresh(&self) {
-        let peer = self.live.read().await.as_ref().map(|l| l.peer.clone());
+        let peer = self.live.read().await.clone();
         if let Some(peer) = peer
-            && let Err(error) = self.refresh_tools(&peer).await
+            && let Err(error) = self
+                .list_tools(&peer, self.spec.call_timeout, Instant::now() + self.spec.call_timeout)
+                .await
         {
             tracing::warn!(server = %self.spec.name, %error, "tool list refresh failed");
         }
     }
 
-    async fn refresh_tools(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
-        let tools: Vec<Tool> = tokio::time::timeout(self.spec.call_timeout, peer.list_all_tools())
+    /// Lists the tools by `deadline` (`within` is that limit, for the message).
+    async fn list_tools(
+        &self,
+        peer: &Peer<RoleClient>,
+        within: Duration,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let tools: Vec<Tool> = tokio::time::timeout_at(deadline, peer.list_all_tools())
             .await
-            .map_err(|_| {
-                format!(
-                    "tools/list did not answer within {:?}",
-                    self.spec.call_timeout
-                )
-            })?
+            .map_err(|_| format!("did not answer tools/list within {}", seconds(within)))?
             .map_err(|e| format!("tools/list failed: {e}"))?
             .into_iter()
             .filter(|t| self.spec.offers(&t.name))
             .collect();
         let count = tools.len();
-        *self.live.write().await = Some(Live {
-            peer: peer.clone(),
-            tools,
-        });
+        *self.tools.write().await = tools;
+        *self.live.write().await = Some(peer.clone());
+        self.note_outage(|o| *o = Outage::default());
         self.set_state(ConnectionState::Ready { tools: count });
         Ok(())
-    }
-}
-
-/// Reads a child's stderr continuously into the log so it can never block on a
-/// full pipe, in bounded pieces so a flood without newlines cannot grow memory.
-async fn drain_stderr(server: String, mut stderr: tokio::process::ChildStderr) {
-    const MAX_LINE: usize = 2_048;
-    let mut buffer = vec![0u8; 8_192];
-    let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
-    loop {
-        let read = match stderr.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        for &byte in &buffer[..read] {
-            if byte == b'\n' || line.len() >= MAX_LINE {
-                tracing::info!(server = %server, "stderr: {}", String::from_utf8_lossy(&line));
-                line.clear();
-                if byte == b'\n' {
-                    continue;
-                }
-            }
-            line.push(byte);
-        }
-    }
-    if !line.is_empty() {
-        tracing::info!(server = %server, "stderr: {}", String::from_utf8_lossy(&line));
     }
 }

@@ -1,13 +1,18 @@
 //! The MCP host: connects to the configured servers (stdio children or streamable
 //! HTTP), merges their tools into one catalogue, and calls them with a timeout.
 //! Each server has a supervisor task that reconnects with backoff; calls to a
-//! server that is down fail at once with a clear error.
+//! server that is down fail at once, saying which server and when to try again.
+//! Nothing here waits on a peer without a limit: the handshake, listings and calls
+//! time out, and shutdown returns within [`SHUTDOWN_DEADLINE`] whatever the peers do.
 
 pub mod catalog;
+pub mod child_env;
 pub mod config;
 mod connection;
+mod outage;
+mod transport;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
@@ -28,13 +33,18 @@ pub use config::ServerSpec;
 pub use connection::ConnectionState;
 use connection::ServerConnection;
 
+/// The longest [`McpHost::shutdown`] waits: each child gets about three seconds
+/// (stdin closed, SIGTERM, SIGKILL), all at once; then it returns regardless.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Why a tool call did not produce a result.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
-    #[error("there is no tool named '{name}'; available: {known}")]
-    UnknownTool { name: String, known: String },
-    #[error("server '{server}' is not connected ({state}); the call was not sent")]
-    Unavailable { server: String, state: String },
+    /// No such tool; the message says whether a server that is down may be why.
+    #[error("{message}")]
+    UnknownTool { name: String, message: String },
+    #[error("{reason}; the call was not sent")]
+    Unavailable { server: String, reason: String },
     #[error("{tool} on server '{server}' did not answer within {after:?}; the call was cancelled")]
     Timeout {
         server: String,
@@ -51,12 +61,13 @@ pub enum CallError {
 
 pub struct McpHost {
     servers: Vec<Arc<ServerConnection>>,
-    supervisors: Vec<JoinHandle<()>>,
+    supervisors: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl McpHost {
     /// Starts every server and waits (at most `settle`) until each is ready or has
     /// failed its first attempt, so the first catalogue is complete when it can be.
+    /// Supervisors keep running after `settle`; dropping the host stops them.
     pub async fn start(specs: Vec<ServerSpec>, settle: Duration) -> McpHost {
         let servers: Vec<Arc<ServerConnection>> =
             specs.into_iter().map(ServerConnection::new).collect();
@@ -66,7 +77,7 @@ impl McpHost {
             .collect();
         let host = McpHost {
             servers,
-            supervisors,
+            supervisors: Mutex::new(supervisors),
         };
         let settled = async {
             for server in &host.servers {
@@ -103,24 +114,59 @@ impl McpHost {
             .find(|s| s.name == server)
     }
 
-    /// The merged catalogue of every connected server.
+    /// The merged catalogue. A server that is reconnecting keeps its last known
+    /// tools, marked unavailable, so names do not shift while it is away.
     pub async fn catalog(&self) -> Vec<CatalogTool> {
         let mut per_server = Vec::new();
+        let mut down = Vec::new();
         for server in &self.servers {
-            if let Some(live) = server.live.read().await.as_ref() {
-                per_server.push((server.spec.name.clone(), live.tools.clone()));
+            let tools = server.tools.read().await.clone();
+            if server.live.read().await.is_none() {
+                down.push(server.spec.name.as_str());
             }
+            per_server.push((server.spec.name.clone(), tools));
         }
-        catalog::build(&per_server)
+        let mut catalog = catalog::build(&per_server);
+        for tool in &mut catalog {
+            tool.available = !down.contains(&tool.server.as_str());
+        }
+        catalog
+    }
+
+    /// What to answer a call of `name` that `catalog` does not hold: when a server
+    /// is not ready, which one, why, and when to try again; else the tools there are.
+    pub fn explain_missing(&self, name: &str, catalog: &[CatalogTool]) -> String {
+        let available: Vec<&str> = catalog
+            .iter()
+            .filter(|t| t.available)
+            .map(|t| t.exposed_name.as_str())
+            .collect();
+        outage::missing_tool(name, &self.down(), &available)
+    }
+
+    /// The servers that are not ready, each as a clause with its retry time.
+    fn down(&self) -> Vec<outage::Down> {
+        let now = tokio::time::Instant::now();
+        self.servers
+            .iter()
+            .filter_map(|server| {
+                let state = server.state.borrow().clone();
+                let record = server
+                    .outage
+                    .lock()
+                    .map(|o| o.clone())
+                    .unwrap_or_default();
+                outage::describe(&server.spec.name, &state, &record, now)
+            })
+            .collect()
     }
 
     /// Asks every connected server for its tools again (a changed definition shows
     /// up as a new `definition_hash`). Servers that announce changes are re-listed
-    /// on their own; this catches the ones that do not.
+    /// on their own; this catches the ones that do not. Servers are asked at once,
+    /// each bounded by its call timeout.
     pub async fn refresh_tools(&self) {
-        for server in &self.servers {
-            server.refresh().await;
-        }
+        futures::future::join_all(self.servers.iter().map(|s| s.refresh())).await;
     }
 
     /// Calls a tool by its catalogue name. Dropping the future cancels the call
@@ -132,10 +178,9 @@ impl McpHost {
     ) -> Result<CallToolResult, CallError> {
         let catalog = self.catalog().await;
         let Some(entry) = catalog.iter().find(|t| t.exposed_name == exposed_name) else {
-            let known: Vec<&str> = catalog.iter().map(|t| t.exposed_name.as_str()).collect();
             return Err(CallError::UnknownTool {
                 name: exposed_name.to_string(),
-                known: known.join(", "),
+                message: self.explain_missing(exposed_name, &catalog),
             });
         };
         self.call_tool(entry, arguments).await
@@ -150,14 +195,23 @@ impl McpHost {
         let Some(server) = self.servers.iter().find(|s| s.spec.name == entry.server) else {
             return Err(CallError::Unavailable {
                 server: entry.server.clone(),
-                state: "not configured".into(),
+                reason: format!("server '{}' is not configured", entry.server),
             });
         };
-        let Some(live) = server.live.read().await.clone() else {
-            let state = serde_json::to_string(&*server.state.borrow()).unwrap_or_default();
+        let Some(peer) = server.live.read().await.clone() else {
+            let down: Vec<outage::Down> = self
+                .down()
+                .into_iter()
+                .filter(|d| d.clause.starts_with(&format!("server '{}' ", entry.server)))
+                .collect();
+            let reason = if down.is_empty() {
+                format!("server '{}' is not connected", entry.server)
+            } else {
+                outage::unavailable(&down)
+            };
             return Err(CallError::Unavailable {
                 server: entry.server.clone(),
-                state,
+                reason,
             });
         };
         let mut params = CallToolRequestParams::new(entry.tool.name.clone());
@@ -165,7 +219,7 @@ impl McpHost {
             params = params.with_arguments(arguments);
         }
         let timeout = server.spec.call_timeout;
-        match tokio::time::timeout(timeout, live.peer.call_tool(params)).await {
+        match tokio::time::timeout(timeout, peer.call_tool(params)).await {
             Err(_) => Err(CallError::Timeout {
                 server: entry.server.clone(),
                 tool: entry.tool.name.to_string(),
@@ -174,20 +228,40 @@ impl McpHost {
             Ok(Err(error)) => Err(CallError::Failed {
                 server: entry.server.clone(),
                 tool: entry.tool.name.to_string(),
-                error: error.to_string(),
+                error: outage::clip(&error.to_string()),
             }),
             Ok(Ok(result)) => Ok(result),
         }
     }
 
-    /// Stops every server (stdin closed, then SIGTERM, then SIGKILL for children)
-    /// and waits for their supervisors, so no child outlives the host.
-    pub async fn shutdown(self) {
+    /// Stops every server (stdin closed, then SIGTERM, then SIGKILL for children,
+    /// all at once) and waits for their supervisors — at most [`SHUTDOWN_DEADLINE`],
+    /// whatever a peer does; a supervisor still running then is aborted.
+    pub async fn shutdown(&self) {
         for server in &self.servers {
             server.stop();
         }
-        for supervisor in self.supervisors {
-            let _ = supervisor.await;
+        let supervisors = match self.supervisors.lock() {
+            Ok(mut guard) => std::mem::take(&mut *guard),
+            Err(_) => return,
+        };
+        let aborts: Vec<_> = supervisors.iter().map(JoinHandle::abort_handle).collect();
+        let all = futures::future::join_all(supervisors);
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, all).await.is_err() {
+            tracing::warn!("MCP servers did not stop within {SHUTDOWN_DEADLINE:?}; leaving them");
+            for abort in aborts {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for McpHost {
+    /// A host dropped without [`McpHost::shutdown`] still stops its supervisors,
+    /// which stop their children on their own (while the runtime runs).
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.stop();
         }
     }
 }

@@ -107,6 +107,19 @@ pub struct EstateCatalog {
     /// finds nothing says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub load_errors: Vec<LoadError>,
+    /// Kinds of definition the backend could not read at all (no permission,
+    /// gone, unreachable): what is built on this catalogue lacks them, and says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableDefinitions>,
+}
+
+/// A kind of definition that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UnreadableDefinitions {
+    /// `linked services`, `datasets`, `triggers`.
+    pub what: String,
+    /// `403 Forbidden: the identity lacks Microsoft.DataFactory/factories/linkedservices/read`.
+    pub why: String,
 }
 
 /// A definition file that failed to load, and why.
@@ -136,6 +149,7 @@ impl EstateCatalog {
         self.linked_services.extend(other.linked_services);
         self.datasets.extend(other.datasets);
         self.load_errors.extend(other.load_errors);
+        self.unreadable.extend(other.unreadable);
     }
 
     /// For a pipeline that is not in the catalogue: the load errors that may

@@ -260,6 +260,7 @@ mod tests {
                 })
                 .collect(),
             load_errors: vec![],
+            unreadable: vec![],
         }
     }
 

@@ -3,17 +3,21 @@
 //!
 //! Safe by default: loopback only unless a bearer token is configured (and then
 //! required on `/mcp`); `Host` checked against loopback names to stop DNS
-//! rebinding; browser `Origin`s other than localhost rejected.
+//! rebinding and browser `Origin`s other than localhost rejected, on every
+//! route; real remediation only for callers with the token, unless the
+//! operator opens it with `--http-allow-unauthenticated-remediation`.
+
+mod health;
+mod rebinding;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -29,7 +33,34 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// Extra `Host` names to accept (for a non-loopback bind behind a name).
     pub allowed_hosts: Vec<String>,
+    /// Let callers without a token rerun and cancel for real (loopback only,
+    /// since a public bind needs a token anyway).
+    pub allow_unauthenticated_remediation: bool,
 }
+
+/// Who may rerun and cancel for real through this HTTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemediationAccess {
+    /// A token is configured, so every `/mcp` caller presented it.
+    BearerToken,
+    /// No token: callers are anonymous, so only dry runs are served.
+    RefusedWithoutToken,
+    /// No token, and the operator chose to allow it anyway.
+    OpenWithoutAuthentication,
+}
+
+impl RemediationAccess {
+    pub fn of(options: &HttpOptions) -> RemediationAccess {
+        match (&options.bearer_token, options.allow_unauthenticated_remediation) {
+            (Some(_), _) => RemediationAccess::BearerToken,
+            (None, false) => RemediationAccess::RefusedWithoutToken,
+            (None, true) => RemediationAccess::OpenWithoutAuthentication,
+        }
+    }
+}
+
+/// The tool error a real rerun or cancel gets from a caller without a token.
+pub const UNAUTHENTICATED_REMEDIATION_REFUSAL: &str = "real remediation over HTTP needs an authenticated caller, and this server was started with `serve --http` without a bearer token, so anyone who can reach its port could rerun or cancel runs. To enable it, set OPSDECK_HTTP_TOKEN (or --token-file) to a token of 16+ characters and have the client send `Authorization: Bearer <token>`; or, accepting that risk on this machine, restart with --http-allow-unauthenticated-remediation. Dry runs (dry_run=true) work without a token";
 
 /// Checks the bind rules before anything listens.
 pub fn check_bind(options: &HttpOptions) -> Result<(), String> {
@@ -42,8 +73,13 @@ pub fn check_bind(options: &HttpOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// The HTTP application: MCP, health, and the guards around them.
-pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: CancellationToken) -> Router {
+/// `Host` names accepted; `None` for any.
+fn allowed_hosts(options: &HttpOptions) -> Option<Vec<String>> {
+    // Behind a token on a public address the Host header is whatever name clients use;
+    // DNS rebinding cannot forge the token, so the host list only applies when given.
+    if !options.bind.ip().is_loopback() && options.allowed_hosts.is_empty() {
+        return None;
+    }
     let mut hosts = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -51,6 +87,10 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
     ];
     hosts.push(options.bind.ip().to_string());
     hosts.extend(options.allowed_hosts.iter().cloned());
+    Some(hosts)
+}
+
+fn allowed_origins(options: &HttpOptions) -> Vec<String> {
     let mut origins: Vec<String> = [
         "http://localhost:*",
         "http://127.0.0.1:*",
@@ -61,16 +101,30 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
     .map(|s| s.to_string())
     .collect();
     origins.extend(options.allowed_origins.iter().cloned());
+    origins
+}
+
+/// The HTTP application: MCP, health, and the guards around them.
+///
+/// Without a token (and without the operator's explicit flag), the server's
+/// remediation policy is told to refuse real reruns and cancels: the tools see
+/// one refusal whichever way they are reached over this transport.
+pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: CancellationToken) -> Router {
+    let access = RemediationAccess::of(options);
+    if access == RemediationAccess::RefusedWithoutToken {
+        server
+            .policy()
+            .refuse_unauthenticated_remediation(UNAUTHENTICATED_REMEDIATION_REFUSAL);
+    }
+    let hosts = allowed_hosts(options);
+    let origins = allowed_origins(options);
     let mut config = StreamableHttpServerConfig::default()
-        .with_allowed_origins(origins)
+        .with_allowed_origins(origins.clone())
         .enforce_origin_validation()
         .with_cancellation_token(cancel);
-    // Behind a token on a public address the Host header is whatever name clients use;
-    // DNS rebinding cannot forge the token, so the host list only applies when given.
-    config = if !options.bind.ip().is_loopback() && options.allowed_hosts.is_empty() {
-        config.disable_allowed_hosts()
-    } else {
-        config.with_allowed_hosts(hosts)
+    config = match &hosts {
+        None => config.disable_allowed_hosts(),
+        Some(list) => config.with_allowed_hosts(list.clone()),
     };
     let mcp_server = server.clone();
     let service = StreamableHttpService::new(
@@ -79,35 +133,31 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
         config,
     );
     let token = options.bearer_token.clone().map(Arc::new);
+    // The layer added last runs first: keep the token check last, so that a
+    // request-screening layer for `/mcp`, added before it, sees only
+    // authenticated callers.
     let mcp = Router::new()
         .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(token, require_bearer));
-    Router::new()
-        .route(
-            "/health/live",
-            get(|| async {
-                (
-                    StatusCode::OK,
-                    axum::Json(serde_json::json!({"status": "live"})),
-                )
-            }),
-        )
-        .route("/health/ready", get(ready))
-        .with_state(server)
+        .layer(middleware::from_fn_with_state(token.clone(), require_bearer));
+    let allowlists = Arc::new(rebinding::Allowlists::new(hosts.as_deref(), &origins));
+    health::routes(server, token, access)
         .merge(mcp)
+        .layer(middleware::from_fn_with_state(
+            allowlists,
+            rebinding::reject_foreign_host_or_origin,
+        ))
 }
 
-async fn ready(State(server): State<OpsdeckServer>) -> Response {
-    let checks = server.backends().health().await;
-    let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body =
-        serde_json::json!({"status": if ok { "ready" } else { "not ready" }, "backends": checks});
-    (status, axum::Json(body)).into_response()
+/// Whether the request carries `Authorization: Bearer <expected>`.
+fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .is_some_and(|candidate| constant_time_eq(candidate.as_bytes(), expected.as_bytes()))
 }
 
 async fn require_bearer(
@@ -118,28 +168,16 @@ async fn require_bearer(
     let Some(expected) = token else {
         return next.run(request).await;
     };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    match presented {
-        Some(candidate) if constant_time_eq(candidate.as_bytes(), expected.as_bytes()) => {
-            next.run(request).await
-        }
-        _ => {
-            let mut response =
-                (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"opsdeck\""),
-            );
-            response
-        }
+    if bearer_matches(request.headers(), &expected) {
+        return next.run(request).await;
     }
+    let mut response =
+        (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"opsdeck\""),
+    );
+    response
 }
 
 /// Compares without leaking, through timing, how much of the token matched.
@@ -162,6 +200,7 @@ pub async fn serve_http(server: OpsdeckServer, options: HttpOptions) -> Result<(
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
     tracing::info!(%local, auth = options.bearer_token.is_some(), "serving MCP over HTTP");
+    announce_remediation_access(&options);
     // Tests and scripts read this line to learn the port when binding port 0.
     eprintln!("opsdeck: serving MCP at http://{local}/mcp");
     axum::serve(listener, app)
@@ -171,6 +210,30 @@ pub async fn serve_http(server: OpsdeckServer, options: HttpOptions) -> Result<(
         })
         .await
         .map_err(|e| format!("HTTP server failed: {e}"))
+}
+
+/// Says at start who may remediate; loudly when anyone may.
+fn announce_remediation_access(options: &HttpOptions) {
+    match RemediationAccess::of(options) {
+        RemediationAccess::OpenWithoutAuthentication => {
+            tracing::warn!(
+                "--http-allow-unauthenticated-remediation: real reruns and cancels are open to any caller without a token"
+            );
+            eprintln!(
+                "opsdeck: WARNING: --http-allow-unauthenticated-remediation is set: anyone who can reach {} can rerun and cancel pipeline runs without a token",
+                options.bind
+            );
+        }
+        RemediationAccess::RefusedWithoutToken => tracing::info!(
+            "no bearer token: real reruns and cancels over HTTP are refused, dry runs and reads are served"
+        ),
+        RemediationAccess::BearerToken if options.allow_unauthenticated_remediation => {
+            tracing::info!(
+                "--http-allow-unauthenticated-remediation has no effect: a bearer token is configured and required"
+            )
+        }
+        RemediationAccess::BearerToken => {}
+    }
 }
 
 /// Resolves on Ctrl-C, SIGTERM or SIGHUP.
@@ -209,6 +272,7 @@ mod tests {
             bearer_token: token.map(str::to_string),
             allowed_origins: vec![],
             allowed_hosts: vec![],
+            allow_unauthenticated_remediation: false,
         }
     }
 
@@ -219,6 +283,40 @@ mod tests {
         assert!(check_bind(&options("0.0.0.0:8080", Some("t"))).is_ok());
         assert!(check_bind(&options("127.0.0.1:8080", None)).is_ok());
         assert!(check_bind(&options("[::1]:8080", None)).is_ok());
+    }
+
+    #[test]
+    fn remediation_needs_a_token_or_the_explicit_flag() {
+        let mut open = options("127.0.0.1:8080", None);
+        assert_eq!(
+            RemediationAccess::of(&open),
+            RemediationAccess::RefusedWithoutToken
+        );
+        open.allow_unauthenticated_remediation = true;
+        assert_eq!(
+            RemediationAccess::of(&open),
+            RemediationAccess::OpenWithoutAuthentication
+        );
+        let mut tokened = options("127.0.0.1:8080", Some("t"));
+        tokened.allow_unauthenticated_remediation = true;
+        assert_eq!(
+            RemediationAccess::of(&tokened),
+            RemediationAccess::BearerToken
+        );
+    }
+
+    #[test]
+    fn bearer_headers_match_only_the_exact_token() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        assert!(bearer_matches(&with("Bearer abc"), "abc"));
+        assert!(bearer_matches(&with("bearer abc"), "abc"));
+        assert!(!bearer_matches(&with("Bearer abcd"), "abc"));
+        assert!(!bearer_matches(&with("Basic abc"), "abc"));
+        assert!(!bearer_matches(&HeaderMap::new(), "abc"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! One handler type, [`OpsdeckServer`], whose tools are grouped by domain in
 //! `tools/` (each file contributes a router; they are added together here).
 
+pub mod framing;
 pub mod http;
 pub mod policy;
 pub mod reply;
@@ -123,6 +124,10 @@ impl ServerHandler for OpsdeckServer {
             .call(ToolCallContext::new(self, request, context))
             .await;
         tracing::info!(tool = %name, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "tool call");
-        result
+        // A protocol error (say, from deserialising the arguments) may quote them.
+        result.map_err(|mut error| {
+            error.message = reply::clip_error_text(&error.message).into();
+            error
+        })
     }
 }

@@ -8,11 +8,15 @@
 //!
 //! Every remediation attempt — previewed, done, refused by policy or failed —
 //! is appended to the audit log as one JSON line: who, what, when, outcome.
+//! The log is the owner's alone (file 0600, its directory 0700 when made
+//! here) and never lands in a shared temporary directory: with nowhere to put
+//! it, real remediation is refused rather than done unaudited.
 
 use std::collections::HashMap;
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -79,7 +83,11 @@ pub struct Attempt<'a> {
 /// The policy with its memory (previews seen, reruns done) and the audit log.
 pub struct PolicyGuard {
     policy: RemediationPolicy,
-    audit_path: PathBuf,
+    /// `None` when no state directory exists and the policy names no file.
+    audit_path: Option<PathBuf>,
+    /// Set (once, never unset) by a transport whose callers are not
+    /// authenticated: the refusal every real remediation then gets.
+    unauthenticated_refusal: OnceLock<String>,
     state: Mutex<GuardState>,
 }
 
@@ -90,22 +98,68 @@ struct GuardState {
 }
 
 const PREVIEW_FRESH_FOR_MINUTES: i64 = 15;
+const AUDIT_FILE_NAME: &str = "audit.jsonl";
+const NO_AUDIT_LOG: &str = "no place for the remediation audit log: there is no state directory (set OPSDECK_LOG_DIR, XDG_STATE_HOME or HOME) and the policy names no audit_log. Real remediation is never done unaudited; dry runs still work";
 
 impl PolicyGuard {
+    /// A guard auditing to the policy's `audit_log`, else `default_audit_dir/audit.jsonl`.
     pub fn new(policy: RemediationPolicy, default_audit_dir: &Path) -> PolicyGuard {
         let audit_path = policy
             .audit_log
             .clone()
-            .unwrap_or_else(|| default_audit_dir.join("audit.jsonl"));
+            .unwrap_or_else(|| default_audit_dir.join(AUDIT_FILE_NAME));
+        PolicyGuard::with_audit_path(policy, Some(audit_path))
+    }
+
+    /// A guard auditing to the policy's `audit_log`, else the log directory's
+    /// `audit.jsonl`. With neither, it audits nowhere and refuses real
+    /// remediation (never a fallback to the shared temporary directory).
+    pub fn at_default_location(policy: RemediationPolicy) -> PolicyGuard {
+        let audit_path = policy.audit_log.clone().or_else(|| {
+            crate::logging::log_dir().map(|dir| dir.join(AUDIT_FILE_NAME))
+        });
+        PolicyGuard::with_audit_path(policy, audit_path)
+    }
+
+    /// [`PolicyGuard::at_default_location`] for a server about to start: no
+    /// place for the audit log, or one that cannot be made private and
+    /// writable, is an error now rather than a surprise at the first rerun.
+    pub fn open(policy: RemediationPolicy) -> Result<PolicyGuard, String> {
+        let guard = PolicyGuard::at_default_location(policy);
+        let path = guard.audit_path.as_deref().ok_or(NO_AUDIT_LOG)?;
+        open_private_append(path).map_err(|e| {
+            format!(
+                "cannot open the remediation audit log {}: {e}. Set OPSDECK_LOG_DIR, or audit_log in the policy, to a directory you can write",
+                path.display()
+            )
+        })?;
+        Ok(guard)
+    }
+
+    fn with_audit_path(policy: RemediationPolicy, audit_path: Option<PathBuf>) -> PolicyGuard {
         PolicyGuard {
             policy,
             audit_path,
+            unauthenticated_refusal: OnceLock::new(),
             state: Mutex::new(GuardState::default()),
         }
     }
 
-    pub fn audit_path(&self) -> &Path {
-        &self.audit_path
+    pub fn audit_path(&self) -> Option<&Path> {
+        self.audit_path.as_deref()
+    }
+
+    /// From now on every real remediation is refused with `refusal` (dry runs
+    /// still work). For transports whose callers are not authenticated; it
+    /// cannot be undone, so no later call can reopen what a transport closed.
+    pub fn refuse_unauthenticated_remediation(&self, refusal: impl Into<String>) {
+        // A second call changes nothing: the first refusal already holds.
+        let _ = self.unauthenticated_refusal.set(refusal.into());
+    }
+
+    /// Whether real remediation is refused because callers are not authenticated.
+    pub fn refuses_unauthenticated_remediation(&self) -> bool {
+        self.unauthenticated_refusal.get().is_some()
     }
 
     /// Whether the attempt may go ahead; the refusal says which rule and what to do.
@@ -115,6 +169,12 @@ impl PolicyGuard {
         if attempt.dry_run {
             state.previews.insert(key, now);
             return Ok(());
+        }
+        if let Some(refusal) = self.unauthenticated_refusal.get() {
+            return Err(refusal.clone());
+        }
+        if self.audit_path.is_none() {
+            return Err(NO_AUDIT_LOG.to_string());
         }
         match self.policy.rule(attempt.environment) {
             EnvironmentRule::Forbidden => {
@@ -178,24 +238,44 @@ impl PolicyGuard {
             "outcome": outcome,
             "detail": detail,
         });
-        let written = self
-            .audit_path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.audit_path)
-            })
-            .and_then(|mut file| writeln!(file, "{line}"));
+        let Some(path) = &self.audit_path else {
+            tracing::error!("{NO_AUDIT_LOG}; not recorded: {line}");
+            return;
+        };
+        let written = open_private_append(path).and_then(|mut file| writeln!(file, "{line}"));
         if let Err(e) = written {
-            tracing::error!(
-                "cannot write the audit log {}: {e}",
-                self.audit_path.display()
-            );
+            tracing::error!("cannot write the audit log {}: {e}", path.display());
         }
     }
+}
+
+/// Opens the audit log for appending, readable by its owner only: created
+/// 0600 (with its directory 0700 when that is made here too), and an existing
+/// file with a looser mode narrowed to 0600. It says who acted on what, and
+/// its arguments may name connections.
+fn open_private_append(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        let mut builder = DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -303,6 +383,95 @@ mod tests {
         assert_eq!(policy.rule("prod"), EnvironmentRule::Approval);
         assert_eq!(policy.rule("staging"), EnvironmentRule::Allowed);
         assert!(policy.require_preview);
+    }
+
+    #[test]
+    fn unauthenticated_callers_get_previews_but_no_real_remediation() {
+        let g = guard("[remediation]\n");
+        let args = json!({});
+        let now = Utc::now();
+        assert!(!g.refuses_unauthenticated_remediation());
+        g.refuse_unauthenticated_remediation("set a token first");
+        g.refuse_unauthenticated_remediation("a later, weaker word changes nothing");
+        assert!(g.refuses_unauthenticated_remediation());
+        assert_eq!(
+            g.check(&attempt("dev", false, Some("dana"), &args), now),
+            Err("set a token first".to_string())
+        );
+        assert!(g.check(&attempt("dev", true, None, &args), now).is_ok());
+    }
+
+    #[test]
+    fn without_a_place_for_the_audit_log_real_remediation_is_refused() {
+        let g = PolicyGuard::with_audit_path(RemediationPolicy::default(), None);
+        let args = json!({});
+        let now = Utc::now();
+        let err = g
+            .check(&attempt("dev", false, None, &args), now)
+            .unwrap_err();
+        assert!(
+            err.contains("audit log") && err.contains("OPSDECK_LOG_DIR"),
+            "{err}"
+        );
+        assert!(g.check(&attempt("dev", true, None, &args), now).is_ok());
+        assert!(g.audit_path().is_none());
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    fn scratch_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "opsdeck-policy-{tag}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_audit_log_is_created_private_in_a_private_directory() {
+        let root = scratch_dir("create");
+        let audit = root.join("state/opsdeck/audit.jsonl");
+        let policy = RemediationPolicy {
+            audit_log: Some(audit.clone()),
+            ..RemediationPolicy::default()
+        };
+        let g = PolicyGuard::new(policy, &root);
+        let args = json!({});
+        g.audit(&attempt("dev", true, None, &args), "previewed", "", Utc::now());
+        assert_eq!(mode_of(&audit), 0o600);
+        assert_eq!(mode_of(&root.join("state/opsdeck")), 0o700);
+        assert_eq!(mode_of(&root.join("state")), 0o700);
+        assert_eq!(std::fs::read_to_string(&audit).unwrap().lines().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_world_readable_audit_log_is_narrowed_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = scratch_dir("narrow");
+        let audit = root.join(AUDIT_FILE_NAME);
+        std::fs::write(&audit, "{\"earlier\":true}\n").unwrap();
+        std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let g = PolicyGuard::new(RemediationPolicy::default(), &root);
+        let args = json!({});
+        g.audit(&attempt("dev", true, None, &args), "previewed", "", Utc::now());
+        assert_eq!(mode_of(&audit), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&audit).unwrap().lines().count(),
+            2,
+            "appended, not replaced"
+        );
+        std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o666)).unwrap();
+        open_private_append(&audit).unwrap();
+        assert_eq!(mode_of(&audit), 0o600, "opening at start narrows it too");
     }
 
     #[test]

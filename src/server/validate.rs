@@ -28,15 +28,18 @@ pub fn check_arguments(
     }
     for (name, value) in args {
         match properties.get(name) {
-            None => problems.push(format!("unknown parameter '{name}'")),
+            None => problems.push(format!("unknown parameter '{}'", quoted_name(name))),
             Some(spec) => {
                 let allowed = allowed_types(spec);
                 if !allowed.is_empty() && !allowed.iter().any(|t| matches_type(t, value)) {
                     problems.push(format!(
-                        "'{name}' must be {} (got {})",
+                        "'{}' must be {} (got {})",
+                        quoted_name(name),
                         allowed.join(" or "),
                         describe(value)
                     ));
+                } else if let Some(problem) = unrepresentable_integer(name, spec, value) {
+                    problems.push(problem);
                 }
             }
         }
@@ -50,6 +53,49 @@ pub fn check_arguments(
             describe_parameters(schema)
         ))
     }
+}
+
+/// A parameter name as an error quotes it: a caller may invent any key.
+fn quoted_name(name: &str) -> String {
+    const MAX_NAME_CHARS: usize = 64;
+    match name.char_indices().nth(MAX_NAME_CHARS) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_string(),
+    }
+}
+
+/// An integer the tool's parameter type cannot hold (a negative or a too-large
+/// `limit`) would fail deserialisation as a protocol error the model never
+/// reads; say so here, with the range the schema documents.
+fn unrepresentable_integer(name: &str, spec: &Value, value: &Value) -> Option<String> {
+    let (lowest, highest) = match spec.get("format").and_then(Value::as_str)? {
+        "uint8" => (0, i128::from(u8::MAX)),
+        "uint16" => (0, i128::from(u16::MAX)),
+        "uint32" | "uint" => (0, i128::from(u32::MAX)),
+        "uint64" => (0, i128::from(u64::MAX)),
+        "int8" => (i128::from(i8::MIN), i128::from(i8::MAX)),
+        "int16" => (i128::from(i16::MIN), i128::from(i16::MAX)),
+        "int32" | "int" => (i128::from(i32::MIN), i128::from(i32::MAX)),
+        "int64" => (i128::from(i64::MIN), i128::from(i64::MAX)),
+        _ => return None,
+    };
+    let n = value
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| value.as_u64().map(i128::from))?;
+    if (lowest..=highest).contains(&n) {
+        return None;
+    }
+    let bound = |key: &str, fallback: i128| {
+        spec.get(key)
+            .and_then(Value::as_i64)
+            .map_or(fallback, i128::from)
+    };
+    Some(format!(
+        "'{name}' must be a whole number from {} to {} (got {n})",
+        bound("minimum", lowest),
+        bound("maximum", highest)
+    ))
 }
 
 fn allowed_types(spec: &Value) -> Vec<String> {
@@ -150,6 +196,29 @@ mod tests {
         assert!(check_arguments(&schema(), args.as_object()).is_ok());
         let args = json!({"pipeline": "p", "limit": null});
         assert!(check_arguments(&schema(), args.as_object()).is_ok());
+    }
+
+    #[test]
+    fn integers_the_parameter_cannot_hold_are_named_with_the_range() {
+        let mut schema = schema();
+        schema["properties"]["limit"]["minimum"] = json!(1);
+        schema["properties"]["limit"]["maximum"] = json!(2000);
+        for bad in [json!(-1), json!(10_000_000_000_i64), json!(u64::MAX)] {
+            let args = json!({"pipeline": "p", "limit": bad});
+            let err = check_arguments(&schema, args.as_object()).unwrap_err();
+            assert!(
+                err.contains("'limit' must be a whole number from 1 to 2000"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_invented_huge_parameter_name_is_quoted_short() {
+        let name = "p".repeat(1 << 20);
+        let args = json!({"pipeline": "p", name: 1});
+        let err = check_arguments(&schema(), args.as_object()).unwrap_err();
+        assert!(err.len() < 300, "{} bytes", err.len());
     }
 
     #[test]

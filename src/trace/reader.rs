@@ -1,12 +1,15 @@
 //! Reads a trace tolerantly: a damaged file (a truncated last line, a corrupt
-//! line in the middle, an unknown future schema) gives what can be read plus
-//! the lines skipped and why. Only a file with nothing readable is an error.
+//! line in the middle, a line over [`MAX_LINE_BYTES`], an unknown future
+//! schema) gives what can be read plus the lines skipped and why. Only a file
+//! with nothing readable is an error.
 
 use std::borrow::Cow;
+use std::io::Read;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::blocks::{self, Limits, MAX_LINE_BYTES};
 use super::schema::{Header, Record, RunChange, SCHEMA_VERSION, TraceMessage};
 use crate::agent::events::AgentEvent;
 
@@ -54,6 +57,12 @@ pub fn head(bytes: &[u8]) -> Result<Head, String> {
         if line.iter().all(u8::is_ascii_whitespace) {
             offset = next;
             continue;
+        }
+        if blocks::is_long_line(line) {
+            return Err(format!(
+                "this is not an opsdeck trace: its first line is longer than the {} MiB a trace line may be",
+                MAX_LINE_BYTES >> 20
+            ));
         }
         match serde_json::from_slice::<Probe>(line) {
             Ok(Probe {
@@ -104,6 +113,70 @@ pub fn read(bytes: &[u8]) -> Result<Trace, String> {
     for (mut records, mut skipped) in results {
         trace.records.append(&mut records);
         trace.skipped.append(&mut skipped);
+    }
+    nothing_read(
+        trace.header.is_some() || !trace.records.is_empty(),
+        &trace.skipped,
+    )?;
+    Ok(trace)
+}
+
+/// Bytes per block when loading a trace whole: parsed on every core.
+const LOAD_BLOCK: usize = 16 << 20;
+
+/// Reads a whole trace from a file or a pipe, within [`Limits::LOAD`]: lines
+/// over the length limit are skipped unread, and past the total only a
+/// warning says what was left out — `/dev/zero` ends, in bounded memory.
+pub fn load<R: Read>(mut input: R) -> Result<Trace, String> {
+    load_within(&mut input, LOAD_BLOCK, Limits::LOAD)
+}
+
+fn load_within<R: Read>(input: &mut R, block: usize, limits: Limits) -> Result<Trace, String> {
+    let mut trace = Trace::default();
+    let mut held: Vec<u8> = Vec::new();
+    // The index of the next block's first line, once the head is read.
+    let mut next_line: Option<usize> = None;
+    let mut unreadable = None;
+    let capped = blocks::read_blocks(input, block, limits, |bytes, last| {
+        let (bytes, body, first_index) = match next_line {
+            Some(line) => (bytes, 0, line),
+            None => {
+                held.extend_from_slice(&bytes);
+                match head(&held) {
+                    Ok(head) => {
+                        trace.header = head.header;
+                        trace.skipped = head.skipped;
+                        trace.warnings = head.warnings;
+                        (std::mem::take(&mut held), head.body_offset, head.first_index)
+                    }
+                    Err(_) if !last && held.iter().all(u8::is_ascii_whitespace) => {
+                        if held.len() <= blocks::MAX_LEADING_BYTES {
+                            return true;
+                        }
+                        unreadable = Some(blocks::no_beginning());
+                        return false;
+                    }
+                    Err(why) => {
+                        unreadable = Some(why);
+                        return false;
+                    }
+                }
+            }
+        };
+        let body = &bytes[body..];
+        for (mut records, mut skipped) in in_chunks(body, first_index, parse_chunk) {
+            trace.records.append(&mut records);
+            trace.skipped.append(&mut skipped);
+        }
+        next_line = Some(first_index + memchr::memchr_iter(b'\n', body).count());
+        true
+    })
+    .map_err(|e| format!("reading the trace failed: {e}"))?;
+    if let Some(why) = unreadable {
+        return Err(why);
+    }
+    if capped {
+        trace.warnings.push(blocks::capped_warning(limits));
     }
     nothing_read(
         trace.header.is_some() || !trace.records.is_empty(),
@@ -374,6 +447,13 @@ pub fn parse_chunk(
     let mut skipped = Vec::new();
     for (offset, line, ended) in lines(bytes) {
         if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if blocks::is_long_line(line) {
+            skipped.push(Skipped {
+                line: first_index + offset + 1,
+                reason: blocks::long_line_reason(),
+            });
             continue;
         }
         match parse_record(line) {

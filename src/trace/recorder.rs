@@ -49,16 +49,27 @@ pub fn default_path(process: &str, at: DateTime<Utc>) -> Option<PathBuf> {
 }
 
 impl Recorder {
-    /// Creates the file (mode 0600, parent directories as needed) and writes the header.
+    /// Creates the file (mode 0600, parent directories as needed, 0700) and
+    /// writes the header. An existing file is emptied and made 0600 too before
+    /// anything is written: the mode given at open applies only to new files.
     pub fn create(path: &Path, header: &Header) -> io::Result<Recorder> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir)?;
         }
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         write_line(&mut file, header)?;
         let (sender, receiver) = mpsc::channel();
         let writer = std::thread::Builder::new()
@@ -298,6 +309,24 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("KlMnOpQrStUvWxYz"), "{text}");
         assert!(text.contains("[redacted: OpenAI key]"), "{text}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_readable_trace_file_becomes_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp("existing");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "old contents\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let recorder = Recorder::create(&path, &header()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the header is written to a private file");
+        recorder.finish("finished").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("old contents"), "{text}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! for a postmortem (`markdown`), or the records as JSON. Pure formatting of
 //! what was recorded — it never calls a tool and needs no server or terminal.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use serde_json::Value;
 
 use super::reader::Trace;
 use super::schema::{Record, TraceMessage};
-use super::transcript;
+use super::{terminal, transcript};
 use crate::agent::events::AgentEvent;
 use crate::model::run::RunStatus;
 
@@ -19,11 +20,17 @@ pub enum Format {
     Json,
 }
 
+/// The trace in `format`, safe to print on a terminal: text and markdown show
+/// any control character from the trace as `\xNN`, JSON escapes it.
 pub fn render(trace: &Trace, format: Format) -> String {
-    match format {
-        Format::Text => transcript::text(trace),
-        Format::Markdown => markdown(trace),
-        Format::Json => json(trace),
+    let (rendered, safe): (String, fn(&str) -> Cow<'_, str>) = match format {
+        Format::Text => return transcript::text(trace),
+        Format::Markdown => (markdown(trace), terminal::terminal_safe),
+        Format::Json => (json(trace), terminal::json_safe),
+    };
+    match safe(&rendered) {
+        Cow::Borrowed(_) => rendered,
+        Cow::Owned(safe) => safe,
     }
 }
 

@@ -58,6 +58,12 @@ pub struct ToolInfo {
     /// True for tools that change the estate (never re-run by `--verify`).
     #[serde(default)]
     pub destructive: bool,
+    /// True only for a tool its server annotated `readOnlyHint: true` and that
+    /// server was trusted. `--verify` re-runs a call only when this is true
+    /// and the server configured now says the same (absent in older traces:
+    /// their calls are not re-run).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// One line after the header.

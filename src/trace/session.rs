@@ -52,6 +52,7 @@ pub async fn header(host: &McpHost, info: &SessionInfo<'_>) -> Header {
                 name: entry.exposed_name.clone(),
                 definition_hash: format!("{:016x}", entry.definition_hash),
                 destructive: entry.is_destructive(trusted),
+                read_only: super::verify::believed_read_only(entry, trusted),
             });
         }
     }

@@ -8,6 +8,7 @@
 //! crosses a block boundary — whether the previous record was streamed text —
 //! is settled by the writer, so the result is byte for byte [`text`]'s.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
@@ -16,7 +17,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+use super::blocks::{self, Limits};
 use super::reader::{self, Skipped, Trace};
+use super::terminal::terminal_safe;
 use super::replay::{compact, result_summary};
 use super::schema::{Header, Record, TraceMessage};
 use crate::agent::events::AgentEvent;
@@ -94,7 +97,16 @@ pub fn text(trace: &Trace) -> String {
         out.push('\n');
     }
     footer_lines(&trace.warnings, &trace.skipped, &mut out);
-    out
+    into_terminal_safe(out)
+}
+
+/// The transcript goes to a terminal: no control character from the trace
+/// may reach it (see [`terminal_safe`]).
+fn into_terminal_safe(text: String) -> String {
+    match terminal_safe(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(safe) => safe,
+    }
 }
 
 /// The transcript lines of some records. `answering` says whether the record
@@ -274,6 +286,20 @@ where
     R: Read + Send,
     W: Write,
 {
+    stream_within(input, output, block, Limits::STREAM)
+}
+
+/// [`stream`] within other bounds (the tests use small ones).
+pub fn stream_within<R, W>(
+    input: R,
+    output: &mut W,
+    block: usize,
+    limits: Limits,
+) -> Result<Streamed, String>
+where
+    R: Read + Send,
+    W: Write,
+{
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
@@ -287,9 +313,17 @@ where
     let (head_tx, head_rx) = mpsc::sync_channel::<Result<reader::Head, String>>(1);
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
     let (piece_tx, piece_rx) = mpsc::sync_channel::<Piece>(in_flight);
+    let (end_tx, end_rx) = mpsc::sync_channel::<bool>(1);
     let job_rx = Arc::new(Mutex::new(job_rx));
     std::thread::scope(|scope| {
-        let reading = scope.spawn(move || read_side(input, block.max(1), head_tx, job_tx, slot_rx));
+        let reading = scope.spawn(move || {
+            let sides = ReadSide {
+                head_tx,
+                job_tx,
+                slots: slot_rx,
+            };
+            read_side(input, block.max(1), limits, sides, end_tx)
+        });
         for _ in 0..workers {
             let (jobs, pieces) = (Arc::clone(&job_rx), piece_tx.clone());
             scope.spawn(move || render_side(&jobs, &pieces));
@@ -297,7 +331,7 @@ where
         // Only the workers hold the job queue and the piece senders now, so
         // either side stopping early unblocks the other.
         drop((job_rx, piece_tx));
-        let written = write_side(head_rx, piece_rx, slot_tx, output);
+        let written = write_side(head_rx, piece_rx, slot_tx, end_rx, output, limits);
         let read = reading
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the reading thread failed")));
@@ -309,22 +343,37 @@ where
     })
 }
 
-/// Reads blocks, settles the head (and the start time a headerless trace
-/// takes from its first record), and queues the blocks for the workers.
-fn read_side<R: Read>(
-    mut input: R,
-    block: usize,
+/// The channels the reading thread feeds: the head, the blocks, and the
+/// slots that bound the blocks in flight.
+struct ReadSide {
     head_tx: SyncSender<Result<reader::Head, String>>,
     job_tx: SyncSender<Job>,
     slots: Receiver<()>,
+}
+
+/// Reads blocks, settles the head (and the start time a headerless trace
+/// takes from its first record), and queues the blocks for the workers.
+/// Says on `end_tx` whether the input went on past the total limit — before
+/// the job queue closes, so the writer has it when the last piece is in.
+fn read_side<R: Read>(
+    mut input: R,
+    block: usize,
+    limits: Limits,
+    sides: ReadSide,
+    end_tx: SyncSender<bool>,
 ) -> io::Result<()> {
+    let ReadSide {
+        head_tx,
+        job_tx,
+        slots,
+    } = sides;
     // Blocks held until the head and the start time can be read (normally none).
     let mut held: Vec<u8> = Vec::new();
     // The session's start, once the head is read.
     let mut start: Option<Option<DateTime<Utc>>> = None;
     let mut index = 0;
     let mut head_tx = Some(head_tx);
-    read_blocks(&mut input, block, |bytes, last| {
+    let capped = blocks::read_blocks(&mut input, block, limits, |bytes, last| {
         let (bytes, body, start) = match start {
             Some(at) => (bytes, 0, at),
             None => {
@@ -336,9 +385,19 @@ fn read_side<R: Read>(
                 };
                 let head = match reader::head(&bytes) {
                     Ok(head) => head,
-                    Err(_) if !last && bytes.iter().all(u8::is_ascii_whitespace) => {
+                    Err(_)
+                        if !last
+                            && bytes.len() <= blocks::MAX_LEADING_BYTES
+                            && bytes.iter().all(u8::is_ascii_whitespace) =>
+                    {
                         held = bytes;
                         return true;
+                    }
+                    Err(_) if !last && bytes.iter().all(u8::is_ascii_whitespace) => {
+                        if let Some(tx) = head_tx.take() {
+                            let _ = tx.send(Err(blocks::no_beginning()));
+                        }
+                        return false;
                     }
                     Err(why) => {
                         if let Some(tx) = head_tx.take() {
@@ -354,7 +413,9 @@ fn read_side<R: Read>(
                     .as_ref()
                     .map(|h| h.started_at)
                     .or_else(|| reader::first_record(&bytes[head.body_offset..]).map(|r| r.at));
-                if at.is_none() && !last {
+                // (Records without a time are not held beyond a bound: the
+                // transcript then times from zero.)
+                if at.is_none() && !last && bytes.len() <= blocks::MAX_LEADING_BYTES {
                     held = bytes;
                     return true;
                 }
@@ -380,47 +441,10 @@ fn read_side<R: Read>(
         };
         index += 1;
         job_tx.send(job).is_ok()
-    })
-}
-
-/// Calls `take` with blocks of about `size` bytes, each ending at a line end
-/// except perhaps the last (`last` is true for it), until the input ends or
-/// `take` returns false. A line longer than a block makes a longer block.
-fn read_blocks<R: Read>(
-    input: &mut R,
-    size: usize,
-    mut take: impl FnMut(Vec<u8>, bool) -> bool,
-) -> io::Result<()> {
-    let mut carry = Vec::new();
-    loop {
-        let mut block = std::mem::take(&mut carry);
-        let target = block.len() + size;
-        block.reserve(size);
-        let mut at_end = false;
-        while block.len() < target {
-            let want = (target - block.len()) as u64;
-            if input.by_ref().take(want).read_to_end(&mut block)? == 0 {
-                at_end = true;
-                break;
-            }
-        }
-        if at_end {
-            // Announced even when empty, so a file of blank lines (or of
-            // nothing) still gets its verdict.
-            take(block, true);
-            return Ok(());
-        }
-        match memchr::memrchr(b'\n', &block) {
-            Some(end) => {
-                carry = block[end + 1..].to_vec();
-                block.truncate(end + 1);
-                if !take(block, false) {
-                    return Ok(());
-                }
-            }
-            None => carry = block,
-        }
-    }
+    });
+    let capped = capped?;
+    let _ = end_tx.send(capped);
+    Ok(())
 }
 
 fn render_side(jobs: &Mutex<Receiver<Job>>, pieces: &SyncSender<Piece>) {
@@ -445,7 +469,7 @@ fn render_block(job: &Job) -> Piece {
     let last = text_records(&records, job.start, None, &mut text);
     Piece {
         index: job.index,
-        text,
+        text: into_terminal_safe(text),
         first: records
             .first()
             .map(|r| (is_streamed(r), offset(job.start, r.at))),
@@ -485,7 +509,9 @@ fn write_side<W: Write>(
     head: Receiver<Result<reader::Head, String>>,
     pieces: Receiver<Piece>,
     slots: SyncSender<()>,
+    ended: Receiver<bool>,
     output: &mut W,
+    limits: Limits,
 ) -> Result<Streamed, String> {
     let head = match head.recv() {
         Ok(Ok(head)) => head,
@@ -500,7 +526,7 @@ fn write_side<W: Write>(
     };
     let mut opening = String::new();
     header_lines(head.header.as_ref(), &mut opening);
-    sink.put(&opening);
+    sink.put(&terminal_safe(&opening));
     if head.header.is_some() {
         sink.release();
     }
@@ -535,12 +561,17 @@ fn write_side<W: Write>(
         }
     }
     reader::nothing_read(sink.pending.is_none(), &skipped)?;
+    let mut warnings = head.warnings;
+    // The reader has said by now: it speaks before the job queue closes.
+    if ended.recv().unwrap_or(false) {
+        warnings.push(blocks::capped_warning(limits));
+    }
     let mut closing = String::new();
     if answering {
         closing.push('\n');
     }
-    footer_lines(&head.warnings, &skipped, &mut closing);
-    sink.put(&closing);
+    footer_lines(&warnings, &skipped, &mut closing);
+    sink.put(&terminal_safe(&closing));
     let _ = sink.output.flush();
     Ok(Streamed {
         skipped: skipped.len(),

@@ -1,16 +1,34 @@
 //! `--replay TRACE --verify`: re-runs the trace's read-only tool calls against
-//! the servers configured now and says which results differ. A destructive tool
-//! is never called, whatever the trace says about it: the current server's
-//! annotations and the trace's own header both have to call it read-only.
+//! the servers configured now and says which results differ. A trace can be
+//! forged, so it can only narrow what is re-run: a call is re-run only when the
+//! server configured now is trusted and annotates the tool `readOnlyHint:
+//! true`, and the trace's header recorded it read-only too. Every other call
+//! is skipped with the reason — a tool that writes is never called.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::reader::Trace;
-use super::schema::TraceMessage;
+use super::schema::{ToolInfo, TraceMessage};
 use crate::agent::events::AgentEvent;
 use crate::mcp::McpHost;
+use crate::mcp::catalog::CatalogTool;
+
+/// Whether a tool may be taken for read-only: its server says so in its
+/// annotations (`readOnlyHint: true`), and the server is trusted — the MCP
+/// specification has clients treat an untrusted server's annotations as
+/// untrusted. Neither an absent annotation nor `destructiveHint: false` is
+/// enough: a tool that is not destructive may still write.
+pub fn believed_read_only(tool: &CatalogTool, server_trusted: bool) -> bool {
+    server_trusted
+        && tool
+            .tool
+            .annotations
+            .as_ref()
+            .and_then(|a| a.read_only_hint)
+            == Some(true)
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -74,16 +92,39 @@ fn recorded_calls(trace: &Trace) -> Vec<Recorded> {
     calls
 }
 
+/// Why a call must not be re-run, or `None` when it may be.
+fn reason_to_skip(
+    entry: &CatalogTool,
+    server_trusted: bool,
+    recorded: Option<&ToolInfo>,
+) -> Option<&'static str> {
+    if entry.is_destructive(server_trusted) || recorded.is_some_and(|t| t.destructive) {
+        return Some("destructive: never re-run");
+    }
+    if !server_trusted {
+        return Some(
+            "its server is not trusted, so its read-only annotation is not believed: never re-run",
+        );
+    }
+    if !believed_read_only(entry, server_trusted) {
+        return Some("its server does not mark it read-only (readOnlyHint): never re-run");
+    }
+    if !recorded.is_some_and(|t| t.read_only) {
+        return Some("the trace does not record it as read-only: never re-run");
+    }
+    None
+}
+
 pub async fn verify(trace: &Trace, host: &McpHost) -> Vec<Checked> {
     let catalog = host.catalog().await;
-    let destructive_in_trace = |tool: &str| {
-        trace.header.as_ref().is_none_or(|h| {
-            h.servers
-                .iter()
-                .flat_map(|s| &s.tools)
-                .find(|t| t.name == tool)
-                .is_none_or(|t| t.destructive)
-        })
+    let recorded_tool = |tool: &str| {
+        trace
+            .header
+            .as_ref()?
+            .servers
+            .iter()
+            .flat_map(|s| &s.tools)
+            .find(|t| t.name == tool)
     };
     let mut checked = Vec::new();
     for call in recorded_calls(trace) {
@@ -91,13 +132,14 @@ pub async fn verify(trace: &Trace, host: &McpHost) -> Vec<Checked> {
             None => Verdict::Skipped("no configured server offers this tool now".into()),
             Some(entry) => {
                 let trusted = host.spec(&entry.server).is_some_and(|s| s.trusted);
-                if entry.is_destructive(trusted) || destructive_in_trace(&call.tool) {
-                    Verdict::Skipped("destructive: never re-run".into())
-                } else {
-                    let now = host
-                        .call_tool(entry, call.arguments.as_object().cloned())
-                        .await;
-                    compare(call.result.as_ref(), now)
+                match reason_to_skip(entry, trusted, recorded_tool(&call.tool)) {
+                    Some(reason) => Verdict::Skipped(reason.into()),
+                    None => {
+                        let now = host
+                            .call_tool(entry, call.arguments.as_object().cloned())
+                            .await;
+                        compare(call.result.as_ref(), now)
+                    }
                 }
             }
         };
@@ -184,7 +226,71 @@ fn first_difference(a: &Value, b: &Value, path: String) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmcp::model::{Tool, ToolAnnotations};
     use serde_json::json;
+
+    fn entry(annotations: Option<ToolAnnotations>) -> CatalogTool {
+        let mut tool = Tool::new("t".to_string(), "d", std::sync::Arc::new(Default::default()));
+        tool.annotations = annotations;
+        CatalogTool {
+            exposed_name: "t".into(),
+            server: "s".into(),
+            definition_hash: 0,
+            tool,
+        }
+    }
+
+    fn hints(read_only: Option<bool>, destructive: Option<bool>) -> Option<ToolAnnotations> {
+        let mut annotations = ToolAnnotations::default();
+        annotations.read_only_hint = read_only;
+        annotations.destructive_hint = destructive;
+        Some(annotations)
+    }
+
+    fn recorded(read_only: bool, destructive: bool) -> ToolInfo {
+        ToolInfo {
+            name: "t".into(),
+            definition_hash: "0".into(),
+            destructive,
+            read_only,
+        }
+    }
+
+    #[test]
+    fn only_a_trusted_read_only_tool_recorded_read_only_is_re_run() {
+        let read_only = entry(hints(Some(true), None));
+        assert_eq!(
+            reason_to_skip(&read_only, true, Some(&recorded(true, false))),
+            None
+        );
+        // A tool that writes without destroying is not read-only.
+        let writer = entry(hints(Some(false), Some(false)));
+        let skip = reason_to_skip(&writer, true, Some(&recorded(true, false)));
+        assert!(skip.is_some_and(|r| r.contains("readOnlyHint")), "{skip:?}");
+        // Nor is one with no annotations, nor one with only destructiveHint: false.
+        for annotations in [None, hints(None, Some(false))] {
+            let tool = entry(annotations);
+            assert!(reason_to_skip(&tool, true, Some(&recorded(true, false))).is_some());
+        }
+        // An untrusted server's read-only claim is not believed.
+        let skip = reason_to_skip(&read_only, false, Some(&recorded(true, false)));
+        assert!(skip.is_some_and(|r| r.contains("not trusted")), "{skip:?}");
+        // The trace must agree, and a trace without a header (or an older one) does not.
+        for trace_says in [None, Some(&recorded(false, false))] {
+            let skip = reason_to_skip(&read_only, true, trace_says);
+            assert!(skip.is_some_and(|r| r.contains("trace")), "{skip:?}");
+        }
+        // Destructive by either account: the reason says so.
+        let destroyer = entry(hints(Some(false), Some(true)));
+        assert_eq!(
+            reason_to_skip(&destroyer, true, Some(&recorded(true, false))),
+            Some("destructive: never re-run")
+        );
+        assert_eq!(
+            reason_to_skip(&read_only, true, Some(&recorded(true, true))),
+            Some("destructive: never re-run")
+        );
+    }
 
     #[test]
     fn the_first_difference_is_named_by_its_path() {

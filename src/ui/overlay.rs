@@ -22,13 +22,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::Help => (" Keys ".to_string(), help_lines(app, theme), 0),
         Overlay::Servers => (" Servers ".to_string(), server_lines(app, theme), 0),
         Overlay::Details(view) => details(view, theme),
-        Overlay::Approval(request) => (
-            " Approval needed ".to_string(),
-            approval_lines(request, theme),
-            0,
-        ),
+        Overlay::Approval(request) => {
+            let waiting = match app.approvals.len() {
+                0 => String::new(),
+                n => format!("· {n} more waiting "),
+            };
+            (
+                format!(" Approval needed {waiting}"),
+                approval_lines(request, theme),
+                app.approvals.scroll,
+            )
+        }
     };
-    let popup = centered(area, 90, 90);
+    // A small terminal gives the dialog all of it: every argument must be readable.
+    let popup = if matches!(overlay, Overlay::Approval(_)) && (area.width < 80 || area.height < 24)
+    {
+        area
+    } else {
+        centered(area, 90, 90)
+    };
+    // Never scroll past the last line.
+    let scroll = scroll.min(lines.len().saturating_sub(1));
     frame.render_widget(Clear, popup);
     let border = if matches!(overlay, Overlay::Approval(_)) {
         theme.error()
@@ -36,7 +50,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         theme.border(true)
     };
     let footer = match overlay {
-        Overlay::Approval(_) => " y approve this one call · n refuse ",
+        Overlay::Approval(request) if request.session_allowable => {
+            " y approve this call · a allow for session · n refuse · j/k scroll "
+        }
+        Overlay::Approval(_) => " y approve this one call · n refuse · j/k scroll ",
         Overlay::Details(_) => " t triage · c tool calls · j/k scroll · Esc close ",
         _ => " any key closes ",
     };
@@ -251,15 +268,12 @@ fn approval_lines(request: &ApprovalRequest, theme: &Theme) -> Vec<Line<'static>
     lines.push(Line::default());
     lines.push(Line::from(Span::styled("dry-run preview", theme.heading())));
     match &request.preview {
-        Some(preview) => {
-            for text in preview.lines().take(30) {
+        Ok(preview) => {
+            for text in preview.lines().take(200) {
                 lines.push(Line::from(format!("  {text}")));
             }
         }
-        None => lines.push(Line::from(Span::styled(
-            "  this tool has no dry run",
-            theme.dim(),
-        ))),
+        Err(why) => lines.push(Line::from(Span::styled(format!("  {why}"), theme.dim()))),
     }
     lines
 }

@@ -41,6 +41,7 @@ impl Factory {
                 .collect(),
             datasets: self.datasets.iter().map(dataset_info).collect(),
             load_errors: vec![],
+            unreadable: vec![],
         }
     }
 

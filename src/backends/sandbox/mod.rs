@@ -3,6 +3,7 @@
 //! deterministically from a seed, with an incident scenario in force.
 
 pub mod fixtures;
+mod newest;
 mod rng;
 mod schedule;
 mod simulate;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 pub use fixtures::{FixtureFiles, Scenario, Truth};
+use newest::NewestLines;
 use simulate::{RunSpec, RunTimeline};
 use world::World;
 
@@ -29,7 +31,11 @@ use crate::model::log::LogLine;
 use crate::model::resource::Resource;
 use crate::model::run::{ActivityRun, BackendKind, InvokedBy, PipelineRun, RunStatus};
 use crate::model::secret::SecretMeta;
-use crate::model::time::SharedClock;
+use crate::model::time::{MAX_WINDOW_DAYS, SharedClock};
+
+/// The most days of application logs one query walks: a tool's longest window
+/// and a day either side (the recorded day straddles midnight).
+const MAX_APP_LOG_DAYS: i64 = MAX_WINDOW_DAYS + 2;
 
 /// How to build a sandbox.
 #[derive(Debug, Clone)]
@@ -236,8 +242,11 @@ fn encode_cursor(run_id: &str, start: DateTime<Utc>) -> String {
 
 fn decode_cursor(token: &str) -> Result<(i64, String), BackendError> {
     let bad = || {
+        // Quote only the start: the token is whatever the caller sent.
+        let shown: String = token.chars().take(64).collect();
+        let more = if shown.len() < token.len() { "…" } else { "" };
         BackendError::InvalidArgument(format!(
-            "continuation_token '{token}' was not issued by this server; pass back the token from the previous page unchanged, or omit it for the first page"
+            "continuation_token '{shown}{more}' was not issued by this server; pass back the token from the previous page unchanged, or omit it for the first page"
         ))
     };
     let (millis, run_id) = token.split_once(':').ok_or_else(bad)?;
@@ -547,24 +556,44 @@ impl SecretStore for Sandbox {
 }
 
 impl Sandbox {
-    /// Application log lines in `[since, until)`: the recorded day repeats daily,
-    /// so the services keep logging for as long as the sandbox runs.
-    fn app_logs_between(
-        &self,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> impl Iterator<Item = LogLine> + '_ {
-        let first_day = (since - self.world.anchor).num_days().min(0) - 1;
-        let last_day = (until - self.world.anchor).num_days() + 1;
-        (first_day..=last_day).flat_map(move |day| {
-            self.world.app_logs.iter().filter_map(move |line| {
-                let t = line.timestamp + Duration::days(day);
-                (t >= since && t < until).then(|| LogLine {
+    /// Application log lines matching `query` before `until`, into `newest`:
+    /// the recorded day repeats daily, so the services keep logging for as long
+    /// as the sandbox runs. Walks back from the newest day and stops as soon as
+    /// no earlier day can make the cut, so a wide window costs no memory; it
+    /// never walks more than [`MAX_APP_LOG_DAYS`] days.
+    fn collect_app_logs(&self, query: &LogQuery, until: DateTime<Utc>, newest: &mut NewestLines) {
+        let since = query.window.since;
+        let anchor = self.world.anchor;
+        // A difference of two instants always fits; day counts are far from i64's ends.
+        let last_day = until.signed_duration_since(anchor).num_days() + 1;
+        let first_day = (since.signed_duration_since(anchor).num_days().min(0) - 1)
+            .max(last_day - MAX_APP_LOG_DAYS);
+        let latest_recorded = self.world.app_logs.iter().map(|l| l.timestamp).max();
+        for day in (first_day..=last_day).rev() {
+            let Some(shift) = Duration::try_days(day) else {
+                continue;
+            };
+            if let (Some(cutoff), Some(latest)) = (newest.cutoff(), latest_recorded)
+                && latest.checked_add_signed(shift).is_none_or(|t| t < cutoff)
+            {
+                break;
+            }
+            for line in &self.world.app_logs {
+                let Some(t) = line.timestamp.checked_add_signed(shift) else {
+                    continue;
+                };
+                if t < since || t >= until {
+                    continue;
+                }
+                let shifted = LogLine {
                     timestamp: t,
                     ..line.clone()
-                })
-            })
-        })
+                };
+                if query.matches(&shifted) {
+                    newest.push(shifted);
+                }
+            }
+        }
     }
 
     fn files_read(&self, path: &str) -> Result<String, BackendError> {
@@ -640,22 +669,18 @@ impl LogSource for Sandbox {
                 .map(|t| (t.clone(), Self::cancelled_at(&state, t)))
                 .collect()
         };
-        let mut lines: Vec<LogLine> = Vec::new();
+        // Memory is bounded by the limit, not by the window.
+        let mut newest = NewestLines::new(query.limit);
         if query.run_id.is_none() && query.pipeline.is_none() {
-            lines.extend(
-                self.app_logs_between(query.window.since, query.window.until.min(now))
-                    .filter(|l| query.matches(l)),
-            );
+            self.collect_app_logs(query, query.window.until.min(now), &mut newest);
         }
         for (timeline, cancelled) in chosen {
             let full = self.world.simulate_with_logs(&timeline.spec);
-            lines.extend(
-                view::logs_at(&full, now, cancelled)
-                    .filter(|l| query.matches(l))
-                    .cloned(),
-            );
+            for line in view::logs_at(&full, now, cancelled).filter(|l| query.matches(l)) {
+                newest.push(line.clone());
+            }
         }
-        Ok(query.newest(lines))
+        Ok(query.newest(newest.into_oldest_first()))
     }
 
     fn log_sources(&self) -> Vec<String> {

@@ -5,8 +5,14 @@
 //! upstream writer's own failure, recursively → the secrets behind the failing
 //! connections → the run's log templates → resources and pending plans → the
 //! blast radius downstream → next steps for that kind of failure.
+//!
+//! Only the triaged run must be readable. Every other read enriches the
+//! answer; one that fails (no permission, not found, unreachable) is named in
+//! `gaps` and the walk goes on, so a least-privilege identity still gets a
+//! triage of what it may see.
 
-use std::collections::BTreeSet;
+mod evidence;
+mod gaps;
 
 use chrono::{DateTime, Duration, Utc};
 use rmcp::handler::server::wrapper::Parameters;
@@ -14,13 +20,13 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use self::gaps::{EvidenceGap, Gaps};
 use super::logs::ClusterBrief;
 use super::runs::failed_leaf_activities;
 use crate::backends::RunQuery;
-use crate::model::log::LogLevel;
+use crate::model::estate::EstateCatalog;
 use crate::model::run::{PipelineRun, RunStatus};
 use crate::model::secret::SecretRiskLevel;
-use crate::model::time::TimeWindow;
 use crate::server::OpsdeckServer;
 use crate::server::reply::{Outcome, ToolError, ToolResult, clip, respond};
 use crate::triage::classify::{FailureCategory, classify};
@@ -88,6 +94,10 @@ pub struct TriageReport {
     /// Pipelines that depend on the root-cause pipeline and fail or go stale with it.
     pub blast_radius: Vec<String>,
     pub next_steps: Vec<String>,
+    /// What could not be read (no permission, not found, unreachable), so the
+    /// answer is built without it. Absent when everything was read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<EvidenceGap>,
 }
 
 #[tool_router(router = triage_tools, vis = "pub(crate)")]
@@ -128,11 +138,15 @@ impl OpsdeckServer {
                 run.run_id, run.pipeline, run.status
             )));
         }
+        let mut gaps = Gaps::default();
+        let catalog = gaps.read("pipeline definitions", self.backends().catalog().await);
+        if let Some(catalog) = &catalog {
+            gaps.note_unreadable_definitions(catalog);
+        }
         let mut evidence = Vec::new();
-        let first = self.diagnose(&run).await?;
+        let first = self.diagnose(&run, &mut gaps).await;
         let mut path = first.path.clone();
-        let first_step = first.path.last().cloned();
-        if let Some(step) = &first_step {
+        if let Some(step) = first.path.last() {
             evidence.push(error_evidence(step, "get_run_details"));
         }
         // Stale inputs: the cause is in the writer upstream; follow it (bounded).
@@ -141,7 +155,11 @@ impl OpsdeckServer {
             if root.category != FailureCategory::StaleUpstream {
                 break;
             }
-            let Some(upstream) = self.failing_upstream(&root.pipeline).await? else {
+            let Some(catalog) = &catalog else {
+                break;
+            };
+            let upstream = self.failing_upstream(catalog, &root.pipeline).await;
+            let Some(upstream) = gaps.read("upstream runs", upstream).flatten() else {
                 break;
             };
             evidence.push(Evidence {
@@ -158,7 +176,7 @@ impl OpsdeckServer {
                 ),
                 tool: "get_pipeline_dependencies".into(),
             });
-            let next = self.diagnose(&upstream).await?;
+            let next = self.diagnose(&upstream, &mut gaps).await;
             path.extend(next.path.iter().cloned());
             if let Some(step) = next.path.last() {
                 evidence.push(error_evidence(step, "triage_run"));
@@ -166,7 +184,9 @@ impl OpsdeckServer {
             root = next;
         }
         let root_step = root.path.last().cloned();
-        let secrets = self.secret_findings(&root, root_step.as_ref()).await?;
+        let secrets = self
+            .secret_findings(&root, root_step.as_ref(), catalog.as_ref(), &mut gaps)
+            .await;
         for finding in secrets.iter().filter(|s| s.risk >= SecretRiskLevel::High) {
             evidence.push(Evidence {
                 kind: "secret".into(),
@@ -180,27 +200,22 @@ impl OpsdeckServer {
                 tool: "get_secret_usage".into(),
             });
         }
-        let (consecutive, failing_since, last_success) =
-            self.failure_history(&root.pipeline).await?;
-        evidence.push(Evidence {
-            kind: "history".into(),
-            detail: match (failing_since, last_success) {
-                (Some(since), Some(ok)) => format!(
-                    "{} has failed {consecutive} times in a row since {}; last success {}",
-                    root.pipeline,
-                    since.format("%Y-%m-%d %H:%M UTC"),
-                    ok.format("%Y-%m-%d %H:%M UTC")
-                ),
-                (Some(since), None) => format!(
-                    "{} has failed {consecutive} times in a row since {}; no success in 7 days",
-                    root.pipeline,
-                    since.format("%Y-%m-%d %H:%M UTC")
-                ),
-                _ => format!("{} has no earlier failures in 7 days", root.pipeline),
-            },
-            tool: "get_pipeline_status".into(),
-        });
-        let log_clusters = self.run_log_clusters(&root.run_id, 6).await?;
+        let history = gaps.read("run history", self.failure_history(&root.pipeline).await);
+        let (consecutive, failing_since) = match history {
+            Some((consecutive, failing_since, last_success)) => {
+                evidence.push(history_evidence(
+                    &root.pipeline,
+                    consecutive,
+                    failing_since,
+                    last_success,
+                ));
+                (consecutive, failing_since)
+            }
+            None => (0, None),
+        };
+        let log_clusters = gaps
+            .read("logs", self.run_log_clusters(&root.run_id, 6).await)
+            .unwrap_or_default();
         if let Some(top) = log_clusters.first() {
             evidence.push(Evidence {
                 kind: "logs".into(),
@@ -213,19 +228,27 @@ impl OpsdeckServer {
                 tool: "summarize_error_logs".into(),
             });
         }
-        if root.category == FailureCategory::OutOfMemory
-            && let Some(volume) = self.volume_evidence(&root.run_id).await
-        {
-            evidence.push(volume);
+        if let Some(catalog) = &catalog {
+            if root.category == FailureCategory::OutOfMemory
+                && let Some(volume) = self.volume_evidence(&root.run_id, catalog).await
+            {
+                evidence.push(volume);
+            }
+            evidence.extend(
+                self.infra_evidence(catalog, &root.pipeline, &mut gaps)
+                    .await,
+            );
         }
-        evidence.extend(self.infra_evidence(&root.pipeline).await);
         let critical_secret = secrets
             .iter()
             .find(|s| s.risk == SecretRiskLevel::Critical && s.link.contains("error"))
             .map(|s| s.secret.clone());
-        let blast_radius = self
-            .blast_radius(&root.pipeline, critical_secret.as_deref(), &run.pipeline)
-            .await?;
+        let blast_radius = evidence::blast_radius(
+            catalog.as_ref(),
+            &root.pipeline,
+            critical_secret.as_deref(),
+            &run.pipeline,
+        );
         let corroborated = match root.category {
             FailureCategory::ExpiredCredential | FailureCategory::AuthFailure => {
                 secrets.iter().any(|s| s.risk >= SecretRiskLevel::High)
@@ -252,8 +275,13 @@ impl OpsdeckServer {
                 run.pipeline, root.pipeline
             ));
         }
+        if !gaps.is_empty() {
+            next_steps.push(
+                "Some evidence could not be read (see gaps): check it by hand, or grant this server's identity read access to it, before trusting the root cause fully".into(),
+            );
+        }
         let summary = format!(
-            "[{}] {} run {} failed: {} (confidence {confidence}). Category: {}. Blast radius: {} pipeline(s){}. Next: {}",
+            "[{}] {} run {} failed: {} (confidence {confidence}). Category: {}. Blast radius: {} pipeline(s){}. Next: {}{}",
             self.backends().label,
             run.pipeline,
             run.run_id,
@@ -265,7 +293,8 @@ impl OpsdeckServer {
             } else {
                 format!(" [{}]", blast_radius.join(", "))
             },
-            next_steps.first().cloned().unwrap_or_default()
+            next_steps.first().cloned().unwrap_or_default(),
+            gaps.sentence()
         );
         Ok((
             summary,
@@ -286,6 +315,7 @@ impl OpsdeckServer {
                 consecutive_failures: consecutive,
                 blast_radius,
                 next_steps,
+                gaps: gaps.into_vec(),
             },
         ))
     }
@@ -301,13 +331,25 @@ impl OpsdeckServer {
         })
     }
 
-    /// Follows a failed run down through child runs to the failing leaf activity.
-    async fn diagnose(&self, run: &PipelineRun) -> Result<Diagnosis, ToolError> {
+    /// Follows a failed run down through child runs to the failing leaf
+    /// activity. What cannot be read stops the descent where it is, noted in
+    /// `gaps`; the run's own message is classified then.
+    async fn diagnose(&self, run: &PipelineRun, gaps: &mut Gaps) -> Diagnosis {
         let mut path = Vec::new();
         let mut current = run.clone();
         for _ in 0..8 {
-            let (backend, _) = self.backends().find_run(&current.run_id).await?;
-            let activities = backend.activity_runs(&current.run_id).await?;
+            let activities_of = format!("activity runs of run {}", current.run_id);
+            let Some((backend, _)) = gaps.read(
+                activities_of.clone(),
+                self.backends().find_run(&current.run_id).await,
+            ) else {
+                break;
+            };
+            let Some(activities) =
+                gaps.read(activities_of, backend.activity_runs(&current.run_id).await)
+            else {
+                break;
+            };
             let failed_child = activities
                 .iter()
                 .filter(|a| a.activity_type == "ExecutePipeline" && a.status == RunStatus::Failed)
@@ -318,7 +360,10 @@ impl OpsdeckServer {
                         .map(str::to_string)
                 });
             if let Some(child_id) = failed_child
-                && let Some(child) = backend.get_run(&child_id).await?
+                && let Some(Some(child)) = gaps.read(
+                    format!("child run {child_id}"),
+                    backend.get_run(&child_id).await,
+                )
             {
                 current = child;
                 continue;
@@ -338,29 +383,32 @@ impl OpsdeckServer {
                     message: error.message.clone(),
                 });
                 let (category, matched) = classify(&error.code, &error.message);
-                return Ok(Diagnosis {
+                return Diagnosis {
                     path,
                     category,
                     matched,
                     pipeline: current.pipeline,
                     run_id: current.run_id,
-                });
+                };
             }
             break;
         }
         let (category, matched) = classify("", &current.message);
-        Ok(Diagnosis {
+        Diagnosis {
             path,
             category,
             matched,
             pipeline: current.pipeline,
             run_id: current.run_id,
-        })
+        }
     }
 
     /// The nearest upstream pipeline whose latest finished run failed.
-    async fn failing_upstream(&self, pipeline: &str) -> Result<Option<PipelineRun>, ToolError> {
-        let catalog = self.backends().catalog().await?;
+    async fn failing_upstream(
+        &self,
+        catalog: &EstateCatalog,
+        pipeline: &str,
+    ) -> Result<Option<PipelineRun>, ToolError> {
         for reached in catalog.upstream_of(pipeline, 6) {
             if let Ok(run) = self.latest_failed_run(&reached.pipeline).await {
                 let status = self.pipeline_latest_terminal(&reached.pipeline).await?;
@@ -387,286 +435,29 @@ impl OpsdeckServer {
             .map(|r| r.status)
             .find(RunStatus::is_terminal))
     }
+}
 
-    /// Secrets behind the failing connections (or named in the error through their tags).
-    async fn secret_findings(
-        &self,
-        root: &Diagnosis,
-        step: Option<&FailureStep>,
-    ) -> Result<Vec<SecretFinding>, ToolError> {
-        if self.backends().secrets.is_empty() {
-            return Ok(Vec::new());
-        }
-        let catalog = self.backends().catalog().await?;
-        let Some(info) = catalog.pipeline(&root.pipeline) else {
-            return Ok(Vec::new());
-        };
-        let activity_secrets: BTreeSet<String> =
-            match step.and_then(|s| info.activities.iter().find(|a| a.name == s.activity)) {
-                Some(activity) => {
-                    let mut connections: BTreeSet<String> =
-                        activity.linked_services.iter().cloned().collect();
-                    for dataset in activity.inputs.iter().chain(&activity.outputs) {
-                        if let Some(ds) = catalog.dataset(dataset) {
-                            connections.insert(ds.linked_service.clone());
-                        }
-                    }
-                    connections
-                        .iter()
-                        .filter_map(|c| catalog.linked_service(c))
-                        .flat_map(|ls| ls.secrets.iter().map(|s| s.secret_name.clone()))
-                        .collect()
-                }
-                None => catalog.secrets_of(info),
-            };
-        let message = step.map(|s| s.message.to_lowercase()).unwrap_or_default();
-        let now = self.now();
-        let mut findings = Vec::new();
-        for store in &self.backends().secrets {
-            for meta in store.list_secrets().await? {
-                let named_in_error = meta
-                    .tags
-                    .values()
-                    .any(|v| v.len() >= 8 && message.contains(&v.to_lowercase()))
-                    || message.contains(&meta.name.to_lowercase());
-                let used = activity_secrets.contains(&meta.name);
-                if !named_in_error && !used {
-                    continue;
-                }
-                let risk = meta.risk(now);
-                let link = match (named_in_error, used) {
-                    (true, true) => {
-                        "named in the error and used by the failing connection".to_string()
-                    }
-                    (true, false) => "named in the error (through its tags)".to_string(),
-                    _ => "used by the failing activity's connections".to_string(),
-                };
-                findings.push(SecretFinding {
-                    secret: meta.name.clone(),
-                    risk: risk.level,
-                    reasons: risk.reasons,
-                    expires: meta.expires,
-                    link,
-                });
-            }
-        }
-        findings.sort_by(|a, b| b.risk.cmp(&a.risk).then_with(|| a.secret.cmp(&b.secret)));
-        Ok(findings)
-    }
-
-    /// (consecutive failures, first of them, last success) over the last 7 days.
-    async fn failure_history(
-        &self,
-        pipeline: &str,
-    ) -> Result<(usize, Option<DateTime<Utc>>, Option<DateTime<Utc>>), ToolError> {
-        let now = self.now();
-        let query = RunQuery::recent(pipeline, vec![], now, Duration::days(7), 500);
-        let runs = self.all_runs(query, 2_000).await?;
-        let finished: Vec<&PipelineRun> = runs.iter().filter(|r| r.status.is_terminal()).collect();
-        let streak: Vec<&&PipelineRun> = finished
-            .iter()
-            .take_while(|r| r.status == RunStatus::Failed)
-            .collect();
-        let since = streak.last().and_then(|r| r.run_start);
-        let last_success = finished
-            .iter()
-            .find(|r| r.status == RunStatus::Succeeded)
-            .and_then(|r| r.run_start);
-        Ok((streak.len(), since, last_success))
-    }
-
-    async fn run_log_clusters(
-        &self,
-        run_id: &str,
-        top: usize,
-    ) -> Result<Vec<ClusterBrief>, ToolError> {
-        let now = self.now();
-        let query = crate::backends::LogQuery {
-            window: TimeWindow {
-                since: now - Duration::days(7),
-                until: now + Duration::seconds(1),
-            },
-            pipeline: None,
-            run_id: Some(run_id.to_string()),
-            activity: None,
-            source: None,
-            min_level: Some(LogLevel::Warn),
-            contains: None,
-            limit: 5_000,
-        };
-        let counts = self.backends().counted_logs(&query).await?;
-        Ok(super::logs::cluster(&counts, &[], false, top))
-    }
-
-    /// A jump in data volume, for memory failures: the rows each direct upstream
-    /// writer produced in its latest successful run against the run that fed the
-    /// failing pipeline's last good run.
-    async fn volume_evidence(&self, run_id: &str) -> Option<Evidence> {
-        let (_, run) = self.backends().find_run(run_id).await.ok()?;
-        let until = run.run_start?;
-        let good = self
-            .latest_run_with(&run.pipeline, RunStatus::Succeeded, until)
-            .await?;
-        let good_start = good.run_start?;
-        let catalog = self.backends().catalog().await.ok()?;
-        let mut best: Option<(f64, String)> = None;
-        for reached in catalog.upstream_of(&run.pipeline, 1) {
-            let now_run = self
-                .latest_run_with(&reached.pipeline, RunStatus::Succeeded, until)
-                .await?;
-            let then_run = self
-                .latest_run_with(&reached.pipeline, RunStatus::Succeeded, good_start)
-                .await?;
-            let rows_now = self.rows_written_by(&now_run.run_id).await?;
-            let rows_then = self.rows_written_by(&then_run.run_id).await?;
-            if rows_then == 0 {
-                continue;
-            }
-            let ratio = rows_now as f64 / rows_then as f64;
-            if ratio >= 1.5 && best.as_ref().is_none_or(|(r, _)| ratio > *r) {
-                best = Some((
-                    ratio,
-                    format!(
-                        "input from {} grew x{ratio:.1}: {rows_now} rows in run {} vs {rows_then} before the last good run {} of {}",
-                        reached.pipeline, now_run.run_id, good.run_id, run.pipeline
-                    ),
-                ));
-            }
-        }
-        best.map(|(_, detail)| Evidence {
-            kind: "volume".into(),
-            detail,
-            tool: "compare_runs".into(),
-        })
-    }
-
-    async fn latest_run_with(
-        &self,
-        pipeline: &str,
-        status: RunStatus,
-        before: DateTime<Utc>,
-    ) -> Option<PipelineRun> {
-        let backend = self.backends().backend_for_pipeline(pipeline).await.ok()?;
-        let query = RunQuery::before(pipeline, vec![status], before, Duration::days(7), 1);
-        backend
-            .query_runs(&query)
-            .await
-            .ok()?
-            .runs
-            .into_iter()
-            .next()
-    }
-
-    async fn rows_written_by(&self, run_id: &str) -> Option<u64> {
-        let (backend, _) = self.backends().find_run(run_id).await.ok()?;
-        let activities = backend.activity_runs(run_id).await.ok()?;
-        Some(
-            activities
-                .iter()
-                .filter_map(super::runs::rows_written)
-                .sum(),
-        )
-    }
-
-    /// Unhealthy resources behind the pipeline's connections, and pending plans
-    /// with risky changes to what it uses.
-    async fn infra_evidence(&self, pipeline: &str) -> Vec<Evidence> {
-        let Ok(catalog) = self.backends().catalog().await else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for source in &self.backends().infra {
-            for resource in source.list_resources().await.unwrap_or_default() {
-                let used = super::infra::pipelines_touching(
-                    &catalog,
-                    std::slice::from_ref(&resource.name),
-                )
-                .iter()
-                .any(|p| p == pipeline);
-                if used && !resource.is_healthy() {
-                    out.push(Evidence {
-                        kind: "infra".into(),
-                        detail: format!(
-                            "resource {} used by {pipeline} is {} ({})",
-                            resource.name,
-                            resource.provisioning_state,
-                            resource.availability_text()
-                        ),
-                        tool: "get_resource_health".into(),
-                    });
-                }
-            }
-            for plan_ref in source.list_plans().await.unwrap_or_default() {
-                let Ok(text) = source.read_plan(&plan_ref.name).await else {
-                    continue;
-                };
-                let Ok(plan) = crate::infra::terraform::parse_plan(&text) else {
-                    continue;
-                };
-                for risk in crate::infra::terraform::summarize(&plan).risky {
-                    let identifiers = plan
-                        .resource_changes
-                        .iter()
-                        .find(|c| c.address == risk.address)
-                        .map(|c| super::infra::resource_identifiers(c.before_redacted().as_ref()))
-                        .unwrap_or_default();
-                    if super::infra::pipelines_touching(&catalog, &identifiers)
-                        .iter()
-                        .any(|p| p == pipeline)
-                    {
-                        out.push(Evidence {
-                            kind: "infra".into(),
-                            detail: format!("pending plan {} {}", plan_ref.name, risk.why),
-                            tool: "explain_plan_diff".into(),
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Pipelines that fail or go stale with the root cause: those sharing a broken
-    /// secret, everything downstream of them, and parents that run them as children.
-    async fn blast_radius(
-        &self,
-        root_pipeline: &str,
-        broken_secret: Option<&str>,
-        triaged: &str,
-    ) -> Result<Vec<String>, ToolError> {
-        let catalog = self.backends().catalog().await?;
-        let mut sources = vec![root_pipeline.to_string()];
-        if let Some(secret) = broken_secret {
-            for ls in catalog.linked_services_using_secret(secret) {
-                for pipeline in catalog.pipelines_using_linked_service(&ls) {
-                    if !sources.contains(&pipeline) {
-                        sources.push(pipeline);
-                    }
-                }
-            }
-        }
-        let mut out: Vec<String> = sources
-            .iter()
-            .filter(|p| p.as_str() != root_pipeline)
-            .cloned()
-            .collect();
-        for source in &sources {
-            let parents = catalog.upstream_of(source, 3).into_iter().filter(|r| {
-                matches!(
-                    r.edge.via,
-                    crate::model::graph::DependencyVia::ExecutePipeline { .. }
-                )
-            });
-            for reached in catalog.downstream_of(source, 10).into_iter().chain(parents) {
-                if reached.pipeline != root_pipeline && !out.contains(&reached.pipeline) {
-                    out.push(reached.pipeline);
-                }
-            }
-        }
-        if triaged != root_pipeline && !out.iter().any(|p| p == triaged) {
-            out.push(triaged.to_string());
-        }
-        Ok(out)
+fn history_evidence(
+    pipeline: &str,
+    consecutive: usize,
+    failing_since: Option<DateTime<Utc>>,
+    last_success: Option<DateTime<Utc>>,
+) -> Evidence {
+    Evidence {
+        kind: "history".into(),
+        detail: match (failing_since, last_success) {
+            (Some(since), Some(ok)) => format!(
+                "{pipeline} has failed {consecutive} times in a row since {}; last success {}",
+                since.format("%Y-%m-%d %H:%M UTC"),
+                ok.format("%Y-%m-%d %H:%M UTC")
+            ),
+            (Some(since), None) => format!(
+                "{pipeline} has failed {consecutive} times in a row since {}; no success in 7 days",
+                since.format("%Y-%m-%d %H:%M UTC")
+            ),
+            _ => format!("{pipeline} has no earlier failures in 7 days"),
+        },
+        tool: "get_pipeline_status".into(),
     }
 }
 

@@ -29,6 +29,34 @@ pub struct AdfApi {
     pub factory: String,
 }
 
+/// What [`AdfApi::definitions`] could read of a factory.
+pub struct Definitions {
+    pub factory: Factory,
+    /// Entries that did not parse, as `kind/name: why`.
+    pub skipped: Vec<String>,
+    /// Kinds that could not be listed at all (`linked services`…), and why.
+    pub unreadable: Vec<(&'static str, RestError)>,
+}
+
+/// The listed definitions of an optional kind, or none and the error noted.
+fn optional<T>(
+    what: &'static str,
+    listed: Result<(Vec<T>, Vec<String>), RestError>,
+    skipped: &mut Vec<String>,
+    unreadable: &mut Vec<(&'static str, RestError)>,
+) -> Vec<T> {
+    match listed {
+        Ok((items, bad)) => {
+            skipped.extend(bad);
+            items
+        }
+        Err(e) => {
+            unreadable.push((what, e));
+            Vec::new()
+        }
+    }
+}
+
 /// A `RunFilterParameters` body.
 #[derive(Debug, Clone)]
 pub struct RunFilter {
@@ -156,26 +184,33 @@ impl AdfApi {
     }
 
     /// Pipelines, linked services, datasets and triggers, read in parallel.
-    pub async fn definitions(&self) -> Result<(Factory, Vec<String>), RestError> {
-        let (pipelines, linked, datasets, triggers) = tokio::try_join!(
+    /// Only the pipelines are required: the other kinds enrich them, and an
+    /// identity allowed to read runs but not (say) linked services still gets
+    /// the pipelines, with what it could not list in `unreadable`.
+    pub async fn definitions(&self) -> Result<Definitions, RestError> {
+        let (pipelines, linked, datasets, triggers) = tokio::join!(
             self.list_kind::<PipelineProperties>("pipelines"),
             self.list_kind::<LinkedServiceProperties>("linkedservices"),
             self.list_kind::<DatasetProperties>("datasets"),
             self.list_kind::<TriggerProperties>("triggers"),
-        )?;
-        let skipped = [&pipelines.1, &linked.1, &datasets.1, &triggers.1]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        );
+        let (pipelines, mut skipped) = pipelines?;
+        let mut unreadable = Vec::new();
+        let linked_services = optional("linked services", linked, &mut skipped, &mut unreadable);
+        let datasets = optional("datasets", datasets, &mut skipped, &mut unreadable);
+        let triggers = optional("triggers", triggers, &mut skipped, &mut unreadable);
         let factory = Factory {
             name: self.factory.clone(),
-            pipelines: pipelines.0,
-            linked_services: linked.0,
-            datasets: datasets.0,
-            triggers: triggers.0,
+            pipelines,
+            linked_services,
+            datasets,
+            triggers,
         };
-        Ok((factory, skipped))
+        Ok(Definitions {
+            factory,
+            skipped,
+            unreadable,
+        })
     }
 
     /// One kind of definition; entries that do not parse are skipped and named

@@ -3,6 +3,7 @@
 //! with the care an action on production deserves.
 
 pub mod api;
+mod partial;
 pub mod wire;
 
 use std::time::Duration as StdDuration;
@@ -122,20 +123,22 @@ impl PipelineBackend for AdfBackend {
     }
 
     async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
-        self.catalog
+        let loaded = self
+            .catalog
             .get_or_load(|| async {
-                let (factory, skipped) = self.api.definitions().await.map_err(|e| self.error(e))?;
-                if !skipped.is_empty() {
-                    tracing::warn!(
-                        "factory {}: {} definitions could not be read: {}",
-                        self.api.factory,
-                        skipped.len(),
-                        skipped.join("; ")
-                    );
+                let (catalog, lasting) = self.load_catalog().await.map_err(CatalogLoad::Failed)?;
+                // A gap that may clear (a timeout, a 503) is not kept for the cache's five minutes.
+                if lasting {
+                    Ok(catalog)
+                } else {
+                    Err(CatalogLoad::Passing(catalog))
                 }
-                Ok(factory.catalog(BackendKind::Adf, &self.environment))
             })
-            .await
+            .await;
+        match loaded {
+            Ok(catalog) | Err(CatalogLoad::Passing(catalog)) => Ok(catalog),
+            Err(CatalogLoad::Failed(e)) => Err(e),
+        }
     }
 
     async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
@@ -425,7 +428,44 @@ impl PipelineBackend for AdfBackend {
     }
 }
 
+/// A catalogue load that did not give a value worth caching.
+enum CatalogLoad {
+    Failed(BackendError),
+    /// Usable now, but missing a kind for a reason that may soon be gone.
+    Passing(EstateCatalog),
+}
+
 impl AdfBackend {
+    /// The catalogue, and whether it may be cached (complete, or missing only
+    /// what a refusal or an absence keeps out). Pipelines are required; the
+    /// other kinds are named in `unreadable` when they cannot be listed.
+    async fn load_catalog(&self) -> Result<(EstateCatalog, bool), BackendError> {
+        let definitions = self.api.definitions().await.map_err(|e| self.error(e))?;
+        if !definitions.skipped.is_empty() {
+            tracing::warn!(
+                "factory {}: {} definitions could not be read: {}",
+                self.api.factory,
+                definitions.skipped.len(),
+                definitions.skipped.join("; ")
+            );
+        }
+        let mut catalog = definitions
+            .factory
+            .catalog(BackendKind::Adf, &self.environment);
+        for (what, error) in &definitions.unreadable {
+            tracing::warn!(
+                "factory {}: {what} could not be listed, answers go on without them: {error}",
+                self.api.factory
+            );
+            catalog.unreadable.push(partial::unreadable(what, error));
+        }
+        let lasting = definitions
+            .unreadable
+            .iter()
+            .all(|(_, error)| partial::is_lasting(error));
+        Ok((catalog, lasting))
+    }
+
     fn api_credential_status(&self) -> String {
         format!("credential: {}", self.api.credential_status())
     }

@@ -1,0 +1,76 @@
+//! The console's approver: each call that needs a person becomes a dialog,
+//! keyed by its call id, so two calls of one model round get two dialogs and
+//! each answer reaches the call it was given for.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent::runner::{ApprovalAsk, Approver, Decision};
+use crate::app::approval::ApprovalRequest;
+use crate::app::update::Msg;
+
+/// The decisions the dialogs are waiting for, by call id.
+#[derive(Debug, Clone, Default)]
+pub struct PendingDecisions(Arc<Mutex<HashMap<String, oneshot::Sender<Decision>>>>);
+
+impl PendingDecisions {
+    fn insert(&self, call_id: String, answer: oneshot::Sender<Decision>) {
+        self.lock().insert(call_id, answer);
+    }
+
+    /// Gives a call its answer; false when nothing waits for it (a cancelled turn).
+    pub fn answer(&self, call_id: &str, decision: Decision) -> bool {
+        self.lock()
+            .remove(call_id)
+            .is_some_and(|answer| answer.send(decision).is_ok())
+    }
+
+    /// Drops every waiting decision: each call reads it as refused ("cancelled").
+    pub fn cancel_all(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Decision>>> {
+        // Every change is one insert or remove: a poisoned map is still consistent.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Asks the user through the console's dialog.
+pub struct DialogApprover {
+    pub messages: mpsc::UnboundedSender<Msg>,
+    pub pending: PendingDecisions,
+}
+
+#[async_trait::async_trait]
+impl Approver for DialogApprover {
+    fn shows_preview(&self) -> bool {
+        true
+    }
+
+    async fn decide(&self, ask: ApprovalAsk) -> Decision {
+        let (answer, decision) = oneshot::channel();
+        self.pending.insert(ask.call_id.clone(), answer);
+        // The dialog is on screen: no secret in the arguments or the preview.
+        let clean = |text: &str| crate::trace::redact::text(text).into_owned();
+        let request = ApprovalRequest {
+            call_id: ask.call_id.clone(),
+            tool: ask.tool,
+            server: ask.server,
+            arguments: crate::trace::redact::value(&ask.arguments),
+            reason: clean(&ask.reason),
+            preview: ask.preview.as_deref().map(clean).map_err(|why| clean(why)),
+            session_allowable: ask.session_allowable,
+        };
+        if self.messages.send(Msg::ApprovalRequested(request)).is_err() {
+            self.pending.answer(&ask.call_id, Decision::refused("cancelled"));
+            return Decision::refused("cancelled: the console is closing");
+        }
+        // A dropped sender (the console quit, the turn was cancelled) is a refusal.
+        decision
+            .await
+            .unwrap_or_else(|_| Decision::refused("cancelled before anyone answered"))
+    }
+}
