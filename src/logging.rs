@@ -34,7 +34,15 @@ pub fn log_dir() -> Option<PathBuf> {
 /// When no log directory can be made, logging is off and stderr says why once.
 pub fn init(process: &str) -> Option<WorkerGuard> {
     let dir = log_dir()?;
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    // Logs may quote what a server said: only the owner reads them.
+    let created = {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+    };
+    if let Err(e) = created {
         eprintln!(
             "opsdeck: logging disabled, cannot create {}: {e}",
             dir.display()

@@ -42,6 +42,7 @@ fn python_server_with(extra_env: BTreeMap<String, String>) -> ServerSpec {
         read_only: false,
         allowed_tools: None,
         denied_tools: vec![],
+        always_allow: Vec::new(),
         call_timeout: Duration::from_secs(60),
         init_timeout: Duration::from_secs(30),
     }

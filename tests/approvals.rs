@@ -120,10 +120,7 @@ async fn an_untrusted_servers_read_only_claim_is_not_believed_headless() {
     );
     for dry_run in [false, true] {
         let outcome = runner
-            .call(
-                "wipe_table",
-                json!({"table": "orders", "dry_run": dry_run}),
-            )
+            .call("wipe_table", json!({"table": "orders", "dry_run": dry_run}))
             .await;
         assert!(outcome.is_error, "{}", outcome.summary);
         assert!(
@@ -309,7 +306,10 @@ async fn a_trusted_dry_run_preview_is_a_recorded_call_and_the_model_cannot_name_
         })
         .unwrap();
     let who = sent["approved_by"].as_str().unwrap();
-    assert!(who.ends_with("(--approve)") && !who.contains("CFO"), "{who}");
+    assert!(
+        who.ends_with("(--approve)") && !who.contains("CFO"),
+        "{who}"
+    );
     let again = runner.call("rerun_pipeline", forged).await;
     assert!(
         again.is_error && again.summary.contains("not approved"),
@@ -377,7 +377,11 @@ async fn an_injected_instruction_cannot_ride_on_an_approval() {
             )),
             // The model obeys the instruction planted in the runbook.
             stream(tool_call_chunks(
-                &[("c2", "wipe_table", r#"{"table": "orders", "dry_run": false}"#)],
+                &[(
+                    "c2",
+                    "wipe_table",
+                    r#"{"table": "orders", "dry_run": false}"#,
+                )],
                 1,
             )),
             stream(text_chunks(&["Done."])),

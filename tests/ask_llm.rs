@@ -293,7 +293,10 @@ async fn a_destructive_call_is_refused_headless_unless_approved() {
     );
     let approved = ask(
         openai_env(&mock),
-        vec!["--approve", r#"rerun_pipeline:{"pipeline": "ingest_crm_customers", "dry_run": false}"#],
+        vec![
+            "--approve",
+            r#"rerun_pipeline:{"pipeline": "ingest_crm_customers", "dry_run": false}"#,
+        ],
         "rerun ingest_crm_customers",
     )
     .await;

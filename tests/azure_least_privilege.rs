@@ -195,8 +195,40 @@ async fn a_run_that_cannot_be_read_still_fails_the_call() {
         );
     })
     .await;
-    let refused = tools
-        .err("triage_run", json!({"run_id": FAILED_RUN}))
-        .await;
+    let refused = tools.err("triage_run", json!({"run_id": FAILED_RUN})).await;
     assert!(refused.contains("pipelineruns/read"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_fully_readable_estate_leaves_no_gaps() {
+    let (_fake, tools) = sales_with(|_| {}).await;
+    let report = tools.ok("triage_run", json!({"run_id": FAILED_RUN})).await;
+    assert!(report.get("gaps").is_none(), "{report}");
+    let text = common::text_of(
+        &tools
+            .call("triage_run", json!({"run_id": FAILED_RUN}))
+            .await,
+    );
+    assert!(!text.contains("Not read"), "{text}");
+    let mut triaged = 0;
+    for (scenario, pipeline) in [
+        ("expired-secret", "transform_inventory"),
+        ("late-partition", "orchestrate_sales_hourly"),
+        ("schema-drift", "publish_finance_extract"),
+        ("cluster-oom", "transform_customer_360"),
+        ("risky-plan", "ingest_crm_customers"),
+    ] {
+        let sandbox = common::start(scenario).await;
+        let result = sandbox
+            .call("triage_run", json!({"pipeline": pipeline}))
+            .await;
+        if result.is_error == Some(true) {
+            // A scenario where that pipeline has no failure has nothing to triage.
+            continue;
+        }
+        let report = result.structured_content.unwrap();
+        assert!(report.get("gaps").is_none(), "{scenario}: {report}");
+        triaged += 1;
+    }
+    assert!(triaged >= 4, "only {triaged} sandbox scenarios triaged");
 }

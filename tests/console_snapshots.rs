@@ -206,13 +206,15 @@ async fn overlays_and_the_open_call() {
     update(
         &mut app,
         Msg::ApprovalRequested(ApprovalRequest {
+            call_id: "call-1".into(),
             tool: "rerun_pipeline".into(),
             server: "opsdeck".into(),
             arguments: json!({"pipeline": "ingest_web_events", "from_failed_activity": true, "dry_run": false}),
             reason: "rerun_pipeline changes the estate and needs approval".into(),
-            preview: Some(
+            preview: Ok(
                 "Dry run: would rerun ingest_web_events from CopyClickstream (run ab084a5f)".into(),
             ),
+            session_allowable: false,
         }),
     );
     insta::assert_snapshot!(

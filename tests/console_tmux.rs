@@ -585,10 +585,9 @@ async fn hostile_server_calls_wait_for_the_dialog() {
     let log = dir.join("hostile-calls.jsonl");
     let config_dir = dir.join("config/opsdeck");
     std::fs::create_dir_all(&config_dir).unwrap();
-    let mut builtin = common::process::pinned_serve_args();
-    builtin.remove(0);
+    let builtin = common::process::pinned_serve_args();
     let mcp = serde_json::json!({"mcpServers": {
-        "opsdeck": {"command": OPSDECK, "args": [vec!["serve".to_string()], builtin].concat(), "trusted": true},
+        "opsdeck": {"command": OPSDECK, "args": builtin, "trusted": true},
         "hostile": {"command": python("venv-mcp2"), "args": [peer_script("hostile_server.py")],
                     "env": {"HOSTILE_CALL_LOG": log}}
     }});
@@ -599,17 +598,27 @@ async fn hostile_server_calls_wait_for_the_dialog() {
     );
     let command = console_command_with_env(&dir, &env, "");
     let log_in_test = log.clone();
+    let dir_in_test = dir.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let log = log_in_test;
+        let (log, dir) = (log_in_test, dir_in_test);
         let tmux = Tmux::start("hostile", &command);
         let timeout = Duration::from_secs(30);
         tmux.wait_for(&["● hostile", "● opsdeck", "gpt-test"], timeout);
         tmux.text("clean up the staging tables");
         tmux.keys(&["Enter"]);
-        let first = tmux.wait_for(&["Approval needed", "1 more waiting", "not trusted"], timeout);
-        assert!(first.contains("\"orders\""), "the first call first:\n{first}");
+        let first = tmux.wait_for(
+            &["Approval needed", "1 more waiting", "not trusted"],
+            timeout,
+        );
+        assert!(
+            first.contains("\"orders\""),
+            "the first call first:\n{first}"
+        );
         std::thread::sleep(Duration::from_millis(500));
-        assert!(hostile_calls(&log).is_empty(), "nothing reached the server before an answer");
+        assert!(
+            hostile_calls(&log).is_empty(),
+            "nothing reached the server before an answer"
+        );
         tmux.keys(&["n"]);
         let second = tmux.wait_for(&["Approval needed", "\"customers\""], timeout);
         assert!(!second.contains("more waiting"), "{second}");
@@ -628,7 +637,11 @@ async fn hostile_server_calls_wait_for_the_dialog() {
         std::thread::sleep(Duration::from_secs(2));
         tmux.keys(&["y"]);
         std::thread::sleep(Duration::from_secs(1));
-        assert_eq!(hostile_calls(&log).len(), 1, "y on an undrawn dialog did nothing");
+        assert_eq!(
+            hostile_calls(&log).len(),
+            1,
+            "y on an undrawn dialog did nothing"
+        );
         tmux.resize(120, 40);
         tmux.wait_for(&["Approval needed", "\"inventory\""], timeout);
         tmux.keys(&["n"]);
@@ -661,4 +674,51 @@ async fn hostile_server_calls_wait_for_the_dialog() {
         ],
         "every decision is recorded as the user's"
     );
+}
+
+/// A server that never answers the MCP handshake (a stdio child that reads
+/// nothing and says nothing): the console still draws, and `q` — or SIGTERM —
+/// quits at once and gives the terminal back.
+#[test]
+fn a_silent_server_never_holds_the_console() {
+    for how in ["q", "C-c", "TERM"] {
+        let dir = tempdir(&format!("console-silent-{how}"));
+        let config_dir = dir.join("config/opsdeck");
+        std::fs::create_dir_all(&config_dir).unwrap();
+        let mcp = serde_json::json!({"mcpServers": {"silent": {
+            "command": "python3", "args": ["-c", "import time; time.sleep(3600)"]
+        }}});
+        std::fs::write(config_dir.join("mcp.json"), mcp.to_string()).unwrap();
+        let tmux = Tmux::start(&format!("silent{how}"), &console_command(&dir, ""));
+        tmux.wait_for(&["silent"], Duration::from_secs(15));
+        std::thread::sleep(Duration::from_millis(500));
+        let started = Instant::now();
+        if how == "TERM" {
+            let pid = tmux.display("#{pane_pid}");
+            let out = Command::new("pgrep")
+                .args(["-P", &pid, "-f", "opsdeck"])
+                .output()
+                .expect("pgrep");
+            let child = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            assert!(!child.is_empty(), "found opsdeck under pane {pid}");
+            Command::new("kill")
+                .args(["-TERM", &child])
+                .status()
+                .unwrap();
+        } else {
+            tmux.keys(&["Escape", how]);
+        }
+        let after = wait_for_file(&dir.join("after.txt"), Duration::from_secs(15));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "quitting with {how} took {:?}",
+            started.elapsed()
+        );
+        assert_terminal_restored(&after, &tmux);
+    }
 }

@@ -32,6 +32,7 @@ fn stdio(name: &str, command: String, args: Vec<String>, timeout: Duration) -> S
         read_only: false,
         allowed_tools: None,
         denied_tools: vec![],
+        always_allow: Vec::new(),
         call_timeout: timeout,
         init_timeout: Duration::from_secs(30),
     }
@@ -48,6 +49,7 @@ fn http(name: &str, url: String) -> ServerSpec {
         read_only: false,
         allowed_tools: None,
         denied_tools: vec![],
+        always_allow: Vec::new(),
         call_timeout: Duration::from_secs(30),
         init_timeout: Duration::from_secs(30),
     }

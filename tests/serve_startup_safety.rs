@@ -15,7 +15,11 @@ use common::process::{ChildGuard, OPSDECK, pinned_serve_args, tempdir};
 
 /// Starts `opsdeck serve --http 127.0.0.1:0 …` with `env` and returns it, its
 /// MCP URL and the stderr lines printed before the URL.
-fn start(extra: &[&str], env: &[(&str, &str)], remove: &[&str]) -> (ChildGuard, String, Vec<String>) {
+fn start(
+    extra: &[&str],
+    env: &[(&str, &str)],
+    remove: &[&str],
+) -> (ChildGuard, String, Vec<String>) {
     let mut command = Command::new(OPSDECK);
     command
         .args(pinned_serve_args())
@@ -67,8 +71,9 @@ async fn the_unauthenticated_remediation_flag_is_announced_at_start_and_in_ready
         &["OPSDECK_HTTP_TOKEN"],
     );
     assert!(
-        stderr.iter().any(|l| l.contains("WARNING")
-            && l.contains("--http-allow-unauthenticated-remediation")),
+        stderr.iter().any(
+            |l| l.contains("WARNING") && l.contains("--http-allow-unauthenticated-remediation")
+        ),
         "{stderr:?}"
     );
     let ready: Value = reqwest::get(url.replace("/mcp", "/health/ready"))

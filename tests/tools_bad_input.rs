@@ -60,6 +60,41 @@ fn cases() -> Vec<(&'static str, Value, Vec<&'static str>)> {
             vec!["1 to 100"],
         ),
         (
+            "fetch_logs",
+            json!({"since": "91d"}),
+            vec!["spans 91 days", "at most 90 days"],
+        ),
+        (
+            "fetch_logs",
+            json!({"limit": -1}),
+            vec!["'limit' must be a whole number from 1 to 2000"],
+        ),
+        (
+            "summarize_error_logs",
+            json!({"since": "2026-01-01T00:00:00Z"}),
+            vec!["at most 90 days"],
+        ),
+        (
+            "summarize_error_logs",
+            json!({"since": "99999999999999999999w"}),
+            vec!["further than any date", "at most 90 days"],
+        ),
+        (
+            "list_pipeline_runs",
+            json!({"since": "1900-01-01T00:00:00Z"}),
+            vec!["at most 90 days", "since=7d"],
+        ),
+        (
+            "get_failed_tasks_summary",
+            json!({"since": "91d"}),
+            vec!["at most 90 days"],
+        ),
+        (
+            "list_secrets",
+            json!({"expiring_within": "3651d"}),
+            vec!["too long", "3650d"],
+        ),
+        (
             "summarize_error_logs",
             json!({"level": "chatty"}),
             vec!["WARN"],

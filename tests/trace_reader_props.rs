@@ -137,3 +137,102 @@ fn the_unedited_trace_reads_whole() {
     assert_eq!(trace.records.len(), 5);
     assert!(trace.skipped.is_empty());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Loading from a reader (what `--format markdown|json` do, in bounded
+    /// blocks) reads exactly what reading the bytes in memory reads.
+    #[test]
+    fn loading_in_blocks_matches_reading_in_memory(edits in proptest::collection::vec(edit(), 0..5)) {
+        let bytes = apply(&edits);
+        match (reader::read(&bytes), reader::load(bytes.as_slice())) {
+            (Ok(whole), Ok(loaded)) => {
+                prop_assert_eq!(whole.header, loaded.header);
+                prop_assert_eq!(whole.records, loaded.records);
+                prop_assert_eq!(whole.skipped, loaded.skipped);
+                prop_assert_eq!(whole.warnings, loaded.warnings);
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "read {:?}, loaded {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+
+    /// Whatever text a trace carries, no rendering of it holds a control
+    /// character a terminal would act on (C0 but line end and tab, DEL, C1).
+    #[test]
+    fn no_rendering_of_a_trace_carries_a_terminal_control(
+        question in any::<String>(),
+        result in any::<String>(),
+        kind in any::<String>(),
+    ) {
+        use opsdeck::trace::replay::{Format, render};
+        let user = serde_json::json!({"seq": 1, "at": "2026-11-23T03:42:01Z", "type": "agent",
+            "event": {"event": "user_message", "text": question}});
+        let finished = serde_json::json!({"seq": 2, "at": "2026-11-23T03:42:02Z", "type": "agent",
+            "event": {"event": "tool_call_finished", "call_id": result, "server": "s", "tool": "t",
+                "duration_ms": 1, "is_error": false, "result": {"content": [result]}, "truncated": false}});
+        let unknown = serde_json::json!({"seq": 3, "at": "2026-11-23T03:42:03Z", "type": kind});
+        let text = format!("{}{user}\n{finished}\n{unknown}\n", VALID);
+        let trace = reader::read(text.as_bytes()).expect("the trace reads");
+        let mut streamed = Vec::new();
+        transcript::stream(text.as_bytes(), &mut streamed, 64).expect("the trace streams");
+        for (format, out) in [
+            ("text", transcript::text(&trace)),
+            ("stream", String::from_utf8_lossy(&streamed).into_owned()),
+            ("markdown", render(&trace, Format::Markdown)),
+            ("json", render(&trace, Format::Json)),
+        ] {
+            let bad: Vec<char> = out
+                .chars()
+                .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+                .collect();
+            prop_assert!(bad.is_empty(), "{} carries {:?}", format, bad);
+        }
+    }
+}
+
+/// Pieces of text met in logs: secrets of each family, their look-alikes, and
+/// the characters that surround them.
+const PIECES: &[&str] = &[
+    "dapi0123456789abcdef0123456789abcdef",
+    "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    "xoxb-123456789012-AbCdEfGhIjKl",
+    "https://hooks.slack.com/services/T0/B0/XXXXXXXX",
+    "-----BEGIN PRIVATE KEY-----",
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+    "-----END PRIVATE KEY-----",
+    "DATABRICKS_TOKEN=",
+    "export STORAGE_KEY=",
+    "password=",
+    "AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4",
+    "sig=",
+    "Bearer abcdefghijklmnop",
+    "[redacted: password]",
+    "plain",
+    "x",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// However secrets and their surroundings are strung together, redacting
+    /// the result again changes nothing, and what the screen gets holds no
+    /// terminal control.
+    #[test]
+    fn redaction_is_idempotent_on_any_mix(
+        parts in proptest::collection::vec(
+            (0..PIECES.len(), prop::sample::select(vec!["", " ", "\n", ";", "&", "\"", "'", "=", ":", "\u{1b}", "\r"])),
+            0..12,
+        )
+    ) {
+        use opsdeck::trace::redact;
+        let text: String = parts.iter().map(|(i, sep)| format!("{}{sep}", PIECES[*i])).collect();
+        let once = redact::text(&text).into_owned();
+        prop_assert_eq!(redact::text(&once).into_owned(), once.clone(), "from {:?}", text);
+        let screen = redact::for_screen(&text);
+        prop_assert!(!screen.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+    }
+}

@@ -81,7 +81,8 @@ impl std::str::FromStr for PreApproval {
     /// `TOOL:{"arg": …}`; a bare tool name would approve whatever arguments the
     /// model chooses, so it is refused with the form to use.
     fn from_str(text: &str) -> Result<PreApproval, String> {
-        let example = r#"--approve 'rerun_pipeline:{"pipeline":"transform_sales","dry_run":false}'"#;
+        let example =
+            r#"--approve 'rerun_pipeline:{"pipeline":"transform_sales","dry_run":false}'"#;
         let Some((tool, json)) = text.split_once(':') else {
             return Err(format!(
                 "--approve {text:?} names no arguments: a bare tool name would approve any arguments the model (or an instruction injected into a tool result) chooses. Give the exact call: {example}"

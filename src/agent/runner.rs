@@ -177,20 +177,20 @@ impl<'h> ToolRunner<'h> {
         let call_id = format!("call-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let catalog = self.host.catalog().await;
         let Some(entry) = catalog.iter().find(|t| t.exposed_name == tool) else {
-            let known: Vec<&str> = catalog.iter().map(|t| t.exposed_name.as_str()).collect();
-            // TODO(lead): the host's explanation once it exists (reconnecting servers).
-            let message = format!(
-                "there is no tool named '{tool}'; available: {}",
-                known.join(", ")
-            );
+            let message = self.host.explain_missing(tool, &catalog);
             return self.refusal(&call_id, "", tool, message);
         };
         let server = entry.server.clone();
+        // A server that is down keeps its tools listed: say so before anyone is asked.
+        if let Some(reason) = self.host.why_unavailable(&server) {
+            let message = format!("{tool}: {reason}; the call was not sent");
+            return self.refusal(&call_id, &server, tool, message);
+        }
         let spec = self.host.spec(&server);
         let standing = Standing {
             trusted: spec.is_some_and(|s| s.trusted),
             read_only: spec.is_some_and(|s| s.read_only),
-            always_allow: &[],
+            always_allow: spec.map_or(&[], |s| s.always_allow.as_slice()),
         };
         let verdict = self
             .policy

@@ -6,11 +6,17 @@ use std::collections::VecDeque;
 
 use serde_json::Value;
 
+/// How long a dialog is on screen before `y` counts.
+pub const ARM_DELAY: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// The dialogs waiting behind the open one, and how far the open one is scrolled.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApprovalQueue {
     waiting: VecDeque<ApprovalRequest>,
     pub scroll: usize,
+    /// The call whose dialog has been on screen long enough to take a `y`: a
+    /// key typed for the chat just as a dialog opens must not approve it.
+    armed: Option<String>,
 }
 
 impl ApprovalQueue {
@@ -19,7 +25,7 @@ impl ApprovalQueue {
     }
 
     /// The next dialog to open, scrolled to its top.
-    pub fn next(&mut self) -> Option<ApprovalRequest> {
+    pub fn pop(&mut self) -> Option<ApprovalRequest> {
         self.scroll = 0;
         self.waiting.pop_front()
     }
@@ -36,6 +42,16 @@ impl ApprovalQueue {
     pub fn clear(&mut self) {
         self.waiting.clear();
         self.scroll = 0;
+        self.armed = None;
+    }
+
+    /// The dialog of `call_id` has been on screen for [`ARM_DELAY`].
+    pub fn arm(&mut self, call_id: &str) {
+        self.armed = Some(call_id.to_string());
+    }
+
+    pub fn is_armed(&self, call_id: &str) -> bool {
+        self.armed.as_deref() == Some(call_id)
     }
 
     /// Scrolls the open dialog (the drawing clamps to its length); no effect to run.

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::run::{ActivityRun, PipelineRun, RunStatus};
+use crate::trace::redact;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct RunRef {
@@ -52,13 +53,15 @@ impl DetailsView {
     }
 
     /// Reads a `get_run_details` structured result; a shape we do not know is an
-    /// error that says what was wrong, not an empty view.
+    /// error that says what was wrong, not an empty view. What a server said
+    /// is redacted here too, whoever fetched it: the view is on screen.
     pub fn from_result(run_id: &str, result: Result<Value, String>) -> DetailsView {
         let parsed = result.and_then(|value| {
-            serde_json::from_value::<RunDetails>(value).map_err(|e| {
+            serde_json::from_value::<RunDetails>(redact::value(&value)).map_err(|e| {
                 format!("the server's get_run_details answer has an unexpected shape: {e}")
             })
         });
+        let parsed = parsed.map_err(|reason| redact::text(&reason).into_owned());
         match parsed {
             Ok(details) => DetailsView::Loaded {
                 details: Box::new(details),
@@ -110,5 +113,38 @@ mod tests {
         );
         let failed = DetailsView::from_result("r1", Err("server down".into()));
         assert_eq!(failed.run_id(), "r1");
+    }
+
+    #[test]
+    fn details_on_screen_carry_no_secret() {
+        let answer = json!({
+            "run": {
+                "run_id": "r1", "pipeline": "p", "backend": "adf", "environment": "prod",
+                "status": "Failed", "run_start": null, "run_end": null, "duration_ms": null,
+                "invoked_by": {"name": "t", "kind": "Manual"},
+                "message": "copy failed: DefaultEndpointsProtocol=https;AccountName=st;AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4;",
+                "parameters": {"conn": "Server=db;User=etl;password=hunter2pass", "storageKey": "c3RvcmFnZWtleQ"}
+            },
+            "activities": [{
+                "activity_run_id": "a1", "activity_name": "Copy", "activity_type": "Copy",
+                "status": "Failed", "attempt": 1, "start": null, "end": null, "duration_ms": null,
+                "error": {"code": "2200", "message": "GET https://st.blob.core.windows.net/c/f failed, token sv=2022 sig=c2lnbmF0dXJl"},
+                "output": {"sas": "https://st.blob.core.windows.net/c?sv=1&sig=b3V0cHV0c2ln"}
+            }]
+        });
+        let view = DetailsView::from_result("r1", Ok(answer));
+        let shown = format!("{view:?}");
+        for secret in [
+            "Zm9vYmFy",
+            "hunter2pass",
+            "c3RvcmFnZWtleQ",
+            "c2lnbmF0dXJl",
+            "b3V0cHV0c2ln",
+        ] {
+            assert!(!shown.contains(secret), "{secret} is on screen: {shown}");
+        }
+        assert!(matches!(view, DetailsView::Loaded { .. }), "{shown}");
+        let failed = DetailsView::from_result("r1", Err("bad answer: password=hunter2pass".into()));
+        assert!(!format!("{failed:?}").contains("hunter2pass"));
     }
 }

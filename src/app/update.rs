@@ -122,6 +122,8 @@ pub enum Msg {
     Servers(Vec<ServerStatus>),
     /// A destructive call waits for the user's decision.
     ApprovalRequested(ApprovalRequest),
+    /// The dialog of this call has been on screen long enough to take a `y`.
+    DialogArmed { call_id: String },
     /// `get_run_details` answered (structured content) or failed.
     RunDetailsLoaded {
         run_id: String,
@@ -150,6 +152,10 @@ pub enum Effect {
         approved: bool,
         /// Allow this (untrusted server's) tool for the rest of the session.
         for_session: bool,
+    },
+    /// Send [`Msg::DialogArmed`] for this call after the arming delay.
+    ArmDialog {
+        call_id: String,
     },
     /// Put text on the clipboard (OSC 52) and in a file.
     Copy {
@@ -372,10 +378,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             // One dialog at a time; a second call of the same round waits its turn.
             if matches!(app.overlay, Some(Overlay::Approval(_))) {
                 app.approvals.push(request);
+                Vec::new()
             } else {
                 app.approvals.scroll = 0;
-                app.overlay = Some(Overlay::Approval(request));
+                open_dialog(app, request)
             }
+        }
+        Msg::DialogArmed { call_id } => {
+            app.approvals.arm(&call_id);
             Vec::new()
         }
         Msg::RunDetailsLoaded { run_id, result } => {
@@ -516,13 +526,31 @@ fn on_dialog_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
         ));
         return Vec::new();
     }
+    if approved && !app.approvals.is_armed(&request.call_id) {
+        app.flash = Some((
+            true,
+            "the dialog just opened: read it, then press y again".into(),
+        ));
+        return Vec::new();
+    }
     let call_id = request.call_id.clone();
-    app.overlay = app.approvals.next().map(Overlay::Approval);
-    vec![Effect::Decide {
+    app.overlay = None;
+    let mut effects = vec![Effect::Decide {
         call_id,
         approved,
         for_session,
-    }]
+    }];
+    if let Some(next) = app.approvals.pop() {
+        effects.extend(open_dialog(app, next));
+    }
+    effects
+}
+
+/// Shows a dialog; it takes a `y` only once it has been on screen a moment.
+fn open_dialog(app: &mut App, request: ApprovalRequest) -> Vec<Effect> {
+    let call_id = request.call_id.clone();
+    app.overlay = Some(Overlay::Approval(request));
+    vec![Effect::ArmDialog { call_id }]
 }
 
 /// Refuses the open dialog and every one waiting behind it.
@@ -531,7 +559,7 @@ fn refuse_all_dialogs(app: &mut App) -> Vec<Effect> {
     if let Some(Overlay::Approval(request)) = app.overlay.take() {
         call_ids.push(request.call_id);
     }
-    while let Some(request) = app.approvals.next() {
+    while let Some(request) = app.approvals.pop() {
         call_ids.push(request.call_id);
     }
     call_ids
@@ -1161,6 +1189,27 @@ mod tests {
         }
     }
 
+    /// A dialog arrives and stays on screen long enough to take a `y`.
+    fn request(app: &mut App, request: ApprovalRequest) {
+        let call_id = request.call_id.clone();
+        let effects = update(app, Msg::ApprovalRequested(request));
+        if !effects.is_empty() {
+            assert_eq!(
+                effects,
+                vec![Effect::ArmDialog {
+                    call_id: call_id.clone()
+                }]
+            );
+            update(app, Msg::DialogArmed { call_id });
+        }
+    }
+
+    fn arm(call_id: &str) -> Effect {
+        Effect::ArmDialog {
+            call_id: call_id.into(),
+        }
+    }
+
     fn decide(call_id: &str, approved: bool) -> Effect {
         Effect::Decide {
             call_id: call_id.into(),
@@ -1172,7 +1221,7 @@ mod tests {
     #[test]
     fn the_approval_dialog_takes_only_y_or_n() {
         let mut app = App::default();
-        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        request(&mut app, approval("call-1"));
         assert_eq!(app.scope(), Scope::Dialog);
         for other in [
             KeyCode::Tab,
@@ -1188,12 +1237,12 @@ mod tests {
             vec![decide("call-1", true)]
         );
         assert!(app.overlay.is_none());
-        update(&mut app, Msg::ApprovalRequested(approval("call-2")));
+        request(&mut app, approval("call-2"));
         assert_eq!(
             update(&mut app, key(KeyCode::Char('n'))),
             vec![decide("call-2", false)]
         );
-        update(&mut app, Msg::ApprovalRequested(approval("call-3")));
+        request(&mut app, approval("call-3"));
         assert_eq!(
             update(&mut app, ctrl('c')),
             vec![decide("call-3", false), Effect::Quit],
@@ -1204,27 +1253,41 @@ mod tests {
     #[test]
     fn two_calls_get_two_dialogs_and_each_answer_names_its_call() {
         let mut app = App::default();
-        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
-        update(&mut app, Msg::ApprovalRequested(approval("call-2")));
+        request(&mut app, approval("call-1"));
+        request(&mut app, approval("call-2"));
         assert_eq!(app.approvals.len(), 1, "the second waits behind the first");
         assert_eq!(
             update(&mut app, key(KeyCode::Char('n'))),
-            vec![decide("call-1", false)]
+            vec![decide("call-1", false), arm("call-2")]
         );
         assert!(
             matches!(&app.overlay, Some(Overlay::Approval(r)) if r.call_id == "call-2"),
             "the second dialog opens"
+        );
+        assert!(
+            update(&mut app, key(KeyCode::Char('y'))).is_empty(),
+            "a y typed as the second dialog opens does not approve it"
+        );
+        update(
+            &mut app,
+            Msg::DialogArmed {
+                call_id: "call-2".into(),
+            },
         );
         assert_eq!(
             update(&mut app, key(KeyCode::Char('y'))),
             vec![decide("call-2", true)]
         );
         assert!(app.overlay.is_none());
-        update(&mut app, Msg::ApprovalRequested(approval("call-3")));
-        update(&mut app, Msg::ApprovalRequested(approval("call-4")));
+        request(&mut app, approval("call-3"));
+        request(&mut app, approval("call-4"));
         assert_eq!(
             update(&mut app, ctrl('c')),
-            vec![decide("call-3", false), decide("call-4", false), Effect::Quit],
+            vec![
+                decide("call-3", false),
+                decide("call-4", false),
+                Effect::Quit
+            ],
             "quitting refuses every waiting call"
         );
     }
@@ -1235,7 +1298,7 @@ mod tests {
         update(&mut app, key(KeyCode::Esc));
         update(&mut app, key(KeyCode::Char(':')));
         assert!(app.prompt.is_some());
-        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        request(&mut app, approval("call-1"));
         assert_eq!(
             update(&mut app, key(KeyCode::Char('n'))),
             vec![decide("call-1", false)]
@@ -1257,9 +1320,13 @@ mod tests {
                 height: 8,
             },
         );
-        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        request(&mut app, approval("call-1"));
         assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
-        assert!(app.flash.as_ref().is_some_and(|(_, t)| t.contains("too small")));
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|(_, t)| t.contains("too small"))
+        );
         update(
             &mut app,
             Msg::Resize {
@@ -1278,7 +1345,7 @@ mod tests {
                 height: 8,
             },
         );
-        update(&mut app, Msg::ApprovalRequested(approval("call-2")));
+        request(&mut app, approval("call-2"));
         assert_eq!(
             update(&mut app, key(KeyCode::Char('n'))),
             vec![decide("call-2", false)],
@@ -1289,7 +1356,7 @@ mod tests {
     #[test]
     fn allow_for_session_is_offered_only_for_untrusted_tools() {
         let mut app = App::default();
-        update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        request(&mut app, approval("call-1"));
         assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
         assert!(app.overlay.is_some());
         update(&mut app, key(KeyCode::Char('n')));
@@ -1297,7 +1364,7 @@ mod tests {
             session_allowable: true,
             ..approval("call-2")
         };
-        update(&mut app, Msg::ApprovalRequested(untrusted));
+        request(&mut app, untrusted);
         assert_eq!(
             update(&mut app, key(KeyCode::Char('a'))),
             vec![Effect::Decide {
@@ -1305,6 +1372,35 @@ mod tests {
                 approved: true,
                 for_session: true
             }]
+        );
+    }
+
+    #[test]
+    fn a_y_typed_as_the_dialog_opens_approves_nothing() {
+        let mut app = App::default();
+        let effects = update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        assert_eq!(effects, vec![arm("call-1")]);
+        assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
+        assert!(app.overlay.is_some());
+        update(
+            &mut app,
+            Msg::DialogArmed {
+                call_id: "call-0".into(),
+            },
+        );
+        assert!(
+            update(&mut app, key(KeyCode::Char('y'))).is_empty(),
+            "arming another call's dialog does not count"
+        );
+        update(
+            &mut app,
+            Msg::DialogArmed {
+                call_id: "call-1".into(),
+            },
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            vec![decide("call-1", true)]
         );
     }
 

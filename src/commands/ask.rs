@@ -40,7 +40,12 @@ pub fn server_specs(
     builtin_args: Vec<String>,
 ) -> Result<Vec<ServerSpec>, CommandError> {
     if let Some(path) = config_file(explicit) {
-        return config::load_file(&path).map_err(|e| CommandError::usage(e.0));
+        let parsed = config::load(&path).map_err(|e| CommandError::usage(e.0))?;
+        // A key the config reader could not use is said where the user looks.
+        for warning in &parsed.warnings {
+            eprintln!("opsdeck: {}", crate::trace::terminal::for_screen(warning));
+        }
+        return Ok(parsed.servers);
     }
     let executable = std::env::current_exe().map_err(|e| {
         CommandError::failed(format!(

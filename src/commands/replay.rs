@@ -22,7 +22,7 @@ fn load(path: &Path) -> Result<reader::Trace, CommandError> {
     let file = std::fs::File::open(path).map_err(|e| {
         CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
     })?;
-    reader::load(std::io::BufReader::new(file)).map_err(|reason| {
+    reader::load(file).map_err(|reason| {
         CommandError::failed(format!("{}: {}", path.display(), terminal_safe(&reason)))
     })
 }

@@ -65,7 +65,8 @@ impl Approver for DialogApprover {
             session_allowable: ask.session_allowable,
         };
         if self.messages.send(Msg::ApprovalRequested(request)).is_err() {
-            self.pending.answer(&ask.call_id, Decision::refused("cancelled"));
+            self.pending
+                .answer(&ask.call_id, Decision::refused("cancelled"));
             return Decision::refused("cancelled: the console is closing");
         }
         // A dropped sender (the console quit, the turn was cancelled) is a refusal.

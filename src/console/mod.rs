@@ -207,6 +207,17 @@ impl Runtime {
         terminal
             .draw(|f| crate::ui::draw(f, &self.app, &self.theme))
             .map_err(|e| fail("cannot draw", e))?;
+        // Each server shows as connecting until the host has it, however long that takes.
+        self.step(Msg::Servers(
+            specs
+                .iter()
+                .map(|spec| crate::app::update::ServerStatus {
+                    name: spec.name.clone(),
+                    ready: false,
+                    detail: "connecting…".into(),
+                })
+                .collect(),
+        ));
         let (host_ready, mut host_wait) = oneshot::channel();
         tokio::spawn(async move {
             let host = McpHost::start(specs, Duration::from_secs(30)).await;
@@ -291,7 +302,9 @@ impl Runtime {
             .await
             .is_err()
         {
-            tracing::warn!("the servers did not stop within {SHUTDOWN_LIMIT:?}; leaving them to the process exit");
+            tracing::warn!(
+                "the servers did not stop within {SHUTDOWN_LIMIT:?}; leaving them to the process exit"
+            );
         }
         Ok(())
     }
@@ -432,6 +445,13 @@ impl Runtime {
                     let _ = terminal::write_raw(&bytes);
                 }
             }
+            Effect::ArmDialog { call_id } => {
+                let messages = self.messages.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(crate::app::approval::ARM_DELAY).await;
+                    let _ = messages.send(Msg::DialogArmed { call_id });
+                });
+            }
             Effect::Quit => {}
         }
     }
@@ -563,10 +583,8 @@ impl Runtime {
             }
         }
         if let Some(host) = self.host.take() {
-            // A task still holding the host lets the child servers go with the process.
-            if let Ok(host) = Arc::try_unwrap(host) {
-                host.shutdown().await;
-            }
+            // Bounded whatever the servers do (closes stdin, SIGTERM, SIGKILL).
+            host.shutdown().await;
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use super::config::Notification;
 
-/// The bytes for a notification in each configured form.
+/// The bytes for a notification in each configured form. Title and body come
+/// from runs (a pipeline name, the first line of a run's message): they are
+/// redacted, then stripped of anything that could end the sequence.
 pub fn notification(kinds: &[Notification], title: &str, body: &str) -> Vec<u8> {
     let title = sanitize(title);
     let body = sanitize(body);
@@ -35,15 +37,17 @@ pub fn clipboard(text: &str) -> Option<Vec<u8>> {
     Some(format!("\u{1b}]52;c;{}\u{7}", base64(text.as_bytes())).into_bytes())
 }
 
-/// Text from servers and runs goes inside an escape sequence: control characters
-/// could end it early and inject others, so they become spaces.
+/// Text from servers and runs goes inside an escape sequence: its secrets are
+/// redacted (a desktop notification outlives the terminal), and control
+/// characters — C0 with ESC and BEL, DEL, C1 with ST (U+009C) — could end the
+/// sequence early and inject others, so they become spaces. Redaction comes
+/// before the cut, so a cut cannot break a secret out of its pattern.
 fn sanitize(text: &str) -> String {
-    let clean: String = text
+    crate::trace::redact::text(text)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(200)
-        .collect();
-    clean
+        .collect()
 }
 
 fn base64(bytes: &[u8]) -> String {
@@ -103,6 +107,29 @@ mod tests {
             "no injected escape survives"
         );
         assert!(notification(&[], "t", "b").is_empty());
+    }
+
+    #[test]
+    fn notifications_carry_no_secret_and_no_control_character() {
+        let body = "copy failed: AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4; password=hunter2pass \
+            sig=c2lnbmF0dXJl \u{1b}]777;notify;fake;injected\u{9c}\u{1b}\\\u{7f}\u{85}";
+        for kind in [Notification::Osc9, Notification::Osc777] {
+            let bytes = notification(&[kind], "ingest \u{7}failed", body);
+            let text = String::from_utf8(bytes).unwrap();
+            for secret in ["Zm9vYmFy", "hunter2pass", "c2lnbmF0dXJl"] {
+                assert!(!text.contains(secret), "{secret} in {text:?}");
+            }
+            // Exactly one sequence: the opening ESC and the closing BEL are ours.
+            let inner = &text[1..text.len() - 1];
+            assert!(
+                text.starts_with('\u{1b}') && text.ends_with('\u{7}'),
+                "{text:?}"
+            );
+            assert!(
+                !inner.chars().any(char::is_control),
+                "a control character inside the sequence: {text:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The console's background work, each turning into messages: board refreshes
-//! and run details.
+//! and run details. Everything fetched here is redacted before it is returned:
+//! runs and details go to the screen and, as board changes, into the trace.
 
 use serde_json::{Value, json};
 
@@ -7,6 +8,16 @@ use crate::app::update::ServerStatus;
 use crate::mcp::catalog::CatalogTool;
 use crate::mcp::{ConnectionState, McpHost};
 use crate::model::run::PipelineRun;
+use crate::trace::redact;
+
+/// A reason for the screen: servers' error texts and serde's messages quote
+/// the values they choke on.
+fn redacted(reason: String) -> String {
+    match redact::text(&reason) {
+        std::borrow::Cow::Borrowed(_) => reason,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
+}
 
 /// The board's window and page: the last day, as many runs as a page holds.
 const BOARD_WINDOW: &str = "24h";
@@ -33,7 +44,7 @@ pub async fn fetch_runs(host: &McpHost) -> Result<Vec<PipelineRun>, String> {
                 .cloned()
                 .map(serde_json::from_value::<Vec<PipelineRun>>)
             {
-                Some(Ok(mut page)) => runs.append(&mut page),
+                Some(Ok(page)) => runs.extend(page.into_iter().map(redact::run)),
                 Some(Err(e)) => failures.push(format!(
                     "{}: runs in an unexpected shape ({e})",
                     entry.server
@@ -44,10 +55,11 @@ pub async fn fetch_runs(host: &McpHost) -> Result<Vec<PipelineRun>, String> {
         }
     }
     if runs.is_empty() && !failures.is_empty() {
-        return Err(failures.join("; "));
+        return Err(redacted(failures.join("; ")));
     }
     if !failures.is_empty() {
-        tracing::warn!(failures = %failures.join("; "), "some servers did not refresh the board");
+        let failures = redacted(failures.join("; "));
+        tracing::warn!(%failures, "some servers did not refresh the board");
     }
     Ok(runs)
 }
@@ -61,14 +73,14 @@ pub async fn fetch_run_details(host: &McpHost, run_id: &str) -> Result<Value, St
         .filter(|t| t.server_tool_name() == "get_run_details")
     {
         match call_structured(host, entry, json!({"run_id": run_id})).await {
-            Ok(value) => return Ok(value),
+            Ok(value) => return Ok(redact::value(&value)),
             Err(reason) => reasons.push(format!("{}: {reason}", entry.server)),
         }
     }
     if reasons.is_empty() {
         Err("no connected server offers get_run_details".into())
     } else {
-        Err(reasons.join("; "))
+        Err(redacted(reasons.join("; ")))
     }
 }
 
@@ -81,10 +93,14 @@ async fn call_structured(
     let result = host
         .call_tool(entry, arguments.as_object().cloned())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| redacted(e.to_string()))?;
     let text = crate::mcp::result_texts(&result);
     if result.is_error == Some(true) {
-        return Err(crate::server::reply::clip(&text.join(" "), 300));
+        // Redacted before it is clipped: a clip could cut a secret out of its pattern.
+        return Err(crate::server::reply::clip(
+            &redact::text(&text.join(" ")),
+            300,
+        ));
     }
     result
         .structured_content
@@ -107,7 +123,7 @@ pub fn server_statuses(host: &McpHost) -> Vec<ServerStatus> {
                     false,
                     format!(
                         "down: {} (retry {attempt} in {}s)",
-                        crate::server::reply::clip(&error, 80),
+                        crate::server::reply::clip(&redact::text(&error), 80),
                         retry_in_ms.div_ceil(1000)
                     ),
                 ),

@@ -18,9 +18,6 @@ pub struct CatalogTool {
     /// Hash of name, description, input schema and annotations: a changed definition
     /// mid-session means calls need approval again.
     pub definition_hash: u64,
-    /// False while its server is reconnecting: the tool is its last known definition,
-    /// kept so the catalogue (and its names) do not shift; a call fails at once, saying why.
-    pub available: bool,
 }
 
 impl CatalogTool {
@@ -70,7 +67,6 @@ pub fn build(per_server: &[(String, Vec<Tool>)]) -> Vec<CatalogTool> {
                     server: server.clone(),
                     definition_hash: definition_hash(tool),
                     tool: tool.clone(),
-                    available: true,
                 }
             })
         })

@@ -186,7 +186,11 @@ mod tests {
 
     #[test]
     fn exclusions_win_over_prefixes() {
-        let env = build(parent(), &["AZURE_*", "!AZURE_CLIENT_SECRET"], &BTreeMap::new());
+        let env = build(
+            parent(),
+            &["AZURE_*", "!AZURE_CLIENT_SECRET"],
+            &BTreeMap::new(),
+        );
         assert!(env.contains_key(OsStr::new("AZURE_TENANT_ID")));
         assert!(!env.contains_key(OsStr::new("AZURE_CLIENT_SECRET")));
     }

@@ -4,9 +4,14 @@
 //! ```json
 //! { "mcpServers": {
 //!     "opsdeck": { "command": "opsdeck", "args": ["serve"], "trusted": true },
+//!     "files":   { "command": "npx", "args": ["-y", "server"], "env": {"KEY": "${TOKEN}"},
+//!                  "passEnv": ["AZURE_TENANT_ID", "DATABRICKS_*"], "initTimeoutSeconds": 10 },
 //!     "remote":  { "url": "https://mcp.example.com/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"},
 //!                  "readOnly": true, "deniedTools": ["drop_table"], "timeoutSeconds": 30 } } }
 //! ```
+//!
+//! Keys are read whatever their case and `_`/`-` (see `entry`); a misspelt or
+//! mistyped safety key refuses the file, other unknown keys come back as warnings.
 
 mod entry;
 mod members;
@@ -59,6 +64,9 @@ pub struct ServerSpec {
     /// When set, only these tools are offered.
     pub allowed_tools: Option<Vec<String>>,
     pub denied_tools: Vec<String>,
+    /// Tools of this (untrusted) server the operator allows without approval;
+    /// a tool whose definition changes is asked again all the same.
+    pub always_allow: Vec<String>,
     pub call_timeout: Duration,
     /// How long `initialize` and the first `tools/list` may take before the attempt
     /// counts as failed (and a stdio child is killed).
@@ -108,6 +116,7 @@ impl ServerSpec {
             read_only: false,
             allowed_tools: None,
             denied_tools: Vec::new(),
+            always_allow: Vec::new(),
             call_timeout: DEFAULT_CALL_TIMEOUT,
             init_timeout: DEFAULT_INIT_TIMEOUT,
         }
@@ -337,6 +346,7 @@ fn build_spec(
         read_only: entry.read_only,
         allowed_tools: entry.allowed_tools,
         denied_tools: entry.denied_tools,
+        always_allow: entry.always_allow,
         call_timeout: seconds(
             entry.timeout_seconds,
             "timeoutSeconds",
@@ -372,81 +382,4 @@ fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<S
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(name: &str) -> Option<String> {
-        (name == "TOKEN").then(|| "t0k3n".to_string())
-    }
-
-    #[test]
-    fn claude_desktop_style_config_parses_with_opsdeck_keys() {
-        let text = r#"{"mcpServers": {
-            "files": {"command": "npx", "args": ["-y", "server"], "env": {"KEY": "${TOKEN}"}},
-            "remote": {"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer ${env:TOKEN}"},
-                       "trusted": true, "readOnly": true, "deniedTools": ["drop"], "timeoutSeconds": 5},
-            "off": {"command": "x", "disabled": true}
-        }}"#;
-        let specs = parse(text, "test.json", &env).unwrap();
-        assert_eq!(specs.len(), 2);
-        let files = &specs[0];
-        assert!(!files.trusted);
-        assert_eq!(files.call_timeout, DEFAULT_CALL_TIMEOUT);
-        let ServerTransport::Stdio { env, .. } = &files.transport else {
-            panic!()
-        };
-        assert_eq!(env["KEY"], "t0k3n");
-        let remote = &specs[1];
-        assert!(remote.trusted && remote.read_only);
-        assert_eq!(remote.call_timeout, Duration::from_secs(5));
-        assert!(!remote.offers("drop") && remote.offers("list"));
-        let ServerTransport::Http { headers, .. } = &remote.transport else {
-            panic!()
-        };
-        assert_eq!(headers["Authorization"], "Bearer t0k3n");
-    }
-
-    #[test]
-    fn mistakes_are_named_with_the_server() {
-        let err = parse(
-            r#"{"mcpServers": {"a": {"command": "x", "url": "y"}}}"#,
-            "f.json",
-            &env,
-        )
-        .unwrap_err();
-        assert!(
-            err.0.contains("server 'a'") && err.0.contains("both"),
-            "{err}"
-        );
-        let err = parse(
-            r#"{"mcpServers": {"a": {"url": "${NOPE}/mcp"}}}"#,
-            "f.json",
-            &env,
-        )
-        .unwrap_err();
-        assert!(err.0.contains("${NOPE}"), "{err}");
-        let err = parse(
-            r#"{"mcpServers": {"a": {"type": "sse", "url": "http://x/sse"}}}"#,
-            "f.json",
-            &env,
-        )
-        .unwrap_err();
-        assert!(err.0.contains("streamable HTTP"), "{err}");
-        let err = parse("not json", "f.json", &env).unwrap_err();
-        assert!(
-            err.0.contains("f.json") && err.0.contains("mcpServers"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn allow_list_limits_the_offered_tools() {
-        let specs = parse(
-            r#"{"mcpServers": {"a": {"command": "x", "allowedTools": ["one"]}}}"#,
-            "f",
-            &env,
-        )
-        .unwrap();
-        assert!(specs[0].offers("one") && !specs[0].offers("two"));
-    }
-}
+mod tests;

@@ -118,7 +118,7 @@ impl ServerConnection {
         loop {
             self.set_state(ConnectionState::Connecting);
             let started = Instant::now();
-            let deadline = started + self.spec.init_timeout;
+            let deadline = after(self.spec.init_timeout);
             self.note_outage(|o| o.until = Some(deadline));
             let ended = match self.connect(deadline).await {
                 Ok(connected) => {
@@ -144,7 +144,7 @@ impl ServerConnection {
                 *o = Outage {
                     attempt,
                     error: Some(error.clone()),
-                    until: Some(Instant::now() + delay),
+                    until: Some(after(delay)),
                 }
             });
             self.set_state(ConnectionState::Reconnecting {
@@ -184,8 +184,8 @@ impl ServerConnection {
                 }
             }
             ServerTransport::Http { url, headers } => {
-                let http = transport::http_transport(&self.spec, url, headers)
-                    .map_err(Ended::Failed)?;
+                let http =
+                    transport::http_transport(&self.spec, url, headers).map_err(Ended::Failed)?;
                 let running = self.handshake(client, http, deadline).await?;
                 Ok(Connected {
                     running,
@@ -237,6 +237,7 @@ impl ServerConnection {
             _ = self.shutdown.cancelled() => Err(Ended::Stopped),
             listed = self.list_tools(&peer, self.spec.init_timeout, deadline) => listed.map_err(Ended::Failed),
         };
+        let mut closed = false;
         let ended = match listed {
             Err(ended) => ended,
             Ok(()) => loop {
@@ -244,6 +245,7 @@ impl ServerConnection {
                     biased;
                     _ = self.shutdown.cancelled() => break Ended::Stopped,
                     outcome = &mut waiting => {
+                        closed = true;
                         break Ended::Failed(match outcome {
                             Ok(reason) => format!("the server closed the connection ({reason:?})"),
                             Err(e) => format!("the connection task failed: {e}"),
@@ -253,7 +255,7 @@ impl ServerConnection {
                         let within = self.spec.call_timeout;
                         tokio::select! {
                             _ = self.shutdown.cancelled() => {}
-                            listed = self.list_tools(&peer, within, Instant::now() + within) => if let Err(error) = listed {
+                            listed = self.list_tools(&peer, within, after(within)) => if let Err(error) = listed {
                                 tracing::warn!(server = %self.spec.name, %error, "tool list refresh failed");
                             },
                         }
@@ -265,7 +267,9 @@ impl ServerConnection {
         // Cancelling closes the transport (stdin, for a child); a peer that will not
         // let go is not waited on past the grace.
         cancel.cancel();
-        let _ = tokio::time::timeout(CLOSE_GRACE, waiting).await;
+        if !closed {
+            let _ = tokio::time::timeout(CLOSE_GRACE, waiting).await;
+        }
         if let Some(child) = child {
             child.stop().await;
         }
@@ -277,7 +281,7 @@ impl ServerConnection {
         let peer = self.live.read().await.clone();
         if let Some(peer) = peer
             && let Err(error) = self
-                .list_tools(&peer, self.spec.call_timeout, Instant::now() + self.spec.call_timeout)
+                .list_tools(&peer, self.spec.call_timeout, after(self.spec.call_timeout))
                 .await
         {
             tracing::warn!(server = %self.spec.name, %error, "tool list refresh failed");
@@ -305,4 +309,12 @@ impl ServerConnection {
         self.set_state(ConnectionState::Ready { tools: count });
         Ok(())
     }
+}
+
+/// The instant `limit` from now; a limit too far to represent (a spec built in code
+/// with `Duration::MAX`) means a year, not a panic.
+fn after(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
 }

@@ -114,23 +114,40 @@ impl McpHost {
             .find(|s| s.name == server)
     }
 
-    /// The merged catalogue. A server that is reconnecting keeps its last known
-    /// tools, marked unavailable, so names do not shift while it is away.
+    /// The merged catalogue. A server that is down keeps its last known tools (see
+    /// [`McpHost::is_ready`]), so names do not shift while it reconnects and a call
+    /// of one of them says why it cannot be made instead of "no such tool".
     pub async fn catalog(&self) -> Vec<CatalogTool> {
         let mut per_server = Vec::new();
-        let mut down = Vec::new();
         for server in &self.servers {
-            let tools = server.tools.read().await.clone();
-            if server.live.read().await.is_none() {
-                down.push(server.spec.name.as_str());
-            }
-            per_server.push((server.spec.name.clone(), tools));
+            per_server.push((server.spec.name.clone(), server.tools.read().await.clone()));
         }
-        let mut catalog = catalog::build(&per_server);
-        for tool in &mut catalog {
-            tool.available = !down.contains(&tool.server.as_str());
+        catalog::build(&per_server)
+    }
+
+    /// Whether `server` is connected now (its catalogue entries can be called).
+    pub fn is_ready(&self, server: &str) -> bool {
+        self.servers.iter().any(|s| {
+            s.spec.name == server && matches!(*s.state.borrow(), ConnectionState::Ready { .. })
+        })
+    }
+
+    /// Why `server` cannot take a call now (down, reconnecting, with when to
+    /// try again); `None` when it is ready.
+    pub fn why_unavailable(&self, server: &str) -> Option<String> {
+        if self.is_ready(server) {
+            return None;
         }
-        catalog
+        let down: Vec<outage::Down> = self
+            .down()
+            .into_iter()
+            .filter(|d| d.server == server)
+            .collect();
+        Some(if down.is_empty() {
+            format!("server '{server}' is not connected")
+        } else {
+            outage::unavailable(&down)
+        })
     }
 
     /// What to answer a call of `name` that `catalog` does not hold: when a server
@@ -138,7 +155,7 @@ impl McpHost {
     pub fn explain_missing(&self, name: &str, catalog: &[CatalogTool]) -> String {
         let available: Vec<&str> = catalog
             .iter()
-            .filter(|t| t.available)
+            .filter(|t| self.is_ready(&t.server))
             .map(|t| t.exposed_name.as_str())
             .collect();
         outage::missing_tool(name, &self.down(), &available)
@@ -151,11 +168,7 @@ impl McpHost {
             .iter()
             .filter_map(|server| {
                 let state = server.state.borrow().clone();
-                let record = server
-                    .outage
-                    .lock()
-                    .map(|o| o.clone())
-                    .unwrap_or_default();
+                let record = server.outage.lock().map(|o| o.clone()).unwrap_or_default();
                 outage::describe(&server.spec.name, &state, &record, now)
             })
             .collect()
@@ -199,16 +212,9 @@ impl McpHost {
             });
         };
         let Some(peer) = server.live.read().await.clone() else {
-            let down: Vec<outage::Down> = self
-                .down()
-                .into_iter()
-                .filter(|d| d.clause.starts_with(&format!("server '{}' ", entry.server)))
-                .collect();
-            let reason = if down.is_empty() {
-                format!("server '{}' is not connected", entry.server)
-            } else {
-                outage::unavailable(&down)
-            };
+            let reason = self
+                .why_unavailable(&entry.server)
+                .unwrap_or_else(|| format!("server '{}' is not connected", entry.server));
             return Err(CallError::Unavailable {
                 server: entry.server.clone(),
                 reason,

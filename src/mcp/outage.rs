@@ -20,6 +20,7 @@ pub(super) struct Outage {
 /// A server that is not ready, as one clause, and how long until it may be.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Down {
+    pub server: String,
     pub clause: String,
     pub retry_in: Option<Duration>,
 }
@@ -35,6 +36,7 @@ pub(super) fn describe(
         ConnectionState::Ready { .. } => return None,
         ConnectionState::Stopped => {
             return Some(Down {
+                server: server.to_string(),
                 clause: format!("server '{server}' is stopped"),
                 retry_in: None,
             });
@@ -54,7 +56,11 @@ pub(super) fn describe(
         .until
         .map(|until| until.saturating_duration_since(now))
         .map(|left| left.max(Duration::from_secs(1)));
-    Some(Down { clause, retry_in })
+    Some(Down {
+        server: server.to_string(),
+        clause,
+        retry_in,
+    })
 }
 
 /// The answer to a call of a tool the catalogue does not have.
@@ -96,7 +102,7 @@ pub(super) fn seconds(duration: Duration) -> String {
     let millis = duration.as_millis();
     if millis < 1_000 {
         format!("{millis} ms")
-    } else if millis % 1_000 == 0 {
+    } else if millis.is_multiple_of(1_000) {
         format!("{} s", millis / 1_000)
     } else if duration.as_secs() >= 10 {
         format!("{} s", millis.div_ceil(1_000))
@@ -166,7 +172,9 @@ mod tests {
         let again = describe("s", &ConnectionState::Connecting, &retrying, now).unwrap();
         assert!(
             again.clause.contains("attempt 3 under way")
-                && again.clause.contains("did not answer initialize within 10 s"),
+                && again
+                    .clause
+                    .contains("did not answer initialize within 10 s"),
             "{}",
             again.clause
         );
@@ -177,10 +185,12 @@ mod tests {
     fn several_servers_down_are_all_named_and_the_longest_wait_given() {
         let down = [
             Down {
+                server: "a".into(),
                 clause: "server 'a' is still connecting".into(),
                 retry_in: Some(Duration::from_secs(2)),
             },
             Down {
+                server: "b".into(),
                 clause: "server 'b' is stopped".into(),
                 retry_in: None,
             },

@@ -249,7 +249,12 @@ mod tests {
 
     #[test]
     fn absurd_durations_are_refused_without_panicking() {
-        for raw in ["7000000w", "100000000w", "99999999999999999999w", "9223372036854775807s"] {
+        for raw in [
+            "7000000w",
+            "100000000w",
+            "99999999999999999999w",
+            "9223372036854775807s",
+        ] {
             let err = TimeWindow::parse(Some(raw), None, now(), Duration::hours(6)).unwrap_err();
             assert!(err.contains("90 days"), "{raw}: {err}");
         }
@@ -263,7 +268,10 @@ mod tests {
     #[test]
     fn windows_longer_than_the_maximum_name_it() {
         let err = TimeWindow::parse(Some("100000w"), None, now(), Duration::hours(6)).unwrap_err();
-        assert!(err.contains("spans 700000 days") && err.contains("at most 90 days"), "{err}");
+        assert!(
+            err.contains("spans 700000 days") && err.contains("at most 90 days"),
+            "{err}"
+        );
         let ok = TimeWindow::parse(Some("90d"), None, now(), Duration::hours(6)).unwrap();
         assert_eq!(ok.span(), MAX_WINDOW);
         let err = TimeWindow::parse(Some("91d"), None, now(), Duration::hours(6)).unwrap_err();

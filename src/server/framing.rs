@@ -46,9 +46,29 @@ impl JsonRpcErrorReply {
         })
     }
 
-    /// The response as one newline-terminated line.
+    /// The response as one newline-terminated line, members in the usual order.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut line = self.to_json().to_string().into_bytes();
+        #[derive(serde::Serialize)]
+        struct Wire<'a> {
+            jsonrpc: &'static str,
+            id: &'a Value,
+            error: WireError<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct WireError<'a> {
+            code: i64,
+            message: &'a str,
+        }
+        let wire = Wire {
+            jsonrpc: "2.0",
+            id: &self.id,
+            error: WireError {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        // Serialising strings, numbers and a Value into memory cannot fail.
+        let mut line = serde_json::to_vec(&wire).unwrap_or_default();
         line.push(b'\n');
         line
     }
@@ -68,6 +88,13 @@ pub fn screen_request(bytes: &[u8]) -> Result<(), JsonRpcErrorReply> {
     }
     let mut envelope = Envelope::default();
     if let Err(error) = read_envelope(text, &mut envelope) {
+        if text.starts_with(b"[") && serde_json::from_slice::<IgnoredAny>(text).is_ok() {
+            return Err(reply(
+                Value::Null,
+                INVALID_REQUEST,
+                "Invalid Request: batches are not supported; send one message at a time".into(),
+            ));
+        }
         return Err(match error.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 reply(Value::Null, PARSE_ERROR, format!("Parse error: {error}"))
@@ -137,7 +164,9 @@ fn message_text(bytes: &[u8]) -> &[u8] {
 
 fn check_tool_call_params(params: Option<&ParamsShape>) -> Result<(), String> {
     match params {
-        None => Err("Invalid params: tools/call needs params {\"name\": TOOL, \"arguments\": {...}}".into()),
+        None => Err(
+            "Invalid params: tools/call needs params {\"name\": TOOL, \"arguments\": {...}}".into(),
+        ),
         Some(ParamsShape::Other(kind)) => Err(format!(
             "Invalid params: tools/call params must be an object {{\"name\": TOOL, \"arguments\": {{...}}}}, not {kind}"
         )),
@@ -495,7 +524,11 @@ mod tests {
 
     #[test]
     fn non_object_arguments_are_invalid_params_with_the_id() {
-        for (arguments, kind) in [("\"oops\"", "a string"), ("[1]", "an array"), ("7", "a number")] {
+        for (arguments, kind) in [
+            ("\"oops\"", "a string"),
+            ("[1]", "an array"),
+            ("7", "a number"),
+        ] {
             let line = format!(
                 r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{{"name":"fetch_logs","arguments":{arguments}}}}}"#
             );
@@ -503,15 +536,22 @@ mod tests {
             assert_eq!((reply.code, reply.id.clone()), (INVALID_PARAMS, json!(9)));
             assert!(reply.message.contains(kind), "{}", reply.message);
         }
-        let reply = screened(r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":"x"}"#).unwrap_err();
+        let reply =
+            screened(r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":"x"}"#).unwrap_err();
         assert_eq!(reply.code, INVALID_PARAMS);
-        let reply = screened(r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":5}}"#).unwrap_err();
+        let reply =
+            screened(r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":5}}"#)
+                .unwrap_err();
         assert_eq!(reply.code, INVALID_PARAMS);
     }
 
     #[test]
     fn unparsable_lines_are_parse_errors_with_a_null_id() {
-        for line in ["this is not json", r#"{"jsonrpc":"2.0","id":4,"method":"#, "{} {}"] {
+        for line in [
+            "this is not json",
+            r#"{"jsonrpc":"2.0","id":4,"method":"#,
+            "{} {}",
+        ] {
             let reply = screened(line).unwrap_err();
             assert_eq!((reply.code, reply.id), (PARSE_ERROR, Value::Null), "{line}");
         }
@@ -521,6 +561,9 @@ mod tests {
     fn a_message_that_is_not_an_object_is_an_invalid_request() {
         let reply = screened(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).unwrap_err();
         assert_eq!(reply.code, INVALID_REQUEST);
+        assert!(reply.message.contains("batches"), "{}", reply.message);
+        let reply = screened("5").unwrap_err();
+        assert_eq!((reply.code, reply.id), (INVALID_REQUEST, Value::Null));
         let reply = screened(r#"{"jsonrpc":"2.0","id":[1],"method":"ping"}"#).unwrap_err();
         assert_eq!((reply.code, reply.id), (INVALID_REQUEST, Value::Null));
     }
@@ -554,7 +597,10 @@ mod tests {
 
     #[test]
     fn a_trailing_id_is_only_taken_from_the_top_level() {
-        assert_eq!(trailing_id(br#"..."x":1,"id":"a\"b"}"#), Some(json!("a\"b")));
+        assert_eq!(
+            trailing_id(br#"..."x":1,"id":"a\"b"}"#),
+            Some(json!("a\"b"))
+        );
         assert_eq!(trailing_id(br#"...,"id" : -3 } "#), Some(json!(-3)));
         assert_eq!(trailing_id(br#"...{"x":"\"id\":7}"}"#), None);
         assert_eq!(trailing_id(br#"..."id":7}}"#), None);

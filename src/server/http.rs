@@ -51,7 +51,10 @@ pub enum RemediationAccess {
 
 impl RemediationAccess {
     pub fn of(options: &HttpOptions) -> RemediationAccess {
-        match (&options.bearer_token, options.allow_unauthenticated_remediation) {
+        match (
+            &options.bearer_token,
+            options.allow_unauthenticated_remediation,
+        ) {
             (Some(_), _) => RemediationAccess::BearerToken,
             (None, false) => RemediationAccess::RefusedWithoutToken,
             (None, true) => RemediationAccess::OpenWithoutAuthentication,
@@ -138,7 +141,10 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
     // authenticated callers.
     let mcp = Router::new()
         .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(token.clone(), require_bearer));
+        .layer(middleware::from_fn_with_state(
+            token.clone(),
+            require_bearer,
+        ));
     let allowlists = Arc::new(rebinding::Allowlists::new(hosts.as_deref(), &origins));
     health::routes(server, token, access)
         .merge(mcp)

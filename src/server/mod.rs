@@ -35,15 +35,13 @@ pub struct OpsdeckServer {
 
 impl OpsdeckServer {
     /// A server with the default remediation policy (everything allowed,
-    /// audited to the log directory's `audit.jsonl`).
+    /// audited to the log directory's `audit.jsonl`, never the temp directory).
     pub fn new(backends: Backends, read_only: bool) -> OpsdeckServer {
-        let audit_dir = crate::logging::log_dir().unwrap_or_else(std::env::temp_dir);
         OpsdeckServer {
             backends: Arc::new(backends),
             read_only,
-            policy: Arc::new(policy::PolicyGuard::new(
+            policy: Arc::new(policy::PolicyGuard::at_default_location(
                 policy::RemediationPolicy::default(),
-                &audit_dir,
             )),
             tool_router: tools::router(),
         }

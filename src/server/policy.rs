@@ -115,9 +115,10 @@ impl PolicyGuard {
     /// `audit.jsonl`. With neither, it audits nowhere and refuses real
     /// remediation (never a fallback to the shared temporary directory).
     pub fn at_default_location(policy: RemediationPolicy) -> PolicyGuard {
-        let audit_path = policy.audit_log.clone().or_else(|| {
-            crate::logging::log_dir().map(|dir| dir.join(AUDIT_FILE_NAME))
-        });
+        let audit_path = policy
+            .audit_log
+            .clone()
+            .or_else(|| crate::logging::log_dir().map(|dir| dir.join(AUDIT_FILE_NAME)));
         PolicyGuard::with_audit_path(policy, audit_path)
     }
 
@@ -445,7 +446,12 @@ mod tests {
         };
         let g = PolicyGuard::new(policy, &root);
         let args = json!({});
-        g.audit(&attempt("dev", true, None, &args), "previewed", "", Utc::now());
+        g.audit(
+            &attempt("dev", true, None, &args),
+            "previewed",
+            "",
+            Utc::now(),
+        );
         assert_eq!(mode_of(&audit), 0o600);
         assert_eq!(mode_of(&root.join("state/opsdeck")), 0o700);
         assert_eq!(mode_of(&root.join("state")), 0o700);
@@ -462,7 +468,12 @@ mod tests {
         std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o644)).unwrap();
         let g = PolicyGuard::new(RemediationPolicy::default(), &root);
         let args = json!({});
-        g.audit(&attempt("dev", true, None, &args), "previewed", "", Utc::now());
+        g.audit(
+            &attempt("dev", true, None, &args),
+            "previewed",
+            "",
+            Utc::now(),
+        );
         assert_eq!(mode_of(&audit), 0o600);
         assert_eq!(
             std::fs::read_to_string(&audit).unwrap().lines().count(),

@@ -85,7 +85,7 @@ where
 {
     let mut lines = BoundedLines::new(input, MAX_REQUEST_BYTES);
     loop {
-        let answer = match lines.next().await {
+        let answer = match lines.next_frame().await {
             Ok(Some(Frame::Line(mut line))) => match screen_request(&line) {
                 Ok(()) => {
                     line.push(b'\n');
@@ -176,7 +176,7 @@ impl<R: AsyncRead + Unpin> BoundedLines<R> {
 
     /// The next line; `None` at the end of input. A last line without a
     /// newline is still a line.
-    pub async fn next(&mut self) -> std::io::Result<Option<Frame>> {
+    pub async fn next_frame(&mut self) -> std::io::Result<Option<Frame>> {
         let mut line = Vec::new();
         let mut skipped: Option<Skipped> = None;
         loop {
@@ -227,7 +227,8 @@ struct Skipped {
 impl Skipped {
     fn pass(&mut self, chunk: &[u8]) {
         self.bytes += chunk.len();
-        self.tail.extend_from_slice(&chunk[chunk.len().saturating_sub(OVERSIZED_TAIL_BYTES)..]);
+        self.tail
+            .extend_from_slice(&chunk[chunk.len().saturating_sub(OVERSIZED_TAIL_BYTES)..]);
         let excess = self.tail.len().saturating_sub(OVERSIZED_TAIL_BYTES);
         self.tail.drain(..excess);
     }
@@ -248,7 +249,7 @@ mod tests {
     async fn frames(input: &[u8], cap: usize) -> Vec<Frame> {
         let mut lines = BoundedLines::new(input, cap);
         let mut out = Vec::new();
-        while let Some(frame) = lines.next().await.unwrap() {
+        while let Some(frame) = lines.next_frame().await.unwrap() {
             out.push(frame);
         }
         out

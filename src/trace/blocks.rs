@@ -18,7 +18,7 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 pub const MAX_LOADED_BYTES: u64 = 1 << 30;
 
 /// The most the streamed transcript (`--replay`, text) reads.
-pub const MAX_STREAMED_BYTES: u64 = 8 << 30;
+pub const MAX_STREAMED_BYTES: u64 = 4 << 30;
 
 /// The most held while looking for where a trace begins (blank lines before
 /// its first line, or records before the first with a time).
@@ -180,7 +180,7 @@ fn went_on<R: Read>(input: &mut io::Take<&mut R>) -> io::Result<bool> {
 mod tests {
     use super::*;
 
-    fn blocks(input: &[u8], size: usize, limits: Limits) -> (Vec<Vec<u8>>, bool) {
+    fn read_all(input: &[u8], size: usize, limits: Limits) -> (Vec<Vec<u8>>, bool) {
         let mut out = Vec::new();
         let capped = read_blocks(&mut &input[..], size, limits, |block, _| {
             out.push(block);
@@ -207,7 +207,7 @@ mod tests {
         // (A block larger than the limit may hold an over-long line whole:
         // memory is still bounded, and the reader skips it by its length.)
         for size in [7, 64, 150] {
-            let (blocks, capped) = blocks(&input, size, limits);
+            let (blocks, capped) = read_all(&input, size, limits);
             assert!(!capped);
             let lines = lines_of(&blocks);
             assert_eq!(lines[0], b"first", "block {size}");
@@ -248,10 +248,17 @@ mod tests {
             line: 100,
             total: 20,
         };
-        let (blocks, capped) = blocks(b"line one\nline two\nline three\n", 8, limits);
+        let (blocks, capped) = read_all(b"line one\nline two\nline three\n", 8, limits);
         assert!(capped);
         assert_eq!(blocks.concat(), b"line one\nline two\n");
-        let (blocks, capped) = blocks(b"line one\nline two\n", 8, Limits { total: 18, ..limits });
+        let (blocks, capped) = read_all(
+            b"line one\nline two\n",
+            8,
+            Limits {
+                total: 18,
+                ..limits
+            },
+        );
         assert!(!capped, "exactly the total is not over it");
         assert_eq!(blocks.concat(), b"line one\nline two\n");
     }

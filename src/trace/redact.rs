@@ -56,8 +56,9 @@ fn rule(kind: &'static str, pattern: &str) -> Option<Rule> {
     }
 }
 
-/// A value after `=` or `:`: double-quoted, single-quoted (spaces allowed), or bare.
-const VALUE: &str = r#"(?:"([^"\n]*)"|'([^'\n]*)'|([^\s;,"'&}]+))"#;
+/// A value after `=` or `:`: double-quoted (with `\"` escapes, as in JSON and
+/// shells), single-quoted (spaces allowed), or bare.
+const VALUE: &str = r#"(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([^\s;,"'&}]+))"#;
 
 static RULES: LazyLock<Rules> = LazyLock::new(|| {
     let rules: Vec<Rule> = [
@@ -79,15 +80,19 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
         // SAS tokens in URLs, query strings and log lines: the signature is the secret part.
         rule(
             "SAS signature",
-            r"(?i)(?:\A|[?&;\s\x22'(,]|%26)sig=([^&\s\x22'<>]+)",
+            r"(?i)(?:\A|[?&;\s\x22'(,{]|%26)sig(?:=|\x22\s*:\s*\x22)([^&\s\x22'<>]+)",
         ),
-        // Databricks personal access tokens: dapi + 32 hex, sometimes `-2`.
-        rule("Databricks token", r"\b(dapi[0-9a-fA-F]{32}(?:-[0-9]+)?)\b"),
+        // Databricks personal access tokens (dapi + 32 hex, sometimes `-2`) and
+        // service principals' OAuth secrets (dose + 32 hex).
+        rule(
+            "Databricks token",
+            r"\b((?:dapi|dose)[0-9a-fA-F]{32}(?:-[0-9]+)?)\b",
+        ),
         // AWS access key ids (long-term AKIA, temporary ASIA) and secret keys.
         rule("AWS access key id", r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b"),
         rule(
             "AWS secret key",
-            r#"(?i)\b(?:aws_?)?secret_?access_?key\b["']?\s*[=:]\s*["']?([A-Za-z0-9/+=]{16,})"#,
+            r#"(?i)\b(?:aws_?)?(?:secret_?access_?key|session_?token)\b["']?\s*[=:]\s*["']?([A-Za-z0-9/+=]{16,})"#,
         ),
         // GitHub tokens: classic (ghp_, gho_, ghu_, ghs_, ghr_) and fine-grained.
         rule(
@@ -131,6 +136,12 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
             &format!(
                 r#"(?i)\b(?:password|passwd|pwd|client[_-]?secret|api[_-]?key|secret[_-]?value|access[_-]?token|refresh[_-]?token)\b["']?\s*[=:]\s*{VALUE}"#
             ),
+        ),
+        // JSON as text (a tool result's text, a log line): a string field named
+        // like a secret, the same names `value` knows (`"apiKey": "…"`).
+        rule(
+            "secret value",
+            r#"(?i)"[A-Za-z0-9_\-]*?(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|account[_-]?key|storage[_-]?key|access[_-]?key|private[_-]?key|connection[_-]?string|credentials?|authorization)"\s*:\s*"((?:[^"\\\n]|\\.)*)""#,
         ),
         // Variables as task logs and environment dumps show them:
         // DATABRICKS_TOKEN=…, AZURE_CLIENT_SECRET=…, export STORAGE_KEY="…".

@@ -81,13 +81,13 @@ mod tests {
 
     /// Sequences a hostile tool result or trace might carry.
     const HOSTILE: &[&str] = &[
-        "\u{1b}]52;c;aGVsbG8=\u{7}",     // OSC 52: write the clipboard
+        "\u{1b}]52;c;aGVsbG8=\u{7}",         // OSC 52: write the clipboard
         "\u{1b}]0;you have been pwned\u{7}", // OSC 0: window title
-        "\u{1b}[2J\u{1b}[H",              // clear the screen, cursor home
-        "\u{9b}2J",                        // C1 CSI
-        "\u{9d}52;c;eA==\u{9c}",           // C1 OSC … ST
-        "a\u{8}\u{8}b\u{7f}",              // backspaces and DEL
-        "\u{1b}P+q\u{1b}\\",               // DCS
+        "\u{1b}[2J\u{1b}[H",                 // clear the screen, cursor home
+        "\u{9b}2J",                          // C1 CSI
+        "\u{9d}52;c;eA==\u{9c}",             // C1 OSC … ST
+        "a\u{8}\u{8}b\u{7f}",                // backspaces and DEL
+        "\u{1b}P+q\u{1b}\\",                 // DCS
     ];
 
     #[test]
@@ -95,7 +95,8 @@ mod tests {
         for input in HOSTILE {
             let out = terminal_safe(input);
             assert!(
-                !out.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+                !out.chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\t')
                     && !out.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)),
                 "{input:?} -> {out:?}"
             );
@@ -109,12 +110,7 @@ mod tests {
 
     #[test]
     fn ordinary_text_lines_tabs_and_unicode_are_borrowed_unchanged() {
-        for input in [
-            "plain",
-            "two\nlines\twith a tab",
-            "naïve — ✓ 日本語 ␛",
-            "",
-        ] {
+        for input in ["plain", "two\nlines\twith a tab", "naïve — ✓ 日本語 ␛", ""] {
             assert!(matches!(terminal_safe(input), Cow::Borrowed(_)), "{input}");
         }
         assert_eq!(terminal_safe("a\r\nb\rc"), "a\nbc");

@@ -3,10 +3,12 @@
 //! each with its time from the session's start.
 //!
 //! [`stream`] writes it for a trace of any size in bounded memory: one thread
-//! reads the file in blocks cut at line ends, every core parses and renders
-//! blocks, and the calling thread writes them out in order. The only state that
-//! crosses a block boundary — whether the previous record was streamed text —
-//! is settled by the writer, so the result is byte for byte [`text`]'s.
+//! reads the file in blocks cut at line ends (within [`Limits::STREAM`]: no
+//! line over 16 MiB is held, no more than 4 GiB is read), every core parses and
+//! renders blocks, and the calling thread writes them out in order. The only
+//! state that crosses a block boundary — whether the previous record was
+//! streamed text — is settled by the writer, so the result is byte for byte
+//! [`text`]'s. Both show any control character from the trace as `\xNN`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -19,9 +21,9 @@ use chrono::{DateTime, Utc};
 
 use super::blocks::{self, Limits};
 use super::reader::{self, Skipped, Trace};
-use super::terminal::terminal_safe;
 use super::replay::{compact, result_summary};
 use super::schema::{Header, Record, TraceMessage};
+use super::terminal::terminal_safe;
 use crate::agent::events::AgentEvent;
 use crate::model::run::RunStatus;
 
@@ -690,6 +692,63 @@ mod tests {
         assert!(stream(text.as_bytes(), &mut output, 1 << 12).is_ok());
         let whole = super::text(&reader::read(text.as_bytes()).unwrap());
         assert_eq!(output.taken, whole.as_bytes()[..1000]);
+    }
+
+    #[test]
+    fn an_over_long_line_is_skipped_with_its_reason_and_the_rest_streamed() {
+        let mut text = sample(20);
+        let cut = text.find("\n").unwrap() + 1;
+        text.insert_str(cut, &format!("{}\n", "y".repeat(5000)));
+        let limits = Limits {
+            line: 1000,
+            total: 1 << 20,
+        };
+        for block in [64, 512] {
+            let mut out = Vec::new();
+            let streamed = stream_within(text.as_bytes(), &mut out, block, limits).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                out.contains("skipped line 2: longer than the 16 MiB"),
+                "block {block}\n{out}"
+            );
+            assert!(
+                out.contains("you: q5"),
+                "the records after it are read\n{out}"
+            );
+            assert_eq!(streamed.skipped, 20 / 5 + 1);
+        }
+    }
+
+    #[test]
+    fn an_endless_input_ends_at_the_total_with_a_warning() {
+        let head = sample(5);
+        let endless = io::Read::chain(head.as_bytes(), io::repeat(b'z'));
+        let limits = Limits {
+            line: 4096,
+            total: 1 << 20,
+        };
+        let mut out = Vec::new();
+        stream_within(endless, &mut out, 1024, limits).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("only its first 1 MiB were read"), "{out}");
+        assert!(out.contains("longer than the 16 MiB"), "{out}");
+        // Zeros from the first byte: not a trace, and said without reading on.
+        let why = stream_within(io::repeat(0), &mut Vec::new(), 1024, limits).unwrap_err();
+        assert!(why.contains("longer than"), "{why}");
+    }
+
+    #[test]
+    fn escape_sequences_in_a_trace_reach_the_output_inert() {
+        let text = sample(5).replace("words 1 ", "\\u001b]52;c;aGk=\\u0007\\u001b[2J\\u009b0m ");
+        let trace = reader::read(text.as_bytes()).unwrap();
+        let whole = super::text(&trace);
+        assert!(
+            whole.contains("\\x1b]52;c;aGk=\\x07\\x1b[2J\\x9b0m"),
+            "{whole}"
+        );
+        let (out, _) = streamed(text.as_bytes(), 64).unwrap();
+        assert_eq!(out, whole);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
     }
 
     /// An input that fails part way, like a disk error.

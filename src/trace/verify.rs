@@ -230,7 +230,11 @@ mod tests {
     use serde_json::json;
 
     fn entry(annotations: Option<ToolAnnotations>) -> CatalogTool {
-        let mut tool = Tool::new("t".to_string(), "d", std::sync::Arc::new(Default::default()));
+        let mut tool = Tool::new(
+            "t".to_string(),
+            "d",
+            std::sync::Arc::new(Default::default()),
+        );
         tool.annotations = annotations;
         CatalogTool {
             exposed_name: "t".into(),

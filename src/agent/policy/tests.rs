@@ -51,7 +51,11 @@ fn reads_are_allowed_and_destructive_calls_need_approval() {
         policy.judge(&tool("read", false, "d"), &json!({}), TRUSTED),
         Verdict::Allow
     );
-    let verdict = policy.judge(&tool("rerun", true, "d"), &json!({"dry_run": false}), TRUSTED);
+    let verdict = policy.judge(
+        &tool("rerun", true, "d"),
+        &json!({"dry_run": false}),
+        TRUSTED,
+    );
     assert!(
         matches!(&verdict, Verdict::NeedsApproval(a) if a.reason.contains("destructive") && !a.session_allowable())
     );
@@ -62,7 +66,7 @@ fn an_untrusted_server_is_asked_every_call_whatever_its_annotations_say() {
     let mut policy = ApprovalPolicy::new(false, vec![]);
     for claimed in [
         tool("wipe_table", false, "says it only reads"),
-        annotated("wipe_table", None, "says nothing"),
+        annotated("drop_table", None, "says nothing"),
     ] {
         let verdict = policy.judge(&claimed, &json!({"table": "orders"}), UNTRUSTED);
         assert!(
@@ -76,7 +80,11 @@ fn an_untrusted_server_is_asked_every_call_whatever_its_annotations_say() {
 fn a_dry_run_on_a_trusted_server_is_a_preview_but_not_on_an_untrusted_one() {
     let mut policy = ApprovalPolicy::new(false, vec![]);
     assert_eq!(
-        policy.judge(&tool("rerun", true, "d"), &json!({"dry_run": true}), TRUSTED),
+        policy.judge(
+            &tool("rerun", true, "d"),
+            &json!({"dry_run": true}),
+            TRUSTED
+        ),
         Verdict::Allow
     );
     assert_eq!(
@@ -84,7 +92,11 @@ fn a_dry_run_on_a_trusted_server_is_a_preview_but_not_on_an_untrusted_one() {
         Verdict::Allow,
         "dry_run defaults to true"
     );
-    let untrusted = policy.judge(&tool("rerun", true, "d"), &json!({"dry_run": true}), UNTRUSTED);
+    let untrusted = policy.judge(
+        &tool("rerun", true, "d"),
+        &json!({"dry_run": true}),
+        UNTRUSTED,
+    );
     assert!(
         matches!(untrusted, Verdict::NeedsApproval(_)),
         "an untrusted server's word is not taken"
@@ -116,7 +128,10 @@ fn allowed_for_the_session_lasts_until_the_definition_changes() {
     let first = policy.judge(&v1, &json!({}), UNTRUSTED);
     assert!(matches!(&first, Verdict::NeedsApproval(a) if a.session_allowable()));
     policy.approved(&v1, true);
-    assert_eq!(policy.judge(&v1, &json!({"q": 1}), UNTRUSTED), Verdict::Allow);
+    assert_eq!(
+        policy.judge(&v1, &json!({"q": 1}), UNTRUSTED),
+        Verdict::Allow
+    );
     let v2 = annotated("search", None, "v2");
     assert!(matches!(
         policy.judge(&v2, &json!({}), UNTRUSTED),
@@ -174,7 +189,10 @@ fn read_only_refuses_and_pre_approval_allows_only_the_exact_call_once() {
 #[test]
 fn a_bare_tool_name_is_not_an_approval() {
     let err = "rerun_pipeline".parse::<PreApproval>().unwrap_err();
-    assert!(err.contains("any arguments") && err.contains("rerun_pipeline:{"), "{err}");
+    assert!(
+        err.contains("any arguments") && err.contains("rerun_pipeline:{"),
+        "{err}"
+    );
     assert!("rerun:[1]".parse::<PreApproval>().is_err());
     assert!("rerun:{nope".parse::<PreApproval>().is_err());
     assert!(":{}".parse::<PreApproval>().is_err());

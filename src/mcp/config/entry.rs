@@ -29,6 +29,8 @@ pub(super) enum Key {
     TimeoutSeconds,
     InitTimeoutSeconds,
     PassEnv,
+    /// Tools of an untrusted server the operator allows without asking.
+    AlwaysAllow,
     Disabled,
     Enabled,
     /// Descriptions and comments other clients keep in the entry; read by no one.
@@ -53,6 +55,7 @@ impl Key {
             Key::TimeoutSeconds => "timeoutSeconds",
             Key::InitTimeoutSeconds => "initTimeoutSeconds",
             Key::PassEnv => "passEnv",
+            Key::AlwaysAllow => "alwaysAllow",
             Key::Disabled => "disabled",
             Key::Enabled => "enabled",
             Key::Note => "description",
@@ -109,6 +112,7 @@ const SPELLINGS: &[(&str, Key)] = &[
     ("startuptimeoutsec", Key::InitTimeoutSeconds),
     ("handshaketimeoutseconds", Key::InitTimeoutSeconds),
     ("passenv", Key::PassEnv),
+    ("alwaysallow", Key::AlwaysAllow),
     ("envpassthrough", Key::PassEnv),
     ("disabled", Key::Disabled),
     ("enabled", Key::Enabled),
@@ -134,11 +138,7 @@ const FOREIGN: &[(&str, &str)] = &[
     ),
     (
         "autoapprove",
-        "ignored: approval follows opsdeck's policy, whatever this key says",
-    ),
-    (
-        "alwaysallow",
-        "ignored: approval follows opsdeck's policy, whatever this key says",
+        "ignored: to run an untrusted server's tool without asking, name it in alwaysAllow",
     ),
 ];
 
@@ -244,6 +244,7 @@ pub(super) struct Entry {
     pub timeout_seconds: Option<u64>,
     pub init_timeout_seconds: Option<u64>,
     pub pass_env: Vec<String>,
+    pub always_allow: Vec<String>,
     pub disabled: bool,
 }
 
@@ -317,6 +318,7 @@ fn apply(entry: &mut Entry, enabled: &mut Option<bool>, typed: &Typed) -> Result
         Key::TimeoutSeconds => entry.timeout_seconds = Some(typed.seconds()?),
         Key::InitTimeoutSeconds => entry.init_timeout_seconds = Some(typed.seconds()?),
         Key::PassEnv => entry.pass_env = typed.strings()?,
+        Key::AlwaysAllow => entry.always_allow = typed.strings()?,
         Key::Disabled => entry.disabled = typed.boolean()?,
         Key::Enabled => *enabled = Some(typed.boolean()?),
         Key::Note => {}
@@ -334,10 +336,7 @@ fn unknown_key_note(raw: &str, normalised: &str) -> String {
             quoted(raw),
             key.documented()
         ),
-        None => format!(
-            "{} is not a key opsdeck knows and was ignored",
-            quoted(raw)
-        ),
+        None => format!("{} is not a key opsdeck knows and was ignored", quoted(raw)),
     }
 }
 
@@ -363,7 +362,9 @@ impl Typed<'_> {
     }
 
     fn boolean(&self) -> Result<bool, String> {
-        self.value.as_bool().ok_or_else(|| self.wrong("true or false"))
+        self.value
+            .as_bool()
+            .ok_or_else(|| self.wrong("true or false"))
     }
 
     fn string(&self) -> Result<String, String> {
@@ -518,7 +519,10 @@ mod tests {
         }));
         assert_eq!(warnings.len(), 4, "{warnings:?}");
         let all = warnings.join("\n");
-        assert!(all.contains("'comand'") && all.contains("did you mean command?"), "{all}");
+        assert!(
+            all.contains("'comand'") && all.contains("did you mean command?"),
+            "{all}"
+        );
         assert!(all.contains("did you mean timeoutSeconds?"), "{all}");
         assert!(all.contains("'colour' is not a key opsdeck knows"), "{all}");
         assert!(all.contains("'autoApprove' ignored"), "{all}");
@@ -527,7 +531,11 @@ mod tests {
 
     #[test]
     fn enabled_false_disables_and_contradictions_are_refused() {
-        assert!(read_ok(json!({"command": "x", "enabled": false})).0.disabled);
+        assert!(
+            read_ok(json!({"command": "x", "enabled": false}))
+                .0
+                .disabled
+        );
         assert!(!read_ok(json!({"command": "x", "enabled": true})).0.disabled);
         let err = read_err(json!({"command": "x", "enabled": true, "disabled": true}));
         assert!(err.contains("contradict"), "{err}");

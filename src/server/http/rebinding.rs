@@ -213,7 +213,11 @@ mod tests {
         Allowlists::new(Some(&hosts), &origins)
     }
 
-    fn refusal(lists: &Allowlists, host: Option<&str>, origin: Option<&str>) -> Option<&'static str> {
+    fn refusal(
+        lists: &Allowlists,
+        host: Option<&str>,
+        origin: Option<&str>,
+    ) -> Option<&'static str> {
         let mut headers = HeaderMap::new();
         if let Some(h) = host {
             headers.insert(header::HOST, HeaderValue::from_str(h).unwrap());

@@ -19,12 +19,16 @@ use crate::model::resource::Resource;
 use crate::server::OpsdeckServer;
 use crate::server::reply::{Outcome, ToolError, ToolResult, respond};
 
+/// The largest inline plan accepted: parsed, a plan takes several times its
+/// size, so this bounds one call's memory whatever the transport allows.
+pub const MAX_PLAN_JSON_BYTES: usize = 4 << 20;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PlanParams {
     /// Name of a known plan (see the error of a call without arguments for the list).
     #[serde(default)]
     pub plan: Option<String>,
-    /// Or the plan itself: the output of `terraform show -json PLANFILE`.
+    /// Or the plan itself: the output of `terraform show -json PLANFILE` (at most 4 MiB).
     #[serde(default)]
     pub plan_json: Option<String>,
 }
@@ -260,6 +264,12 @@ impl OpsdeckServer {
                 return Err(ToolError::invalid(
                     "give either plan or plan_json, not both",
                 ));
+            }
+            if json.len() > MAX_PLAN_JSON_BYTES {
+                return Err(ToolError::invalid(format!(
+                    "plan_json is {} bytes; the most is {MAX_PLAN_JSON_BYTES} (4 MiB): name a known plan with plan instead",
+                    json.len()
+                )));
             }
             let plan =
                 parse_plan(json).map_err(|e| ToolError::invalid(format!("plan_json: {e}")))?;

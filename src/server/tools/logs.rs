@@ -14,6 +14,14 @@ use crate::model::log::{LogLevel, LogLine};
 use crate::server::OpsdeckServer;
 use crate::server::reply::{Outcome, ToolError, ToolResult, check_limit, clip, respond};
 
+/// The most lines one fetch_logs call returns.
+pub const MAX_LOG_LINES: u32 = 2_000;
+/// The most templates one summarize_error_logs call returns.
+pub const MAX_TOP_TEMPLATES: u32 = 100;
+/// The most events summarize_error_logs reads per window (the newest), where
+/// the source cannot count them itself: bounds the memory of one call.
+pub const MAX_SUMMARIZED_EVENTS: usize = 200_000;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct FetchLogsParams {
     /// Only lines of this run.
@@ -34,7 +42,7 @@ pub struct FetchLogsParams {
     /// Only lines containing this text (case-insensitive).
     #[serde(default)]
     pub contains: Option<String>,
-    /// Start of the window: RFC 3339 or a duration back from now (30m, 6h, 2d). Default 24h.
+    /// Start of the window: RFC 3339 or a duration back from now (30m, 6h, 2d). Default 24h. Windows span at most 90 days.
     #[serde(default)]
     pub since: Option<String>,
     /// End of the window, same forms. Default now.
@@ -42,6 +50,7 @@ pub struct FetchLogsParams {
     pub until: Option<String>,
     /// Most lines to return (the newest), 1–2000. Default 200.
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_LOG_LINES))]
     pub limit: Option<u32>,
 }
 
@@ -56,7 +65,7 @@ pub struct FetchLogsResult {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SummarizeParams {
-    /// Start of the window: RFC 3339 or a duration back from now. Default 6h. The equally long window before it is the baseline.
+    /// Start of the window: RFC 3339 or a duration back from now. Default 6h. Windows span at most 90 days; the equally long window before it is the baseline.
     #[serde(default)]
     pub since: Option<String>,
     /// End of the window. Default now.
@@ -76,6 +85,7 @@ pub struct SummarizeParams {
     pub level: Option<String>,
     /// How many templates to return, 1–100. Default 10.
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TOP_TEMPLATES))]
     pub top: Option<u32>,
 }
 
@@ -285,7 +295,7 @@ impl OpsdeckServer {
 
     async fn fetch_logs_body(&self, params: FetchLogsParams) -> Outcome<FetchLogsResult> {
         let window = self.window(params.since.as_deref(), params.until.as_deref(), 24)?;
-        let limit = check_limit(params.limit, 200, 2_000)?;
+        let limit = check_limit(params.limit, 200, MAX_LOG_LINES)?;
         let query = LogQuery {
             window,
             pipeline: params.pipeline.clone(),
@@ -337,10 +347,10 @@ impl OpsdeckServer {
         let window = self.window(params.since.as_deref(), params.until.as_deref(), 6)?;
         let top = match params.top {
             None => 10,
-            Some(n @ 1..=100) => n as usize,
+            Some(n @ 1..=MAX_TOP_TEMPLATES) => n as usize,
             Some(n) => {
                 return Err(ToolError::invalid(format!(
-                    "top {n} is out of range; use 1 to 100"
+                    "top {n} is out of range; use 1 to {MAX_TOP_TEMPLATES}"
                 )));
             }
         };
@@ -354,7 +364,7 @@ impl OpsdeckServer {
             source: params.source.clone(),
             min_level,
             contains: None,
-            limit: 200_000,
+            limit: MAX_SUMMARIZED_EVENTS,
         };
         let current = self.counted_matching(&query(window)).await?;
         let baseline = self.counted_matching(&query(baseline_window)).await?;

@@ -15,6 +15,11 @@ use crate::model::time::TimeWindow;
 use crate::server::OpsdeckServer;
 use crate::server::reply::{Outcome, ToolError, ToolResult, check_limit, clip, respond};
 
+/// The most runs one list_pipeline_runs page holds.
+pub const MAX_RUN_PAGE: u32 = 500;
+/// The most hops get_pipeline_dependencies follows each way.
+pub const MAX_DEPENDENCY_DEPTH: u32 = 10;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListPipelinesParams {
     /// Only pipelines whose name contains this text (case-insensitive).
@@ -51,7 +56,7 @@ pub struct ListRunsParams {
     /// Only runs in this status: Queued, InProgress, Succeeded, Failed, Canceling, Cancelled (comma-separated for several).
     #[serde(default)]
     pub status: Option<String>,
-    /// Start of the window: RFC 3339 (2026-11-23T02:00:00Z) or a duration back from now (30m, 6h, 2d). Default 24h.
+    /// Start of the window: RFC 3339 (2026-11-23T02:00:00Z) or a duration back from now (30m, 6h, 2d). Default 24h. Windows span at most 90 days.
     #[serde(default)]
     pub since: Option<String>,
     /// End of the window, same forms as `since`. Default now.
@@ -59,6 +64,7 @@ pub struct ListRunsParams {
     pub until: Option<String>,
     /// Page size, 1–500. Default 50.
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_RUN_PAGE))]
     pub limit: Option<u32>,
     /// Token from the previous page's `continuation_token`, to get the next page.
     #[serde(default)]
@@ -116,6 +122,7 @@ pub struct DependenciesParams {
     pub pipeline: String,
     /// How many hops to follow up- and downstream, 1–10. Default 3.
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_DEPENDENCY_DEPTH))]
     pub depth: Option<u32>,
 }
 
@@ -278,7 +285,7 @@ impl OpsdeckServer {
 
     async fn list_runs_body(&self, params: ListRunsParams) -> Outcome<ListRunsResult> {
         let window = self.window(params.since.as_deref(), params.until.as_deref(), 24)?;
-        let limit = check_limit(params.limit, 50, 500)?;
+        let limit = check_limit(params.limit, 50, MAX_RUN_PAGE)?;
         let statuses = parse_statuses(params.status.as_deref())?;
         let pipelines: Vec<String> = params.pipeline.iter().cloned().collect();
         if let Some(pipeline) = &params.pipeline {
@@ -432,10 +439,10 @@ impl OpsdeckServer {
     async fn dependencies_body(&self, params: DependenciesParams) -> Outcome<DependenciesResult> {
         let depth = match params.depth {
             None => 3,
-            Some(d @ 1..=10) => d,
+            Some(d @ 1..=MAX_DEPENDENCY_DEPTH) => d,
             Some(d) => {
                 return Err(ToolError::invalid(format!(
-                    "depth {d} is out of range; use 1 to 10"
+                    "depth {d} is out of range; use 1 to {MAX_DEPENDENCY_DEPTH}"
                 )));
             }
         };

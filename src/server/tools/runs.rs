@@ -22,6 +22,10 @@ pub(crate) const CONTAINER_TYPES: &[&str] = &[
     "Switch",
 ];
 
+/// The most failed runs get_failed_tasks_summary groups (the newest): bounds
+/// the activity lookups and memory of one call, whatever the window.
+pub const MAX_FAILED_RUNS_GROUPED: usize = 2_000;
+
 /// Runs whose details are fetched at once (ARM allows bursts, not floods).
 const DETAIL_FETCH_CONCURRENCY: usize = 6;
 
@@ -51,7 +55,7 @@ pub struct RunDetails {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct FailuresParams {
-    /// Start of the window: RFC 3339 or a duration back from now (30m, 6h, 2d). Default 24h.
+    /// Start of the window: RFC 3339 or a duration back from now (30m, 6h, 2d). Default 24h. Windows span at most 90 days.
     #[serde(default)]
     pub since: Option<String>,
     /// End of the window, same forms. Default now.
@@ -288,7 +292,7 @@ impl OpsdeckServer {
             limit: 500,
             continuation: None,
         };
-        let runs = self.all_runs(query, 2_000).await?;
+        let runs = self.all_runs(query, MAX_FAILED_RUNS_GROUPED).await?;
         let mut groups: BTreeMap<(String, String, String), FailureGroup> = BTreeMap::new();
         let details = self.activities_of(&runs).await?;
         for (run, activities) in runs.iter().zip(details) {

@@ -1,7 +1,7 @@
 //! Secret metadata and blast radius. No code path here can read a secret value:
 //! the backends' [`SecretStore`](crate::backends::SecretStore) has no such method.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -11,7 +11,7 @@ use crate::backends::RunQuery;
 use crate::model::graph::Reached;
 use crate::model::run::RunStatus;
 use crate::model::secret::{SecretMeta, SecretRisk, SecretRiskLevel, human_duration};
-use crate::model::time::parse_duration;
+use crate::model::time::{DurationError, try_parse_duration};
 use crate::server::OpsdeckServer;
 use crate::server::reply::{Outcome, ToolError, ToolResult, respond};
 
@@ -20,7 +20,7 @@ pub struct ListSecretsParams {
     /// Only secrets whose name contains this text (case-insensitive).
     #[serde(default)]
     pub name_contains: Option<String>,
-    /// Only secrets expiring within this long (e.g. 30d), or already expired.
+    /// Only secrets expiring within this long (e.g. 30d; at most 3650d), or already expired.
     #[serde(default)]
     pub expiring_within: Option<String>,
     /// Only secrets at or above this risk: ok, low, medium, high, critical. Default: all.
@@ -73,6 +73,34 @@ pub struct SecretUsage {
     /// Why the versions could not be listed, when they could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub versions_error: Option<String>,
+}
+
+/// The longest `expiring_within` accepted: ten years.
+pub const MAX_EXPIRING_WITHIN_DAYS: i64 = 3_650;
+const MAX_EXPIRING_WITHIN: Duration = Duration::days(MAX_EXPIRING_WITHIN_DAYS);
+
+/// The instant `expiring_within` reaches to from `now`, refusing what is not a
+/// duration or is longer than [`MAX_EXPIRING_WITHIN_DAYS`].
+fn expiry_horizon(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ToolError> {
+    let shown: String = raw.chars().take(64).collect();
+    let too_long = || {
+        ToolError::invalid(format!(
+            "expiring_within '{shown}' is too long; the most is {MAX_EXPIRING_WITHIN_DAYS}d (ten years)"
+        ))
+    };
+    let within = match try_parse_duration(raw) {
+        Ok(within) => within,
+        Err(DurationError::TooLong) => return Err(too_long()),
+        Err(DurationError::NotADuration) => {
+            return Err(ToolError::invalid(format!(
+                "expiring_within '{shown}' is not a duration; use e.g. 7d, 30d or 12h"
+            )));
+        }
+    };
+    if within > MAX_EXPIRING_WITHIN {
+        return Err(too_long());
+    }
+    now.checked_add_signed(within).ok_or_else(too_long)
 }
 
 fn parse_risk(raw: &str) -> Result<SecretRiskLevel, ToolError> {
@@ -134,12 +162,8 @@ impl OpsdeckServer {
 
     async fn list_secrets_body(&self, params: ListSecretsParams) -> Outcome<ListSecretsResult> {
         let now = self.now();
-        let within = match params.expiring_within.as_deref() {
-            Some(raw) => Some(parse_duration(raw).ok_or_else(|| {
-                ToolError::invalid(format!(
-                    "expiring_within '{raw}' is not a duration; use e.g. 7d, 30d or 12h"
-                ))
-            })?),
+        let horizon = match params.expiring_within.as_deref() {
+            Some(raw) => Some(expiry_horizon(raw, now)?),
             None => None,
         };
         let min_risk = params.min_risk.as_deref().map(parse_risk).transpose()?;
@@ -152,8 +176,8 @@ impl OpsdeckServer {
             {
                 continue;
             }
-            if let Some(window) = within
-                && meta.expires.is_none_or(|exp| exp > now + window)
+            if let Some(horizon) = horizon
+                && meta.expires.is_none_or(|exp| exp > horizon)
             {
                 continue;
             }

@@ -310,6 +310,36 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "correct horse battery",
         "password",
     ),
+    (
+        "service principal secret dose0123456789abcdef0123456789abcdef",
+        "0123456789abcdef0123456789abcdef",
+        "Databricks token",
+    ),
+    (
+        "aws_session_token = IQoJb3JpZ2luX2VjEHIaCXVzLWVhc3QtMSJHMEUCIQD",
+        "IQoJb3JpZ2luX2VjEHIaCXVzLWVhc3QtMSJHMEUCIQD",
+        "AWS secret key",
+    ),
+    (
+        "{\"sv\": \"2022-11-02\", \"sig\": \"c2lnbmF0dXJlaW5qc29u\"}",
+        "c2lnbmF0dXJlaW5qc29u",
+        "SAS signature",
+    ),
+    (
+        "{\"name\": \"sp\", \"apiKey\": \"k3y with \\\"quotes\\\" inside\", \"n\": 1}",
+        "quotes",
+        "password",
+    ),
+    (
+        "{\"refresh\": {\"token\": \"opaque-refresh-value\"}}",
+        "opaque-refresh-value",
+        "secret value",
+    ),
+    (
+        "{\"storageAccountKey\":\"c3RvcmFnZWtleWluanNvbg==\"}",
+        "c3RvcmFnZWtleWluanNvbg",
+        "secret value",
+    ),
 ];
 
 #[test]
@@ -364,7 +394,10 @@ fn an_environment_dump_loses_every_secret_and_keeps_the_rest() {
     ] {
         assert!(out.contains(kept), "{kept} was lost: {out}");
     }
-    assert!(out.contains("DATABRICKS_TOKEN=[redacted: Databricks token]"), "{out}");
+    assert!(
+        out.contains("DATABRICKS_TOKEN=[redacted: Databricks token]"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -378,6 +411,7 @@ fn look_alikes_are_not_secrets() {
         "MONKEY=banana TOKENIZER=bpe",
         "xsig=abc is a parameter, not a signature",
         "partition key region, tokens: 12",
+        "{\"secret_name\": \"adls-sp-client-secret\", \"prompt_tokens\": 12, \"token_count\": \"3\"}",
     ] {
         assert!(
             matches!(text(input), Cow::Borrowed(_)),
@@ -400,10 +434,14 @@ fn only_the_rules_the_screen_matched_rewrite_the_text() {
 
 #[test]
 fn secret_keys_hide_numbers_and_new_key_names() {
-    let out = value(&json!({"pin_password": 123456, "sig": "abc", "SecretAccessKey": "k", "count": 3}));
+    let out =
+        value(&json!({"pin_password": 123456, "sig": "abc", "SecretAccessKey": "k", "count": 3}));
     assert_eq!(out["pin_password"], "[redacted: value of pin_password]");
     assert_eq!(out["sig"], "[redacted: value of sig]");
-    assert_eq!(out["SecretAccessKey"], "[redacted: value of SecretAccessKey]");
+    assert_eq!(
+        out["SecretAccessKey"],
+        "[redacted: value of SecretAccessKey]"
+    );
     assert_eq!(out["count"], 3);
 }
 
@@ -451,6 +489,9 @@ fn runs_changed_records_reach_the_trace_redacted() {
         removed: Vec::new(),
     });
     let line = serde_json::to_string(&clean.into_inner()).unwrap();
-    assert!(!line.contains("hunter2pass") && !line.contains("sig=abc"), "{line}");
+    assert!(
+        !line.contains("hunter2pass") && !line.contains("sig=abc"),
+        "{line}"
+    );
     assert!(line.contains("[redacted: password]"), "{line}");
 }

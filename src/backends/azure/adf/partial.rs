@@ -99,7 +99,10 @@ mod tests {
     fn other_failures_are_said_briefly_and_may_clear() {
         let odd = status(403, "Forbidden", &"x".repeat(1_000));
         assert!(reason(&odd).starts_with("403 Forbidden (Forbidden): xxx"));
-        assert!(reason(&odd).chars().count() < 300, "long messages are clipped");
+        assert!(
+            reason(&odd).chars().count() < 300,
+            "long messages are clipped"
+        );
         let down = status(503, "ServiceUnavailable", "try later");
         assert_eq!(reason(&down), "503 ServiceUnavailable: try later");
         assert!(!is_lasting(&down));

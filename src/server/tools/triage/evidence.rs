@@ -149,7 +149,12 @@ impl OpsdeckServer {
             limit: 5_000,
         };
         let counts = self.backends().counted_logs(&query).await?;
-        Ok(crate::server::tools::logs::cluster(&counts, &[], false, top))
+        Ok(crate::server::tools::logs::cluster(
+            &counts,
+            &[],
+            false,
+            top,
+        ))
     }
 
     /// A jump in data volume, for memory failures: the rows each direct upstream
