@@ -623,6 +623,8 @@ async fn hostile_server_calls_wait_for_the_dialog() {
         let second = tmux.wait_for(&["Approval needed", "\"customers\""], timeout);
         assert!(!second.contains("more waiting"), "{second}");
         assert!(hostile_calls(&log).is_empty());
+        // A dialog takes a y once it has been on screen a moment (unit-tested).
+        std::thread::sleep(Duration::from_millis(600));
         tmux.keys(&["y"]);
         tmux.wait_for(&["First round done."], timeout);
         let calls = hostile_calls(&log);

@@ -294,3 +294,37 @@ async fn health_routes_check_the_host_and_origin_too() {
         assert_eq!(local.status(), 200, "{path}: local origin");
     }
 }
+
+/// Every malformed request gets its JSON-RPC answer over HTTP too: a body that
+/// is not JSON (-32700), a `tools/call` whose `arguments` is not an object
+/// (-32602, not "method not found"), and a body over the cap (-32600, 413) —
+/// read only up to the cap.
+#[tokio::test]
+async fn malformed_requests_get_their_json_rpc_errors() {
+    let addr = serve(None).await;
+    let not_json = post(addr).body("{not json").send().await.unwrap();
+    assert_eq!(not_json.status(), 400);
+    let body: Value = not_json.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+    assert_eq!(body["id"], Value::Null);
+
+    for arguments in [json!("a string"), json!([1, 2]), json!(7)] {
+        let request = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call",
+                             "params": {"name": "list_pipelines", "arguments": arguments}});
+        let answer = post(addr).json(&request).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], -32602, "{body}");
+        assert_eq!(body["id"], 41);
+    }
+
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":"big-1","method":"tools/call","params":{{"name":"fetch_logs","arguments":{{"pipeline":"{}"}}}}}}"#,
+        "x".repeat(5 << 20)
+    );
+    let answer = post(addr).body(huge).send().await.unwrap();
+    assert_eq!(answer.status(), 413);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    assert_eq!(body["id"], "big-1", "the id is read from the body's start");
+}

@@ -130,7 +130,9 @@ impl RunQuery {
             pipelines: vec![pipeline.to_string()],
             statuses,
             window: TimeWindow {
-                since: until - span,
+                since: until
+                    .checked_sub_signed(span)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
                 until,
             },
             limit,

@@ -6,6 +6,7 @@
 pub mod approver;
 pub mod config;
 pub mod notify;
+pub mod screen_guard;
 pub mod tasks;
 pub mod terminal;
 

@@ -15,7 +15,10 @@ use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+use super::screen_guard::ScreenGuard;
+
+/// The console's terminal: every cell passes the [`ScreenGuard`] on its way out.
+pub type Tui = Terminal<ScreenGuard<CrosstermBackend<Stdout>>>;
 
 /// Set while the terminal is ours, so a restore runs once whoever calls it first.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -48,7 +51,7 @@ impl TerminalGuard {
             restore();
             return Err(e);
         }
-        match Terminal::new(CrosstermBackend::new(stdout)) {
+        match Terminal::new(ScreenGuard::new(CrosstermBackend::new(stdout))) {
             Ok(terminal) => Ok(TerminalGuard { terminal }),
             Err(e) => {
                 restore();

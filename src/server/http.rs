@@ -9,6 +9,7 @@
 
 mod health;
 mod rebinding;
+mod screen;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -141,6 +142,7 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
     // authenticated callers.
     let mcp = Router::new()
         .nest_service("/mcp", service)
+        .layer(middleware::from_fn(screen::screen_mcp_request))
         .layer(middleware::from_fn_with_state(
             token.clone(),
             require_bearer,

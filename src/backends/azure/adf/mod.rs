@@ -154,7 +154,7 @@ impl PipelineBackend for AdfBackend {
                 // A run that started in the window was last updated after its start.
                 last_updated_after: query.window.since,
                 // …and may have been updated (finished) at any time since.
-                last_updated_before: now.max(query.window.until) + Duration::hours(1),
+                last_updated_before: later_by_an_hour(now.max(query.window.until)),
                 pipelines: query.pipelines.clone(),
                 statuses: query
                     .statuses
@@ -237,8 +237,16 @@ impl PipelineBackend for AdfBackend {
             .await?
             .ok_or_else(|| BackendError::run_not_found(run_id))?;
         let now = self.clock.now();
-        let after = run.run_start.unwrap_or(now - Duration::days(30)) - Duration::hours(1);
-        let before = now.max(run.run_end.unwrap_or(now)) + Duration::hours(1);
+        // Service data could hold any instant: checked arithmetic, never a panic.
+        let earliest = now
+            .checked_sub_signed(Duration::days(30))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let after = run
+            .run_start
+            .unwrap_or(earliest)
+            .checked_sub_signed(Duration::hours(1))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let before = later_by_an_hour(now.max(run.run_end.unwrap_or(now)));
         let wire = self
             .api
             .query_activity_runs(run_id, after, before)
@@ -485,4 +493,10 @@ mod tests {
         assert!(decode_token("opaque").is_err());
         assert!(decode_token("x|y").is_err());
     }
+}
+
+/// An hour after `t`, or the last instant chrono holds (never a panic).
+fn later_by_an_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.checked_add_signed(Duration::hours(1))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
