@@ -394,6 +394,8 @@ async fn approval_dialog_then_read_only_refusal() {
             tmux.capture().contains("Approval needed"),
             "the dialog waits for y or n"
         );
+        // A dialog takes a y once it has been on screen a moment.
+        std::thread::sleep(Duration::from_millis(500));
         tmux.keys(&["y"]);
         let screen = tmux.wait_for(&["Rerun started after your approval."], timeout);
         assert!(

@@ -80,5 +80,6 @@ pub async fn screen_mcp_request(request: Request, next: Next) -> Response {
         };
         return answer(status, &reply);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
