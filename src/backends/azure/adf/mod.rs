@@ -479,6 +479,12 @@ impl AdfBackend {
     }
 }
 
+/// An hour after `t`, or the last instant chrono holds (never a panic).
+fn later_by_an_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.checked_add_signed(Duration::hours(1))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,10 +499,4 @@ mod tests {
         assert!(decode_token("opaque").is_err());
         assert!(decode_token("x|y").is_err());
     }
-}
-
-/// An hour after `t`, or the last instant chrono holds (never a panic).
-fn later_by_an_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.checked_add_signed(Duration::hours(1))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
