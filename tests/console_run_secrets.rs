@@ -29,16 +29,45 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
+/// The peer, untrusted; the board may read it because its entry allows the
+/// two read tools the console calls on its own.
 async fn estate() -> McpHost {
-    let dir = tempdir("estate-secrets");
+    estate_allowing(
+        &["list_pipeline_runs", "get_run_details"],
+        &tempdir("estate-secrets"),
+    )
+    .await
+}
+
+async fn estate_allowing(always_allow: &[&str], dir: &std::path::Path) -> McpHost {
     let config = dir.join("mcp.json");
     let spec = serde_json::json!({"mcpServers": {"estate": {
         "command": python("venv-mcp2").display().to_string(),
         "args": [peer_script("estate_peer.py").display().to_string(), "--record", dir.join("calls.txt").display().to_string()],
+        "alwaysAllow": always_allow,
     }}});
     std::fs::write(&config, spec.to_string()).unwrap();
     let specs = opsdeck::mcp::config::load_file(&config).unwrap();
     McpHost::start(specs, Duration::from_secs(30)).await
+}
+
+/// The board and run details ask nobody, so they never call an untrusted
+/// server's tools that its entry does not allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_never_calls_an_untrusted_server_unasked() {
+    let dir = tempdir("estate-untrusted");
+    let host = estate_allowing(&[], &dir).await;
+    assert!(!host.catalog().await.is_empty(), "{:?}", host.states());
+    let runs = tasks::fetch_runs(&host).await.unwrap_err();
+    assert!(
+        runs.contains("not trusted") && runs.contains("alwaysAllow"),
+        "{runs}"
+    );
+    let details = tasks::fetch_run_details(&host, "run-1").await.unwrap_err();
+    assert!(details.contains("not trusted"), "{details}");
+    let calls = std::fs::read_to_string(dir.join("calls.txt")).unwrap_or_default();
+    assert!(calls.trim().is_empty(), "the peer was called: {calls}");
+    host.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::events::AgentEvent;
 use super::intent::{Intent, Vocabulary, recognise};
+use super::policy::{Standing, runs_without_asking};
 use super::runner::ToolRunner;
 
 const FOOTER: &str = "\n_Offline mode: answered from tool results, without an LLM._\n";
@@ -62,13 +63,18 @@ async fn vocabulary(runner: &ToolRunner<'_>, question: &str) -> Vocabulary {
     vocabulary
 }
 
-/// A vocabulary call: made directly on the host so it does not clutter the transcript.
+/// A vocabulary call: made directly on the host so it does not clutter the
+/// transcript — and so only where the configuration lets it run unasked.
 async fn quiet_call(runner: &ToolRunner<'_>, tool: &str) -> Option<Value> {
-    let result = runner
-        .host()
-        .call(tool, Some(serde_json::Map::new()))
-        .await
-        .ok()?;
+    let host = runner.host();
+    let catalog = host.catalog().await;
+    let entry = catalog.iter().find(|t| t.exposed_name == tool)?;
+    let arguments = serde_json::Map::new();
+    let standing = Standing::of(host.spec(&entry.server));
+    if !runs_without_asking(entry, &Value::Object(arguments.clone()), standing) {
+        return None;
+    }
+    let result = host.call_tool(entry, Some(arguments)).await.ok()?;
     (result.is_error != Some(true))
         .then_some(result.structured_content)
         .flatten()

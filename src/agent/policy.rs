@@ -66,6 +66,17 @@ pub struct Standing<'a> {
     pub always_allow: &'a [String],
 }
 
+impl<'a> Standing<'a> {
+    /// What a server's configuration says; an unknown server has no standing.
+    pub fn of(spec: Option<&'a crate::mcp::ServerSpec>) -> Standing<'a> {
+        spec.map_or_else(Standing::default, |s| Standing {
+            trusted: s.trusted,
+            read_only: s.read_only,
+            always_allow: &s.always_allow,
+        })
+    }
+}
+
 /// One call approved up front, with the exact arguments it may carry. Used once:
 /// a model that repeats the call (or an injected instruction that writes another)
 /// is asked again — headless, that is a refusal.
@@ -207,50 +218,69 @@ impl ApprovalPolicy {
 
     fn ask(&mut self, tool: &CatalogTool, arguments: &Value, standing: Standing) -> Option<Ask> {
         let first_hash = *self.seen.entry(key(tool)).or_insert(tool.definition_hash);
-        let name = &tool.exposed_name;
         if first_hash != tool.definition_hash {
             return Some(Ask {
                 reason: format!(
-                    "{name} changed its definition since it was first seen this session"
+                    "{} changed its definition since it was first seen this session",
+                    tool.exposed_name
                 ),
                 kind: AskKind::Changed,
             });
         }
-        // An untrusted server's annotations may make a call stricter, never looser.
-        let says_destructive = tool
-            .tool
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.destructive_hint == Some(true));
-        let destructive = Some(Ask {
-            reason: format!("{name} is marked destructive"),
-            kind: AskKind::Destructive,
-        });
-        if !standing.trusted {
-            let operator_allowed = standing
+        let allowed_for_session = self
+            .session_allowed
+            .contains(&(key(tool), tool.definition_hash));
+        standing_ask(tool, arguments, standing, allowed_for_session)
+    }
+}
+
+/// Whether a call may run with nobody asked, on the configuration alone: what
+/// opsdeck's own background reads (the board, run details, the offline agent's
+/// look-ups) check before calling a server.
+pub fn runs_without_asking(tool: &CatalogTool, arguments: &Value, standing: Standing) -> bool {
+    standing_ask(tool, arguments, standing, false).is_none()
+}
+
+/// Why the server's standing asks for a person, definition changes aside.
+fn standing_ask(
+    tool: &CatalogTool,
+    arguments: &Value,
+    standing: Standing,
+    allowed_for_session: bool,
+) -> Option<Ask> {
+    let name = &tool.exposed_name;
+    // An untrusted server's annotations may make a call stricter, never looser.
+    let says_destructive = tool
+        .tool
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.destructive_hint == Some(true));
+    let destructive = Some(Ask {
+        reason: format!("{name} is marked destructive"),
+        kind: AskKind::Destructive,
+    });
+    if !standing.trusted {
+        let operator_allowed = allowed_for_session
+            || standing
                 .always_allow
                 .iter()
-                .any(|t| t == tool.server_tool_name() || t == name)
-                || self
-                    .session_allowed
-                    .contains(&(key(tool), tool.definition_hash));
-            return match (operator_allowed, says_destructive) {
-                (true, false) => None,
-                (true, true) => destructive,
-                (false, _) => Some(Ask {
-                    reason: format!(
-                        "{name} comes from server '{}', which is not marked trusted: its annotations are not believed, so each call is asked",
-                        tool.server
-                    ),
-                    kind: AskKind::Untrusted,
-                }),
-            };
-        }
-        if !tool.is_destructive(true) || is_dry_run(tool, arguments) {
-            return None;
-        }
-        destructive
+                .any(|t| t == tool.server_tool_name() || t == name);
+        return match (operator_allowed, says_destructive) {
+            (true, false) => None,
+            (true, true) => destructive,
+            (false, _) => Some(Ask {
+                reason: format!(
+                    "{name} comes from server '{}', which is not marked trusted: its annotations are not believed, so each call is asked",
+                    tool.server
+                ),
+                kind: AskKind::Untrusted,
+            }),
+        };
     }
+    if !tool.is_destructive(true) || is_dry_run(tool, arguments) {
+        return None;
+    }
+    destructive
 }
 
 /// A call with `dry_run: true` to a tool that declares a `dry_run` parameter is a

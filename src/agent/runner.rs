@@ -186,12 +186,7 @@ impl<'h> ToolRunner<'h> {
             let message = format!("{tool}: {reason}; the call was not sent");
             return self.refusal(&call_id, &server, tool, message);
         }
-        let spec = self.host.spec(&server);
-        let standing = Standing {
-            trusted: spec.is_some_and(|s| s.trusted),
-            read_only: spec.is_some_and(|s| s.read_only),
-            always_allow: spec.map_or(&[], |s| s.always_allow.as_slice()),
-        };
+        let standing = Standing::of(self.host.spec(&server));
         let verdict = self
             .policy
             .with(|policy| policy.judge(entry, &arguments, standing));

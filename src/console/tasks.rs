@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::agent::policy::{Standing, runs_without_asking};
 use crate::app::update::ServerStatus;
 use crate::mcp::catalog::CatalogTool;
 use crate::mcp::{ConnectionState, McpHost};
@@ -90,6 +91,15 @@ async fn call_structured(
     entry: &CatalogTool,
     arguments: Value,
 ) -> Result<Value, String> {
+    // The console's own reads ask nobody, so they go only where nobody would be asked.
+    let standing = Standing::of(host.spec(&entry.server));
+    if !runs_without_asking(entry, &arguments, standing) {
+        return Err(format!(
+            "not read: server '{}' is not trusted, so its {} is not called without approval (mark the server trusted, or name the tool in its alwaysAllow)",
+            entry.server,
+            entry.server_tool_name()
+        ));
+    }
     let result = host
         .call_tool(entry, arguments.as_object().cloned())
         .await
