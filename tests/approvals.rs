@@ -447,3 +447,69 @@ async fn ask_shows_escape_sequences_instead_of_obeying_them() {
         }
     }
 }
+
+/// The official SDK's misbehaving test server (`tests/peers/test_server.py`).
+fn test_server(trusted: bool) -> ServerSpec {
+    let text = json!({"mcpServers": {"py": {
+        "command": python("venv-mcp2"),
+        "args": [peer_script("test_server.py")],
+        "trusted": trusted,
+    }}});
+    config::parse(&text.to_string(), "test mcp.json", &|_| None)
+        .unwrap()
+        .remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_changed_before_its_first_call_is_still_asked() {
+    let host = start(vec![test_server(true)]).await;
+    let policy = SharedPolicy::from(ApprovalPolicy::default());
+    // As the console and `ask` do once the servers are up.
+    let listed = host.catalog().await;
+    policy.with(|p| p.observe(&listed));
+    let (events, _rx) = mpsc::unbounded_channel();
+    let runner = ToolRunner::new(&host, policy, Box::new(RefuseUnapproved), events);
+    // `echo` is listed, never called, then changed behind our back.
+    let changed = runner.call("change_definition", json!({})).await;
+    assert!(!changed.is_error, "{}", changed.summary);
+    host.refresh_tools().await;
+    let echo = runner.call("echo", json!({"text": "hi"})).await;
+    assert!(
+        echo.is_error && echo.summary.contains("changed its definition"),
+        "{}",
+        echo.summary
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_names_one_servers_tool_and_never_lets_anothers_through() {
+    let builtin = ServerSpec::builtin(PathBuf::from(OPSDECK), pinned_serve_args()[1..].to_vec());
+    let host = start(vec![builtin, test_server(false)]).await;
+    let names: Vec<String> = host
+        .catalog()
+        .await
+        .into_iter()
+        .map(|t| t.exposed_name)
+        .collect();
+    assert!(
+        names.contains(&"opsdeck__list_pipeline_runs".to_string())
+            && names.contains(&"py__list_pipeline_runs".to_string()),
+        "{names:?}"
+    );
+    let (events, _rx) = mpsc::unbounded_channel();
+    let approval = "list_pipeline_runs:{}".parse::<PreApproval>().unwrap();
+    let runner = ToolRunner::new(
+        &host,
+        ApprovalPolicy::new(false, vec![approval]),
+        Box::new(RefuseUnapproved),
+        events,
+    );
+    let untrusted = runner.call("py__list_pipeline_runs", json!({})).await;
+    assert!(
+        untrusted.is_error && untrusted.summary.contains("not approved"),
+        "an approval of the bare name is not one for the untrusted server's tool: {}",
+        untrusted.summary
+    );
+    host.shutdown().await;
+}

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::process::{peer_script, python, tempdir};
+use opsdeck::agent::policy::SharedPolicy;
 use opsdeck::app::details::DetailsView;
 use opsdeck::app::update::Msg;
 use opsdeck::console::config::Notification;
@@ -58,12 +59,16 @@ async fn the_board_never_calls_an_untrusted_server_unasked() {
     let dir = tempdir("estate-untrusted");
     let host = estate_allowing(&[], &dir).await;
     assert!(!host.catalog().await.is_empty(), "{:?}", host.states());
-    let runs = tasks::fetch_runs(&host).await.unwrap_err();
+    let runs = tasks::fetch_runs(&host, &SharedPolicy::default())
+        .await
+        .unwrap_err();
     assert!(
         runs.contains("not trusted") && runs.contains("alwaysAllow"),
         "{runs}"
     );
-    let details = tasks::fetch_run_details(&host, "run-1").await.unwrap_err();
+    let details = tasks::fetch_run_details(&host, &SharedPolicy::default(), "run-1")
+        .await
+        .unwrap_err();
     assert!(details.contains("not trusted"), "{details}");
     let calls = std::fs::read_to_string(dir.join("calls.txt")).unwrap_or_default();
     assert!(calls.trim().is_empty(), "the peer was called: {calls}");
@@ -73,10 +78,13 @@ async fn the_board_never_calls_an_untrusted_server_unasked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn board_runs_details_trace_and_notifications_carry_no_secret() {
     let host = estate().await;
-    let runs = tokio::time::timeout(Duration::from_secs(30), tasks::fetch_runs(&host))
-        .await
-        .expect("the board answers in time")
-        .expect("the board loads");
+    let runs = tokio::time::timeout(
+        Duration::from_secs(30),
+        tasks::fetch_runs(&host, &SharedPolicy::default()),
+    )
+    .await
+    .expect("the board answers in time")
+    .expect("the board loads");
     assert_eq!(runs.len(), 2);
     let board = serde_json::to_string(&runs).unwrap();
     assert_clean("the board", &board);
@@ -100,7 +108,7 @@ async fn board_runs_details_trace_and_notifications_carry_no_secret() {
     // Enter on the board: the run-details view.
     let details = tokio::time::timeout(
         Duration::from_secs(30),
-        tasks::fetch_run_details(&host, "run-1"),
+        tasks::fetch_run_details(&host, &SharedPolicy::default(), "run-1"),
     )
     .await
     .expect("details answer in time");

@@ -125,8 +125,10 @@ impl std::str::FromStr for PreApproval {
 
 impl PreApproval {
     /// The same tool and the same arguments (the host's own `approved_by` aside).
+    /// The name is the catalogue's: a tool two servers offer is `server__tool`,
+    /// so an approval meant for one server never lets the other's through.
     fn matches(&self, tool: &CatalogTool, arguments: &Value) -> bool {
-        let named = self.tool == tool.exposed_name || self.tool == tool.server_tool_name();
+        let named = self.tool == tool.exposed_name;
         let Some(given) = arguments.as_object() else {
             return false;
         };
@@ -204,6 +206,19 @@ impl ApprovalPolicy {
             return Verdict::PreApproved;
         }
         Verdict::NeedsApproval(ask)
+    }
+
+    /// Notes every tool of the catalogue not seen before, so a definition that
+    /// changes before its first call still counts as changed.
+    pub fn observe(&mut self, catalog: &[CatalogTool]) {
+        for tool in catalog {
+            self.seen.entry(key(tool)).or_insert(tool.definition_hash);
+        }
+    }
+
+    /// Whether the tool is as it was first seen (a tool never seen is noted now).
+    pub fn unchanged(&mut self, tool: &CatalogTool) -> bool {
+        *self.seen.entry(key(tool)).or_insert(tool.definition_hash) == tool.definition_hash
     }
 
     /// A person approved the call: a changed definition becomes the one known,

@@ -2,6 +2,7 @@
 //! the call, with events before and after, and the result capped twice — small
 //! for the model, larger for the inspector and the trace.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -114,7 +115,10 @@ pub struct ToolRunner<'h> {
     events: mpsc::UnboundedSender<AgentEvent>,
     model_cap: usize,
     full_cap: usize,
-    next_id: AtomicU64,
+    /// Numbers calls across the session when shared, so an id names one call only.
+    next_id: Arc<AtomicU64>,
+    /// Calls attempted by this runner (this turn).
+    attempted: AtomicU64,
 }
 
 /// Result bytes sent to the model by default.
@@ -147,8 +151,16 @@ impl<'h> ToolRunner<'h> {
             events,
             model_cap: DEFAULT_MODEL_CAP,
             full_cap: DEFAULT_FULL_CAP,
-            next_id: AtomicU64::new(1),
+            next_id: Arc::new(AtomicU64::new(1)),
+            attempted: AtomicU64::new(0),
         }
+    }
+
+    /// Numbers calls from a counter the caller keeps for the session: call ids
+    /// then never repeat from one turn to the next.
+    pub fn with_numbering(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.next_id = counter;
+        self
     }
 
     pub fn with_caps(mut self, model_cap: usize, full_cap: usize) -> Self {
@@ -163,7 +175,7 @@ impl<'h> ToolRunner<'h> {
 
     /// How many calls were attempted (refused ones included).
     pub fn calls_made(&self) -> u32 {
-        (self.next_id.load(Ordering::Relaxed) - 1) as u32
+        u32::try_from(self.attempted.load(Ordering::Relaxed)).unwrap_or(u32::MAX)
     }
 
     fn emit(&self, event: AgentEvent) {
@@ -175,7 +187,11 @@ impl<'h> ToolRunner<'h> {
     /// sent to a server before the policy (and, when it asks, a person) said yes.
     pub async fn call(&self, tool: &str, arguments: Value) -> ToolOutcome {
         let call_id = format!("call-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.attempted.fetch_add(1, Ordering::Relaxed);
         let catalog = self.host.catalog().await;
+        // Every tool listed now is "seen": a later change to any of them is asked
+        // about, even one first called after it changed.
+        self.policy.with(|policy| policy.observe(&catalog));
         let Some(entry) = catalog.iter().find(|t| t.exposed_name == tool) else {
             let message = self.host.explain_missing(tool, &catalog);
             return self.refusal(&call_id, "", tool, message);
@@ -212,9 +228,12 @@ impl<'h> ToolRunner<'h> {
         };
         let arguments = with_approver(entry, arguments, approved_by);
         let raw = self.execute(&call_id, entry, arguments).await;
+        // What the model reads is redacted too: an injected instruction must not
+        // be able to have it copy a secret into another tool's arguments.
+        let for_model = crate::trace::redact::text(&raw.texts.join("\n")).into_owned();
         ToolOutcome {
             is_error: raw.is_error,
-            for_model: cap_text(&raw.texts.join("\n"), self.model_cap),
+            for_model: cap_text(&for_model, self.model_cap),
             summary: raw.texts.first().cloned().unwrap_or_default(),
             structured: raw.structured,
         }
@@ -315,7 +334,9 @@ impl<'h> ToolRunner<'h> {
             },
         };
         let full = serde_json::json!({"content": raw.texts, "structured": raw.structured});
-        let (full_value, truncated) = cap_value(full, self.full_cap);
+        // Redacted while still JSON: once capped into one escaped string, secret
+        // keys and quoted values no longer look like themselves.
+        let (full_value, truncated) = cap_value(crate::trace::redact::value(&full), self.full_cap);
         self.emit(AgentEvent::ToolCallFinished {
             call_id: call_id.to_string(),
             server: entry.server.clone(),

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::serve::CommandError;
 use crate::agent::events::AgentEvent;
 use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
-use crate::agent::policy::ApprovalPolicy;
+use crate::agent::policy::{ApprovalPolicy, SharedPolicy};
 use crate::agent::runner::{RefuseUnapproved, ToolRunner};
 use crate::cli::AskArgs;
 use crate::mcp::config::{self, ServerSpec};
@@ -117,16 +117,15 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
     let (events, receiver) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(receiver, args.json, recorder.clone()));
     let ok = {
-        let runner = ToolRunner::new(
-            &host,
-            ApprovalPolicy::new(args.read_only, args.approve.clone()),
-            Box::new(RefuseUnapproved),
-            events.clone(),
-        )
-        .with_caps(
-            args.max_result_bytes as usize,
-            crate::agent::runner::DEFAULT_FULL_CAP,
-        );
+        let policy = SharedPolicy::from(ApprovalPolicy::new(args.read_only, args.approve.clone()));
+        // What is listed at the start is what later changes are measured against.
+        let listed = host.catalog().await;
+        policy.with(|p| p.observe(&listed));
+        let runner = ToolRunner::new(&host, policy, Box::new(RefuseUnapproved), events.clone())
+            .with_caps(
+                args.max_result_bytes as usize,
+                crate::agent::runner::DEFAULT_FULL_CAP,
+            );
         crate::agent::turn::run(llm.as_ref(), &mode, &runner, &args.question, &events).await
     };
     drop(events);

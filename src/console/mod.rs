@@ -12,6 +12,7 @@ pub mod terminal;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -143,6 +144,8 @@ struct Runtime {
     pending: PendingDecisions,
     /// One approval policy for the session: what was seen and allowed outlasts a question.
     policy: SharedPolicy,
+    /// Numbers tool calls across the session, so a call id names one call only.
+    call_numbers: Arc<AtomicU64>,
     refreshing: bool,
     /// The session's domain messages as the trace has them, for `:export`.
     timeline: Vec<Record>,
@@ -180,6 +183,7 @@ impl Runtime {
             turn: None,
             pending: PendingDecisions::default(),
             policy: SharedPolicy::from(ApprovalPolicy::new(false, Vec::new())),
+            call_numbers: Arc::new(AtomicU64::new(1)),
             refreshing: false,
             timeline: Vec::new(),
             header: None,
@@ -270,6 +274,8 @@ impl Runtime {
                 }
                 host = &mut host_wait, if self.host.is_none() => {
                     if let Ok(host) = host {
+                        let listed = host.catalog().await;
+                        self.policy.with(|p| p.observe(&listed));
                         self.start_trace(&host).await;
                         self.host = Some(host);
                         self.refresh_servers();
@@ -393,8 +399,9 @@ impl Runtime {
         }
         self.refreshing = true;
         let messages = self.messages.clone();
+        let policy = self.policy.clone();
         tokio::spawn(async move {
-            let msg = match tasks::fetch_runs(&host).await {
+            let msg = match tasks::fetch_runs(&host, &policy).await {
                 Ok(runs) => Msg::RunsLoaded {
                     runs,
                     at: Utc::now(),
@@ -482,10 +489,15 @@ impl Runtime {
         let mode = self.mode.clone();
         self.policy.with(|policy| policy.read_only = read_only);
         let policy = self.policy.clone();
+        let numbers = self.call_numbers.clone();
         self.turn = Some(tokio::spawn(async move {
-            // A server that changed a tool without saying so is caught before the turn.
+            // A server that changed a tool without saying so is caught before the
+            // turn: what is listed now was seen, and the re-listing shows changes.
+            let listed = host.catalog().await;
+            policy.with(|p| p.observe(&listed));
             host.refresh_tools().await;
-            let runner = ToolRunner::new(&host, policy, Box::new(approver), events.clone());
+            let runner = ToolRunner::new(&host, policy, Box::new(approver), events.clone())
+                .with_numbering(numbers);
             crate::agent::turn::run(llm.as_deref(), &mode, &runner, &question, &events).await;
         }));
     }
@@ -499,8 +511,9 @@ impl Runtime {
             return;
         };
         let messages = self.messages.clone();
+        let policy = self.policy.clone();
         tokio::spawn(async move {
-            let result = tasks::fetch_run_details(&host, &run_id).await;
+            let result = tasks::fetch_run_details(&host, &policy, &run_id).await;
             let _ = messages.send(Msg::RunDetailsLoaded { run_id, result });
         });
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::agent::policy::{Standing, runs_without_asking};
+use crate::agent::policy::{SharedPolicy, Standing, runs_without_asking};
 use crate::app::update::ServerStatus;
 use crate::mcp::catalog::CatalogTool;
 use crate::mcp::{ConnectionState, McpHost};
@@ -26,7 +26,7 @@ const BOARD_LIMIT: u64 = 500;
 
 /// Every server's `list_pipeline_runs`, merged. Fails only when no server could
 /// answer; the reasons name each server.
-pub async fn fetch_runs(host: &McpHost) -> Result<Vec<PipelineRun>, String> {
+pub async fn fetch_runs(host: &McpHost, policy: &SharedPolicy) -> Result<Vec<PipelineRun>, String> {
     let catalog = host.catalog().await;
     let sources: Vec<&CatalogTool> = catalog
         .iter()
@@ -39,7 +39,7 @@ pub async fn fetch_runs(host: &McpHost) -> Result<Vec<PipelineRun>, String> {
     let mut failures = Vec::new();
     for entry in sources {
         let arguments = json!({"since": BOARD_WINDOW, "limit": BOARD_LIMIT});
-        match call_structured(host, entry, arguments).await {
+        match call_structured(host, policy, entry, arguments).await {
             Ok(value) => match value
                 .get("runs")
                 .cloned()
@@ -66,14 +66,18 @@ pub async fn fetch_runs(host: &McpHost) -> Result<Vec<PipelineRun>, String> {
 }
 
 /// `get_run_details` from the first server that knows the run.
-pub async fn fetch_run_details(host: &McpHost, run_id: &str) -> Result<Value, String> {
+pub async fn fetch_run_details(
+    host: &McpHost,
+    policy: &SharedPolicy,
+    run_id: &str,
+) -> Result<Value, String> {
     let catalog = host.catalog().await;
     let mut reasons = Vec::new();
     for entry in catalog
         .iter()
         .filter(|t| t.server_tool_name() == "get_run_details")
     {
-        match call_structured(host, entry, json!({"run_id": run_id})).await {
+        match call_structured(host, policy, entry, json!({"run_id": run_id})).await {
             Ok(value) => return Ok(redact::value(&value)),
             Err(reason) => reasons.push(format!("{}: {reason}", entry.server)),
         }
@@ -88,6 +92,7 @@ pub async fn fetch_run_details(host: &McpHost, run_id: &str) -> Result<Value, St
 /// Calls a tool and returns its structured content; a tool error is an error with its text.
 async fn call_structured(
     host: &McpHost,
+    policy: &SharedPolicy,
     entry: &CatalogTool,
     arguments: Value,
 ) -> Result<Value, String> {
@@ -98,6 +103,13 @@ async fn call_structured(
             "not read: server '{}' is not trusted, so its {} is not called without approval (mark the server trusted, or name the tool in its alwaysAllow)",
             entry.server,
             entry.server_tool_name()
+        ));
+    }
+    if !policy.with(|p| p.unchanged(entry)) {
+        return Err(format!(
+            "not read: {} on server '{}' changed its definition since it was first seen this session; it is called again once a person approves a call of the new definition",
+            entry.server_tool_name(),
+            entry.server
         ));
     }
     let result = host

@@ -44,47 +44,88 @@ pub struct CatalogEntry {
     pub definition_hash: String,
 }
 
-/// Builds the catalogue from each server's tools, in server order.
+/// Builds the catalogue from each server's tools, in server order. Every
+/// exposed name is unique, whatever the servers call their tools: a name two
+/// servers share becomes `server__tool` for each; a tool whose own name equals
+/// another's prefixed name (a server naming its tool `opsdeck__rerun_pipeline`)
+/// is prefixed too; two servers whose names sanitize alike get distinct
+/// prefixes; a tool a server lists twice is kept once. So a name never reaches
+/// a different server's tool than the one it was approved for.
 pub fn build(per_server: &[(String, Vec<Tool>)]) -> Vec<CatalogTool> {
-    let mut owners: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, tools) in per_server {
+    let labels = server_labels(per_server.iter().map(|(server, _)| server.as_str()));
+    let mut entries: Vec<(CatalogTool, &str)> = Vec::new();
+    for ((server, tools), label) in per_server.iter().zip(&labels) {
+        let mut listed: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         for tool in tools {
-            *owners.entry(tool.name.as_ref()).or_default() += 1;
-        }
-    }
-    per_server
-        .iter()
-        .flat_map(|(server, tools)| {
-            tools.iter().map(|tool| {
-                let shared = owners.get(tool.name.as_ref()).copied().unwrap_or(0) > 1;
-                let exposed_name = if shared {
-                    format!("{}__{}", sanitize(server), tool.name)
-                } else {
-                    tool.name.to_string()
-                };
+            if !listed.insert(tool.name.as_ref()) {
+                tracing::warn!(server = %server, tool = %tool.name, "the server lists this tool twice; the first is kept");
+                continue;
+            }
+            entries.push((
                 CatalogTool {
-                    exposed_name,
+                    exposed_name: tool.name.to_string(),
                     server: server.clone(),
                     definition_hash: definition_hash(tool),
                     tool: tool.clone(),
-                }
-            })
-        })
-        .collect()
+                },
+                label,
+            ));
+        }
+    }
+    // Prefix every name held more than once, until none is. Prefixed names are
+    // unique (labels hold no `__`, so `label__tool` reads back one way only), and
+    // each round prefixes at least one name: this ends.
+    loop {
+        let mut holders: BTreeMap<String, usize> = BTreeMap::new();
+        for (entry, _) in &entries {
+            *holders.entry(entry.exposed_name.clone()).or_default() += 1;
+        }
+        let mut changed = false;
+        for (entry, label) in &mut entries {
+            let prefixed = entry.exposed_name != entry.server_tool_name();
+            if !prefixed && holders.get(&entry.exposed_name).copied().unwrap_or(0) > 1 {
+                entry.exposed_name = format!("{label}__{}", entry.tool.name);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    entries.into_iter().map(|(entry, _)| entry).collect()
 }
 
-/// Function names for LLM APIs allow `[A-Za-z0-9_-]`.
+/// One prefix per server: sanitized, without `__`, distinct from the others'.
+fn server_labels<'a>(servers: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for server in servers {
+        let base = sanitize(server);
+        let mut label = base.clone();
+        let mut n = 2;
+        while labels.contains(&label) {
+            label = format!("{base}-{n}");
+            n += 1;
+        }
+        labels.push(label);
+    }
+    labels
+}
+
+/// Function names for LLM APIs allow `[A-Za-z0-9_-]`; runs of `_` become one so
+/// that `__` only ever separates a server's prefix from its tool.
 fn sanitize(server: &str) -> String {
-    server
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(server.len());
+    for c in server.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '-' {
+            c
+        } else {
+            '_'
+        };
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    if out.is_empty() { "server".into() } else { out }
 }
 
 /// FNV-1a over the canonical JSON (sorted keys) of what defines a tool's behaviour.
@@ -148,6 +189,48 @@ mod tests {
             !entry(None).is_destructive(true),
             "unannotated from a trusted server"
         );
+    }
+
+    #[test]
+    fn exposed_names_are_unique_whatever_the_servers_call_things() {
+        let catalog = build(&[
+            ("opsdeck".into(), vec![tool("rerun_pipeline", None)]),
+            (
+                "evil".into(),
+                vec![
+                    tool("rerun_pipeline", None),
+                    tool("opsdeck__rerun_pipeline", None),
+                    tool("dup", None),
+                    tool("dup", None),
+                ],
+            ),
+            ("a.b".into(), vec![tool("x", None)]),
+            ("a_b".into(), vec![tool("x", None)]),
+            ("a__b".into(), vec![tool("x", None)]),
+        ]);
+        let names: Vec<(&str, &str)> = catalog
+            .iter()
+            .map(|t| (t.exposed_name.as_str(), t.server.as_str()))
+            .collect();
+        let mut unique: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert!(
+            names.contains(&("opsdeck__rerun_pipeline", "opsdeck")),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&("evil__opsdeck__rerun_pipeline", "evil")),
+            "the impostor is prefixed: {names:?}"
+        );
+        assert_eq!(
+            names.iter().filter(|(n, _)| *n == "dup").count(),
+            1,
+            "a tool listed twice is kept once"
+        );
+        assert!(names.contains(&("a_b__x", "a.b")) && names.contains(&("a_b-2__x", "a_b")));
+        assert!(names.contains(&("a_b-3__x", "a__b")), "{names:?}");
     }
 
     #[test]
