@@ -2,7 +2,8 @@
 //! (the common case: one screening pass, the text borrowed back) and with a
 //! secret of each family every few lines (screened once, then rewritten by the
 //! rules that matched), next to the floor of reading every byte once (the
-//! anchor), and `redact::value` over a page of runs as the board fetches it.
+//! anchor), `redact::value` over a page of runs as the board fetches it, and a
+//! `StreamRedactor` taking the text in model-sized deltas.
 //!
 //! Run: `cargo bench --bench redact`. `OPSDECK_BENCH_MB` sets the text size.
 
@@ -100,6 +101,22 @@ fn main() {
         "text: a secret every 20 lines",
         time(|| redact::text(&dirty).len()),
         dirty.len(),
+    );
+    // Streamed answers are far smaller than a tool result; a tenth of the text
+    // in 16-byte deltas, as a model sends them.
+    let answer = &dirty[..dirty.len() / 10];
+    let answer = &answer[..=answer.rfind('\n').unwrap_or(0)];
+    row(
+        "stream: a secret every 20 lines, 16-byte deltas",
+        time(|| {
+            let mut stream = redact::StreamRedactor::new();
+            let mut shown = 0;
+            for piece in answer.as_bytes().chunks(16) {
+                shown += stream.push(std::str::from_utf8(piece).unwrap_or("")).len();
+            }
+            shown + stream.finish().len()
+        }),
+        answer.len(),
     );
     let page_bytes = page.to_string().len();
     row(

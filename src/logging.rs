@@ -1,5 +1,9 @@
 //! Logs go to a daily-rolling file in the XDG state directory, never to stdout
-//! (the screen in the console, the protocol in `serve --stdio`).
+//! (the screen in the console, the protocol in `serve --stdio`). The files are
+//! the owner's only, at most 14 are kept, and one process writes at most
+//! [`bounded::MAX_BYTES_PER_FILE`] to one day's file.
+
+mod bounded;
 
 use std::path::PathBuf;
 
@@ -28,8 +32,18 @@ pub fn log_dir() -> Option<PathBuf> {
     state_dir().map(|state| state.join("logs"))
 }
 
+/// The filter when `OPSDECK_LOG` is unset: `info`, but rmcp only from `warn`
+/// (it logs every notification a server sends at `info`).
+pub const DEFAULT_FILTER: &str = "info,rmcp=warn";
+
+fn default_filter() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target("rmcp", LevelFilter::WARN)
+}
+
 /// Starts file logging at `OPSDECK_LOG` (`debug`, or per target such as
-/// `opsdeck=debug,rmcp=warn`; default `info`).
+/// `opsdeck=debug,rmcp=warn`; default [`DEFAULT_FILTER`]).
 /// Keep the guard alive for the life of the process; dropping it flushes.
 /// When no log directory can be made, logging is off and stderr says why once.
 pub fn init(process: &str) -> Option<WorkerGuard> {
@@ -49,9 +63,11 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
         );
         return None;
     }
+    // A directory made by an older version, or by hand, may still be 0755.
+    bounded::make_private(&dir);
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
-        .filename_prefix(format!("opsdeck-{process}"))
+        .filename_prefix(format!("{}{process}", bounded::FILE_PREFIX))
         .filename_suffix("log")
         .max_log_files(14)
         .build(&dir);
@@ -65,15 +81,22 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
             return None;
         }
     };
+    // The appender has opened today's file with the default mode.
+    bounded::make_private(&dir);
+    let capped = bounded::CappedFile::new(
+        appender,
+        bounded::MAX_BYTES_PER_FILE,
+        bounded::privatise_new_files(dir),
+    );
     // The default queue pre-allocates 128k line slots (4 MiB resident); a few
     // thousand is plenty for a process that logs a line per request.
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(4_096)
-        .finish(appender);
+        .finish(capped);
     let filter = std::env::var("OPSDECK_LOG")
         .ok()
         .and_then(|spec| spec.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+        .unwrap_or_else(default_filter);
     let installed = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -125,7 +148,7 @@ mod tests {
 
     use tracing_subscriber::layer::SubscriberExt;
 
-    use super::Redacting;
+    use super::{DEFAULT_FILTER, Redacting, default_filter};
 
     #[derive(Clone, Default)]
     struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -138,6 +161,18 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn the_default_filter_keeps_rmcp_notifications_out() {
+        use tracing::Level;
+        let filter = default_filter();
+        assert!(!filter.would_enable("rmcp::service", &Level::INFO));
+        assert!(filter.would_enable("rmcp::service", &Level::WARN));
+        assert!(filter.would_enable("opsdeck::mcp::connection", &Level::INFO));
+        assert!(!filter.would_enable("opsdeck::mcp::connection", &Level::DEBUG));
+        let documented: tracing_subscriber::filter::Targets = DEFAULT_FILTER.parse().unwrap();
+        assert_eq!(documented.to_string(), filter.to_string());
     }
 
     #[test]

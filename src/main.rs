@@ -18,7 +18,7 @@ fn main() {
         Some(Command::Logs(_)) => "logs",
         None => "console",
     };
-    let _log_guard = opsdeck::logging::init(process);
+    let log_guard = opsdeck::logging::init(process);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,12 +47,14 @@ fn main() {
     // moment, then go.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     if let Err(error) = outcome {
+        tracing::error!(code = error.code, "{}", error.message);
+        // `exit` runs no destructors: flush the log's last lines first.
+        drop(log_guard);
         exit_with(error);
     }
 }
 
 fn exit_with(error: CommandError) -> ! {
-    tracing::error!(code = error.code, "{}", error.message);
     // An error may quote a server or a file: show its control characters, never obey them.
     eprintln!(
         "opsdeck: {}",

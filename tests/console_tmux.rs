@@ -726,3 +726,43 @@ fn a_silent_server_never_holds_the_console() {
         assert_terminal_restored(&after, &tmux);
     }
 }
+
+/// The model's answer streams a secret split across pieces: neither the screen
+/// nor the trace ever holds it whole (the answer is redacted line by line).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_split_across_streamed_pieces_never_shows() {
+    let mock = MockOpenAi::start(vec![stream(text_chunks(&[
+        "The job used dapi0123456789abcd",
+        "ef0123456789abcdef and password=hun",
+        "ter2 in its config.\nEnd of answer.",
+    ]))])
+    .await;
+    let dir = tempdir("console-split-secret");
+    let env = format!(
+        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
+        mock.base_url
+    );
+    let command = console_command_with_env(&dir, &env, "");
+    let dir_in_test = dir.clone();
+    let screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start("split", &command);
+        let timeout = Duration::from_secs(30);
+        tmux.wait_for(&["● opsdeck", "gpt-test"], timeout);
+        tmux.text("what did the job use?");
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait_for(&["End of answer."], timeout);
+        tmux.keys(&["Escape", "q"]);
+        wait_for_file(&dir_in_test.join("after.txt"), timeout);
+        screen
+    })
+    .await
+    .unwrap();
+    for secret in ["0123456789abcdef0123456789abcdef", "hunter2", "ter2"] {
+        assert!(!screen.contains(secret), "{secret} on screen:\n{screen}");
+    }
+    assert!(screen.contains("redacted"), "{screen}");
+    let trace = serde_json::to_string(&console_trace(&dir)).unwrap();
+    for secret in ["0123456789abcdef0123456789abcdef", "hunter2", "ter2"] {
+        assert!(!trace.contains(secret), "{secret} in the trace");
+    }
+}

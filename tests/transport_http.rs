@@ -4,6 +4,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -15,13 +16,26 @@ use tokio_util::sync::CancellationToken;
 
 use common::{TestClock, pinned, sandbox_backends, text_of};
 use opsdeck::server::OpsdeckServer;
-use opsdeck::server::http::{HttpOptions, router};
+use opsdeck::server::http::{HttpLimits, HttpOptions, SERVER_BUSY, router, router_with_limits};
 
 async fn serve(token: Option<&str>) -> SocketAddr {
     serve_with(token, false).await
 }
 
 async fn serve_with(token: Option<&str>, allow_unauthenticated_remediation: bool) -> SocketAddr {
+    serve_limited(
+        token,
+        allow_unauthenticated_remediation,
+        HttpLimits::default(),
+    )
+    .await
+}
+
+async fn serve_limited(
+    token: Option<&str>,
+    allow_unauthenticated_remediation: bool,
+    limits: HttpLimits,
+) -> SocketAddr {
     let (_, backends) = sandbox_backends("expired-secret", 7, TestClock::at(pinned()));
     let server = OpsdeckServer::new(backends, false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -33,7 +47,11 @@ async fn serve_with(token: Option<&str>, allow_unauthenticated_remediation: bool
         allowed_hosts: vec![],
         allow_unauthenticated_remediation,
     };
-    let app = router(server, &options, CancellationToken::new());
+    let app = if limits == HttpLimits::default() {
+        router(server, &options, CancellationToken::new())
+    } else {
+        router_with_limits(server, &options, &limits, CancellationToken::new())
+    };
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
@@ -327,4 +345,158 @@ async fn malformed_requests_get_their_json_rpc_errors() {
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32600, "{body}");
     assert_eq!(body["id"], "big-1", "the id is read from the body's start");
+}
+
+/// A POST on an open session (`id`), with `body`.
+fn post_in_session(addr: SocketAddr, id: &str, body: Value) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(body.to_string())
+}
+
+/// Opens a session; its id.
+async fn initialize(addr: SocketAddr) -> Result<String, (u16, Value)> {
+    let answer = post(addr).send().await.unwrap();
+    let status = answer.status().as_u16();
+    let id = answer
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = answer.text().await.unwrap();
+    match id {
+        Some(id) if status == 200 => Ok(id),
+        _ => Err((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_past_the_limit_get_503_and_an_idle_one_expires_and_frees_its_slot() {
+    let limits = HttpLimits {
+        max_sessions: 4,
+        session_idle: Duration::from_secs(1),
+        ..HttpLimits::default()
+    };
+    let addr = serve_limited(None, false, limits).await;
+    let mut open = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..40 {
+        match initialize(addr).await {
+            Ok(id) => open.push(id),
+            Err(refusal) => refused.push(refusal),
+        }
+    }
+    assert_eq!(open.len(), 4, "{refused:?}");
+    assert_eq!(refused.len(), 36);
+    for (status, body) in &refused {
+        assert_eq!(*status, 503, "{body}");
+        assert_eq!(body["error"]["code"], SERVER_BUSY, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("this server already has 4 open MCP sessions, the most it keeps"),
+            "{message}"
+        );
+    }
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let alive = post_in_session(addr, &open[0], initialized)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 202, "a session in use stays open");
+    // Unused for longer than the idle timeout, every session closes…
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let ping = json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
+    let expired = post_in_session(addr, &open[0], ping).send().await.unwrap();
+    assert_eq!(expired.status(), 404, "an idle session expires");
+    // …and frees its slot.
+    for _ in 0..4 {
+        initialize(addr)
+            .await
+            .expect("a slot freed by an expired session");
+    }
+    assert_eq!(initialize(addr).await.unwrap_err().0, 503);
+}
+
+/// A connection that sends a POST's headers and only half its body, and holds.
+async fn half_sent_post(addr: SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: {}\r\n\r\n",
+        INIT.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+        .write_all(&INIT.as_bytes()[..INIT.len() / 2])
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_gets_408_and_frees_its_slot() {
+    use tokio::io::AsyncReadExt;
+    let limits = HttpLimits {
+        max_requests_in_flight: 1,
+        body_read_timeout: Duration::from_secs(1),
+        ..HttpLimits::default()
+    };
+    let addr = serve_limited(None, false, limits).await;
+    let mut slow = half_sent_post(addr).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer))
+        .await
+        .expect("the server answers a stalled body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 1 s"), "{answer}");
+    assert_eq!(post(addr).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_in_flight_limit_get_503_until_one_ends() {
+    let limits = HttpLimits {
+        max_requests_in_flight: 2,
+        ..HttpLimits::default()
+    };
+    let addr = serve_limited(None, false, limits).await;
+    let slow = [half_sent_post(addr).await, half_sent_post(addr).await];
+    // Both are being read now, each holding its permit.
+    let mut third = None;
+    for _ in 0..50 {
+        let answer = post(addr).send().await.unwrap();
+        if answer.status() == 503 {
+            third = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let third = third.expect("a third request in flight is refused");
+    assert_eq!(third.headers()["retry-after"], "1");
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["code"], SERVER_BUSY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("this server already has 2 requests in flight"),
+        "{body}"
+    );
+    drop(slow);
+    let mut served = false;
+    for _ in 0..50 {
+        if post(addr).send().await.unwrap().status() == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "closed requests give their permits back");
 }

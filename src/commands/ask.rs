@@ -17,7 +17,7 @@ use crate::cli::AskArgs;
 use crate::mcp::config::{self, ServerSpec};
 use crate::mcp::{ConnectionState, McpHost};
 use crate::trace::recorder::Recorder;
-use crate::trace::redact::Clean;
+use crate::trace::redact::{Clean, StreamRedactor};
 use crate::trace::session::{self, SessionInfo, TraceTarget};
 use crate::trace::terminal::{json_safe, terminal_safe};
 
@@ -156,27 +156,59 @@ fn describe(state: &ConnectionState) -> String {
 }
 
 /// Prints events as they come: the answer to stdout, notes to stderr, and the
-/// tool-call table at the end (or every event as a JSON line).
+/// tool-call table at the end (or every event as a JSON line). Each event is
+/// recorded as printed.
 async fn print_events(
     mut receiver: mpsc::UnboundedReceiver<AgentEvent>,
     json: bool,
     recorder: Option<Arc<Recorder>>,
 ) {
-    let mut rows: Vec<(String, String, String, u64)> = Vec::new();
-    let mut tokens = (0u64, 0u64);
-    let mut stdout = std::io::stdout();
+    let mut printer = Printer {
+        json,
+        recorder,
+        rows: Vec::new(),
+        tokens: (0, 0),
+        stdout: std::io::stdout(),
+    };
+    // Secrets in tool results or model text never reach the screen, a pipe or
+    // the trace. The answer is redacted a whole line at a time, so a secret
+    // split across deltas is seen whole; what a line still holds comes out
+    // before the next tool call, error or the end of the turn.
+    let mut stream = StreamRedactor::new();
     while let Some(event) = receiver.recv().await {
-        // Secrets in tool results or model text never reach the screen or a pipe.
-        let event = crate::trace::redact::event(event);
-        if let Some(recorder) = &recorder {
+        for event in stream.redact_event(event) {
+            printer.show(event);
+        }
+    }
+    // The turn ended without saying so: what was held still goes out, redacted.
+    let rest = stream.finish();
+    if !rest.is_empty() {
+        printer.show(AgentEvent::TextDelta { text: rest });
+    }
+}
+
+/// What `ask` prints, and what it gathers for the table at the end.
+struct Printer {
+    json: bool,
+    recorder: Option<Arc<Recorder>>,
+    rows: Vec<(String, String, String, u64)>,
+    tokens: (u64, u64),
+    stdout: std::io::Stdout,
+}
+
+impl Printer {
+    /// Records and prints one event that has been redacted.
+    fn show(&mut self, event: AgentEvent) {
+        if let Some(recorder) = &self.recorder {
             recorder.record(Clean::redacted_event(event.clone()));
         }
-        if json {
+        let stdout = &mut self.stdout;
+        if self.json {
             if let Ok(line) = serde_json::to_string(&event) {
                 let _ = writeln!(stdout, "{}", json_safe(&line));
                 let _ = stdout.flush();
             }
-            continue;
+            return;
         }
         match event {
             // Escape sequences from the model or a tool result are shown, not obeyed.
@@ -191,7 +223,7 @@ async fn print_events(
                 is_error,
                 ..
             } => {
-                rows.push((
+                self.rows.push((
                     terminal_safe(&server).into_owned(),
                     terminal_safe(&tool).into_owned(),
                     if is_error {
@@ -206,8 +238,8 @@ async fn print_events(
                 prompt_tokens,
                 completion_tokens,
             } => {
-                tokens.0 += u64::from(prompt_tokens);
-                tokens.1 += u64::from(completion_tokens);
+                self.tokens.0 += u64::from(prompt_tokens);
+                self.tokens.1 += u64::from(completion_tokens);
             }
             AgentEvent::ApprovalDecided {
                 approved: false,
@@ -215,26 +247,29 @@ async fn print_events(
                 ..
             } => eprintln!("opsdeck: not approved: {}", terminal_safe(&reason)),
             AgentEvent::Error { message } => eprintln!("opsdeck: {}", terminal_safe(&message)),
-            AgentEvent::TurnFinished { .. } => {
-                if !rows.is_empty() {
-                    let _ = writeln!(
-                        stdout,
-                        "\n{:<12} {:<28} {:<7} {:>8}",
-                        "server", "tool", "status", "ms"
-                    );
-                    for (server, tool, status, ms) in &rows {
-                        let _ = writeln!(stdout, "{server:<12} {tool:<28} {status:<7} {ms:>8}");
-                    }
-                }
-                if tokens != (0, 0) {
-                    let _ = writeln!(
-                        stdout,
-                        "tokens: {} prompt, {} completion",
-                        tokens.0, tokens.1
-                    );
-                }
-            }
+            AgentEvent::TurnFinished { .. } => self.print_table(),
             _ => {}
+        }
+    }
+
+    fn print_table(&mut self) {
+        let stdout = &mut self.stdout;
+        if !self.rows.is_empty() {
+            let _ = writeln!(
+                stdout,
+                "\n{:<12} {:<28} {:<7} {:>8}",
+                "server", "tool", "status", "ms"
+            );
+            for (server, tool, status, ms) in &self.rows {
+                let _ = writeln!(stdout, "{server:<12} {tool:<28} {status:<7} {ms:>8}");
+            }
+        }
+        if self.tokens != (0, 0) {
+            let _ = writeln!(
+                stdout,
+                "tokens: {} prompt, {} completion",
+                self.tokens.0, self.tokens.1
+            );
         }
     }
 }

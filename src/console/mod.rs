@@ -34,7 +34,7 @@ use crate::mcp::config::ServerSpec;
 use crate::trace::capture::Capture;
 use crate::trace::reader::Trace;
 use crate::trace::recorder::Recorder;
-use crate::trace::redact::Clean;
+use crate::trace::redact::{Clean, StreamRedactor};
 use crate::trace::schema::{Header, Record, TraceMessage};
 use crate::trace::session::{SessionInfo, TraceTarget};
 use crate::ui::theme::Theme;
@@ -146,6 +146,8 @@ struct Runtime {
     policy: SharedPolicy,
     /// Numbers tool calls across the session, so a call id names one call only.
     call_numbers: Arc<AtomicU64>,
+    /// Redacts the streamed answer line by line (a secret split across deltas).
+    stream: StreamRedactor,
     refreshing: bool,
     /// The session's domain messages as the trace has them, for `:export`.
     timeline: Vec<Record>,
@@ -184,6 +186,7 @@ impl Runtime {
             pending: PendingDecisions::default(),
             policy: SharedPolicy::from(ApprovalPolicy::new(false, Vec::new())),
             call_numbers: Arc::new(AtomicU64::new(1)),
+            stream: StreamRedactor::new(),
             refreshing: false,
             timeline: Vec::new(),
             header: None,
@@ -269,7 +272,7 @@ impl Runtime {
                     dirty = true;
                 }
                 Some(event) = self.agent_inbox.recv() => {
-                    self.step(Msg::Agent(crate::trace::redact::event(event)));
+                    self.agent_event(event);
                     dirty = true;
                 }
                 host = &mut host_wait, if self.host.is_none() => {
@@ -316,10 +319,18 @@ impl Runtime {
         Ok(())
     }
 
+    /// An agent event on its way to the screen and the trace: redacted, the
+    /// answer's text a whole line at a time so no secret is split across pieces.
+    fn agent_event(&mut self, event: AgentEvent) {
+        for event in self.stream.redact_event(event) {
+            self.step(Msg::Agent(event));
+        }
+    }
+
     /// Everything already waiting, applied before the frame is drawn.
     fn drain(&mut self) {
         while let Ok(event) = self.agent_inbox.try_recv() {
-            self.step(Msg::Agent(crate::trace::redact::event(event)));
+            self.agent_event(event);
         }
         while let Ok(msg) = self.inbox.try_recv() {
             self.step(msg);
@@ -419,6 +430,8 @@ impl Runtime {
                 read_only,
             } => self.start_turn(question, read_only),
             Effect::CancelTurn => {
+                // A cancelled turn's held-back line must not open the next answer.
+                let _ = self.stream.finish();
                 if let Some(turn) = self.turn.take() {
                     turn.abort();
                 }

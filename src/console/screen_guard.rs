@@ -2,6 +2,9 @@
 //! here, and a cell whose text holds a control character (an escape sequence
 //! from a tool result, a run message or a server's error that slipped past the
 //! redaction at the console's doors) is drawn as `␛`-style visible text instead.
+//! A cell holding an invisible format character (a bidi override or isolate, a
+//! zero-width space: text that would display reordered, or a tool name that
+//! looks like another) is drawn as `�`, as wide as the cell.
 //! So no path through the UI can make the terminal obey someone else's bytes;
 //! opsdeck's own sequences (bell, OSC 9/777, OSC 52) go around it on purpose.
 
@@ -10,6 +13,9 @@ use std::io;
 use ratatui::backend::{Backend, ClearType, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
+use unicode_width::UnicodeWidthStr;
+
+use crate::trace::terminal::is_invisible_format;
 
 /// A backend that neutralises control characters in cells, then draws with `inner`.
 pub struct ScreenGuard<B: Backend> {
@@ -36,16 +42,30 @@ fn is_control(c: char) -> bool {
     c.is_control()
 }
 
-/// The cell as it may be written: unchanged unless its text holds a control.
+/// The cell as it may be written: unchanged unless its text holds a control
+/// or an invisible format character.
 fn safe_cell(cell: &Cell) -> Option<Cell> {
     let symbol = cell.symbol();
-    if !symbol.chars().any(is_control) {
+    if !symbol
+        .chars()
+        .any(|c| is_control(c) || is_invisible_format(c))
+    {
         return None;
     }
-    let clean: String = symbol
-        .chars()
-        .map(|c| if is_control(c) { visible(c) } else { c })
-        .collect();
+    let clean: String = if symbol.chars().any(is_invisible_format) {
+        // Zero-width, so it rides in a neighbour's cell: the whole cell is
+        // marked, as wide as what it drew, so the columns after it stay put.
+        let shown: String = symbol
+            .chars()
+            .filter(|c| !is_invisible_format(*c))
+            .collect();
+        "\u{fffd}".repeat(shown.width().max(1))
+    } else {
+        symbol
+            .chars()
+            .map(|c| if is_control(c) { visible(c) } else { c })
+            .collect()
+    };
     let mut safe = cell.clone();
     safe.set_symbol(&clean);
     Some(safe)
@@ -132,6 +152,52 @@ mod tests {
             .collect();
         assert!(!drawn.chars().any(char::is_control), "{drawn:?}");
         assert!(drawn.contains("ok ␛]52;c;cHduZWQ=␇␛[2J"), "{drawn:?}");
+    }
+
+    fn drawn(text: &str, width: u16) -> String {
+        let mut terminal = Terminal::new(ScreenGuard::new(TestBackend::new(width, 1))).unwrap();
+        terminal
+            .draw(|frame| {
+                frame.render_widget(ratatui::text::Line::raw(text), frame.area());
+            })
+            .unwrap();
+        terminal
+            .backend()
+            .inner
+            .buffer()
+            .content()
+            .iter()
+            .map(Cell::symbol)
+            .collect()
+    }
+
+    #[test]
+    fn bidi_controls_never_reach_the_terminal_and_are_marked() {
+        for hostile in [
+            "run wipe_table\u{202e}elbat_daer now",
+            "\u{2067}drop\u{2069} read_runs",
+            "tool\u{200b}name\u{200f}x\u{061c}y\u{2066}z",
+            "\u{202e}first",
+        ] {
+            let out = drawn(hostile, 40);
+            assert!(
+                !out.chars().any(is_invisible_format),
+                "{hostile:?} -> {out:?}"
+            );
+            assert!(out.contains('\u{fffd}'), "{hostile:?} -> {out:?}");
+        }
+        // The marked cell keeps its width: the text after it stays in its columns.
+        let out = drawn("ab\u{202e}cd", 6);
+        assert_eq!(out.chars().count(), 6, "{out:?}");
+        assert!(out.starts_with("a\u{fffd}cd"), "{out:?}");
+        let wide = Cell::new("日\u{202e}");
+        assert_eq!(safe_cell(&wide).unwrap().symbol(), "\u{fffd}\u{fffd}");
+    }
+
+    #[test]
+    fn joiners_that_scripts_and_emoji_need_pass_unchanged() {
+        assert!(safe_cell(&Cell::new("👨\u{200d}👩")).is_none());
+        assert!(safe_cell(&Cell::new("ی\u{200c}")).is_none());
     }
 
     #[test]

@@ -1,22 +1,27 @@
 //! One server: connect (stdio child or streamable HTTP), keep the tool list
 //! fresh, and on loss reconnect with backoff while callers fail fast. Every wait
 //! on the peer is bounded, and every one of them gives way to the host's shutdown.
+//! A listing is capped (see [`listing`]), and a flood of `list_changed`
+//! notifications costs at most one re-listing a second.
+
+mod listing;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Tool};
-use rmcp::service::{NotificationContext, Peer, RunningService};
+use rmcp::service::{ClientCacheConfig, NotificationContext, Peer, RunningService};
 use rmcp::transport::IntoTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde::Serialize;
-use tokio::sync::{RwLock, mpsc, watch};
+use tokio::sync::{Notify, RwLock, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{ServerSpec, ServerTransport};
 use super::outage::{Outage, clip, seconds};
 use super::transport::{self, StdioChild};
+use listing::ListingError;
 
 /// What the status bar and the trace show about a server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,7 +52,9 @@ pub(super) struct ServerConnection {
 
 /// How the host introduces itself, and hears that a server's tools changed.
 struct HostClient {
-    tools_changed: mpsc::UnboundedSender<()>,
+    /// Holds at most one pending signal however many notifications arrive, so
+    /// a flood of them costs nothing until the next re-listing.
+    tools_changed: Arc<Notify>,
 }
 
 impl ClientHandler for HostClient {
@@ -59,7 +66,7 @@ impl ClientHandler for HostClient {
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        let _ = self.tools_changed.send(());
+        self.tools_changed.notify_one();
     }
 }
 
@@ -67,7 +74,7 @@ impl ClientHandler for HostClient {
 struct Connected {
     running: RunningService<RoleClient, HostClient>,
     child: Option<StdioChild>,
-    changes: mpsc::UnboundedReceiver<()>,
+    changes: Arc<Notify>,
 }
 
 /// Why an attempt or a session ended.
@@ -83,6 +90,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// How long a closing session may take to say goodbye before its process is stopped.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
+/// The shortest time between two re-listings a server asked for with `list_changed`.
+const RELIST_INTERVAL: Duration = Duration::from_secs(1);
 
 impl ServerConnection {
     pub fn new(spec: ServerSpec) -> Arc<ServerConnection> {
@@ -101,9 +110,12 @@ impl ServerConnection {
         self.shutdown.cancel();
     }
 
+    /// A server re-listed every second while ready is one line, not one a second.
     fn set_state(&self, state: ConnectionState) {
-        tracing::info!(server = %self.spec.name, ?state, "connection state");
-        self.state.send_replace(state);
+        let previous = self.state.send_replace(state.clone());
+        if previous != state || !matches!(state, ConnectionState::Ready { .. }) {
+            tracing::info!(server = %self.spec.name, ?state, "connection state");
+        }
     }
 
     fn note_outage(&self, update: impl FnOnce(&mut Outage)) {
@@ -164,8 +176,10 @@ impl ServerConnection {
     /// Starts the transport and completes the handshake by `deadline`; a child that
     /// does not make it is stopped before this returns.
     async fn connect(&self, deadline: Instant) -> Result<Connected, Ended> {
-        let (tools_changed, changes) = mpsc::unbounded_channel();
-        let client = HostClient { tools_changed };
+        let changes = Arc::new(Notify::new());
+        let client = HostClient {
+            tools_changed: changes.clone(),
+        };
         match &self.spec.transport {
             ServerTransport::Stdio { .. } => {
                 let process = transport::spawn_stdio(&self.spec).map_err(Ended::Failed)?;
@@ -227,17 +241,23 @@ impl ServerConnection {
         let Connected {
             running,
             child,
-            mut changes,
+            changes,
         } = connected;
         let peer = running.peer().clone();
+        // opsdeck keeps its own tool list; rmcp's response cache would keep up to
+        // 512 more pages of a server's lists, and answer stale ones on errors.
+        peer.set_response_cache_config(ClientCacheConfig::disabled())
+            .await;
         let cancel = running.cancellation_token();
         let mut waiting = Box::pin(running.waiting());
         let listed = tokio::select! {
             biased;
             _ = self.shutdown.cancelled() => Err(Ended::Stopped),
-            listed = self.list_tools(&peer, self.spec.init_timeout, deadline) => listed.map_err(Ended::Failed),
+            listed = self.list_tools(&peer, self.spec.init_timeout, deadline) => listed.map_err(|e| Ended::Failed(e.to_string())),
         };
         let mut closed = false;
+        let mut relist_due: Option<Instant> = None;
+        let mut earliest_relist = after(RELIST_INTERVAL);
         let ended = match listed {
             Err(ended) => ended,
             Ok(()) => loop {
@@ -251,14 +271,26 @@ impl ServerConnection {
                             Err(e) => format!("the connection task failed: {e}"),
                         });
                     }
-                    Some(()) = changes.recv() => {
+                    // Notifications arriving meanwhile leave one signal in `changes`.
+                    _ = changes.notified(), if relist_due.is_none() => {
+                        relist_due = Some(earliest_relist);
+                    }
+                    _ = tokio::time::sleep_until(relist_due.unwrap_or(earliest_relist)), if relist_due.is_some() => {
+                        relist_due = None;
                         let within = self.spec.call_timeout;
-                        tokio::select! {
-                            _ = self.shutdown.cancelled() => {}
-                            listed = self.list_tools(&peer, within, after(within)) => if let Err(error) = listed {
+                        let listed = tokio::select! {
+                            _ = self.shutdown.cancelled() => break Ended::Stopped,
+                            listed = self.list_tools(&peer, within, after(within)) => listed,
+                        };
+                        match listed {
+                            Ok(()) => {}
+                            // A server that grew past a cap is refused as at the start.
+                            Err(ListingError::OverCap(error)) => break Ended::Failed(error),
+                            Err(ListingError::Failed(error)) => {
                                 tracing::warn!(server = %self.spec.name, %error, "tool list refresh failed");
-                            },
+                            }
                         }
+                        earliest_relist = after(RELIST_INTERVAL);
                     }
                 }
             },
@@ -276,7 +308,8 @@ impl ServerConnection {
         ended
     }
 
-    /// Re-lists the tools of a live connection; a failure is logged, the old list kept.
+    /// Re-lists the tools of a live connection; a failure is logged, the old list
+    /// kept (a server over a cap is refused when it next announces a change).
     pub async fn refresh(&self) {
         let peer = self.live.read().await.clone();
         if let Some(peer) = peer
@@ -294,11 +327,15 @@ impl ServerConnection {
         peer: &Peer<RoleClient>,
         within: Duration,
         deadline: Instant,
-    ) -> Result<(), String> {
-        let tools: Vec<Tool> = tokio::time::timeout_at(deadline, peer.list_all_tools())
+    ) -> Result<(), ListingError> {
+        let tools: Vec<Tool> = tokio::time::timeout_at(deadline, listing::list_all(peer))
             .await
-            .map_err(|_| format!("did not answer tools/list within {}", seconds(within)))?
-            .map_err(|e| format!("tools/list failed: {e}"))?
+            .map_err(|_| {
+                ListingError::Failed(format!(
+                    "did not answer tools/list within {}",
+                    seconds(within)
+                ))
+            })??
             .into_iter()
             .filter(|t| self.spec.offers(&t.name))
             .collect();

@@ -15,6 +15,8 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use super::child_env;
 use super::config::ServerSpec;
 
+mod stderr;
+
 /// How long a stdio child gets after its stdin is closed, and again after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_millis(1_000);
 /// How long to wait for the kernel to reap a child after SIGKILL.
@@ -223,28 +225,20 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
 }
 
 /// Reads a child's stderr continuously into the log so it can never block on a
-/// full pipe, in bounded pieces so a flood without newlines cannot grow memory.
+/// full pipe; [`stderr::StderrLog`] keeps memory, secrets and volume in bounds.
 async fn drain_stderr(server: String, mut stderr: tokio::process::ChildStderr) {
-    const MAX_LINE: usize = 2_048;
     let mut buffer = vec![0u8; 8_192];
-    let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
+    let mut log = stderr::StderrLog::default();
     loop {
         let read = match stderr.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        for &byte in &buffer[..read] {
-            if byte == b'\n' || line.len() >= MAX_LINE {
-                tracing::info!(server = %server, "stderr: {}", String::from_utf8_lossy(&line));
-                line.clear();
-                if byte == b'\n' {
-                    continue;
-                }
-            }
-            line.push(byte);
+        for line in log.feed(&buffer[..read], std::time::Instant::now()) {
+            tracing::info!(server = %server, "stderr: {line}");
         }
     }
-    if !line.is_empty() {
-        tracing::info!(server = %server, "stderr: {}", String::from_utf8_lossy(&line));
+    for line in log.finish(std::time::Instant::now()) {
+        tracing::info!(server = %server, "stderr: {line}");
     }
 }

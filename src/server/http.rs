@@ -5,11 +5,15 @@
 //! required on `/mcp`); `Host` checked against loopback names to stop DNS
 //! rebinding and browser `Origin`s other than localhost rejected, on every
 //! route; real remediation only for callers with the token, unless the
-//! operator opens it with `--http-allow-unauthenticated-remediation`.
+//! operator opens it with `--http-allow-unauthenticated-remediation`. Sessions
+//! and requests in flight are capped ([`HttpLimits`]): past a cap, 503.
 
 mod health;
+mod limits;
 mod rebinding;
 mod screen;
+
+pub use limits::{HttpLimits, SERVER_BUSY};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +23,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
@@ -108,12 +111,22 @@ fn allowed_origins(options: &HttpOptions) -> Vec<String> {
     origins
 }
 
+/// The HTTP application with the default [`HttpLimits`].
+pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: CancellationToken) -> Router {
+    router_with_limits(server, options, &HttpLimits::default(), cancel)
+}
+
 /// The HTTP application: MCP, health, and the guards around them.
 ///
 /// Without a token (and without the operator's explicit flag), the server's
 /// remediation policy is told to refuse real reruns and cancels: the tools see
 /// one refusal whichever way they are reached over this transport.
-pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: CancellationToken) -> Router {
+pub fn router_with_limits(
+    server: OpsdeckServer,
+    options: &HttpOptions,
+    limits: &HttpLimits,
+    cancel: CancellationToken,
+) -> Router {
     let access = RemediationAccess::of(options);
     if access == RemediationAccess::RefusedWithoutToken {
         server
@@ -131,18 +144,26 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
         Some(list) => config.with_allowed_hosts(list.clone()),
     };
     let mcp_server = server.clone();
-    let service = StreamableHttpService::new(
-        move || Ok(mcp_server.clone()),
-        LocalSessionManager::default().into(),
-        config,
-    );
+    let sessions = Arc::new(limits::BoundedSessions::new(limits));
+    let service =
+        StreamableHttpService::new(move || Ok(mcp_server.clone()), sessions.clone(), config);
     let token = options.bearer_token.clone().map(Arc::new);
-    // The layer added last runs first: keep the token check last, so that a
-    // request-screening layer for `/mcp`, added before it, sees only
-    // authenticated callers.
+    // The layer added last runs first: the token check, then the in-flight
+    // cap (before any body is read), then screening, then the session cap.
     let mcp = Router::new()
         .nest_service("/mcp", service)
-        .layer(middleware::from_fn(screen::screen_mcp_request))
+        .layer(middleware::from_fn_with_state(
+            sessions,
+            limits::refuse_sessions_over_the_limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            limits.body_read_timeout,
+            screen::screen_mcp_request,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(limits::InFlight::new(limits)),
+            limits::limit_in_flight,
+        ))
         .layer(middleware::from_fn_with_state(
             token.clone(),
             require_bearer,
@@ -196,18 +217,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Serves until Ctrl-C / SIGTERM / SIGHUP.
+/// Serves with the default [`HttpLimits`] until Ctrl-C / SIGTERM / SIGHUP.
 pub async fn serve_http(server: OpsdeckServer, options: HttpOptions) -> Result<(), String> {
+    serve_http_with_limits(server, options, HttpLimits::default()).await
+}
+
+/// Serves until Ctrl-C / SIGTERM / SIGHUP.
+pub async fn serve_http_with_limits(
+    server: OpsdeckServer,
+    options: HttpOptions,
+    limits: HttpLimits,
+) -> Result<(), String> {
     check_bind(&options)?;
     let cancel = CancellationToken::new();
-    let app = router(server, &options, cancel.child_token());
+    let app = router_with_limits(server, &options, &limits, cancel.child_token());
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.bind))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    tracing::info!(%local, auth = options.bearer_token.is_some(), "serving MCP over HTTP");
+    tracing::info!(%local, auth = options.bearer_token.is_some(), ?limits, "serving MCP over HTTP");
     announce_remediation_access(&options);
     // Tests and scripts read this line to learn the port when binding port 0.
     eprintln!("opsdeck: serving MCP at http://{local}/mcp");

@@ -4,6 +4,14 @@
 //! most the line in flight. Bursts of streamed text are coalesced into one
 //! record (a gap of more than [`BURST_GAP`] starts a new one), which keeps the
 //! stream's timing to a fraction of a second at a fraction of the lines.
+//!
+//! Streamed text must reach the recorder already redacted by a
+//! [`StreamRedactor`](super::redact::StreamRedactor) — the one that redacts
+//! it for the screen, so the trace holds what was shown. Its pieces are whole
+//! lines redacted with the whole line as context, so joining them makes no
+//! secret whole again and leaves no tail of one behind; pieces redacted one by
+//! one could do both (`password=[redacted: password]ter2`), and no later pass
+//! can put back what such a cut already let through.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -145,8 +153,9 @@ impl Writer {
 
     fn flush_burst(&mut self) -> io::Result<()> {
         match self.burst.take() {
-            // Each delta was redacted alone; a secret split across two deltas is
-            // only whole here, so the burst is redacted again as one text.
+            // The deltas are whole redacted lines, so this pass changes nothing
+            // for them; it is a net for a producer that redacted piece by piece,
+            // where a secret split across two pieces is only whole here.
             Some((start, _, text)) => {
                 let text = redact::text(&text).into_owned();
                 self.emit(
@@ -309,6 +318,68 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("KlMnOpQrStUvWxYz"), "{text}");
         assert!(text.contains("[redacted: OpenAI key]"), "{text}");
+    }
+
+    /// The reviewer's reproduction: a token and a password split across
+    /// deltas, through the stream redactor as `ask` and the console send them.
+    #[test]
+    fn streamed_deltas_leave_no_secret_and_no_tail_in_the_trace() {
+        use crate::trace::redact::StreamRedactor;
+        let path = temp("streamed");
+        let recorder = Recorder::create(&path, &header()).unwrap();
+        let mut stream = StreamRedactor::new();
+        let mut shown = String::new();
+        let events = [
+            "the token is dapi0123456789abcd",
+            "ef0123456789abcdef and password=hun",
+            "ter2 ok\nand the key\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow",
+            "IBAAKCAQEAuYp2bDm0\n-----END RSA PRIVATE KEY-----\ndone",
+        ]
+        .map(|text| AgentEvent::TextDelta { text: text.into() })
+        .into_iter()
+        .chain([AgentEvent::TurnFinished {
+            answer: String::new(),
+            tool_calls: 0,
+            ok: true,
+        }]);
+        for event in events {
+            for clean in stream.redact_event(event) {
+                if let AgentEvent::TextDelta { text } = &clean {
+                    shown.push_str(text);
+                }
+                recorder.record(Clean::redacted_event(clean));
+            }
+        }
+        recorder.finish("finished").unwrap();
+        let trace = std::fs::read_to_string(&path).unwrap();
+        for leaked in [
+            "0123456789abcdef0123456789abcdef",
+            "hunter2",
+            "ter2",
+            "MIIEow",
+            "uYp2bDm0",
+        ] {
+            assert!(!trace.contains(leaked), "{leaked} in the trace: {trace}");
+            assert!(!shown.contains(leaked), "{leaked} on the screen: {shown}");
+        }
+        let recorded: String = trace
+            .lines()
+            .skip(1)
+            .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+            .filter_map(|r| match r.message {
+                TraceMessage::Agent {
+                    event: AgentEvent::TextDelta { text },
+                } => Some(text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(recorded, shown, "the trace holds what was shown");
+        assert!(
+            shown.starts_with(
+                "the token is [redacted: Databricks token] and password=[redacted: password] ok\n"
+            ),
+            "{shown}"
+        );
     }
 
     #[cfg(unix)]

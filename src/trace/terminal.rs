@@ -1,34 +1,61 @@
 //! Text from servers, runs and traces on its way to a terminal. A tool result
 //! or a forged trace can carry escape sequences — an OSC 52 clipboard write, a
-//! window title, a screen clear — that a terminal would obey; here every
-//! control character except the line end and the tab becomes visible text
-//! (`ESC` shows as `\x1b`), so only opsdeck's own sequences ever reach it.
+//! window title, a screen clear — that a terminal would obey, and invisible
+//! format characters — bidi overrides and isolates, zero-width spaces — that
+//! make text display reordered or two different names look the same (a tool
+//! name in an approval dialog). Here every control character except the line
+//! end and the tab becomes visible text (`ESC` shows as `\x1b`, U+202E as
+//! `\u202e`), so only opsdeck's own sequences ever reach the terminal and text
+//! reads in the order it is stored.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+/// Invisible format characters that reorder or hide text: the bidi embeddings,
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069), the direction marks
+/// (U+200E, U+200F, U+061C), zero-width space (U+200B), the word joiner and
+/// invisible operators (U+2060–U+2064), the deprecated format controls
+/// (U+206A–U+206F), the byte order mark (U+FEFF) and interlinear annotation
+/// marks (U+FFF9–U+FFFB). Zero-width (non-)joiners stay: scripts and emoji need them.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
+}
+
 /// C0 controls other than `\n` and `\t`, DEL, and the C1 controls
 /// (U+0080–U+009F: a terminal may read U+009B as CSI, U+009D as OSC).
-fn is_unsafe(c: char) -> bool {
+fn is_control(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t') || ('\u{80}'..='\u{9f}').contains(&c)
 }
 
-/// A cheap first look over the bytes: does anything need escaping?
-fn any_unsafe(bytes: &[u8]) -> bool {
-    bytes.iter().enumerate().any(|(i, &b)| {
-        (b < 0x20 && b != b'\n' && b != b'\t')
-            || b == 0x7f
-            // C1 controls are 0xC2 0x80..=0x9F in UTF-8.
-            || (b == 0xc2 && bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
-    })
+fn is_unsafe(c: char) -> bool {
+    is_control(c) || is_invisible_format(c)
+}
+
+/// A cheap first look: ASCII controls by byte; the rest only in non-ASCII text.
+fn any_unsafe(text: &str) -> bool {
+    text.bytes()
+        .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f)
+        || (!text.is_ascii() && text.chars().any(is_unsafe))
 }
 
 /// The text with every control character but `\n` and `\t` shown as `\xNN`,
 /// except CR, which is dropped: it would let text overwrite its own line, and
-/// Windows line ends (CR LF) then read as plain line ends. Borrowed when there
-/// was none. Character by character, so pieces can be made safe apart.
+/// Windows line ends (CR LF) then read as plain line ends. Invisible format
+/// characters show as `\uNNNN`. Borrowed when there was none. Character by
+/// character, so pieces can be made safe apart.
 pub fn terminal_safe(input: &str) -> Cow<'_, str> {
-    if !any_unsafe(input.as_bytes()) {
+    if !any_unsafe(input) {
         return Cow::Borrowed(input);
     }
     let mut out = String::with_capacity(input.len() + 16);
@@ -36,8 +63,10 @@ pub fn terminal_safe(input: &str) -> Cow<'_, str> {
         if c == '\r' {
             continue;
         }
-        if is_unsafe(c) {
+        if is_control(c) {
             let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else if is_invisible_format(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
         } else {
             out.push(c);
         }
@@ -57,11 +86,12 @@ pub fn for_screen(input: &str) -> Cow<'_, str> {
     }
 }
 
-/// JSON text safe for a terminal: serde escapes C0 controls but writes DEL and
-/// C1 controls raw. They can only stand inside strings, where `\u00NN` means
-/// the same character, so the document is unchanged for a JSON reader.
+/// JSON text safe for a terminal: serde escapes C0 controls but writes DEL, C1
+/// controls and invisible format characters raw. They can only stand inside
+/// strings, where `\uNNNN` means the same character, so the document is
+/// unchanged for a JSON reader.
 pub fn json_safe(json: &str) -> Cow<'_, str> {
-    if !any_unsafe(json.as_bytes()) {
+    if !any_unsafe(json) {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
@@ -122,6 +152,51 @@ mod tests {
         assert!(out.contains("[redacted: OpenAI key]"), "{out}");
         assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
         assert!(matches!(for_screen("nothing here"), Cow::Borrowed(_)));
+    }
+
+    /// Text that would display reordered or look like something else.
+    const DECEPTIVE: &[&str] = &[
+        "wipe_table\u{202e}elbat_daer",          // RIGHT-TO-LEFT OVERRIDE
+        "\u{2067}drop\u{2069} read_runs",        // RIGHT-TO-LEFT ISOLATE … POP
+        "a\u{202a}b\u{202b}c\u{202c}d\u{202d}e", // embeddings, overrides, POP
+        "x\u{200e}y\u{200f}z\u{061c}",           // direction marks
+        "list\u{200b}_runs\u{2060}\u{feff}",     // zero-width space, word joiner, BOM
+        "\u{2066}\u{2068}\u{206a}\u{206f}\u{fff9}\u{fffb}",
+    ];
+
+    #[test]
+    fn bidi_and_invisible_format_characters_become_visible_text() {
+        for input in DECEPTIVE {
+            let out = terminal_safe(input);
+            assert!(
+                !out.chars().any(is_invisible_format),
+                "{input:?} -> {out:?}"
+            );
+        }
+        assert_eq!(
+            terminal_safe("wipe_table\u{202e}elbat"),
+            "wipe_table\\u202eelbat"
+        );
+        assert_eq!(terminal_safe("a\u{2067}b"), "a\\u2067b");
+        // Joiners that scripts and emoji need are kept, and so is the text borrowed.
+        for kept in ["👨\u{200d}👩\u{200d}👧", "می\u{200c}خواهم", "naïve ✓"] {
+            assert!(matches!(terminal_safe(kept), Cow::Borrowed(_)), "{kept}");
+        }
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_without_bidi_characters() {
+        let document =
+            serde_json::json!({"tool": "wipe_table\u{202e}elbat_daer", "n": "\u{2066}x"});
+        let text = serde_json::to_string(&document).unwrap();
+        let safe = json_safe(&text);
+        assert!(!safe.chars().any(is_invisible_format), "{safe:?}");
+        assert!(
+            safe.contains("\\u202e") && safe.contains("\\u2066"),
+            "{safe}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, document);
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //! checked by the same pure functions `serve --stdio` uses, so a body that is
 //! not JSON, too large, or a `tools/call` whose `arguments` is not an object
 //! gets its JSON-RPC error instead of rmcp's silence or "method not found".
+//! A body that does not arrive within the limit's time gets 408, so a slow
+//! sender cannot hold one of the few request slots for ever.
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -51,13 +55,28 @@ fn answer(status: StatusCode, reply: &JsonRpcErrorReply) -> Response {
         .into_response()
 }
 
-/// Screens POST bodies to `/mcp`; everything else passes untouched.
-pub async fn screen_mcp_request(request: Request, next: Next) -> Response {
+/// Screens POST bodies to `/mcp`, each read within `read_within`; everything
+/// else passes untouched.
+pub async fn screen_mcp_request(
+    State(read_within): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes = match read_capped(body).await {
+    let Ok(read) = tokio::time::timeout(read_within, read_capped(body)).await else {
+        return (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s\n",
+                read_within.as_secs()
+            ),
+        )
+            .into_response();
+    };
+    let bytes = match read {
         Read::Whole(bytes) => bytes,
         Read::Oversized { head, seen } => {
             let reply = framing::oversized_request_reply(&head, &[], seen);

@@ -496,19 +496,4 @@ fn runs_changed_records_reach_the_trace_redacted() {
     assert!(line.contains("[redacted: password]"), "{line}");
 }
 
-#[test]
-fn zz_explore() {
-    for f in ["/tmp/rv/p3.json", "/tmp/rv/p4.json"] {
-        let pieces: Vec<String> =
-            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-        for p in pieces {
-            for l in p.lines() {
-                println!("{l}\n  => {}", text(l));
-            }
-        }
-    }
-    for f in ["/tmp/rv/blob1.json", "/tmp/rv/blob2.json"] {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-        println!("{}", serde_json::to_string_pretty(&value(&v)).unwrap());
-    }
-}
+mod shapes;
