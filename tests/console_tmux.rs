@@ -394,8 +394,8 @@ async fn approval_dialog_then_read_only_refusal() {
             tmux.capture().contains("Approval needed"),
             "the dialog waits for y or n"
         );
-        // A dialog takes a y once it has been on screen a moment.
-        std::thread::sleep(Duration::from_millis(500));
+        // A dialog answers once it has been on screen, untouched, a moment.
+        std::thread::sleep(Duration::from_millis(1200));
         tmux.keys(&["y"]);
         let screen = tmux.wait_for(&["Rerun started after your approval."], timeout);
         assert!(
@@ -616,7 +616,7 @@ async fn hostile_server_calls_wait_for_the_dialog() {
             first.contains("\"orders\""),
             "the first call first:\n{first}"
         );
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(1200));
         assert!(
             hostile_calls(&log).is_empty(),
             "nothing reached the server before an answer"
@@ -625,8 +625,8 @@ async fn hostile_server_calls_wait_for_the_dialog() {
         let second = tmux.wait_for(&["Approval needed", "\"customers\""], timeout);
         assert!(!second.contains("more waiting"), "{second}");
         assert!(hostile_calls(&log).is_empty());
-        // A dialog takes a y once it has been on screen a moment (unit-tested).
-        std::thread::sleep(Duration::from_millis(600));
+        // A dialog answers once it has been on screen, untouched, a moment.
+        std::thread::sleep(Duration::from_millis(1200));
         tmux.keys(&["y"]);
         tmux.wait_for(&["First round done."], timeout);
         let calls = hostile_calls(&log);

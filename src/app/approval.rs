@@ -6,17 +6,22 @@ use std::collections::VecDeque;
 
 use serde_json::Value;
 
-/// How long a dialog is on screen before `y` counts.
-pub const ARM_DELAY: std::time::Duration = std::time::Duration::from_millis(400);
+/// How long a dialog must be on screen with no key pressed before an answer
+/// counts: keys typed for the chat as a dialog opens restart the wait.
+pub const ARM_DELAY: std::time::Duration = std::time::Duration::from_millis(600);
 
 /// The dialogs waiting behind the open one, and how far the open one is scrolled.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApprovalQueue {
     waiting: VecDeque<ApprovalRequest>,
     pub scroll: usize,
-    /// The call whose dialog has been on screen long enough to take a `y`: a
-    /// key typed for the chat just as a dialog opens must not approve it.
+    /// The call whose dialog has been on screen, untouched, long enough to
+    /// take an answer: keys typed for the chat as it opens must decide nothing.
     armed: Option<String>,
+    /// Which wait for quiet is current: an older timer arms nothing.
+    generation: u64,
+    /// The call whose "allow for the session" waits for its second `a`.
+    confirming_session: Option<String>,
 }
 
 impl ApprovalQueue {
@@ -43,11 +48,41 @@ impl ApprovalQueue {
         self.waiting.clear();
         self.scroll = 0;
         self.armed = None;
+        self.confirming_session = None;
     }
 
-    /// The dialog of `call_id` has been on screen for [`ARM_DELAY`].
-    pub fn arm(&mut self, call_id: &str) {
-        self.armed = Some(call_id.to_string());
+    /// Starts (or restarts) the wait for quiet before `call_id`'s dialog takes
+    /// an answer; the number names this wait.
+    pub fn start_arming(&mut self, call_id: &str) -> u64 {
+        if self.armed.as_deref() == Some(call_id) {
+            return self.generation;
+        }
+        self.armed = None;
+        self.confirming_session = None;
+        self.generation = self.generation.wrapping_add(1);
+        self.generation
+    }
+
+    /// The wait numbered `generation` for `call_id` ran its course untouched.
+    pub fn arm(&mut self, call_id: &str, generation: u64) {
+        if generation == self.generation {
+            self.armed = Some(call_id.to_string());
+        }
+    }
+
+    /// First `a`: true when this is the second, confirming one.
+    pub fn confirm_session(&mut self, call_id: &str) -> bool {
+        if self.confirming_session.as_deref() == Some(call_id) {
+            self.confirming_session = None;
+            return true;
+        }
+        self.confirming_session = Some(call_id.to_string());
+        false
+    }
+
+    /// Any other key drops a half-given "allow for the session".
+    pub fn forget_session_confirmation(&mut self) {
+        self.confirming_session = None;
     }
 
     pub fn is_armed(&self, call_id: &str) -> bool {

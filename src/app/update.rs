@@ -122,8 +122,9 @@ pub enum Msg {
     Servers(Vec<ServerStatus>),
     /// A destructive call waits for the user's decision.
     ApprovalRequested(ApprovalRequest),
-    /// The dialog of this call has been on screen long enough to take a `y`.
-    DialogArmed { call_id: String },
+    /// The dialog of this call has been on screen, untouched, long enough to
+    /// take an answer (`generation` names the wait; a restarted one wins).
+    DialogArmed { call_id: String, generation: u64 },
     /// `get_run_details` answered (structured content) or failed.
     RunDetailsLoaded {
         run_id: String,
@@ -153,9 +154,10 @@ pub enum Effect {
         /// Allow this (untrusted server's) tool for the rest of the session.
         for_session: bool,
     },
-    /// Send [`Msg::DialogArmed`] for this call after the arming delay.
+    /// Send [`Msg::DialogArmed`] for this call and wait after the arming delay.
     ArmDialog {
         call_id: String,
+        generation: u64,
     },
     /// Put text on the clipboard (OSC 52) and in a file.
     Copy {
@@ -384,8 +386,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 open_dialog(app, request)
             }
         }
-        Msg::DialogArmed { call_id } => {
-            app.approvals.arm(&call_id);
+        Msg::DialogArmed {
+            call_id,
+            generation,
+        } => {
+            app.approvals.arm(&call_id, generation);
             Vec::new()
         }
         Msg::RunDetailsLoaded { run_id, result } => {
@@ -496,9 +501,45 @@ fn on_dialog_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
     let Some(Overlay::Approval(request)) = &app.overlay else {
         return Vec::new();
     };
+    let call_id = request.call_id.clone();
+    // Until the dialog has been on screen untouched for a moment, every key is
+    // taken for typing that was meant for the chat: it decides nothing and
+    // starts the wait again.
+    if !app.approvals.is_armed(&call_id) {
+        let generation = app.approvals.start_arming(&call_id);
+        if matches!(
+            action,
+            Some(Action::Approve | Action::AllowForSession | Action::Refuse)
+        ) {
+            app.flash = Some((
+                true,
+                "the dialog just opened: read it, then answer (keys pressed meanwhile count for nothing)"
+                    .into(),
+            ));
+        }
+        return vec![Effect::ArmDialog {
+            call_id,
+            generation,
+        }];
+    }
+    if !matches!(action, Some(Action::AllowForSession)) {
+        app.approvals.forget_session_confirmation();
+    }
     let (approved, for_session) = match action {
         Some(Action::Approve) => (true, false),
-        Some(Action::AllowForSession) if request.session_allowable => (true, true),
+        Some(Action::AllowForSession) if request.session_allowable => {
+            if !app.approvals.confirm_session(&call_id) {
+                app.flash = Some((
+                    true,
+                    format!(
+                        "press a again to run {} of server '{}' without asking for the rest of the session (y approves only this call)",
+                        request.tool, request.server
+                    ),
+                ));
+                return Vec::new();
+            }
+            (true, true)
+        }
         Some(Action::AllowForSession) => {
             app.flash = Some((
                 true,
@@ -526,14 +567,6 @@ fn on_dialog_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
         ));
         return Vec::new();
     }
-    if approved && !app.approvals.is_armed(&request.call_id) {
-        app.flash = Some((
-            true,
-            "the dialog just opened: read it, then press y again".into(),
-        ));
-        return Vec::new();
-    }
-    let call_id = request.call_id.clone();
     app.overlay = None;
     let mut effects = vec![Effect::Decide {
         call_id,
@@ -546,11 +579,15 @@ fn on_dialog_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
     effects
 }
 
-/// Shows a dialog; it takes a `y` only once it has been on screen a moment.
+/// Shows a dialog; it takes an answer only once it has been on screen a moment.
 fn open_dialog(app: &mut App, request: ApprovalRequest) -> Vec<Effect> {
     let call_id = request.call_id.clone();
+    let generation = app.approvals.start_arming(&call_id);
     app.overlay = Some(Overlay::Approval(request));
-    vec![Effect::ArmDialog { call_id }]
+    vec![Effect::ArmDialog {
+        call_id,
+        generation,
+    }]
 }
 
 /// Refuses the open dialog and every one waiting behind it.
@@ -1191,23 +1228,41 @@ mod tests {
 
     /// A dialog arrives and stays on screen long enough to take a `y`.
     fn request(app: &mut App, request: ApprovalRequest) {
-        let call_id = request.call_id.clone();
         let effects = update(app, Msg::ApprovalRequested(request));
-        if !effects.is_empty() {
-            assert_eq!(
-                effects,
-                vec![Effect::ArmDialog {
-                    call_id: call_id.clone()
-                }]
-            );
-            update(app, Msg::DialogArmed { call_id });
-        }
+        arm_all(app, effects);
     }
 
-    fn arm(call_id: &str) -> Effect {
-        Effect::ArmDialog {
-            call_id: call_id.into(),
+    /// The arming waits asked for in `effects` run their course; the other effects.
+    fn arm_all(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
+        let mut others = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::ArmDialog {
+                    call_id,
+                    generation,
+                } => {
+                    update(
+                        app,
+                        Msg::DialogArmed {
+                            call_id,
+                            generation,
+                        },
+                    );
+                }
+                other => others.push(other),
+            }
         }
+        others
+    }
+
+    fn arming(effects: &[Effect]) -> Option<(String, u64)> {
+        effects.iter().find_map(|e| match e {
+            Effect::ArmDialog {
+                call_id,
+                generation,
+            } => Some((call_id.clone(), *generation)),
+            _ => None,
+        })
     }
 
     fn decide(call_id: &str, approved: bool) -> Effect {
@@ -1256,24 +1311,20 @@ mod tests {
         request(&mut app, approval("call-1"));
         request(&mut app, approval("call-2"));
         assert_eq!(app.approvals.len(), 1, "the second waits behind the first");
-        assert_eq!(
-            update(&mut app, key(KeyCode::Char('n'))),
-            vec![decide("call-1", false), arm("call-2")]
-        );
+        let effects = update(&mut app, key(KeyCode::Char('n')));
+        assert_eq!(effects[0], decide("call-1", false));
+        let (armed_call, _) = arming(&effects).unwrap();
+        assert_eq!(armed_call, "call-2");
         assert!(
             matches!(&app.overlay, Some(Overlay::Approval(r)) if r.call_id == "call-2"),
             "the second dialog opens"
         );
+        let typed = update(&mut app, key(KeyCode::Char('y')));
         assert!(
-            update(&mut app, key(KeyCode::Char('y'))).is_empty(),
+            !typed.iter().any(|e| matches!(e, Effect::Decide { .. })),
             "a y typed as the second dialog opens does not approve it"
         );
-        update(
-            &mut app,
-            Msg::DialogArmed {
-                call_id: "call-2".into(),
-            },
-        );
+        arm_all(&mut app, typed);
         assert_eq!(
             update(&mut app, key(KeyCode::Char('y'))),
             vec![decide("call-2", true)]
@@ -1365,6 +1416,10 @@ mod tests {
             ..approval("call-2")
         };
         request(&mut app, untrusted);
+        assert!(
+            update(&mut app, key(KeyCode::Char('a'))).is_empty(),
+            "asks to confirm"
+        );
         assert_eq!(
             update(&mut app, key(KeyCode::Char('a'))),
             vec![Effect::Decide {
@@ -1376,31 +1431,69 @@ mod tests {
     }
 
     #[test]
-    fn a_y_typed_as_the_dialog_opens_approves_nothing() {
+    fn keys_typed_as_the_dialog_opens_decide_nothing_until_it_is_left_alone() {
         let mut app = App::default();
-        let effects = update(&mut app, Msg::ApprovalRequested(approval("call-1")));
-        assert_eq!(effects, vec![arm("call-1")]);
-        assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
+        let opened = update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+        let (_, first_wait) = arming(&opened).unwrap();
+        // Typing that was meant for the chat: each key restarts the wait.
+        let mut last = first_wait;
+        for c in "what about yesterday".chars() {
+            let effects = update(&mut app, key(KeyCode::Char(c)));
+            assert!(
+                !effects.iter().any(|e| matches!(e, Effect::Decide { .. })),
+                "{c}"
+            );
+            let (_, wait) = arming(&effects).unwrap();
+            assert_ne!(wait, last, "the wait restarts");
+            last = wait;
+        }
         assert!(app.overlay.is_some());
-        update(
-            &mut app,
-            Msg::DialogArmed {
-                call_id: "call-0".into(),
-            },
-        );
-        assert!(
-            update(&mut app, key(KeyCode::Char('y'))).is_empty(),
-            "arming another call's dialog does not count"
-        );
+        // The first wait's timer firing late arms nothing.
         update(
             &mut app,
             Msg::DialogArmed {
                 call_id: "call-1".into(),
+                generation: first_wait,
             },
         );
+        assert!(
+            !update(&mut app, key(KeyCode::Char('y')))
+                .iter()
+                .any(|e| matches!(e, Effect::Decide { .. }))
+        );
+        // Left alone for the whole wait: now it answers.
+        let effects = update(&mut app, key(KeyCode::Char('k')));
+        arm_all(&mut app, effects);
         assert_eq!(
             update(&mut app, key(KeyCode::Char('y'))),
             vec![decide("call-1", true)]
+        );
+    }
+
+    #[test]
+    fn allowing_a_tool_for_the_session_takes_a_second_a() {
+        let mut app = App::default();
+        let untrusted = ApprovalRequest {
+            session_allowable: true,
+            ..approval("call-1")
+        };
+        request(&mut app, untrusted);
+        assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|(_, t)| t.contains("press a again"))
+        );
+        // Anything else in between starts over.
+        update(&mut app, key(KeyCode::Char('j')));
+        assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('a'))),
+            vec![Effect::Decide {
+                call_id: "call-1".into(),
+                approved: true,
+                for_session: true
+            }]
         );
     }
 

@@ -466,11 +466,17 @@ impl Runtime {
                     let _ = terminal::write_raw(&bytes);
                 }
             }
-            Effect::ArmDialog { call_id } => {
+            Effect::ArmDialog {
+                call_id,
+                generation,
+            } => {
                 let messages = self.messages.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(crate::app::approval::ARM_DELAY).await;
-                    let _ = messages.send(Msg::DialogArmed { call_id });
+                    let _ = messages.send(Msg::DialogArmed {
+                        call_id,
+                        generation,
+                    });
                 });
             }
             Effect::Quit => {}

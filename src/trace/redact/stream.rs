@@ -68,6 +68,13 @@ static WAITS_FOR_VALUE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     ))
 });
 
+/// What may begin or name a secret in a line: then it is let out only whole.
+static PROSE_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compiled(
+        r#"(?i)pass|pwd|secret|token|key|auth|bearer|sig|cred|cookie|private|begin|session|api|[=:@{}\[\]"'`\\/]"#,
+    )
+});
+
 /// A JSON key (`"name":`), the sign that an open bracket holds JSON and not code.
 static JSON_KEY: LazyLock<Option<Regex>> = LazyLock::new(|| compiled(r#""(?:[^"\\\n]|\\.)*"\s*:"#));
 
@@ -172,6 +179,8 @@ impl StreamRedactor {
                 },
                 Mode::Text => {
                     if !look && self.pending.len() <= MAX_PENDING {
+                        let cut = self.prose_cut();
+                        self.let_out(out, cut);
                         return;
                     }
                     if let Some(begin) = BEGIN.as_ref().and_then(|b| b.find(&self.pending)) {
@@ -186,6 +195,8 @@ impl StreamRedactor {
                     let lines = self.line_cut();
                     self.let_out(out, lines);
                     if self.pending.len() <= MAX_PENDING {
+                        let cut = self.prose_cut();
+                        self.let_out(out, cut);
                         return;
                     }
                     let (cut, runs_on) = self.forced_cut();
@@ -203,6 +214,27 @@ impl StreamRedactor {
             out.push_str(&text(&self.pending[..upto]));
             self.pending.drain(..upto);
         }
+    }
+
+    /// Plain prose flows a word at a time, so an answer still streams: while
+    /// the line so far holds nothing that could begin or name a secret (no
+    /// match, no secret-ish word, no `=`, `:`, quote, bracket or `@`), what
+    /// precedes its last blank goes out; the last word is kept, it may not be
+    /// whole yet. Once such a sign appears, the rest of the line waits for its end.
+    fn prose_cut(&self) -> usize {
+        if self.pending.contains('\n')
+            || PROSE_HINT
+                .as_ref()
+                .is_none_or(|hint| hint.is_match(&self.pending))
+            || !spans(&self.pending).is_empty()
+        {
+            return 0;
+        }
+        self.pending
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8())
     }
 
     /// How much of the held text is complete lines that need nothing after them.

@@ -112,10 +112,11 @@ fn single_line_answers_read_as_whole_text_redaction_does() {
 #[test]
 fn complete_lines_go_out_as_they_complete() {
     let mut redactor = StreamRedactor::new();
-    assert_eq!(redactor.push("hello wor"), "");
-    assert_eq!(redactor.push("ld\nnext"), "hello world\n");
-    assert_eq!(redactor.push(" line\nand "), "next line\n");
-    assert_eq!(redactor.finish(), "and ");
+    // Plain prose flows a word at a time; the unfinished word waits.
+    assert_eq!(redactor.push("hello wor"), "hello ");
+    assert_eq!(redactor.push("ld\nnext"), "world\n");
+    assert_eq!(redactor.push(" line\nand "), "next line\nand ");
+    assert_eq!(redactor.finish(), "");
     assert!(redactor.is_idle());
 }
 
@@ -330,7 +331,8 @@ fn events_flush_the_held_answer_before_the_turn_moves_on() {
             }
         ]
     );
-    assert_eq!(redactor.redact_event(delta("about to call ")), []);
+    // A line that may name a secret is held until something else happens.
+    assert_eq!(redactor.redact_event(delta("about to call with key ")), []);
     let call = AgentEvent::ToolCallStarted {
         call_id: "c".into(),
         server: "s".into(),
@@ -338,8 +340,43 @@ fn events_flush_the_held_answer_before_the_turn_moves_on() {
         arguments: serde_json::json!({"password": "p4ss"}),
     };
     let out = redactor.redact_event(call);
-    assert_eq!(out[0], delta("about to call "));
+    assert_eq!(out[0], delta("about to call with key "));
     assert!(
         matches!(&out[1], AgentEvent::ToolCallStarted { arguments, .. } if arguments["password"] == "[redacted: value of password]")
     );
+}
+
+#[test]
+fn plain_prose_streams_a_word_at_a_time() {
+    let mut stream = StreamRedactor::new();
+    assert_eq!(stream.push("The run "), "The run ");
+    assert_eq!(stream.push("fail"), "");
+    assert_eq!(stream.push("ed at 03"), "failed at ");
+    assert_eq!(stream.finish(), "03");
+}
+
+#[test]
+fn prose_that_may_hold_a_secret_waits_for_its_line() {
+    for pieces in [
+        vec!["It used the pass", "word=hun", "ter2 here.\n"],
+        vec![
+            "Connect with ",
+            "token ghp_",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+            " now\n",
+        ],
+        vec!["see https://user", ":hunter2@db.example.com for it\n"],
+    ] {
+        let mut stream = StreamRedactor::new();
+        let mut shown = String::new();
+        for piece in &pieces {
+            shown.push_str(&stream.push(piece));
+        }
+        shown.push_str(&stream.finish());
+        assert!(!shown.contains("hunter2"), "{pieces:?} → {shown}");
+        assert!(
+            !shown.contains("abcdefghijklmnopqrstuvwxyz0123456789"),
+            "{pieces:?} → {shown}"
+        );
+    }
 }
