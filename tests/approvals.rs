@@ -290,7 +290,16 @@ async fn a_trusted_dry_run_preview_is_a_recorded_call_and_the_model_cannot_name_
     let exact = format!("rerun_pipeline:{arguments}");
     let runner = ToolRunner::new(
         &host,
-        ApprovalPolicy::new(false, vec![exact.parse::<PreApproval>().unwrap()]),
+        ApprovalPolicy::new(
+            false,
+            vec![
+                exact
+                    .parse::<PreApproval>()
+                    .unwrap()
+                    .bind(&["opsdeck"])
+                    .unwrap(),
+            ],
+        ),
         Box::new(RefuseUnapproved),
         events,
     );
@@ -498,7 +507,14 @@ async fn an_approval_names_one_servers_tool_and_never_lets_anothers_through() {
         "{names:?}"
     );
     let (events, _rx) = mpsc::unbounded_channel();
-    let approval = "list_pipeline_runs:{}".parse::<PreApproval>().unwrap();
+    let bare = "list_pipeline_runs:{}".parse::<PreApproval>().unwrap();
+    let err = bare.bind(&["opsdeck", "py"]).unwrap_err();
+    assert!(err.contains("SERVER/list_pipeline_runs"), "{err}");
+    let approval = "opsdeck/list_pipeline_runs:{}"
+        .parse::<PreApproval>()
+        .unwrap()
+        .bind(&["opsdeck", "py"])
+        .unwrap();
     let runner = ToolRunner::new(
         &host,
         ApprovalPolicy::new(false, vec![approval]),

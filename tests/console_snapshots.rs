@@ -215,6 +215,7 @@ async fn overlays_and_the_open_call() {
                 "Dry run: would rerun ingest_web_events from CopyClickstream (run ab084a5f)".into(),
             ),
             session_allowable: false,
+            hidden: Vec::new(),
         }),
     );
     insta::assert_snapshot!(

@@ -82,6 +82,10 @@ impl<'a> Standing<'a> {
 /// is asked again — headless, that is a refusal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreApproval {
+    /// The server whose tool this is (`SERVER/TOOL:…`); required when more than
+    /// one server is configured (see [`PreApproval::bind`]).
+    pub server: Option<String>,
+    /// The server's own name for the tool.
     pub tool: String,
     pub arguments: Map<String, Value>,
 }
@@ -99,8 +103,11 @@ impl std::str::FromStr for PreApproval {
                 "--approve {text:?} names no arguments: a bare tool name would approve any arguments the model (or an instruction injected into a tool result) chooses. Give the exact call: {example}"
             ));
         };
-        let tool = tool.trim();
-        if tool.is_empty() {
+        let (server, tool) = match tool.trim().rsplit_once('/') {
+            Some((server, tool)) => (Some(server.trim().to_string()), tool.trim()),
+            None => (None, tool.trim()),
+        };
+        if tool.is_empty() || server.as_deref().is_some_and(str::is_empty) {
             return Err(format!("--approve {text:?} names no tool; e.g. {example}"));
         }
         let arguments = match serde_json::from_str::<Value>(json) {
@@ -117,6 +124,7 @@ impl std::str::FromStr for PreApproval {
             }
         };
         Ok(PreApproval {
+            server,
             tool: tool.to_string(),
             arguments,
         })
@@ -124,11 +132,36 @@ impl std::str::FromStr for PreApproval {
 }
 
 impl PreApproval {
-    /// The same tool and the same arguments (the host's own `approved_by` aside).
-    /// The name is the catalogue's: a tool two servers offer is `server__tool`,
-    /// so an approval meant for one server never lets the other's through.
+    /// Ties the approval to one configured server: named, or the only one.
+    /// Which server a bare name reaches depends on which servers are up, so
+    /// with several configured the server must be named.
+    pub fn bind(mut self, servers: &[&str]) -> Result<PreApproval, String> {
+        match (&self.server, servers) {
+            (Some(server), _) if servers.contains(&server.as_str()) => Ok(self),
+            (Some(server), _) => Err(format!(
+                "--approve names server '{server}', which is not configured; servers: {}",
+                servers.join(", ")
+            )),
+            (None, [only]) => {
+                self.server = Some((*only).to_string());
+                Ok(self)
+            }
+            (None, _) => Err(format!(
+                "--approve {}: {} servers are configured, so say whose tool it is: --approve 'SERVER/{}:{}' (servers: {})",
+                self.tool,
+                servers.len(),
+                self.tool,
+                Value::Object(self.arguments.clone()),
+                servers.join(", ")
+            )),
+        }
+    }
+
+    /// The same server's tool and the same arguments (the host's own
+    /// `approved_by` aside); an unbound approval matches no call.
     fn matches(&self, tool: &CatalogTool, arguments: &Value) -> bool {
-        let named = self.tool == tool.exposed_name;
+        let named = self.server.as_deref() == Some(tool.server.as_str())
+            && (self.tool == tool.server_tool_name() || self.tool == tool.exposed_name);
         let Some(given) = arguments.as_object() else {
             return false;
         };

@@ -109,6 +109,51 @@ pub struct ApprovalRequest {
     pub preview: Result<String, String>,
     /// "Allow for this session" may be offered (an untrusted server's tool).
     pub session_allowable: bool,
+    /// Where redaction changed an argument on screen (`query`, `options.key`):
+    /// the call sends those values unchanged, and the person must know.
+    pub hidden: Vec<String>,
+}
+
+/// The JSON paths at which `shown` differs from `sent` (at most 20, then `…`).
+pub fn hidden_paths(sent: &Value, shown: &Value) -> Vec<String> {
+    fn walk(sent: &Value, shown: &Value, path: &str, out: &mut Vec<String>) {
+        if out.len() > 20 {
+            return;
+        }
+        match (sent, shown) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (key, value) in a {
+                    let child = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    match b.get(key) {
+                        Some(other) => walk(value, other, &child, out),
+                        None => out.push(child),
+                    }
+                }
+            }
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    walk(x, y, &format!("{path}[{i}]"), out);
+                }
+            }
+            (a, b) if a != b => out.push(if path.is_empty() {
+                "(the arguments)".into()
+            } else {
+                path.to_string()
+            }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(sent, shown, "", &mut out);
+    if out.len() > 20 {
+        out.truncate(20);
+        out.push("…".into());
+    }
+    out
 }
 
 impl ApprovalRequest {
@@ -154,6 +199,7 @@ mod tests {
             reason: "changes the estate".into(),
             preview: Err("this tool has no dry run".into()),
             session_allowable: false,
+            hidden: Vec::new(),
         };
         assert_eq!(
             request.target(),
@@ -164,5 +210,17 @@ mod tests {
             ]
         );
         assert!(request.arguments_pretty().contains("\"dry_run\": false"));
+    }
+
+    #[test]
+    fn hidden_paths_name_every_redacted_argument() {
+        let sent =
+            json!({"query": "x -----BEGIN", "opts": {"key": "k", "n": 1}, "list": ["a", "b"]});
+        let shown = json!({"query": "x [redacted]", "opts": {"key": "[redacted]", "n": 1}, "list": ["a", "[r]"]});
+        assert_eq!(
+            hidden_paths(&sent, &shown),
+            vec!["list[1]", "opts.key", "query"]
+        );
+        assert!(hidden_paths(&sent, &sent).is_empty());
     }
 }

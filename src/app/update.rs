@@ -1223,6 +1223,7 @@ mod tests {
             reason: "changes the estate".into(),
             preview: Ok("would rerun p".into()),
             session_allowable: false,
+            hidden: Vec::new(),
         }
     }
 

@@ -75,6 +75,14 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
         None => None,
     };
     let specs = server_specs(args.mcp_config.as_deref(), Vec::new())?;
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let approvals = args
+        .approve
+        .iter()
+        .cloned()
+        .map(|approval| approval.bind(&names))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CommandError::usage)?;
     let host = McpHost::start(specs, Duration::from_secs(30)).await;
     let states = host.states();
     if !states
@@ -117,7 +125,7 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
     let (events, receiver) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(receiver, args.json, recorder.clone()));
     let ok = {
-        let policy = SharedPolicy::from(ApprovalPolicy::new(args.read_only, args.approve.clone()));
+        let policy = SharedPolicy::from(ApprovalPolicy::new(args.read_only, approvals));
         // What is listed at the start is what later changes are measured against.
         let listed = host.catalog().await;
         policy.with(|p| p.observe(&listed));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::runner::{ApprovalAsk, Approver, Decision};
-use crate::app::approval::ApprovalRequest;
+use crate::app::approval::{ApprovalRequest, hidden_paths};
 use crate::app::update::Msg;
 
 /// The decisions the dialogs are waiting for, by call id.
@@ -55,11 +55,14 @@ impl Approver for DialogApprover {
         self.pending.insert(ask.call_id.clone(), answer);
         // The dialog is on screen: no secret in the arguments or the preview.
         let clean = |text: &str| crate::trace::redact::text(text).into_owned();
+        let shown = crate::trace::redact::value(&ask.arguments);
+        let hidden = hidden_paths(&ask.arguments, &shown);
         let request = ApprovalRequest {
             call_id: ask.call_id.clone(),
             tool: ask.tool,
             server: ask.server,
-            arguments: crate::trace::redact::value(&ask.arguments),
+            hidden,
+            arguments: shown,
             reason: clean(&ask.reason),
             preview: ask.preview.as_deref().map(clean).map_err(|why| clean(why)),
             session_allowable: ask.session_allowable,
@@ -73,5 +76,49 @@ impl Approver for DialogApprover {
         decision
             .await
             .unwrap_or_else(|_| Decision::refused("cancelled before anyone answered"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn the_dialog_says_which_values_it_hides_and_the_answer_reaches_its_call() {
+        let (messages, mut inbox) = mpsc::unbounded_channel();
+        let pending = PendingDecisions::default();
+        let approver = DialogApprover {
+            messages,
+            pending: pending.clone(),
+        };
+        let ask = ApprovalAsk {
+            call_id: "call-7".into(),
+            tool: "run_sql".into(),
+            server: "db".into(),
+            arguments: json!({"query": "select 1", "password": "hunter2"}),
+            reason: "untrusted".into(),
+            preview: Err("not asked".into()),
+            session_allowable: true,
+        };
+        let waiting = tokio::spawn(async move { approver.decide(ask).await });
+        let Some(Msg::ApprovalRequested(request)) = inbox.recv().await else {
+            panic!("no dialog");
+        };
+        assert_eq!(request.hidden, vec!["password".to_string()]);
+        assert!(!request.arguments.to_string().contains("hunter2"));
+        assert!(
+            !pending.answer("call-8", Decision::refused("user")),
+            "no such call"
+        );
+        assert!(pending.answer(
+            "call-7",
+            Decision {
+                approved: true,
+                for_session: false,
+                by: "user".into()
+            }
+        ));
+        assert!(waiting.await.unwrap().approved);
     }
 }

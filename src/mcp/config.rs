@@ -163,11 +163,39 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// Reads a config file, with its warnings (show them to the user).
 pub fn load(path: &Path) -> Result<ParsedConfig, ConfigError> {
+    check_private(path)?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read MCP config {}: {e}", path.display())))?;
     parse_config(&text, &path.display().to_string(), &|name| {
         std::env::var(name).ok()
     })
+}
+
+/// Whoever can write the config can run any program as you (`command`) and
+/// hand it your secrets (`env`, `passEnv`), or mark a server trusted: as
+/// OpenSSH does with its own files, a config that someone else owns, or that
+/// group or others may write, is refused.
+fn check_private(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ConfigError(format!("cannot read MCP config {}: {e}", path.display())))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(ConfigError(format!(
+            "MCP config {} belongs to user id {}, not you ({me}): whoever owns it decides which programs opsdeck starts as you; use a config of your own",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(ConfigError(format!(
+            "MCP config {} may be written by group or others (mode {:o}): whoever can write it decides which programs opsdeck starts as you; run chmod go-w {}",
+            path.display(),
+            meta.mode() & 0o777,
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a config file; its warnings go to the log only (prefer [`load`]).

@@ -262,6 +262,16 @@ fn approval_lines(request: &ApprovalRequest, theme: &Theme) -> Vec<Line<'static>
         lines.push(Line::default());
     }
     lines.push(Line::from(Span::styled("arguments", theme.heading())));
+    if !request.hidden.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "  ⚠ {} value(s) hidden here as secrets: {} — the call sends them unchanged; refuse if you cannot vouch for them",
+                request.hidden.len(),
+                request.hidden.join(", ")
+            ),
+            theme.warn(),
+        )));
+    }
     for text in request.arguments_pretty().lines() {
         lines.push(Line::from(Span::styled(format!("  {text}"), theme.code())));
     }

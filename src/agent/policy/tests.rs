@@ -41,7 +41,41 @@ const UNTRUSTED: Standing = Standing {
 };
 
 fn pre(text: &str) -> PreApproval {
-    text.parse().unwrap()
+    text.parse::<PreApproval>().unwrap().bind(&["srv"]).unwrap()
+}
+
+#[test]
+fn an_approval_is_bound_to_one_server() {
+    let bare: PreApproval = "rerun:{}".parse().unwrap();
+    let err = bare.clone().bind(&["a", "b"]).unwrap_err();
+    assert!(err.contains("SERVER/rerun"), "{err}");
+    assert_eq!(
+        bare.clone().bind(&["a"]).unwrap().server.as_deref(),
+        Some("a")
+    );
+    let named: PreApproval = "b/rerun:{}".parse().unwrap();
+    assert_eq!(
+        named.clone().bind(&["a", "b"]).unwrap().server.as_deref(),
+        Some("b")
+    );
+    assert!(named.bind(&["a"]).unwrap_err().contains("not configured"));
+    let other_server = r#"other/rerun:{"dry_run":false}"#
+        .parse::<PreApproval>()
+        .unwrap()
+        .bind(&["other", "srv"])
+        .unwrap();
+    let mut policy = ApprovalPolicy::new(false, vec![other_server]);
+    assert!(
+        matches!(
+            policy.judge(
+                &tool("rerun", true, "d"),
+                &json!({"dry_run": false}),
+                TRUSTED
+            ),
+            Verdict::NeedsApproval(_)
+        ),
+        "another server's approval does not count"
+    );
 }
 
 #[test]

@@ -261,6 +261,23 @@ pub(super) fn read(
     let mut enabled: Option<bool> = None;
     for (raw, value) in members {
         let normalised = normalise(&raw);
+        // `_trusted`, `//readOnly`, `#alwaysAllow`: a key someone meant to
+        // switch off. Read as the key it would be, it could make a server
+        // trusted by accident; ignored, it could drop a restriction. Neither
+        // is guessed.
+        if raw
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_ascii_alphanumeric())
+            && let Some(key) = known(&normalised).filter(|k| *k != Key::Note)
+        {
+            return Err(error(format!(
+                "{} looks like {} switched off by a prefix; opsdeck does not guess what was meant: delete the key, or write {} with the value you want",
+                quoted(&raw),
+                key.documented(),
+                key.documented()
+            )));
+        }
         let Some(key) = known(&normalised) else {
             if let Some(meant) = meant_safety_key(&normalised) {
                 return Err(error(format!(
@@ -548,5 +565,21 @@ mod tests {
         assert!(warnings[0].len() < 200, "{}", warnings[0]);
         let err = read_err(json!({"command": "x", "readOnly": "y".repeat(10_000)}));
         assert!(err.len() < 300, "{err}");
+    }
+
+    #[test]
+    fn a_key_switched_off_by_a_prefix_is_refused_not_read() {
+        for key in [
+            "_trusted",
+            "//trusted",
+            "#alwaysAllow",
+            "!readOnly",
+            "-deniedTools",
+        ] {
+            let err = read_err(json!({"command": "x", key: true}));
+            assert!(err.contains("switched off"), "{key}: {err}");
+        }
+        let (_, warnings) = read_ok(json!({"command": "x", "//": "a comment"}));
+        assert!(warnings.iter().all(|w| !w.contains("switched off")));
     }
 }

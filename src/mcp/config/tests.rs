@@ -198,3 +198,20 @@ fn the_builtin_server_passes_what_serve_reads() {
     assert!(pass_env.iter().any(|p| p == "!AZURE_OPENAI_*"));
     assert!(spec.trusted);
 }
+
+#[test]
+fn a_config_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("opsdeck-config-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mcp.json");
+    std::fs::write(&path, r#"{"mcpServers": {"a": {"command": "x"}}}"#).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(load(&path).is_ok());
+    for mode in [0o664, 0o646, 0o666] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = load(&path).unwrap_err().0;
+        assert!(err.contains("chmod go-w"), "{mode:o}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -140,9 +140,16 @@ pub(super) static RULES: LazyLock<Rules> = LazyLock::new(|| {
         r#"(?i){pair_name}\s*,(?:{other_field})*?\s*"value"\s*:\s*"((?:[^"\\\n]|\\.)*)"|"value"\s*:\s*"((?:[^"\\\n]|\\.)*)"\s*,(?:{other_field})*?\s*{pair_name}"#
     );
     let rules: Vec<Rule> = [
-        // The body of a PEM private key goes, up to its END line or, for a
-        // cut-off key, the end of the text.
-        rule(PRIVATE_KEY, &format!(r"(?s){PEM_BEGIN}(.+?)(?:{PEM_END}|\z)")),
+        // The body of a PEM private key goes, up to its END line; of a cut-off
+        // key, only the lines that can be key (base64, or its Proc-Type and
+        // DEK-Info headers) — text after them is not hidden, so nothing else
+        // can hide behind a BEGIN line.
+        rule(
+            PRIVATE_KEY,
+            &format!(
+                r"(?s){PEM_BEGIN}(.+?){PEM_END}|{PEM_BEGIN}[ \t]*(\r?\n(?:(?:[A-Za-z0-9+/=]+|(?:Proc-Type|DEK-Info):[^\r\n]*)[ \t]*(?:\r?\n|\z))*)"
+            ),
+        ),
         // Storage / Event Hubs / Service Bus connection strings.
         rule(
             "storage account key",

@@ -497,3 +497,22 @@ fn runs_changed_records_reach_the_trace_redacted() {
 }
 
 mod shapes;
+
+#[test]
+fn a_begin_line_without_its_end_hides_only_what_can_be_key() {
+    let text_in = "SELECT count(*) FROM customers -- routine check\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\nAbCd+/==\nDROP TABLE customers; DROP TABLE orders;";
+    let out = text(text_in);
+    assert!(
+        !out.contains("MIIEowIBAAKCAQEAx") && !out.contains("AbCd+/=="),
+        "{out}"
+    );
+    assert!(
+        out.contains("DROP TABLE customers; DROP TABLE orders;"),
+        "{out}"
+    );
+    let cut_off = text("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC");
+    assert!(
+        !cut_off.contains("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),
+        "{cut_off}"
+    );
+}
