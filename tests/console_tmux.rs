@@ -766,3 +766,63 @@ async fn a_secret_split_across_streamed_pieces_never_shows() {
         assert!(!trace.contains(secret), "{secret} in the trace");
     }
 }
+
+/// Quitting while two dialogs wait refuses both calls and records them as
+/// cancelled — not as the user's answer, and not left undecided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_with_dialogs_open_records_them_cancelled() {
+    use common::process::{peer_script, python};
+    let wipe = |table: &str| format!(r#"{{"table": "{table}", "dry_run": false}}"#);
+    let (a, b) = (wipe("a"), wipe("b"));
+    let mock = MockOpenAi::start(vec![stream(tool_call_chunks(
+        &[("c1", "wipe_table", &a), ("c2", "wipe_table", &b)],
+        1,
+    ))])
+    .await;
+    let dir = tempdir("console-quit-dialogs");
+    let log = dir.join("hostile-calls.jsonl");
+    let config_dir = dir.join("config/opsdeck");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let mcp = serde_json::json!({"mcpServers": {
+        "hostile": {"command": python("venv-mcp2"), "args": [peer_script("hostile_server.py")],
+                    "env": {"HOSTILE_CALL_LOG": log}}
+    }});
+    std::fs::write(config_dir.join("mcp.json"), mcp.to_string()).unwrap();
+    let env = format!(
+        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
+        mock.base_url
+    );
+    let command = console_command_with_env(&dir, &env, "");
+    let dir_in_test = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start("quitdialogs", &command);
+        let timeout = Duration::from_secs(30);
+        tmux.wait_for(&["● hostile", "gpt-test"], timeout);
+        tmux.text("wipe both");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&["Approval needed", "1 more waiting"], timeout);
+        tmux.keys(&["C-c"]);
+        let after = wait_for_file(&dir_in_test.join("after.txt"), timeout);
+        assert_terminal_restored(&after, &tmux);
+    })
+    .await
+    .unwrap();
+    assert!(hostile_calls(&log).is_empty());
+    let decided: Vec<(bool, String)> = console_trace(&dir)
+        .iter()
+        .filter(|l| l["event"]["event"] == "approval_decided")
+        .map(|l| {
+            (
+                l["event"]["approved"].as_bool().unwrap_or(true),
+                l["event"]["by"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(decided.len(), 2, "{decided:?}");
+    assert!(
+        decided
+            .iter()
+            .all(|(approved, by)| !approved && by.starts_with("cancelled")),
+        "{decided:?}"
+    );
+}

@@ -154,6 +154,14 @@ pub enum Effect {
         /// Allow this (untrusted server's) tool for the rest of the session.
         for_session: bool,
     },
+    /// The console quits with this call's dialog open or waiting: refuse it,
+    /// recorded as cancelled, not as anyone's answer.
+    Abandon {
+        call_id: String,
+        reason: String,
+    },
+    /// Read-only mode from now on: the running turn's next calls are refused too.
+    ReadOnlyNow,
     /// Send [`Msg::DialogArmed`] for this call and wait after the arming delay.
     ArmDialog {
         call_id: String,
@@ -417,8 +425,8 @@ fn first_line(text: &str) -> String {
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
         app.quitting = true;
-        // Quitting with dialogs open refuses their calls rather than leaving them hanging.
-        let mut effects: Vec<Effect> = refuse_all_dialogs(app);
+        // Quitting with dialogs open abandons their calls rather than leaving them hanging.
+        let mut effects: Vec<Effect> = abandon_dialogs(app);
         effects.push(Effect::Quit);
         return effects;
     }
@@ -590,21 +598,23 @@ fn open_dialog(app: &mut App, request: ApprovalRequest) -> Vec<Effect> {
     }]
 }
 
-/// Refuses the open dialog and every one waiting behind it.
-fn refuse_all_dialogs(app: &mut App) -> Vec<Effect> {
-    let mut call_ids = Vec::new();
-    if let Some(Overlay::Approval(request)) = app.overlay.take() {
-        call_ids.push(request.call_id);
+/// The console is going: the open dialog and every one waiting behind it are
+/// abandoned — refused, and recorded as nobody's decision.
+pub fn abandon_dialogs(app: &mut App) -> Vec<Effect> {
+    let mut requests = Vec::new();
+    if matches!(app.overlay, Some(Overlay::Approval(_)))
+        && let Some(Overlay::Approval(request)) = app.overlay.take()
+    {
+        requests.push(request);
     }
     while let Some(request) = app.approvals.pop() {
-        call_ids.push(request.call_id);
+        requests.push(request);
     }
-    call_ids
+    requests
         .into_iter()
-        .map(|call_id| Effect::Decide {
-            call_id,
-            approved: false,
-            for_session: false,
+        .map(|request| Effect::Abandon {
+            call_id: request.call_id,
+            reason: request.reason,
         })
         .collect()
 }
@@ -751,12 +761,20 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
         }
         Command::ReadOnly(setting) => {
             app.read_only = setting.unwrap_or(!app.read_only);
-            let text = if app.read_only {
-                "read-only: remediation is refused from the next question on"
-            } else {
-                "read-only off: remediation asks for approval"
-            };
-            app.flash = Some((false, text.into()));
+            // Tightening counts at once, the running turn included; loosening
+            // waits for the next question.
+            if app.read_only {
+                app.flash = Some((
+                    false,
+                    "read-only: remediation is refused from now on, the running question included"
+                        .into(),
+                ));
+                return vec![Effect::ReadOnlyNow];
+            }
+            app.flash = Some((
+                false,
+                "read-only off: remediation asks for approval from the next question on".into(),
+            ));
         }
         Command::Export(path) => return vec![Effect::Export { path }],
         Command::Clear => app.chat.clear(),
@@ -1266,6 +1284,13 @@ mod tests {
         })
     }
 
+    fn abandon(call_id: &str) -> Effect {
+        Effect::Abandon {
+            call_id: call_id.into(),
+            reason: "changes the estate".into(),
+        }
+    }
+
     fn decide(call_id: &str, approved: bool) -> Effect {
         Effect::Decide {
             call_id: call_id.into(),
@@ -1301,8 +1326,8 @@ mod tests {
         request(&mut app, approval("call-3"));
         assert_eq!(
             update(&mut app, ctrl('c')),
-            vec![decide("call-3", false), Effect::Quit],
-            "quitting refuses the pending call"
+            vec![abandon("call-3"), Effect::Quit],
+            "quitting abandons the pending call"
         );
     }
 
@@ -1335,12 +1360,8 @@ mod tests {
         request(&mut app, approval("call-4"));
         assert_eq!(
             update(&mut app, ctrl('c')),
-            vec![
-                decide("call-3", false),
-                decide("call-4", false),
-                Effect::Quit
-            ],
-            "quitting refuses every waiting call"
+            vec![abandon("call-3"), abandon("call-4"), Effect::Quit],
+            "quitting abandons every waiting call"
         );
     }
 
@@ -1501,7 +1522,11 @@ mod tests {
     #[test]
     fn readonly_command_applies_to_the_next_question() {
         let mut app = App::default();
-        assert!(command(&mut app, "readonly").is_empty());
+        assert_eq!(
+            command(&mut app, "readonly"),
+            vec![Effect::ReadOnlyNow],
+            "tightening reaches the running turn at once"
+        );
         assert!(app.read_only);
         app.focus = Pane::Chat;
         type_text(&mut app, "rerun it");

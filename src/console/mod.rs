@@ -247,10 +247,12 @@ impl Runtime {
             tokio::select! {
                 _ = terminate.recv() => {
                     self.end_reason = "signal: SIGTERM".into();
+                    self.abandon_dialogs();
                     break;
                 }
                 _ = hangup.recv() => {
                     self.end_reason = "signal: SIGHUP (terminal hung up)".into();
+                    self.abandon_dialogs();
                     break;
                 }
                 event = keys.next() => match event {
@@ -264,6 +266,7 @@ impl Runtime {
                     // The terminal went away (an SSH drop closes stdin).
                     None => {
                         self.end_reason = "terminal closed".into();
+                        self.abandon_dialogs();
                         break;
                     }
                 },
@@ -324,6 +327,14 @@ impl Runtime {
     fn agent_event(&mut self, event: AgentEvent) {
         for event in self.stream.redact_event(event) {
             self.step(Msg::Agent(event));
+        }
+    }
+
+    /// Dialogs still open when the console goes are refused and recorded as
+    /// cancelled, so the trace never ends with a call nobody decided.
+    fn abandon_dialogs(&mut self) {
+        for effect in crate::app::update::abandon_dialogs(&mut self.app) {
+            self.apply(effect);
         }
     }
 
@@ -465,6 +476,19 @@ impl Runtime {
                 if !bytes.is_empty() {
                     let _ = terminal::write_raw(&bytes);
                 }
+            }
+            Effect::ReadOnlyNow => self.policy.with(|policy| policy.read_only = true),
+            Effect::Abandon { call_id, reason } => {
+                let by = "cancelled: the console quit";
+                self.pending.answer(&call_id, Decision::refused(by));
+                self.note(TraceMessage::Agent {
+                    event: AgentEvent::ApprovalDecided {
+                        call_id,
+                        approved: false,
+                        by: by.into(),
+                        reason,
+                    },
+                });
             }
             Effect::ArmDialog {
                 call_id,
