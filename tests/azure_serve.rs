@@ -160,6 +160,17 @@ async fn health_names_the_credential_and_a_bad_config_fails_clearly() {
     assert!(text.contains("adf/prod/adf-sales-prod"), "{text}");
     assert!(text.contains("signed in with azure_cli"), "{text}");
     assert!(text.contains("westeurope"), "{text}");
+    // Probes (or anyone hammering the endpoint) share one look at the backends.
+    let looked = fake.requests().len();
+    for _ in 0..20 {
+        let again = reqwest::get(&ready).await.unwrap();
+        assert!(again.status().is_success());
+    }
+    assert_eq!(
+        fake.requests().len(),
+        looked,
+        "twenty more probes within ten seconds cost Azure no request"
+    );
 
     // A config naming an environment that is not there stops at once, saying why.
     let output = Command::new(OPSDECK)

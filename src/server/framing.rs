@@ -106,14 +106,21 @@ pub fn screen_request(bytes: &[u8]) -> Result<(), JsonRpcErrorReply> {
             ),
         });
     }
-    if count_values(text).is_err() {
-        return Err(reply(
-            envelope.usable_id(),
-            INVALID_REQUEST,
-            format!(
-                "Invalid Request: more than {MAX_JSON_VALUES} JSON values in one message; send smaller arguments"
-            ),
-        ));
+    if let Err(error) = count_values(text) {
+        // Only running out of the count is "too many values"; anything else
+        // the counter trips on (bad UTF-8, a lone surrogate, nesting past
+        // serde's depth limit) is a message that does not parse.
+        return Err(if error.to_string().starts_with(TOO_MANY_VALUES) {
+            reply(
+                envelope.usable_id(),
+                INVALID_REQUEST,
+                format!(
+                    "Invalid Request: more than {MAX_JSON_VALUES} JSON values in one message; send smaller arguments"
+                ),
+            )
+        } else {
+            reply(Value::Null, PARSE_ERROR, format!("Parse error: {error}"))
+        });
     }
     if let Some(IdShape::Unusable(kind)) = &envelope.id {
         return Err(reply(
@@ -401,6 +408,9 @@ impl<'de> Visitor<'de> for IdSeed {
     }
 }
 
+/// The counter's own error, told apart from parse errors.
+const TOO_MANY_VALUES: &str = "too many values";
+
 /// Counts the values of `text` without building them; `Err` past [`MAX_JSON_VALUES`].
 fn count_values(text: &[u8]) -> Result<(), serde_json::Error> {
     let mut left = MAX_JSON_VALUES;
@@ -415,7 +425,7 @@ impl CountSeed<'_> {
         *self.0 = self
             .0
             .checked_sub(1)
-            .ok_or_else(|| E::custom("too many values"))?;
+            .ok_or_else(|| E::custom(TOO_MANY_VALUES))?;
         Ok(())
     }
 }
@@ -506,6 +516,29 @@ mod tests {
 
     fn screened(line: &str) -> Result<(), JsonRpcErrorReply> {
         screen_request(line.as_bytes())
+    }
+
+    #[test]
+    fn what_does_not_parse_is_a_parse_error_not_too_many_values() {
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":{{"a":{}1{}}}}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let surrogate = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":"\ud800"}}}"#;
+        for line in [deep.as_str(), surrogate] {
+            let reply = screened(line).unwrap_err();
+            assert_eq!(reply.code, PARSE_ERROR, "{line}: {}", reply.message);
+        }
+        let mut bad_utf8 = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":""#.to_vec();
+        bad_utf8.extend_from_slice(&[0xff, 0xfe]);
+        bad_utf8.extend_from_slice(br#""}}}"#);
+        assert_eq!(screen_request(&bad_utf8).unwrap_err().code, PARSE_ERROR);
+        let many = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":{{"a":[{}0]}}}}}}"#,
+            "0,".repeat(MAX_JSON_VALUES + 1)
+        );
+        assert_eq!(screened(&many).unwrap_err().code, INVALID_REQUEST);
     }
 
     #[test]

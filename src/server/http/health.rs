@@ -6,6 +6,9 @@
 //! the bearer token when one is configured: that is a map of the estate.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
 
 use axum::Json;
 use axum::Router;
@@ -16,13 +19,36 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::{RemediationAccess, bearer_matches};
+use crate::backends::BackendHealth;
 use crate::server::OpsdeckServer;
+
+/// How long one look at the backends answers probes: a probe every second
+/// (or anyone hammering the endpoint) costs the cloud APIs one call per
+/// backend per this long, never one per request.
+const CHECK_FOR: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct HealthState {
     server: OpsdeckServer,
     token: Option<Arc<String>>,
     access: RemediationAccess,
+    /// The last look at the backends and when it was taken; the lock also
+    /// makes concurrent probes share one look.
+    last: Arc<Mutex<Option<(Instant, Vec<BackendHealth>)>>>,
+}
+
+impl HealthState {
+    async fn checks(&self) -> Vec<BackendHealth> {
+        let mut last = self.last.lock().await;
+        if let Some((at, checks)) = last.as_ref()
+            && at.elapsed() < CHECK_FOR
+        {
+            return checks.clone();
+        }
+        let checks = self.server.backends().health().await;
+        *last = Some((Instant::now(), checks.clone()));
+        checks
+    }
 }
 
 /// The health routes, answered outside the `/mcp` token check.
@@ -38,6 +64,7 @@ pub fn routes(
             server,
             token,
             access,
+            last: Arc::default(),
         })
 }
 
@@ -46,7 +73,7 @@ async fn live() -> Response {
 }
 
 async fn ready(State(state): State<HealthState>, headers: HeaderMap) -> Response {
-    let checks = state.server.backends().health().await;
+    let checks = state.checks().await;
     let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
     let status = if ok {
         StatusCode::OK
