@@ -34,8 +34,11 @@ struct HealthState {
     access: RemediationAccess,
     /// The last look at the backends and when it was taken; the lock also
     /// makes concurrent probes share one look.
-    last: Arc<Mutex<Option<(Instant, Vec<BackendHealth>)>>>,
+    last: Arc<Mutex<Option<Look>>>,
 }
+
+/// One look at the backends, and when it was taken.
+type Look = (Instant, Vec<BackendHealth>);
 
 impl HealthState {
     async fn checks(&self) -> Vec<BackendHealth> {
