@@ -1,0 +1,752 @@
+use super::*;
+use crate::model::run::{BackendKind, InvokedBy, RunStatus};
+use serde_json::json;
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        update(app, key(KeyCode::Char(c)));
+    }
+}
+
+fn run(id: &str, status: RunStatus) -> PipelineRun {
+    PipelineRun {
+        run_id: id.into(),
+        pipeline: "transform_sales".into(),
+        backend: BackendKind::Sandbox,
+        environment: "prod".into(),
+        status,
+        run_start: None,
+        run_end: None,
+        duration_ms: None,
+        invoked_by: InvokedBy {
+            name: "t".into(),
+            kind: "ScheduleTrigger".into(),
+            parent_run_id: None,
+            parent_pipeline: None,
+        },
+        message: "Operation on target CleanSales failed: AnalysisException".into(),
+        parameters: Default::default(),
+        rerun_of: None,
+    }
+}
+
+fn board_app(runs: Vec<PipelineRun>) -> App {
+    let mut app = App::default();
+    update(
+        &mut app,
+        Msg::RunsLoaded {
+            runs,
+            at: chrono::Utc::now(),
+        },
+    );
+    app.focus = Pane::Board;
+    app
+}
+
+fn start_turn(question: &str) -> Vec<Effect> {
+    vec![Effect::StartTurn {
+        question: question.into(),
+        read_only: false,
+    }]
+}
+
+fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    app.focus = Pane::Board;
+    update(app, key(KeyCode::Char(':')));
+    type_text(app, line);
+    update(app, key(KeyCode::Enter))
+}
+
+fn finished_call(id: &str, tool: &str, result: Value) -> Msg {
+    Msg::Agent(AgentEvent::ToolCallFinished {
+        call_id: id.into(),
+        server: "opsdeck".into(),
+        tool: tool.into(),
+        duration_ms: 4,
+        is_error: false,
+        result,
+        truncated: false,
+    })
+}
+
+#[test]
+fn typing_and_enter_start_a_turn_and_clear_the_input() {
+    let mut app = App::default();
+    type_text(&mut app, "why?");
+    assert_eq!(app.input_text(), "why?");
+    assert_eq!(update(&mut app, key(KeyCode::Enter)), start_turn("why?"));
+    assert!(app.input_text().is_empty());
+    assert!(
+        update(&mut app, key(KeyCode::Enter)).is_empty(),
+        "blank input sends nothing"
+    );
+}
+
+#[test]
+fn alt_enter_inserts_a_newline_and_paste_goes_to_the_input() {
+    let mut app = App::default();
+    type_text(&mut app, "one");
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)),
+    );
+    update(&mut app, Msg::Paste("two".into()));
+    assert_eq!(app.input_text(), "one\ntwo");
+    assert_eq!(
+        update(&mut app, key(KeyCode::Enter)),
+        start_turn("one\ntwo")
+    );
+}
+
+#[test]
+fn up_and_down_recall_earlier_questions() {
+    let mut app = App::default();
+    for q in ["first", "second"] {
+        type_text(&mut app, q);
+        update(&mut app, key(KeyCode::Enter));
+        update(
+            &mut app,
+            Msg::Agent(AgentEvent::TurnFinished {
+                answer: String::new(),
+                tool_calls: 0,
+                ok: true,
+            }),
+        );
+    }
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.input_text(), "second");
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.input_text(), "first");
+    update(&mut app, key(KeyCode::Down));
+    assert_eq!(app.input_text(), "second");
+}
+
+#[test]
+fn a_second_question_while_one_runs_is_held_back_with_a_reason() {
+    let mut app = App::default();
+    type_text(&mut app, "one");
+    update(&mut app, key(KeyCode::Enter));
+    type_text(&mut app, "two");
+    assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.input_text(), "two", "the text is kept, not lost");
+    assert!(
+        app.flash
+            .as_ref()
+            .is_some_and(|(_, t)| t.contains("still running"))
+    );
+}
+
+#[test]
+fn esc_cancels_a_turn_then_leaves_the_input_for_reading() {
+    let mut app = App::default();
+    type_text(&mut app, "why?");
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Esc)),
+        vec![Effect::CancelTurn]
+    );
+    assert!(app.typing);
+    assert!(update(&mut app, key(KeyCode::Esc)).is_empty());
+    assert!(!app.typing, "second Esc: reading mode");
+    assert_eq!(app.scope(), Scope::Transcript);
+    update(&mut app, key(KeyCode::Char('k')));
+    assert!(!app.chat.follow, "k scrolls up and pauses follow");
+    update(&mut app, key(KeyCode::Char('G')));
+    assert!(app.chat.follow);
+    update(&mut app, key(KeyCode::Char('i')));
+    assert!(app.typing);
+}
+
+#[test]
+fn q_types_in_the_chat_but_quits_elsewhere() {
+    let mut app = App::default();
+    assert!(update(&mut app, key(KeyCode::Char('q'))).is_empty());
+    assert_eq!(app.input_text(), "q");
+    update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.focus, Pane::Board);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('q'))),
+        vec![Effect::Quit]
+    );
+    let mut app = App::default();
+    assert_eq!(update(&mut app, ctrl('c')), vec![Effect::Quit]);
+    assert!(app.quitting);
+}
+
+#[test]
+fn a_run_turning_failed_raises_a_notification_once() {
+    let mut app = App::default();
+    let at = chrono::Utc::now();
+    let load = |app: &mut App, status| {
+        update(
+            app,
+            Msg::RunsLoaded {
+                runs: vec![run("r1", status)],
+                at,
+            },
+        )
+    };
+    assert!(load(&mut app, RunStatus::InProgress).is_empty());
+    let effects = load(&mut app, RunStatus::Failed);
+    assert!(
+        matches!(&effects[..], [Effect::Notify { title, body }] if title == "transform_sales failed" && body.contains("AnalysisException"))
+    );
+    assert!(load(&mut app, RunStatus::Failed).is_empty());
+}
+
+#[test]
+fn triage_from_the_board_asks_in_the_chat() {
+    let mut app = board_app(vec![run("r9", RunStatus::Failed)]);
+    let effects = update(&mut app, key(KeyCode::Char('t')));
+    assert_eq!(
+        effects,
+        start_turn("Why did run r9 of transform_sales fail?")
+    );
+    assert_eq!(app.focus, Pane::Chat);
+    assert!(
+        matches!(app.chat.entries.last(), Some(crate::app::chat::ChatEntry::User(q)) if q.contains("r9"))
+    );
+}
+
+#[test]
+fn enter_on_a_run_opens_its_details_and_t_triages_from_there() {
+    let mut app = board_app(vec![run("r9", RunStatus::Failed)]);
+    let effects = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::LoadRunDetails {
+            run_id: "r9".into()
+        }]
+    );
+    assert!(matches!(
+        &app.overlay,
+        Some(Overlay::Details(DetailsView::Loading { .. }))
+    ));
+    // An answer for another run (a details view closed meanwhile) is ignored.
+    update(
+        &mut app,
+        Msg::RunDetailsLoaded {
+            run_id: "other".into(),
+            result: Err("x".into()),
+        },
+    );
+    assert!(matches!(
+        &app.overlay,
+        Some(Overlay::Details(DetailsView::Loading { .. }))
+    ));
+    let details = json!({"run": serde_json::to_value(run("r9", RunStatus::Failed)).unwrap(), "activities": []});
+    update(
+        &mut app,
+        Msg::RunDetailsLoaded {
+            run_id: "r9".into(),
+            result: Ok(details),
+        },
+    );
+    assert!(matches!(
+        &app.overlay,
+        Some(Overlay::Details(DetailsView::Loaded { .. }))
+    ));
+    assert!(
+        update(&mut app, key(KeyCode::Tab)).is_empty(),
+        "panes do not move under the overlay"
+    );
+    assert_eq!(app.focus, Pane::Board);
+    let effects = update(&mut app, key(KeyCode::Char('t')));
+    assert_eq!(
+        effects,
+        start_turn("Why did run r9 of transform_sales fail?")
+    );
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn details_esc_closes_and_c_jumps_to_the_calls_that_touched_the_run() {
+    let mut app = board_app(vec![run("r9", RunStatus::Failed)]);
+    update(
+        &mut app,
+        finished_call(
+            "call-1",
+            "get_run_details",
+            json!({"content": ["run r9 failed"]}),
+        ),
+    );
+    update(&mut app, key(KeyCode::Enter));
+    update(&mut app, key(KeyCode::Esc));
+    assert!(app.overlay.is_none());
+    update(&mut app, key(KeyCode::Enter));
+    update(&mut app, key(KeyCode::Char('c')));
+    assert_eq!(app.focus, Pane::Inspector);
+    assert_eq!(
+        app.inspector.selected_call().map(|c| c.call_id.as_str()),
+        Some("call-1")
+    );
+}
+
+fn approval(call_id: &str) -> ApprovalRequest {
+    ApprovalRequest {
+        call_id: call_id.into(),
+        tool: "rerun_pipeline".into(),
+        server: "opsdeck".into(),
+        arguments: json!({"pipeline": "p", "dry_run": false}),
+        reason: "changes the estate".into(),
+        preview: Ok("would rerun p".into()),
+        session_allowable: false,
+        hidden: Vec::new(),
+    }
+}
+
+/// A dialog arrives and stays on screen long enough to take a `y`.
+fn request(app: &mut App, request: ApprovalRequest) {
+    let effects = update(app, Msg::ApprovalRequested(request));
+    arm_all(app, effects);
+}
+
+/// The arming waits asked for in `effects` run their course; the other effects.
+fn arm_all(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut others = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::ArmDialog {
+                call_id,
+                generation,
+            } => {
+                update(
+                    app,
+                    Msg::DialogArmed {
+                        call_id,
+                        generation,
+                    },
+                );
+            }
+            other => others.push(other),
+        }
+    }
+    others
+}
+
+fn arming(effects: &[Effect]) -> Option<(String, u64)> {
+    effects.iter().find_map(|e| match e {
+        Effect::ArmDialog {
+            call_id,
+            generation,
+        } => Some((call_id.clone(), *generation)),
+        _ => None,
+    })
+}
+
+fn abandon(call_id: &str) -> Effect {
+    Effect::Abandon {
+        call_id: call_id.into(),
+        reason: "changes the estate".into(),
+    }
+}
+
+fn decide(call_id: &str, approved: bool) -> Effect {
+    Effect::Decide {
+        call_id: call_id.into(),
+        approved,
+        for_session: false,
+    }
+}
+
+#[test]
+fn the_approval_dialog_takes_only_y_or_n() {
+    let mut app = App::default();
+    request(&mut app, approval("call-1"));
+    assert_eq!(app.scope(), Scope::Dialog);
+    for other in [
+        KeyCode::Tab,
+        KeyCode::Char('q'),
+        KeyCode::Enter,
+        KeyCode::Char('?'),
+    ] {
+        assert!(update(&mut app, key(other)).is_empty(), "{other:?}");
+        assert!(app.overlay.is_some());
+    }
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![decide("call-1", true)]
+    );
+    assert!(app.overlay.is_none());
+    request(&mut app, approval("call-2"));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('n'))),
+        vec![decide("call-2", false)]
+    );
+    request(&mut app, approval("call-3"));
+    assert_eq!(
+        update(&mut app, ctrl('c')),
+        vec![abandon("call-3"), Effect::Quit],
+        "quitting abandons the pending call"
+    );
+}
+
+#[test]
+fn two_calls_get_two_dialogs_and_each_answer_names_its_call() {
+    let mut app = App::default();
+    request(&mut app, approval("call-1"));
+    request(&mut app, approval("call-2"));
+    assert_eq!(app.approvals.len(), 1, "the second waits behind the first");
+    let effects = update(&mut app, key(KeyCode::Char('n')));
+    assert_eq!(effects[0], decide("call-1", false));
+    let (armed_call, _) = arming(&effects).unwrap();
+    assert_eq!(armed_call, "call-2");
+    assert!(
+        matches!(&app.overlay, Some(Overlay::Approval(r)) if r.call_id == "call-2"),
+        "the second dialog opens"
+    );
+    let typed = update(&mut app, key(KeyCode::Char('y')));
+    assert!(
+        !typed.iter().any(|e| matches!(e, Effect::Decide { .. })),
+        "a y typed as the second dialog opens does not approve it"
+    );
+    arm_all(&mut app, typed);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![decide("call-2", true)]
+    );
+    assert!(app.overlay.is_none());
+    request(&mut app, approval("call-3"));
+    request(&mut app, approval("call-4"));
+    assert_eq!(
+        update(&mut app, ctrl('c')),
+        vec![abandon("call-3"), abandon("call-4"), Effect::Quit],
+        "quitting abandons every waiting call"
+    );
+}
+
+#[test]
+fn an_open_prompt_does_not_take_the_dialogs_keys() {
+    let mut app = App::default();
+    update(&mut app, key(KeyCode::Esc));
+    update(&mut app, key(KeyCode::Char(':')));
+    assert!(app.prompt.is_some());
+    request(&mut app, approval("call-1"));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('n'))),
+        vec![decide("call-1", false)]
+    );
+    assert_eq!(
+        app.prompt,
+        Some(Prompt::Command(String::new())),
+        "the n was not typed into the prompt"
+    );
+}
+
+#[test]
+fn a_dialog_too_small_to_draw_cannot_be_approved() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 30,
+            height: 8,
+        },
+    );
+    request(&mut app, approval("call-1"));
+    assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
+    assert!(
+        app.flash
+            .as_ref()
+            .is_some_and(|(_, t)| t.contains("too small"))
+    );
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![decide("call-1", true)]
+    );
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 30,
+            height: 8,
+        },
+    );
+    request(&mut app, approval("call-2"));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('n'))),
+        vec![decide("call-2", false)],
+        "refusing needs no screen"
+    );
+}
+
+#[test]
+fn allow_for_session_is_offered_only_for_untrusted_tools() {
+    let mut app = App::default();
+    request(&mut app, approval("call-1"));
+    assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
+    assert!(app.overlay.is_some());
+    update(&mut app, key(KeyCode::Char('n')));
+    let untrusted = ApprovalRequest {
+        session_allowable: true,
+        ..approval("call-2")
+    };
+    request(&mut app, untrusted);
+    assert!(
+        update(&mut app, key(KeyCode::Char('a'))).is_empty(),
+        "asks to confirm"
+    );
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('a'))),
+        vec![Effect::Decide {
+            call_id: "call-2".into(),
+            approved: true,
+            for_session: true
+        }]
+    );
+}
+
+#[test]
+fn keys_typed_as_the_dialog_opens_decide_nothing_until_it_is_left_alone() {
+    let mut app = App::default();
+    let opened = update(&mut app, Msg::ApprovalRequested(approval("call-1")));
+    let (_, first_wait) = arming(&opened).unwrap();
+    // Typing that was meant for the chat: each key restarts the wait.
+    let mut last = first_wait;
+    for c in "what about yesterday".chars() {
+        let effects = update(&mut app, key(KeyCode::Char(c)));
+        assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Decide { .. })),
+            "{c}"
+        );
+        let (_, wait) = arming(&effects).unwrap();
+        assert_ne!(wait, last, "the wait restarts");
+        last = wait;
+    }
+    assert!(app.overlay.is_some());
+    // The first wait's timer firing late arms nothing.
+    update(
+        &mut app,
+        Msg::DialogArmed {
+            call_id: "call-1".into(),
+            generation: first_wait,
+        },
+    );
+    assert!(
+        !update(&mut app, key(KeyCode::Char('y')))
+            .iter()
+            .any(|e| matches!(e, Effect::Decide { .. }))
+    );
+    // Left alone for the whole wait: now it answers.
+    let effects = update(&mut app, key(KeyCode::Char('k')));
+    arm_all(&mut app, effects);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![decide("call-1", true)]
+    );
+}
+
+#[test]
+fn allowing_a_tool_for_the_session_takes_a_second_a() {
+    let mut app = App::default();
+    let untrusted = ApprovalRequest {
+        session_allowable: true,
+        ..approval("call-1")
+    };
+    request(&mut app, untrusted);
+    assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
+    assert!(
+        app.flash
+            .as_ref()
+            .is_some_and(|(_, t)| t.contains("press a again"))
+    );
+    // Anything else in between starts over.
+    update(&mut app, key(KeyCode::Char('j')));
+    assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('a'))),
+        vec![Effect::Decide {
+            call_id: "call-1".into(),
+            approved: true,
+            for_session: true
+        }]
+    );
+}
+
+#[test]
+fn readonly_command_applies_to_the_next_question() {
+    let mut app = App::default();
+    assert_eq!(
+        command(&mut app, "readonly"),
+        vec![Effect::ReadOnlyNow],
+        "tightening reaches the running turn at once"
+    );
+    assert!(app.read_only);
+    app.focus = Pane::Chat;
+    type_text(&mut app, "rerun it");
+    assert_eq!(
+        update(&mut app, key(KeyCode::Enter)),
+        vec![Effect::StartTurn {
+            question: "rerun it".into(),
+            read_only: true
+        }]
+    );
+    command(&mut app, "readonly off");
+    assert!(!app.read_only);
+}
+
+#[test]
+fn commands_filter_clear_export_and_report_mistakes() {
+    let mut app = board_app(vec![
+        run("a", RunStatus::Failed),
+        run("b", RunStatus::Succeeded),
+    ]);
+    command(&mut app, "filter failed");
+    assert_eq!(app.board.visible_len(), 1);
+    command(&mut app, "filter all");
+    assert_eq!(app.board.visible_len(), 2);
+    assert_eq!(
+        command(&mut app, "export /tmp/x.jsonl"),
+        vec![Effect::Export {
+            path: Some("/tmp/x.jsonl".into())
+        }]
+    );
+    assert_eq!(command(&mut app, "refresh"), vec![Effect::RefreshBoard]);
+    app.chat.notice(false, "hello");
+    command(&mut app, "clear");
+    assert!(app.chat.entries.is_empty());
+    command(&mut app, "servers");
+    assert_eq!(app.overlay, Some(Overlay::Servers));
+    update(&mut app, key(KeyCode::Char('x')));
+    assert!(app.overlay.is_none(), "any key closes it");
+    command(&mut app, "bogus");
+    assert!(matches!(&app.flash, Some((true, text)) if text.contains("unknown command :bogus")));
+}
+
+#[test]
+fn slash_filters_the_board_as_you_type_and_esc_drops_the_filter() {
+    let mut app = board_app(vec![run("a", RunStatus::Failed)]);
+    update(&mut app, key(KeyCode::Char('/')));
+    type_text(&mut app, "nomatch");
+    assert_eq!(app.board.visible_len(), 0);
+    update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.board.visible_len(), 1);
+    update(&mut app, key(KeyCode::Char('/')));
+    type_text(&mut app, "SALES");
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.board.name_filter(), "SALES");
+    assert_eq!(app.board.visible_len(), 1);
+    assert!(app.prompt.is_none());
+}
+
+#[test]
+fn the_inspector_opens_a_call_and_copies_it() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        finished_call(
+            "call-1",
+            "list_pipeline_runs",
+            json!({"content": ["3 runs"], "structured": {"runs": [1, 2, 3]}}),
+        ),
+    );
+    app.focus = Pane::Inspector;
+    update(&mut app, key(KeyCode::Enter));
+    assert!(app.inspector.is_open());
+    let effects = update(&mut app, key(KeyCode::Char('y')));
+    assert!(
+        matches!(&effects[..], [Effect::Copy { label, text }] if label.contains("call-1") && text.contains("3 runs"))
+    );
+    update(&mut app, key(KeyCode::Esc));
+    assert!(!app.inspector.is_open());
+}
+
+#[test]
+fn help_opens_from_a_pane_and_any_key_closes_it() {
+    let mut app = App {
+        focus: Pane::Board,
+        ..App::default()
+    };
+    update(&mut app, key(KeyCode::Char('?')));
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    assert!(
+        update(&mut app, key(KeyCode::Char('q'))).is_empty(),
+        "the key only closes help"
+    );
+    assert!(app.overlay.is_none());
+    let mut app = App::default();
+    update(&mut app, key(KeyCode::Char('?')));
+    assert!(app.overlay.is_none(), "? is text while typing");
+    update(&mut app, key(KeyCode::F(1)));
+    assert_eq!(app.overlay, Some(Overlay::Help));
+}
+
+#[test]
+fn agent_events_reach_chat_inspector_and_status() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        Msg::Agent(AgentEvent::AgentMode {
+            mode: "gpt-4o".into(),
+        }),
+    );
+    update(
+        &mut app,
+        Msg::Agent(AgentEvent::Usage {
+            prompt_tokens: 100,
+            completion_tokens: 20,
+        }),
+    );
+    update(
+        &mut app,
+        Msg::Agent(AgentEvent::TextDelta {
+            text: "hello".into(),
+        }),
+    );
+    assert_eq!(app.status.agent_mode, "gpt-4o");
+    assert_eq!(app.status.prompt_tokens + app.status.completion_tokens, 120);
+    assert_eq!(app.chat.entries.len(), 1);
+    update(
+        &mut app,
+        Msg::RunsFailed {
+            reason: "server down".into(),
+        },
+    );
+    assert_eq!(app.board.stale_reason.as_deref(), Some("server down"));
+}
+
+#[test]
+fn zoom_mouse_and_resize_move_focus_and_layout() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 200,
+            height: 50,
+        },
+    );
+    update(&mut app, ctrl('z'));
+    assert!(app.zoomed);
+    update(&mut app, ctrl('z'));
+    // In the wide layout the board is on the right, top.
+    update(
+        &mut app,
+        Msg::Click {
+            column: 150,
+            row: 5,
+        },
+    );
+    assert_eq!(app.focus, Pane::Board);
+    update(
+        &mut app,
+        Msg::Click {
+            column: 150,
+            row: 45,
+        },
+    );
+    assert_eq!(app.focus, Pane::Inspector);
+}
