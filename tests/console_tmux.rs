@@ -171,6 +171,26 @@ fn console_trace(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The opsdeck process the pane's shell runs as its child.
+fn opsdeck_pid(tmux: &Tmux) -> String {
+    let pid = tmux.display("#{pane_pid}");
+    let out = Command::new("pgrep")
+        .args(["-P", &pid, "-f", "opsdeck"])
+        .output()
+        .expect("pgrep");
+    let child = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    assert!(
+        !child.is_empty(),
+        "found the opsdeck process under pane {pid}"
+    );
+    child
+}
+
 fn assert_terminal_restored(after: &str, tmux: &Tmux) {
     assert!(after.contains("exit=0"), "opsdeck exited cleanly: {after}");
     assert!(
@@ -303,22 +323,7 @@ fn signal_restores_the_terminal(signal: &str) {
     let dir = tempdir(&format!("console-sig{signal}"));
     let tmux = Tmux::start(&format!("sig{signal}"), &console_command(&dir, ""));
     tmux.wait_for(&["● opsdeck"], Duration::from_secs(30));
-    let pid = tmux.display("#{pane_pid}");
-    // The pane's shell runs opsdeck as its child.
-    let out = Command::new("pgrep")
-        .args(["-P", &pid, "-f", "opsdeck"])
-        .output()
-        .expect("pgrep");
-    let child = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    assert!(
-        !child.is_empty(),
-        "found the opsdeck process under pane {pid}"
-    );
+    let child = opsdeck_pid(&tmux);
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &child])
         .status()
@@ -698,18 +703,7 @@ fn a_silent_server_never_holds_the_console() {
         std::thread::sleep(Duration::from_millis(500));
         let started = Instant::now();
         if how == "TERM" {
-            let pid = tmux.display("#{pane_pid}");
-            let out = Command::new("pgrep")
-                .args(["-P", &pid, "-f", "opsdeck"])
-                .output()
-                .expect("pgrep");
-            let child = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            assert!(!child.is_empty(), "found opsdeck under pane {pid}");
+            let child = opsdeck_pid(&tmux);
             Command::new("kill")
                 .args(["-TERM", &child])
                 .status()

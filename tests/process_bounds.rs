@@ -13,41 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{OPSDECK, peer_script, pinned_serve_args, python, tempdir};
+use common::process::{
+    OPSDECK, limit_address_space, peer_script, pinned_serve_args, python, tempdir,
+};
 use serde_json::json;
 
 /// Enough for a 2-thread runtime (see tests/server_bounds.rs); far less than
 /// the gigabytes each of these floods took before its cap.
 const ADDRESS_SPACE_LIMIT: u64 = 512 << 20;
-
-/// Sets RLIMIT_AS in the child before it runs.
-fn limit_address_space(command: &mut Command, bytes: u64) {
-    use std::os::unix::process::CommandExt;
-    #[repr(C)]
-    struct RLimit {
-        current: u64,
-        maximum: u64,
-    }
-    unsafe extern "C" {
-        fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
-    }
-    const RLIMIT_AS: i32 = 9;
-    let limit = RLimit {
-        current: bytes,
-        maximum: bytes,
-    };
-    // SAFETY: between fork and exec only the async-signal-safe setrlimit runs,
-    // reading a struct that lives in this (copied) address space.
-    unsafe {
-        command.pre_exec(move || {
-            if setrlimit(RLIMIT_AS, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
-}
 
 /// An opsdeck command inside the address-space limit, threads and arenas pinned.
 fn bounded_opsdeck(log_dir: &Path) -> Command {

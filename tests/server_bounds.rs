@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::process::{OPSDECK, pinned_serve_args, tempdir};
+use common::process::{OPSDECK, limit_address_space, pinned_serve_args, tempdir};
 use common::{Harness, start, text_of};
 use opsdeck::server::framing::{MAX_JSON_VALUES, MAX_REQUEST_BYTES};
 
@@ -304,37 +304,6 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Sets RLIMIT_AS in the child before it runs. (`prlimit --as` crashes on some
-/// kernels; the system call itself works everywhere on Linux.)
-#[cfg(target_os = "linux")]
-fn limit_address_space(command: &mut Command, bytes: u64) {
-    use std::os::unix::process::CommandExt;
-    #[repr(C)]
-    struct RLimit {
-        current: u64,
-        maximum: u64,
-    }
-    unsafe extern "C" {
-        fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
-    }
-    const RLIMIT_AS: i32 = 9;
-    let limit = RLimit {
-        current: bytes,
-        maximum: bytes,
-    };
-    // SAFETY: between fork and exec only the async-signal-safe setrlimit runs,
-    // reading a struct that lives in this (copied) address space.
-    unsafe {
-        command.pre_exec(move || {
-            if setrlimit(RLIMIT_AS, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
     }
 }
 

@@ -130,3 +130,34 @@ pub fn client_report(output: &std::process::Output) -> serde_json::Value {
     );
     serde_json::from_slice(&output.stdout).expect("one JSON report")
 }
+
+/// Sets RLIMIT_AS in the child before it runs, so a regression that allocates
+/// without bound fails the test instead of exhausting the machine. (`prlimit
+/// --as` crashes on some kernels; the system call itself works everywhere on Linux.)
+pub fn limit_address_space(command: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    #[repr(C)]
+    struct RLimit {
+        current: u64,
+        maximum: u64,
+    }
+    unsafe extern "C" {
+        fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
+    }
+    const RLIMIT_AS: i32 = 9;
+    let limit = RLimit {
+        current: bytes,
+        maximum: bytes,
+    };
+    // SAFETY: between fork and exec only the async-signal-safe setrlimit runs,
+    // reading a struct that lives in this (copied) address space.
+    unsafe {
+        command.pre_exec(move || {
+            if setrlimit(RLIMIT_AS, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
