@@ -212,6 +212,18 @@ pub struct ServeArgs {
     #[arg(long, requires = "http")]
     pub http_allow_unauthenticated_remediation: bool,
 
+    /// Most MCP sessions open at once over HTTP (beyond: 503 with Retry-After).
+    #[arg(long, requires = "http", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub http_max_sessions: u64,
+
+    /// Seconds an unused HTTP session lives before it is closed.
+    #[arg(long, requires = "http", default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    pub http_session_idle_seconds: u64,
+
+    /// Most POST/DELETE requests on /mcp in flight at once (each may hold a 4 MiB body).
+    #[arg(long, requires = "http", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_024))]
+    pub http_max_in_flight: u64,
+
     /// Also accept this browser Origin over HTTP (repeatable), e.g. https://console.example.com.
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,

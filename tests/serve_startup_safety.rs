@@ -146,3 +146,39 @@ async fn the_audit_log_is_opened_owner_only_at_start() {
     assert_eq!(mode_of(&named), 0o600);
     assert_eq!(mode_of(&dir.join("private")), 0o700);
 }
+
+/// `--http-max-sessions` caps the sessions one server holds: past it, 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cap_is_a_flag() {
+    let logs = common::process::tempdir("session-cap");
+    let logs = logs.display().to_string();
+    let (_server, url, _) = start(
+        &["--http-max-sessions", "2"],
+        &[("OPSDECK_LOG_DIR", logs.as_str())],
+        &[],
+    );
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let answer = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(init)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 503]);
+    let refused = Command::new(OPSDECK)
+        .args(["serve", "--http", "127.0.0.1:0", "--http-max-sessions", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "out of range is a usage error"
+    );
+}

@@ -16,7 +16,7 @@ use crate::backends::{LogSource, PipelineBackend};
 use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
 use crate::server::OpsdeckServer;
-use crate::server::http::{HttpOptions, serve_http};
+use crate::server::http::{HttpLimits, HttpOptions, serve_http_with_limits};
 use crate::server::policy::{PolicyGuard, RemediationPolicy};
 use crate::server::stdio::serve_stdio;
 
@@ -240,7 +240,15 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
                 allow_unauthenticated_remediation: args.http_allow_unauthenticated_remediation,
             };
             crate::server::http::check_bind(&options).map_err(CommandError::usage)?;
-            serve_http(server, options)
+            // The flags' ranges are checked by clap; they fit a usize.
+            let limits = HttpLimits {
+                max_sessions: usize::try_from(args.http_max_sessions).unwrap_or(usize::MAX),
+                session_idle: std::time::Duration::from_secs(args.http_session_idle_seconds),
+                max_requests_in_flight: usize::try_from(args.http_max_in_flight)
+                    .unwrap_or(usize::MAX),
+                ..HttpLimits::default()
+            };
+            serve_http_with_limits(server, options, limits)
                 .await
                 .map_err(CommandError::failed)
         }

@@ -36,6 +36,26 @@ pub use stream::StreamRedactor;
 
 /// Text with every secret it carries replaced by a marker; borrowed when there was none.
 pub fn text(input: &str) -> Cow<'_, str> {
+    let Cow::Owned(mut out) = one_pass(input) else {
+        return Cow::Borrowed(input);
+    };
+    // Rules overlap: a rewrite can expose a match another rule missed (or end
+    // one it made). Passes until nothing changes, so redacting twice never
+    // changes what once gave; text without secrets takes the one pass above.
+    for _ in 1..MAX_PASSES {
+        match one_pass(&out) {
+            Cow::Borrowed(_) => break,
+            Cow::Owned(next) => out = next,
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Enough passes for rewrites that expose further matches to settle.
+const MAX_PASSES: usize = 6;
+
+/// Every rule whose pattern occurs, once; borrowed back when nothing changed.
+fn one_pass(input: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(input);
     for rule in RULES.matching(input) {
         if let Cow::Owned(replaced) = rule

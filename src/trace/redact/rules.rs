@@ -147,7 +147,7 @@ pub(super) static RULES: LazyLock<Rules> = LazyLock::new(|| {
         rule(
             PRIVATE_KEY,
             &format!(
-                r"(?s){PEM_BEGIN}(.+?){PEM_END}|{PEM_BEGIN}[ \t]*(\r?\n(?:(?:[A-Za-z0-9+/=]+|(?:Proc-Type|DEK-Info):[^\r\n]*)[ \t]*(?:\r?\n|\z))*)"
+                r"(?s){PEM_BEGIN}(.+?){PEM_END}|{PEM_BEGIN}[ \t]*\r?\n((?:(?:[A-Za-z0-9+/=]+|(?:Proc-Type|DEK-Info):[^\r\n]*)[ \t]*(?:\r?\n|\z))+)"
             ),
         ),
         // Storage / Event Hubs / Service Bus connection strings.
