@@ -168,9 +168,17 @@ async fn shutdown_mid_handshake_is_bounded_and_leaves_no_process() {
     let took = started.elapsed();
     assert!(took < SHUTDOWN_DEADLINE, "shutdown took {took:?}");
     assert_eq!(host.states()[0].1, ConnectionState::Stopped);
-    for pid in &pids {
-        assert!(!running(*pid), "{pid} still runs after shutdown");
-    }
+    // SIGKILL has been sent to the whole group; the kernel takes a moment to
+    // finish a killed process on a loaded machine.
+    let gone = eventually(Duration::from_secs(3), || {
+        pids.iter().all(|pid| !running(*pid))
+    })
+    .await;
+    assert!(
+        gone,
+        "still running after shutdown: {:?}",
+        pids.iter().filter(|pid| running(**pid)).collect::<Vec<_>>()
+    );
     // The server itself is our child: reaped, not a zombie.
     let leader = pids
         .iter()
