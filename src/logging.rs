@@ -111,8 +111,10 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
     Some(guard)
 }
 
-/// Redacts every formatted log line before it reaches the file: a secret in a
-/// tool result or an error message must not end up in the logs either.
+/// Redacts every formatted log line before it reaches the file, and shows its
+/// control characters as `\xNN`: a secret in a tool result or an error message
+/// must not end up in the logs, nor a server's escape sequences reach whoever
+/// runs `tail -f` on them. One writer, so no log call can forget either.
 struct Redacting<M>(M);
 
 impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a>
@@ -133,7 +135,7 @@ impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
         self.0
-            .write_all(crate::trace::redact::text(&text).as_bytes())?;
+            .write_all(crate::trace::terminal::for_screen(&text).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -196,5 +198,26 @@ mod tests {
             assert!(!text.contains(secret), "{secret} reached the log: {text}");
         }
         assert!(text.contains("[redacted: bearer token]"), "{text}");
+    }
+
+    #[test]
+    fn log_lines_carry_no_control_character() {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(Redacting(move || writer.clone()))
+                .with_ansi(false),
+        );
+        let tool = "status\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(tool = %tool, "a server named its tool {tool}");
+        });
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(text.ends_with('\n') && text.contains("status"), "{text:?}");
     }
 }
