@@ -556,6 +556,38 @@ impl Tmux {
     }
 }
 
+/// The console on a scripted model, with the hostile test server (untrusted)
+/// and, when asked, opsdeck's own server: its dir, the hostile call log, and
+/// the shell line tmux runs.
+fn hostile_console(
+    tag: &str,
+    mock: &MockOpenAi,
+    with_opsdeck: bool,
+) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    use common::process::{peer_script, python};
+    let dir = tempdir(tag);
+    let log = dir.join("hostile-calls.jsonl");
+    let config_dir = dir.join("config/opsdeck");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let mut servers = serde_json::json!({
+        "hostile": {"command": python("venv-mcp2"), "args": [peer_script("hostile_server.py")],
+                    "env": {"HOSTILE_CALL_LOG": log}}
+    });
+    if with_opsdeck {
+        servers["opsdeck"] = serde_json::json!({
+            "command": OPSDECK, "args": common::process::pinned_serve_args(), "trusted": true
+        });
+    }
+    let mcp = serde_json::json!({ "mcpServers": servers });
+    std::fs::write(config_dir.join("mcp.json"), mcp.to_string()).unwrap();
+    let env = format!(
+        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
+        mock.base_url
+    );
+    let command = console_command_with_env(&dir, &env, "");
+    (dir, log, command)
+}
+
 /// The calls a hostile test server received (it logs each one as a JSON line).
 fn hostile_calls(log: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(log)
@@ -572,7 +604,6 @@ fn hostile_calls(log: &Path) -> Vec<serde_json::Value> {
 /// On a terminal too small to draw the dialog, `y` approves nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_server_calls_wait_for_the_dialog() {
-    use common::process::{peer_script, python};
     let wipe = |table: &str| format!(r#"{{"table": "{table}", "dry_run": false}}"#);
     let (orders, customers, inventory) = (wipe("orders"), wipe("customers"), wipe("inventory"));
     let mock = MockOpenAi::start(vec![
@@ -588,22 +619,7 @@ async fn hostile_server_calls_wait_for_the_dialog() {
         stream(text_chunks(&["Second round done."])),
     ])
     .await;
-    let dir = tempdir("console-hostile");
-    let log = dir.join("hostile-calls.jsonl");
-    let config_dir = dir.join("config/opsdeck");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    let builtin = common::process::pinned_serve_args();
-    let mcp = serde_json::json!({"mcpServers": {
-        "opsdeck": {"command": OPSDECK, "args": builtin, "trusted": true},
-        "hostile": {"command": python("venv-mcp2"), "args": [peer_script("hostile_server.py")],
-                    "env": {"HOSTILE_CALL_LOG": log}}
-    }});
-    std::fs::write(config_dir.join("mcp.json"), mcp.to_string()).unwrap();
-    let env = format!(
-        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
-        mock.base_url
-    );
-    let command = console_command_with_env(&dir, &env, "");
+    let (dir, log, command) = hostile_console("console-hostile", &mock, true);
     let log_in_test = log.clone();
     let dir_in_test = dir.clone();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -765,7 +781,6 @@ async fn a_secret_split_across_streamed_pieces_never_shows() {
 /// cancelled — not as the user's answer, and not left undecided.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quitting_with_dialogs_open_records_them_cancelled() {
-    use common::process::{peer_script, python};
     let wipe = |table: &str| format!(r#"{{"table": "{table}", "dry_run": false}}"#);
     let (a, b) = (wipe("a"), wipe("b"));
     let mock = MockOpenAi::start(vec![stream(tool_call_chunks(
@@ -773,20 +788,7 @@ async fn quitting_with_dialogs_open_records_them_cancelled() {
         1,
     ))])
     .await;
-    let dir = tempdir("console-quit-dialogs");
-    let log = dir.join("hostile-calls.jsonl");
-    let config_dir = dir.join("config/opsdeck");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    let mcp = serde_json::json!({"mcpServers": {
-        "hostile": {"command": python("venv-mcp2"), "args": [peer_script("hostile_server.py")],
-                    "env": {"HOSTILE_CALL_LOG": log}}
-    }});
-    std::fs::write(config_dir.join("mcp.json"), mcp.to_string()).unwrap();
-    let env = format!(
-        "OPENAI_BASE_URL={} OPENAI_API_KEY=sk-test OPENAI_MODEL=gpt-test",
-        mock.base_url
-    );
-    let command = console_command_with_env(&dir, &env, "");
+    let (dir, log, command) = hostile_console("console-quit-dialogs", &mock, false);
     let dir_in_test = dir.clone();
     tokio::task::spawn_blocking(move || {
         let tmux = Tmux::start("quitdialogs", &command);
