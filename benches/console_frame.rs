@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use opsdeck::agent::events::AgentEvent;
-use opsdeck::app::update::{App, Msg, Pane, update};
+use opsdeck::console::app::update::{App, Msg, Pane, update};
+use opsdeck::console::ui::theme::Theme;
 use opsdeck::model::run::{BackendKind, InvokedBy, PipelineRun, RunStatus};
-use opsdeck::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
@@ -232,7 +232,7 @@ fn measure(app: &mut App, frames: usize) -> Stats {
         app.focus = pane;
         let started = Instant::now();
         update(app, msg);
-        let _ = terminal.draw(|f| opsdeck::ui::draw(f, app, &theme));
+        let _ = terminal.draw(|f| opsdeck::console::ui::draw(f, app, &theme));
         if i >= 50 {
             samples.push(started.elapsed().as_secs_f64() * 1e3);
         }

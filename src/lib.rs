@@ -9,20 +9,20 @@
 )]
 
 pub mod agent;
-pub mod app;
 pub mod backends;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod console;
 pub mod infra;
 pub mod logging;
 pub mod logmine;
 pub mod mcp;
 pub mod model;
+pub mod ops;
 pub mod server;
+pub mod support;
 pub mod trace;
-pub mod triage;
-pub mod ui;
 
 #[cfg(test)]
 pub(crate) mod test_support;

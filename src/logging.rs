@@ -5,32 +5,13 @@
 
 mod bounded;
 
-use std::path::PathBuf;
+use crate::config::paths::log_dir;
 
 use tracing::level_filters::LevelFilter;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-/// `$XDG_STATE_HOME/opsdeck`, else `~/.local/state/opsdeck`: logs, traces, copies.
-pub fn state_dir() -> Option<PathBuf> {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state"))
-        })?;
-    Some(state.join("opsdeck"))
-}
-
-/// `$OPSDECK_LOG_DIR`, else `<state dir>/logs`.
-pub fn log_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("OPSDECK_LOG_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    state_dir().map(|state| state.join("logs"))
-}
 
 /// The filter when `OPSDECK_LOG` is unset: `info`, but rmcp only from `warn`
 /// (it logs every notification a server sends at `info`).
@@ -135,7 +116,7 @@ impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
         self.0
-            .write_all(crate::trace::terminal::for_screen(&text).as_bytes())?;
+            .write_all(crate::support::terminal::for_screen(&text).as_bytes())?;
         Ok(buf.len())
     }
 

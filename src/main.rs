@@ -5,7 +5,7 @@
 use clap::Parser;
 
 use opsdeck::cli::{Cli, Command, LogsCommand};
-use opsdeck::commands::serve::CommandError;
+use opsdeck::support::exit::ExitError;
 
 fn main() {
     if let Err(e) = color_eyre::install() {
@@ -24,7 +24,7 @@ fn main() {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => exit_with(CommandError::failed(format!(
+        Err(e) => exit_with(ExitError::failed(format!(
             "cannot start the async runtime: {e}"
         ))),
     };
@@ -54,11 +54,11 @@ fn main() {
     }
 }
 
-fn exit_with(error: CommandError) -> ! {
+fn exit_with(error: ExitError) -> ! {
     // An error may quote a server or a file: show its control characters, never obey them.
     eprintln!(
         "opsdeck: {}",
-        opsdeck::trace::terminal::for_screen(&error.message)
+        opsdeck::support::terminal::for_screen(&error.message)
     );
     std::process::exit(error.code);
 }

@@ -13,8 +13,8 @@ use opsdeck::agent::events::AgentEvent;
 use opsdeck::agent::llm::{LlmAgent, LlmSettings, Provider};
 use opsdeck::agent::policy::ApprovalPolicy;
 use opsdeck::agent::runner::{RefuseUnapproved, ToolRunner};
+use opsdeck::config::servers::{ServerSpec, ServerTransport};
 use opsdeck::mcp::McpHost;
-use opsdeck::mcp::config::{ServerSpec, ServerTransport};
 
 fn python_server() -> ServerSpec {
     python_server_with(BTreeMap::new())

@@ -15,8 +15,8 @@ use common::process::{OPSDECK, peer_script, pinned_serve_args, python, tempdir};
 use opsdeck::agent::events::AgentEvent;
 use opsdeck::agent::policy::{ApprovalPolicy, PreApproval, SharedPolicy};
 use opsdeck::agent::runner::{ApprovalAsk, Approver, Decision, RefuseUnapproved, ToolRunner};
+use opsdeck::config::servers::{self, ServerSpec};
 use opsdeck::mcp::McpHost;
-use opsdeck::mcp::config::{self, ServerSpec};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -29,7 +29,7 @@ fn hostile(log: &Path, trusted: bool) -> Vec<ServerSpec> {
         "trusted": trusted,
     }}})
     .to_string();
-    config::parse(&text, "test mcp.json", &|_| None).unwrap()
+    servers::parse(&text, "test mcp.json", &|_| None).unwrap()
 }
 
 /// The calls the hostile server received, in order.
@@ -464,7 +464,7 @@ fn test_server(trusted: bool) -> ServerSpec {
         "args": [peer_script("test_server.py")],
         "trusted": trusted,
     }}});
-    config::parse(&text.to_string(), "test mcp.json", &|_| None)
+    servers::parse(&text.to_string(), "test mcp.json", &|_| None)
         .unwrap()
         .remove(0)
 }

@@ -9,12 +9,12 @@ mod common;
 
 use chrono::Duration;
 use opsdeck::agent::events::AgentEvent;
-use opsdeck::app::update::{App, Msg, Pane, ServerStatus, update};
+use opsdeck::console::app::capture::{self, Capture};
+use opsdeck::console::app::update::{App, Msg, Pane, ServerStatus, update};
+use opsdeck::console::ui::theme::Theme;
 use opsdeck::model::run::{PipelineRun, RunStatus};
-use opsdeck::trace::capture::{self, Capture};
 use opsdeck::trace::reader;
 use opsdeck::trace::schema::Record;
-use opsdeck::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
@@ -22,7 +22,7 @@ use serde_json::json;
 fn draw(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
     terminal
-        .draw(|f| opsdeck::ui::draw(f, app, &Theme::default()))
+        .draw(|f| opsdeck::console::ui::draw(f, app, &Theme::default()))
         .expect("draw");
     let buffer = terminal.backend().buffer();
     buffer
@@ -36,7 +36,7 @@ fn draw(app: &App, width: u16, height: u16) -> String {
 fn screen_text(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
     terminal
-        .draw(|f| opsdeck::ui::draw(f, app, &Theme::default()))
+        .draw(|f| opsdeck::console::ui::draw(f, app, &Theme::default()))
         .expect("draw");
     terminal.backend().to_string()
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use common::process::{peer_script, python, tempdir};
 use opsdeck::agent::policy::SharedPolicy;
-use opsdeck::app::details::DetailsView;
-use opsdeck::app::update::Msg;
-use opsdeck::console::config::Notification;
-use opsdeck::console::{notify, tasks};
+use opsdeck::console::app::capture::Capture;
+use opsdeck::console::app::details::DetailsView;
+use opsdeck::console::app::update::Msg;
+use opsdeck::console::runtime::config::Notification;
+use opsdeck::console::runtime::{notify, tasks};
 use opsdeck::mcp::McpHost;
-use opsdeck::trace::capture::Capture;
 use opsdeck::trace::redact::Clean;
 
 /// The secrets the peer plants (tests/peers/estate_peer.py).
@@ -48,7 +48,7 @@ async fn estate_allowing(always_allow: &[&str], dir: &std::path::Path) -> McpHos
         "alwaysAllow": always_allow,
     }}});
     std::fs::write(&config, spec.to_string()).unwrap();
-    let specs = opsdeck::mcp::config::load_file(&config).unwrap();
+    let specs = opsdeck::config::servers::load_file(&config).unwrap();
     McpHost::start(specs, Duration::from_secs(30)).await
 }
 

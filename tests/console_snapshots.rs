@@ -10,10 +10,10 @@ mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use opsdeck::agent::events::AgentEvent;
-use opsdeck::app::approval::ApprovalRequest;
-use opsdeck::app::update::{App, Msg, Pane, update};
+use opsdeck::console::app::approval::ApprovalRequest;
+use opsdeck::console::app::update::{App, Msg, Pane, update};
+use opsdeck::console::ui::theme::Theme;
 use opsdeck::model::run::PipelineRun;
-use opsdeck::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -42,7 +42,7 @@ async fn loaded_app() -> App {
     update(&mut app, Msg::Tick(common::pinned()));
     update(
         &mut app,
-        Msg::Servers(vec![opsdeck::app::update::ServerStatus {
+        Msg::Servers(vec![opsdeck::console::app::update::ServerStatus {
             name: "opsdeck".into(),
             ready: true,
             detail: "ready · 20 tools".into(),
@@ -94,7 +94,7 @@ fn render(app: &mut App, width: u16, height: u16, theme: Theme) -> Buffer {
     update(app, Msg::Resize { width, height });
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
     terminal
-        .draw(|f| opsdeck::ui::draw(f, app, &theme))
+        .draw(|f| opsdeck::console::ui::draw(f, app, &theme))
         .expect("draws");
     terminal.backend().buffer().clone()
 }

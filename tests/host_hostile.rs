@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::process::{peer_script, python, tempdir};
-use opsdeck::mcp::config::{ServerSpec, ServerTransport};
+use opsdeck::config::servers::{ServerSpec, ServerTransport};
 use opsdeck::mcp::{CallError, ConnectionState, McpHost, SHUTDOWN_DEADLINE};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -454,7 +454,7 @@ async fn a_third_party_server_sees_the_defaults_and_what_its_entry_names_only() 
     let seen = seen.get("result").cloned().unwrap_or(seen);
     let names: Vec<&String> = seen.as_object().unwrap().keys().collect();
     assert_eq!(seen["STATIC_SETTING"], "on");
-    let allowed = opsdeck::mcp::child_env::DEFAULT_INHERITED;
+    let allowed = opsdeck::config::child_env::DEFAULT_INHERITED;
     for name in &names {
         assert!(
             allowed.contains(&name.as_str()) || *name == "STATIC_SETTING",

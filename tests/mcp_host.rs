@@ -11,7 +11,7 @@ use common::process::{
     ChildGuard, OPSDECK, peer_script, peers_dir, pinned_serve_args, python, start_http_server,
     tempdir,
 };
-use opsdeck::mcp::config::{ServerSpec, ServerTransport};
+use opsdeck::config::servers::{ServerSpec, ServerTransport};
 use opsdeck::mcp::{CallError, ConnectionState, McpHost};
 use serde_json::{Value, json};
 

@@ -174,7 +174,7 @@ async fn why_failed(
                 "- ×{} {}: {}\n",
                 c["count"],
                 c["level"].as_str().unwrap_or(""),
-                crate::server::reply::clip(first_line, 300)
+                crate::support::text::clip(first_line, 300)
             ));
             if let Some(cause) = example
                 .lines()
@@ -232,7 +232,7 @@ async fn what_is_failing(runner: &ToolRunner<'_>, since: &str) -> Result<String,
             group["count"],
             group["error_code"].as_str().unwrap_or(""),
             group["last_seen"].as_str().unwrap_or(""),
-            crate::server::reply::clip(group["sample_message"].as_str().unwrap_or(""), 200)
+            crate::support::text::clip(group["sample_message"].as_str().unwrap_or(""), 200)
         ));
     }
     if let Some(top) = data["groups"].get(0) {
@@ -335,7 +335,7 @@ async fn summarize_errors(
         out.push_str(&format!(
             "- ×{}{flag} `{}` (first {}, last {}; {})\n",
             c["count"],
-            crate::server::reply::clip(c["template"].as_str().unwrap_or(""), 240),
+            crate::support::text::clip(c["template"].as_str().unwrap_or(""), 240),
             c["first_seen"].as_str().unwrap_or("?"),
             c["last_seen"].as_str().unwrap_or("?"),
             list(&c["pipelines"])

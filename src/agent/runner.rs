@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::events::AgentEvent;
 use super::policy::{Ask, SharedPolicy, Standing, Verdict, declared_dry_run};
 use crate::mcp::{CatalogTool, McpHost};
+use crate::support::text::cap_text;
 
 /// A call waiting for a person: everything they need to decide.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,7 +231,7 @@ impl<'h> ToolRunner<'h> {
         let raw = self.execute(&call_id, entry, arguments).await;
         // What the model reads is redacted too: an injected instruction must not
         // be able to have it copy a secret into another tool's arguments.
-        let for_model = crate::trace::redact::text(&raw.texts.join("\n")).into_owned();
+        let for_model = crate::support::redact::text(&raw.texts.join("\n")).into_owned();
         ToolOutcome {
             is_error: raw.is_error,
             for_model: cap_text(&for_model, self.model_cap),
@@ -336,7 +337,8 @@ impl<'h> ToolRunner<'h> {
         let full = serde_json::json!({"content": raw.texts, "structured": raw.structured});
         // Redacted while still JSON: once capped into one escaped string, secret
         // keys and quoted values no longer look like themselves.
-        let (full_value, truncated) = cap_value(crate::trace::redact::value(&full), self.full_cap);
+        let (full_value, truncated) =
+            cap_value(crate::support::redact::value(&full), self.full_cap);
         self.emit(AgentEvent::ToolCallFinished {
             call_id: call_id.to_string(),
             server: entry.server.clone(),
@@ -368,23 +370,6 @@ impl<'h> ToolRunner<'h> {
     }
 }
 
-/// Cuts text to `cap` bytes (on a character boundary) with a marker saying how much went.
-pub fn cap_text(text: &str, cap: usize) -> String {
-    if text.len() <= cap {
-        return text.to_string();
-    }
-    let mut end = cap;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!(
-        "{}\n[… truncated: {} of {} bytes shown]",
-        &text[..end],
-        end,
-        text.len()
-    )
-}
-
 /// Keeps a JSON value whole when it fits, else its text form cut to `cap`.
 fn cap_value(value: Value, cap: usize) -> (Value, bool) {
     let text = value.to_string();
@@ -392,21 +377,5 @@ fn cap_value(value: Value, cap: usize) -> (Value, bool) {
         (value, false)
     } else {
         (Value::String(cap_text(&text, cap)), true)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn capping_marks_what_was_cut() {
-        assert_eq!(cap_text("short", 10), "short");
-        let capped = cap_text(&"é".repeat(100), 11);
-        assert!(capped.starts_with("ééééé"), "cut on a character boundary");
-        assert!(
-            capped.contains("[… truncated: 10 of 200 bytes shown]"),
-            "{capped}"
-        );
     }
 }

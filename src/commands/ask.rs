@@ -8,61 +8,27 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::serve::CommandError;
 use crate::agent::events::AgentEvent;
 use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
 use crate::agent::policy::{ApprovalPolicy, SharedPolicy};
 use crate::agent::runner::{RefuseUnapproved, ToolRunner};
 use crate::cli::AskArgs;
-use crate::mcp::config::{self, ServerSpec};
+use crate::config::servers::{configured, server_specs};
 use crate::mcp::{ConnectionState, McpHost};
+use crate::support::exit::ExitError;
+use crate::support::terminal::{json_safe, terminal_safe};
 use crate::trace::recorder::Recorder;
-use crate::trace::redact::{Clean, StreamRedactor};
+use crate::trace::redact::{Clean, RedactEvents, StreamRedactor};
 use crate::trace::session::{self, SessionInfo, TraceTarget};
-use crate::trace::terminal::{json_safe, terminal_safe};
 
-/// The config file in force: `--mcp-config`, else the user's `mcp.json` when it exists.
-fn config_file(explicit: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
-    explicit
-        .map(std::path::Path::to_path_buf)
-        .or_else(|| config::default_path().filter(|p| p.exists()))
-}
-
-/// True when servers come from a config file rather than the built-in sandbox.
-pub fn configured(explicit: Option<&std::path::Path>) -> bool {
-    config_file(explicit).is_some()
-}
-
-/// The servers to use: `--mcp-config`, else the user's config file, else the
-/// built-in server (`opsdeck serve` with `builtin_args`).
-pub fn server_specs(
-    explicit: Option<&std::path::Path>,
-    builtin_args: Vec<String>,
-) -> Result<Vec<ServerSpec>, CommandError> {
-    if let Some(path) = config_file(explicit) {
-        let parsed = config::load(&path).map_err(|e| CommandError::usage(e.0))?;
-        // A key the config reader could not use is said where the user looks.
-        for warning in &parsed.warnings {
-            eprintln!("opsdeck: {}", crate::trace::terminal::for_screen(warning));
-        }
-        return Ok(parsed.servers);
-    }
-    let executable = std::env::current_exe().map_err(|e| {
-        CommandError::failed(format!(
-            "cannot find this executable to start the built-in server: {e}"
-        ))
-    })?;
-    Ok(vec![ServerSpec::builtin(executable, builtin_args)])
-}
-
-pub async fn run(args: AskArgs) -> Result<(), CommandError> {
+pub async fn run(args: AskArgs) -> Result<(), ExitError> {
     if args.question.trim().is_empty() {
-        return Err(CommandError::usage(
+        return Err(ExitError::usage(
             "the question is empty; e.g. opsdeck ask \"why did transform_sales fail?\"",
         ));
     }
     let provider =
-        Provider::from_env(&|name| std::env::var(name).ok()).map_err(CommandError::usage)?;
+        Provider::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
     let llm = match &provider {
         Some(p) => {
             let settings = LlmSettings {
@@ -70,7 +36,7 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
                 read_timeout: Duration::from_secs(args.llm_timeout),
                 ..LlmSettings::default()
             };
-            Some(LlmAgent::new(p, settings).map_err(CommandError::failed)?)
+            Some(LlmAgent::new(p, settings).map_err(ExitError::failed)?)
         }
         None => None,
     };
@@ -82,7 +48,7 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
         .cloned()
         .map(|approval| approval.bind(&names))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(CommandError::usage)?;
+        .map_err(ExitError::usage)?;
     let host = McpHost::start(specs, Duration::from_secs(30)).await;
     let states = host.states();
     if !states
@@ -94,7 +60,7 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
             .map(|(n, s)| format!("{n}: {}", describe(s)))
             .collect();
         host.shutdown().await;
-        return Err(CommandError::failed(format!(
+        return Err(ExitError::failed(format!(
             "no MCP server is reachable ({})",
             detail.join("; ")
         )));
@@ -149,7 +115,7 @@ pub async fn run(args: AskArgs) -> Result<(), CommandError> {
     if ok {
         Ok(())
     } else {
-        Err(CommandError {
+        Err(ExitError {
             code: 1,
             message: "the question could not be answered (see above)".into(),
         })

@@ -7,18 +7,18 @@ use std::path::Path;
 
 use chrono::{DateTime, Datelike, Utc};
 
-use super::serve::CommandError;
 use crate::cli::SummarizeArgs;
 use crate::logmine::{LogSummarizer, MinerConfig, Summary, SummaryFilter, split_header};
 use crate::model::log::LogLevel;
 use crate::model::time::{TIME_FORMS, parse_instant};
+use crate::support::exit::ExitError;
 
 /// Characters of an example or value printed before it is cut.
 const SHOWN_CHARS: usize = 160;
 /// Values printed per `<*>`.
 const SHOWN_VALUES: usize = 5;
 
-pub fn summarize(args: &SummarizeArgs) -> Result<(), CommandError> {
+pub fn summarize(args: &SummarizeArgs) -> Result<(), ExitError> {
     let now = Utc::now();
     let filter = SummaryFilter {
         min_level: args.level.as_deref().map(parse_level).transpose()?,
@@ -36,7 +36,7 @@ pub fn summarize(args: &SummarizeArgs) -> Result<(), CommandError> {
     if let (Some(since), Some(until)) = (filter.since, filter.until)
         && since >= until
     {
-        return Err(CommandError::usage(format!(
+        return Err(ExitError::usage(format!(
             "the window is empty: --since ({since}) is not before --until ({until})"
         )));
     }
@@ -51,10 +51,10 @@ pub fn summarize(args: &SummarizeArgs) -> Result<(), CommandError> {
             continue;
         }
         let file = File::open(path)
-            .map_err(|e| CommandError::failed(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| ExitError::failed(format!("cannot open {}: {e}", path.display())))?;
         summarizer
             .feed(BufReader::with_capacity(1 << 16, file))
-            .map_err(|e| CommandError::failed(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| ExitError::failed(format!("cannot read {}: {e}", path.display())))?;
     }
     let summary = summarizer.finish();
     let stdout = io::stdout();
@@ -70,21 +70,19 @@ pub fn summarize(args: &SummarizeArgs) -> Result<(), CommandError> {
         Ok(()) => Ok(()),
         // `| head` closing the pipe is not an error worth reporting.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CommandError::failed(format!(
-            "cannot write the summary: {e}"
-        ))),
+        Err(e) => Err(ExitError::failed(format!("cannot write the summary: {e}"))),
     }
 }
 
-fn feed_stdin(summarizer: &mut LogSummarizer) -> Result<(), CommandError> {
+fn feed_stdin(summarizer: &mut LogSummarizer) -> Result<(), ExitError> {
     summarizer
         .feed(io::stdin().lock())
-        .map_err(|e| CommandError::failed(format!("cannot read stdin: {e}")))
+        .map_err(|e| ExitError::failed(format!("cannot read stdin: {e}")))
 }
 
-fn parse_level(raw: &str) -> Result<LogLevel, CommandError> {
+fn parse_level(raw: &str) -> Result<LogLevel, ExitError> {
     LogLevel::parse(raw).ok_or_else(|| {
-        CommandError::usage(format!(
+        ExitError::usage(format!(
             "--level '{raw}' is not a log level: use {}",
             LogLevel::CHOICES
         ))
@@ -93,7 +91,7 @@ fn parse_level(raw: &str) -> Result<LogLevel, CommandError> {
 
 /// A time as logs write it (anything the header reader understands, taken
 /// as UTC when it has no zone), RFC 3339, or a duration back from `now`.
-fn parse_time(flag: &str, raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CommandError> {
+fn parse_time(flag: &str, raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ExitError> {
     let text = raw.trim();
     let header = split_header(text, now.year());
     if let Some(ts) = header.timestamp
@@ -102,7 +100,7 @@ fn parse_time(flag: &str, raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>
         return Ok(ts);
     }
     parse_instant(text, now).map_err(|_| {
-        CommandError::usage(format!(
+        ExitError::usage(format!(
             "{flag} '{raw}' is not a time: use a timestamp such as 2026-11-23 02:00:00 (UTC unless it has a zone), {TIME_FORMS}"
         ))
     })

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use super::serve::CommandError;
 use crate::cli::{ConsoleArgs, ReplayFormat};
 use crate::mcp::{ConnectionState, McpHost};
+use crate::support::exit::ExitError;
 use crate::trace::reader;
 use crate::trace::redact::{for_screen, terminal_safe};
 use crate::trace::replay::{self, Format};
@@ -18,22 +18,21 @@ use crate::trace::verify::Verdict;
 
 /// The whole trace, read within bounds (a device or a pipe that never ends
 /// stops at the limit; see `trace::blocks`).
-fn load(path: &Path) -> Result<reader::Trace, CommandError> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
-    })?;
+fn load(path: &Path) -> Result<reader::Trace, ExitError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ExitError::failed(format!("cannot read the trace {}: {e}", path.display())))?;
     reader::load(file).map_err(|reason| {
-        CommandError::failed(format!("{}: {}", path.display(), terminal_safe(&reason)))
+        ExitError::failed(format!("{}: {}", path.display(), terminal_safe(&reason)))
     })
 }
 
-pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
+pub fn run(path: &Path, format: ReplayFormat) -> Result<(), ExitError> {
     let cannot_read = |e: std::io::Error| {
-        CommandError::failed(format!("cannot read the trace {}: {e}", path.display()))
+        ExitError::failed(format!("cannot read the trace {}: {e}", path.display()))
     };
     // A reason may quote the trace (an unknown record type): keep it inert.
     let failed = |reason: String| {
-        CommandError::failed(format!("{}: {}", path.display(), terminal_safe(&reason)))
+        ExitError::failed(format!("{}: {}", path.display(), terminal_safe(&reason)))
     };
     let mut stdout = std::io::stdout().lock();
     let skipped = match format {
@@ -70,9 +69,9 @@ pub fn run(path: &Path, format: ReplayFormat) -> Result<(), CommandError> {
 /// `--replay TRACE --verify`: one line per recorded tool call — same, differs
 /// (with where), error, or skipped (with why). Exit 0 when every call that was
 /// re-run gave the same result, 1 otherwise or when no server could be reached.
-pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), CommandError> {
+pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), ExitError> {
     let trace = load(path)?;
-    let specs = super::ask::server_specs(
+    let specs = crate::config::servers::server_specs(
         console.mcp_config.as_deref(),
         crate::console::builtin_args(console),
     )?;
@@ -83,7 +82,7 @@ pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), CommandErr
         .any(|(_, s)| matches!(s, ConnectionState::Ready { .. }))
     {
         host.shutdown().await;
-        return Err(CommandError::failed(
+        return Err(ExitError::failed(
             "no MCP server is reachable to verify against (check --mcp-config)",
         ));
     }
@@ -122,7 +121,7 @@ pub async fn verify(path: &Path, console: &ConsoleArgs) -> Result<(), CommandErr
         checked.len()
     );
     if different > 0 {
-        return Err(CommandError {
+        return Err(ExitError {
             code: 1,
             message: format!("{different} call(s) no longer give the recorded result"),
         });

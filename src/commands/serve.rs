@@ -19,68 +19,46 @@ use crate::server::OpsdeckServer;
 use crate::server::http::{HttpLimits, HttpOptions, serve_http_with_limits};
 use crate::server::policy::{PolicyGuard, RemediationPolicy};
 use crate::server::stdio::serve_stdio;
+use crate::support::exit::ExitError;
 
-/// A failure to start, with the exit code it deserves.
-#[derive(Debug)]
-pub struct CommandError {
-    pub code: i32,
-    pub message: String,
-}
-
-impl CommandError {
-    pub fn usage(message: impl Into<String>) -> CommandError {
-        CommandError {
-            code: 2,
-            message: message.into(),
-        }
-    }
-
-    pub fn failed(message: impl Into<String>) -> CommandError {
-        CommandError {
-            code: 1,
-            message: message.into(),
-        }
-    }
-}
-
-pub fn clock_from(frozen: Option<&str>) -> Result<SharedClock, CommandError> {
+pub fn clock_from(frozen: Option<&str>) -> Result<SharedClock, ExitError> {
     match frozen {
         None => Ok(Arc::new(SystemClock)),
         Some(raw) => DateTime::parse_from_rfc3339(raw)
             .map(|t| Arc::new(FixedClock(t.with_timezone(&Utc))) as SharedClock)
-            .map_err(|e| CommandError::usage(format!("--frozen-clock '{raw}' is not an RFC 3339 instant (e.g. 2026-11-23T03:00:00Z): {e}"))),
+            .map_err(|e| ExitError::usage(format!("--frozen-clock '{raw}' is not an RFC 3339 instant (e.g. 2026-11-23T03:00:00Z): {e}"))),
     }
 }
 
 /// The Azure settings: `--azure-config`, else `~/.config/opsdeck/azure.toml`
 /// when it exists, else the AZURE_* variables.
-fn azure_settings(args: &ServeArgs) -> Result<AzureSettings, CommandError> {
+fn azure_settings(args: &ServeArgs) -> Result<AzureSettings, ExitError> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let default_file = crate::mcp::config::default_path()
+    let default_file = crate::config::servers::default_path()
         .and_then(|p| p.parent().map(|dir| dir.join("azure.toml")))
         .filter(|p| p.is_file());
     let mut settings = match args.azure_config.clone().or(default_file) {
         Some(path) => AzureSettings::from_file(&path, &lookup),
         None => AzureSettings::from_env(&lookup),
     }
-    .map_err(CommandError::usage)?;
+    .map_err(ExitError::usage)?;
     if let Some(name) = &args.environment {
-        settings.select(name).map_err(CommandError::usage)?;
+        settings.select(name).map_err(ExitError::usage)?;
     }
     Ok(settings)
 }
 
 /// Databricks from DATABRICKS_HOST, signed in with DATABRICKS_TOKEN or, for
 /// Azure Databricks without one, the Azure credential chain.
-fn databricks_backend(clock: &SharedClock) -> Result<Arc<DatabricksBackend>, CommandError> {
+fn databricks_backend(clock: &SharedClock) -> Result<Arc<DatabricksBackend>, ExitError> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let settings = DatabricksSettings::from_env(&lookup).map_err(CommandError::usage)?;
+    let settings = DatabricksSettings::from_env(&lookup).map_err(ExitError::usage)?;
     let authorizer: Arc<dyn Authorizer> = match &settings.token {
         Some(token) => Arc::new(PatAuth(token.clone())),
         None => {
             let order = crate::backends::azure::credential::CredentialKind::DEFAULT_ORDER;
             let cloud = crate::backends::azure::cloud::AzureCloud::named("AzurePublic")
-                .map_err(CommandError::failed)?;
+                .map_err(ExitError::failed)?;
             let candidates =
                 crate::backends::azure::credential::candidates_from_env(&order, &cloud, &lookup);
             Arc::new(crate::backends::azure::credential::AzureCredential::new(
@@ -91,22 +69,19 @@ fn databricks_backend(clock: &SharedClock) -> Result<Arc<DatabricksBackend>, Com
     };
     DatabricksBackend::new(&settings, authorizer, clock.clone(), RetryPolicy::default())
         .map(Arc::new)
-        .map_err(CommandError::failed)
+        .map_err(ExitError::failed)
 }
 
 /// The backends a serve command asks for.
-pub async fn build_backends(
-    args: &ServeArgs,
-    clock: SharedClock,
-) -> Result<Backends, CommandError> {
+pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Backends, ExitError> {
     match args.backend {
         BackendChoice::Airflow => {
             let lookup = |name: &str| std::env::var(name).ok();
-            let settings = AirflowSettings::from_env(&lookup).map_err(CommandError::usage)?;
+            let settings = AirflowSettings::from_env(&lookup).map_err(ExitError::usage)?;
             let version = settings.resolve_version().await;
             let mut airflow =
                 AirflowBackend::new(&settings, version, clock.clone(), RetryPolicy::default())
-                    .map_err(CommandError::failed)?;
+                    .map_err(ExitError::failed)?;
             let mut pipelines: Vec<Arc<dyn PipelineBackend>> = Vec::new();
             let mut logs: Vec<Arc<dyn LogSource>> = Vec::new();
             let mut label = format!("airflow/{}", settings.environment);
@@ -146,12 +121,12 @@ pub async fn build_backends(
             let credential = azure::credential_from_env(&settings, &lookup);
             azure::build(&settings, clock, credential, RetryPolicy::default())
                 .await
-                .map_err(CommandError::failed)
+                .map_err(ExitError::failed)
         }
         BackendChoice::Sandbox => {
             let files = match &args.sandbox_dir {
                 Some(dir) if !dir.is_dir() => {
-                    return Err(CommandError::usage(format!(
+                    return Err(ExitError::usage(format!(
                         "--sandbox-dir {} is not a directory",
                         dir.display()
                     )));
@@ -164,8 +139,7 @@ pub async fn build_backends(
                 scenario: args.scenario.clone(),
                 seed: args.seed,
             };
-            let sandbox =
-                Arc::new(Sandbox::new(options, clock.clone()).map_err(CommandError::usage)?);
+            let sandbox = Arc::new(Sandbox::new(options, clock.clone()).map_err(ExitError::usage)?);
             tracing::info!("{}", sandbox.describe());
             Ok(Backends {
                 label: format!("sandbox/{}", sandbox.scenario().name),
@@ -179,12 +153,12 @@ pub async fn build_backends(
     }
 }
 
-fn list_scenarios(args: &ServeArgs) -> Result<(), CommandError> {
+fn list_scenarios(args: &ServeArgs) -> Result<(), ExitError> {
     let files = match &args.sandbox_dir {
         Some(dir) => FixtureFiles::Directory(dir.clone()),
         None => FixtureFiles::Embedded,
     };
-    let scenarios = Sandbox::scenarios(&files).map_err(CommandError::failed)?;
+    let scenarios = Sandbox::scenarios(&files).map_err(ExitError::failed)?;
     for scenario in scenarios {
         println!("{:<16} {}", scenario.name, scenario.title);
         println!("{:<16} {}", "", scenario.summary);
@@ -192,14 +166,14 @@ fn list_scenarios(args: &ServeArgs) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn bearer_token(args: &ServeArgs) -> Result<Option<String>, CommandError> {
+fn bearer_token(args: &ServeArgs) -> Result<Option<String>, ExitError> {
     if let Some(path) = &args.token_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            CommandError::usage(format!("cannot read --token-file {}: {e}", path.display()))
+            ExitError::usage(format!("cannot read --token-file {}: {e}", path.display()))
         })?;
         let token = text.trim().to_string();
         if token.len() < 16 {
-            return Err(CommandError::usage(
+            return Err(ExitError::usage(
                 "the bearer token must be at least 16 characters",
             ));
         }
@@ -207,24 +181,24 @@ fn bearer_token(args: &ServeArgs) -> Result<Option<String>, CommandError> {
     }
     match std::env::var("OPSDECK_HTTP_TOKEN") {
         Ok(token) if token.trim().len() >= 16 => Ok(Some(token.trim().to_string())),
-        Ok(token) if !token.trim().is_empty() => Err(CommandError::usage(
+        Ok(token) if !token.trim().is_empty() => Err(ExitError::usage(
             "OPSDECK_HTTP_TOKEN must be at least 16 characters",
         )),
         _ => Ok(None),
     }
 }
 
-pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
+pub async fn run(args: ServeArgs) -> Result<(), ExitError> {
     if args.list_scenarios {
         return list_scenarios(&args);
     }
     let clock = clock_from(args.frozen_clock.as_deref())?;
     let policy = match &args.policy {
-        Some(path) => RemediationPolicy::from_file(path).map_err(CommandError::usage)?,
+        Some(path) => RemediationPolicy::from_file(path).map_err(ExitError::usage)?,
         None => RemediationPolicy::default(),
     };
     // Opened now: a server with nowhere private to audit must not start.
-    let guard = PolicyGuard::open(policy).map_err(CommandError::usage)?;
+    let guard = PolicyGuard::open(policy).map_err(ExitError::usage)?;
     if let Some(path) = guard.audit_path() {
         tracing::info!("remediation audit log: {}", path.display());
     }
@@ -239,7 +213,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
                 allowed_hosts: args.allow_host.clone(),
                 allow_unauthenticated_remediation: args.http_allow_unauthenticated_remediation,
             };
-            crate::server::http::check_bind(&options).map_err(CommandError::usage)?;
+            crate::server::http::check_bind(&options).map_err(ExitError::usage)?;
             // The flags' ranges are checked by clap; they fit a usize.
             let limits = HttpLimits {
                 max_sessions: usize::try_from(args.http_max_sessions).unwrap_or(usize::MAX),
@@ -250,8 +224,8 @@ pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
             };
             serve_http_with_limits(server, options, limits)
                 .await
-                .map_err(CommandError::failed)
+                .map_err(ExitError::failed)
         }
-        None => serve_stdio(server).await.map_err(CommandError::failed),
+        None => serve_stdio(server).await.map_err(ExitError::failed),
     }
 }

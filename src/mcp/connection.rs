@@ -18,9 +18,9 @@ use tokio::sync::{Notify, RwLock, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{ServerSpec, ServerTransport};
 use super::outage::{Outage, clip, seconds};
 use super::transport::{self, StdioChild};
+use crate::config::servers::{ServerSpec, ServerTransport};
 use listing::ListingError;
 
 /// What the status bar and the trace show about a server.

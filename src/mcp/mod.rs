@@ -6,8 +6,6 @@
 //! time out, and shutdown returns within [`SHUTDOWN_DEADLINE`] whatever the peers do.
 
 pub mod catalog;
-pub mod child_env;
-pub mod config;
 mod connection;
 mod outage;
 mod transport;
@@ -29,7 +27,7 @@ pub fn result_texts(result: &CallToolResult) -> Vec<String> {
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect()
 }
-pub use config::ServerSpec;
+pub use crate::config::servers::ServerSpec;
 pub use connection::ConnectionState;
 use connection::ServerConnection;
 

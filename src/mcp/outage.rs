@@ -114,11 +114,7 @@ pub(super) fn seconds(duration: Duration) -> String {
 /// A peer's error text as kept in a state or a message: at most 300 characters
 /// (a hostile server's error can be megabytes).
 pub(super) fn clip(text: &str) -> String {
-    const MAX: usize = 300;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
+    crate::support::text::clip(text, 300)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use super::child_env;
-use super::config::ServerSpec;
+use crate::config::child_env;
+use crate::config::servers::ServerSpec;
 
 mod stderr;
 
@@ -37,7 +37,7 @@ pub(super) struct StdioProcess {
 /// (and what `serve` reads when the command is opsdeck itself); its stderr goes to
 /// the log; it leads its own process group, so stopping it stops what it started.
 pub(super) fn spawn_stdio(spec: &ServerSpec) -> Result<StdioProcess, String> {
-    let super::config::ServerTransport::Stdio {
+    let crate::config::servers::ServerTransport::Stdio {
         command,
         args,
         env,

@@ -118,7 +118,7 @@ impl PolicyGuard {
         let audit_path = policy
             .audit_log
             .clone()
-            .or_else(|| crate::logging::log_dir().map(|dir| dir.join(AUDIT_FILE_NAME)));
+            .or_else(|| crate::config::paths::log_dir().map(|dir| dir.join(AUDIT_FILE_NAME)));
         PolicyGuard::with_audit_path(policy, audit_path)
     }
 
@@ -166,7 +166,7 @@ impl PolicyGuard {
     /// Whether the attempt may go ahead; the refusal says which rule and what to do.
     pub fn check(&self, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), String> {
         let key = format!("{}:{}", attempt.tool, attempt.target);
-        let mut state = crate::backends::rest::lock(&self.state);
+        let mut state = crate::support::sync::lock(&self.state);
         if attempt.dry_run {
             state.previews.insert(key, now);
             return Ok(());

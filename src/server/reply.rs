@@ -10,6 +10,7 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
 
 use crate::backends::BackendError;
+pub use crate::support::text::{MAX_ERROR_CHARS, clip_error_text};
 
 pub type ToolResult = Result<CallToolResult, McpError>;
 
@@ -97,35 +98,6 @@ pub fn error_result(error: &ToolError) -> CallToolResult {
     ))])
 }
 
-/// Longest unbroken word an error quotes whole (ARM ids and URLs fit).
-const MAX_ERROR_WORD_CHARS: usize = 300;
-/// Longest error text; the start and the end (where the advice is) are kept.
-pub const MAX_ERROR_CHARS: usize = 4_000;
-
-/// An error as it may be sent back: errors quote what the caller sent, and a
-/// caller may send megabytes. Each overlong word is cut to its start, then an
-/// overlong text keeps its start and its end (where the advice is).
-pub fn clip_error_text(text: &str) -> String {
-    let words: Vec<std::borrow::Cow<'_, str>> = text
-        .split(' ')
-        .map(|word| match word.char_indices().nth(MAX_ERROR_WORD_CHARS) {
-            Some((cut, _)) => format!("{}…({} bytes)", &word[..cut], word.len()).into(),
-            None => word.into(),
-        })
-        .collect();
-    let joined = words.join(" ");
-    let count = joined.chars().count();
-    if count <= MAX_ERROR_CHARS {
-        return joined;
-    }
-    let head: String = joined.chars().take(MAX_ERROR_CHARS * 3 / 4).collect();
-    let tail: String = joined.chars().skip(count - MAX_ERROR_CHARS / 4).collect();
-    format!(
-        "{head} …[{} characters cut]… {tail}",
-        count - MAX_ERROR_CHARS
-    )
-}
-
 /// Clamps a caller's `limit`, saying so in the error when it is out of range.
 pub fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<usize, ToolError> {
     match limit {
@@ -137,43 +109,5 @@ pub fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<usize, 
             "limit {n} is above the maximum of {max}; page with continuation_token instead"
         ))),
         Some(n) => Ok(n as usize),
-    }
-}
-
-/// Shortens long text for summaries, on a character boundary.
-pub fn clip(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max_chars).collect();
-    format!("{cut}…")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_huge_quoted_word_is_cut_and_the_advice_kept() {
-        let huge = "x".repeat(10 << 20);
-        let text = clip_error_text(&format!("pipeline '{huge}' not found; known: a, b"));
-        assert!(text.len() < 1_000, "{} bytes", text.len());
-        assert!(text.ends_with("not found; known: a, b"), "{text}");
-        assert!(text.contains("10485762 bytes"), "{text}");
-    }
-
-    #[test]
-    fn a_huge_text_of_short_words_keeps_its_start_and_end() {
-        let words = "ab ".repeat(2 << 20);
-        let text = clip_error_text(&format!("since: '{words}' is not a time: use 6h"));
-        assert!(text.chars().count() < MAX_ERROR_CHARS + 100);
-        assert!(text.starts_with("since: 'ab ab"), "{text}");
-        assert!(text.ends_with("is not a time: use 6h"), "{text}");
-    }
-
-    #[test]
-    fn ordinary_errors_are_untouched() {
-        let text = "limit 5000 is above the maximum of 2000; page with continuation_token instead";
-        assert_eq!(clip_error_text(text), text);
     }
 }

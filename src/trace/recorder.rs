@@ -42,7 +42,7 @@ pub struct Recorder {
 
 /// `$XDG_STATE_HOME/opsdeck/traces/` (next to the logs).
 pub fn default_dir() -> Option<PathBuf> {
-    crate::logging::state_dir().map(|state| state.join("traces"))
+    crate::config::paths::state_dir().map(|state| state.join("traces"))
 }
 
 /// A new file name for a session: `console-20261123-034200-4711.jsonl`.
@@ -324,7 +324,7 @@ mod tests {
     /// deltas, through the stream redactor as `ask` and the console send them.
     #[test]
     fn streamed_deltas_leave_no_secret_and_no_tail_in_the_trace() {
-        use crate::trace::redact::StreamRedactor;
+        use crate::trace::redact::{RedactEvents, StreamRedactor};
         let path = temp("streamed");
         let recorder = Recorder::create(&path, &header()).unwrap();
         let mut stream = StreamRedactor::new();

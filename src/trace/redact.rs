@@ -1,78 +1,15 @@
-//! Secret redaction, applied before anything leaves the process as text: the
-//! session trace, the log file, the screen and exports. A secret is replaced by
-//! a marker that says what kind of secret was removed, e.g.
-//! `[redacted: storage account key]`, so a reader knows something was there
-//! without learning it.
-//!
-//! Three layers: patterns in free text ([`rules`]: connection strings, SAS
-//! signatures, bearer and basic credentials, JWTs, cloud and SaaS token
-//! families, PEM private keys, passwords in URLs, `password=…`-style pairs in
-//! their shell, header, URL-encoded, XML and JSON-as-text spellings, and
-//! `NAME_TOKEN=…`-style variables); in JSON ([`json`]), the values of keys
-//! named like secrets, whole subtrees included; and, for text that arrives in
-//! pieces, a [`StreamRedactor`] that redacts whole lines so a secret split
-//! across two pieces is still seen whole.
-//!
-//! Each string is screened once by one `RegexSet` of every rule; only the
-//! rules that matched rewrite it, and text with no secret is borrowed as is.
+//! Redaction of what the trace, the screen and exports hold: runs, agent
+//! events and trace messages. The rules themselves are in
+//! [`crate::support::redact`], re-exported here so one path serves both.
 
 use std::borrow::Cow;
 
-use regex::Captures;
 use serde_json::Value;
 
 use super::schema::TraceMessage;
 use crate::agent::events::AgentEvent;
 use crate::model::run::PipelineRun;
-
-mod json;
-mod rules;
-mod stream;
-
-pub use super::terminal::{for_screen, terminal_safe};
-pub use json::{is_secret_key, value};
-use rules::RULES;
-pub use stream::StreamRedactor;
-
-/// Text with every secret it carries replaced by a marker; borrowed when there was none.
-pub fn text(input: &str) -> Cow<'_, str> {
-    let Cow::Owned(mut out) = one_pass(input) else {
-        return Cow::Borrowed(input);
-    };
-    // Rules overlap: a rewrite can expose a match another rule missed (or end
-    // one it made). Passes until nothing changes, so redacting twice never
-    // changes what once gave; text without secrets takes the one pass above.
-    for _ in 1..MAX_PASSES {
-        match one_pass(&out) {
-            Cow::Borrowed(_) => break,
-            Cow::Owned(next) => out = next,
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Enough passes for rewrites that expose further matches to settle.
-const MAX_PASSES: usize = 6;
-
-/// Every rule whose pattern occurs, once; borrowed back when nothing changed.
-fn one_pass(input: &str) -> Cow<'_, str> {
-    let mut out = Cow::Borrowed(input);
-    for rule in RULES.matching(input) {
-        if let Cow::Owned(replaced) = rule
-            .pattern
-            .replace_all(&out, |caps: &Captures| rule.replacement(caps))
-            // A match that held no secret ("Basic authentication") changes nothing.
-            && replaced != *out
-        {
-            out = Cow::Owned(replaced);
-        }
-    }
-    out
-}
-
-fn is_marker(text: &str) -> bool {
-    text.starts_with("[redacted")
-}
+pub use crate::support::redact::*;
 
 /// A run as the board and the trace may hold it: its message, trigger name,
 /// environment and every parameter redacted (a connection string or a storage
@@ -89,12 +26,6 @@ pub fn run(mut run: PipelineRun) -> PipelineRun {
         }
     }
     run
-}
-
-fn in_place(text: &mut String) {
-    if let Cow::Owned(redacted) = self::text(text) {
-        *text = redacted;
-    }
 }
 
 /// An agent event with every text and JSON payload redacted: what the screen,
@@ -171,6 +102,40 @@ impl Clean {
 
     pub fn into_inner(self) -> TraceMessage {
         self.0
+    }
+}
+
+/// Agent events through a [`StreamRedactor`]: the stream of one answer.
+pub trait RedactEvents {
+    /// Redacts one agent event of a stream: a text delta through
+    /// [`StreamRedactor::push`] (nothing when its line is not complete), any
+    /// other event through [`event`], preceded by what the answer still held
+    /// (as a `TextDelta`) unless it is `Usage`, which can arrive mid-answer.
+    fn redact_event(&mut self, event: AgentEvent) -> Vec<AgentEvent>;
+}
+
+impl RedactEvents for StreamRedactor {
+    fn redact_event(&mut self, event: AgentEvent) -> Vec<AgentEvent> {
+        match event {
+            AgentEvent::TextDelta { text } => {
+                let safe = self.push(&text);
+                if safe.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![AgentEvent::TextDelta { text: safe }]
+                }
+            }
+            usage @ AgentEvent::Usage { .. } => vec![usage],
+            other => {
+                let rest = self.finish();
+                let mut out = Vec::with_capacity(2);
+                if !rest.is_empty() {
+                    out.push(AgentEvent::TextDelta { text: rest });
+                }
+                out.push(self::event(other));
+                out
+            }
+        }
     }
 }
 

@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use super::reader::Trace;
 use super::schema::{Record, TraceMessage};
-use super::{terminal, transcript};
+use super::transcript;
 use crate::agent::events::AgentEvent;
 use crate::model::run::RunStatus;
+use crate::support::terminal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -47,11 +48,11 @@ pub(super) fn result_summary(result: &Value) -> String {
             _ => other.to_string(),
         },
     };
-    crate::server::reply::clip(text.lines().next().unwrap_or(""), 200)
+    crate::support::text::clip(text.lines().next().unwrap_or(""), 200)
 }
 
 pub(super) fn compact(value: &Value) -> String {
-    crate::server::reply::clip(&value.to_string(), 300)
+    crate::support::text::clip(&value.to_string(), 300)
 }
 
 fn markdown(trace: &Trace) -> String {
@@ -85,7 +86,7 @@ fn markdown(trace: &Trace) -> String {
                     let message = if first.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", crate::server::reply::clip(first, 240))
+                        format!(": {}", crate::support::text::clip(first, 240))
                     };
                     (
                         r,

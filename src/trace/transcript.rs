@@ -23,9 +23,9 @@ use super::blocks::{self, Limits};
 use super::reader::{self, Skipped, Trace};
 use super::replay::{compact, result_summary};
 use super::schema::{Header, Record, TraceMessage};
-use super::terminal::terminal_safe;
 use crate::agent::events::AgentEvent;
 use crate::model::run::RunStatus;
+use crate::support::terminal::terminal_safe;
 
 /// Bytes per block: big enough that per-block costs vanish, small enough
 /// that a few blocks in flight per core keep memory low.

@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use self::api::{AirflowApi, AirflowAuth, ApiVersion, JwtSource, RunFilter};
 use self::logs::{error_from_log, is_missing_log, log_events};
 use self::wire::{TaskInstance, split_run_key};
-use crate::backends::azure::config::env_value;
 use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
 use crate::backends::rest::{RestClient, RestError, RetryPolicy, checked_endpoint, url_with};
@@ -28,6 +27,7 @@ use crate::backends::{
     BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
     RerunRequest, RunPage, RunQuery,
 };
+use crate::config::env::env_value;
 use crate::model::estate::{
     ActivityDependency, ActivityInfo, EstateCatalog, LoadError, PipelineInfo,
 };

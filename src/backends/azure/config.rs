@@ -6,6 +6,7 @@
 //! `AZURE_LOG_ANALYTICS_WORKSPACE_ID`); several environments or factories take a
 //! TOML file (`--azure-config`, see `assets/azure.example.toml`).
 
+pub use crate::config::env::{Lookup, env_value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -81,9 +82,6 @@ struct FileEnvironment {
     #[serde(default)]
     terraform_plans: Option<PathBuf>,
 }
-
-/// How the process environment is read (injectable for tests).
-pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl AzureSettings {
     /// Settings from a TOML file, with the environment's endpoint overrides on top.
@@ -279,13 +277,6 @@ impl AzureSettings {
         }
         Ok(())
     }
-}
-
-/// A variable's value, trimmed; unset and blank are the same.
-pub fn env_value(lookup: Lookup, name: &str) -> Option<String> {
-    lookup(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 fn split_list(raw: &str) -> Vec<String> {

@@ -140,7 +140,7 @@ fn output_lines(output: &Value, run: &PipelineRun, task: &RunTask) -> Vec<LogLin
             LogLevel::Info,
             format!(
                 "notebook exited with: {}",
-                crate::server::reply::clip(result.trim(), 4_000)
+                crate::support::text::clip(result.trim(), 4_000)
             ),
         ));
     }
@@ -158,7 +158,7 @@ fn output_lines(output: &Value, run: &PipelineRun, task: &RunTask) -> Vec<LogLin
             .filter(|t| !t.trim().is_empty())
         {
             message.push('\n');
-            message.push_str(&crate::server::reply::clip(trace.trim_end(), 4_000));
+            message.push_str(&crate::support::text::clip(trace.trim_end(), 4_000));
         }
         lines.push(line(stamp, LogLevel::Error, message));
     }

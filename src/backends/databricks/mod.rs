@@ -16,7 +16,6 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 use self::wire::{Run, failure_from_output};
-use crate::backends::azure::config::env_value;
 use crate::backends::cache::TtlCache;
 use crate::backends::rest::{
     Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, checked_endpoint, url_with,
@@ -25,6 +24,7 @@ use crate::backends::{
     BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
     RunQuery,
 };
+use crate::config::env::env_value;
 use crate::model::estate::{ActivityDependency, ActivityInfo, EstateCatalog, PipelineInfo};
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunError, RunStatus};
 use crate::model::time::SharedClock;

@@ -264,7 +264,7 @@ pub fn failure_from_output(output: &Value) -> Option<(RunError, Option<String>)>
         .get("error_trace")
         .and_then(Value::as_str)
         .filter(|t| !t.trim().is_empty())
-        .map(|t| crate::server::reply::clip(t, 4_000));
+        .map(|t| crate::support::text::clip(t, 4_000));
     Some((
         RunError {
             code,

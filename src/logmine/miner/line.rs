@@ -275,14 +275,7 @@ pub(crate) fn head_line(event: &str) -> &str {
 /// Longest prefix of `s` that is at most `max` bytes and ends on a char
 /// boundary.
 pub(crate) fn truncate_at_char_boundary(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while end > 0 && !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    crate::support::text::prefix_within(s, max)
 }
 
 #[cfg(test)]

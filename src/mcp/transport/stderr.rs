@@ -155,7 +155,7 @@ fn loggable(line: &[u8], overflow: usize) -> String {
         kept = &line[..cut];
     }
     let text = String::from_utf8_lossy(kept);
-    let redacted = crate::trace::redact::text(&text);
+    let redacted = crate::support::redact::text(&text);
     let mut shown = visible(&redacted).into_owned();
     if let Some((cut, _)) = shown.char_indices().nth(MAX_LOGGED_CHARS) {
         dropped = dropped.saturating_add(shown.len() - cut);

@@ -12,7 +12,8 @@ use crate::backends::{LogQuery, MessageCount};
 use crate::logmine::{MinerConfig, TemplateMiner};
 use crate::model::log::{LogLevel, LogLine};
 use crate::server::OpsdeckServer;
-use crate::server::reply::{Outcome, ToolError, ToolResult, check_limit, clip, respond};
+use crate::server::reply::{Outcome, ToolError, ToolResult, check_limit, respond};
+use crate::support::text::clip;
 
 /// The most lines one fetch_logs call returns.
 pub const MAX_LOG_LINES: u32 = 2_000;

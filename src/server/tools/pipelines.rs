@@ -13,7 +13,8 @@ use crate::model::graph::Reached;
 use crate::model::run::{PipelineRun, RunStatus, TriggerRun};
 use crate::model::time::TimeWindow;
 use crate::server::OpsdeckServer;
-use crate::server::reply::{Outcome, ToolError, ToolResult, check_limit, clip, respond};
+use crate::server::reply::{Outcome, ToolError, ToolResult, check_limit, respond};
+use crate::support::text::clip;
 
 /// The most runs one list_pipeline_runs page holds.
 pub const MAX_RUN_PAGE: u32 = 500;

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::backends::RunQuery;
 use crate::model::run::{ActivityRun, PipelineRun, RunStatus};
 use crate::server::OpsdeckServer;
-use crate::server::reply::{Outcome, ToolError, ToolResult, clip, respond};
+use crate::server::reply::{Outcome, ToolError, ToolResult, respond};
+use crate::support::text::clip;
 
 /// Activity types that only wrap others: their errors repeat an inner activity's.
 pub(crate) const CONTAINER_TYPES: &[&str] = &[

@@ -27,9 +27,10 @@ use crate::backends::RunQuery;
 use crate::model::estate::EstateCatalog;
 use crate::model::run::{PipelineRun, RunStatus};
 use crate::model::secret::SecretRiskLevel;
+use crate::ops::classify::{FailureCategory, classify};
 use crate::server::OpsdeckServer;
-use crate::server::reply::{Outcome, ToolError, ToolResult, clip, respond};
-use crate::triage::classify::{FailureCategory, classify};
+use crate::server::reply::{Outcome, ToolError, ToolResult, respond};
+use crate::support::text::clip;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TriageParams {

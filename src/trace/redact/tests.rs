@@ -497,6 +497,7 @@ fn runs_changed_records_reach_the_trace_redacted() {
 }
 
 mod shapes;
+mod stream_events;
 
 #[test]
 fn a_begin_line_without_its_end_hides_only_what_can_be_key() {

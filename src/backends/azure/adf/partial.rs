@@ -59,10 +59,7 @@ fn missing_permission(message: &str) -> Option<&str> {
 }
 
 fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
+    crate::support::text::clip(text, MAX_QUOTED_CHARS)
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::model::estate::EstateCatalog;
-use crate::server::reply::{ToolError, clip};
+use crate::server::reply::ToolError;
+use crate::support::text::clip;
 
 /// Longest reason kept for one gap.
 const MAX_WHY_CHARS: usize = 300;

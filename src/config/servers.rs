@@ -23,6 +23,7 @@ use std::time::Duration;
 use members::{Members, TopLevel};
 
 use super::child_env;
+use crate::support::exit::ExitError;
 
 /// The default time a tool call may take.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -407,6 +408,40 @@ fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<S
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The config file in force: `--mcp-config`, else the user's `mcp.json` when it exists.
+fn config_file(explicit: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    explicit
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| default_path().filter(|p| p.exists()))
+}
+
+/// True when servers come from a config file rather than the built-in sandbox.
+pub fn configured(explicit: Option<&std::path::Path>) -> bool {
+    config_file(explicit).is_some()
+}
+
+/// The servers to use: `--mcp-config`, else the user's config file, else the
+/// built-in server (`opsdeck serve` with `builtin_args`).
+pub fn server_specs(
+    explicit: Option<&std::path::Path>,
+    builtin_args: Vec<String>,
+) -> Result<Vec<ServerSpec>, ExitError> {
+    if let Some(path) = config_file(explicit) {
+        let parsed = load(&path).map_err(|e| ExitError::usage(e.0))?;
+        // A key the config reader could not use is said where the user looks.
+        for warning in &parsed.warnings {
+            eprintln!("opsdeck: {}", crate::support::terminal::for_screen(warning));
+        }
+        return Ok(parsed.servers);
+    }
+    let executable = std::env::current_exe().map_err(|e| {
+        ExitError::failed(format!(
+            "cannot find this executable to start the built-in server: {e}"
+        ))
+    })?;
+    Ok(vec![ServerSpec::builtin(executable, builtin_args)])
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use super::reader::Trace;
-use super::schema::{RunChange, TraceMessage};
 use crate::agent::events::AgentEvent;
-use crate::app::update::{App, Msg, ServerStatus, update};
+use crate::console::app::update::{App, Msg, ServerStatus, update};
 use crate::model::run::{PipelineRun, RunStatus};
+use crate::trace::reader::Trace;
+use crate::trace::schema::{RunChange, TraceMessage};
 
 /// The little the capture remembers between messages.
 #[derive(Debug, Default)]

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use crate::app::update::{App, Prompt};
+use crate::console::app::update::{App, Prompt};
 
 pub fn draw_prompt(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = match (&app.prompt, &app.flash) {

@@ -212,7 +212,7 @@ fn triage_from_the_board_asks_in_the_chat() {
     );
     assert_eq!(app.focus, Pane::Chat);
     assert!(
-        matches!(app.chat.entries.last(), Some(crate::app::chat::ChatEntry::User(q)) if q.contains("r9"))
+        matches!(app.chat.entries.last(), Some(crate::console::app::chat::ChatEntry::User(q)) if q.contains("r9"))
     );
 }
 

@@ -12,8 +12,8 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::markdown;
 use super::theme::Theme;
-use crate::app::chat::{ChatEntry, ToolCallStatus};
-use crate::app::update::App;
+use crate::console::app::chat::{ChatEntry, ToolCallStatus};
+use crate::console::app::update::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Block) {
     let inner = block.inner(area);
@@ -21,7 +21,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let input_height = super::layout::input_height(app);
+    let input_height = crate::console::app::layout::input_height(app);
     let [transcript, input] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(input_height + 1)]).areas(inner);
     let lines = transcript_window(app, transcript.width, transcript.height as usize, theme);

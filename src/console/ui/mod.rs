@@ -4,7 +4,6 @@
 pub mod board;
 pub mod chat;
 pub mod inspector;
-pub mod layout;
 pub mod markdown;
 pub mod overlay;
 pub mod status;
@@ -16,7 +15,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::update::{App, Pane};
+use crate::console::app::layout;
+use crate::console::app::update::{App, Pane};
 use theme::Theme;
 
 /// Paints the whole console.

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::runner::{ApprovalAsk, Approver, Decision};
-use crate::app::approval::{ApprovalRequest, hidden_paths};
-use crate::app::update::Msg;
+use crate::console::app::approval::{ApprovalRequest, hidden_paths};
+use crate::console::app::update::Msg;
 
 /// The decisions the dialogs are waiting for, by call id.
 #[derive(Debug, Clone, Default)]

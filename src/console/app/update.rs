@@ -322,10 +322,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Click { column, row } => {
             let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
             let position = ratatui::layout::Position::new(column, row);
-            if let Some((pane, _)) = crate::ui::layout::areas(screen, app.focus, app.zoomed)
-                .panes
-                .into_iter()
-                .find(|(_, rect)| rect.contains(position))
+            if let Some((pane, _)) =
+                crate::console::app::layout::areas(screen, app.focus, app.zoomed)
+                    .panes
+                    .into_iter()
+                    .find(|(_, rect)| rect.contains(position))
             {
                 app.focus = pane;
             }
@@ -419,7 +420,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 }
 
 fn first_line(text: &str) -> String {
-    crate::server::reply::clip(text.lines().next().unwrap_or(""), 160)
+    crate::support::text::clip(text.lines().next().unwrap_or(""), 160)
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -567,7 +568,7 @@ fn on_dialog_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
     // What is not on screen cannot be approved: below the console's minimum
     // size the dialog is not drawn.
     let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
-    if approved && crate::ui::layout::too_small(screen) {
+    if approved && crate::console::app::layout::too_small(screen) {
         app.flash = Some((
             true,
             "the terminal is too small to show the approval dialog: enlarge it to approve (n refuses)"
@@ -926,15 +927,15 @@ fn on_inspector_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
 
 impl App {
     fn chat_rows(&self) -> usize {
-        crate::ui::layout::rows_of(self, Pane::Chat).max(1)
+        crate::console::app::layout::rows_of(self, Pane::Chat).max(1)
     }
 
     fn board_rows(&self) -> usize {
-        crate::ui::layout::rows_of(self, Pane::Board).max(1)
+        crate::console::app::layout::rows_of(self, Pane::Board).max(1)
     }
 
     fn inspector_rows(&self) -> usize {
-        crate::ui::layout::rows_of(self, Pane::Inspector).max(1)
+        crate::console::app::layout::rows_of(self, Pane::Inspector).max(1)
     }
 }
 

@@ -8,11 +8,11 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::board::short_duration;
 use super::theme::{Theme, status_symbol};
-use crate::app::approval::ApprovalRequest;
-use crate::app::command::COMMANDS;
-use crate::app::details::{DetailsView, RunDetails};
-use crate::app::keymap::Scope;
-use crate::app::update::{App, Overlay};
+use crate::console::app::approval::ApprovalRequest;
+use crate::console::app::command::COMMANDS;
+use crate::console::app::details::{DetailsView, RunDetails};
+use crate::console::app::keymap::Scope;
+use crate::console::app::update::{App, Overlay};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(overlay) = &app.overlay else {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::app::keymap::{Keymap, Scope};
+use crate::console::app::keymap::{Keymap, Scope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +64,7 @@ impl Default for ConsoleConfig {
 
 /// `$XDG_CONFIG_HOME/opsdeck/config.toml`, else `~/.config/opsdeck/config.toml`.
 pub fn default_path() -> Option<PathBuf> {
-    crate::mcp::config::default_path().map(|p| p.with_file_name("config.toml"))
+    crate::config::servers::default_path().map(|p| p.with_file_name("config.toml"))
 }
 
 /// The explicit file (which must exist), else the default file when it exists, else defaults.
@@ -120,7 +120,7 @@ pub fn parse(text: &str) -> Result<ConsoleConfig, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::keymap::Action;
+    use crate::console::app::keymap::Action;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     #[test]

@@ -14,7 +14,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::ui::theme::Theme;
+use crate::console::ui::theme::Theme;
 
 const BULLET: &str = "•";
 const QUOTE_BAR: &str = "│ ";

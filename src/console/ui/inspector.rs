@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::theme::Theme;
-use crate::app::inspector::{CallState, InspectedCall, OpenCall};
-use crate::app::update::App;
+use crate::console::app::inspector::{CallState, InspectedCall, OpenCall};
+use crate::console::app::update::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Block) {
     let inner = block.inner(area);

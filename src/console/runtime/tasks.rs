@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::agent::policy::{SharedPolicy, Standing, runs_without_asking};
-use crate::app::update::ServerStatus;
+use crate::console::app::update::ServerStatus;
 use crate::mcp::catalog::CatalogTool;
 use crate::mcp::{ConnectionState, McpHost};
 use crate::model::run::PipelineRun;
@@ -119,7 +119,7 @@ async fn call_structured(
     let text = crate::mcp::result_texts(&result);
     if result.is_error == Some(true) {
         // Redacted before it is clipped: a clip could cut a secret out of its pattern.
-        return Err(crate::server::reply::clip(
+        return Err(crate::support::text::clip(
             &redact::text(&text.join(" ")),
             300,
         ));
@@ -145,7 +145,7 @@ pub fn server_statuses(host: &McpHost) -> Vec<ServerStatus> {
                     false,
                     format!(
                         "down: {} (retry {attempt} in {}s)",
-                        crate::server::reply::clip(&redact::text(&error), 80),
+                        crate::support::text::clip(&redact::text(&error), 80),
                         retry_in_ms.div_ceil(1000)
                     ),
                 ),

@@ -15,7 +15,7 @@ use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use unicode_width::UnicodeWidthStr;
 
-use crate::trace::terminal::is_invisible_format;
+use crate::support::terminal::is_invisible_format;
 
 /// A backend that neutralises control characters in cells, then draws with `inner`.
 pub struct ScreenGuard<B: Backend> {

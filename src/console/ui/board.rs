@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 
 use super::theme::{Theme, status_symbol};
-use crate::app::board::TREND_LEN;
-use crate::app::update::App;
+use crate::console::app::board::TREND_LEN;
+use crate::console::app::update::App;
 use crate::model::run::PipelineRun;
 
 /// "12/240 · prod · sort start · failed · refreshed 4s ago" (or why it is stale).

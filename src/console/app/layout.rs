@@ -9,7 +9,7 @@
 
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 
-use crate::app::update::{App, Pane};
+use crate::console::app::update::{App, Pane};
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;

@@ -17,7 +17,7 @@ use regex::Regex;
 
 use super::rules::{JSON_NAMES, PEM_BEGIN, PEM_END, PRIVATE_KEY, spans};
 use super::text;
-use crate::agent::events::AgentEvent;
+use crate::support::text::floor_boundary;
 
 /// The most text held back for context before some of it is let out anyway.
 pub const MAX_PENDING: usize = 8 * 1024;
@@ -107,35 +107,6 @@ impl StreamRedactor {
             Mode::Text => text(&rest).into_owned(),
             // The marker was written when the key began.
             Mode::PrivateKey | Mode::Secret => String::new(),
-        }
-    }
-
-    /// Redacts one agent event of a stream: a text delta through [`push`]
-    /// (nothing when its line is not complete), any other event through
-    /// [`super::event`], preceded by what the answer still held (as a
-    /// `TextDelta`) unless it is `Usage`, which can arrive mid-answer.
-    ///
-    /// [`push`]: StreamRedactor::push
-    pub fn redact_event(&mut self, event: AgentEvent) -> Vec<AgentEvent> {
-        match event {
-            AgentEvent::TextDelta { text } => {
-                let safe = self.push(&text);
-                if safe.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![AgentEvent::TextDelta { text: safe }]
-                }
-            }
-            usage @ AgentEvent::Usage { .. } => vec![usage],
-            other => {
-                let rest = self.finish();
-                let mut out = Vec::with_capacity(2);
-                if !rest.is_empty() {
-                    out.push(AgentEvent::TextDelta { text: rest });
-                }
-                out.push(super::event(other));
-                out
-            }
         }
     }
 
@@ -296,15 +267,6 @@ impl StreamRedactor {
         let runs_on = at == pending.len() && matches.iter().any(|span| span.end == at);
         (at, runs_on)
     }
-}
-
-/// The largest char boundary at or before `at`.
-fn floor_boundary(text: &str, at: usize) -> usize {
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 /// The start of the line that holds byte `at`.

@@ -4,10 +4,12 @@
 
 pub mod approval;
 pub mod board;
+pub mod capture;
 pub mod chat;
 pub mod command;
 pub mod details;
 pub mod inspector;
 pub mod json_view;
 pub mod keymap;
+pub mod layout;
 pub mod update;
