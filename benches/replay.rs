@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use opsdeck::trace::reader;
-use opsdeck::trace::transcript;
+use opsdeck::trace::render::text as transcript;
 
 const OPSDECK: &str = env!("CARGO_BIN_EXE_opsdeck");
 

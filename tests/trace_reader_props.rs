@@ -2,7 +2,8 @@
 //! edits (cut, byte flips, inserted or deleted lines) of a valid trace. It
 //! either reads something or says why nothing could be read.
 
-use opsdeck::trace::{reader, transcript};
+use opsdeck::trace::reader;
+use opsdeck::trace::render::text as transcript;
 use proptest::prelude::*;
 
 const VALID: &str = concat!(
@@ -166,7 +167,7 @@ proptest! {
         result in any::<String>(),
         kind in any::<String>(),
     ) {
-        use opsdeck::trace::replay::{Format, render};
+        use opsdeck::trace::render::{Format, render};
         let user = serde_json::json!({"seq": 1, "at": "2026-11-23T03:42:01Z", "type": "agent",
             "event": {"event": "user_message", "text": question}});
         let finished = serde_json::json!({"seq": 2, "at": "2026-11-23T03:42:02Z", "type": "agent",

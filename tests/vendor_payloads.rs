@@ -3,12 +3,12 @@
 
 mod common;
 
-use opsdeck::backends::azure::keyvault::parse_secret_list;
-use opsdeck::backends::factory::Factory;
-use opsdeck::backends::factory::{
+use opsdeck::backends::adf_definitions::Factory;
+use opsdeck::backends::adf_definitions::{
     DatasetProperties, FactoryResource, LinkedServiceProperties, PipelineProperties,
     TriggerProperties,
 };
+use opsdeck::backends::azure::keyvault::parse_secret_list;
 use opsdeck::model::run::BackendKind;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -7,11 +7,11 @@
 //! and recovery mode, Key Vault secret listing, ARM resource listing), so the
 //! sandbox is one implementation among the real ones.
 
+pub mod adf_definitions;
 pub mod airflow;
 pub mod azure;
 pub mod cache;
 pub mod databricks;
-pub mod factory;
 pub mod logfiles;
 pub mod rest;
 pub mod sandbox;

@@ -12,8 +12,8 @@ use crate::mcp::{ConnectionState, McpHost};
 use crate::support::exit::ExitError;
 use crate::trace::reader;
 use crate::trace::redact::{for_screen, terminal_safe};
-use crate::trace::replay::{self, Format};
-use crate::trace::transcript;
+use crate::trace::render::text as transcript;
+use crate::trace::render::{self as replay, Format};
 use crate::trace::verify::Verdict;
 
 /// The whole trace, read within bounds (a device or a pipe that never ends

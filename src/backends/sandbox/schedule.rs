@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::backends::factory::Recurrence;
+use crate::backends::adf_definitions::Recurrence;
 
 /// Fire times of `recurrence` in `[from, to]`, oldest first.
 ///

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::fixtures::{ErrorTemplate, LogTemplate};
 use super::rng;
 use super::world::{ForcedFailure, StaleInput, World};
-use crate::backends::factory::{Activity, activity_info, flatten};
+use crate::backends::adf_definitions::{Activity, activity_info, flatten};
 use crate::model::log::{LogLevel, LogLine};
 use crate::model::run::{InvokedBy, RunError, RunStatus};
 
@@ -770,7 +770,7 @@ fn fail_activity_error(activity: &Activity, stale: &[StaleInput]) -> ForcedFailu
     let code = activity
         .type_properties
         .get("errorCode")
-        .and_then(crate::backends::factory::string_or_expression)
+        .and_then(crate::backends::adf_definitions::string_or_expression)
         .unwrap_or_else(|| "FAIL".into());
     let details: Vec<String> = stale
         .iter()

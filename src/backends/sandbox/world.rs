@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use super::fixtures::{Effect, ErrorTemplate, EstateSettings, FixtureFiles, LogTemplate, Scenario};
-use crate::backends::factory::{Activity, Factory};
+use crate::backends::adf_definitions::{Activity, Factory};
 use crate::model::estate::{ActivityInfo, EstateCatalog};
 use crate::model::run::BackendKind;
 

@@ -611,7 +611,7 @@ impl Runtime {
             records: self.timeline.clone(),
             ..Trace::default()
         };
-        let document = crate::trace::replay::render(&trace, crate::trace::replay::Format::Markdown);
+        let document = crate::trace::render::render(&trace, crate::trace::render::Format::Markdown);
         let notice = match std::fs::write(&path, document) {
             Ok(()) => (
                 false,

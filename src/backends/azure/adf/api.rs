@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::wire::{QueryPage, WireActivityRun, WirePipelineRun};
-use crate::backends::factory::{
+use crate::backends::adf_definitions::{
     DatasetProperties, Factory, FactoryResource, LinkedServiceProperties, PipelineProperties,
     TriggerProperties,
 };

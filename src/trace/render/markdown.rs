@@ -1,61 +1,14 @@
-//! A trace as something to read: a transcript (`text`), an incident timeline
-//! for a postmortem (`markdown`), or the records as JSON. Pure formatting of
-//! what was recorded — it never calls a tool and needs no server or terminal.
+//! The incident timeline for a postmortem.
 
-use std::borrow::Cow;
 use std::fmt::Write;
 
-use serde_json::Value;
-
-use super::reader::Trace;
-use super::schema::{Record, TraceMessage};
-use super::transcript;
+use super::{compact, result_summary};
 use crate::agent::events::AgentEvent;
 use crate::model::run::RunStatus;
-use crate::support::terminal;
+use crate::trace::reader::Trace;
+use crate::trace::schema::{Record, TraceMessage};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Markdown,
-    Json,
-}
-
-/// The trace in `format`, safe to print on a terminal: text and markdown show
-/// any control character from the trace as `\xNN`, JSON escapes it.
-pub fn render(trace: &Trace, format: Format) -> String {
-    let (rendered, safe): (String, fn(&str) -> Cow<'_, str>) = match format {
-        Format::Text => return transcript::text(trace),
-        Format::Markdown => (markdown(trace), terminal::terminal_safe),
-        Format::Json => (json(trace), terminal::json_safe),
-    };
-    match safe(&rendered) {
-        Cow::Borrowed(_) => rendered,
-        Cow::Owned(safe) => safe,
-    }
-}
-
-/// The first line of a tool result: its first text part, else its JSON.
-pub(super) fn result_summary(result: &Value) -> String {
-    let text = match result {
-        Value::String(s) => s.clone(),
-        other => match other
-            .get("content")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first())
-        {
-            Some(Value::String(s)) => s.clone(),
-            _ => other.to_string(),
-        },
-    };
-    crate::support::text::clip(text.lines().next().unwrap_or(""), 200)
-}
-
-pub(super) fn compact(value: &Value) -> String {
-    crate::support::text::clip(&value.to_string(), 300)
-}
-
-fn markdown(trace: &Trace) -> String {
+pub(super) fn markdown(trace: &Trace) -> String {
     let mut out = String::from("# Incident timeline\n\n");
     if let Some(h) = &trace.header {
         let _ = writeln!(
@@ -198,19 +151,4 @@ fn markdown(trace: &Trace) -> String {
 /// Text for a table cell: one line, pipes escaped.
 fn cell(text: &str) -> String {
     text.replace('\n', " ").replace('|', "\\|")
-}
-
-fn json(trace: &Trace) -> String {
-    let skipped: Vec<Value> = trace
-        .skipped
-        .iter()
-        .map(|s| serde_json::json!({"line": s.line, "reason": s.reason}))
-        .collect();
-    let document = serde_json::json!({
-        "header": trace.header,
-        "records": trace.records,
-        "skipped": skipped,
-        "warnings": trace.warnings,
-    });
-    serde_json::to_string_pretty(&document).unwrap_or_default()
 }

@@ -19,13 +19,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use super::blocks::{self, Limits};
-use super::reader::{self, Skipped, Trace};
-use super::replay::{compact, result_summary};
-use super::schema::{Header, Record, TraceMessage};
+use super::{compact, result_summary};
 use crate::agent::events::AgentEvent;
 use crate::model::run::RunStatus;
 use crate::support::terminal::terminal_safe;
+use crate::trace::blocks::{self, Limits};
+use crate::trace::reader::{self, Skipped, Trace};
+use crate::trace::schema::{Header, Record, TraceMessage};
 
 /// Bytes per block: big enough that per-block costs vanish, small enough
 /// that a few blocks in flight per core keep memory low.
