@@ -13,7 +13,7 @@ use serde_json::json;
 use common::azure::{FakeApi, Reply, backends, quick_retries, settings, static_credential};
 use opsdeck::backends::azure::adf::api::AdfApi;
 use opsdeck::backends::azure::log_analytics::LogAnalyticsLogs;
-use opsdeck::backends::rest::RestClient;
+use opsdeck::backends::http::RestClient;
 use opsdeck::model::time::{FixedClock, SharedClock};
 
 const SUBSCRIPTION: &str = "12345678-1234-1234-1234-12345678abc";

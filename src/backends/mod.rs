@@ -12,8 +12,8 @@ pub mod airflow;
 pub mod azure;
 pub mod cache;
 pub mod databricks;
+pub mod http;
 pub mod logfiles;
-pub mod rest;
 pub mod sandbox;
 
 use std::sync::Arc;

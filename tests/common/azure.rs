@@ -24,7 +24,7 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use opsdeck::backends::Backends;
 use opsdeck::backends::azure::config::AzureSettings;
 use opsdeck::backends::azure::credential::{AzureCredential, Candidate, CredentialKind};
-use opsdeck::backends::rest::RetryPolicy;
+use opsdeck::backends::http::RetryPolicy;
 use opsdeck::model::time::SharedClock;
 
 /// One request as the server saw it.

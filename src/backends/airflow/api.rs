@@ -14,7 +14,7 @@ use super::wire::{
     Dag, DagCollection, DagRun, DagRunCollection, Task, TaskCollection, TaskInstance,
     TaskInstanceCollection, airflow_time,
 };
-use crate::backends::rest::{Authorizer, Call, RestClient, RestError, Safety, url_with};
+use crate::backends::http::{Authorizer, Call, RestClient, RestError, Safety, url_with};
 
 /// Airflow's largest page.
 pub const PAGE: usize = 100;

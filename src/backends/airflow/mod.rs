@@ -22,7 +22,7 @@ use self::logs::{error_from_log, is_missing_log, log_events};
 use self::wire::{TaskInstance, split_run_key};
 use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
-use crate::backends::rest::{RestClient, RestError, RetryPolicy, checked_endpoint, url_with};
+use crate::backends::http::{RestClient, RestError, RetryPolicy, checked_endpoint, url_with};
 use crate::backends::{
     BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
     RerunRequest, RunPage, RunQuery,

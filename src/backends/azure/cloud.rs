@@ -109,7 +109,7 @@ impl AzureCloud {
 }
 
 fn checked_override(what: &str, raw: &str) -> Result<Url, String> {
-    crate::backends::rest::checked_endpoint(&format!("the {what} endpoint"), raw, false)
+    crate::backends::http::checked_endpoint(&format!("the {what} endpoint"), raw, false)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use azure_identity::{
 
 use super::cloud::AzureCloud;
 use super::config::{Lookup, env_value};
-use crate::backends::rest::{lock, one_line};
+use crate::backends::http::{lock, one_line};
 
 /// A way to sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,7 +289,7 @@ impl AzureCredential {
 }
 
 #[async_trait::async_trait]
-impl crate::backends::rest::Authorizer for AzureCredential {
+impl crate::backends::http::Authorizer for AzureCredential {
     async fn authorization(&self, scope: &str) -> Result<String, String> {
         Ok(format!("Bearer {}", self.token(scope).await?))
     }

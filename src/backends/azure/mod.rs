@@ -25,7 +25,7 @@ use self::log_analytics::LogAnalyticsLogs;
 use self::resources::ArmInfra;
 use self::vault::KeyVaultStore;
 use crate::backends::Backends;
-use crate::backends::rest::{RestClient, RetryPolicy};
+use crate::backends::http::{RestClient, RetryPolicy};
 use crate::model::time::SharedClock;
 
 /// The configured credential chain, built from the process environment.

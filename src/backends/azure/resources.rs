@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde_json::json;
 
 use super::arm::parse_resource_list;
-use crate::backends::rest::{RestClient, url_with};
+use crate::backends::http::{RestClient, url_with};
 use crate::backends::{BackendError, InfraSource, PlanRef};
 use crate::model::resource::Resource;
 

@@ -14,7 +14,7 @@ use reqwest::Url;
 use serde_json::json;
 
 use super::keyvault::parse_secret_list;
-use crate::backends::rest::{RestClient, url_with};
+use crate::backends::http::{RestClient, url_with};
 use crate::backends::{BackendError, SecretStore};
 use crate::model::secret::SecretMeta;
 

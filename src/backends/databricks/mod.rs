@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use self::wire::{Run, failure_from_output};
 use crate::backends::cache::TtlCache;
-use crate::backends::rest::{
+use crate::backends::http::{
     Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, checked_endpoint, url_with,
 };
 use crate::backends::{

@@ -13,7 +13,7 @@ use crate::backends::adf_definitions::{
     DatasetProperties, Factory, FactoryResource, LinkedServiceProperties, PipelineProperties,
     TriggerProperties,
 };
-use crate::backends::rest::{Call, RestClient, RestError, url_with};
+use crate::backends::http::{Call, RestClient, RestError, url_with};
 
 pub const API_VERSION: &str = "2018-06-01";
 /// Most definitions of one kind read from a factory.

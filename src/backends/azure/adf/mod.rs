@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use self::api::{AdfApi, RunFilter};
 use crate::backends::azure::config::is_guid;
 use crate::backends::cache::TtlCache;
-use crate::backends::rest::RestError;
+use crate::backends::http::RestError;
 use crate::backends::{
     BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
     RunQuery,

@@ -2,7 +2,7 @@
 //! what each gap is called, why it is there in few words, and whether it
 //! will still be there in five minutes (worth caching) or may clear at once.
 
-use crate::backends::rest::RestError;
+use crate::backends::http::RestError;
 use crate::model::estate::UnreadableDefinitions;
 
 /// Longest service message quoted in a gap.

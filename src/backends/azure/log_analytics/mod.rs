@@ -15,7 +15,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::backends::rest::{Call, RestClient, RestError, url_with};
+use crate::backends::http::{Call, RestClient, RestError, url_with};
 use crate::backends::{BackendError, LogQuery, LogSource, MessageCount};
 use crate::model::log::LogLine;
 use crate::model::time::parse_service_instant;
