@@ -21,8 +21,8 @@ use azure_identity::{
 };
 
 use super::cloud::AzureCloud;
-use super::config::{Lookup, env_value};
 use crate::backends::http::{lock, one_line};
+use crate::config::env::{Lookup, env_value};
 
 /// A way to sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

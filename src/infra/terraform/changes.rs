@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::PlanError;
-use super::model::{ChangeKind, ChangeValues, OutputChange, ResourceChange};
-use super::parse::{json_type, list, typed};
-use super::redact::{self, Diff};
+use super::json::{json_type, list, typed};
+use super::model::{AttributeChange, ChangeKind, ChangeValues, OutputChange, ResourceChange};
+use super::redact::{self, attribute, child, marks_any};
 use super::state::{full_address, infer_mode};
 
 #[derive(Deserialize)]
@@ -83,7 +83,7 @@ fn resource_change(raw: RawResourceChange) -> ResourceChange {
         Value::Array(paths) => paths.iter().filter_map(|p| p.as_array().cloned()).collect(),
         _ => Vec::new(),
     };
-    let changed_attributes = redact::changed_attributes(&Diff {
+    let changed_attributes = changed_attributes(&Diff {
         before: &change.before,
         after: &change.after,
         before_sensitive: &change.before_sensitive,
@@ -194,5 +194,56 @@ pub(super) fn declared_sensitive_outputs(root: &Value) -> BTreeSet<String> {
         .flat_map(|outputs| outputs.iter())
         .filter(|(_, output)| output.get("sensitive") == Some(&Value::Bool(true)))
         .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Inputs for [`changed_attributes`], borrowed from a raw change.
+struct Diff<'a> {
+    pub before: &'a Value,
+    pub after: &'a Value,
+    pub before_sensitive: &'a Value,
+    pub after_sensitive: &'a Value,
+    pub after_unknown: &'a Value,
+    pub replace_paths: &'a [Vec<Value>],
+}
+
+/// Top-level attributes whose value differs between before and after,
+/// including those unknown until apply and those named in `replace_paths`.
+/// A missing attribute counts as `null`, so creating `{"tags": null}` does
+/// not report `tags` as changed. Sorted by name for stable output.
+fn changed_attributes(diff: &Diff<'_>) -> Vec<AttributeChange> {
+    let forcing: BTreeSet<&str> = diff
+        .replace_paths
+        .iter()
+        .filter_map(|path| path.first().and_then(Value::as_str))
+        .collect();
+
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    for source in [diff.before, diff.after, diff.after_unknown] {
+        if let Value::Object(map) = source {
+            names.extend(map.keys().map(String::as_str));
+        }
+    }
+    names.extend(forcing.iter().copied());
+
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let before = attribute(diff.before, name);
+            let after = attribute(diff.after, name);
+            let unknown_after = marks_any(child(diff.after_unknown, name));
+            let forces_replacement = forcing.contains(name);
+            if before == after && !unknown_after && !forces_replacement {
+                return None;
+            }
+            let sensitive = marks_any(child(diff.before_sensitive, name))
+                || marks_any(child(diff.after_sensitive, name));
+            Some(AttributeChange {
+                name: name.to_owned(),
+                sensitive,
+                forces_replacement,
+                unknown_after,
+            })
+        })
         .collect()
 }

@@ -12,6 +12,7 @@
 
 mod changes;
 mod error;
+mod json;
 mod model;
 mod parse;
 mod redact;

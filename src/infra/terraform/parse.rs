@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::changes::{declared_sensitive_outputs, output_changes, resource_changes};
 use super::error::PlanError;
+use super::json::{json_type, typed};
 use super::model::TerraformPlan;
 use super::state::{checks, prior_resources};
 
@@ -102,28 +103,6 @@ fn check_is_plan(doc: &Map<String, Value>) -> Result<String, PlanError> {
     Ok(version)
 }
 
-pub(super) fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Deserialize `value`, naming `location` in the error.
-pub(super) fn typed<T: DeserializeOwned>(
-    value: &Value,
-    location: impl Fn() -> String,
-) -> Result<T, PlanError> {
-    T::deserialize(value).map_err(|e| PlanError::Malformed {
-        location: location(),
-        detail: e.to_string(),
-    })
-}
-
 /// An optional top-level field; `null` counts as absent.
 fn optional<T: DeserializeOwned>(
     doc: &Map<String, Value>,
@@ -132,17 +111,5 @@ fn optional<T: DeserializeOwned>(
     match doc.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => typed(value, || key.to_owned()).map(Some),
-    }
-}
-
-/// The items of an optional list field.
-pub(super) fn list<'a>(value: Option<&'a Value>, location: &str) -> Result<&'a [Value], PlanError> {
-    match value {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(PlanError::Malformed {
-            location: location.to_owned(),
-            detail: format!("expected a list, found {}", json_type(other)),
-        }),
     }
 }

@@ -7,11 +7,7 @@
 //! disagree about shape we redact rather than guess, because a leaked secret
 //! costs far more than a hidden harmless value.
 
-use std::collections::BTreeSet;
-
 use serde_json::{Map, Value};
-
-use super::model::AttributeChange;
 
 pub const SENSITIVE: &str = "(sensitive)";
 pub const UNKNOWN: &str = "(known after apply)";
@@ -31,7 +27,7 @@ pub(super) fn marks_any(mask: &Value) -> bool {
 
 /// The part of a mask that applies to attribute or map key `key`.
 /// A `true` mask covers everything beneath it.
-fn child<'a>(mask: &'a Value, key: &str) -> &'a Value {
+pub(super) fn child<'a>(mask: &'a Value, key: &str) -> &'a Value {
     match mask {
         Value::Bool(true) => &TRUE,
         Value::Object(map) => map.get(key).unwrap_or(&NULL),
@@ -40,7 +36,7 @@ fn child<'a>(mask: &'a Value, key: &str) -> &'a Value {
 }
 
 /// An attribute of an object value; `null` when absent or not an object.
-fn attribute<'a>(value: &'a Value, key: &str) -> &'a Value {
+pub(super) fn attribute<'a>(value: &'a Value, key: &str) -> &'a Value {
     value.get(key).unwrap_or(&NULL)
 }
 
@@ -98,55 +94,4 @@ pub(super) fn redact(value: &Value, sensitive: &Value, unknown: &Value) -> Value
         _ if marks_any(unknown) => Value::String(UNKNOWN.to_owned()),
         scalar => scalar.clone(),
     }
-}
-
-/// Inputs for [`changed_attributes`], borrowed from a raw change.
-pub(super) struct Diff<'a> {
-    pub before: &'a Value,
-    pub after: &'a Value,
-    pub before_sensitive: &'a Value,
-    pub after_sensitive: &'a Value,
-    pub after_unknown: &'a Value,
-    pub replace_paths: &'a [Vec<Value>],
-}
-
-/// Top-level attributes whose value differs between before and after,
-/// including those unknown until apply and those named in `replace_paths`.
-/// A missing attribute counts as `null`, so creating `{"tags": null}` does
-/// not report `tags` as changed. Sorted by name for stable output.
-pub(super) fn changed_attributes(diff: &Diff<'_>) -> Vec<AttributeChange> {
-    let forcing: BTreeSet<&str> = diff
-        .replace_paths
-        .iter()
-        .filter_map(|path| path.first().and_then(Value::as_str))
-        .collect();
-
-    let mut names: BTreeSet<&str> = BTreeSet::new();
-    for source in [diff.before, diff.after, diff.after_unknown] {
-        if let Value::Object(map) = source {
-            names.extend(map.keys().map(String::as_str));
-        }
-    }
-    names.extend(forcing.iter().copied());
-
-    names
-        .into_iter()
-        .filter_map(|name| {
-            let before = attribute(diff.before, name);
-            let after = attribute(diff.after, name);
-            let unknown_after = marks_any(child(diff.after_unknown, name));
-            let forces_replacement = forcing.contains(name);
-            if before == after && !unknown_after && !forces_replacement {
-                return None;
-            }
-            let sensitive = marks_any(child(diff.before_sensitive, name))
-                || marks_any(child(diff.after_sensitive, name));
-            Some(AttributeChange {
-                name: name.to_owned(),
-                sensitive,
-                forces_replacement,
-                unknown_after,
-            })
-        })
-        .collect()
 }

@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::PlanError;
+use super::json::typed;
 use super::model::{CheckResult, StateResource};
-use super::parse::typed;
 use super::redact;
 
 /// `mode` for entries that omit it, read off the address

@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use super::super::hash::same_bytes;
 use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
-use super::line::{PreparedLine, WILDCARD_HASH, truncate_at_char_boundary};
+use super::line::{PreparedLine, truncate_at_char_boundary};
+use super::token::WILDCARD_HASH;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;

@@ -15,7 +15,8 @@
 //! searches. Lines whose second token is masked use that same bucket.
 
 use super::super::hash::MixMap;
-use super::line::{PreparedLine, WILDCARD_HASH};
+use super::line::PreparedLine;
+use super::token::WILDCARD_HASH;
 
 /// Fan-out cap for the second prefix token, per (length, first token).
 pub(crate) const MAX_SECOND_TOKENS: u32 = 32;

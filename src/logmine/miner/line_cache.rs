@@ -18,7 +18,7 @@
 use std::ops::Range;
 
 use super::super::hash::{MixMap, same_bytes, word_hash};
-use super::line::{LineToken, Span};
+use super::token::{LineToken, Span};
 
 const MAX_LINES: usize = 1 << 14;
 const MAX_ARENA_BYTES: usize = 8 << 20;

@@ -24,6 +24,7 @@ mod evict;
 mod index;
 mod line;
 mod line_cache;
+mod token;
 mod token_cache;
 
 pub use cluster::Cluster;

@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use super::super::hash::{MixMap, fnv1a, same_bytes, word_hash};
 use super::super::mask::{depends_on_digit_values, is_plain_word, mask_into};
-use super::line::{WILDCARD_HASH, continues_date, is_date_word};
+use super::token::{WILDCARD_HASH, continues_date, is_date_word};
 
 /// Entries kept before the cache is emptied.
 const MAX_ENTRIES: usize = 1 << 16;
