@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::outage::{Outage, clip, seconds};
 use super::transport::{self, StdioChild};
 use crate::config::servers::{ServerSpec, ServerTransport};
+use crate::support::retry::backoff;
 use listing::ListingError;
 
 /// What the status bar and the trace show about a server.
@@ -84,7 +85,8 @@ enum Ended {
     Failed(String),
 }
 
-const BACKOFF_START: Duration = Duration::from_millis(250);
+/// The wait before the first reconnect; doubled after each further failure.
+const FIRST_RECONNECT: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A connection that stayed up this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
@@ -148,9 +150,7 @@ impl ServerConnection {
                 Ended::Failed(error) => clip(&error),
             };
             attempt = attempt.saturating_add(1);
-            let delay = BACKOFF_START
-                .saturating_mul(1 << attempt.min(8))
-                .min(BACKOFF_MAX);
+            let delay = reconnect_delay(attempt);
             tracing::warn!(server = %self.spec.name, attempt, %error, "connection lost or refused");
             self.note_outage(|o| {
                 *o = Outage {
@@ -348,10 +348,34 @@ impl ServerConnection {
     }
 }
 
+/// The wait after failed attempt `attempt` (1 for the first): 0.5 s, doubling, at most 30 s.
+fn reconnect_delay(attempt: u32) -> Duration {
+    backoff(FIRST_RECONNECT, attempt.saturating_sub(1), BACKOFF_MAX)
+}
+
 /// The instant `limit` from now; a limit too far to represent (a spec built in code
 /// with `Duration::MAX`) means a year, not a panic.
 fn after(limit: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(limit)
         .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_back_off_from_half_a_second_to_30() {
+        let waits: Vec<u128> = (1..=9)
+            .map(|attempt| reconnect_delay(attempt).as_millis())
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000
+            ]
+        );
+        assert_eq!(reconnect_delay(u32::MAX), BACKOFF_MAX);
+    }
 }

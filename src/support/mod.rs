@@ -4,6 +4,7 @@
 
 pub mod exit;
 pub mod redact;
+pub mod retry;
 pub mod sync;
 pub mod terminal;
 pub mod text;

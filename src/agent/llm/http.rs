@@ -8,6 +8,8 @@ use async_openai::error::{ApiError, OpenAIError, WrappedError};
 use async_openai::middleware::{HttpRequestFactory, ReqwestService};
 use tower::ServiceExt;
 
+use crate::support::retry::retry_after;
+
 /// A 429 or 5xx answer, as the agent needs to see it.
 #[derive(Debug, Clone)]
 pub struct HttpFailure {
@@ -40,22 +42,6 @@ impl std::fmt::Display for HttpFailure {
 
 impl std::error::Error for HttpFailure {}
 
-/// `Retry-After` in seconds (the form OpenAI and Azure send), or Azure's `retry-after-ms`.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds = headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
-    let millis = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis);
-    millis.or(seconds)
-}
-
 /// The service async-openai sends requests through.
 pub fn retry_aware_service(
     http: reqwest::Client,
@@ -77,7 +63,8 @@ pub fn retry_aware_service(
             if status.as_u16() != 429 && !status.is_server_error() {
                 return Ok(response);
             }
-            let retry_after = retry_after(response.headers());
+            // Every form a server may send: milliseconds, seconds or an HTTP-date.
+            let retry_after = retry_after(response.headers(), chrono::Utc::now());
             let body = response.bytes().await.map_err(OpenAIError::Reqwest)?;
             let error = serde_json::from_slice::<WrappedError>(&body)
                 .ok()

@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use super::events::AgentEvent;
 use super::runner::ToolRunner;
+use crate::support::retry::backoff;
 use assemble::ToolCallAssembler;
 use async_openai::traits::RequestOptionsBuilder;
 pub use entra::BearerSource;
@@ -336,9 +337,15 @@ impl LlmAgent {
     }
 }
 
-/// How long to wait before retrying, or `None` when retrying cannot help.
+/// Our own wait after the first failed attempt; doubled after each further one.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest our own backoff grows (a server's `Retry-After` may ask for more).
+const LONGEST_BACKOFF: Duration = Duration::from_secs(32);
+
+/// How long to wait after failed attempt `attempt` (1 for the first) before
+/// retrying, or `None` when retrying cannot help.
 fn retry_delay(error: &OpenAIError, attempt: u32) -> Option<Duration> {
-    let backoff = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6)));
+    let backoff = backoff(FIRST_BACKOFF, attempt.saturating_sub(1), LONGEST_BACKOFF);
     match error {
         OpenAIError::Boxed(boxed) => {
             let failure = boxed.downcast_ref::<HttpFailure>()?;
@@ -373,5 +380,103 @@ fn describe(error: &OpenAIError) -> String {
                 .unwrap_or_default()
         ),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn throttled(retry_after: Option<Duration>) -> OpenAIError {
+        OpenAIError::Boxed(Box::new(HttpFailure {
+            status: 503,
+            retry_after,
+            error: None,
+            body: String::new(),
+        }))
+    }
+
+    #[test]
+    fn without_retry_after_the_backoff_doubles_from_one_second_to_32() {
+        let waits: Vec<u64> = (1..=8)
+            .map(|attempt| retry_delay(&throttled(None), attempt).map_or(0, |w| w.as_secs()))
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 32, 32]);
+        assert_eq!(
+            retry_delay(&throttled(None), u32::MAX),
+            Some(LONGEST_BACKOFF)
+        );
+        let asked = Some(Duration::from_millis(1_500));
+        assert_eq!(retry_delay(&throttled(asked), 3), asked);
+    }
+
+    /// One answer, whatever the request: enough of a server for a 429.
+    async fn answer_once(response: String) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // Read the whole request (headers, then Content-Length bytes) before answering.
+            loop {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|n| n.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                if read == 0 {
+                    break;
+                }
+            }
+            socket.write_all(response.as_bytes()).await.unwrap();
+            socket.shutdown().await.unwrap();
+        });
+        address
+    }
+
+    /// Before the shared parser, the agent read `Retry-After` only as seconds:
+    /// a date fell back to a 1 s backoff and hammered a throttled service.
+    #[tokio::test]
+    async fn a_retry_after_date_on_a_429_is_the_wait() {
+        let at = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+        let body = r#"{"error":{"message":"slow down","type":"rate_limit","code":"rate_limit_exceeded","param":null}}"#;
+        let response = format!(
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            at.format("%a, %d %b %Y %H:%M:%S GMT"),
+            body.len()
+        );
+        let address = answer_once(response).await;
+        let provider = Provider::OpenAi {
+            base_url: format!("http://{address}/v1"),
+            api_key: "sk-test".into(),
+            model: "m".into(),
+        };
+        let client = provider.client(Duration::from_secs(5)).unwrap();
+        let request = CreateChatCompletionRequest {
+            model: "m".into(),
+            messages: vec![ChatCompletionRequestUserMessage::from("hi").into()],
+            stream: Some(true),
+            ..Default::default()
+        };
+        let Err(error) = client.chat().create_stream(request).await else {
+            panic!("a 429 must be an error");
+        };
+        let wait = retry_delay(&error, 1).unwrap();
+        assert!(
+            wait > Duration::from_secs(3_500) && wait <= Duration::from_secs(3_600),
+            "{wait:?}"
+        );
+        // Longer than the agent waits: it says so instead of retrying.
+        assert!(wait > LlmSettings::default().max_retry_wait);
     }
 }
