@@ -7,8 +7,8 @@ mod common;
 
 use serde_json::{Value, json};
 
+use opsdeck::ops::policy::{PolicyGuard, RemediationPolicy};
 use opsdeck::server::OpsdeckServer;
-use opsdeck::server::policy::{PolicyGuard, RemediationPolicy};
 
 #[tokio::test]
 async fn approval_preview_and_rate_limit_are_enforced_and_audited() {

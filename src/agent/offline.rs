@@ -2,17 +2,30 @@
 //! questions, makes the tool calls a person would, and answers from the evidence
 //! with the ids and numbers it found. It never starts a destructive action: a
 //! rerun question gets the dry run.
+//!
+//! Every result is read as its type in the tool-result contract
+//! (`model::contract`). A result that does not read (a field renamed or
+//! missing) is an error that says so, never an answer with blanks in it.
 
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::events::AgentEvent;
 use super::intent::{Intent, Vocabulary, recognise};
 use super::policy::{Standing, runs_without_asking};
-use super::runner::ToolRunner;
+use super::runner::{ToolOutcome, ToolRunner};
+use crate::model::contract::{
+    FailuresResult, ListPipelinesResult, ListSecretsResult, PipelineStatus, PlansResult,
+    RemediationOutcome, SecretUsage, SummarizeResult, TriageReport,
+};
+use crate::support::text::clip;
 
 const FOOTER: &str = "\n_Offline mode: answered from tool results, without an LLM._\n";
 
-/// Answers one question. `Err` carries the message when a needed tool failed.
+/// Answers one question. `Err` carries the message when a needed tool failed
+/// or answered in a shape this agent cannot read.
 pub async fn answer(runner: &ToolRunner<'_>, question: &str) -> Result<String, String> {
     let vocabulary = vocabulary(runner, question).await;
     let intent = recognise(question, &vocabulary);
@@ -40,9 +53,9 @@ async fn vocabulary(runner: &ToolRunner<'_>, question: &str) -> Vocabulary {
     let has = |name: &str| catalog.iter().any(|t| t.exposed_name == name);
     let mut vocabulary = Vocabulary::default();
     if has("list_pipelines")
-        && let Some(data) = quiet_call(runner, "list_pipelines").await
+        && let Some(data) = quiet_call::<ListPipelinesResult>(runner, "list_pipelines").await
     {
-        vocabulary.pipelines = names(&data["pipelines"], "name");
+        vocabulary.pipelines = data.pipelines.into_iter().map(|p| p.name).collect();
     }
     let lower = question.to_lowercase();
     let mentions_secrets = ["secret", "expir", "rotat", "credential", "password", "key"]
@@ -50,22 +63,23 @@ async fn vocabulary(runner: &ToolRunner<'_>, question: &str) -> Vocabulary {
         .any(|w| lower.contains(w));
     if mentions_secrets
         && has("list_secrets")
-        && let Some(data) = quiet_call(runner, "list_secrets").await
+        && let Some(data) = quiet_call::<ListSecretsResult>(runner, "list_secrets").await
     {
-        vocabulary.secrets = names(&data["secrets"], "name");
+        vocabulary.secrets = data.secrets.into_iter().map(|s| s.meta.name).collect();
     }
     if (lower.contains("plan") || lower.contains("terraform"))
         && has("list_terraform_plans")
-        && let Some(data) = quiet_call(runner, "list_terraform_plans").await
+        && let Some(data) = quiet_call::<PlansResult>(runner, "list_terraform_plans").await
     {
-        vocabulary.plans = names(&data["plans"], "name");
+        vocabulary.plans = data.plans.into_iter().map(|p| p.name).collect();
     }
     vocabulary
 }
 
 /// A vocabulary call: made directly on the host so it does not clutter the
-/// transcript — and so only where the configuration lets it run unasked.
-async fn quiet_call(runner: &ToolRunner<'_>, tool: &str) -> Option<Value> {
+/// transcript — and so only where the configuration lets it run unasked. A
+/// result that does not read only leaves the names unknown (and is logged).
+async fn quiet_call<T: DeserializeOwned>(runner: &ToolRunner<'_>, tool: &str) -> Option<T> {
     let host = runner.host();
     let catalog = host.catalog().await;
     let entry = catalog.iter().find(|t| t.exposed_name == tool)?;
@@ -75,45 +89,72 @@ async fn quiet_call(runner: &ToolRunner<'_>, tool: &str) -> Option<Value> {
         return None;
     }
     let result = host.call_tool(entry, Some(arguments)).await.ok()?;
-    (result.is_error != Some(true))
-        .then_some(result.structured_content)
-        .flatten()
+    if result.is_error == Some(true) {
+        return None;
+    }
+    match read_structured(tool, result.structured_content) {
+        Ok(data) => data,
+        Err(problem) => {
+            tracing::warn!(%problem, "offline agent: names not read");
+            None
+        }
+    }
 }
 
-fn names(list: &Value, key: &str) -> Vec<String> {
-    list.as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i[key].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Calls a tool; a tool error becomes `Err` with the tool's own message.
-async fn need(
-    runner: &ToolRunner<'_>,
+/// Reads a structured result as its contract type. No structured result at
+/// all leaves only the summary to answer from; one that does not read is an
+/// error naming the tool and what did not fit.
+fn read_structured<T: DeserializeOwned>(
     tool: &str,
-    arguments: Value,
-) -> Result<(String, Value), String> {
-    let outcome = runner.call(tool, arguments).await;
+    structured: Option<Value>,
+) -> Result<Option<T>, String> {
+    match structured {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value).map(Some).map_err(|e| {
+            format!(
+                "could not read the result of {tool}: {e}. The server answers in a shape this version of opsdeck does not know, so no answer is made from it"
+            )
+        }),
+    }
+}
+
+/// A tool's outcome as its summary and its result; a tool error, or a result
+/// that does not read, is `Err` with a message saying which.
+fn typed<T: DeserializeOwned>(
+    tool: &str,
+    outcome: ToolOutcome,
+) -> Result<(String, Option<T>), String> {
     if outcome.is_error {
         return Err(format!("{tool} failed: {}", outcome.summary));
     }
-    Ok((outcome.summary, outcome.structured.unwrap_or(Value::Null)))
+    let data = read_structured(tool, outcome.structured)
+        .map_err(|problem| format!("{problem}; its summary said: {}", outcome.summary))?;
+    Ok((outcome.summary, data))
 }
 
-fn list(values: &Value) -> String {
-    values
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+/// Calls a tool and reads its result as `T`.
+async fn need<T: DeserializeOwned>(
+    runner: &ToolRunner<'_>,
+    tool: &str,
+    arguments: Value,
+) -> Result<(String, Option<T>), String> {
+    typed(tool, runner.call(tool, arguments).await)
+}
+
+/// How a value is written in the result (`expired_credential`, `ERROR`, `high`).
+fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+/// An instant as the result writes it; `absent` when there is none.
+fn instant(at: Option<DateTime<Utc>>, absent: &str) -> String {
+    at.map_or_else(
+        || absent.to_string(),
+        |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    )
 }
 
 async fn why_failed(
@@ -126,55 +167,46 @@ async fn why_failed(
         (None, Some(p)) => json!({"pipeline": p}),
         (None, None) => json!({}),
     };
-    let (summary, report) = need(runner, "triage_run", args).await?;
-    if report.is_null() {
-        return Ok(summary);
-    }
+    let (summary, report) = need::<TriageReport>(runner, "triage_run", args).await?;
+    Ok(match report {
+        Some(report) => triage_answer(&report),
+        None => summary,
+    })
+}
+
+fn triage_answer(report: &TriageReport) -> String {
     let mut out = format!(
         "## Why {} failed\n\n**Root cause** ({} confidence): {}\n\n",
-        report["pipeline"].as_str().unwrap_or("the run"),
-        report["confidence"].as_str().unwrap_or("?"),
-        report["root_cause"].as_str().unwrap_or("unknown")
+        report.pipeline, report.confidence, report.root_cause
     );
     out.push_str(&format!(
         "Run `{}` ({}), category: {}.\n",
-        report["run_id"].as_str().unwrap_or(""),
-        report["environment"].as_str().unwrap_or(""),
-        report["category"].as_str().unwrap_or("")
+        report.run_id,
+        report.environment,
+        wire_name(&report.category)
     ));
-    if let (Some(since), Some(n)) = (
-        report["failing_since"].as_str(),
-        report["consecutive_failures"].as_u64(),
-    ) {
+    if let Some(since) = report.failing_since {
         out.push_str(&format!(
-            "{} has failed {n} times in a row since {since}.\n",
-            report["root_cause_pipeline"].as_str().unwrap_or("")
+            "{} has failed {} times in a row since {}.\n",
+            report.root_cause_pipeline,
+            report.consecutive_failures,
+            instant(Some(since), "")
         ));
     }
     out.push_str("\n**Evidence**\n");
-    for item in report["evidence"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "- {} (from `{}`)\n",
-            item["detail"].as_str().unwrap_or(""),
-            item["tool"].as_str().unwrap_or("")
-        ));
+    for item in &report.evidence {
+        out.push_str(&format!("- {} (from `{}`)\n", item.detail, item.tool));
     }
-    let clusters: Vec<&Value> = report["log_clusters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(3)
-        .collect();
-    if !clusters.is_empty() {
+    if !report.log_clusters.is_empty() {
         out.push_str("\n**Logs of the failing run**\n");
-        for c in clusters {
-            let example = c["examples"].get(0).and_then(Value::as_str).unwrap_or("");
+        for c in report.log_clusters.iter().take(3) {
+            let example = c.examples.first().map_or("", String::as_str);
             let first_line = example.lines().next().unwrap_or("");
             out.push_str(&format!(
                 "- ×{} {}: {}\n",
-                c["count"],
-                c["level"].as_str().unwrap_or(""),
-                crate::support::text::clip(first_line, 300)
+                c.count,
+                wire_name(&c.level),
+                clip(first_line, 300)
             ));
             if let Some(cause) = example
                 .lines()
@@ -184,36 +216,35 @@ async fn why_failed(
             }
         }
     }
-    let radius = report["blast_radius"].as_array().map_or(0, Vec::len);
     out.push_str(&format!(
-        "\n**Blast radius** ({radius} pipelines): {}\n",
-        list(&report["blast_radius"])
+        "\n**Blast radius** ({} pipelines): {}\n",
+        report.blast_radius.len(),
+        report.blast_radius.join(", ")
     ));
     out.push_str("\n**Next steps**\n");
-    for (i, step) in report["next_steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        out.push_str(&format!("{}. {}\n", i + 1, step.as_str().unwrap_or("")));
+    for (i, step) in report.next_steps.iter().enumerate() {
+        out.push_str(&format!("{}. {step}\n", i + 1));
     }
-    Ok(out)
+    out
 }
 
 async fn status(runner: &ToolRunner<'_>, pipeline: &str) -> Result<String, String> {
     let (summary, status) =
-        need(runner, "get_pipeline_status", json!({"pipeline": pipeline})).await?;
+        need::<PipelineStatus>(runner, "get_pipeline_status", json!({"pipeline": pipeline}))
+            .await?;
     let mut out = format!("## {pipeline}\n\n{summary}\n");
-    if let Some(rate) = status["success_rate_24h"].as_f64() {
+    let Some(status) = status else {
+        return Ok(out);
+    };
+    if let Some(rate) = status.success_rate_24h {
         out.push_str(&format!(
             "\nLast 24 hours: {} runs, {} failed ({:.0}% succeeded).\n",
-            status["runs_24h"],
-            status["failed_24h"],
+            status.runs_24h,
+            status.failed_24h,
             rate * 100.0
         ));
     }
-    if status["state"] == "failing" {
+    if status.state == "failing" {
         out.push_str(&format!(
             "\nAsk \"why did {pipeline} fail?\" for the root cause.\n"
         ));
@@ -222,78 +253,80 @@ async fn status(runner: &ToolRunner<'_>, pipeline: &str) -> Result<String, Strin
 }
 
 async fn what_is_failing(runner: &ToolRunner<'_>, since: &str) -> Result<String, String> {
-    let (summary, data) = need(runner, "get_failed_tasks_summary", json!({"since": since})).await?;
+    let (summary, data) =
+        need::<FailuresResult>(runner, "get_failed_tasks_summary", json!({"since": since})).await?;
     let mut out = format!("## What is failing (last {since})\n\n{summary}\n\n");
-    for group in data["groups"].as_array().into_iter().flatten().take(10) {
+    let groups = data.map(|d| d.groups).unwrap_or_default();
+    for group in groups.iter().take(10) {
         out.push_str(&format!(
             "- **{}/{}** ×{} (error {}), last at {}: {}\n",
-            group["pipeline"].as_str().unwrap_or(""),
-            group["activity"].as_str().unwrap_or(""),
-            group["count"],
-            group["error_code"].as_str().unwrap_or(""),
-            group["last_seen"].as_str().unwrap_or(""),
-            crate::support::text::clip(group["sample_message"].as_str().unwrap_or(""), 200)
+            group.pipeline,
+            group.activity,
+            group.count,
+            group.error_code,
+            instant(group.last_seen, ""),
+            clip(&group.sample_message, 200)
         ));
     }
-    if let Some(top) = data["groups"].get(0) {
+    if let Some(top) = groups.first() {
         out.push_str(&format!(
             "\nAsk \"why did {} fail?\" for the root cause.\n",
-            top["pipeline"].as_str().unwrap_or("")
+            top.pipeline
         ));
     }
     Ok(out)
 }
 
 async fn secret_impact(runner: &ToolRunner<'_>, secret: &str) -> Result<String, String> {
-    let (summary, usage) = need(runner, "get_secret_usage", json!({"secret": secret})).await?;
+    let (summary, usage) =
+        need::<SecretUsage>(runner, "get_secret_usage", json!({"secret": secret})).await?;
     let mut out = format!("## What depends on {secret}\n\n{summary}\n\n");
-    for reason in usage["secret"]["risk"]["reasons"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        out.push_str(&format!("- risk: {}\n", reason.as_str().unwrap_or("")));
+    if let Some(usage) = usage {
+        out.push_str(&secret_usage_lines(&usage));
     }
+    out.push_str("\nRotate it by adding a new version in Key Vault (never paste values here), then re-run the failed pipelines upstream first.\n");
+    Ok(out)
+}
+
+fn secret_usage_lines(usage: &SecretUsage) -> String {
+    let mut out = String::new();
+    for reason in &usage.secret.risk.reasons {
+        out.push_str(&format!("- risk: {reason}\n"));
+    }
+    let connections: Vec<String> = usage
+        .linked_services
+        .iter()
+        .map(|l| format!("{} ({})", l.linked_service, l.property))
+        .collect();
     out.push_str(&format!(
         "- read by connections: {}\n- pipelines that authenticate with it: {}\n- failing now: {}\n",
-        usage["linked_services"]
-            .as_array()
-            .map_or(String::new(), |ls| ls
-                .iter()
-                .map(|l| format!(
-                    "{} ({})",
-                    l["linked_service"].as_str().unwrap_or(""),
-                    l["property"].as_str().unwrap_or("")
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")),
-        list(&usage["pipelines_direct"]),
-        list(&usage["failing_now"])
+        connections.join(", "),
+        usage.pipelines_direct.join(", "),
+        usage.failing_now.join(", ")
     ));
-    let downstream: Vec<&str> = usage["pipelines_downstream"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["pipeline"].as_str())
+    let downstream: Vec<&str> = usage
+        .pipelines_downstream
+        .iter()
+        .map(|r| r.pipeline.as_str())
         .collect();
     out.push_str(&format!(
         "- downstream that go stale next: {}\n",
         downstream.join(", ")
     ));
-    out.push_str("\nRotate it by adding a new version in Key Vault (never paste values here), then re-run the failed pipelines upstream first.\n");
-    Ok(out)
+    out
 }
 
 async fn secrets_overview(runner: &ToolRunner<'_>) -> Result<String, String> {
-    let (summary, data) = need(runner, "list_secrets", json!({"min_risk": "medium"})).await?;
+    let (summary, data) =
+        need::<ListSecretsResult>(runner, "list_secrets", json!({"min_risk": "medium"})).await?;
     let mut out = format!("## Secrets that need attention\n\n{summary}\n\n");
-    for secret in data["secrets"].as_array().into_iter().flatten() {
+    for secret in data.map(|d| d.secrets).unwrap_or_default() {
         out.push_str(&format!(
             "- **{}** ({}): {}; used by {}\n",
-            secret["name"].as_str().unwrap_or(""),
-            secret["risk"]["level"].as_str().unwrap_or(""),
-            list(&secret["risk"]["reasons"]),
-            list(&secret["used_by"])
+            secret.meta.name,
+            wire_name(&secret.risk.level),
+            secret.risk.reasons.join(", "),
+            secret.used_by.join(", ")
         ));
     }
     Ok(out)
@@ -301,6 +334,7 @@ async fn secrets_overview(runner: &ToolRunner<'_>) -> Result<String, String> {
 
 async fn explain_plan(runner: &ToolRunner<'_>, plan: Option<String>) -> Result<String, String> {
     let args = plan.map_or_else(|| json!({}), |p| json!({"plan": p}));
+    // Only the summary is read: the plan review is written there in full.
     let outcome = runner.call("explain_plan_diff", args).await;
     if outcome.is_error {
         // Several plans and none named: the tool lists them; say so plainly.
@@ -321,54 +355,54 @@ async fn summarize_errors(
     if let Some(p) = &pipeline {
         args["pipeline"] = json!(p);
     }
-    let (summary, data) = need(runner, "summarize_error_logs", args).await?;
+    let (summary, data) = need::<SummarizeResult>(runner, "summarize_error_logs", args).await?;
     let mut out = format!(
         "## Errors in the last {since}\n\n{}\n\n",
         summary.lines().next().unwrap_or("")
     );
-    for c in data["clusters"].as_array().into_iter().flatten() {
-        let flag = match (c["is_new"].as_bool(), c["is_spike"].as_bool()) {
-            (Some(true), _) => " **new**",
-            (_, Some(true)) => " **spike**",
+    for c in data.map(|d| d.clusters).unwrap_or_default() {
+        let flag = match (c.is_new, c.is_spike) {
+            (true, _) => " **new**",
+            (_, true) => " **spike**",
             _ => "",
         };
         out.push_str(&format!(
             "- ×{}{flag} `{}` (first {}, last {}; {})\n",
-            c["count"],
-            crate::support::text::clip(c["template"].as_str().unwrap_or(""), 240),
-            c["first_seen"].as_str().unwrap_or("?"),
-            c["last_seen"].as_str().unwrap_or("?"),
-            list(&c["pipelines"])
+            c.count,
+            clip(&c.template, 240),
+            instant(c.first_seen, "?"),
+            instant(c.last_seen, "?"),
+            c.pipelines.join(", ")
         ));
     }
     Ok(out)
 }
 
 async fn rerun_preview(runner: &ToolRunner<'_>, pipeline: &str) -> Result<String, String> {
-    let (summary, outcome) = need(
+    let (summary, outcome) = need::<RemediationOutcome>(
         runner,
         "rerun_pipeline",
         json!({"pipeline": pipeline, "dry_run": true}),
     )
     .await?;
     let mut out = format!("## Rerun {pipeline}: dry run only\n\n{summary}\n\n");
-    for step in outcome["steps"].as_array().into_iter().flatten() {
-        out.push_str(&format!("- {}\n", step.as_str().unwrap_or("")));
+    for step in outcome.map(|o| o.steps).unwrap_or_default() {
+        out.push_str(&format!("- {step}\n"));
     }
     out.push_str("\nNothing was started. The offline agent never runs a destructive action on its own; to really rerun, approve `rerun_pipeline` with `dry_run: false` in the console, or call it from your MCP host.\n");
     Ok(out)
 }
 
 async fn list_pipelines(runner: &ToolRunner<'_>) -> Result<String, String> {
-    let (summary, data) = need(runner, "list_pipelines", json!({})).await?;
+    let (summary, data) = need::<ListPipelinesResult>(runner, "list_pipelines", json!({})).await?;
     let mut out = format!("## Pipelines\n\n{summary}\n\n");
-    for p in data["pipelines"].as_array().into_iter().flatten() {
+    for p in data.map(|d| d.pipelines).unwrap_or_default() {
         out.push_str(&format!(
             "- **{}** ({}): {}; {}\n",
-            p["name"].as_str().unwrap_or(""),
-            p["folder"].as_str().unwrap_or("-"),
-            p["description"].as_str().unwrap_or(""),
-            p["schedule"].as_str().unwrap_or("no schedule")
+            p.name,
+            p.folder.as_deref().unwrap_or("-"),
+            p.description.as_deref().unwrap_or(""),
+            p.schedule.as_deref().unwrap_or("no schedule")
         ));
     }
     Ok(out)
@@ -406,3 +440,6 @@ pub fn stream_answer(answer: &str, events: &tokio::sync::mpsc::UnboundedSender<A
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

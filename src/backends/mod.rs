@@ -14,6 +14,7 @@ pub mod cache;
 pub mod databricks;
 pub mod http;
 pub mod logfiles;
+pub mod remediation;
 pub mod sandbox;
 
 use std::sync::Arc;
@@ -29,6 +30,11 @@ use crate::model::resource::Resource;
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunStatus, TriggerRun};
 use crate::model::secret::SecretMeta;
 use crate::model::time::{SharedClock, TimeWindow};
+
+pub use remediation::{
+    CancelRequest, LivePlan, Next, PlanDescription, RemediationOutcome, RemediationPlan,
+    RerunRequest, cancellable_run, latest_failed_run, refuse_unfinished, require_pipeline,
+};
 
 /// Why a backend could not answer. Every variant says what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -212,120 +218,6 @@ impl LogQuery {
     }
 }
 
-/// A request to run a pipeline again.
-#[derive(Debug, Clone)]
-pub struct RerunRequest {
-    pub pipeline: String,
-    /// Re-run this run (same parameters); the latest failed run when absent.
-    pub reference_run_id: Option<String>,
-    /// Start from the failed activity instead of the beginning (ADF recovery mode).
-    pub from_failed_activity: bool,
-    pub dry_run: bool,
-}
-
-impl RerunRequest {
-    /// The run named as the reference, checked: it exists and is of this pipeline.
-    pub async fn named_reference(
-        &self,
-        backend: &(impl PipelineBackend + ?Sized),
-    ) -> Result<Option<PipelineRun>, BackendError> {
-        let Some(id) = &self.reference_run_id else {
-            return Ok(None);
-        };
-        let run = backend
-            .get_run(id)
-            .await?
-            .ok_or_else(|| BackendError::run_not_found(id))?;
-        if run.pipeline != self.pipeline {
-            return Err(BackendError::InvalidArgument(format!(
-                "run {id} belongs to pipeline {}, not {}",
-                run.pipeline, self.pipeline
-            )));
-        }
-        Ok(Some(run))
-    }
-}
-
-/// The latest failed run of `pipeline` in the week before `now`, among the
-/// newest `scan` runs: 1 where the service filters by state, more where the
-/// backend filters what it lists (Databricks cannot ask for failed runs only).
-pub async fn latest_failed_run(
-    backend: &(impl PipelineBackend + ?Sized),
-    pipeline: &str,
-    now: DateTime<Utc>,
-    scan: usize,
-) -> Result<Option<PipelineRun>, BackendError> {
-    let query = RunQuery::recent(
-        pipeline,
-        vec![RunStatus::Failed],
-        now,
-        Duration::days(7),
-        scan,
-    );
-    Ok(backend.query_runs(&query).await?.runs.into_iter().next())
-}
-
-/// A run may only be re-run once it has finished.
-pub fn refuse_unfinished(reference: Option<&PipelineRun>) -> Result<(), BackendError> {
-    match reference.filter(|r| !r.status.is_terminal()) {
-        Some(run) => Err(BackendError::Refused(format!(
-            "run {} of {} is still {}; wait for it to finish or cancel it first",
-            run.run_id, run.pipeline, run.status
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// A not-found error, listing the known pipelines, unless `backend` has `pipeline`.
-pub async fn require_pipeline(
-    backend: &(impl PipelineBackend + ?Sized),
-    pipeline: &str,
-) -> Result<(), BackendError> {
-    let catalog = backend.catalog().await?;
-    if catalog.pipeline(pipeline).is_none() {
-        let known: Vec<String> = catalog.pipelines.iter().map(|p| p.name.clone()).collect();
-        return Err(BackendError::not_found_among("pipeline", pipeline, &known)
-            .with_hint(&catalog.missing_pipeline_hint(pipeline)));
-    }
-    Ok(())
-}
-
-/// The run to cancel, if it can still be cancelled (queued or running).
-pub async fn cancellable_run(
-    backend: &(impl PipelineBackend + ?Sized),
-    run_id: &str,
-) -> Result<PipelineRun, BackendError> {
-    let run = backend
-        .get_run(run_id)
-        .await?
-        .ok_or_else(|| BackendError::run_not_found(run_id))?;
-    if run.status.is_terminal() || run.status == RunStatus::Canceling {
-        return Err(BackendError::Refused(format!(
-            "run {run_id} of {} is already {}; there is nothing to cancel",
-            run.pipeline, run.status
-        )));
-    }
-    Ok(run)
-}
-
-/// What a remediation did, or would do in a dry run.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct RemediationOutcome {
-    pub action: String,
-    pub dry_run: bool,
-    pub backend: BackendKind,
-    pub environment: String,
-    pub pipeline: String,
-    /// The run acted on (the reference run of a rerun, the cancelled run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_run_id: Option<String>,
-    /// The run a rerun started.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_run_id: Option<String>,
-    /// Step by step, what happens (or would happen).
-    pub steps: Vec<String>,
-}
-
 /// Whether a backend is reachable, for `/health/ready` and the status bar.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct BackendHealth {
@@ -343,9 +235,15 @@ pub trait PipelineBackend: Send + Sync {
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError>;
     /// All attempts of all activities of a run, in start order.
     async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError>;
-    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError>;
-    async fn cancel(&self, run_id: &str, dry_run: bool)
-    -> Result<RemediationOutcome, BackendError>;
+    /// What re-running `request.pipeline` would do: the reference run found
+    /// and checked, the steps described. Reads only; changes nothing.
+    async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError>;
+    /// What cancelling `request.run_id` would do, once the run is found still
+    /// queued or running. Reads only; changes nothing.
+    async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError>;
+    /// Carries out a plan this backend made: the only method that changes
+    /// anything. It takes a [`LivePlan`], which a dry run never yields.
+    async fn act(&self, plan: LivePlan) -> Result<RemediationOutcome, BackendError>;
     /// The firings of the triggers that start `pipeline` in `window`, newest
     /// first (did the schedule fire at all?). Backends without triggers say none.
     async fn trigger_runs(

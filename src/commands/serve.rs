@@ -15,9 +15,9 @@ use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
 use crate::backends::{LogSource, PipelineBackend};
 use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
+use crate::ops::policy::{PolicyGuard, RemediationPolicy};
 use crate::server::OpsdeckServer;
 use crate::server::http::{HttpLimits, HttpOptions, serve_http_with_limits};
-use crate::server::policy::{PolicyGuard, RemediationPolicy};
 use crate::server::stdio::serve_stdio;
 use crate::support::exit::ExitError;
 

@@ -4,32 +4,10 @@
 //! error codes, Spark and JVM exceptions), not about any one estate: they apply
 //! to real factories, Airflow task logs and Databricks run output alike.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+pub use crate::model::contract::FailureCategory;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureCategory {
-    /// An upstream dataset was not refreshed; the cause is upstream.
-    StaleUpstream,
-    /// A credential (client secret, password, token, certificate) expired.
-    ExpiredCredential,
-    /// Authentication or authorisation failed for another reason.
-    AuthFailure,
-    /// An expected input file, folder, partition or table is missing.
-    MissingInput,
-    /// The data's schema no longer matches what the code expects.
-    SchemaDrift,
-    /// A process or cluster ran out of memory.
-    OutOfMemory,
-    /// The service could not be reached (firewall, DNS, refused connection).
-    NetworkAccess,
-    Timeout,
-    /// Capacity or transient platform trouble; a retry may succeed.
-    Transient,
-    Unknown,
-}
-
+// The kinds are part of the tool-result contract; what each means for the
+// on-call engineer is the domain's, here.
 impl FailureCategory {
     pub fn label(self) -> &'static str {
         match self {

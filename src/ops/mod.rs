@@ -3,3 +3,16 @@
 //! comparison and remediation.
 
 pub mod classify;
+pub mod compare;
+pub mod dependencies;
+pub mod error;
+pub mod failures;
+pub mod infra;
+pub mod log_clusters;
+pub mod logs;
+pub mod pipelines;
+pub mod policy;
+pub mod remediation;
+pub mod runs;
+pub mod secrets;
+pub mod triage;

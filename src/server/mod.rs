@@ -5,7 +5,6 @@
 
 pub mod framing;
 pub mod http;
-pub mod policy;
 pub mod reply;
 pub mod stdio;
 mod tools;
@@ -22,6 +21,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
 
 use crate::backends::Backends;
+use crate::ops::policy;
 use reply::{ToolError, error_result};
 
 /// The server's state: the backends behind the tools, and the guardrails.

@@ -3,71 +3,17 @@
 //! matching the tool's output schema. Errors are tool results with
 //! `isError: true` that say what was wrong and what to do, so a model can
 //! correct itself; they never carry structured content (which would have to
-//! match the success schema).
+//! match the success schema). The domain's [`ToolError`] (`ops::OpsError`)
+//! says what kind of failure it was; here it becomes that text.
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
 
-use crate::backends::BackendError;
+pub use crate::ops::error::{OpsError as ToolError, Outcome};
 pub use crate::support::text::{MAX_ERROR_CHARS, clip_error_text};
 
 pub type ToolResult = Result<CallToolResult, McpError>;
-
-/// A tool failure the caller can act on.
-#[derive(Debug, Clone)]
-pub struct ToolError {
-    pub kind: &'static str,
-    pub message: String,
-}
-
-impl ToolError {
-    pub fn invalid(message: impl Into<String>) -> ToolError {
-        ToolError {
-            kind: "invalid argument",
-            message: message.into(),
-        }
-    }
-
-    pub fn refused(message: impl Into<String>) -> ToolError {
-        ToolError {
-            kind: "refused",
-            message: message.into(),
-        }
-    }
-
-    pub fn not_found(message: impl Into<String>) -> ToolError {
-        ToolError {
-            kind: "not found",
-            message: message.into(),
-        }
-    }
-
-    pub fn unavailable(message: impl Into<String>) -> ToolError {
-        ToolError {
-            kind: "backend unavailable",
-            message: message.into(),
-        }
-    }
-}
-
-impl From<BackendError> for ToolError {
-    fn from(error: BackendError) -> ToolError {
-        let kind = match &error {
-            BackendError::NotFound { .. } => "not found",
-            BackendError::InvalidArgument(_) => "invalid argument",
-            BackendError::Unavailable(_) => "backend unavailable",
-            BackendError::Refused(_) => "refused",
-        };
-        ToolError {
-            kind,
-            message: error.to_string(),
-        }
-    }
-}
-
-/// What a tool body returns: a summary line and the structured result.
-pub type Outcome<T> = Result<(String, T), ToolError>;
 
 /// Turns a tool body's outcome into the MCP result.
 pub fn respond<T: Serialize>(outcome: Outcome<T>) -> ToolResult {

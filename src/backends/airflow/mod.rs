@@ -24,8 +24,8 @@ use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
 use crate::backends::http::{RestClient, RestError, RetryPolicy, checked_endpoint, url_with};
 use crate::backends::{
-    BackendError, BackendHealth, LogQuery, LogSource, PipelineBackend, RemediationOutcome,
-    RerunRequest, RunPage, RunQuery,
+    BackendError, BackendHealth, CancelRequest, LivePlan, LogQuery, LogSource, PipelineBackend,
+    PlanDescription, RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
 };
 use crate::config::env::env_value;
 use crate::model::estate::{
@@ -147,6 +147,15 @@ pub struct AirflowBackend {
     catalog: TtlCache<EstateCatalog>,
     /// Where the Databricks runs that tasks start can be looked up (the hop).
     databricks: Option<Arc<DatabricksBackend>>,
+}
+
+/// What acting on a plan asks of Airflow, as the plan decided it. Runs are
+/// named by their key (`dag_id/dag_run_id`).
+enum Planned {
+    /// Clear the run's tasks (only the failed ones and those after them, or all).
+    Clear { run_id: String, only_failed: bool },
+    /// Mark the run failed, which stops it.
+    MarkFailed { run_id: String },
 }
 
 impl AirflowBackend {
@@ -509,7 +518,7 @@ impl PipelineBackend for AirflowBackend {
         Ok(activities)
     }
 
-    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
+    async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
         crate::backends::require_pipeline(self, &request.pipeline).await?;
         let reference = match request.named_reference(self).await? {
             Some(run) => run,
@@ -527,12 +536,13 @@ impl PipelineBackend for AirflowBackend {
         crate::backends::refuse_unfinished(Some(&reference))?;
         let (dag_id, dag_run_id) = self.parts(&reference.run_id)?;
         let only_failed = request.from_failed_activity;
+        // Airflow's own dry run of the clear: it lists what would be cleared, clearing nothing.
         let to_clear = self
             .api
             .clear(dag_id, dag_run_id, only_failed, true)
             .await
             .map_err(|e| self.error(e, "run", &reference.run_id))?;
-        let mut steps = vec![
+        let steps = vec![
             format!(
                 "Clear {} task(s) of run {} ({}), so the scheduler runs them again: {}",
                 to_clear.len(),
@@ -547,76 +557,85 @@ impl PipelineBackend for AirflowBackend {
             },
             "Airflow re-runs in place: the run keeps its id and goes back to queued".into(),
         ];
-        let mut outcome = RemediationOutcome {
-            action: "rerun_pipeline".into(),
-            dry_run: request.dry_run,
+        let description = PlanDescription {
             backend: BackendKind::Airflow,
             environment: self.environment.clone(),
             pipeline: request.pipeline.clone(),
             target_run_id: Some(reference.run_id.clone()),
-            new_run_id: None,
-            steps: steps.clone(),
+            steps,
         };
-        if request.dry_run {
-            return Ok(outcome);
-        }
-        match self.api.clear(dag_id, dag_run_id, only_failed, false).await {
-            Ok(cleared) => {
-                steps.push(format!("Cleared {}", cleared.join(", ")));
-                outcome.steps = steps;
-                outcome.new_run_id = Some(reference.run_id.clone());
-                Ok(outcome)
-            }
-            Err(e) if e.is_ambiguous() => {
-                let now_shows = match self.get_run(&reference.run_id).await {
-                    Ok(Some(run)) => format!("the run now shows {}", run.status),
-                    _ => "its state could not be read".into(),
-                };
-                Err(BackendError::Unavailable(format!(
-                    "clearing the tasks of {} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; {now_shows}",
-                    reference.run_id
-                )))
-            }
-            Err(e) => Err(self.error(e, "run", &reference.run_id)),
-        }
+        let work = Planned::Clear {
+            run_id: reference.run_id,
+            only_failed,
+        };
+        Ok(RemediationPlan::rerun(request, description, work))
     }
 
-    async fn cancel(
-        &self,
-        run_id: &str,
-        dry_run: bool,
-    ) -> Result<RemediationOutcome, BackendError> {
+    async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
+        let run_id = request.run_id.as_str();
         let run = crate::backends::cancellable_run(self, run_id).await?;
-        let (dag_id, dag_run_id) = self.parts(run_id)?;
-        let mut steps = vec![
+        self.parts(run_id)?;
+        let steps = vec![
             format!(
                 "Mark run {run_id} ({}) failed: Airflow stops scheduling its tasks",
                 self.environment
             ),
             "Running task instances are marked failed too and their processes stopped".into(),
         ];
-        let outcome = |steps| RemediationOutcome {
-            action: "cancel_run".into(),
-            dry_run,
+        let description = PlanDescription {
             backend: BackendKind::Airflow,
             environment: self.environment.clone(),
-            pipeline: run.pipeline.clone(),
+            pipeline: run.pipeline,
             target_run_id: Some(run_id.to_string()),
-            new_run_id: None,
             steps,
         };
-        if dry_run {
-            return Ok(outcome(steps));
-        }
-        match self.api.fail_run(dag_id, dag_run_id).await {
-            Ok(()) => {
-                steps.push("Run marked failed".into());
-                Ok(outcome(steps))
+        let work = Planned::MarkFailed {
+            run_id: run_id.to_string(),
+        };
+        Ok(RemediationPlan::cancel(request, description, work))
+    }
+
+    async fn act(&self, plan: LivePlan) -> Result<RemediationOutcome, BackendError> {
+        let (work, mut outcome) = plan.into_parts::<Planned>()?;
+        match work {
+            Planned::Clear {
+                run_id,
+                only_failed,
+            } => {
+                let (dag_id, dag_run_id) = self.parts(&run_id)?;
+                match self.api.clear(dag_id, dag_run_id, only_failed, false).await {
+                    Ok(cleared) => {
+                        outcome
+                            .steps
+                            .push(format!("Cleared {}", cleared.join(", ")));
+                        outcome.new_run_id = Some(run_id);
+                        Ok(outcome)
+                    }
+                    Err(e) if e.is_ambiguous() => {
+                        let now_shows = match self.get_run(&run_id).await {
+                            Ok(Some(run)) => format!("the run now shows {}", run.status),
+                            _ => "its state could not be read".into(),
+                        };
+                        Err(BackendError::Unavailable(format!(
+                            "clearing the tasks of {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; {now_shows}"
+                        )))
+                    }
+                    Err(e) => Err(self.error(e, "run", &run_id)),
+                }
             }
-            Err(e) if e.is_ambiguous() => Err(BackendError::Unavailable(format!(
-                "stopping run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried"
-            ))),
-            Err(e) => Err(self.error(e, "run", run_id)),
+            Planned::MarkFailed { run_id } => {
+                let (dag_id, dag_run_id) = self.parts(&run_id)?;
+                match self.api.fail_run(dag_id, dag_run_id).await {
+                    Ok(()) => {
+                        outcome.steps.push("Run marked failed".into());
+                        Ok(outcome)
+                    }
+                    Err(e) if e.is_ambiguous() => Err(BackendError::Unavailable(format!(
+                        "stopping run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried"
+                    ))),
+                    Err(e) => Err(self.error(e, "run", &run_id)),
+                }
+            }
         }
     }
 

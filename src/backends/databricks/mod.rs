@@ -21,8 +21,8 @@ use crate::backends::http::{
     Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, checked_endpoint, url_with,
 };
 use crate::backends::{
-    BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
-    RunQuery,
+    BackendError, BackendHealth, CancelRequest, LivePlan, PipelineBackend, PlanDescription,
+    RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
 };
 use crate::config::env::env_value;
 use crate::model::estate::{ActivityDependency, ActivityInfo, EstateCatalog, PipelineInfo};
@@ -86,6 +86,18 @@ pub struct DatabricksBackend {
     clock: SharedClock,
     /// Jobs, and job ids by name.
     catalog: TtlCache<(EstateCatalog, HashMap<String, i64>)>,
+}
+
+/// What acting on a plan posts to the Jobs API, as the plan decided it.
+enum Planned {
+    /// `runs/repair` of the failed tasks, naming the latest repair if any.
+    Repair {
+        run_id: String,
+        numeric: i64,
+        latest_repair: Option<i64>,
+    },
+    /// `runs/cancel`.
+    Cancel { run_id: String, numeric: i64 },
 }
 
 /// Where a failed Databricks run failed, for the hop from Airflow.
@@ -254,22 +266,12 @@ impl DatabricksBackend {
         Ok((catalog, job_ids))
     }
 
-    fn outcome(
-        &self,
-        action: &str,
-        dry_run: bool,
-        pipeline: &str,
-        run_id: &str,
-        steps: Vec<String>,
-    ) -> RemediationOutcome {
-        RemediationOutcome {
-            action: action.into(),
-            dry_run,
+    fn description(&self, pipeline: &str, run_id: &str, steps: Vec<String>) -> PlanDescription {
+        PlanDescription {
             backend: BackendKind::Databricks,
             environment: self.environment.clone(),
             pipeline: pipeline.to_string(),
             target_run_id: Some(run_id.to_string()),
-            new_run_id: None,
             steps,
         }
     }
@@ -471,7 +473,7 @@ impl PipelineBackend for DatabricksBackend {
         Ok(activities)
     }
 
-    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
+    async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
         let reference = match request.named_reference(self).await? {
             Some(run) => run,
             None => {
@@ -497,7 +499,7 @@ impl PipelineBackend for DatabricksBackend {
             .map(|t| t.task_key.clone())
             .collect();
         let latest_repair = run.latest_repair_id();
-        let mut steps = vec![
+        let steps = vec![
             format!(
                 "Repair run {} of {} ({}): re-run only its failed tasks ({}) and the tasks after them",
                 reference.run_id,
@@ -510,70 +512,79 @@ impl PipelineBackend for DatabricksBackend {
                 None => "First repair of this run; a repeated request is refused by Databricks once this one exists".into(),
             },
         ];
-        if !request.dry_run {
-            let mut body = json!({"run_id": run.run_id, "rerun_all_failed_tasks": true});
-            if let Some(id) = latest_repair {
-                body["latest_repair_id"] = json!(id);
-            }
-            match self.post_action("repair", &body).await {
-                Ok(answer) => steps.push(format!(
-                    "Repair {} started",
-                    answer["repair_id"]
-                        .as_i64()
-                        .map(|i| i.to_string())
-                        .unwrap_or_default()
-                )),
-                Err(e) if e.is_ambiguous() => {
-                    return Err(BackendError::Unavailable(format!(
-                        "repair of run {} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; check the run's repair history before repairing again",
-                        reference.run_id
-                    )));
-                }
-                Err(e) => return Err(self.error(e, "run", &reference.run_id)),
-            }
-        }
-        let mut outcome = self.outcome(
-            "rerun_pipeline",
-            request.dry_run,
-            &request.pipeline,
-            &reference.run_id,
-            steps,
-        );
-        if !request.dry_run {
-            outcome.new_run_id = Some(reference.run_id.clone());
-        }
-        Ok(outcome)
+        let description = self.description(&request.pipeline, &reference.run_id, steps);
+        let work = Planned::Repair {
+            run_id: reference.run_id,
+            numeric: run.run_id,
+            latest_repair,
+        };
+        Ok(RemediationPlan::rerun(request, description, work))
     }
 
-    async fn cancel(
-        &self,
-        run_id: &str,
-        dry_run: bool,
-    ) -> Result<RemediationOutcome, BackendError> {
+    async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
+        let run_id = request.run_id.as_str();
         let run = crate::backends::cancellable_run(self, run_id).await?;
         // Found, so numeric: `run` reads only digit-only ids.
         let numeric: i64 = run_id
             .parse()
             .map_err(|_| BackendError::run_not_found(run_id))?;
-        let mut steps = vec![format!(
+        let steps = vec![format!(
             "Cancel run {run_id} of {} ({}); its cluster is released",
             run.pipeline, self.environment
         )];
-        if !dry_run {
-            match self
-                .post_action("cancel", &json!({ "run_id": numeric }))
-                .await
-            {
-                Ok(_) => steps.push("Cancellation requested".into()),
-                Err(e) if e.is_ambiguous() => {
-                    return Err(BackendError::Unavailable(format!(
-                        "cancel of run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried"
-                    )));
+        let description = self.description(&run.pipeline, run_id, steps);
+        let work = Planned::Cancel {
+            run_id: run_id.to_string(),
+            numeric,
+        };
+        Ok(RemediationPlan::cancel(request, description, work))
+    }
+
+    async fn act(&self, plan: LivePlan) -> Result<RemediationOutcome, BackendError> {
+        let (work, mut outcome) = plan.into_parts::<Planned>()?;
+        match work {
+            Planned::Repair {
+                run_id,
+                numeric,
+                latest_repair,
+            } => {
+                let mut body = json!({"run_id": numeric, "rerun_all_failed_tasks": true});
+                if let Some(id) = latest_repair {
+                    body["latest_repair_id"] = json!(id);
                 }
-                Err(e) => return Err(self.error(e, "run", run_id)),
+                match self.post_action("repair", &body).await {
+                    Ok(answer) => outcome.steps.push(format!(
+                        "Repair {} started",
+                        answer["repair_id"]
+                            .as_i64()
+                            .map(|i| i.to_string())
+                            .unwrap_or_default()
+                    )),
+                    Err(e) if e.is_ambiguous() => {
+                        return Err(BackendError::Unavailable(format!(
+                            "repair of run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; check the run's repair history before repairing again"
+                        )));
+                    }
+                    Err(e) => return Err(self.error(e, "run", &run_id)),
+                }
+                outcome.new_run_id = Some(run_id);
+            }
+            Planned::Cancel { run_id, numeric } => {
+                match self
+                    .post_action("cancel", &json!({ "run_id": numeric }))
+                    .await
+                {
+                    Ok(_) => outcome.steps.push("Cancellation requested".into()),
+                    Err(e) if e.is_ambiguous() => {
+                        return Err(BackendError::Unavailable(format!(
+                            "cancel of run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried"
+                        )));
+                    }
+                    Err(e) => return Err(self.error(e, "run", &run_id)),
+                }
             }
         }
-        Ok(self.outcome("cancel_run", dry_run, &run.pipeline, run_id, steps))
+        Ok(outcome)
     }
 
     async fn health(&self) -> BackendHealth {

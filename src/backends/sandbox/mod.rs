@@ -23,8 +23,9 @@ use world::World;
 
 use super::azure::{arm, keyvault};
 use super::{
-    BackendError, BackendHealth, InfraSource, LogQuery, LogSource, PipelineBackend, PlanRef,
-    RemediationOutcome, RerunRequest, RunPage, RunQuery, SecretStore,
+    BackendError, BackendHealth, CancelRequest, InfraSource, LivePlan, LogQuery, LogSource,
+    PipelineBackend, PlanDescription, PlanRef, RemediationOutcome, RemediationPlan, RerunRequest,
+    RunPage, RunQuery, SecretStore,
 };
 use crate::model::estate::EstateCatalog;
 use crate::model::log::LogLine;
@@ -70,6 +71,20 @@ struct State {
     generated_until: Option<DateTime<Utc>>,
     cancels: HashMap<String, DateTime<Utc>>,
     manual_runs: u64,
+}
+
+/// What the sandbox does when a plan is acted on, as its plans decided it.
+enum Planned {
+    /// A manual run of the pipeline, from the reference run's parameters.
+    Start {
+        pipeline: String,
+        parameters: serde_json::Map<String, serde_json::Value>,
+        start_at_activity: Option<String>,
+        rerun_of: Option<String>,
+    },
+    Cancel {
+        run_id: String,
+    },
 }
 
 impl Sandbox {
@@ -342,7 +357,7 @@ impl PipelineBackend for Sandbox {
         }
     }
 
-    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
+    async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
         self.check_pipeline(&request.pipeline)?;
         let now = self.clock.now();
         let reference = match request.named_reference(self).await? {
@@ -416,60 +431,27 @@ impl PipelineBackend for Sandbox {
                 still_failing.join(", ")
             ));
         }
-        let mut outcome = RemediationOutcome {
-            action: "rerun_pipeline".into(),
-            dry_run: request.dry_run,
+        let description = PlanDescription {
             backend: BackendKind::Sandbox,
             environment: self.world.settings.environment.clone(),
             pipeline: request.pipeline.clone(),
             target_run_id: reference.as_ref().map(|r| r.run_id.clone()),
-            new_run_id: None,
             steps,
         };
-        if request.dry_run {
-            return Ok(outcome);
-        }
-        let sequence = {
-            let mut state = self.lock();
-            state.manual_runs += 1;
-            state.manual_runs
-        };
-        let spec = RunSpec {
+        let work = Planned::Start {
             pipeline: request.pipeline.clone(),
-            key: format!(
-                "manual/{sequence}/{}/{}",
-                request.pipeline,
-                now.timestamp_millis()
-            ),
-            queued_at: now,
-            invoked_by: InvokedBy {
-                name: "Manual".into(),
-                kind: "Manual".into(),
-                parent_run_id: None,
-                parent_pipeline: None,
-            },
             parameters: reference
                 .as_ref()
                 .map(|r| r.parameters.clone())
                 .unwrap_or_default(),
             start_at_activity: start_at,
-            rerun_of: reference.as_ref().map(|r| r.run_id.clone()),
+            rerun_of: reference.map(|r| r.run_id),
         };
-        let timeline = Arc::new(self.world.simulate(&spec));
-        outcome.new_run_id = Some(timeline.run_id.clone());
-        outcome
-            .steps
-            .push(format!("Started run {}", timeline.run_id));
-        insert_with_children(&mut self.lock().runs, timeline);
-        Ok(outcome)
+        Ok(RemediationPlan::rerun(request, description, work))
     }
 
-    async fn cancel(
-        &self,
-        run_id: &str,
-        dry_run: bool,
-    ) -> Result<RemediationOutcome, BackendError> {
-        let now = self.clock.now();
+    async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
+        let run_id = request.run_id.as_str();
         let run = crate::backends::cancellable_run(self, run_id).await?;
         let running: Vec<String> = self
             .activity_runs(run_id)
@@ -493,20 +475,63 @@ impl PipelineBackend for Sandbox {
             ));
         }
         steps.push("Child pipeline runs it started are cancelled with it".into());
-        if !dry_run {
-            self.lock().cancels.insert(run_id.to_string(), now);
-            steps.push("Cancellation requested; the run shows Canceling, then Cancelled".into());
-        }
-        Ok(RemediationOutcome {
-            action: "cancel_run".into(),
-            dry_run,
+        let description = PlanDescription {
             backend: BackendKind::Sandbox,
             environment: self.world.settings.environment.clone(),
             pipeline: run.pipeline,
             target_run_id: Some(run_id.to_string()),
-            new_run_id: None,
             steps,
-        })
+        };
+        let work = Planned::Cancel {
+            run_id: run_id.to_string(),
+        };
+        Ok(RemediationPlan::cancel(request, description, work))
+    }
+
+    async fn act(&self, plan: LivePlan) -> Result<RemediationOutcome, BackendError> {
+        let (work, mut outcome) = plan.into_parts::<Planned>()?;
+        let now = self.clock.now();
+        match work {
+            Planned::Start {
+                pipeline,
+                parameters,
+                start_at_activity,
+                rerun_of,
+            } => {
+                let sequence = {
+                    let mut state = self.lock();
+                    state.manual_runs += 1;
+                    state.manual_runs
+                };
+                let spec = RunSpec {
+                    key: format!("manual/{sequence}/{pipeline}/{}", now.timestamp_millis()),
+                    pipeline,
+                    queued_at: now,
+                    invoked_by: InvokedBy {
+                        name: "Manual".into(),
+                        kind: "Manual".into(),
+                        parent_run_id: None,
+                        parent_pipeline: None,
+                    },
+                    parameters,
+                    start_at_activity,
+                    rerun_of,
+                };
+                let timeline = Arc::new(self.world.simulate(&spec));
+                outcome.new_run_id = Some(timeline.run_id.clone());
+                outcome
+                    .steps
+                    .push(format!("Started run {}", timeline.run_id));
+                insert_with_children(&mut self.lock().runs, timeline);
+            }
+            Planned::Cancel { run_id } => {
+                self.lock().cancels.insert(run_id, now);
+                outcome
+                    .steps
+                    .push("Cancellation requested; the run shows Canceling, then Cancelled".into());
+            }
+        }
+        Ok(outcome)
     }
 
     async fn health(&self) -> BackendHealth {

@@ -1,31 +1,11 @@
 //! The run-details view: what `get_run_details` said about one run (activity
-//! runs with attempts, errors and durations; parent and child runs).
+//! runs with attempts, errors and durations; parent and child runs), read as
+//! the tool-result contract's [`RunDetails`], the type the server writes.
 
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::run::{ActivityRun, PipelineRun, RunStatus};
+pub use crate::model::contract::RunDetails;
 use crate::trace::redact;
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RunRef {
-    pub run_id: String,
-    pub pipeline: String,
-    pub status: RunStatus,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RunDetails {
-    pub run: PipelineRun,
-    #[serde(default)]
-    pub activities: Vec<ActivityRun>,
-    #[serde(default)]
-    pub failed_activities: Vec<String>,
-    #[serde(default)]
-    pub child_runs: Vec<RunRef>,
-    #[serde(default)]
-    pub parent_run: Option<RunRef>,
-}
 
 /// What the details overlay shows: loading, the details, or why they could not be had.
 #[derive(Debug, Clone, PartialEq)]

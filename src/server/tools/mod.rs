@@ -1,4 +1,5 @@
-//! The tool catalogue, one file per domain.
+//! The tool catalogue, one file per domain. Each tool checks its arguments,
+//! calls the domain (`crate::ops`) and responds; nothing else happens here.
 
 mod infra;
 mod logs;
@@ -12,8 +13,7 @@ use rmcp::handler::server::router::tool::ToolRouter;
 
 use super::OpsdeckServer;
 use super::reply::ToolError;
-use crate::backends::RunQuery;
-use crate::model::run::{PipelineRun, RunStatus};
+use crate::model::run::RunStatus;
 use crate::model::time::TimeWindow;
 
 pub fn router() -> ToolRouter<OpsdeckServer> {
@@ -44,29 +44,6 @@ pub fn parse_statuses(raw: Option<&str>) -> Result<Vec<RunStatus>, ToolError> {
 }
 
 impl OpsdeckServer {
-    /// Every run matching `query` across all backends, newest first, following pages.
-    pub(crate) async fn all_runs(
-        &self,
-        query: RunQuery,
-        max: usize,
-    ) -> Result<Vec<PipelineRun>, ToolError> {
-        let mut runs = Vec::new();
-        for backend in &self.backends().pipelines {
-            let mut page_query = query.clone();
-            loop {
-                let page = backend.query_runs(&page_query).await?;
-                runs.extend(page.runs);
-                match page.continuation {
-                    Some(token) if runs.len() < max => page_query.continuation = Some(token),
-                    _ => break,
-                }
-            }
-        }
-        runs.sort_by_key(|r| std::cmp::Reverse(r.run_start));
-        runs.truncate(max);
-        Ok(runs)
-    }
-
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.backends().clock.now()
     }

@@ -1,15 +1,16 @@
 //! Guarded remediation. Both tools are annotated destructive, preview by
 //! default (`dry_run` is true unless the caller sets it false), and are refused
-//! outright when the server runs `--read-only`.
+//! outright when the server runs `--read-only`. The sequence (guard, plan, dry
+//! run or act, audit) is `ops::remediation`; here are only the tools.
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::backends::{RemediationOutcome, RerunRequest};
+use crate::backends::RemediationOutcome;
+use crate::ops::remediation::{CancelAsk, Remediation, RemediationError, RerunAsk};
 use crate::server::OpsdeckServer;
-use crate::server::policy::Attempt;
 use crate::server::reply::{Outcome, ToolError, ToolResult, respond};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -65,98 +66,43 @@ impl OpsdeckServer {
 }
 
 impl OpsdeckServer {
-    fn guard(&self, action: &str, dry_run: bool) -> Result<(), ToolError> {
-        if self.read_only() && !dry_run {
-            return Err(ToolError::refused(format!(
-                "this server runs with --read-only, so {action} is refused. Call it with dry_run=true to see what it would do, or ask an operator to act from a server started without --read-only"
-            )));
+    fn remediation(&self) -> Remediation<'_> {
+        Remediation {
+            backends: self.backends(),
+            guard: self.policy(),
+            read_only: self.read_only(),
         }
-        Ok(())
     }
 
     async fn rerun_body(&self, params: RerunParams) -> Outcome<RemediationOutcome> {
-        let dry_run = params.dry_run.unwrap_or(true);
-        let arguments = serde_json::json!({
-            "pipeline": params.pipeline,
-            "run_id": params.run_id,
-            "from_failed_activity": params.from_failed_activity,
-            "dry_run": dry_run,
-        });
-        let target = match &params.run_id {
-            Some(run) => format!("{}/{run}", params.pipeline),
-            None => params.pipeline.clone(),
+        let ask = RerunAsk {
+            pipeline: params.pipeline,
+            run_id: params.run_id,
+            from_failed_activity: params.from_failed_activity,
+            dry_run: params.dry_run,
+            approved_by: params.approved_by,
         };
-        let backend = self
-            .backends()
-            .backend_for_pipeline(&params.pipeline)
-            .await?;
-        let attempt = Attempt {
-            tool: "rerun_pipeline",
-            target: &target,
-            environment: backend.environment(),
-            dry_run,
-            approved_by: params.approved_by.as_deref(),
-            arguments: &arguments,
-        };
-        self.admit(&attempt)?;
-        let request = RerunRequest {
-            pipeline: params.pipeline.clone(),
-            reference_run_id: params.run_id.clone(),
-            from_failed_activity: params.from_failed_activity.unwrap_or(true),
-            dry_run,
-        };
-        let outcome = backend.rerun(&request).await;
-        self.record(&attempt, &outcome);
-        let outcome = outcome?;
-        tracing::info!(pipeline = %params.pipeline, dry_run, new_run = ?outcome.new_run_id, "rerun_pipeline");
+        let outcome = self.remediation().rerun(&ask).await?;
         Ok((describe(&outcome), outcome))
     }
 
     async fn cancel_body(&self, params: CancelParams) -> Outcome<RemediationOutcome> {
-        let dry_run = params.dry_run.unwrap_or(true);
-        let arguments = serde_json::json!({"run_id": params.run_id, "dry_run": dry_run});
-        let (backend, _) = self.backends().find_run(&params.run_id).await?;
-        let attempt = Attempt {
-            tool: "cancel_run",
-            target: &params.run_id,
-            environment: backend.environment(),
-            dry_run,
-            approved_by: params.approved_by.as_deref(),
-            arguments: &arguments,
+        let ask = CancelAsk {
+            run_id: params.run_id,
+            dry_run: params.dry_run,
+            approved_by: params.approved_by,
         };
-        self.admit(&attempt)?;
-        let outcome = backend.cancel(&params.run_id, dry_run).await;
-        self.record(&attempt, &outcome);
-        let outcome = outcome?;
-        tracing::info!(run = %params.run_id, dry_run, "cancel_run");
+        let outcome = self.remediation().cancel(&ask).await?;
         Ok((describe(&outcome), outcome))
     }
+}
 
-    /// Read-only mode and the remediation policy, audited when they refuse.
-    fn admit(&self, attempt: &Attempt) -> Result<(), ToolError> {
-        let now = self.now();
-        if let Err(refusal) = self.guard(attempt.tool, attempt.dry_run) {
-            self.policy()
-                .audit(attempt, "refused_read_only", &refusal.message, now);
-            return Err(refusal);
+impl From<RemediationError> for ToolError {
+    fn from(error: RemediationError) -> ToolError {
+        match error {
+            RemediationError::Refused(why) => ToolError::refused(why),
+            RemediationError::Backend(e) => e.into(),
         }
-        self.policy().check(attempt, now).map_err(|why| {
-            self.policy().audit(attempt, "blocked_by_policy", &why, now);
-            ToolError::refused(why)
-        })
-    }
-
-    fn record(
-        &self,
-        attempt: &Attempt,
-        outcome: &Result<RemediationOutcome, crate::backends::BackendError>,
-    ) {
-        let (result, detail) = match outcome {
-            Ok(o) if o.dry_run => ("previewed", o.steps.join("; ")),
-            Ok(o) => ("done", o.steps.join("; ")),
-            Err(e) => ("failed", e.to_string()),
-        };
-        self.policy().audit(attempt, result, &detail, self.now());
     }
 }
 

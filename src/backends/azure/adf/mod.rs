@@ -16,8 +16,8 @@ use crate::backends::azure::config::is_guid;
 use crate::backends::cache::TtlCache;
 use crate::backends::http::RestError;
 use crate::backends::{
-    BackendError, BackendHealth, PipelineBackend, RemediationOutcome, RerunRequest, RunPage,
-    RunQuery,
+    BackendError, BackendHealth, CancelRequest, LivePlan, PipelineBackend, PlanDescription,
+    RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
 };
 use crate::model::estate::EstateCatalog;
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, TriggerRun};
@@ -41,6 +41,18 @@ pub struct AdfBackend {
     environment: String,
     clock: SharedClock,
     catalog: TtlCache<EstateCatalog>,
+}
+
+/// What acting on a plan sends to the factory, as the plan decided it.
+enum Planned {
+    /// `createRun`, as a recovery run of the reference when there is one.
+    CreateRun {
+        pipeline: String,
+        reference_run_id: Option<String>,
+        from_failed: bool,
+    },
+    /// `cancel`, recursively.
+    Cancel { run_id: String },
 }
 
 /// Our continuation token: ADF's, plus how many runs of that page were
@@ -255,7 +267,7 @@ impl PipelineBackend for AdfBackend {
         Ok(wire::activity_runs(wire))
     }
 
-    async fn rerun(&self, request: &RerunRequest) -> Result<RemediationOutcome, BackendError> {
+    async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
         crate::backends::require_pipeline(self, &request.pipeline).await?;
         let reference = match request.named_reference(self).await? {
             Some(run) => Some(run),
@@ -283,54 +295,26 @@ impl PipelineBackend for AdfBackend {
         } else {
             "Start from the first activity".into()
         });
-        let mut outcome = RemediationOutcome {
-            action: "rerun_pipeline".into(),
-            dry_run: request.dry_run,
+        let reference_run_id = reference.map(|r| r.run_id);
+        let description = PlanDescription {
             backend: BackendKind::Adf,
             environment: self.environment.clone(),
             pipeline: request.pipeline.clone(),
-            target_run_id: reference.as_ref().map(|r| r.run_id.clone()),
-            new_run_id: None,
+            target_run_id: reference_run_id.clone(),
             steps,
         };
-        if request.dry_run {
-            return Ok(outcome);
-        }
-        let asked_at = self.clock.now();
-        match self
-            .api
-            .create_run(
-                &request.pipeline,
-                reference.as_ref().map(|r| r.run_id.as_str()),
-                from_failed,
-            )
-            .await
-        {
-            Ok(run_id) => {
-                outcome.steps.push(format!("Started run {run_id}"));
-                outcome.new_run_id = Some(run_id);
-                Ok(outcome)
-            }
-            Err(e) if e.is_ambiguous() => {
-                let found = self
-                    .runs_started_since(&request.pipeline, asked_at - Duration::minutes(1))
-                    .await;
-                Err(BackendError::Unavailable(format!(
-                    "createRun for {} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried. {found}",
-                    request.pipeline
-                )))
-            }
-            Err(e) => Err(e.about("pipeline", &request.pipeline, WRITE_ROLE)),
-        }
+        let work = Planned::CreateRun {
+            pipeline: request.pipeline.clone(),
+            reference_run_id,
+            from_failed,
+        };
+        Ok(RemediationPlan::rerun(request, description, work))
     }
 
-    async fn cancel(
-        &self,
-        run_id: &str,
-        dry_run: bool,
-    ) -> Result<RemediationOutcome, BackendError> {
+    async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
+        let run_id = request.run_id.as_str();
         let run = crate::backends::cancellable_run(self, run_id).await?;
-        let mut steps = vec![
+        let steps = vec![
             format!(
                 "Cancel run {run_id} of {} in factory {} ({}), {} since {}",
                 run.pipeline,
@@ -343,36 +327,68 @@ impl PipelineBackend for AdfBackend {
             ),
             "Child pipeline runs it started are cancelled with it (isRecursive)".into(),
         ];
-        let outcome = |steps| RemediationOutcome {
-            action: "cancel_run".into(),
-            dry_run,
+        let description = PlanDescription {
             backend: BackendKind::Adf,
             environment: self.environment.clone(),
-            pipeline: run.pipeline.clone(),
+            pipeline: run.pipeline,
             target_run_id: Some(run_id.to_string()),
-            new_run_id: None,
             steps,
         };
-        if dry_run {
-            return Ok(outcome(steps));
-        }
-        match self.api.cancel_run(run_id).await {
-            Ok(()) => {
-                steps
-                    .push("Cancellation requested; the run shows Canceling, then Cancelled".into());
-                Ok(outcome(steps))
+        let work = Planned::Cancel {
+            run_id: run_id.to_string(),
+        };
+        Ok(RemediationPlan::cancel(request, description, work))
+    }
+
+    async fn act(&self, plan: LivePlan) -> Result<RemediationOutcome, BackendError> {
+        let (work, mut outcome) = plan.into_parts::<Planned>()?;
+        match work {
+            Planned::CreateRun {
+                pipeline,
+                reference_run_id,
+                from_failed,
+            } => {
+                let asked_at = self.clock.now();
+                match self
+                    .api
+                    .create_run(&pipeline, reference_run_id.as_deref(), from_failed)
+                    .await
+                {
+                    Ok(run_id) => {
+                        outcome.steps.push(format!("Started run {run_id}"));
+                        outcome.new_run_id = Some(run_id);
+                        Ok(outcome)
+                    }
+                    Err(e) if e.is_ambiguous() => {
+                        let found = self
+                            .runs_started_since(&pipeline, asked_at - Duration::minutes(1))
+                            .await;
+                        Err(BackendError::Unavailable(format!(
+                            "createRun for {pipeline} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried. {found}"
+                        )))
+                    }
+                    Err(e) => Err(e.about("pipeline", &pipeline, WRITE_ROLE)),
+                }
             }
-            Err(e) if e.is_ambiguous() => {
-                let now_shows = match self.get_run(run_id).await {
-                    Ok(Some(run)) => format!("the run now shows {}", run.status),
-                    Ok(None) => "the run can no longer be found".into(),
-                    Err(check) => format!("its state could not be read either ({check})"),
-                };
-                Err(BackendError::Unavailable(format!(
-                    "cancel of run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; {now_shows}"
-                )))
-            }
-            Err(e) => Err(e.about("run", run_id, WRITE_ROLE)),
+            Planned::Cancel { run_id } => match self.api.cancel_run(&run_id).await {
+                Ok(()) => {
+                    outcome.steps.push(
+                        "Cancellation requested; the run shows Canceling, then Cancelled".into(),
+                    );
+                    Ok(outcome)
+                }
+                Err(e) if e.is_ambiguous() => {
+                    let now_shows = match self.get_run(&run_id).await {
+                        Ok(Some(run)) => format!("the run now shows {}", run.status),
+                        Ok(None) => "the run can no longer be found".into(),
+                        Err(check) => format!("its state could not be read either ({check})"),
+                    };
+                    Err(BackendError::Unavailable(format!(
+                        "cancel of run {run_id} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; {now_shows}"
+                    )))
+                }
+                Err(e) => Err(e.about("run", &run_id, WRITE_ROLE)),
+            },
         }
     }
 

@@ -1,4 +1,5 @@
-//! The server's remediation policy and audit log.
+//! The remediation policy and audit log: which real actions an environment
+//! allows, and the record of every attempt.
 //!
 //! Policy (TOML, `--policy FILE`): per environment, real remediation is
 //! `allowed`, needs `approval` (the call must carry `approved_by`, which the

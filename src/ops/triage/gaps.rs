@@ -2,30 +2,13 @@
 //! other step (definitions, secrets, logs, resources, history, upstream runs)
 //! enriches the answer, and one that fails becomes a gap named in it.
 
-use schemars::JsonSchema;
-use serde::Serialize;
-
+use crate::model::contract::EvidenceGap;
 use crate::model::estate::EstateCatalog;
-use crate::server::reply::ToolError;
+use crate::ops::error::OpsError;
 use crate::support::text::clip;
 
 /// Longest reason kept for one gap.
 const MAX_WHY_CHARS: usize = 300;
-
-/// Something triage could not read, so the answer is built without it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct EvidenceGap {
-    /// What was not read: `linked services`, `secrets in vault kv-prod`, `logs`, `resources`…
-    pub what: String,
-    /// Why, as the service said it: no permission, not found, unreachable.
-    pub why: String,
-}
-
-impl std::fmt::Display for EvidenceGap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: not readable ({})", self.what, self.why)
-    }
-}
 
 /// The gaps met during one triage, each once.
 #[derive(Debug, Default)]
@@ -33,7 +16,7 @@ pub struct Gaps(Vec<EvidenceGap>);
 
 impl Gaps {
     /// The value, or `None` with the failure kept as the gap `what`.
-    pub fn read<T, E: Into<ToolError>>(
+    pub fn read<T, E: Into<OpsError>>(
         &mut self,
         what: impl Into<String>,
         result: Result<T, E>,
@@ -91,7 +74,7 @@ mod tests {
     #[test]
     fn failures_become_named_gaps_once_and_values_pass_through() {
         let mut gaps = Gaps::default();
-        assert_eq!(gaps.read("logs", Ok::<_, ToolError>(3)), Some(3));
+        assert_eq!(gaps.read("logs", Ok::<_, OpsError>(3)), Some(3));
         assert!(gaps.is_empty());
         let denied = || Err::<(), _>(BackendError::Refused("403 AuthorizationFailed".into()));
         assert_eq!(gaps.read("logs", denied()), None);
