@@ -12,8 +12,6 @@ use std::any::Any;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use schemars::JsonSchema;
-use serde::Serialize;
 
 use super::{BackendError, PipelineBackend, RunQuery};
 use crate::model::run::{BackendKind, PipelineRun, RunStatus};
@@ -121,23 +119,8 @@ pub async fn cancellable_run(
     Ok(run)
 }
 
-/// What a remediation did, or would do in a dry run.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct RemediationOutcome {
-    pub action: String,
-    pub dry_run: bool,
-    pub backend: BackendKind,
-    pub environment: String,
-    pub pipeline: String,
-    /// The run acted on (the reference run of a rerun, the cancelled run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_run_id: Option<String>,
-    /// The run a rerun started.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_run_id: Option<String>,
-    /// Step by step, what happens (or would happen).
-    pub steps: Vec<String>,
-}
+/// What a remediation did, or would do in a dry run: the tool result.
+pub use crate::model::contract::RemediationOutcome;
 
 /// What a backend found while planning, in the words the caller reads.
 #[derive(Debug, Clone)]

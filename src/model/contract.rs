@@ -16,7 +16,6 @@
 mod infra;
 mod logs;
 mod pipelines;
-mod reached;
 mod remediation;
 mod runs;
 mod secrets;

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::estate::{EstateCatalog, PipelineInfo};
 
 /// Why one pipeline depends on another.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "via", rename_all = "snake_case")]
 pub enum DependencyVia {
     /// The upstream pipeline writes a dataset the downstream one reads.
@@ -18,7 +18,7 @@ pub enum DependencyVia {
     ExecutePipeline { activity: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct PipelineEdge {
     pub from: String,
     pub to: String,
@@ -27,7 +27,7 @@ pub struct PipelineEdge {
 }
 
 /// A pipeline reached while walking the graph, with how far away it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Reached {
     pub pipeline: String,
     /// 1 = direct neighbour.

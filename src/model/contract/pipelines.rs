@@ -3,7 +3,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::reached;
 use crate::model::graph::Reached;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -37,9 +36,7 @@ pub struct LinkedServiceBrief {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DependenciesResult {
     pub pipeline: String,
-    #[serde(deserialize_with = "reached::read_all")]
     pub upstream: Vec<Reached>,
-    #[serde(deserialize_with = "reached::read_all")]
     pub downstream: Vec<Reached>,
     pub datasets_read: Vec<String>,
     pub datasets_written: Vec<String>,

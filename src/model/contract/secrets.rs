@@ -4,7 +4,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::reached;
 use crate::model::graph::Reached;
 use crate::model::secret::{SecretMeta, SecretRisk};
 
@@ -41,7 +40,6 @@ pub struct SecretUsage {
     /// Pipelines that authenticate with the secret.
     pub pipelines_direct: Vec<String>,
     /// Pipelines that depend on those through data (they go stale or fail next).
-    #[serde(deserialize_with = "reached::read_all")]
     pub pipelines_downstream: Vec<Reached>,
     /// Direct pipelines whose latest run failed.
     pub failing_now: Vec<String>,
