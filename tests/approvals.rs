@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::process::{OPSDECK, peer_script, pinned_serve_args, python, tempdir};
 use opsdeck::agent::events::AgentEvent;
 use opsdeck::agent::policy::{ApprovalPolicy, PreApproval, SharedPolicy};
-use opsdeck::agent::runner::{ApprovalAsk, Approver, Decision, RefuseUnapproved, ToolRunner};
+use opsdeck::agent::runner::{ApprovalRequest, Approver, Decision, RefuseUnapproved, ToolRunner};
 use opsdeck::config::servers::{self, ServerSpec};
 use opsdeck::mcp::McpHost;
 use serde_json::{Value, json};
@@ -45,7 +45,7 @@ fn received(log: &Path) -> Vec<Value> {
 #[derive(Clone)]
 struct Person {
     answers: Arc<Mutex<VecDeque<Decision>>>,
-    asked: Arc<Mutex<Vec<(ApprovalAsk, usize)>>>,
+    asked: Arc<Mutex<Vec<(ApprovalRequest, usize)>>>,
     log: PathBuf,
 }
 
@@ -58,7 +58,7 @@ impl Person {
         }
     }
 
-    fn asked(&self) -> Vec<(ApprovalAsk, usize)> {
+    fn asked(&self) -> Vec<(ApprovalRequest, usize)> {
         self.asked.lock().unwrap().clone()
     }
 }
@@ -77,7 +77,7 @@ impl Approver for Person {
         true
     }
 
-    async fn decide(&self, ask: ApprovalAsk) -> Decision {
+    async fn decide(&self, ask: ApprovalRequest) -> Decision {
         let calls_so_far = received(&self.log).len();
         self.asked.lock().unwrap().push((ask, calls_so_far));
         self.answers

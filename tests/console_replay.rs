@@ -8,6 +8,7 @@
 mod common;
 
 use chrono::Duration;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use opsdeck::agent::events::AgentEvent;
 use opsdeck::console::app::capture::{self, Capture};
 use opsdeck::console::app::update::{App, Msg, Pane, ServerStatus, update};
@@ -18,6 +19,10 @@ use opsdeck::trace::schema::Record;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
 
 fn draw(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
@@ -134,8 +139,12 @@ async fn a_replayed_console_session_draws_the_same_screen() {
             });
         }
         if let Msg::Agent(AgentEvent::UserMessage { text }) = &msg {
-            // The console submits the question from the input; the turn reports it.
-            live.chat.submit(text);
+            // The live console: the question typed and sent with Enter (the
+            // turn reports it); the replay gets it as `Msg::Asked`.
+            for c in text.chars() {
+                update(&mut live, key(KeyCode::Char(c)));
+            }
+            update(&mut live, key(KeyCode::Enter));
             continue;
         }
         update(&mut live, msg);

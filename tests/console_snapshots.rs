@@ -82,7 +82,7 @@ async fn loaded_app() -> App {
         AgentEvent::TurnFinished { answer: String::new(), tool_calls: 1, ok: true },
     ] {
         if let AgentEvent::UserMessage { text } = &event {
-            app.chat.submit(text);
+            update(&mut app, Msg::Asked { question: text.clone() });
             continue;
         }
         update(&mut app, Msg::Agent(event));

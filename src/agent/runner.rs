@@ -14,20 +14,31 @@ use super::policy::{Ask, SharedPolicy, Standing, Verdict, declared_dry_run};
 use crate::mcp::{CatalogTool, McpHost};
 use crate::support::text::cap_text;
 
-/// A call waiting for a person: everything they need to decide.
+/// A call waiting for a person: everything they need to decide. The runner
+/// asks an [`Approver`] with it; the console queues it and shows it as its
+/// approval dialog.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApprovalAsk {
-    /// The call this decision is about (the inspector's id too).
+pub struct ApprovalRequest {
+    /// The call this decision is about (answers name it, so two never mix; the
+    /// inspector's id too).
     pub call_id: String,
     pub tool: String,
     pub server: String,
     pub arguments: Value,
+    /// Why the policy asks (e.g. "rerun_pipeline changes the estate").
     pub reason: String,
     /// The tool's own dry run, or why there is none.
     pub preview: Result<String, String>,
     /// "Allow for this session" may be offered (an untrusted server's tool).
     pub session_allowable: bool,
+    /// Where redaction changed an argument on screen (`query`, `options.key`):
+    /// the call sends those values unchanged, and the person must know. Empty
+    /// as the runner asks; whoever redacts the request for display fills it.
+    pub hidden: Vec<String>,
 }
+
+/// Who decided when a person at the console answered.
+pub const BY_USER: &str = "user";
 
 /// A person's (or the headless policy's) answer about one call.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +51,15 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The person's own answer, recorded as theirs.
+    pub fn by_user(approved: bool, for_session: bool) -> Decision {
+        Decision {
+            approved,
+            for_session: approved && for_session,
+            by: BY_USER.into(),
+        }
+    }
+
     pub fn refused(by: impl Into<String>) -> Decision {
         Decision {
             approved: false,
@@ -57,7 +77,7 @@ pub trait Approver: Send + Sync {
         false
     }
 
-    async fn decide(&self, ask: ApprovalAsk) -> Decision;
+    async fn decide(&self, request: ApprovalRequest) -> Decision;
 }
 
 /// Who is at the keyboard, for `approved_by` (never a secret: the login name).
@@ -93,7 +113,7 @@ pub struct RefuseUnapproved;
 
 #[async_trait::async_trait]
 impl Approver for RefuseUnapproved {
-    async fn decide(&self, _: ApprovalAsk) -> Decision {
+    async fn decide(&self, _: ApprovalRequest) -> Decision {
         Decision::refused("policy: headless, no matching --approve")
     }
 }
@@ -271,7 +291,7 @@ impl<'h> ToolRunner<'h> {
         };
         let decision = self
             .approver
-            .decide(ApprovalAsk {
+            .decide(ApprovalRequest {
                 call_id: call_id.to_string(),
                 tool: entry.exposed_name.clone(),
                 server: entry.server.clone(),
@@ -279,6 +299,7 @@ impl<'h> ToolRunner<'h> {
                 reason: ask.reason.clone(),
                 preview,
                 session_allowable: ask.session_allowable(),
+                hidden: Vec::new(),
             })
             .await;
         self.emit(AgentEvent::ApprovalDecided {

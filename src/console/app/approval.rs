@@ -2,9 +2,12 @@
 //! It shows the tool, the server, the full arguments, the target the call would
 //! touch, and the dry-run preview when the tool can produce one.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use serde_json::Value;
+
+/// The request the runner makes is the dialog's: one type from the agent to the screen.
+pub use crate::agent::runner::ApprovalRequest;
 
 /// How long a dialog must be on screen with no key pressed before an answer
 /// counts: keys typed for the chat as a dialog opens restart the wait.
@@ -22,6 +25,10 @@ pub struct ApprovalQueue {
     generation: u64,
     /// The call whose "allow for the session" waits for its second `a`.
     confirming_session: Option<String>,
+    /// Calls whose turn was cancelled while they waited for approval: a
+    /// request for one still on its way opens no dialog. (Call ids are unique
+    /// in a session, so this outlives the queue's clearing.)
+    withdrawn: HashSet<String>,
 }
 
 impl ApprovalQueue {
@@ -33,6 +40,16 @@ impl ApprovalQueue {
     pub fn pop(&mut self) -> Option<ApprovalRequest> {
         self.scroll = 0;
         self.waiting.pop_front()
+    }
+
+    /// The call's turn is gone: no dialog for it, now or when its request comes.
+    pub fn withdraw(&mut self, call_id: String) {
+        self.waiting.retain(|request| request.call_id != call_id);
+        self.withdrawn.insert(call_id);
+    }
+
+    pub fn is_withdrawn(&self, call_id: &str) -> bool {
+        self.withdrawn.contains(call_id)
     }
 
     /// How many more dialogs wait after the open one.
@@ -96,24 +113,6 @@ impl ApprovalQueue {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApprovalRequest {
-    /// The call this dialog decides (answers name it, so two dialogs never mix).
-    pub call_id: String,
-    pub tool: String,
-    pub server: String,
-    pub arguments: Value,
-    /// Why the policy asks (e.g. "rerun_pipeline changes the estate").
-    pub reason: String,
-    /// What the tool's own dry run said it would do, or why there is none.
-    pub preview: Result<String, String>,
-    /// "Allow for this session" may be offered (an untrusted server's tool).
-    pub session_allowable: bool,
-    /// Where redaction changed an argument on screen (`query`, `options.key`):
-    /// the call sends those values unchanged, and the person must know.
-    pub hidden: Vec<String>,
-}
-
 /// The JSON paths at which `shown` differs from `sent` (at most 20, then `…`).
 pub fn hidden_paths(sent: &Value, shown: &Value) -> Vec<String> {
     fn walk(sent: &Value, shown: &Value, path: &str, out: &mut Vec<String>) {
@@ -156,6 +155,8 @@ pub fn hidden_paths(sent: &Value, shown: &Value) -> Vec<String> {
     out
 }
 
+// The dialog's reading of a request (what it targets, the arguments laid out)
+// lives with the dialog.
 impl ApprovalRequest {
     /// The target in words: pipeline, run and environment as far as the arguments
     /// (and the preview's JSON) name them, so the user sees what is touched.

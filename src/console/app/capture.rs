@@ -84,11 +84,17 @@ pub fn restore(trace: &Trace, app: &mut App) {
     for record in &trace.records {
         update(app, Msg::Tick(record.at));
         match &record.message {
-            // The live console puts the question in the chat when it is sent.
+            // The live console puts the question in the chat when it is sent;
+            // the replayed one goes the same way, through `update`.
             TraceMessage::Agent {
                 event: AgentEvent::UserMessage { text },
             } => {
-                app.chat.submit(text);
+                update(
+                    app,
+                    Msg::Asked {
+                        question: text.clone(),
+                    },
+                );
             }
             TraceMessage::Agent { event } => {
                 update(app, Msg::Agent(event.clone()));

@@ -1,72 +1,12 @@
-//! The inspector's state: every tool call of the session (server, tool,
-//! arguments, status, duration, result or error), the selection, a search over
-//! arguments and results, and which runs each call touched (for cross-links
-//! with the board).
+//! The inspector's state over the session's tool calls (the store in
+//! [`super::calls`]): the selection, a search over tools, arguments and
+//! results, the call opened for reading, and the jump from a run on the board
+//! to the calls that touched it.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::calls::{ToolCall, ToolCalls};
 use super::json_view::JsonView;
-use crate::agent::events::AgentEvent;
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallState {
-    Running,
-    AwaitingApproval,
-    Ok,
-    Failed,
-}
-
-#[derive(Debug, Clone)]
-pub struct InspectedCall {
-    pub call_id: String,
-    pub server: String,
-    pub tool: String,
-    pub arguments: Value,
-    pub state: CallState,
-    pub duration_ms: Option<u64>,
-    pub result: Value,
-    pub truncated: bool,
-    /// Approval reason and decision, when one was needed.
-    pub approval: Option<String>,
-    /// The first lines of the result, computed once, for the list's preview.
-    pub preview: String,
-}
-
-/// The first few lines of a result's text, for the preview under the call list.
-fn preview_of(result: &Value) -> String {
-    const LINES: usize = 12;
-    const CHARS: usize = 2_000;
-    let text = match result {
-        Value::Null => return String::new(),
-        Value::String(s) => s.clone(),
-        other => match other.get("content").and_then(Value::as_array) {
-            Some(parts) => parts
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n"),
-            None => other.to_string(),
-        },
-    };
-    let clipped: String = text.chars().take(CHARS).collect();
-    clipped.lines().take(LINES).collect::<Vec<_>>().join("\n")
-}
-
-impl InspectedCall {
-    /// Run ids mentioned in the arguments or the result, for "calls that touched this run".
-    pub fn mentions(&self, run_id: &str) -> bool {
-        contains_text(&self.arguments, run_id) || contains_text(&self.result, run_id)
-    }
-}
-
-fn contains_text(value: &Value, needle: &str) -> bool {
-    match value {
-        Value::String(s) => s.contains(needle),
-        Value::Array(items) => items.iter().any(|v| contains_text(v, needle)),
-        Value::Object(map) => map.values().any(|v| contains_text(v, needle)),
-        _ => false,
-    }
-}
 
 /// A call opened for reading: its arguments and result as foldable JSON.
 #[derive(Debug, Clone)]
@@ -80,7 +20,6 @@ const FOLD_LINES: usize = 400;
 
 #[derive(Debug, Clone, Default)]
 pub struct InspectorState {
-    pub calls: Vec<InspectedCall>,
     /// Index into the visible calls.
     pub selected: usize,
     /// Only calls whose tool, arguments or result contain this (case-insensitive).
@@ -94,127 +33,14 @@ pub struct InspectorState {
 }
 
 impl InspectorState {
-    pub fn apply(&mut self, event: &AgentEvent) {
-        self.apply_event(event);
-        if matches!(
-            event,
-            AgentEvent::ApprovalNeeded { .. }
-                | AgentEvent::ToolCallStarted { .. }
-                | AgentEvent::ToolCallFinished { .. }
-        ) {
-            self.rematch();
-        }
+    /// The calls changed (added, started, finished): the search is run again.
+    pub fn calls_changed(&mut self, calls: &ToolCalls) {
+        self.rematch(calls);
     }
 
-    fn apply_event(&mut self, event: &AgentEvent) {
-        match event {
-            AgentEvent::ApprovalNeeded {
-                call_id,
-                server,
-                tool,
-                arguments,
-                reason,
-            } => {
-                self.calls.push(InspectedCall {
-                    call_id: call_id.clone(),
-                    server: server.clone(),
-                    tool: tool.clone(),
-                    arguments: arguments.clone(),
-                    state: CallState::AwaitingApproval,
-                    duration_ms: None,
-                    result: Value::Null,
-                    truncated: false,
-                    approval: Some(format!("needs approval: {reason}")),
-                    preview: String::new(),
-                });
-            }
-            AgentEvent::ApprovalDecided {
-                call_id,
-                approved,
-                by,
-                ..
-            } => {
-                if let Some(call) = self.find(call_id) {
-                    let verdict = if *approved { "approved" } else { "refused" };
-                    call.approval = Some(format!(
-                        "{} — {verdict} by {by}",
-                        call.approval.clone().unwrap_or_default()
-                    ));
-                    call.state = if *approved {
-                        CallState::Running
-                    } else {
-                        CallState::Failed
-                    };
-                }
-            }
-            AgentEvent::ToolCallStarted {
-                call_id,
-                server,
-                tool,
-                arguments,
-            } => match self.find(call_id) {
-                Some(call) => call.state = CallState::Running,
-                None => self.calls.push(InspectedCall {
-                    call_id: call_id.clone(),
-                    server: server.clone(),
-                    tool: tool.clone(),
-                    arguments: arguments.clone(),
-                    state: CallState::Running,
-                    duration_ms: None,
-                    result: Value::Null,
-                    truncated: false,
-                    approval: None,
-                    preview: String::new(),
-                }),
-            },
-            AgentEvent::ToolCallFinished {
-                call_id,
-                server,
-                tool,
-                duration_ms,
-                is_error,
-                result,
-                truncated,
-            } => {
-                let state = if *is_error {
-                    CallState::Failed
-                } else {
-                    CallState::Ok
-                };
-                match self.find(call_id) {
-                    Some(call) => {
-                        call.state = state;
-                        call.duration_ms = Some(*duration_ms);
-                        call.result = result.clone();
-                        call.truncated = *truncated;
-                        call.preview = preview_of(result);
-                    }
-                    None => self.calls.push(InspectedCall {
-                        call_id: call_id.clone(),
-                        server: server.clone(),
-                        tool: tool.clone(),
-                        arguments: Value::Null,
-                        state,
-                        duration_ms: Some(*duration_ms),
-                        result: result.clone(),
-                        truncated: *truncated,
-                        approval: None,
-                        preview: preview_of(result),
-                    }),
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn find(&mut self, call_id: &str) -> Option<&mut InspectedCall> {
-        self.calls.iter_mut().rev().find(|c| c.call_id == call_id)
-    }
-
-    fn rematch(&mut self) {
+    fn rematch(&mut self, calls: &ToolCalls) {
         let needle = self.search.to_lowercase();
-        self.matches = self
-            .calls
+        self.matches = calls
             .iter()
             .enumerate()
             .filter(|(_, c)| {
@@ -228,45 +54,37 @@ impl InspectorState {
         self.selected = self.selected.min(self.matches.len().saturating_sub(1));
     }
 
-    /// The turn was cancelled: calls still running or waiting will never finish.
-    pub fn cancel_running(&mut self) {
-        for call in &mut self.calls {
-            if matches!(call.state, CallState::Running | CallState::AwaitingApproval) {
-                call.state = CallState::Failed;
-                call.result = Value::String("cancelled with the turn".into());
-                call.preview = "cancelled with the turn".into();
-            }
-        }
-    }
-
     pub fn search(&self) -> &str {
         &self.search
     }
 
-    pub fn set_search(&mut self, needle: &str) {
+    pub fn set_search(&mut self, needle: &str, calls: &ToolCalls) {
         self.search = needle.to_string();
-        self.rematch();
+        self.rematch(calls);
     }
 
     /// Calls matching the search, oldest first.
-    pub fn visible(&self) -> impl ExactSizeIterator<Item = &InspectedCall> + '_ {
-        self.matches.iter().map(|&i| &self.calls[i])
+    pub fn visible<'a>(
+        &'a self,
+        calls: &'a ToolCalls,
+    ) -> impl ExactSizeIterator<Item = &'a ToolCall> + 'a {
+        self.matches.iter().map(|&i| &calls[i])
     }
 
     pub fn visible_len(&self) -> usize {
         self.matches.len()
     }
 
-    pub fn selected_call(&self) -> Option<&InspectedCall> {
-        self.matches.get(self.selected).map(|&i| &self.calls[i])
+    pub fn selected_call<'a>(&self, calls: &'a ToolCalls) -> Option<&'a ToolCall> {
+        self.matches.get(self.selected).map(|&i| &calls[i])
     }
 
     /// Selects the newest call that touched a run (the board's cross-link); false when none did.
-    pub fn select_call_touching(&mut self, run_id: &str) -> bool {
-        let Some(index) = self.calls.iter().rposition(|c| c.mentions(run_id)) else {
+    pub fn select_call_touching(&mut self, run_id: &str, calls: &ToolCalls) -> bool {
+        let Some(index) = calls.iter().rposition(|c| c.mentions(run_id)) else {
             return false;
         };
-        self.set_search("");
+        self.set_search("", calls);
         self.open = None;
         self.selected = index;
         true
@@ -277,8 +95,8 @@ impl InspectorState {
     }
 
     /// Opens the selected call's arguments and result for reading.
-    pub fn open(&mut self) {
-        let Some(call) = self.selected_call() else {
+    pub fn open(&mut self, calls: &ToolCalls) {
+        let Some(call) = self.selected_call(calls) else {
             return;
         };
         let value = json!({"arguments": call.arguments, "result": call.result});
@@ -324,10 +142,10 @@ impl InspectorState {
         }
     }
 
-    pub fn toggle_fold(&mut self) {
+    pub fn toggle_fold(&mut self, calls: &ToolCalls) {
         match &mut self.open {
             Some(open) => open.view.toggle_fold(),
-            None => self.open(),
+            None => self.open(calls),
         }
     }
 
@@ -337,25 +155,25 @@ impl InspectorState {
 
     /// Inside an open call: the next line containing the text (unfolding to it).
     /// In the list: the next call matching it. False when nothing matched.
-    pub fn find_next(&mut self, needle: &str, rows: usize) -> bool {
+    pub fn find_next(&mut self, needle: &str, rows: usize, calls: &ToolCalls) -> bool {
         self.last_find = needle.to_string();
         match &mut self.open {
             Some(open) => open.view.find(needle, true, rows),
             None => {
-                self.set_search(needle);
+                self.set_search(needle, calls);
                 !self.matches.is_empty()
             }
         }
     }
 
     /// What `y` copies: the open call's JSON, or the selected call's result.
-    pub fn copy_text(&self) -> Option<(String, String)> {
+    pub fn copy_text(&self, calls: &ToolCalls) -> Option<(String, String)> {
         let call = match &self.open {
             Some(open) => {
-                let call = self.calls.iter().find(|c| c.call_id == open.call_id)?;
+                let call = calls.get(&open.call_id)?;
                 return Some((format!("{} {}", call.tool, call.call_id), open.view.text()));
             }
-            None => self.selected_call()?,
+            None => self.selected_call(calls)?,
         };
         let text = serde_json::to_string_pretty(
             &json!({"arguments": call.arguments, "result": call.result}),
@@ -368,7 +186,53 @@ impl InspectorState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::agent::events::AgentEvent;
+    use crate::console::app::calls::CallState;
+    use serde_json::{Value, json};
+
+    /// The store and the inspector over it, as the app holds them.
+    #[derive(Default)]
+    struct Inspected {
+        calls: ToolCalls,
+        state: InspectorState,
+    }
+
+    impl Inspected {
+        fn apply(&mut self, event: &AgentEvent) {
+            if self.calls.apply(event) {
+                self.state.calls_changed(&self.calls);
+            }
+        }
+
+        fn set_search(&mut self, needle: &str) {
+            self.state.set_search(needle, &self.calls);
+        }
+
+        fn visible(&self) -> impl ExactSizeIterator<Item = &ToolCall> + '_ {
+            self.state.visible(&self.calls)
+        }
+
+        fn selected_call(&self) -> Option<&ToolCall> {
+            self.state.selected_call(&self.calls)
+        }
+
+        fn select_call_touching(&mut self, run_id: &str) -> bool {
+            self.state.select_call_touching(run_id, &self.calls)
+        }
+    }
+
+    impl std::ops::Deref for Inspected {
+        type Target = InspectorState;
+        fn deref(&self) -> &InspectorState {
+            &self.state
+        }
+    }
+
+    impl std::ops::DerefMut for Inspected {
+        fn deref_mut(&mut self) -> &mut InspectorState {
+            &mut self.state
+        }
+    }
 
     fn started(id: &str, tool: &str, arguments: Value) -> AgentEvent {
         AgentEvent::ToolCallStarted {
@@ -393,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_call_is_one_entry_from_start_to_result() {
-        let mut inspector = InspectorState::default();
+        let mut inspector = Inspected::default();
         inspector.apply(&started("c1", "get_run_details", json!({"run_id": "r-42"})));
         assert_eq!(inspector.calls[0].state, CallState::Running);
         inspector.apply(&finished(
@@ -408,7 +272,7 @@ mod tests {
 
     #[test]
     fn approvals_are_recorded_on_the_call() {
-        let mut inspector = InspectorState::default();
+        let mut inspector = Inspected::default();
         let arguments = json!({"pipeline": "p", "dry_run": false});
         inspector.apply(&AgentEvent::ApprovalNeeded {
             call_id: "c".into(),
@@ -433,7 +297,7 @@ mod tests {
 
     #[test]
     fn search_covers_tools_arguments_and_results() {
-        let mut inspector = InspectorState::default();
+        let mut inspector = Inspected::default();
         inspector.apply(&started("a", "list_secrets", json!({})));
         inspector.apply(&finished(
             "a",
@@ -458,7 +322,7 @@ mod tests {
 
     #[test]
     fn the_board_can_jump_to_the_calls_that_touched_a_run() {
-        let mut inspector = InspectorState::default();
+        let mut inspector = Inspected::default();
         inspector.apply(&started("a", "list_pipeline_runs", json!({})));
         inspector.apply(&finished(
             "a",

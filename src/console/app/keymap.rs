@@ -88,9 +88,21 @@ pub enum Action {
     /// The inspector's calls that touched the run.
     ShowCalls,
     FindNext,
+    /// Focus a pane directly, as the tab bar numbers them (1 Chat, 2 Runs, 3 Tool calls).
+    FocusChat,
+    FocusBoard,
+    FocusInspector,
 }
 
 impl Action {
+    /// Moves focus to a pane (the tab bar already shows these keys).
+    pub fn is_focus(self) -> bool {
+        matches!(
+            self,
+            Action::FocusChat | Action::FocusBoard | Action::FocusInspector
+        )
+    }
+
     /// The name used in `config.toml` (`[keys.board] triage = "t"`).
     pub fn name(self) -> &'static str {
         match self {
@@ -125,6 +137,9 @@ impl Action {
             Action::Type => "type",
             Action::ShowCalls => "show_calls",
             Action::FindNext => "find_next",
+            Action::FocusChat => "focus_chat",
+            Action::FocusBoard => "focus_board",
+            Action::FocusInspector => "focus_inspector",
         }
     }
 
@@ -165,6 +180,9 @@ const ALL_ACTIONS: &[Action] = &[
     Action::Type,
     Action::ShowCalls,
     Action::FindNext,
+    Action::FocusChat,
+    Action::FocusBoard,
+    Action::FocusInspector,
 ];
 
 /// A key with its modifiers, comparable with what the terminal reports.
@@ -450,6 +468,70 @@ const DEFAULTS: &[(Scope, &[&str], Action, &str)] = &[
     (Scope::Dialog, &["k", "up"], Action::Up, "scroll up"),
     (Scope::Dialog, &["pagedown"], Action::PageDown, "page down"),
     (Scope::Dialog, &["pageup"], Action::PageUp, "page up"),
+    // The panes by the tab bar's numbers. Digits are text while typing a
+    // question, so there Alt-1/2/3 do it; everywhere else the plain digit does.
+    (
+        Scope::Global,
+        &["alt-1"],
+        Action::FocusChat,
+        "focus the chat",
+    ),
+    (
+        Scope::Global,
+        &["alt-2"],
+        Action::FocusBoard,
+        "focus the runs",
+    ),
+    (
+        Scope::Global,
+        &["alt-3"],
+        Action::FocusInspector,
+        "focus the tool calls",
+    ),
+    (
+        Scope::Transcript,
+        &["1"],
+        Action::FocusChat,
+        "focus the chat",
+    ),
+    (
+        Scope::Transcript,
+        &["2"],
+        Action::FocusBoard,
+        "focus the runs",
+    ),
+    (
+        Scope::Transcript,
+        &["3"],
+        Action::FocusInspector,
+        "focus the tool calls",
+    ),
+    (Scope::Board, &["1"], Action::FocusChat, "focus the chat"),
+    (Scope::Board, &["2"], Action::FocusBoard, "focus the runs"),
+    (
+        Scope::Board,
+        &["3"],
+        Action::FocusInspector,
+        "focus the tool calls",
+    ),
+    (
+        Scope::Inspector,
+        &["1"],
+        Action::FocusChat,
+        "focus the chat",
+    ),
+    (
+        Scope::Inspector,
+        &["2"],
+        Action::FocusBoard,
+        "focus the runs",
+    ),
+    (
+        Scope::Inspector,
+        &["3"],
+        Action::FocusInspector,
+        "focus the tool calls",
+    ),
 ];
 
 impl Default for Keymap {
@@ -553,6 +635,34 @@ mod tests {
         );
         let esc = press(KeyCode::Esc, KeyModifiers::NONE);
         assert_eq!(keymap.action(Scope::Chat, &esc), Some(Action::Cancel));
+    }
+
+    #[test]
+    fn digits_focus_panes_except_where_they_are_text() {
+        let keymap = Keymap::default();
+        let two = press(KeyCode::Char('2'), KeyModifiers::NONE);
+        for scope in [Scope::Transcript, Scope::Board, Scope::Inspector] {
+            assert_eq!(
+                keymap.action(scope, &two),
+                Some(Action::FocusBoard),
+                "{scope:?}"
+            );
+        }
+        assert_eq!(
+            keymap.action(Scope::Chat, &two),
+            None,
+            "a digit typed is text"
+        );
+        let alt_three = press(KeyCode::Char('3'), KeyModifiers::ALT);
+        assert_eq!(
+            keymap.action(Scope::Chat, &alt_three),
+            Some(Action::FocusInspector)
+        );
+        assert_eq!(
+            keymap.action(Scope::Dialog, &two),
+            None,
+            "the dialog answers only its own keys"
+        );
     }
 
     #[test]

@@ -9,13 +9,18 @@ use tui_textarea::TextArea;
 
 use super::approval::{ApprovalQueue, ApprovalRequest};
 use super::board::BoardState;
+use super::calls::ToolCalls;
 use super::chat::ChatState;
-use super::command::{self, Command};
 use super::details::DetailsView;
 use super::inspector::InspectorState;
 use super::keymap::{Action, Keymap, Scope};
 use crate::agent::events::AgentEvent;
 use crate::model::run::PipelineRun;
+
+mod dialog;
+mod panes;
+mod prompt;
+pub use dialog::abandon_dialogs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -46,11 +51,22 @@ impl Pane {
     fn previous(self) -> Pane {
         self.next().next()
     }
+
+    /// The pane a focus key names (`1`/`2`/`3` as the tab bar numbers them).
+    fn focused_by(action: Action) -> Option<Pane> {
+        match action {
+            Action::FocusChat => Some(Pane::Chat),
+            Action::FocusBoard => Some(Pane::Board),
+            Action::FocusInspector => Some(Pane::Inspector),
+            _ => None,
+        }
+    }
 }
 
 /// A one-line text being typed below the panes (`:` commands, `/` filters).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
+    /// The `:` line (see [`super::colon`]).
     Command(String),
     BoardFilter(String),
     InspectorSearch(String),
@@ -111,6 +127,9 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     /// Something the agent did during a turn.
     Agent(AgentEvent),
+    /// A question the user asked, as a trace has it: it goes into the chat as
+    /// a question typed and sent does, without starting a turn.
+    Asked { question: String },
     /// A board refresh returned runs.
     RunsLoaded {
         runs: Vec<PipelineRun>,
@@ -194,6 +213,9 @@ pub struct App {
     pub typing: bool,
     pub chat: ChatState,
     pub board: BoardState,
+    /// Every tool call of the session by call id, read by the inspector (and
+    /// the chat's call lines).
+    pub calls: ToolCalls,
     pub inspector: InspectorState,
     /// Approval dialogs waiting behind the open one, in the order they came.
     pub approvals: ApprovalQueue,
@@ -219,6 +241,7 @@ impl Default for App {
             typing: true,
             chat: ChatState::default(),
             board: BoardState::default(),
+            calls: ToolCalls::default(),
             inspector: InspectorState::default(),
             approvals: ApprovalQueue::default(),
             keymap: Keymap::default(),
@@ -293,6 +316,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.flash = None;
             on_key(app, key)
         }
+        // Text meant for something else: the dialog takes no answer from it,
+        // and the wait before it does starts again.
+        Msg::Paste(_) if dialog::is_open(app) => dialog::interrupted(app),
         Msg::Paste(text) => {
             if app.focus == Pane::Chat && app.overlay.is_none() && app.prompt.is_none() {
                 app.typing = true;
@@ -319,6 +345,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        // Nothing under the dialog moves while it is open.
+        Msg::Click { .. } if dialog::is_open(app) => Vec::new(),
         Msg::Click { column, row } => {
             let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
             let position = ratatui::layout::Position::new(column, row);
@@ -360,7 +388,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 _ => {}
             }
             app.chat.apply(&event);
-            app.inspector.apply(&event);
+            if app.calls.apply(&event) {
+                app.inspector.calls_changed(&app.calls);
+            }
+            Vec::new()
+        }
+        Msg::Asked { question } => {
+            // The question as Enter would have put it; the turn it started is in the trace.
+            let _ = app.chat.submit(&question);
             Vec::new()
         }
         Msg::RunsLoaded { runs, at } => app
@@ -385,16 +420,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.status.servers = servers;
             Vec::new()
         }
-        Msg::ApprovalRequested(request) => {
-            // One dialog at a time; a second call of the same round waits its turn.
-            if matches!(app.overlay, Some(Overlay::Approval(_))) {
-                app.approvals.push(request);
-                Vec::new()
-            } else {
-                app.approvals.scroll = 0;
-                open_dialog(app, request)
-            }
-        }
+        Msg::ApprovalRequested(request) => dialog::requested(app, request),
         Msg::DialogArmed {
             call_id,
             generation,
@@ -434,15 +460,15 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let scope = app.scope();
     let action = app.keymap.action(scope, &key);
     // The dialog comes before any prompt being typed: its y/n are never text.
-    if matches!(app.overlay, Some(Overlay::Approval(_))) {
-        return on_dialog_key(app, action);
+    if dialog::is_open(app) {
+        return dialog::on_key(app, action);
     }
     if app.prompt.is_some() {
-        return on_prompt_key(app, key);
+        return prompt::on_prompt_key(app, key);
     }
     match &mut app.overlay {
-        Some(Overlay::Approval(_)) => return on_dialog_key(app, action),
-        Some(Overlay::Details(_)) => return on_details_key(app, action),
+        Some(Overlay::Approval(_)) => return dialog::on_key(app, action),
+        Some(Overlay::Details(_)) => return panes::on_details_key(app, action),
         Some(Overlay::Help | Overlay::Servers) => {
             // Any key closes the overlay; it does nothing else.
             app.overlay = None;
@@ -476,14 +502,20 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.zoomed = !app.zoomed;
             return Vec::new();
         }
+        Some(action) if action.is_focus() => {
+            if let Some(pane) = Pane::focused_by(action) {
+                app.focus = pane;
+            }
+            return Vec::new();
+        }
         Some(Action::Cancel) => return on_escape(app),
         _ => {}
     }
     match scope {
-        Scope::Chat => on_chat_key(app, key, action),
-        Scope::Transcript => on_transcript_key(app, action),
-        Scope::Board => on_board_key(app, action),
-        Scope::Inspector => on_inspector_key(app, action),
+        Scope::Chat => panes::on_chat_key(app, key, action),
+        Scope::Transcript => panes::on_transcript_key(app, action),
+        Scope::Board => panes::on_board_key(app, action),
+        Scope::Inspector => panes::on_inspector_key(app, action),
         Scope::Global | Scope::Details | Scope::Dialog => Vec::new(),
     }
 }
@@ -492,7 +524,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 /// stop typing in the chat; leave the zoom.
 fn on_escape(app: &mut App) -> Vec<Effect> {
     if app.chat.cancel_turn() {
-        app.inspector.cancel_running();
+        // A dialog asked for by the cancelled turn may still be on its way: it must not open.
+        for call_id in app.calls.cancel_running() {
+            app.approvals.withdraw(call_id);
+        }
+        app.inspector.calls_changed(&app.calls);
         return vec![Effect::CancelTurn];
     }
     if app.focus == Pane::Inspector && app.inspector.close() {
@@ -503,425 +539,6 @@ fn on_escape(app: &mut App) -> Vec<Effect> {
         return Vec::new();
     }
     app.zoomed = false;
-    Vec::new()
-}
-
-fn on_dialog_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
-    let Some(Overlay::Approval(request)) = &app.overlay else {
-        return Vec::new();
-    };
-    let call_id = request.call_id.clone();
-    // Until the dialog has been on screen untouched for a moment, every key is
-    // taken for typing that was meant for the chat: it decides nothing and
-    // starts the wait again.
-    if !app.approvals.is_armed(&call_id) {
-        let generation = app.approvals.start_arming(&call_id);
-        if matches!(
-            action,
-            Some(Action::Approve | Action::AllowForSession | Action::Refuse)
-        ) {
-            app.flash = Some((
-                true,
-                "the dialog just opened: read it, then answer (keys pressed meanwhile count for nothing)"
-                    .into(),
-            ));
-        }
-        return vec![Effect::ArmDialog {
-            call_id,
-            generation,
-        }];
-    }
-    if !matches!(action, Some(Action::AllowForSession)) {
-        app.approvals.forget_session_confirmation();
-    }
-    let (approved, for_session) = match action {
-        Some(Action::Approve) => (true, false),
-        Some(Action::AllowForSession) if request.session_allowable => {
-            if !app.approvals.confirm_session(&call_id) {
-                app.flash = Some((
-                    true,
-                    format!(
-                        "press a again to run {} of server '{}' without asking for the rest of the session (y approves only this call)",
-                        request.tool, request.server
-                    ),
-                ));
-                return Vec::new();
-            }
-            (true, true)
-        }
-        Some(Action::AllowForSession) => {
-            app.flash = Some((
-                true,
-                "allow-for-session is only for an untrusted server's tool; y approves this one call"
-                    .into(),
-            ));
-            return Vec::new();
-        }
-        Some(Action::Refuse) => (false, false),
-        Some(Action::Up) => return app.approvals.scroll_by(-1),
-        Some(Action::Down) => return app.approvals.scroll_by(1),
-        Some(Action::PageUp) => return app.approvals.scroll_by(-10),
-        Some(Action::PageDown) => return app.approvals.scroll_by(10),
-        // Nothing else proceeds until the user answers.
-        _ => return Vec::new(),
-    };
-    // What is not on screen cannot be approved: below the console's minimum
-    // size the dialog is not drawn.
-    let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
-    if approved && crate::console::app::layout::too_small(screen) {
-        app.flash = Some((
-            true,
-            "the terminal is too small to show the approval dialog: enlarge it to approve (n refuses)"
-                .into(),
-        ));
-        return Vec::new();
-    }
-    app.overlay = None;
-    let mut effects = vec![Effect::Decide {
-        call_id,
-        approved,
-        for_session,
-    }];
-    if let Some(next) = app.approvals.pop() {
-        effects.extend(open_dialog(app, next));
-    }
-    effects
-}
-
-/// Shows a dialog; it takes an answer only once it has been on screen a moment.
-fn open_dialog(app: &mut App, request: ApprovalRequest) -> Vec<Effect> {
-    let call_id = request.call_id.clone();
-    let generation = app.approvals.start_arming(&call_id);
-    app.overlay = Some(Overlay::Approval(request));
-    vec![Effect::ArmDialog {
-        call_id,
-        generation,
-    }]
-}
-
-/// The console is going: the open dialog and every one waiting behind it are
-/// abandoned — refused, and recorded as nobody's decision.
-pub fn abandon_dialogs(app: &mut App) -> Vec<Effect> {
-    let mut requests = Vec::new();
-    if matches!(app.overlay, Some(Overlay::Approval(_)))
-        && let Some(Overlay::Approval(request)) = app.overlay.take()
-    {
-        requests.push(request);
-    }
-    while let Some(request) = app.approvals.pop() {
-        requests.push(request);
-    }
-    requests
-        .into_iter()
-        .map(|request| Effect::Abandon {
-            call_id: request.call_id,
-            reason: request.reason,
-        })
-        .collect()
-}
-
-fn on_details_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
-    let Some(Overlay::Details(view)) = &mut app.overlay else {
-        return Vec::new();
-    };
-    match action {
-        Some(Action::Up) => view.scroll(-1),
-        Some(Action::Down) => view.scroll(1),
-        Some(Action::PageUp) => view.scroll(-10),
-        Some(Action::PageDown) => view.scroll(10),
-        Some(Action::Cancel) => app.overlay = None,
-        Some(Action::Quit) => {
-            app.quitting = true;
-            return vec![Effect::Quit];
-        }
-        Some(Action::Triage) => {
-            let (run_id, pipeline) = match view {
-                DetailsView::Loaded { details, .. } => {
-                    (details.run.run_id.clone(), details.run.pipeline.clone())
-                }
-                DetailsView::Loading { run_id, pipeline } => (run_id.clone(), pipeline.clone()),
-                DetailsView::Failed { run_id, .. } => (run_id.clone(), String::new()),
-            };
-            app.overlay = None;
-            return triage(app, &run_id, &pipeline);
-        }
-        Some(Action::ShowCalls) => {
-            let run_id = view.run_id().to_string();
-            app.overlay = None;
-            show_calls(app, &run_id);
-        }
-        _ => {}
-    }
-    Vec::new()
-}
-
-fn triage(app: &mut App, run_id: &str, pipeline: &str) -> Vec<Effect> {
-    let question = if pipeline.is_empty() {
-        format!("Why did run {run_id} fail?")
-    } else {
-        format!("Why did run {run_id} of {pipeline} fail?")
-    };
-    app.focus = Pane::Chat;
-    app.typing = true;
-    app.ask(&question)
-}
-
-fn show_calls(app: &mut App, run_id: &str) {
-    if app.inspector.select_call_touching(run_id) {
-        app.focus = Pane::Inspector;
-    } else {
-        app.flash = Some((false, format!("no tool call has touched run {run_id} yet")));
-    }
-}
-
-fn on_prompt_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    let Some(prompt) = &mut app.prompt else {
-        return Vec::new();
-    };
-    match key.code {
-        KeyCode::Esc => {
-            // Esc abandons a filter or search as well as the text.
-            match prompt {
-                Prompt::BoardFilter(_) => app.board.set_name_filter(""),
-                Prompt::InspectorSearch(_) => app.inspector.set_search(""),
-                Prompt::Command(_) => {}
-            }
-            app.prompt = None;
-            Vec::new()
-        }
-        KeyCode::Enter => {
-            let finished = app.prompt.take();
-            match finished {
-                Some(Prompt::Command(line)) => run_command(app, &line),
-                Some(Prompt::InspectorSearch(needle)) => {
-                    if !needle.is_empty() && !app.inspector.find_next(&needle, app.inspector_rows())
-                    {
-                        app.flash = Some((false, format!("'{needle}' not found")));
-                    }
-                    Vec::new()
-                }
-                _ => Vec::new(),
-            }
-        }
-        KeyCode::Backspace => {
-            let text = prompt.text_mut();
-            if text.pop().is_none() && matches!(prompt, Prompt::Command(_)) {
-                app.prompt = None;
-            }
-            live_filter(app);
-            Vec::new()
-        }
-        KeyCode::Char(c)
-            if !key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-        {
-            prompt.text_mut().push(c);
-            live_filter(app);
-            Vec::new()
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// Filters apply as you type, so the board narrows with each key.
-fn live_filter(app: &mut App) {
-    match &app.prompt {
-        Some(Prompt::BoardFilter(needle)) => {
-            let needle = needle.clone();
-            app.board.set_name_filter(&needle);
-        }
-        Some(Prompt::InspectorSearch(needle)) if !app.inspector.is_open() => {
-            let needle = needle.clone();
-            app.inspector.set_search(&needle);
-        }
-        _ => {}
-    }
-}
-
-fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
-    let command = match command::parse(line) {
-        Ok(command) => command,
-        Err(message) => {
-            app.flash = Some((true, message));
-            return Vec::new();
-        }
-    };
-    match command {
-        Command::Servers => app.overlay = Some(Overlay::Servers),
-        Command::Help => app.overlay = Some(Overlay::Help),
-        Command::Filter(statuses) => {
-            let label = if statuses.is_empty() {
-                "all runs".to_string()
-            } else {
-                let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-                format!("only {}", names.join(", "))
-            };
-            app.board.set_status_filter(statuses);
-            app.flash = Some((false, format!("board: {label}")));
-        }
-        Command::ReadOnly(setting) => {
-            app.read_only = setting.unwrap_or(!app.read_only);
-            // Tightening counts at once, the running turn included; loosening
-            // waits for the next question.
-            if app.read_only {
-                app.flash = Some((
-                    false,
-                    "read-only: remediation is refused from now on, the running question included"
-                        .into(),
-                ));
-                return vec![Effect::ReadOnlyNow];
-            }
-            app.flash = Some((
-                false,
-                "read-only off: remediation asks for approval from the next question on".into(),
-            ));
-        }
-        Command::Export(path) => return vec![Effect::Export { path }],
-        Command::Clear => app.chat.clear(),
-        Command::Refresh => return vec![Effect::RefreshBoard],
-        Command::Quit => {
-            app.quitting = true;
-            return vec![Effect::Quit];
-        }
-    }
-    Vec::new()
-}
-
-fn on_chat_key(app: &mut App, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
-    let single_line = app.input.lines().len() <= 1;
-    match action {
-        Some(Action::Send) => {
-            let text = app.input_text();
-            if text.trim().is_empty() {
-                return Vec::new();
-            }
-            let effects = app.ask(&text);
-            if !effects.is_empty() {
-                app.set_input("");
-            }
-            effects
-        }
-        Some(Action::Newline) => {
-            app.input.insert_newline();
-            Vec::new()
-        }
-        // Up/Down recall questions on a one-line input and move the cursor in a longer one.
-        Some(Action::HistoryPrevious) if single_line => {
-            if let Some(text) = app.chat.history_previous().map(str::to_string) {
-                app.set_input(&text);
-            }
-            Vec::new()
-        }
-        Some(Action::HistoryNext) if single_line => {
-            if let Some(text) = app.chat.history_next().map(str::to_string) {
-                app.set_input(&text);
-            }
-            Vec::new()
-        }
-        Some(Action::PageUp) => {
-            app.chat.scroll_up(app.chat_rows());
-            Vec::new()
-        }
-        Some(Action::PageDown) => {
-            app.chat.scroll_down(app.chat_rows());
-            Vec::new()
-        }
-        _ => {
-            app.input.input(key);
-            Vec::new()
-        }
-    }
-}
-
-fn on_transcript_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
-    let page = app.chat_rows();
-    match action {
-        Some(Action::Type) => app.typing = true,
-        Some(Action::Up) => app.chat.scroll_up(1),
-        Some(Action::Down) => app.chat.scroll_down(1),
-        Some(Action::PageUp) => app.chat.scroll_up(page),
-        Some(Action::PageDown) => app.chat.scroll_down(page),
-        Some(Action::Top) => app.chat.scroll_to_top(),
-        Some(Action::Bottom) => app.chat.scroll_to_bottom(),
-        _ => {}
-    }
-    Vec::new()
-}
-
-fn on_board_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
-    let page = app.board_rows() as isize;
-    match action {
-        Some(Action::Up) => app.board.move_selection(-1),
-        Some(Action::Down) => app.board.move_selection(1),
-        Some(Action::PageUp) => app.board.move_selection(-page),
-        Some(Action::PageDown) => app.board.move_selection(page),
-        Some(Action::Top) => app.board.select_first(),
-        Some(Action::Bottom) => app.board.select_last(),
-        Some(Action::Sort) => app.board.cycle_sort(),
-        Some(Action::NextFailed) => app.board.jump_to_failed(true),
-        Some(Action::PreviousFailed) => app.board.jump_to_failed(false),
-        Some(Action::Filter) => {
-            app.prompt = Some(Prompt::BoardFilter(app.board.name_filter().to_string()));
-        }
-        Some(Action::Open) => {
-            if let Some(run) = app.board.selected_run() {
-                let run_id = run.run_id.clone();
-                app.overlay = Some(Overlay::Details(DetailsView::Loading {
-                    run_id: run_id.clone(),
-                    pipeline: run.pipeline.clone(),
-                }));
-                return vec![Effect::LoadRunDetails { run_id }];
-            }
-        }
-        Some(Action::ShowCalls) => {
-            if let Some(run_id) = app.board.selected_run().map(|r| r.run_id.clone()) {
-                show_calls(app, &run_id);
-            }
-        }
-        Some(Action::Triage) => {
-            if let Some(run) = app.board.selected_run() {
-                let (run_id, pipeline) = (run.run_id.clone(), run.pipeline.clone());
-                return triage(app, &run_id, &pipeline);
-            }
-        }
-        _ => {}
-    }
-    Vec::new()
-}
-
-fn on_inspector_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
-    let rows = app.inspector_rows();
-    let inspector = &mut app.inspector;
-    match action {
-        Some(Action::Up) => inspector.move_cursor(-1, rows),
-        Some(Action::Down) => inspector.move_cursor(1, rows),
-        Some(Action::PageUp) => inspector.move_cursor(-(rows as isize), rows),
-        Some(Action::PageDown) => inspector.move_cursor(rows as isize, rows),
-        Some(Action::Top) => inspector.top(),
-        Some(Action::Bottom) => inspector.bottom(rows),
-        Some(Action::Open) => inspector.open(),
-        Some(Action::ToggleFold) => inspector.toggle_fold(),
-        Some(Action::Filter) => {
-            app.prompt = Some(Prompt::InspectorSearch(if inspector.is_open() {
-                String::new()
-            } else {
-                inspector.search().to_string()
-            }));
-        }
-        Some(Action::FindNext) => {
-            let needle = inspector.last_find().to_string();
-            if !needle.is_empty() && !inspector.find_next(&needle, rows) {
-                app.flash = Some((false, format!("'{needle}' not found")));
-            }
-        }
-        Some(Action::Copy) => {
-            if let Some((label, text)) = inspector.copy_text() {
-                return vec![Effect::Copy { label, text }];
-            }
-        }
-        _ => {}
-    }
     Vec::new()
 }
 
@@ -941,3 +558,6 @@ impl App {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod approval_tests;

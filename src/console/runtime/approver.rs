@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::agent::runner::{ApprovalAsk, Approver, Decision};
-use crate::console::app::approval::{ApprovalRequest, hidden_paths};
+use crate::agent::runner::{ApprovalRequest, Approver, Decision};
+use crate::console::app::approval::hidden_paths;
 use crate::console::app::update::Msg;
 
 /// The decisions the dialogs are waiting for, by call id.
@@ -50,32 +50,41 @@ impl Approver for DialogApprover {
         true
     }
 
-    async fn decide(&self, ask: ApprovalAsk) -> Decision {
+    async fn decide(&self, request: ApprovalRequest) -> Decision {
+        let call_id = request.call_id.clone();
         let (answer, decision) = oneshot::channel();
-        self.pending.insert(ask.call_id.clone(), answer);
-        // The dialog is on screen: no secret in the arguments or the preview.
-        let clean = |text: &str| crate::trace::redact::text(text).into_owned();
-        let shown = crate::trace::redact::value(&ask.arguments);
-        let hidden = hidden_paths(&ask.arguments, &shown);
-        let request = ApprovalRequest {
-            call_id: ask.call_id.clone(),
-            tool: ask.tool,
-            server: ask.server,
-            hidden,
-            arguments: shown,
-            reason: clean(&ask.reason),
-            preview: ask.preview.as_deref().map(clean).map_err(|why| clean(why)),
-            session_allowable: ask.session_allowable,
-        };
-        if self.messages.send(Msg::ApprovalRequested(request)).is_err() {
+        self.pending.insert(call_id.clone(), answer);
+        if self
+            .messages
+            .send(Msg::ApprovalRequested(for_screen(request)))
+            .is_err()
+        {
             self.pending
-                .answer(&ask.call_id, Decision::refused("cancelled"));
+                .answer(&call_id, Decision::refused("cancelled"));
             return Decision::refused("cancelled: the console is closing");
         }
         // A dropped sender (the console quit, the turn was cancelled) is a refusal.
         decision
             .await
             .unwrap_or_else(|_| Decision::refused("cancelled before anyone answered"))
+    }
+}
+
+/// The dialog is on screen: no secret in the arguments, the reason or the
+/// preview, and the paths where one was hidden are named.
+fn for_screen(request: ApprovalRequest) -> ApprovalRequest {
+    let clean = |text: &str| crate::trace::redact::text(text).into_owned();
+    let shown = crate::trace::redact::value(&request.arguments);
+    ApprovalRequest {
+        hidden: hidden_paths(&request.arguments, &shown),
+        arguments: shown,
+        reason: clean(&request.reason),
+        preview: request
+            .preview
+            .as_deref()
+            .map(clean)
+            .map_err(|why| clean(why)),
+        ..request
     }
 }
 
@@ -92,7 +101,7 @@ mod tests {
             messages,
             pending: pending.clone(),
         };
-        let ask = ApprovalAsk {
+        let ask = ApprovalRequest {
             call_id: "call-7".into(),
             tool: "run_sql".into(),
             server: "db".into(),
@@ -100,6 +109,7 @@ mod tests {
             reason: "untrusted".into(),
             preview: Err("not asked".into()),
             session_allowable: true,
+            hidden: Vec::new(),
         };
         let waiting = tokio::spawn(async move { approver.decide(ask).await });
         let Some(Msg::ApprovalRequested(request)) = inbox.recv().await else {

@@ -1,7 +1,8 @@
 //! The console's runtime: it owns the terminal and the tasks, feeds every event
-//! (keys, agent events, board refreshes, timers, signals) to
-//! [`update`] as a message, carries out the effects, and redraws —
-//! coalesced, at most ~60 times a second, and not at all while nothing changes.
+//! (keys, agent events, board refreshes, the servers' connection changes,
+//! timers, signals) to [`update`] as a message, carries out the effects, and
+//! redraws — coalesced, at most ~60 times a second, not at all while nothing
+//! changes, each frame inside a synchronized update.
 
 pub mod approver;
 pub mod config;
@@ -142,6 +143,9 @@ struct Runtime {
     agent_events: mpsc::UnboundedSender<AgentEvent>,
     agent_inbox: mpsc::UnboundedReceiver<AgentEvent>,
     turn: Option<JoinHandle<()>>,
+    /// Turns the host's connection-state changes into messages.
+    server_watch: Option<JoinHandle<()>>,
+    /// The runner waiting for each open or queued dialog's answer, by call id.
     pending: PendingDecisions,
     /// One approval policy for the session: what was seen and allowed outlasts a question.
     policy: SharedPolicy,
@@ -184,6 +188,7 @@ impl Runtime {
             agent_events,
             agent_inbox,
             turn: None,
+            server_watch: None,
             pending: PendingDecisions::default(),
             policy: SharedPolicy::from(ApprovalPolicy::new(false, Vec::new())),
             call_numbers: Arc::new(AtomicU64::new(1)),
@@ -213,8 +218,7 @@ impl Runtime {
         }
         self.step(Msg::Tick(Utc::now()));
         // The first frame goes out before any server is up.
-        terminal
-            .draw(|f| crate::console::ui::draw(f, &self.app, &self.theme))
+        terminal::draw_frame(terminal, &self.app, &self.theme)
             .map_err(|e| fail("cannot draw", e))?;
         // Each server shows as connecting until the host has it, however long that takes.
         self.step(Msg::Servers(
@@ -284,22 +288,24 @@ impl Runtime {
                         let listed = host.catalog().await;
                         self.policy.with(|p| p.observe(&listed));
                         self.start_trace(&host).await;
+                        // From now on each connection change arrives as a message.
+                        self.server_watch = Some(tokio::spawn(tasks::watch_servers(
+                            host.watch_states(),
+                            self.messages.clone(),
+                        )));
                         self.host = Some(host);
-                        self.refresh_servers();
                         self.start_refresh();
                         dirty = true;
                     }
                 }
                 _ = tick.tick() => {
                     self.step(Msg::Tick(Utc::now()));
-                    self.refresh_servers();
                     dirty = true;
                 }
                 _ = refresh.tick() => self.start_refresh(),
                 _ = tokio::time::sleep(wait), if dirty => {
                     self.drain();
-                    terminal
-                        .draw(|f| crate::console::ui::draw(f, &self.app, &self.theme))
+                    terminal::draw_frame(terminal, &self.app, &self.theme)
                         .map_err(|e| fail("cannot draw", e))?;
                     last_draw = Instant::now();
                     dirty = false;
@@ -404,15 +410,6 @@ impl Runtime {
         }
     }
 
-    fn refresh_servers(&mut self) {
-        if let Some(host) = &self.host {
-            let servers = tasks::server_statuses(host);
-            if servers != self.app.status.servers {
-                self.step(Msg::Servers(servers));
-            }
-        }
-    }
-
     fn start_refresh(&mut self) {
         let Some(host) = self.host.clone() else {
             return;
@@ -461,11 +458,7 @@ impl Runtime {
                 approved,
                 for_session,
             } => {
-                let decision = Decision {
-                    approved,
-                    for_session,
-                    by: "user".into(),
-                };
+                let decision = Decision::by_user(approved, for_session);
                 if !self.pending.answer(&call_id, decision) {
                     tracing::info!(%call_id, "a decision for a call nothing waits for (its turn ended)");
                 }
@@ -632,6 +625,9 @@ impl Runtime {
     async fn shutdown(mut self) {
         if let Some(turn) = self.turn.take() {
             turn.abort();
+        }
+        if let Some(watch) = self.server_watch.take() {
+            watch.abort();
         }
         self.pending.cancel_all();
         if let Some(recorder) = self.recorder.take() {

@@ -1,11 +1,12 @@
-//! The console's background work, each turning into messages: board refreshes
-//! and run details. Everything fetched here is redacted before it is returned:
+//! The console's background work, each turning into messages: board refreshes,
+//! run details and the servers' connection states. Everything fetched here is redacted before it is returned:
 //! runs and details go to the screen and, as board changes, into the trace.
 
 use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
 
 use crate::agent::policy::{SharedPolicy, Standing, runs_without_asking};
-use crate::console::app::update::ServerStatus;
+use crate::console::app::update::{Msg, ServerStatus};
 use crate::mcp::catalog::CatalogTool;
 use crate::mcp::{ConnectionState, McpHost};
 use crate::model::run::PipelineRun;
@@ -24,8 +25,9 @@ fn redacted(reason: String) -> String {
 const BOARD_WINDOW: &str = "24h";
 const BOARD_LIMIT: u64 = 500;
 
-/// Every server's `list_pipeline_runs`, merged. Fails only when no server could
-/// answer; the reasons name each server.
+/// Every server's `list_pipeline_runs`, asked all at once (each bounded by its
+/// server's call timeout) and merged in the catalogue's order. Fails only when
+/// no server could answer; the reasons name each server.
 pub async fn fetch_runs(host: &McpHost, policy: &SharedPolicy) -> Result<Vec<PipelineRun>, String> {
     let catalog = host.catalog().await;
     let sources: Vec<&CatalogTool> = catalog
@@ -35,26 +37,13 @@ pub async fn fetch_runs(host: &McpHost, policy: &SharedPolicy) -> Result<Vec<Pip
     if sources.is_empty() {
         return Err("no connected server offers list_pipeline_runs".into());
     }
-    let mut runs = Vec::new();
-    let mut failures = Vec::new();
-    for entry in sources {
+    let (runs, failures) = all_at_once(&sources, |entry| async move {
         let arguments = json!({"since": BOARD_WINDOW, "limit": BOARD_LIMIT});
-        match call_structured(host, policy, entry, arguments).await {
-            Ok(value) => match value
-                .get("runs")
-                .cloned()
-                .map(serde_json::from_value::<Vec<PipelineRun>>)
-            {
-                Some(Ok(page)) => runs.extend(page.into_iter().map(redact::run)),
-                Some(Err(e)) => failures.push(format!(
-                    "{}: runs in an unexpected shape ({e})",
-                    entry.server
-                )),
-                None => failures.push(format!("{}: the answer has no runs", entry.server)),
-            },
-            Err(reason) => failures.push(format!("{}: {reason}", entry.server)),
-        }
-    }
+        runs_page(call_structured(host, policy, entry, arguments).await)
+            .map_err(|reason| format!("{}: {reason}", entry.server))
+    })
+    .await;
+    let runs: Vec<PipelineRun> = runs.into_iter().map(redact::run).collect();
     if runs.is_empty() && !failures.is_empty() {
         return Err(redacted(failures.join("; ")));
     }
@@ -63,6 +52,37 @@ pub async fn fetch_runs(host: &McpHost, policy: &SharedPolicy) -> Result<Vec<Pip
         tracing::warn!(%failures, "some servers did not refresh the board");
     }
     Ok(runs)
+}
+
+/// Asks every source at once (a slow server delays only its own page) and
+/// gathers the pages in the sources' order, and the reasons of those that failed.
+async fn all_at_once<'a, S, F, Fut>(sources: &'a [S], fetch: F) -> (Vec<PipelineRun>, Vec<String>)
+where
+    F: Fn(&'a S) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<PipelineRun>, String>>,
+{
+    let mut runs = Vec::new();
+    let mut failures = Vec::new();
+    for page in futures::future::join_all(sources.iter().map(fetch)).await {
+        match page {
+            Ok(page) => runs.extend(page),
+            Err(reason) => failures.push(reason),
+        }
+    }
+    (runs, failures)
+}
+
+/// The runs in one server's answer, or why there are none.
+fn runs_page(answer: Result<Value, String>) -> Result<Vec<PipelineRun>, String> {
+    match answer?
+        .get("runs")
+        .cloned()
+        .map(serde_json::from_value::<Vec<PipelineRun>>)
+    {
+        Some(Ok(page)) => Ok(page),
+        Some(Err(e)) => Err(format!("runs in an unexpected shape ({e})")),
+        None => Err("the answer has no runs".into()),
+    }
 }
 
 /// `get_run_details` from the first server that knows the run.
@@ -130,8 +150,8 @@ async fn call_structured(
 }
 
 /// The servers as the status bar shows them.
-pub fn server_statuses(host: &McpHost) -> Vec<ServerStatus> {
-    host.states()
+fn statuses(states: Vec<(String, ConnectionState)>) -> Vec<ServerStatus> {
+    states
         .into_iter()
         .map(|(name, state)| {
             let (ready, detail) = match state {
@@ -158,4 +178,120 @@ pub fn server_statuses(host: &McpHost) -> Vec<ServerStatus> {
             }
         })
         .collect()
+}
+
+/// Sends [`Msg::Servers`] whenever a server's connection state changes, from
+/// the host's watch channels (no polling). Ends when the console stops
+/// listening or every server's channel is closed (the host is gone).
+pub async fn watch_servers(
+    mut servers: Vec<(String, watch::Receiver<ConnectionState>)>,
+    messages: mpsc::UnboundedSender<Msg>,
+) {
+    let mut shown: Option<Vec<ServerStatus>> = None;
+    // A closed channel keeps its last state on screen but is no longer waited on.
+    let mut open = vec![true; servers.len()];
+    loop {
+        let current = statuses(
+            servers
+                .iter_mut()
+                .map(|(name, state)| (name.clone(), state.borrow_and_update().clone()))
+                .collect(),
+        );
+        if shown.as_ref() != Some(&current) {
+            if messages.send(Msg::Servers(current.clone())).is_err() {
+                return;
+            }
+            shown = Some(current);
+        }
+        let waits: Vec<_> = servers
+            .iter_mut()
+            .zip(&open)
+            .enumerate()
+            .filter(|(_, (_, open))| **open)
+            .map(|(i, ((_, state), _))| Box::pin(async move { (i, state.changed().await) }))
+            .collect();
+        if waits.is_empty() {
+            return;
+        }
+        let ((index, outcome), _, _) = futures::future::select_all(waits).await;
+        if outcome.is_err() {
+            open[index] = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_board_asks_every_server_at_once() {
+        // Each server answers only once all three have been asked: asked one
+        // after another, the first would wait forever.
+        let all_asked = tokio::sync::Barrier::new(3);
+        let sources = ["a", "b", "c"];
+        let fetch = all_at_once(&sources, |name| {
+            let all_asked = &all_asked;
+            async move {
+                all_asked.wait().await;
+                if *name == "b" {
+                    return Err(format!("{name}: timed out"));
+                }
+                let run = json!({
+                    "run_id": format!("{name}-1"), "pipeline": "p", "backend": "sandbox",
+                    "environment": "dev", "status": "Succeeded",
+                    "invoked_by": {"name": "t", "kind": "Manual"}, "message": ""
+                });
+                serde_json::from_value::<PipelineRun>(run)
+                    .map(|run| vec![run])
+                    .map_err(|e| e.to_string())
+            }
+        });
+        let (runs, failures) = tokio::time::timeout(Duration::from_secs(10), fetch)
+            .await
+            .expect("the servers are asked together, not one after another");
+        let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["a-1", "c-1"], "pages in the servers' order");
+        assert_eq!(failures, ["b: timed out"]);
+    }
+
+    #[tokio::test]
+    async fn a_state_change_reaches_the_status_bar_without_polling() {
+        let (set_a, state_a) = watch::channel(ConnectionState::Connecting);
+        let (set_b, state_b) = watch::channel(ConnectionState::Ready { tools: 3 });
+        let (messages, mut inbox) = mpsc::unbounded_channel();
+        let watching = tokio::spawn(watch_servers(
+            vec![("a".into(), state_a), ("b".into(), state_b)],
+            messages,
+        ));
+        let Some(Msg::Servers(first)) = inbox.recv().await else {
+            panic!("no first status");
+        };
+        assert_eq!(first[0].detail, "connecting…");
+        assert_eq!(first[1].detail, "ready · 3 tools");
+        set_a.send(ConnectionState::Ready { tools: 20 }).unwrap();
+        let Some(Msg::Servers(next)) = inbox.recv().await else {
+            panic!("no change reported");
+        };
+        assert!(next[0].ready && next[0].detail == "ready · 20 tools");
+        // A channel closed does not stop the others' reports.
+        drop(set_b);
+        set_a.send(ConnectionState::Stopped).unwrap();
+        let Some(Msg::Servers(last)) = inbox.recv().await else {
+            panic!("no change after a channel closed");
+        };
+        assert_eq!(last[0].detail, "stopped");
+        assert_eq!(
+            last[1].detail, "ready · 3 tools",
+            "the last state stays shown"
+        );
+        drop(set_a);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), watching)
+                .await
+                .is_ok(),
+            "the watch ends with its servers"
+        );
+    }
 }

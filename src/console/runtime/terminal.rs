@@ -9,13 +9,16 @@ use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
 };
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
 };
-use crossterm::{cursor, execute};
+use crossterm::{cursor, execute, queue};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 use super::screen_guard::ScreenGuard;
+use crate::console::app::update::App;
+use crate::console::ui::theme::Theme;
 
 /// The console's terminal: every cell passes the [`ScreenGuard`] on its way out.
 pub type Tui = Terminal<ScreenGuard<CrosstermBackend<Stdout>>>;
@@ -93,9 +96,53 @@ fn install_panic_hook() {
     }));
 }
 
+/// Draws one frame inside a synchronized update (mode 2026): the terminal
+/// shows it whole once it ends, never half-painted. Terminals that do not know
+/// the mode ignore both sequences.
+pub fn draw_frame(terminal: &mut Tui, app: &App, theme: &Theme) -> io::Result<()> {
+    // The frame goes through the backend's own handle on the same stdout.
+    synchronized(&mut io::stdout(), |_| {
+        terminal
+            .draw(|frame| crate::console::ui::draw(frame, app, theme))
+            .map(|_| ())
+    })
+}
+
+/// Runs `paint` between the begin and end of a synchronized update on `out`.
+/// The end is written even when painting failed, so the terminal never stays
+/// frozen.
+fn synchronized<W: Write>(
+    out: &mut W,
+    paint: impl FnOnce(&mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    queue!(out, BeginSynchronizedUpdate)?;
+    let painted = paint(out);
+    let ended = execute!(out, EndSynchronizedUpdate);
+    painted.and(ended)
+}
+
 /// Writes raw bytes to the terminal (bell, OSC sequences) between frames.
 pub fn write_raw(bytes: &[u8]) -> io::Result<()> {
     let mut stdout = io::stdout();
     stdout.write_all(bytes)?;
     stdout.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_is_written_between_the_begin_and_end_of_a_synchronized_update() {
+        let mut out = Vec::new();
+        synchronized(&mut out, |out| out.write_all(b"frame")).unwrap();
+        assert_eq!(out, b"\x1b[?2026hframe\x1b[?2026l");
+        let mut out = Vec::new();
+        let failed = synchronized(&mut out, |_| Err(io::Error::other("no screen")));
+        assert!(failed.is_err());
+        assert!(
+            out.ends_with(b"\x1b[?2026l"),
+            "the update is ended even when the frame failed"
+        );
+    }
 }

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::theme::Theme;
-use crate::console::app::inspector::{CallState, InspectedCall, OpenCall};
+use crate::console::app::calls::{CallState, ToolCall};
+use crate::console::app::inspector::OpenCall;
 use crate::console::app::update::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Block) {
@@ -19,7 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
     }
     let inspector = &app.inspector;
     if let Some(open) = &inspector.open {
-        let call = inspector.calls.iter().find(|c| c.call_id == open.call_id);
+        let call = app.calls.get(&open.call_id);
         draw_open(frame, inner, call, open, theme);
         return;
     }
@@ -48,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
     let rows = list_area.height as usize;
     let offset = inspector.selected.saturating_sub(rows.saturating_sub(1));
     let lines: Vec<Line> = inspector
-        .visible()
+        .visible(&app.calls)
         .enumerate()
         .skip(offset)
         .take(rows)
@@ -62,13 +63,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), list_area);
-    if let (Some(area), Some(call)) = (preview_area, inspector.selected_call()) {
+    if let (Some(area), Some(call)) = (preview_area, inspector.selected_call(&app.calls)) {
         frame.render_widget(Paragraph::new(preview_lines(call, area.width, theme)), area);
     }
 }
 
-fn state_symbol(state: &CallState, theme: &Theme) -> Span<'static> {
-    match state {
+fn state_symbol(call: &ToolCall, theme: &Theme) -> Span<'static> {
+    // A refused call never ran: it reads as refused, as in the chat, not as failed.
+    if call.refused_by().is_some() {
+        return Span::styled("⊘ ", theme.warn());
+    }
+    match &call.state {
         CallState::Running => Span::styled("… ", theme.accent()),
         CallState::AwaitingApproval => Span::styled("? ", theme.warn()),
         CallState::Ok => Span::styled("✓ ", theme.ok()),
@@ -76,12 +81,12 @@ fn state_symbol(state: &CallState, theme: &Theme) -> Span<'static> {
     }
 }
 
-fn call_line(call: &InspectedCall, width: u16, theme: &Theme) -> Line<'static> {
+fn call_line(call: &ToolCall, width: u16, theme: &Theme) -> Line<'static> {
     let timing = call
         .duration_ms
         .map_or_else(|| "   …".to_string(), |ms| format!("{ms:>5} ms"));
     let line = Line::from(vec![
-        state_symbol(&call.state, theme),
+        state_symbol(call, theme),
         Span::styled(format!("{:<8} ", call.call_id), theme.dim()),
         Span::styled(format!("{:<24}", call.tool), theme.bold()),
         Span::styled(format!(" {timing} "), theme.dim()),
@@ -105,7 +110,7 @@ fn compact(arguments: &serde_json::Value) -> String {
     }
 }
 
-fn preview_lines(call: &InspectedCall, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+fn preview_lines(call: &ToolCall, width: u16, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{} ", call.tool), theme.heading()),
         Span::styled(
@@ -139,7 +144,7 @@ fn preview_lines(call: &InspectedCall, width: u16, theme: &Theme) -> Vec<Line<'s
 fn draw_open(
     frame: &mut Frame,
     area: Rect,
-    call: Option<&InspectedCall>,
+    call: Option<&ToolCall>,
     open: &OpenCall,
     theme: &Theme,
 ) {
@@ -195,4 +200,52 @@ fn draw_open(
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::events::AgentEvent;
+    use crate::console::app::calls::ToolCalls;
+
+    fn symbol_after(events: &[AgentEvent]) -> String {
+        let mut calls = ToolCalls::default();
+        for event in events {
+            calls.apply(event);
+        }
+        call_line(&calls[0], 60, &Theme::default()).spans[0]
+            .content
+            .to_string()
+    }
+
+    #[test]
+    fn a_refused_call_reads_as_refused_not_failed() {
+        let needed = AgentEvent::ApprovalNeeded {
+            call_id: "call-1".into(),
+            server: "opsdeck".into(),
+            tool: "rerun_pipeline".into(),
+            arguments: serde_json::json!({}),
+            reason: "changes the estate".into(),
+        };
+        let decided = |approved| AgentEvent::ApprovalDecided {
+            call_id: "call-1".into(),
+            approved,
+            by: "user".into(),
+            reason: "changes the estate".into(),
+        };
+        let failed = AgentEvent::ToolCallFinished {
+            call_id: "call-1".into(),
+            server: "opsdeck".into(),
+            tool: "rerun_pipeline".into(),
+            duration_ms: 0,
+            is_error: true,
+            result: serde_json::json!("not approved (user)"),
+            truncated: false,
+        };
+        assert_eq!(
+            symbol_after(&[needed.clone(), decided(false), failed.clone()]),
+            "⊘ "
+        );
+        assert_eq!(symbol_after(&[needed, decided(true), failed]), "✗ ");
+    }
 }

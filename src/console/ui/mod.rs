@@ -13,6 +13,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
 use crate::console::app::layout;
@@ -53,7 +54,7 @@ fn pane_title(app: &App, pane: Pane, theme: &Theme) -> Line<'static> {
         Pane::Chat if app.chat.turn_active => " answering… (Esc cancels) ".to_string(),
         Pane::Chat if !app.chat.follow => " scrolled — G follows ".to_string(),
         Pane::Board => board::title_detail(app),
-        Pane::Inspector => format!(" {} ", app.inspector.calls.len()),
+        Pane::Inspector => format!(" {} ", app.calls.len()),
         _ => String::new(),
     };
     if !extra.is_empty() {
@@ -130,11 +131,13 @@ pub fn clip_line(line: Line<'static>, width: u16) -> Line<'static> {
     Line::from(spans).style(line.style)
 }
 
-/// The longest prefix of `text` that fits `cells` display cells.
+/// The longest prefix of `text` that fits `cells` display cells, cut only
+/// between grapheme clusters (an emoji sequence or a letter with its accents
+/// is kept whole or left out whole).
 pub fn clip_str(text: &str, cells: usize) -> &str {
     let mut used = 0;
-    for (index, c) in text.char_indices() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+    for (index, cluster) in text.grapheme_indices(true) {
+        let w = cluster.width();
         if used + w > cells {
             return &text[..index];
         }
@@ -171,5 +174,17 @@ mod tests {
         let line = clip_line(Line::from(vec![Span::raw("hello "), Span::raw("world")]), 8);
         assert_eq!(line.width(), 8);
         assert_eq!(line.to_string(), "hello w…");
+    }
+
+    #[test]
+    fn clipping_never_splits_a_grapheme_cluster() {
+        let family = "👨\u{200d}👩\u{200d}👧";
+        let text = format!("ab{family}cd");
+        // The whole family or none of it: never a lone man with a dangling joiner.
+        assert_eq!(clip_str(&text, 3), "ab");
+        assert_eq!(clip_str(&text, 4), format!("ab{family}"));
+        let accented = "e\u{301}x";
+        assert_eq!(clip_str(accented, 1), "e\u{301}");
+        assert_eq!(fit("ne\u{301}e\u{301}", 3), "ne\u{301}e\u{301}");
     }
 }

@@ -9,9 +9,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::board::short_duration;
 use super::theme::{Theme, status_symbol};
 use crate::console::app::approval::ApprovalRequest;
-use crate::console::app::command::COMMANDS;
+use crate::console::app::colon::COLON_COMMANDS;
 use crate::console::app::details::{DetailsView, RunDetails};
-use crate::console::app::keymap::Scope;
+use crate::console::app::keymap::{Action, Scope};
 use crate::console::app::update::{App, Overlay};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -89,21 +89,50 @@ fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             theme.heading(),
         )));
         for binding in app.keymap.bindings(scope) {
-            let keys: Vec<String> = binding.keys.iter().map(ToString::to_string).collect();
+            let mut keys: Vec<String> = binding.keys.iter().map(ToString::to_string).collect();
+            let mut description = binding.description.to_string();
+            if binding.action.is_focus() {
+                // The pane keys read once, under global: the digit each pane
+                // scope binds, then the Alt- form that works while typing.
+                if scope != Scope::Global {
+                    continue;
+                }
+                let digits = pane_keys(app, binding.action);
+                if !digits.is_empty() {
+                    description.push_str(" (Alt- while typing)");
+                }
+                keys.splice(0..0, digits);
+            }
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent()),
-                Span::raw(binding.description.to_string()),
+                Span::raw(description),
             ]));
         }
     }
     lines.push(Line::from(Span::styled("commands", theme.heading())));
-    for (command, what) in COMMANDS {
+    for (command, what) in COLON_COMMANDS {
         lines.push(Line::from(vec![
             Span::styled(format!("  {command:<30}"), theme.accent()),
             Span::raw((*what).to_string()),
         ]));
     }
     lines
+}
+
+/// The keys the pane scopes bind to a focus action, each once.
+fn pane_keys(app: &App, action: Action) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for scope in Scope::ALL.into_iter().filter(|s| *s != Scope::Global) {
+        for binding in app.keymap.bindings(scope).filter(|b| b.action == action) {
+            for key in &binding.keys {
+                let key = key.to_string();
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys
 }
 
 fn server_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {

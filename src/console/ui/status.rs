@@ -41,7 +41,12 @@ pub fn draw_prompt(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// The focused scope's keys, from the keymap (so overrides show as they are).
 fn hints(app: &App, theme: &Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for binding in app.keymap.bindings(app.scope()) {
+    // The pane digits are on the tab bar already.
+    for binding in app
+        .keymap
+        .bindings(app.scope())
+        .filter(|b| !b.action.is_focus())
+    {
         let Some(key) = binding.keys.first() else {
             continue;
         };

@@ -2,15 +2,15 @@ use super::*;
 use crate::model::run::{BackendKind, InvokedBy, RunStatus};
 use serde_json::json;
 
-fn key(code: KeyCode) -> Msg {
+pub(super) fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn ctrl(c: char) -> Msg {
+pub(super) fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
-fn type_text(app: &mut App, text: &str) {
+pub(super) fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         update(app, key(KeyCode::Char(c)));
     }
@@ -285,295 +285,10 @@ fn details_esc_closes_and_c_jumps_to_the_calls_that_touched_the_run() {
     update(&mut app, key(KeyCode::Char('c')));
     assert_eq!(app.focus, Pane::Inspector);
     assert_eq!(
-        app.inspector.selected_call().map(|c| c.call_id.as_str()),
+        app.inspector
+            .selected_call(&app.calls)
+            .map(|c| c.call_id.as_str()),
         Some("call-1")
-    );
-}
-
-fn approval(call_id: &str) -> ApprovalRequest {
-    ApprovalRequest {
-        call_id: call_id.into(),
-        tool: "rerun_pipeline".into(),
-        server: "opsdeck".into(),
-        arguments: json!({"pipeline": "p", "dry_run": false}),
-        reason: "changes the estate".into(),
-        preview: Ok("would rerun p".into()),
-        session_allowable: false,
-        hidden: Vec::new(),
-    }
-}
-
-/// A dialog arrives and stays on screen long enough to take a `y`.
-fn request(app: &mut App, request: ApprovalRequest) {
-    let effects = update(app, Msg::ApprovalRequested(request));
-    arm_all(app, effects);
-}
-
-/// The arming waits asked for in `effects` run their course; the other effects.
-fn arm_all(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
-    let mut others = Vec::new();
-    for effect in effects {
-        match effect {
-            Effect::ArmDialog {
-                call_id,
-                generation,
-            } => {
-                update(
-                    app,
-                    Msg::DialogArmed {
-                        call_id,
-                        generation,
-                    },
-                );
-            }
-            other => others.push(other),
-        }
-    }
-    others
-}
-
-fn arming(effects: &[Effect]) -> Option<(String, u64)> {
-    effects.iter().find_map(|e| match e {
-        Effect::ArmDialog {
-            call_id,
-            generation,
-        } => Some((call_id.clone(), *generation)),
-        _ => None,
-    })
-}
-
-fn abandon(call_id: &str) -> Effect {
-    Effect::Abandon {
-        call_id: call_id.into(),
-        reason: "changes the estate".into(),
-    }
-}
-
-fn decide(call_id: &str, approved: bool) -> Effect {
-    Effect::Decide {
-        call_id: call_id.into(),
-        approved,
-        for_session: false,
-    }
-}
-
-#[test]
-fn the_approval_dialog_takes_only_y_or_n() {
-    let mut app = App::default();
-    request(&mut app, approval("call-1"));
-    assert_eq!(app.scope(), Scope::Dialog);
-    for other in [
-        KeyCode::Tab,
-        KeyCode::Char('q'),
-        KeyCode::Enter,
-        KeyCode::Char('?'),
-    ] {
-        assert!(update(&mut app, key(other)).is_empty(), "{other:?}");
-        assert!(app.overlay.is_some());
-    }
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('y'))),
-        vec![decide("call-1", true)]
-    );
-    assert!(app.overlay.is_none());
-    request(&mut app, approval("call-2"));
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('n'))),
-        vec![decide("call-2", false)]
-    );
-    request(&mut app, approval("call-3"));
-    assert_eq!(
-        update(&mut app, ctrl('c')),
-        vec![abandon("call-3"), Effect::Quit],
-        "quitting abandons the pending call"
-    );
-}
-
-#[test]
-fn two_calls_get_two_dialogs_and_each_answer_names_its_call() {
-    let mut app = App::default();
-    request(&mut app, approval("call-1"));
-    request(&mut app, approval("call-2"));
-    assert_eq!(app.approvals.len(), 1, "the second waits behind the first");
-    let effects = update(&mut app, key(KeyCode::Char('n')));
-    assert_eq!(effects[0], decide("call-1", false));
-    let (armed_call, _) = arming(&effects).unwrap();
-    assert_eq!(armed_call, "call-2");
-    assert!(
-        matches!(&app.overlay, Some(Overlay::Approval(r)) if r.call_id == "call-2"),
-        "the second dialog opens"
-    );
-    let typed = update(&mut app, key(KeyCode::Char('y')));
-    assert!(
-        !typed.iter().any(|e| matches!(e, Effect::Decide { .. })),
-        "a y typed as the second dialog opens does not approve it"
-    );
-    arm_all(&mut app, typed);
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('y'))),
-        vec![decide("call-2", true)]
-    );
-    assert!(app.overlay.is_none());
-    request(&mut app, approval("call-3"));
-    request(&mut app, approval("call-4"));
-    assert_eq!(
-        update(&mut app, ctrl('c')),
-        vec![abandon("call-3"), abandon("call-4"), Effect::Quit],
-        "quitting abandons every waiting call"
-    );
-}
-
-#[test]
-fn an_open_prompt_does_not_take_the_dialogs_keys() {
-    let mut app = App::default();
-    update(&mut app, key(KeyCode::Esc));
-    update(&mut app, key(KeyCode::Char(':')));
-    assert!(app.prompt.is_some());
-    request(&mut app, approval("call-1"));
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('n'))),
-        vec![decide("call-1", false)]
-    );
-    assert_eq!(
-        app.prompt,
-        Some(Prompt::Command(String::new())),
-        "the n was not typed into the prompt"
-    );
-}
-
-#[test]
-fn a_dialog_too_small_to_draw_cannot_be_approved() {
-    let mut app = App::default();
-    update(
-        &mut app,
-        Msg::Resize {
-            width: 30,
-            height: 8,
-        },
-    );
-    request(&mut app, approval("call-1"));
-    assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
-    assert!(
-        app.flash
-            .as_ref()
-            .is_some_and(|(_, t)| t.contains("too small"))
-    );
-    update(
-        &mut app,
-        Msg::Resize {
-            width: 80,
-            height: 24,
-        },
-    );
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('y'))),
-        vec![decide("call-1", true)]
-    );
-    update(
-        &mut app,
-        Msg::Resize {
-            width: 30,
-            height: 8,
-        },
-    );
-    request(&mut app, approval("call-2"));
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('n'))),
-        vec![decide("call-2", false)],
-        "refusing needs no screen"
-    );
-}
-
-#[test]
-fn allow_for_session_is_offered_only_for_untrusted_tools() {
-    let mut app = App::default();
-    request(&mut app, approval("call-1"));
-    assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
-    assert!(app.overlay.is_some());
-    update(&mut app, key(KeyCode::Char('n')));
-    let untrusted = ApprovalRequest {
-        session_allowable: true,
-        ..approval("call-2")
-    };
-    request(&mut app, untrusted);
-    assert!(
-        update(&mut app, key(KeyCode::Char('a'))).is_empty(),
-        "asks to confirm"
-    );
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('a'))),
-        vec![Effect::Decide {
-            call_id: "call-2".into(),
-            approved: true,
-            for_session: true
-        }]
-    );
-}
-
-#[test]
-fn keys_typed_as_the_dialog_opens_decide_nothing_until_it_is_left_alone() {
-    let mut app = App::default();
-    let opened = update(&mut app, Msg::ApprovalRequested(approval("call-1")));
-    let (_, first_wait) = arming(&opened).unwrap();
-    // Typing that was meant for the chat: each key restarts the wait.
-    let mut last = first_wait;
-    for c in "what about yesterday".chars() {
-        let effects = update(&mut app, key(KeyCode::Char(c)));
-        assert!(
-            !effects.iter().any(|e| matches!(e, Effect::Decide { .. })),
-            "{c}"
-        );
-        let (_, wait) = arming(&effects).unwrap();
-        assert_ne!(wait, last, "the wait restarts");
-        last = wait;
-    }
-    assert!(app.overlay.is_some());
-    // The first wait's timer firing late arms nothing.
-    update(
-        &mut app,
-        Msg::DialogArmed {
-            call_id: "call-1".into(),
-            generation: first_wait,
-        },
-    );
-    assert!(
-        !update(&mut app, key(KeyCode::Char('y')))
-            .iter()
-            .any(|e| matches!(e, Effect::Decide { .. }))
-    );
-    // Left alone for the whole wait: now it answers.
-    let effects = update(&mut app, key(KeyCode::Char('k')));
-    arm_all(&mut app, effects);
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('y'))),
-        vec![decide("call-1", true)]
-    );
-}
-
-#[test]
-fn allowing_a_tool_for_the_session_takes_a_second_a() {
-    let mut app = App::default();
-    let untrusted = ApprovalRequest {
-        session_allowable: true,
-        ..approval("call-1")
-    };
-    request(&mut app, untrusted);
-    assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
-    assert!(
-        app.flash
-            .as_ref()
-            .is_some_and(|(_, t)| t.contains("press a again"))
-    );
-    // Anything else in between starts over.
-    update(&mut app, key(KeyCode::Char('j')));
-    assert!(update(&mut app, key(KeyCode::Char('a'))).is_empty());
-    assert_eq!(
-        update(&mut app, key(KeyCode::Char('a'))),
-        vec![Effect::Decide {
-            call_id: "call-1".into(),
-            approved: true,
-            for_session: true
-        }]
     );
 }
 
@@ -749,4 +464,63 @@ fn zoom_mouse_and_resize_move_focus_and_layout() {
         },
     );
     assert_eq!(app.focus, Pane::Inspector);
+}
+
+#[test]
+fn digits_focus_the_panes_as_the_tab_bar_numbers_them_but_type_in_the_input() {
+    let mut app = App::default();
+    type_text(&mut app, "run 2");
+    assert_eq!(
+        app.input_text(),
+        "run 2",
+        "a digit typed in the chat is text"
+    );
+    assert_eq!(app.focus, Pane::Chat);
+    let alt = |c| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT));
+    update(&mut app, alt('3'));
+    assert_eq!(app.focus, Pane::Inspector, "Alt-3 works from the input");
+    update(&mut app, key(KeyCode::Char('2')));
+    assert_eq!(app.focus, Pane::Board);
+    update(&mut app, key(KeyCode::Char('1')));
+    assert_eq!(app.focus, Pane::Chat);
+    assert_eq!(app.input_text(), "run 2", "the question is still there");
+    update(&mut app, key(KeyCode::Esc));
+    update(&mut app, key(KeyCode::Char('3')));
+    assert_eq!(app.focus, Pane::Inspector, "from the chat being read too");
+}
+
+#[test]
+fn a_replayed_question_goes_through_update_like_a_live_one() {
+    let mut live = App::default();
+    type_text(&mut live, "why did ingest fail?");
+    assert_eq!(
+        update(&mut live, key(KeyCode::Enter)),
+        start_turn("why did ingest fail?")
+    );
+    let mut replayed = App::default();
+    assert!(
+        update(
+            &mut replayed,
+            Msg::Asked {
+                question: "why did ingest fail?".into()
+            }
+        )
+        .is_empty(),
+        "a replayed question starts no turn"
+    );
+    assert_eq!(replayed.chat.entries, live.chat.entries);
+    assert!(replayed.chat.turn_active && live.chat.turn_active);
+    // Both recall it as the last question.
+    for app in [&mut live, &mut replayed] {
+        update(
+            app,
+            Msg::Agent(AgentEvent::TurnFinished {
+                answer: String::new(),
+                tool_calls: 0,
+                ok: true,
+            }),
+        );
+        update(app, key(KeyCode::Up));
+        assert_eq!(app.input_text(), "why did ingest fail?");
+    }
 }

@@ -1,10 +1,12 @@
-//! The `:` command line, for what keys do not cover. Parsing only; `update`
-//! applies the command.
+//! The console's `:` line (`:filter failed`, `:export`, …), for what keys do
+//! not cover. Parsing only; `update` applies what it says. Named for its colon
+//! so it is not mistaken for `cli::Command` (opsdeck's subcommands) or the
+//! `commands` layer that runs them.
 
 use crate::model::run::RunStatus;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub enum ColonCommand {
     /// Show each server's connection state and tools.
     Servers,
     /// Only runs in these statuses (empty: all).
@@ -21,7 +23,7 @@ pub enum Command {
     Quit,
 }
 
-pub const COMMANDS: &[(&str, &str)] = &[
+pub const COLON_COMMANDS: &[(&str, &str)] = &[
     (":servers", "servers, their state and tools"),
     (
         ":filter failed|running|… |all",
@@ -35,13 +37,13 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":q", "quit"),
 ];
 
-pub fn parse(line: &str) -> Result<Command, String> {
+pub fn parse(line: &str) -> Result<ColonCommand, String> {
     let mut words = line.trim().trim_start_matches(':').split_whitespace();
     let Some(name) = words.next() else {
         return Err("type a command, e.g. :filter failed (see :help)".into());
     };
     let rest: Vec<&str> = words.collect();
-    let no_arguments = |command: Command| {
+    let no_arguments = |command: ColonCommand| {
         if rest.is_empty() {
             Ok(command)
         } else {
@@ -49,20 +51,20 @@ pub fn parse(line: &str) -> Result<Command, String> {
         }
     };
     match name {
-        "servers" | "server" => no_arguments(Command::Servers),
-        "clear" => no_arguments(Command::Clear),
-        "refresh" | "r" => no_arguments(Command::Refresh),
-        "help" | "h" => no_arguments(Command::Help),
-        "q" | "quit" => no_arguments(Command::Quit),
+        "servers" | "server" => no_arguments(ColonCommand::Servers),
+        "clear" => no_arguments(ColonCommand::Clear),
+        "refresh" | "r" => no_arguments(ColonCommand::Refresh),
+        "help" | "h" => no_arguments(ColonCommand::Help),
+        "q" | "quit" => no_arguments(ColonCommand::Quit),
         "export" => match rest.as_slice() {
-            [] => Ok(Command::Export(None)),
-            [path] => Ok(Command::Export(Some((*path).to_string()))),
+            [] => Ok(ColonCommand::Export(None)),
+            [path] => Ok(ColonCommand::Export(Some((*path).to_string()))),
             _ => Err(":export takes one file name (no spaces)".into()),
         },
         "readonly" | "read-only" | "ro" => match rest.as_slice() {
-            [] => Ok(Command::ReadOnly(None)),
-            ["on"] => Ok(Command::ReadOnly(Some(true))),
-            ["off"] => Ok(Command::ReadOnly(Some(false))),
+            [] => Ok(ColonCommand::ReadOnly(None)),
+            ["on"] => Ok(ColonCommand::ReadOnly(Some(true))),
+            ["off"] => Ok(ColonCommand::ReadOnly(Some(false))),
             _ => Err(":readonly takes on or off (or nothing to toggle)".into()),
         },
         "filter" => parse_filter(&rest),
@@ -72,14 +74,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
     }
 }
 
-fn parse_filter(words: &[&str]) -> Result<Command, String> {
+fn parse_filter(words: &[&str]) -> Result<ColonCommand, String> {
     let statuses: Vec<&str> = words
         .iter()
         .flat_map(|w| w.split(','))
         .filter(|w| !w.is_empty())
         .collect();
     if statuses.is_empty() || statuses == ["all"] {
-        return Ok(Command::Filter(Vec::new()));
+        return Ok(ColonCommand::Filter(Vec::new()));
     }
     statuses
         .iter()
@@ -90,7 +92,7 @@ fn parse_filter(words: &[&str]) -> Result<Command, String> {
             status => Ok(status),
         })
         .collect::<Result<Vec<_>, _>>()
-        .map(Command::Filter)
+        .map(ColonCommand::Filter)
 }
 
 #[cfg(test)]
@@ -99,22 +101,25 @@ mod tests {
 
     #[test]
     fn commands_parse_with_their_arguments() {
-        assert_eq!(parse(":servers"), Ok(Command::Servers));
+        assert_eq!(parse(":servers"), Ok(ColonCommand::Servers));
         assert_eq!(
             parse("filter failed,running"),
-            Ok(Command::Filter(vec![
+            Ok(ColonCommand::Filter(vec![
                 RunStatus::Failed,
                 RunStatus::InProgress
             ]))
         );
-        assert_eq!(parse(":filter all"), Ok(Command::Filter(Vec::new())));
-        assert_eq!(parse(":readonly on"), Ok(Command::ReadOnly(Some(true))));
-        assert_eq!(parse(":readonly"), Ok(Command::ReadOnly(None)));
+        assert_eq!(parse(":filter all"), Ok(ColonCommand::Filter(Vec::new())));
+        assert_eq!(
+            parse(":readonly on"),
+            Ok(ColonCommand::ReadOnly(Some(true)))
+        );
+        assert_eq!(parse(":readonly"), Ok(ColonCommand::ReadOnly(None)));
         assert_eq!(
             parse(":export /tmp/s.jsonl"),
-            Ok(Command::Export(Some("/tmp/s.jsonl".into())))
+            Ok(ColonCommand::Export(Some("/tmp/s.jsonl".into())))
         );
-        assert_eq!(parse(":q"), Ok(Command::Quit));
+        assert_eq!(parse(":q"), Ok(ColonCommand::Quit));
     }
 
     #[test]
