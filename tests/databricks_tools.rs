@@ -220,3 +220,41 @@ async fn fetch_logs_reads_each_task_runs_output_and_error() {
         .await;
     assert_eq!(sources["count"], 0, "another source's filter reads nothing");
 }
+
+/// `runs/list` cannot filter by result, so "the latest failed run" must be
+/// looked for among a page of runs: with a workspace that honours `limit`
+/// and whose newest run is still running, asking for one run found none.
+#[tokio::test]
+async fn triage_of_a_pipeline_finds_its_failed_run_behind_a_running_one() {
+    let fake = FakeApi::start().await;
+    let listed: Vec<serde_json::Value> = common::azure::databricks_fixture("runs-list.page1.json")
+        ["runs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    fake.serve_databricks_workspace();
+    // Registered last, so it answers instead of the workspace's own route.
+    fake.route_fn("GET", "/api/2.1/jobs/runs/list", move |r| {
+        let limit: usize = r
+            .query_param("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(25);
+        let runs: Vec<_> = listed.iter().take(limit).cloned().collect();
+        Reply::json(200, json!({"runs": runs, "has_more": false}))
+    });
+    let backend = databricks_backend(&fake);
+    let backends = Backends {
+        label: "databricks/prod".into(),
+        pipelines: vec![backend.clone()],
+        secrets: vec![],
+        infra: vec![],
+        logs: vec![backend],
+        clock: sales_clock(),
+    };
+    let tools = common::connect(backends, false).await;
+    let triage = tools
+        .ok("triage_run", json!({"pipeline": "order_facts"}))
+        .await;
+    assert_eq!(triage["run_id"], "448812", "{triage}");
+    assert_eq!(triage["failing_path"][0]["activity"], "build_order_facts");
+}

@@ -233,7 +233,7 @@ proptest! {
         let text: String = parts.iter().map(|(i, sep)| format!("{}{sep}", PIECES[*i])).collect();
         let once = redact::text(&text).into_owned();
         prop_assert_eq!(redact::text(&once).into_owned(), once.clone(), "from {:?}", text);
-        let screen = redact::for_screen(&text);
+        let screen = opsdeck::support::terminal::for_screen(&text);
         prop_assert!(!screen.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
     }
 }

@@ -198,7 +198,7 @@ impl SharedPolicy {
     /// Runs `f` on the policy; a poisoned lock (a panic elsewhere) still holds
     /// consistent data: every change is a single insert.
     pub fn with<T>(&self, f: impl FnOnce(&mut ApprovalPolicy) -> T) -> T {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = crate::support::sync::lock(&self.0);
         f(&mut guard)
     }
 }

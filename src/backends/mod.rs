@@ -235,6 +235,12 @@ pub trait PipelineBackend: Send + Sync {
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError>;
     /// All attempts of all activities of a run, in start order.
     async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError>;
+    /// How many of the newest runs to list to find the latest failed one: 1
+    /// where the service filters by state, more where the backend filters
+    /// what it lists (Databricks cannot ask for failed runs only).
+    fn failed_run_scan(&self) -> usize {
+        1
+    }
     /// What re-running `request.pipeline` would do: the reference run found
     /// and checked, the steps described. Reads only; changes nothing.
     async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError>;

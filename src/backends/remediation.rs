@@ -58,20 +58,19 @@ pub struct CancelRequest {
 }
 
 /// The latest failed run of `pipeline` in the week before `now`, among the
-/// newest `scan` runs: 1 where the service filters by state, more where the
-/// backend filters what it lists (Databricks cannot ask for failed runs only).
+/// newest runs the backend must list to find it
+/// ([`PipelineBackend::failed_run_scan`]).
 pub async fn latest_failed_run(
     backend: &(impl PipelineBackend + ?Sized),
     pipeline: &str,
     now: DateTime<Utc>,
-    scan: usize,
 ) -> Result<Option<PipelineRun>, BackendError> {
     let query = RunQuery::recent(
         pipeline,
         vec![RunStatus::Failed],
         now,
         Duration::days(7),
-        scan,
+        backend.failed_run_scan(),
     );
     Ok(backend.query_runs(&query).await?.runs.into_iter().next())
 }
@@ -214,10 +213,15 @@ impl RemediationPlan {
         &self.outcome
     }
 
-    /// The dry-run rule: a plan for a dry run goes no further than its
-    /// description; only a plan for a real request becomes a [`LivePlan`].
-    pub fn next(self) -> Next {
-        if self.outcome.dry_run {
+    /// The dry-run rule, decided by the caller that owns the policy (`ops`),
+    /// not by the backend that made the plan: when the caller asks for a dry
+    /// run — or the request the plan was made for was one — the plan goes no
+    /// further than its description; only otherwise does it become a
+    /// [`LivePlan`]. A backend that planned a dry run as a real one still
+    /// cannot act.
+    pub fn next(mut self, dry_run: bool) -> Next {
+        if dry_run || self.outcome.dry_run {
+            self.outcome.dry_run = true;
             Next::Describe(self.outcome)
         } else {
             Next::Act(LivePlan {
@@ -294,7 +298,7 @@ mod tests {
     #[test]
     fn a_plan_for_a_dry_run_only_describes() {
         let plan = RemediationPlan::rerun(&rerun(true), description(), Planned("start"));
-        match plan.next() {
+        match plan.next(true) {
             Next::Describe(outcome) => {
                 assert!(outcome.dry_run);
                 assert_eq!(outcome.action, "rerun_pipeline");
@@ -308,14 +312,16 @@ mod tests {
             dry_run: true,
         };
         let plan = RemediationPlan::cancel(&cancel, description(), Planned("stop"));
-        assert!(matches!(plan.next(), Next::Describe(o) if o.dry_run && o.action == "cancel_run"));
+        assert!(
+            matches!(plan.next(true), Next::Describe(o) if o.dry_run && o.action == "cancel_run")
+        );
     }
 
     #[test]
     fn a_plan_for_a_real_request_goes_to_act_with_its_work() {
         let plan = RemediationPlan::rerun(&rerun(false), description(), Planned("start"));
         assert!(!plan.preview().dry_run);
-        let Next::Act(live) = plan.next() else {
+        let Next::Act(live) = plan.next(false) else {
             panic!("a real request must reach act");
         };
         let (work, outcome) = live.into_parts::<Planned>().unwrap();
@@ -327,10 +333,20 @@ mod tests {
     #[test]
     fn a_plan_is_refused_by_a_backend_that_did_not_make_it() {
         let plan = RemediationPlan::rerun(&rerun(false), description(), Planned("start"));
-        let Next::Act(live) = plan.next() else {
+        let Next::Act(live) = plan.next(false) else {
             panic!("a real request must reach act");
         };
         let err = live.into_parts::<String>().unwrap_err();
         assert!(err.to_string().contains("another backend"), "{err}");
+    }
+
+    #[test]
+    fn the_callers_dry_run_wins_over_a_plan_made_as_real() {
+        // A backend that (wrongly) planned a dry run as a real request.
+        let plan = RemediationPlan::rerun(&rerun(false), description(), Planned("start"));
+        match plan.next(true) {
+            Next::Describe(outcome) => assert!(outcome.dry_run),
+            Next::Act(live) => panic!("the caller asked for a dry run: {live:?}"),
+        }
     }
 }

@@ -13,32 +13,16 @@ use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Tool};
 use rmcp::service::{ClientCacheConfig, NotificationContext, Peer, RunningService};
 use rmcp::transport::IntoTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
-use serde::Serialize;
 use tokio::sync::{Notify, RwLock, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::outage::{Outage, clip, seconds};
+pub use super::state::ConnectionState;
 use super::transport::{self, StdioChild};
 use crate::config::servers::{ServerSpec, ServerTransport};
 use crate::support::retry::backoff;
 use listing::ListingError;
-
-/// What the status bar and the trace show about a server.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum ConnectionState {
-    Connecting,
-    Ready {
-        tools: usize,
-    },
-    Reconnecting {
-        attempt: u32,
-        error: String,
-        retry_in_ms: u64,
-    },
-    Stopped,
-}
 
 pub(super) struct ServerConnection {
     pub spec: ServerSpec,

@@ -8,6 +8,7 @@
 pub mod catalog;
 mod connection;
 mod outage;
+mod state;
 mod transport;
 
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::connection::ConnectionState;
+use super::state::ConnectionState;
 
 /// A server's run of failed attempts (all default while it is ready).
 #[derive(Debug, Clone, Default)]

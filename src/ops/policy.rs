@@ -167,11 +167,12 @@ impl PolicyGuard {
     /// Whether the attempt may go ahead; the refusal says which rule and what to do.
     pub fn check(&self, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), String> {
         let key = format!("{}:{}", attempt.tool, attempt.target);
-        let mut state = crate::support::sync::lock(&self.state);
         if attempt.dry_run {
-            state.previews.insert(key, now);
+            // A dry run is always allowed; it counts as a preview only once
+            // it has shown a plan (see `previewed`).
             return Ok(());
         }
+        let mut state = crate::support::sync::lock(&self.state);
         if let Some(refusal) = self.unauthenticated_refusal.get() {
             return Err(refusal.clone());
         }
@@ -221,6 +222,23 @@ impl PolicyGuard {
             done.push(now);
         }
         Ok(())
+    }
+
+    /// Notes that `attempt`, a dry run, showed its plan: the preview a real
+    /// request of the same tool and target may need. Previews older than
+    /// their freshness, and rerun counts older than an hour, are forgotten
+    /// here, so the memory holds only what a rule can still use.
+    pub fn previewed(&self, attempt: &Attempt, now: DateTime<Utc>) {
+        let fresh_for = Duration::minutes(PREVIEW_FRESH_FOR_MINUTES);
+        let mut state = crate::support::sync::lock(&self.state);
+        state.previews.retain(|_, at| now - *at <= fresh_for);
+        state.reruns.retain(|_, done| {
+            done.retain(|at| now - *at < Duration::hours(1));
+            !done.is_empty()
+        });
+        state
+            .previews
+            .insert(format!("{}:{}", attempt.tool, attempt.target), now);
     }
 
     /// Appends one line to the audit log. A log that cannot be written is
@@ -342,6 +360,7 @@ mod tests {
                 .contains("preview first")
         );
         g.check(&attempt("dev", true, None, &args), now).unwrap();
+        g.previewed(&attempt("dev", true, None, &args), now);
         g.check(
             &attempt("dev", false, None, &args),
             now + Duration::minutes(5),
@@ -359,6 +378,10 @@ mod tests {
             now + Duration::minutes(70),
         )
         .unwrap();
+        g.previewed(
+            &attempt("dev", true, None, &args),
+            now + Duration::minutes(70),
+        );
         assert!(
             g.check(
                 &attempt("dev", false, None, &args),

@@ -123,7 +123,7 @@ impl Remediation<'_> {
         request: &Request,
     ) -> Result<RemediationOutcome, RemediationError> {
         self.admit(attempt)?;
-        let outcome = plan_then_act(backend, request).await;
+        let outcome = plan_then_act(backend, request, attempt.dry_run).await;
         self.record(attempt, &outcome);
         Ok(outcome?)
     }
@@ -148,12 +148,16 @@ impl Remediation<'_> {
 
     fn record(&self, attempt: &Attempt, outcome: &Result<RemediationOutcome, BackendError>) {
         let (result, detail) = match outcome {
-            Ok(o) if o.dry_run => ("previewed", o.steps.join("; ")),
+            // What was asked decides, not what the backend wrote back.
+            Ok(o) if attempt.dry_run => ("previewed", o.steps.join("; ")),
             Ok(o) => ("done", o.steps.join("; ")),
             Err(e) => ("failed", e.to_string()),
         };
-        self.guard
-            .audit(attempt, result, &detail, self.backends.clock.now());
+        let now = self.backends.clock.now();
+        if result == "previewed" {
+            self.guard.previewed(attempt, now);
+        }
+        self.guard.audit(attempt, result, &detail, now);
     }
 }
 
@@ -161,12 +165,13 @@ impl Remediation<'_> {
 async fn plan_then_act(
     backend: &dyn PipelineBackend,
     request: &Request,
+    dry_run: bool,
 ) -> Result<RemediationOutcome, BackendError> {
     let plan = match request {
         Request::Rerun(rerun) => backend.plan_rerun(rerun).await?,
         Request::Cancel(cancel) => backend.plan_cancel(cancel).await?,
     };
-    match plan.next() {
+    match plan.next(dry_run) {
         Next::Describe(preview) => Ok(preview),
         Next::Act(live) => backend.act(live).await,
     }
@@ -314,6 +319,42 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(audited_outcomes(&audit), ["\"refused_read_only\""]);
+        let _ = std::fs::remove_file(&audit);
+    }
+
+    #[tokio::test]
+    async fn only_a_dry_run_that_showed_its_plan_counts_as_the_preview() {
+        let backends = sandbox_backends();
+        let audit = std::env::temp_dir().join(format!(
+            "opsdeck-ops-remediation-preview-{}.jsonl",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&audit);
+        let policy = RemediationPolicy {
+            default: EnvironmentRule::Allowed,
+            require_preview: true,
+            audit_log: Some(audit.clone()),
+            ..RemediationPolicy::default()
+        };
+        let guard = PolicyGuard::new(policy, &std::env::temp_dir());
+        let remediation = Remediation {
+            backends: &backends,
+            guard: &guard,
+            read_only: false,
+        };
+        let ask = |dry_run| RerunAsk {
+            pipeline: "ingest_crm_customers".into(),
+            run_id: Some("no-such-run".into()),
+            dry_run: Some(dry_run),
+            ..RerunAsk::default()
+        };
+        // The dry run fails to plan (no such run): it previewed nothing.
+        assert!(remediation.rerun(&ask(true)).await.is_err());
+        let refused = remediation.rerun(&ask(false)).await.unwrap_err();
+        assert!(
+            matches!(&refused, RemediationError::Refused(why) if why.contains("preview first")),
+            "{refused:?}"
+        );
         let _ = std::fs::remove_file(&audit);
     }
 }

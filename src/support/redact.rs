@@ -24,7 +24,6 @@ mod json;
 mod rules;
 mod stream;
 
-pub use super::terminal::{for_screen, terminal_safe};
 pub use json::{is_secret_key, value};
 use rules::RULES;
 pub use stream::StreamRedactor;

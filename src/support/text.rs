@@ -32,10 +32,7 @@ pub fn cap_text(text: &str, cap: usize) -> String {
     if text.len() <= cap {
         return text.to_string();
     }
-    let mut end = cap;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = floor_boundary(text, cap);
     format!(
         "{}\n[… truncated: {} of {} bytes shown]",
         &text[..end],
@@ -110,5 +107,12 @@ mod tests {
             capped.contains("[… truncated: 10 of 200 bytes shown]"),
             "{capped}"
         );
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let s = "ééé"; // 6 bytes
+        assert_eq!(prefix_within(s, 3), "é");
+        assert_eq!(prefix_within(s, 10), s);
     }
 }

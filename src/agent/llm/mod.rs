@@ -352,7 +352,14 @@ fn retry_delay(error: &OpenAIError, attempt: u32) -> Option<Duration> {
             if failure.is_quota() {
                 return None;
             }
-            Some(failure.retry_after.unwrap_or(backoff))
+            // A zero wait (`Retry-After: 0`, or a date already past on a
+            // skewed clock) is no reason to hammer a throttled service.
+            Some(
+                failure
+                    .retry_after
+                    .filter(|wait| !wait.is_zero())
+                    .unwrap_or(backoff),
+            )
         }
         OpenAIError::Reqwest(e) if e.is_connect() || e.is_timeout() => Some(backoff),
         _ => None,
@@ -395,6 +402,14 @@ mod tests {
             error: None,
             body: String::new(),
         }))
+    }
+
+    #[test]
+    fn a_zero_retry_after_waits_the_backoff_instead() {
+        assert_eq!(
+            retry_delay(&throttled(Some(Duration::ZERO)), 3),
+            Some(Duration::from_secs(4))
+        );
     }
 
     #[test]

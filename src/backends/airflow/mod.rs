@@ -523,7 +523,7 @@ impl PipelineBackend for AirflowBackend {
         let reference = match request.named_reference(self).await? {
             Some(run) => run,
             None => {
-                crate::backends::latest_failed_run(self, &request.pipeline, self.clock.now(), 1)
+                crate::backends::latest_failed_run(self, &request.pipeline, self.clock.now())
                     .await?
                     .ok_or_else(|| {
                     BackendError::Refused(format!(

@@ -21,8 +21,9 @@ use azure_identity::{
 };
 
 use super::cloud::AzureCloud;
-use crate::backends::http::{lock, one_line};
+use crate::backends::http::one_line;
 use crate::config::env::{Lookup, env_value};
+use crate::support::sync::lock;
 
 /// A way to sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

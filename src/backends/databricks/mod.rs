@@ -361,6 +361,11 @@ impl PipelineBackend for DatabricksBackend {
         BackendKind::Databricks
     }
 
+    /// `runs/list` cannot filter by result: a page is listed and filtered here.
+    fn failed_run_scan(&self) -> usize {
+        PAGE
+    }
+
     fn environment(&self) -> &str {
         &self.environment
     }
@@ -476,16 +481,14 @@ impl PipelineBackend for DatabricksBackend {
     async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
         let reference = match request.named_reference(self).await? {
             Some(run) => run,
-            None => {
-                crate::backends::latest_failed_run(self, &request.pipeline, self.clock.now(), PAGE)
-                    .await?
-                    .ok_or_else(|| {
-                        BackendError::Refused(format!(
-                            "{} has no failed run in the last 7 days to repair",
-                            request.pipeline
-                        ))
-                    })?
-            }
+            None => crate::backends::latest_failed_run(self, &request.pipeline, self.clock.now())
+                .await?
+                .ok_or_else(|| {
+                    BackendError::Refused(format!(
+                        "{} has no failed run in the last 7 days to repair",
+                        request.pipeline
+                    ))
+                })?,
         };
         crate::backends::refuse_unfinished(Some(&reference))?;
         let run = self

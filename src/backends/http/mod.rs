@@ -18,8 +18,6 @@ mod error;
 mod paging;
 mod retry;
 
-/// Kept here for the Azure credential, which took it from this module.
-pub(crate) use crate::support::sync::lock;
 pub use call::{Call, Safety};
 pub use client::RestClient;
 pub use endpoint::{checked_endpoint, url_with};

@@ -128,9 +128,7 @@ impl Sandbox {
     // A poisoned lock only means another request panicked mid-update; the data is
     // still consistent enough to read, so keep serving rather than failing forever.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::support::sync::lock(&self.state)
     }
 
     /// Simulates every scheduled run queued up to `now` that is not simulated yet.

@@ -34,7 +34,7 @@ impl PendingDecisions {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Decision>>> {
         // Every change is one insert or remove: a poisoned map is still consistent.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::support::sync::lock(&self.0)
     }
 }
 

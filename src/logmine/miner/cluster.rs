@@ -4,8 +4,9 @@ use std::borrow::Cow;
 
 use super::super::hash::same_bytes;
 use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
-use super::line::{PreparedLine, truncate_at_char_boundary};
+use super::line::PreparedLine;
 use super::token::WILDCARD_HASH;
+use crate::support::text::prefix_within;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -202,10 +203,7 @@ impl ClusterState {
             }
         }
         if self.examples.len() < max_examples {
-            let ex = truncate_at_char_boundary(
-                ev.text.trim_end_matches(['\r', '\n']),
-                MAX_EXAMPLE_BYTES,
-            );
+            let ex = prefix_within(ev.text.trim_end_matches(['\r', '\n']), MAX_EXAMPLE_BYTES);
             if !self
                 .examples
                 .iter()
@@ -440,7 +438,7 @@ fn remember<'a>(values: &mut Vec<Box<str>>, raw: impl FnOnce() -> &'a str, max: 
     if values.len() >= max {
         return;
     }
-    let raw = truncate_at_char_boundary(raw(), MAX_PARAM_BYTES);
+    let raw = prefix_within(raw(), MAX_PARAM_BYTES);
     if !values
         .iter()
         .any(|v| same_bytes(v.as_bytes(), raw.as_bytes()))

@@ -8,6 +8,7 @@ use super::super::mask::WILDCARD;
 use super::line_cache::{EntryId, LineCache, Memo};
 use super::token::{LineToken, Span, WILDCARD_HASH};
 use super::token_cache::{TokenCache, compute, shape_of};
+use crate::support::text::prefix_within;
 
 /// Only the first this-many bytes of an event's head line are tokenised.
 /// Longer lines are almost always payload dumps; their structure is at the
@@ -59,7 +60,7 @@ impl PreparedLine {
     pub fn prepare(&mut self, head: &str) {
         self.tokens.clear();
         self.masked.clear();
-        let head = truncate_at_char_boundary(head, MAX_LINE_BYTES);
+        let head = prefix_within(head, MAX_LINE_BYTES);
         shape_of(head, &mut self.shape);
         self.entry = None;
         if !self.uncached {
@@ -173,12 +174,6 @@ pub(crate) fn head_line(event: &str) -> &str {
         .unwrap_or("")
 }
 
-/// Longest prefix of `s` that is at most `max` bytes and ends on a char
-/// boundary.
-pub(crate) fn truncate_at_char_boundary(s: &str, max: usize) -> &str {
-    crate::support::text::prefix_within(s, max)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -191,13 +186,6 @@ pub(crate) mod tests {
         assert_eq!(head_line("one line\r"), "one line");
         assert_eq!(head_line(" \u{3000} "), "");
         assert_eq!(head_line("\u{3000}\nnext"), "next");
-    }
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        let s = "ééé"; // 6 bytes
-        assert_eq!(truncate_at_char_boundary(s, 3), "é");
-        assert_eq!(truncate_at_char_boundary(s, 10), s);
     }
 
     #[test]

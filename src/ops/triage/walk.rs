@@ -20,12 +20,13 @@ pub(super) async fn latest_failed_run(
 ) -> Result<PipelineRun, OpsError> {
     let backend = backends.backend_for_pipeline(pipeline).await?;
     let now = backends.clock.now();
-    let query = RunQuery::recent(pipeline, vec![RunStatus::Failed], now, Duration::days(7), 1);
-    backend.query_runs(&query).await?.runs.into_iter().next().ok_or_else(|| {
-        OpsError::not_found(format!(
-            "{pipeline} has no failed run in the last 7 days; get_pipeline_status shows how it is doing"
-        ))
-    })
+    crate::backends::latest_failed_run(backend.as_ref(), pipeline, now)
+        .await?
+        .ok_or_else(|| {
+            OpsError::not_found(format!(
+                "{pipeline} has no failed run in the last 7 days; get_pipeline_status shows how it is doing"
+            ))
+        })
 }
 
 /// Follows a failed run down through child runs to the failing leaf

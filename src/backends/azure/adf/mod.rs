@@ -92,7 +92,7 @@ impl AdfBackend {
 
     /// The latest failed run of a pipeline in the last week.
     async fn latest_failed(&self, pipeline: &str) -> Result<Option<PipelineRun>, BackendError> {
-        crate::backends::latest_failed_run(self, pipeline, self.clock.now(), 1).await
+        crate::backends::latest_failed_run(self, pipeline, self.clock.now()).await
     }
 
     /// After an action failed without a clear answer: what the factory shows now.
