@@ -2,11 +2,17 @@
 //! board, 2,001 chat entries and a 1 MB tool result open in the inspector, at
 //! 200×50. Measures update + draw per frame (p50 / p99 / max) next to the same
 //! frames on an empty console (the anchor: what ratatui's own diffing costs),
-//! the RSS with that load, start to first frame of the real binary in a pty,
-//! and the CPU and bytes an idle console uses.
+//! then a chat of 200 long markdown answers scrolled page by page while one
+//! more streams in, and the same chat with a long structured answer streaming
+//! in chunk by chunk (the case the render memo cannot help), the RSS with that
+//! load, start to first frame of the real binary in a pty, and the CPU and
+//! bytes an idle console uses.
 //!
 //! Run: `cargo bench --bench console_frame` (Linux; needs `script` from util-linux).
-//! `OPSDECK_BENCH_FRAMES` sets the frames per scenario (default 2000).
+//! `OPSDECK_BENCH_FRAMES` sets the frames per scenario (default 2000);
+//! `OPSDECK_BENCH_ONLY_FRAMES=1` skips the pty measurements. Each frame figure
+//! is also printed as a `RESULT <scenario> <p50> <p99> <max>` line (ms), which
+//! `scripts/bench-console-frame-vs.sh` collects to compare two commits.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -169,6 +175,121 @@ fn loaded_app() -> App {
     app
 }
 
+/// One long answer as a model writes them: headings, prose with inline
+/// markup, nested lists, a quote and code. About 4.5 KB.
+fn long_answer(i: usize) -> String {
+    let mut text = format!(
+        "## Incident {i}: pipeline_{:02} failed at 03:00\n\n",
+        i % 60
+    );
+    for part in 0..6 {
+        text.push_str(&format!(
+            "### Finding {part}\n\nThe **service principal** secret `adls-sp-{i}` expired at 02:00 UTC; every copy into the lake since then fails with `AADSTS7000222`, and _each_ retry makes it worse. See [the runbook](https://wiki.example.com/runbooks/adls-{part}) before acting.\n\n- blast radius: {} pipelines downstream, including `pipeline_{:02}_publish`\n- next: rotate the secret, then rerun from the failed activity\n  - keep the **old** secret until the rerun succeeds\n  - watch the copy throughput for ~15 minutes\n\n> The on-call note says this happened last quarter too.\n\n```sql\nSELECT run_id, status, message FROM runs\nWHERE pipeline = 'pipeline_{:02}' AND status = 'Failed';\n```\n\n",
+            11 + part,
+            (i + part) % 60,
+            i % 60
+        ));
+    }
+    text
+}
+
+/// 200 turns, each a question, a tool call and a long answer, with the chat
+/// focused and not typing, so paging keys scroll it.
+fn long_chat_app() -> App {
+    let mut app = App::default();
+    update(
+        &mut app,
+        Msg::Resize {
+            width: WIDTH,
+            height: HEIGHT,
+        },
+    );
+    update(&mut app, Msg::Tick(now()));
+    for i in 0..200 {
+        app.chat
+            .submit(&format!("question {i}: what broke overnight?"));
+        let call = format!("call-{i}");
+        for event in [
+            AgentEvent::ToolCallStarted {
+                call_id: call.clone(),
+                server: "opsdeck".into(),
+                tool: "triage_run".into(),
+                arguments: json!({"run_id": format!("run-{i}")}),
+            },
+            AgentEvent::ToolCallFinished {
+                call_id: call.clone(),
+                server: "opsdeck".into(),
+                tool: "triage_run".into(),
+                duration_ms: 12,
+                is_error: false,
+                result: json!({"content": ["ok"]}),
+                truncated: false,
+            },
+            AgentEvent::TextDelta {
+                text: long_answer(i),
+            },
+            AgentEvent::TurnFinished {
+                answer: String::new(),
+                tool_calls: 1,
+                ok: true,
+            },
+        ] {
+            update(&mut app, Msg::Agent(event));
+        }
+    }
+    app.focus = Pane::Chat;
+    app
+}
+
+/// Paging up through the long chat for 32 frames, then back down, while an
+/// answer streams in at the bottom and the clock ticks.
+fn long_chat_messages(i: usize) -> (Pane, Msg) {
+    let up = (i / 32).is_multiple_of(2);
+    let msg = match i % 4 {
+        0 => Msg::Agent(AgentEvent::TextDelta {
+            text: format!("streaming *more* of the newest answer, `chunk {i}`, "),
+        }),
+        1 | 2 => key(if up {
+            KeyCode::PageUp
+        } else {
+            KeyCode::PageDown
+        }),
+        _ => Msg::Tick(now() + chrono::Duration::seconds(i as i64)),
+    };
+    (Pane::Chat, msg)
+}
+
+/// A long structured answer streaming in at the bottom of the long chat, one
+/// chunk every other frame: the case the render memo cannot help, since the
+/// answer changes on every chunk. After about 12 KB the turn ends and the next
+/// answer starts, as a conversation goes.
+fn streaming_messages(i: usize) -> (Pane, Msg) {
+    let chunk = i / 2;
+    let msg = if i % 2 == 1 {
+        Msg::Tick(now() + chrono::Duration::seconds(i as i64))
+    } else if chunk % 160 == 159 {
+        Msg::Agent(AgentEvent::TurnFinished {
+            answer: String::new(),
+            tool_calls: 0,
+            ok: true,
+        })
+    } else {
+        let text = match chunk % 4 {
+            0 => format!("- copy into `table_{chunk}` failed with **AADSTS7000222**\n"),
+            1 => "  and its retries made the backlog _worse_ each time\n".to_string(),
+            2 => format!(
+                "\n```\nrerun_pipeline pipeline_{:02} --from-failed\n```\n\n",
+                chunk % 60
+            ),
+            _ => format!(
+                "Run {chunk} waits on the same secret; the [runbook](https://wiki.example.com/adls) says to rotate it first.\n\n"
+            ),
+        };
+        Msg::Agent(AgentEvent::TextDelta { text })
+    };
+    (Pane::Chat, msg)
+}
+
 fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
@@ -222,13 +343,17 @@ fn stats(mut samples: Vec<f64>) -> Stats {
 }
 
 fn measure(app: &mut App, frames: usize) -> Stats {
+    measure_with(app, frames, frame_messages)
+}
+
+fn measure_with(app: &mut App, frames: usize, messages: fn(usize) -> (Pane, Msg)) -> Stats {
     let theme = Theme::default();
     let Ok(mut terminal) = Terminal::new(TestBackend::new(WIDTH, HEIGHT)) else {
         panic!("test terminal");
     };
     let mut samples = Vec::with_capacity(frames);
     for i in 0..frames + 50 {
-        let (pane, msg) = frame_messages(i);
+        let (pane, msg) = messages(i);
         app.focus = pane;
         let started = Instant::now();
         update(app, msg);
@@ -383,6 +508,36 @@ fn main() {
     println!(
         "  RSS: {rss_before:.1} MiB before the load, {rss_loaded:.1} MiB with it (target ≤ 40 MiB)"
     );
+    drop(loaded);
+    let mut long_chat = long_chat_app();
+    let long = measure_with(&mut long_chat, frames, long_chat_messages);
+    println!(
+        "  {:<46} {:>8.3} {:>8.3} {:>8.3}",
+        "chat: 200 long answers, paging + streaming", long.p50, long.p99, long.max
+    );
+    println!(
+        "  RSS after the 200-answer frames: {:.1} MiB (chat scrolled {} lines up at the end)",
+        rss_mib(),
+        long_chat.chat.scroll_from_bottom
+    );
+    drop(long_chat);
+    let mut streaming = long_chat_app();
+    let stream = measure_with(&mut streaming, frames, streaming_messages);
+    println!(
+        "  {:<46} {:>8.3} {:>8.3} {:>8.3}",
+        "chat: long structured answer streaming in", stream.p50, stream.p99, stream.max
+    );
+    for (name, s) in [
+        ("anchor", &anchor),
+        ("loaded", &heavy),
+        ("long_chat", &long),
+        ("streaming", &stream),
+    ] {
+        println!("RESULT {name} {:.4} {:.4} {:.4}", s.p50, s.p99, s.max);
+    }
+    if std::env::var_os("OPSDECK_BENCH_ONLY_FRAMES").is_some_and(|v| v == "1") {
+        return;
+    }
 
     let mut first_frames = Vec::new();
     for _ in 0..10 {

@@ -274,3 +274,64 @@ async fn every_size_down_to_one_by_one_draws_without_panicking() {
         }
     }
 }
+
+/// The dialog's rows as the model counts them are the rows drawn: scrolled to
+/// the end of a call that wraps over several screens, its last row (the
+/// dry-run preview) is on screen, and before that the footer says how much
+/// is below instead of offering `y`.
+#[test]
+fn a_long_call_is_drawn_to_its_last_row_and_says_what_is_below() {
+    for (width, height) in [(80, 24), (100, 30), (60, 20)] {
+        let mut app = App::default();
+        update(&mut app, Msg::Resize { width, height });
+        let opened = update(
+            &mut app,
+            Msg::ApprovalRequested(ApprovalRequest {
+                call_id: "call-1".into(),
+                tool: "run_query".into(),
+                server: "warehouse".into(),
+                arguments: json!({"query": "SELECT amount FROM sales WHERE ".repeat(120)}),
+                reason: "an untrusted server's tool".into(),
+                preview: Ok("the last row: nothing else follows".into()),
+                session_allowable: false,
+                hidden: Vec::new(),
+            }),
+        );
+        // The dialog has been on screen untouched for a moment.
+        for effect in opened {
+            if let opsdeck::console::app::update::Effect::ArmDialog {
+                call_id,
+                generation,
+            } = effect
+            {
+                update(
+                    &mut app,
+                    Msg::DialogArmed {
+                        call_id,
+                        generation,
+                    },
+                );
+            }
+        }
+        let text = |buffer: &Buffer| {
+            buffer
+                .content()
+                .chunks(usize::from(width))
+                .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let first = text(&render(&mut app, width, height, Theme::MONOCHROME));
+        assert!(first.contains("more row(s)"), "{first}");
+        assert!(!first.contains("y approve"), "{first}");
+        for _ in 0..1_000 {
+            if app.approvals.rows_below() == 0 {
+                break;
+            }
+            update(&mut app, key(KeyCode::PageDown));
+        }
+        let last = text(&render(&mut app, width, height, Theme::MONOCHROME));
+        assert!(last.contains("nothing else follows"), "{width}×{height}:\n{last}");
+        assert!(last.contains("y approve"), "{last}");
+    }
+}

@@ -8,6 +8,9 @@ use serde_json::Value;
 
 /// The request the runner makes is the dialog's: one type from the agent to the screen.
 pub use crate::agent::runner::ApprovalRequest;
+pub use view::{DialogLine, dialog_lines, dialog_rows};
+
+mod view;
 
 /// How long a dialog must be on screen with no key pressed before an answer
 /// counts: keys typed for the chat as a dialog opens restart the wait.
@@ -29,6 +32,11 @@ pub struct ApprovalQueue {
     /// request for one still on its way opens no dialog. (Call ids are unique
     /// in a session, so this outlives the queue's clearing.)
     withdrawn: HashSet<String>,
+    /// The open dialog's wrapped rows and how many fit on screen, as last measured.
+    rows: usize,
+    visible: usize,
+    /// Every row of the open dialog has been on screen: only then may it be approved.
+    seen_all: bool,
 }
 
 impl ApprovalQueue {
@@ -40,6 +48,37 @@ impl ApprovalQueue {
     pub fn pop(&mut self) -> Option<ApprovalRequest> {
         self.scroll = 0;
         self.waiting.pop_front()
+    }
+
+    /// A new dialog is on screen: at its top, nothing of it seen yet.
+    pub fn showing_new(&mut self) {
+        self.scroll = 0;
+        self.seen_all = false;
+        self.rows = 0;
+        self.visible = 0;
+    }
+
+    /// The open dialog takes `rows` rows and `visible` of them fit: the scroll
+    /// is kept within them, and reaching the last row counts as having seen
+    /// it all (a dialog that fits is seen at once).
+    pub fn measured(&mut self, rows: usize, visible: usize) {
+        self.rows = rows;
+        self.visible = visible;
+        self.scroll = self.scroll.min(rows.saturating_sub(visible));
+        if visible > 0 && self.scroll.saturating_add(visible) >= rows {
+            self.seen_all = true;
+        }
+    }
+
+    /// Whether every row of the open dialog has been on screen.
+    pub fn seen_all(&self) -> bool {
+        self.seen_all
+    }
+
+    /// Rows of the open dialog below the screen.
+    pub fn rows_below(&self) -> usize {
+        self.rows
+            .saturating_sub(self.scroll.saturating_add(self.visible))
     }
 
     /// The call's turn is gone: no dialog for it, now or when its request comes.
@@ -63,17 +102,16 @@ impl ApprovalQueue {
 
     pub fn clear(&mut self) {
         self.waiting.clear();
-        self.scroll = 0;
+        self.showing_new();
         self.armed = None;
         self.confirming_session = None;
     }
 
     /// Starts (or restarts) the wait for quiet before `call_id`'s dialog takes
     /// an answer; the number names this wait.
-    pub fn start_arming(&mut self, call_id: &str) -> u64 {
-        if self.armed.as_deref() == Some(call_id) {
-            return self.generation;
-        }
+    pub fn start_arming(&mut self, _call_id: &str) -> u64 {
+        // Always a new wait: a dialog (re)opened or redrawn takes no answer
+        // until it has been seen, whatever was armed before.
         self.armed = None;
         self.confirming_session = None;
         self.generation = self.generation.wrapping_add(1);

@@ -255,6 +255,22 @@ impl ToolCalls {
         true
     }
 
+    /// A person's answer reached no waiting call (its turn had ended): the
+    /// call never ran, whatever the answer was. True when the call changed.
+    pub fn undelivered(&mut self, call_id: &str) -> bool {
+        let Some(call) = self.find(call_id) else {
+            return false;
+        };
+        if !matches!(call.state, CallState::Running | CallState::AwaitingApproval) {
+            return false;
+        }
+        call.state = CallState::Failed;
+        let why = "never ran: the answer came after its turn had ended";
+        call.result = Value::String(why.into());
+        call.preview = why.into();
+        true
+    }
+
     /// The turn was cancelled: calls still running or waiting will never
     /// finish. Returns the ids of those that were waiting for approval.
     pub fn cancel_running(&mut self) -> Vec<String> {

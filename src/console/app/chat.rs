@@ -2,6 +2,9 @@
 //! answers, tool calls as one-liners, notices), input history, and scrollback
 //! with a follow mode that pauses when the user scrolls up.
 
+pub mod render_memo;
+
+use self::render_memo::RenderMemo;
 use crate::agent::events::AgentEvent;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +48,9 @@ pub struct ChatState {
     /// Keep the newest line in view as text streams in.
     pub follow: bool,
     pub turn_active: bool,
+    /// Each entry's lines as last drawn. Keyed by position, so anything that
+    /// drops or reorders entries must clear it (see `clear`).
+    rendered: RenderMemo,
 }
 
 impl Default for ChatState {
@@ -56,6 +62,7 @@ impl Default for ChatState {
             scroll_from_bottom: 0,
             follow: true,
             turn_active: false,
+            rendered: RenderMemo::default(),
         }
     }
 }
@@ -225,7 +232,13 @@ impl ChatState {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.rendered.clear();
         self.scroll_to_bottom();
+    }
+
+    /// The drawing code's memo of rendered entries.
+    pub fn rendered(&self) -> &RenderMemo {
+        &self.rendered
     }
 
     fn close_streaming_answer(&mut self) {

@@ -7,9 +7,9 @@
 //! - Zoomed: the focused pane alone.
 //! - Below 40×10: a message saying the terminal is too small.
 
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::layout::{Constraint, Direction, Flex, Layout, Rect};
 
-use crate::console::app::update::{App, Pane};
+use super::pane::Pane;
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;
@@ -75,15 +75,43 @@ pub fn areas(area: Rect, focus: Pane, zoomed: bool) -> Areas {
     }
 }
 
-/// Lines of the chat input box: the text's lines, at least 1 and at most 4.
-pub fn input_height(app: &App) -> u16 {
-    app.input.lines().len().clamp(1, 4) as u16
+/// Where the approval dialog goes: all of a small terminal (every argument
+/// must be readable), else the middle 90 %.
+pub fn approval_popup(area: Rect) -> Rect {
+    if area.width < 80 || area.height < 24 {
+        return area;
+    }
+    let [row] = Layout::vertical([Constraint::Percentage(90)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Percentage(90)])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
 }
 
-/// The scrollable rows a pane shows (for paging), 0 when it is not on screen.
-pub fn rows_of(app: &App, pane: Pane) -> usize {
-    let area = Rect::new(0, 0, app.size.0, app.size.1);
-    let Some((_, rect)) = areas(area, app.focus, app.zoomed)
+/// The approval dialog's text area (inside its border) for a screen of `size`.
+pub fn approval_text_area(size: (u16, u16)) -> (u16, u16) {
+    let popup = approval_popup(Rect::new(0, 0, size.0, size.1));
+    (popup.width.saturating_sub(2), popup.height.saturating_sub(2))
+}
+
+/// Lines of the chat input box for an input of `lines` lines: at least 1, at most 4.
+pub fn input_height(lines: usize) -> u16 {
+    lines.clamp(1, 4) as u16
+}
+
+/// The scrollable rows `pane` shows in a screen of `size` (for paging), 0
+/// when it is not on screen; `input_lines` is the chat input's line count.
+pub fn rows_of(
+    size: (u16, u16),
+    focus: Pane,
+    zoomed: bool,
+    input_lines: usize,
+    pane: Pane,
+) -> usize {
+    let area = Rect::new(0, 0, size.0, size.1);
+    let Some((_, rect)) = areas(area, focus, zoomed)
         .panes
         .into_iter()
         .find(|(p, _)| *p == pane)
@@ -93,7 +121,7 @@ pub fn rows_of(app: &App, pane: Pane) -> usize {
     let inner = rect.height.saturating_sub(2);
     let rows = match pane {
         // The input box and its separator line.
-        Pane::Chat => inner.saturating_sub(input_height(app) + 1),
+        Pane::Chat => inner.saturating_sub(input_height(input_lines) + 1),
         // The header row.
         Pane::Board => inner.saturating_sub(1),
         // The open call's header line.

@@ -13,4 +13,5 @@ pub mod inspector;
 pub mod json_view;
 pub mod keymap;
 pub mod layout;
+pub mod pane;
 pub mod update;

@@ -20,38 +20,11 @@ use crate::model::run::PipelineRun;
 mod dialog;
 mod panes;
 mod prompt;
+use super::layout;
+pub use super::pane::Pane;
 pub use dialog::abandon_dialogs;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Chat,
-    Board,
-    Inspector,
-}
-
 impl Pane {
-    pub const ALL: [Pane; 3] = [Pane::Chat, Pane::Board, Pane::Inspector];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Chat => "Chat",
-            Pane::Board => "Runs",
-            Pane::Inspector => "Tool calls",
-        }
-    }
-
-    fn next(self) -> Pane {
-        match self {
-            Pane::Chat => Pane::Board,
-            Pane::Board => Pane::Inspector,
-            Pane::Inspector => Pane::Chat,
-        }
-    }
-
-    fn previous(self) -> Pane {
-        self.next().next()
-    }
-
     /// The pane a focus key names (`1`/`2`/`3` as the tab bar numbers them).
     fn focused_by(action: Action) -> Option<Pane> {
         match action {
@@ -144,6 +117,8 @@ pub enum Msg {
     /// The dialog of this call has been on screen, untouched, long enough to
     /// take an answer (`generation` names the wait; a restarted one wins).
     DialogArmed { call_id: String, generation: u64 },
+    /// The answer given in a dialog reached no waiting call (its turn had ended).
+    DecisionUndelivered { call_id: String },
     /// `get_run_details` answered (structured content) or failed.
     RunDetailsLoaded {
         run_id: String,
@@ -350,19 +325,23 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Click { column, row } => {
             let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
             let position = ratatui::layout::Position::new(column, row);
-            if let Some((pane, _)) =
-                crate::console::app::layout::areas(screen, app.focus, app.zoomed)
-                    .panes
-                    .into_iter()
-                    .find(|(_, rect)| rect.contains(position))
+            if let Some((pane, _)) = layout::areas(screen, app.focus, app.zoomed)
+                .panes
+                .into_iter()
+                .find(|(_, rect)| rect.contains(position))
             {
                 app.focus = pane;
             }
             Vec::new()
         }
         Msg::Resize { width, height } => {
+            let changed = app.size != (width, height);
             app.size = (width, height);
-            Vec::new()
+            if changed {
+                dialog::resized(app)
+            } else {
+                Vec::new()
+            }
         }
         Msg::Tick(now) => {
             app.now = Some(now);
@@ -425,7 +404,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             call_id,
             generation,
         } => {
-            app.approvals.arm(&call_id, generation);
+            dialog::armed(app, &call_id, generation);
+            Vec::new()
+        }
+        Msg::DecisionUndelivered { call_id } => {
+            if app.calls.undelivered(&call_id) {
+                app.inspector.calls_changed(&app.calls);
+            }
             Vec::new()
         }
         Msg::RunDetailsLoaded { run_id, result } => {
@@ -543,16 +528,27 @@ fn on_escape(app: &mut App) -> Vec<Effect> {
 }
 
 impl App {
+    /// Lines of the chat input box: the text's lines, at least 1 and at most 4.
+    pub fn input_height(&self) -> u16 {
+        layout::input_height(self.input.lines().len())
+    }
+
+    /// The scrollable rows a pane shows (for paging), at least 1.
+    fn rows_of(&self, pane: Pane) -> usize {
+        let lines = self.input.lines().len();
+        layout::rows_of(self.size, self.focus, self.zoomed, lines, pane).max(1)
+    }
+
     fn chat_rows(&self) -> usize {
-        crate::console::app::layout::rows_of(self, Pane::Chat).max(1)
+        self.rows_of(Pane::Chat)
     }
 
     fn board_rows(&self) -> usize {
-        crate::console::app::layout::rows_of(self, Pane::Board).max(1)
+        self.rows_of(Pane::Board)
     }
 
     fn inspector_rows(&self) -> usize {
-        crate::console::app::layout::rows_of(self, Pane::Inspector).max(1)
+        self.rows_of(Pane::Inspector)
     }
 }
 

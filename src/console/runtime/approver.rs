@@ -27,6 +27,11 @@ impl PendingDecisions {
             .is_some_and(|answer| answer.send(decision).is_ok())
     }
 
+    /// Whether a call still waits for its answer (a cancelled turn's do not).
+    pub fn is_waiting(&self, call_id: &str) -> bool {
+        self.lock().contains_key(call_id)
+    }
+
     /// Drops every waiting decision: each call reads it as refused ("cancelled").
     pub fn cancel_all(&self) {
         self.lock().clear();
@@ -130,5 +135,18 @@ mod tests {
             }
         ));
         assert!(waiting.await.unwrap().approved);
+    }
+
+    /// A cancelled turn's calls no longer wait: the runtime drops their
+    /// dialogs' requests still on the way.
+    #[test]
+    fn a_cancelled_call_no_longer_waits() {
+        let pending = PendingDecisions::default();
+        let (answer, _decision) = oneshot::channel();
+        pending.insert("call-1".into(), answer);
+        assert!(pending.is_waiting("call-1"));
+        assert!(!pending.is_waiting("call-2"));
+        pending.cancel_all();
+        assert!(!pending.is_waiting("call-1"));
     }
 }

@@ -276,6 +276,15 @@ impl Runtime {
                     }
                 },
                 Some(msg) = self.inbox.recv() => {
+                    // A request whose call no longer waits (its turn was
+                    // cancelled while the message was on its way) opens no
+                    // dialog: nobody would hear the answer.
+                    if let Msg::ApprovalRequested(request) = &msg
+                        && !self.pending.is_waiting(&request.call_id)
+                    {
+                        tracing::info!(call_id = %request.call_id, "an approval request for a call nothing waits for");
+                        continue;
+                    }
                     self.step(msg);
                     dirty = true;
                 }
@@ -461,6 +470,7 @@ impl Runtime {
                 let decision = Decision::by_user(approved, for_session);
                 if !self.pending.answer(&call_id, decision) {
                     tracing::info!(%call_id, "a decision for a call nothing waits for (its turn ended)");
+                    self.step(Msg::DecisionUndelivered { call_id });
                 }
             }
             Effect::Copy { label, text } => self.copy(&label, &text),

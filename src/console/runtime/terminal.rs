@@ -76,7 +76,9 @@ pub fn restore() {
         return;
     }
     let mut stdout = io::stdout();
-    // Best effort: each step runs even when an earlier one failed.
+    // Best effort: each step runs even when an earlier one failed. A panic
+    // in the middle of a frame must not leave the terminal holding its output.
+    let _ = execute!(stdout, crossterm::terminal::EndSynchronizedUpdate);
     let _ = execute!(stdout, DisableMouseCapture);
     let _ = execute!(stdout, DisableBracketedPaste);
     let _ = execute!(stdout, LeaveAlternateScreen, cursor::Show);

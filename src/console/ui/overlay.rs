@@ -8,7 +8,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::board::short_duration;
 use super::theme::{Theme, status_symbol};
-use crate::console::app::approval::ApprovalRequest;
+use crate::console::app::approval::{ApprovalRequest, DialogLine, dialog_lines};
+use crate::console::app::layout;
 use crate::console::app::colon::COLON_COMMANDS;
 use crate::console::app::details::{DetailsView, RunDetails};
 use crate::console::app::keymap::{Action, Scope};
@@ -35,27 +36,36 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     };
     // A small terminal gives the dialog all of it: every argument must be readable.
-    let popup = if matches!(overlay, Overlay::Approval(_)) && (area.width < 80 || area.height < 24)
-    {
-        area
+    let popup = if matches!(overlay, Overlay::Approval(_)) {
+        layout::approval_popup(area)
     } else {
         centered(area, 90, 90)
     };
-    // Never scroll past the last line.
-    let scroll = scroll.min(lines.len().saturating_sub(1));
+    // Never scroll past the last line (the dialog's scroll is kept within
+    // its wrapped rows by the model).
+    let scroll = if matches!(overlay, Overlay::Approval(_)) {
+        scroll
+    } else {
+        scroll.min(lines.len().saturating_sub(1))
+    };
     frame.render_widget(Clear, popup);
     let border = if matches!(overlay, Overlay::Approval(_)) {
         theme.error()
     } else {
         theme.border(true)
     };
+    let below = app.approvals.rows_below();
     let footer = match overlay {
-        Overlay::Approval(request) if request.session_allowable => {
-            " y approve this call · a allow for session · n refuse · j/k scroll "
+        // Rows not yet seen: the way to them comes first, and no `y` is offered.
+        Overlay::Approval(_) if below > 0 => {
+            format!(" ↓ {below} more row(s): j/PgDn to read on · n refuse ")
         }
-        Overlay::Approval(_) => " y approve this one call · n refuse · j/k scroll ",
-        Overlay::Details(_) => " t triage · c tool calls · j/k scroll · Esc close ",
-        _ => " any key closes ",
+        Overlay::Approval(request) if request.session_allowable => {
+            " y approve this call · a allow for session · n refuse · j/k scroll ".to_string()
+        }
+        Overlay::Approval(_) => " y approve this one call · n refuse · j/k scroll ".to_string(),
+        Overlay::Details(_) => " t triage · c tool calls · j/k scroll · Esc close ".to_string(),
+        _ => " any key closes ".to_string(),
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -271,48 +281,25 @@ fn details_lines(details: &RunDetails, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 fn approval_lines(request: &ApprovalRequest, theme: &Theme) -> Vec<Line<'static>> {
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(request.tool.clone(), theme.bold()),
-            Span::styled(format!(" on server {}", request.server), theme.dim()),
-        ]),
-        Line::from(Span::styled(request.reason.clone(), theme.warn())),
-        Line::default(),
-    ];
-    let target = request.target();
-    if !target.is_empty() {
-        lines.push(Line::from(Span::styled("target", theme.heading())));
-        for (label, value) in target {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {label:<22}"), theme.dim()),
-                Span::styled(value, theme.bold()),
-            ]));
-        }
-        lines.push(Line::default());
-    }
-    lines.push(Line::from(Span::styled("arguments", theme.heading())));
-    if !request.hidden.is_empty() {
-        lines.push(Line::from(Span::styled(
-            format!(
-                "  ⚠ {} value(s) hidden here as secrets: {} — the call sends them unchanged; refuse if you cannot vouch for them",
-                request.hidden.len(),
-                request.hidden.join(", ")
-            ),
-            theme.warn(),
-        )));
-    }
-    for text in request.arguments_pretty().lines() {
-        lines.push(Line::from(Span::styled(format!("  {text}"), theme.code())));
-    }
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled("dry-run preview", theme.heading())));
-    match &request.preview {
-        Ok(preview) => {
-            for text in preview.lines().take(200) {
-                lines.push(Line::from(format!("  {text}")));
+    dialog_lines(request)
+        .into_iter()
+        .map(|line| match line {
+            DialogLine::Title { tool, server } => Line::from(vec![
+                Span::styled(tool, theme.bold()),
+                Span::styled(format!(" on server {server}"), theme.dim()),
+            ]),
+            DialogLine::Reason(text) | DialogLine::Warning(text) => {
+                Line::from(Span::styled(text, theme.warn()))
             }
-        }
-        Err(why) => lines.push(Line::from(Span::styled(format!("  {why}"), theme.dim()))),
-    }
-    lines
+            DialogLine::Blank => Line::default(),
+            DialogLine::Heading(text) => Line::from(Span::styled(text, theme.heading())),
+            DialogLine::Target { label, value } => Line::from(vec![
+                Span::styled(label, theme.dim()),
+                Span::styled(value, theme.bold()),
+            ]),
+            DialogLine::Code(text) => Line::from(Span::styled(text, theme.code())),
+            DialogLine::Plain(text) => Line::from(text),
+            DialogLine::Dim(text) => Line::from(Span::styled(text, theme.dim())),
+        })
+        .collect()
 }

@@ -176,13 +176,15 @@ fn a_dialog_too_small_to_draw_cannot_be_approved() {
             .as_ref()
             .is_some_and(|(_, t)| t.contains("too small"))
     );
-    update(
+    // Enlarged, the dialog is drawn anew: it is approved once it has been seen.
+    let effects = update(
         &mut app,
         Msg::Resize {
             width: 80,
             height: 24,
         },
     );
+    arm_all(&mut app, effects);
     assert_eq!(
         update(&mut app, key(KeyCode::Char('y'))),
         vec![decide("call-1", true)]
@@ -447,4 +449,94 @@ fn a_request_for_a_call_cancelled_with_its_turn_never_opens() {
     // A call the store has not heard of yet (its event still on the way) does open.
     request(&mut app, approval("call-2"));
     assert_eq!(open_dialog_call(&app), Some("call-2"));
+}
+
+/// A dialog armed while the terminal was too small to draw it has not been
+/// seen: enlarging the terminal starts the wait again, so a `y` typed at once
+/// decides nothing.
+#[test]
+fn a_resize_starts_the_wait_again() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 30,
+            height: 8,
+        },
+    );
+    request(&mut app, approval("call-1"));
+    let effects = update(
+        &mut app,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    assert!(arming(&effects).is_some(), "{effects:?}");
+    let pressed = update(&mut app, key(KeyCode::Char('y')));
+    assert!(
+        !pressed.contains(&decide("call-1", true)),
+        "approved before the enlarged dialog was seen: {pressed:?}"
+    );
+    arm_all(&mut app, pressed);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![decide("call-1", true)]
+    );
+}
+
+/// An answer that reached no waiting call is not left on record as running.
+#[test]
+fn an_answer_nobody_heard_leaves_the_call_failed_not_running() {
+    let mut app = App::default();
+    update(&mut app, needed("call-1", "a"));
+    request(&mut app, approval("call-1"));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![decide("call-1", true)]
+    );
+    update(
+        &mut app,
+        Msg::DecisionUndelivered {
+            call_id: "call-1".into(),
+        },
+    );
+    let call = app.calls.get("call-1").expect("the call is on record");
+    assert_eq!(call.state, crate::console::app::calls::CallState::Failed);
+    assert!(call.preview.contains("never ran"), "{}", call.preview);
+}
+
+/// A call longer than the screen (a 4 KB query on one line, wrapped) is
+/// approved only once its last row has been on screen: the rows below are
+/// counted as the dialog wraps them, not as lines of text.
+#[test]
+fn a_call_longer_than_the_screen_is_read_to_its_end_before_it_is_approved() {
+    let mut app = App::default();
+    let long = ApprovalRequest {
+        arguments: json!({"pipeline": "p", "query": "SELECT x FROM t WHERE ".repeat(200)}),
+        ..approval("call-1")
+    };
+    request(&mut app, long);
+    assert!(app.approvals.rows_below() > 0, "the query wraps past the screen");
+    assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
+    assert!(
+        app.flash
+            .as_ref()
+            .is_some_and(|(_, t)| t.contains("read the whole call")),
+        "{:?}",
+        app.flash
+    );
+    let mut pages = 0;
+    while app.approvals.rows_below() > 0 {
+        update(&mut app, key(KeyCode::PageDown));
+        pages += 1;
+        assert!(pages < 1_000, "scrolling reaches the end");
+    }
+    assert!(pages >= 2, "the query took more than one page");
+    // Scrolling back up does not unsee it.
+    update(&mut app, key(KeyCode::PageUp));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![decide("call-1", true)]
+    );
 }

@@ -14,7 +14,8 @@ pub(super) fn is_open(app: &App) -> bool {
 
 /// A call asks for a person. One dialog at a time: a second call of the same
 /// round waits its turn. A request for a call that can no longer run (its turn
-/// was cancelled while the request was on its way) never opens.
+/// was cancelled while the request was on its way) never opens. (The runtime
+/// also drops a request nothing waits for any more.)
 pub(super) fn requested(app: &mut App, request: ApprovalRequest) -> Vec<Effect> {
     if app.approvals.is_withdrawn(&request.call_id) {
         return Vec::new();
@@ -27,11 +28,14 @@ pub(super) fn requested(app: &mut App, request: ApprovalRequest) -> Vec<Effect> 
     open(app, request)
 }
 
-/// Shows a dialog; it takes an answer only once it has been on screen a moment.
+/// Shows a dialog; it takes an answer only once it has been on screen a
+/// moment, and every row of it has been.
 fn open(app: &mut App, request: ApprovalRequest) -> Vec<Effect> {
     let call_id = request.call_id.clone();
     let generation = app.approvals.start_arming(&call_id);
+    app.approvals.showing_new();
     app.overlay = Some(Overlay::Approval(request));
+    measure(app);
     vec![Effect::ArmDialog {
         call_id,
         generation,
@@ -53,6 +57,28 @@ pub(super) fn interrupted(app: &mut App) -> Vec<Effect> {
         call_id,
         generation,
     }]
+}
+
+/// The terminal changed size: what the dialog shows moved, so it takes no
+/// answer until it has been on screen, unchanged, a moment again.
+pub(super) fn resized(app: &mut App) -> Vec<Effect> {
+    let Some(Overlay::Approval(request)) = &app.overlay else {
+        return Vec::new();
+    };
+    let call_id = request.call_id.clone();
+    measure(app);
+    let generation = app.approvals.start_arming(&call_id);
+    vec![Effect::ArmDialog {
+        call_id,
+        generation,
+    }]
+}
+
+/// The wait for quiet ran its course. (While the terminal is too small to
+/// draw the dialog, `y` is refused; enlarging it is a resize, which starts
+/// the wait again, so a dialog is always seen before it is approved.)
+pub(super) fn armed(app: &mut App, call_id: &str, generation: u64) {
+    app.approvals.arm(call_id, generation);
 }
 
 pub(super) fn on_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
@@ -107,10 +133,10 @@ pub(super) fn on_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
             return Vec::new();
         }
         Some(Action::Refuse) => (false, false),
-        Some(Action::Up) => return app.approvals.scroll_by(-1),
-        Some(Action::Down) => return app.approvals.scroll_by(1),
-        Some(Action::PageUp) => return app.approvals.scroll_by(-10),
-        Some(Action::PageDown) => return app.approvals.scroll_by(10),
+        Some(Action::Up) => return scroll(app, -1),
+        Some(Action::Down) => return scroll(app, 1),
+        Some(Action::PageUp) => return scroll(app, -10),
+        Some(Action::PageDown) => return scroll(app, 10),
         // Nothing else proceeds until the user answers.
         _ => return Vec::new(),
     };
@@ -122,6 +148,17 @@ pub(super) fn on_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
             true,
             "the terminal is too small to show the approval dialog: enlarge it to approve (n refuses)"
                 .into(),
+        ));
+        return Vec::new();
+    }
+    // What was never on screen cannot be approved: a long call is read to its end first.
+    if approved && !app.approvals.seen_all() {
+        app.flash = Some((
+            true,
+            format!(
+                "read the whole call before approving: {} more row(s) below (j or PgDn; n refuses)",
+                app.approvals.rows_below()
+            ),
         ));
         return Vec::new();
     }
@@ -167,4 +204,21 @@ pub fn abandon_dialogs(app: &mut App) -> Vec<Effect> {
             reason: request.reason,
         })
         .collect()
+}
+
+/// Scrolls the open dialog within its rows.
+fn scroll(app: &mut App, delta: isize) -> Vec<Effect> {
+    app.approvals.scroll_by::<Effect>(delta);
+    measure(app);
+    Vec::new()
+}
+
+/// Counts the open dialog's rows for the screen it is on.
+fn measure(app: &mut App) {
+    let Some(Overlay::Approval(request)) = &app.overlay else {
+        return;
+    };
+    let (width, height) = crate::console::app::layout::approval_text_area(app.size);
+    let rows = crate::console::app::approval::dialog_rows(request, width);
+    app.approvals.measured(rows, usize::from(height));
 }
