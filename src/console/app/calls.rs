@@ -44,6 +44,8 @@ pub struct ToolCall {
     pub decision: Option<CallDecision>,
     /// The first lines of the result, computed once, for the list's preview.
     pub preview: String,
+    /// The result's size as JSON text, counted once (the store's budget).
+    result_bytes: usize,
 }
 
 impl ToolCall {
@@ -60,6 +62,7 @@ impl ToolCall {
             approval: None,
             decision: None,
             preview: String::new(),
+            result_bytes: 0,
         }
     }
 
@@ -106,11 +109,20 @@ fn preview_of(result: &Value) -> String {
     clipped.lines().take(LINES).collect::<Vec<_>>().join("\n")
 }
 
-/// Every call of the session in the order it first appeared, found by call id.
+/// The most calls the store keeps; past it the oldest finished ones go.
+pub const MAX_CALLS: usize = 2_000;
+/// The most result text the store keeps (each result is already capped by
+/// the runner); past it the oldest finished calls go.
+pub const MAX_RESULT_BYTES: usize = 64 << 20;
+
+/// Every call of the session in the order it first appeared, found by call
+/// id — within [`MAX_CALLS`] and [`MAX_RESULT_BYTES`]: a long session keeps
+/// its newest calls and every call still running or waiting.
 #[derive(Debug, Clone, Default)]
 pub struct ToolCalls {
     calls: Vec<ToolCall>,
     by_id: HashMap<String, usize>,
+    result_bytes: usize,
 }
 
 impl ToolCalls {
@@ -142,6 +154,34 @@ impl ToolCalls {
     fn insert(&mut self, call: ToolCall) {
         self.by_id.insert(call.call_id.clone(), self.calls.len());
         self.calls.push(call);
+        self.evict();
+    }
+
+    /// Drops the oldest finished calls while the store is over its budget
+    /// (calls still running or waiting for a person are never dropped).
+    fn evict(&mut self) {
+        if self.calls.len() <= MAX_CALLS && self.result_bytes <= MAX_RESULT_BYTES {
+            return;
+        }
+        let mut remaining = self.calls.len();
+        let mut bytes = self.result_bytes;
+        let calls = std::mem::take(&mut self.calls);
+        for call in calls {
+            let over = remaining > MAX_CALLS || bytes > MAX_RESULT_BYTES;
+            if over && matches!(call.state, CallState::Ok | CallState::Failed) {
+                remaining -= 1;
+                bytes -= call.result_bytes;
+                continue;
+            }
+            self.calls.push(call);
+        }
+        self.result_bytes = bytes;
+        self.by_id = self
+            .calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| (call.call_id.clone(), i))
+            .collect();
     }
 
     /// Folds one agent event in; true when a call was added or changed.
@@ -242,13 +282,18 @@ impl ToolCalls {
                         state.clone(),
                     ));
                 }
+                let bytes = result.to_string().len();
                 if let Some(call) = self.find(call_id) {
+                    let before = call.result_bytes;
                     call.state = state;
                     call.duration_ms = Some(*duration_ms);
                     call.result = result.clone();
                     call.truncated = *truncated;
                     call.preview = preview_of(result);
+                    call.result_bytes = bytes;
+                    self.result_bytes = self.result_bytes - before + bytes;
                 }
+                self.evict();
             }
             _ => return false,
         }
@@ -379,5 +424,67 @@ mod tests {
             calls.get("call-1").and_then(|c| c.approval.as_deref()),
             Some("needs approval: changes the estate — refused by user")
         );
+    }
+
+    fn started(id: &str) -> AgentEvent {
+        AgentEvent::ToolCallStarted {
+            call_id: id.into(),
+            server: "s".into(),
+            tool: "t".into(),
+            arguments: json!({}),
+        }
+    }
+
+    fn finished(id: &str, result: Value) -> AgentEvent {
+        AgentEvent::ToolCallFinished {
+            call_id: id.into(),
+            server: "s".into(),
+            tool: "t".into(),
+            duration_ms: 1,
+            is_error: false,
+            result,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn a_long_session_keeps_its_newest_calls_and_every_open_one() {
+        let mut calls = ToolCalls::default();
+        calls.apply(&started("waiting-since-the-start"));
+        for i in 0..MAX_CALLS + 50 {
+            calls.apply(&finished(&format!("call-{i}"), json!("ok")));
+        }
+        assert_eq!(calls.len(), MAX_CALLS);
+        assert!(
+            calls.get("waiting-since-the-start").is_some(),
+            "still running: kept"
+        );
+        assert!(calls.get("call-0").is_none(), "the oldest finished went");
+        let newest = format!("call-{}", MAX_CALLS + 49);
+        assert_eq!(
+            calls.get(&newest).map(|c| c.call_id.as_str()),
+            Some(newest.as_str())
+        );
+        // The index still finds each kept call where it is.
+        for (i, call) in calls.iter().enumerate() {
+            assert_eq!(calls.position(&call.call_id), Some(i));
+        }
+    }
+
+    #[test]
+    fn big_results_are_kept_within_the_byte_budget() {
+        let mut calls = ToolCalls::default();
+        let big = Value::String("x".repeat(1 << 20));
+        for i in 0..100 {
+            calls.apply(&finished(&format!("call-{i}"), big.clone()));
+        }
+        let kept: usize = calls.iter().map(|c| c.result.to_string().len()).sum();
+        assert!(kept <= MAX_RESULT_BYTES, "{kept} bytes kept");
+        assert!(
+            calls.len() >= 60,
+            "only what the budget needs went: {}",
+            calls.len()
+        );
+        assert!(calls.get("call-99").is_some());
     }
 }

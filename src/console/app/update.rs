@@ -373,6 +373,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Asked { question } => {
+            // A question while a turn still runs means that turn was cancelled
+            // (a trace records no Esc): end it as Esc did, then ask.
+            if app.chat.turn_active {
+                cancel_turn(app);
+            }
             // The question as Enter would have put it; the turn it started is in the trace.
             let _ = app.chat.submit(&question);
             Vec::new()
@@ -507,13 +512,22 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 
 /// Esc, in order: cancel the running turn; leave the inspector's open call;
 /// stop typing in the chat; leave the zoom.
+/// Ends the running turn in the model: its calls will never finish, and a
+/// dialog it asked for that is still on its way must not open. False when no
+/// turn was running.
+fn cancel_turn(app: &mut App) -> bool {
+    if !app.chat.cancel_turn() {
+        return false;
+    }
+    for call_id in app.calls.cancel_running() {
+        app.approvals.withdraw(call_id);
+    }
+    app.inspector.calls_changed(&app.calls);
+    true
+}
+
 fn on_escape(app: &mut App) -> Vec<Effect> {
-    if app.chat.cancel_turn() {
-        // A dialog asked for by the cancelled turn may still be on its way: it must not open.
-        for call_id in app.calls.cancel_running() {
-            app.approvals.withdraw(call_id);
-        }
-        app.inspector.calls_changed(&app.calls);
+    if cancel_turn(app) {
         return vec![Effect::CancelTurn];
     }
     if app.focus == Pane::Inspector && app.inspector.close() {

@@ -524,3 +524,43 @@ fn a_replayed_question_goes_through_update_like_a_live_one() {
         assert_eq!(app.input_text(), "why did ingest fail?");
     }
 }
+
+/// A trace records no Esc: a question that comes while the replayed turn
+/// still runs ends that turn as Esc did, so the screen matches the live one
+/// (the next question is shown, its answer is its own, the calls are over).
+#[test]
+fn a_replayed_question_after_a_cancelled_turn_is_asked_like_the_live_one() {
+    let mut live = App::default();
+    let mut replayed = App::default();
+    let call = AgentEvent::ToolCallStarted {
+        call_id: "call-1".into(),
+        server: "opsdeck".into(),
+        tool: "triage_run".into(),
+        arguments: serde_json::json!({}),
+    };
+    type_text(&mut live, "first?");
+    update(&mut live, key(KeyCode::Enter));
+    update(&mut live, Msg::Agent(call.clone()));
+    update(&mut live, key(KeyCode::Esc));
+    type_text(&mut live, "second?");
+    update(&mut live, key(KeyCode::Enter));
+
+    update(
+        &mut replayed,
+        Msg::Asked {
+            question: "first?".into(),
+        },
+    );
+    update(&mut replayed, Msg::Agent(call));
+    update(
+        &mut replayed,
+        Msg::Asked {
+            question: "second?".into(),
+        },
+    );
+
+    assert_eq!(replayed.chat.entries, live.chat.entries);
+    assert!(replayed.chat.turn_active);
+    let state = |app: &App| app.calls.get("call-1").map(|c| c.state.clone());
+    assert_eq!(state(&replayed), state(&live));
+}
