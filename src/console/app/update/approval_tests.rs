@@ -517,7 +517,10 @@ fn a_call_longer_than_the_screen_is_read_to_its_end_before_it_is_approved() {
         ..approval("call-1")
     };
     request(&mut app, long);
-    assert!(app.approvals.rows_below() > 0, "the query wraps past the screen");
+    assert!(
+        app.approvals.rows_below() > 0,
+        "the query wraps past the screen"
+    );
     assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
     assert!(
         app.flash
