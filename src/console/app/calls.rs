@@ -46,6 +46,26 @@ pub struct ToolCall {
     pub preview: String,
     /// The result's size as JSON text, counted once (the store's budget).
     result_bytes: usize,
+    /// It never finished: its turn was cancelled, or the answer came too late.
+    pub cancelled: bool,
+}
+
+/// How a call reads wherever it is shown — the chat's call line and the
+/// inspector's list alike: a symbol, a word, and its tone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallReading {
+    pub symbol: &'static str,
+    pub label: &'static str,
+    pub tone: Tone,
+}
+
+/// What a reading stands for; the drawing picks the colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Busy,
+    Good,
+    Bad,
+    Attention,
 }
 
 impl ToolCall {
@@ -63,6 +83,25 @@ impl ToolCall {
             decision: None,
             preview: String::new(),
             result_bytes: 0,
+            cancelled: false,
+        }
+    }
+
+    /// The call's state in a symbol and a word: a refusal reads as refused
+    /// (never as an error), a call that never finished as cancelled.
+    pub fn reading(&self) -> CallReading {
+        let (symbol, label, tone) = match &self.state {
+            CallState::AwaitingApproval => ("?", "awaiting approval", Tone::Attention),
+            CallState::Running => ("…", "running", Tone::Busy),
+            CallState::Ok => ("✓", "ok", Tone::Good),
+            CallState::Failed if self.refused_by().is_some() => ("⊘", "refused", Tone::Attention),
+            CallState::Failed if self.cancelled => ("⊘", "cancelled", Tone::Attention),
+            CallState::Failed => ("✗", "error", Tone::Bad),
+        };
+        CallReading {
+            symbol,
+            label,
+            tone,
         }
     }
 
@@ -310,6 +349,7 @@ impl ToolCalls {
             return false;
         }
         call.state = CallState::Failed;
+        call.cancelled = true;
         let why = "never ran: the answer came after its turn had ended";
         call.result = Value::String(why.into());
         call.preview = why.into();
@@ -326,6 +366,7 @@ impl ToolCalls {
             }
             if matches!(call.state, CallState::Running | CallState::AwaitingApproval) {
                 call.state = CallState::Failed;
+                call.cancelled = true;
                 call.result = Value::String("cancelled with the turn".into());
                 call.preview = "cancelled with the turn".into();
             }

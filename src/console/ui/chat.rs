@@ -16,6 +16,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::markdown;
 use super::theme::Theme;
+use super::theme::tone_style;
+use crate::console::app::calls::{CallReading, Tone};
 use crate::console::app::chat::render_memo::{RenderKey, RenderedLines};
 use crate::console::app::chat::{ChatEntry, ToolCallStatus};
 use crate::console::app::update::App;
@@ -194,15 +196,24 @@ fn entry_block(
             tool,
             status,
             duration_ms,
-        } => EntryLines::plain(vec![tool_line(
-            call_id,
-            server,
-            tool,
-            status,
-            *duration_ms,
-            width,
-            theme,
-        )]),
+        } => {
+            // The call store is the one record of a call (the inspector reads
+            // it too); the entry's own status stands in only before the store
+            // has heard of the call.
+            let (reading, duration_ms) = match app.calls.get(call_id) {
+                Some(call) => (call.reading(), call.duration_ms.or(*duration_ms)),
+                None => (entry_reading(status), *duration_ms),
+            };
+            EntryLines::plain(vec![tool_line(
+                call_id,
+                server,
+                tool,
+                reading,
+                duration_ms,
+                width,
+                theme,
+            )])
+        }
         ChatEntry::Notice { error, text } => EntryLines {
             lines: memo.get_or_render(index, key(text), || {
                 let style = if *error { theme.error() } else { theme.dim() };
@@ -228,18 +239,13 @@ fn tool_line(
     call_id: &str,
     server: &str,
     tool: &str,
-    status: &ToolCallStatus,
+    reading: CallReading,
     duration_ms: Option<u64>,
     width: u16,
     theme: &Theme,
 ) -> Line<'static> {
-    let (symbol, label, style) = match status {
-        ToolCallStatus::Running => ("…", "running", theme.accent()),
-        ToolCallStatus::Ok => ("✓", "ok", theme.ok()),
-        ToolCallStatus::Failed => ("✗", "error", theme.error()),
-        ToolCallStatus::AwaitingApproval => ("?", "awaiting approval", theme.warn()),
-        ToolCallStatus::Refused => ("⊘", "refused", theme.warn()),
-    };
+    let (symbol, label) = (reading.symbol, reading.label);
+    let style = tone_style(reading.tone, theme);
     let timing = duration_ms.map_or(String::new(), |ms| format!(" {ms} ms"));
     let mut spans = vec![
         Span::styled("  ⚙ ", theme.dim()),
@@ -251,6 +257,22 @@ fn tool_line(
     spans.push(Span::styled(format!("  {symbol} {label}{timing}"), style));
     spans.push(Span::styled(format!("  #{call_id}"), theme.dim()));
     super::clip_line(Line::from(spans), width)
+}
+
+/// A call line's reading from the chat's own record, before the store has it.
+fn entry_reading(status: &ToolCallStatus) -> CallReading {
+    let (symbol, label, tone) = match status {
+        ToolCallStatus::Running => ("…", "running", Tone::Busy),
+        ToolCallStatus::Ok => ("✓", "ok", Tone::Good),
+        ToolCallStatus::Failed => ("✗", "error", Tone::Bad),
+        ToolCallStatus::AwaitingApproval => ("?", "awaiting approval", Tone::Attention),
+        ToolCallStatus::Refused => ("⊘", "refused", Tone::Attention),
+    };
+    CallReading {
+        symbol,
+        label,
+        tone,
+    }
 }
 
 #[cfg(test)]
@@ -417,6 +439,63 @@ mod tests {
         assert_eq!(
             text_of(&transcript_window(&app, 20, 2, &theme)),
             ["› q", ""]
+        );
+    }
+
+    /// The chat's call line and the inspector read one record: after Esc a
+    /// waiting call is "cancelled" in both, and a person's `n` is "refused"
+    /// in both (before, the chat said refused where the inspector said failed).
+    #[test]
+    fn the_chat_and_the_inspector_read_a_call_alike() {
+        use crate::console::app::update::{Msg, update};
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |code| Msg::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        let needed = |id: &str| {
+            Msg::Agent(AgentEvent::ApprovalNeeded {
+                call_id: id.into(),
+                server: "opsdeck".into(),
+                tool: "rerun_pipeline".into(),
+                arguments: serde_json::json!({"pipeline": "p"}),
+                reason: "changes the estate".into(),
+            })
+        };
+        let line_of = |app: &App, id: &str| -> String {
+            let theme = Theme::default();
+            (0..app.chat.entries.len())
+                .map(|i| entry_block(app, i, &app.chat.entries[i], 120, 0, &theme))
+                .flat_map(|block| text_of(&block.lines))
+                .find(|line| line.contains(&format!("#{id}")))
+                .unwrap_or_default()
+        };
+        let mut app = App::default();
+        app.chat.submit("rerun it");
+        update(&mut app, needed("call-1"));
+        update(&mut app, key(KeyCode::Esc));
+        let reading = app.calls.get("call-1").map(|c| c.reading());
+        assert_eq!(reading.map(|r| r.label), Some("cancelled"));
+        assert!(
+            line_of(&app, "call-1").contains("⊘ cancelled"),
+            "{}",
+            line_of(&app, "call-1")
+        );
+
+        app.chat.submit("rerun it again");
+        update(&mut app, needed("call-2"));
+        update(
+            &mut app,
+            Msg::Agent(AgentEvent::ApprovalDecided {
+                call_id: "call-2".into(),
+                approved: false,
+                by: "user".into(),
+                reason: "changes the estate".into(),
+            }),
+        );
+        let reading = app.calls.get("call-2").map(|c| c.reading());
+        assert_eq!(reading.map(|r| r.label), Some("refused"));
+        assert!(
+            line_of(&app, "call-2").contains("⊘ refused"),
+            "{}",
+            line_of(&app, "call-2")
         );
     }
 }

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::theme::Theme;
+use super::theme::tone_style;
 use crate::console::app::calls::{CallState, ToolCall};
 use crate::console::app::inspector::OpenCall;
 use crate::console::app::update::App;
@@ -69,16 +70,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
 }
 
 fn state_symbol(call: &ToolCall, theme: &Theme) -> Span<'static> {
-    // A refused call never ran: it reads as refused, as in the chat, not as failed.
-    if call.refused_by().is_some() {
-        return Span::styled("⊘ ", theme.warn());
-    }
-    match &call.state {
-        CallState::Running => Span::styled("… ", theme.accent()),
-        CallState::AwaitingApproval => Span::styled("? ", theme.warn()),
-        CallState::Ok => Span::styled("✓ ", theme.ok()),
-        CallState::Failed => Span::styled("✗ ", theme.error()),
-    }
+    // One reading for the chat and the inspector: a refused call reads as
+    // refused, not as failed, in both.
+    let reading = call.reading();
+    Span::styled(
+        format!("{} ", reading.symbol),
+        tone_style(reading.tone, theme),
+    )
 }
 
 fn call_line(call: &ToolCall, width: u16, theme: &Theme) -> Line<'static> {

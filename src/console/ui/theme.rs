@@ -5,6 +5,7 @@
 //! `--no-color`, the same roles fall back to bold / reverse / underline, and every
 //! status also carries a symbol, so nothing depends on colour to be read.
 
+use crate::console::app::calls::Tone;
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::model::run::RunStatus;
@@ -135,6 +136,16 @@ pub fn status_symbol(status: &RunStatus) -> &'static str {
         RunStatus::Cancelled => "⊘",
         RunStatus::Skipped => "↷",
         RunStatus::Other(_) => "?",
+    }
+}
+
+/// The theme's style for a call's tone.
+pub fn tone_style(tone: Tone, theme: &Theme) -> Style {
+    match tone {
+        Tone::Busy => theme.accent(),
+        Tone::Good => theme.ok(),
+        Tone::Bad => theme.error(),
+        Tone::Attention => theme.warn(),
     }
 }
 
