@@ -331,7 +331,10 @@ fn a_long_call_is_drawn_to_its_last_row_and_says_what_is_below() {
             update(&mut app, key(KeyCode::PageDown));
         }
         let last = text(&render(&mut app, width, height, Theme::MONOCHROME));
-        assert!(last.contains("nothing else follows"), "{width}×{height}:\n{last}");
+        assert!(
+            last.contains("nothing else follows"),
+            "{width}×{height}:\n{last}"
+        );
         assert!(last.contains("y approve"), "{last}");
     }
 }

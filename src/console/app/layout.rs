@@ -93,7 +93,10 @@ pub fn approval_popup(area: Rect) -> Rect {
 /// The approval dialog's text area (inside its border) for a screen of `size`.
 pub fn approval_text_area(size: (u16, u16)) -> (u16, u16) {
     let popup = approval_popup(Rect::new(0, 0, size.0, size.1));
-    (popup.width.saturating_sub(2), popup.height.saturating_sub(2))
+    (
+        popup.width.saturating_sub(2),
+        popup.height.saturating_sub(2),
+    )
 }
 
 /// Lines of the chat input box for an input of `lines` lines: at least 1, at most 4.

@@ -9,10 +9,10 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::board::short_duration;
 use super::theme::{Theme, status_symbol};
 use crate::console::app::approval::{ApprovalRequest, DialogLine, dialog_lines};
-use crate::console::app::layout;
 use crate::console::app::colon::COLON_COMMANDS;
 use crate::console::app::details::{DetailsView, RunDetails};
 use crate::console::app::keymap::{Action, Scope};
+use crate::console::app::layout;
 use crate::console::app::update::{App, Overlay};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -11,12 +11,18 @@ use super::ApprovalRequest;
 #[derive(Debug, Clone, PartialEq)]
 pub enum DialogLine {
     /// The tool, then `" on server …"`.
-    Title { tool: String, server: String },
+    Title {
+        tool: String,
+        server: String,
+    },
     Reason(String),
     Blank,
     Heading(&'static str),
     /// A value the call would touch: the padded label, then the value.
-    Target { label: String, value: String },
+    Target {
+        label: String,
+        value: String,
+    },
     Warning(String),
     Code(String),
     Plain(String),
