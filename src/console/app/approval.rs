@@ -37,6 +37,9 @@ pub struct ApprovalQueue {
     visible: usize,
     /// Every row of the open dialog has been on screen: only then may it be approved.
     seen_all: bool,
+    /// The terminal changed size since the dialog was armed: what it shows
+    /// moved, so approving waits for quiet again (refusing does not).
+    approval_held: bool,
 }
 
 impl ApprovalQueue {
@@ -113,6 +116,7 @@ impl ApprovalQueue {
         // Always a new wait: a dialog (re)opened or redrawn takes no answer
         // until it has been seen, whatever was armed before.
         self.armed = None;
+        self.approval_held = false;
         self.confirming_session = None;
         self.generation = self.generation.wrapping_add(1);
         self.generation
@@ -122,7 +126,22 @@ impl ApprovalQueue {
     pub fn arm(&mut self, call_id: &str, generation: u64) {
         if generation == self.generation {
             self.armed = Some(call_id.to_string());
+            self.approval_held = false;
         }
+    }
+
+    /// Approving waits for a fresh quiet moment (the dialog was redrawn);
+    /// the number names this wait.
+    pub fn hold_approval(&mut self) -> u64 {
+        self.approval_held = true;
+        self.confirming_session = None;
+        self.generation = self.generation.wrapping_add(1);
+        self.generation
+    }
+
+    /// Whether an approval waits for the dialog to be seen again.
+    pub fn approval_held(&self) -> bool {
+        self.approval_held
     }
 
     /// First `a`: true when this is the second, confirming one.

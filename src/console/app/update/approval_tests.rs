@@ -543,3 +543,22 @@ fn a_call_longer_than_the_screen_is_read_to_its_end_before_it_is_approved() {
         vec![decide("call-1", true)]
     );
 }
+
+/// After a resize only approving waits for the redrawn dialog to be seen:
+/// refusing is always safe and is taken at once.
+#[test]
+fn after_a_resize_n_still_refuses_at_once() {
+    let mut app = App::default();
+    request(&mut app, approval("call-1"));
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 120,
+            height: 40,
+        },
+    );
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('n'))),
+        vec![decide("call-1", false)]
+    );
+}

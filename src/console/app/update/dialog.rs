@@ -59,15 +59,20 @@ pub(super) fn interrupted(app: &mut App) -> Vec<Effect> {
     }]
 }
 
-/// The terminal changed size: what the dialog shows moved, so it takes no
-/// answer until it has been on screen, unchanged, a moment again.
+/// The terminal changed size: what the dialog shows moved (it may only now
+/// be drawn at all), so it takes no approval until it has been on screen,
+/// unchanged, a moment again. Refusing needs no wait.
 pub(super) fn resized(app: &mut App) -> Vec<Effect> {
     let Some(Overlay::Approval(request)) = &app.overlay else {
         return Vec::new();
     };
     let call_id = request.call_id.clone();
     measure(app);
-    let generation = app.approvals.start_arming(&call_id);
+    let generation = if app.approvals.is_armed(&call_id) {
+        app.approvals.hold_approval()
+    } else {
+        app.approvals.start_arming(&call_id)
+    };
     vec![Effect::ArmDialog {
         call_id,
         generation,
@@ -101,6 +106,19 @@ pub(super) fn on_key(app: &mut App, action: Option<Action>) -> Vec<Effect> {
                     .into(),
             ));
         }
+        return vec![Effect::ArmDialog {
+            call_id,
+            generation,
+        }];
+    }
+    if app.approvals.approval_held()
+        && matches!(action, Some(Action::Approve | Action::AllowForSession))
+    {
+        let generation = app.approvals.hold_approval();
+        app.flash = Some((
+            true,
+            "the dialog was just redrawn: read it, then approve (n refuses at once)".into(),
+        ));
         return vec![Effect::ArmDialog {
             call_id,
             generation,
