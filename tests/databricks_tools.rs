@@ -13,7 +13,13 @@ use opsdeck::backends::Backends;
 async fn workspace() -> (FakeApi, common::ToolClient) {
     let fake = FakeApi::start().await;
     fake.serve_databricks_workspace();
-    let backend = databricks_backend(&fake);
+    let tools = tools_over(&fake).await;
+    (fake, tools)
+}
+
+/// The tools over the Databricks workspace `fake` serves.
+async fn tools_over(fake: &FakeApi) -> common::ToolClient {
+    let backend = databricks_backend(fake);
     let backends = Backends {
         label: "databricks/prod".into(),
         pipelines: vec![backend.clone()],
@@ -22,7 +28,7 @@ async fn workspace() -> (FakeApi, common::ToolClient) {
         logs: vec![backend],
         clock: sales_clock(),
     };
-    (fake.clone(), common::connect(backends, false).await)
+    common::connect(backends, false).await
 }
 
 #[tokio::test]
@@ -242,16 +248,7 @@ async fn triage_of_a_pipeline_finds_its_failed_run_behind_a_running_one() {
         let runs: Vec<_> = listed.iter().take(limit).cloned().collect();
         Reply::json(200, json!({"runs": runs, "has_more": false}))
     });
-    let backend = databricks_backend(&fake);
-    let backends = Backends {
-        label: "databricks/prod".into(),
-        pipelines: vec![backend.clone()],
-        secrets: vec![],
-        infra: vec![],
-        logs: vec![backend],
-        clock: sales_clock(),
-    };
-    let tools = common::connect(backends, false).await;
+    let tools = tools_over(&fake).await;
     let triage = tools
         .ok("triage_run", json!({"pipeline": "order_facts"}))
         .await;
