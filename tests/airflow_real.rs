@@ -279,6 +279,7 @@ fn triage_and_rerun(release: Release, version: ApiVersion) {
             secrets: vec![],
             infra: vec![],
             logs: vec![backend],
+            changes: Vec::new(),
             clock: std::sync::Arc::new(SystemClock),
         };
         let tools = common::connect(backends, false).await;

@@ -176,6 +176,7 @@ async fn airflow_3_is_found_signed_in_with_a_jwt_and_triaged() {
         secrets: vec![],
         infra: vec![],
         logs: vec![backend],
+        changes: Vec::new(),
         clock: sales_clock(),
     };
     let tools = common::connect(backends, false).await;

@@ -26,6 +26,7 @@ async fn tools_over(fake: &FakeApi) -> common::ToolClient {
         secrets: vec![],
         infra: vec![],
         logs: vec![backend],
+        changes: Vec::new(),
         clock: sales_clock(),
     };
     common::connect(backends, false).await

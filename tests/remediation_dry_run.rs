@@ -278,6 +278,7 @@ async fn databricks_dry_runs_send_no_repair_and_no_cancel() {
         secrets: vec![],
         infra: vec![],
         logs: vec![backend],
+        changes: Vec::new(),
         clock: common::azure::sales_clock(),
     });
     let tools = common::connect(backends, false).await;
@@ -434,6 +435,7 @@ async fn airflow_dry_runs_clear_nothing_and_stop_nothing() {
         secrets: vec![],
         infra: vec![],
         logs: vec![backend],
+        changes: Vec::new(),
         clock: common::azure::sales_clock(),
     });
     let tools = common::connect(backends, false).await;

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod intent;
 pub mod llm;
+pub mod offer;
 pub mod offline;
 pub mod policy;
 pub mod runner;

@@ -24,6 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::model::change::Change;
 use crate::model::estate::EstateCatalog;
 use crate::model::log::{LogLevel, LogLine};
 use crate::model::resource::Resource;
@@ -287,6 +288,31 @@ pub trait InfraSource: Send + Sync {
     async fn read_plan(&self, name: &str) -> Result<String, BackendError>;
 }
 
+/// The changes asked for: those recorded in `[from, to)`, newest first, at most `limit`.
+#[derive(Debug, Clone)]
+pub struct ChangeWindow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The most changes one source returns (a source pages until it has these).
+    pub limit: usize,
+}
+
+impl ChangeWindow {
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        at >= self.from && at < self.to
+    }
+}
+
+/// A record of changes: the Azure Activity Log, Key Vault versions, Airflow's
+/// audit log, Databricks cluster events, the sandbox's own.
+#[async_trait]
+pub trait ChangeSource: Send + Sync {
+    /// The source's name, as a change's `source` and in errors (`azure activity log`).
+    fn change_source(&self) -> String;
+    /// The changes in the window, newest first, at most `window.limit`.
+    async fn changes(&self, window: &ChangeWindow) -> Result<Vec<Change>, BackendError>;
+}
+
 /// Events with one message, counted where the logs are.
 #[derive(Debug, Clone)]
 pub struct MessageCount {
@@ -333,6 +359,8 @@ pub struct Backends {
     pub secrets: Vec<Arc<dyn SecretStore>>,
     pub infra: Vec<Arc<dyn InfraSource>>,
     pub logs: Vec<Arc<dyn LogSource>>,
+    /// Where changes are recorded (may be empty: the tools then say so).
+    pub changes: Vec<Arc<dyn ChangeSource>>,
     pub clock: SharedClock,
     /// Shown in every answer so nobody mistakes the sandbox for production.
     pub label: String,

@@ -101,6 +101,7 @@ pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Back
                 secrets: vec![],
                 infra: vec![],
                 logs,
+                changes: Vec::new(),
                 clock,
             })
         }
@@ -112,6 +113,7 @@ pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Back
                 secrets: vec![],
                 infra: vec![],
                 logs: vec![databricks],
+                changes: Vec::new(),
                 clock,
             })
         }
@@ -147,6 +149,7 @@ pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Back
                 secrets: vec![sandbox.clone()],
                 infra: vec![sandbox.clone()],
                 logs: vec![sandbox],
+                changes: Vec::new(),
                 clock,
             })
         }

@@ -1,5 +1,6 @@
 //! The domain model shared by backends, tools, the agent and the console.
 
+pub mod change;
 pub mod contract;
 pub mod estate;
 pub mod graph;

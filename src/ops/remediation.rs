@@ -203,6 +203,7 @@ mod tests {
             secrets: vec![sandbox.clone()],
             infra: vec![sandbox.clone()],
             logs: vec![sandbox],
+            changes: Vec::new(),
             clock,
             label: "sandbox".into(),
         }

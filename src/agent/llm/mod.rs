@@ -128,11 +128,10 @@ impl LlmAgent {
         question: &str,
         events: &tokio::sync::mpsc::UnboundedSender<AgentEvent>,
     ) -> TurnOutcome {
-        let tools: Vec<ChatCompletionTools> = runner
-            .host()
-            .catalog()
-            .await
-            .into_iter()
+        let offer = super::offer::tools_for_turn(runner, question, &[]).await;
+        let tools: Vec<ChatCompletionTools> = offer
+            .tools
+            .iter()
             .map(|t| {
                 ChatCompletionTools::Function(ChatCompletionTool {
                     function: FunctionObject {
@@ -144,8 +143,9 @@ impl LlmAgent {
                 })
             })
             .collect();
+        let system = prompt::system(runner).await;
         let mut messages: Vec<ChatCompletionRequestMessage> = vec![
-            ChatCompletionRequestSystemMessage::from(prompt::SYSTEM).into(),
+            ChatCompletionRequestSystemMessage::from(system.as_str()).into(),
             ChatCompletionRequestUserMessage::from(question).into(),
         ];
         let mut answer = String::new();

@@ -9,3 +9,10 @@ Say plainly what you do not know and what would tell you. \
 Never propose or run a destructive action (rerun_pipeline or cancel_run with dry_run=false) without evidence that it helps \
 and that the cause is fixed; preview with dry_run=true first, and leave the decision to the engineer. \
 Never ask for or reveal secret values. Answer concisely: root cause first, then evidence, blast radius and next steps.";
+
+/// The system prompt for a turn. (Built from the live catalogue: the estate,
+/// its servers and the approval rules.)
+pub async fn system(runner: &crate::agent::runner::ToolRunner<'_>) -> String {
+    let _ = runner;
+    SYSTEM.to_string()
+}

@@ -57,6 +57,7 @@ pub async fn build(
         secrets: Vec::new(),
         infra: Vec::new(),
         logs: Vec::new(),
+        changes: Vec::new(),
         clock: clock.clone(),
         label: format!(
             "azure/{}",

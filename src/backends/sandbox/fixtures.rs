@@ -129,7 +129,33 @@ pub struct Scenario {
     /// Terraform plans (file stems) pending in this scenario.
     pub plans: Vec<String>,
     pub effects: Vec<Effect>,
+    /// The change behind the incident, when there is one (optional: a
+    /// scenario without it still loads).
+    #[serde(default)]
+    pub change: Option<ChangeTemplate>,
     pub truth: Truth,
+}
+
+/// A change the sandbox records: the one behind a scenario's incident, or one
+/// of the estate's ordinary background changes (`estate.json`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChangeTemplate {
+    /// When, in minutes before the incident began (background changes: before the anchor).
+    pub minutes_before: i64,
+    pub actor: String,
+    pub operation: String,
+    pub kind: crate::model::change::ChangeKind,
+    pub resource: String,
+    pub resource_type: String,
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    pub summary: String,
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Which record holds it (`azure activity log`, `key vault`, `airflow audit log`, …).
+    pub source: String,
+    #[serde(default)]
+    pub touches: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,6 +204,18 @@ pub struct Truth {
     pub keywords: Vec<String>,
     pub failing_pipelines: Vec<String>,
     pub affected_pipelines: Vec<String>,
+    /// The change behind the incident, as its root cause must name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeTruth>,
+}
+
+/// What the root cause must say of the change behind an incident.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, schemars::JsonSchema)]
+pub struct ChangeTruth {
+    /// Who made it, as the source records the actor.
+    pub actor: String,
+    /// Words that name the change (its resource, its operation in plain words).
+    pub keywords: Vec<String>,
 }
 
 /// Every scenario in the fixtures, sorted by name.
