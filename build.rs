@@ -1,5 +1,7 @@
 //! Embeds `fixtures/sandbox/` into the binary, so the sandbox estate works from
-//! any directory and a single copied binary carries it.
+//! any directory and a single copied binary carries it; and embeds the error
+//! knowledge base (`knowledge/*.toml`), failing the build when a file is not
+//! valid TOML, so a broken entry never ships.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,44 @@ fn main() {
     out.push_str("];\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
         .join("sandbox_files.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("cannot write {}: {e}", dest.display());
+    }
+    embed_knowledge();
+}
+
+/// `knowledge/*.toml` as `KNOWLEDGE_FILES`. Only the TOML syntax is checked
+/// here; the entries themselves are checked by the loader's unit tests.
+fn embed_knowledge() {
+    let dir = PathBuf::from("knowledge");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut out = String::from(
+        "/// Every `knowledge/*.toml`, by file name.\npub static KNOWLEDGE_FILES: &[(&str, &str)] = &[\n",
+    );
+    for path in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        if let Err(e) = text.parse::<toml::Table>() {
+            panic!("{} is not valid TOML: {e}", path.display());
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let absolute = std::fs::canonicalize(path).unwrap_or(path.clone());
+        let _ = writeln!(out, "    ({name:?}, include_str!({:?})),", absolute.display().to_string());
+    }
+    out.push_str("];\n");
+    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
+        .join("knowledge_files.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         panic!("cannot write {}: {e}", dest.display());
     }

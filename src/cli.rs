@@ -81,6 +81,11 @@ pub struct ConsoleArgs {
     /// Do not record a session trace.
     #[arg(long)]
     pub no_trace: bool,
+
+    /// Continue a recorded session: its conversation is restored (the chat on
+    /// screen and the model's context) and the board goes live again.
+    #[arg(long, value_name = "TRACE", conflicts_with = "replay")]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,6 +275,12 @@ pub struct AskArgs {
     /// Do not record a session trace.
     #[arg(long)]
     pub no_trace: bool,
+
+    /// Continue the conversation recorded in this trace: the model gets its
+    /// earlier questions, tool results and answers (the offline agent reads
+    /// follow-ups against them).
+    #[arg(long, value_name = "TRACE")]
+    pub resume: Option<PathBuf>,
 
     /// The question.
     pub question: String,

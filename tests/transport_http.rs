@@ -380,7 +380,9 @@ async fn initialize(addr: SocketAddr) -> Result<String, (u16, Value)> {
 async fn sessions_past_the_limit_get_503_and_an_idle_one_expires_and_frees_its_slot() {
     let limits = HttpLimits {
         max_sessions: 4,
-        session_idle: Duration::from_secs(1),
+        // Long enough that opening 40 sessions on a loaded 2-core machine
+        // never outlasts it (at 1 s, some expired mid-loop and freed slots).
+        session_idle: Duration::from_secs(5),
         ..HttpLimits::default()
     };
     let addr = serve_limited(None, false, limits).await;
@@ -410,7 +412,7 @@ async fn sessions_past_the_limit_get_503_and_an_idle_one_expires_and_frees_its_s
         .unwrap();
     assert_eq!(alive.status(), 202, "a session in use stays open");
     // Unused for longer than the idle timeout, every session closes…
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
     let ping = json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
     let expired = post_in_session(addr, &open[0], ping).send().await.unwrap();
     assert_eq!(expired.status(), 404, "an idle session expires");

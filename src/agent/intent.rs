@@ -1,5 +1,9 @@
 //! What an on-call question asks, recognised without a model: the kind of
-//! question and the pipeline, run, secret or time window it names.
+//! question and the pipeline, run, secret or time window it names. A question
+//! that names none but refers back ("and downstream?", "rerun it") is read
+//! against the conversation ([`follow_up`]).
+
+pub mod follow_up;
 
 /// The questions the offline agent answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,8 +15,11 @@ pub enum Intent {
     Status {
         pipeline: String,
     },
+    /// Failures in a window (`until` None: up to now), of one pipeline or all.
     WhatIsFailing {
         since: String,
+        until: Option<String>,
+        pipeline: Option<String>,
     },
     SecretImpact {
         secret: String,
@@ -26,6 +33,10 @@ pub enum Intent {
         pipeline: Option<String>,
     },
     Rerun {
+        pipeline: String,
+    },
+    /// What depends on a pipeline: the pipelines downstream of it.
+    Downstream {
         pipeline: String,
     },
     ListPipelines,
@@ -55,7 +66,7 @@ fn normalize(text: &str) -> String {
 }
 
 /// The longest known name the question mentions.
-fn find_name(question: &str, names: &[String]) -> Option<String> {
+pub(super) fn find_name(question: &str, names: &[String]) -> Option<String> {
     let q = normalize(question);
     names
         .iter()
@@ -65,7 +76,7 @@ fn find_name(question: &str, names: &[String]) -> Option<String> {
 }
 
 /// A GUID-shaped run id (ADF), or a long number (Databricks, Airflow run ids differ but are quoted).
-fn find_run_id(question: &str) -> Option<String> {
+pub(super) fn find_run_id(question: &str) -> Option<String> {
     question
         .split(|c: char| {
             c.is_whitespace() || c == ',' || c == '?' || c == '`' || c == '"' || c == '\''
@@ -118,7 +129,7 @@ pub fn find_window(question: &str) -> Option<String> {
     None
 }
 
-fn has_any(question: &str, words: &[&str]) -> bool {
+pub(super) fn has_any(question: &str, words: &[&str]) -> bool {
     let q = question.to_lowercase();
     words.iter().any(|w| q.contains(w))
 }
@@ -219,6 +230,8 @@ pub fn recognise(question: &str, vocabulary: &Vocabulary) -> Intent {
     ) {
         return Intent::WhatIsFailing {
             since: window.unwrap_or_else(|| "24h".into()),
+            until: None,
+            pipeline: None,
         };
     }
     if has_any(question, &["pipelines", "list", "which jobs", "what runs"]) {
@@ -321,7 +334,9 @@ mod tests {
         assert_eq!(
             recognise("what is failing?", &vocab()),
             Intent::WhatIsFailing {
-                since: "24h".into()
+                since: "24h".into(),
+                until: None,
+                pipeline: None
             }
         );
         assert_eq!(find_window("past 30m"), Some("30m".into()));

@@ -1,6 +1,7 @@
 //! The triage agent: the tool runner with its approval policy, the domain events
 //! it emits, and the offline agent that answers without an LLM.
 
+pub mod conversation;
 pub mod events;
 pub mod intent;
 pub mod llm;

@@ -13,27 +13,98 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::events::AgentEvent;
+use super::intent::follow_up::{Context, recognise_follow_up};
 use super::intent::{Intent, Vocabulary, recognise};
 use super::policy::{Standing, runs_without_asking};
 use super::runner::{ToolOutcome, ToolRunner};
 use crate::model::contract::{
-    FailuresResult, ListPipelinesResult, ListSecretsResult, PipelineStatus, PlansResult,
-    RemediationOutcome, SecretUsage, SummarizeResult, TriageReport,
+    DependenciesResult, FailuresResult, ListPipelinesResult, ListSecretsResult, PipelineStatus,
+    PlansResult, RemediationOutcome, SecretUsage, SummarizeResult, TriageReport,
 };
+use crate::support::sync::lock;
 use crate::support::text::clip;
+use std::sync::Mutex;
 
 const FOOTER: &str = "\n_Offline mode: answered from tool results, without an LLM._\n";
 
-/// Answers one question. `Err` carries the message when a needed tool failed
-/// or answered in a shape this agent cannot read.
-pub async fn answer(runner: &ToolRunner<'_>, question: &str) -> Result<String, String> {
+/// A call the offline agent made, as the conversation keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MadeCall {
+    pub tool: String,
+    /// The arguments as JSON text.
+    pub arguments: String,
+    /// What the runner gave back for a model to read.
+    pub result: String,
+}
+
+/// The answer (or why there is none) and the calls made on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    pub answer: Result<String, String>,
+    pub calls: Vec<MadeCall>,
+}
+
+/// The runner, keeping what each call returned for the conversation.
+struct Recording<'r, 'h> {
+    runner: &'r ToolRunner<'h>,
+    made: Mutex<Vec<MadeCall>>,
+}
+
+impl Recording<'_, '_> {
+    fn host(&self) -> &crate::mcp::McpHost {
+        self.runner.host()
+    }
+
+    async fn call(&self, tool: &str, arguments: Value) -> ToolOutcome {
+        let text = arguments.to_string();
+        let outcome = self.runner.call(tool, arguments).await;
+        lock(&self.made).push(MadeCall {
+            tool: tool.to_string(),
+            arguments: text,
+            result: outcome.for_model.clone(),
+        });
+        outcome
+    }
+}
+
+/// Answers one question; `context` is what the conversation so far is about,
+/// for a question that refers back to it. `Err` carries the message when a
+/// needed tool failed, answered in a shape this agent cannot read, or a
+/// follow-up has nothing to refer to.
+pub async fn answer(runner: &ToolRunner<'_>, question: &str, context: &Context) -> Answered {
+    let recording = Recording {
+        runner,
+        made: Mutex::new(Vec::new()),
+    };
+    let answer = answer_with(&recording, question, context).await;
+    Answered {
+        answer,
+        calls: recording
+            .made
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()),
+    }
+}
+
+async fn answer_with(
+    runner: &Recording<'_, '_>,
+    question: &str,
+    context: &Context,
+) -> Result<String, String> {
     let vocabulary = vocabulary(runner, question).await;
-    let intent = recognise(question, &vocabulary);
+    let intent = match recognise_follow_up(question, &vocabulary, context) {
+        Some(follow_up) => follow_up?,
+        None => recognise(question, &vocabulary),
+    };
     tracing::info!(?intent, "offline agent");
     let body = match intent {
         Intent::WhyFailed { pipeline, run_id } => why_failed(runner, pipeline, run_id).await?,
         Intent::Status { pipeline } => status(runner, &pipeline).await?,
-        Intent::WhatIsFailing { since } => what_is_failing(runner, &since).await?,
+        Intent::WhatIsFailing {
+            since,
+            until,
+            pipeline,
+        } => what_is_failing(runner, &since, until, pipeline).await?,
         Intent::SecretImpact { secret } => secret_impact(runner, &secret).await?,
         Intent::SecretsOverview => secrets_overview(runner).await?,
         Intent::ExplainPlan { plan } => explain_plan(runner, plan).await?,
@@ -41,6 +112,7 @@ pub async fn answer(runner: &ToolRunner<'_>, question: &str) -> Result<String, S
             summarize_errors(runner, &since, pipeline).await?
         }
         Intent::Rerun { pipeline } => rerun_preview(runner, &pipeline).await?,
+        Intent::Downstream { pipeline } => downstream(runner, &pipeline).await?,
         Intent::ListPipelines => list_pipelines(runner).await?,
         Intent::Help => help(&vocabulary),
     };
@@ -48,7 +120,7 @@ pub async fn answer(runner: &ToolRunner<'_>, question: &str) -> Result<String, S
 }
 
 /// Pipeline, secret and plan names to recognise, read from the tools (cheap calls).
-async fn vocabulary(runner: &ToolRunner<'_>, question: &str) -> Vocabulary {
+async fn vocabulary(runner: &Recording<'_, '_>, question: &str) -> Vocabulary {
     let catalog = runner.host().catalog().await;
     let has = |name: &str| catalog.iter().any(|t| t.exposed_name == name);
     let mut vocabulary = Vocabulary::default();
@@ -79,7 +151,7 @@ async fn vocabulary(runner: &ToolRunner<'_>, question: &str) -> Vocabulary {
 /// A vocabulary call: made directly on the host so it does not clutter the
 /// transcript — and so only where the configuration lets it run unasked. A
 /// result that does not read only leaves the names unknown (and is logged).
-async fn quiet_call<T: DeserializeOwned>(runner: &ToolRunner<'_>, tool: &str) -> Option<T> {
+async fn quiet_call<T: DeserializeOwned>(runner: &Recording<'_, '_>, tool: &str) -> Option<T> {
     let host = runner.host();
     let catalog = host.catalog().await;
     let entry = catalog.iter().find(|t| t.exposed_name == tool)?;
@@ -134,7 +206,7 @@ fn typed<T: DeserializeOwned>(
 
 /// Calls a tool and reads its result as `T`.
 async fn need<T: DeserializeOwned>(
-    runner: &ToolRunner<'_>,
+    runner: &Recording<'_, '_>,
     tool: &str,
     arguments: Value,
 ) -> Result<(String, Option<T>), String> {
@@ -158,7 +230,7 @@ fn instant(at: Option<DateTime<Utc>>, absent: &str) -> String {
 }
 
 async fn why_failed(
-    runner: &ToolRunner<'_>,
+    runner: &Recording<'_, '_>,
     pipeline: Option<String>,
     run_id: Option<String>,
 ) -> Result<String, String> {
@@ -228,7 +300,7 @@ fn triage_answer(report: &TriageReport) -> String {
     out
 }
 
-async fn status(runner: &ToolRunner<'_>, pipeline: &str) -> Result<String, String> {
+async fn status(runner: &Recording<'_, '_>, pipeline: &str) -> Result<String, String> {
     let (summary, status) =
         need::<PipelineStatus>(runner, "get_pipeline_status", json!({"pipeline": pipeline}))
             .await?;
@@ -252,10 +324,24 @@ async fn status(runner: &ToolRunner<'_>, pipeline: &str) -> Result<String, Strin
     Ok(out)
 }
 
-async fn what_is_failing(runner: &ToolRunner<'_>, since: &str) -> Result<String, String> {
-    let (summary, data) =
-        need::<FailuresResult>(runner, "get_failed_tasks_summary", json!({"since": since})).await?;
-    let mut out = format!("## What is failing (last {since})\n\n{summary}\n\n");
+async fn what_is_failing(
+    runner: &Recording<'_, '_>,
+    since: &str,
+    until: Option<String>,
+    pipeline: Option<String>,
+) -> Result<String, String> {
+    let mut args = json!({"since": since});
+    let mut title = format!("last {since}");
+    if let Some(until) = &until {
+        args["until"] = json!(until);
+        title = format!("from {since} to {until} ago");
+    }
+    if let Some(pipeline) = &pipeline {
+        args["pipeline"] = json!(pipeline);
+        title = format!("{pipeline}, {title}");
+    }
+    let (summary, data) = need::<FailuresResult>(runner, "get_failed_tasks_summary", args).await?;
+    let mut out = format!("## What is failing ({title})\n\n{summary}\n\n");
     let groups = data.map(|d| d.groups).unwrap_or_default();
     for group in groups.iter().take(10) {
         out.push_str(&format!(
@@ -277,7 +363,7 @@ async fn what_is_failing(runner: &ToolRunner<'_>, since: &str) -> Result<String,
     Ok(out)
 }
 
-async fn secret_impact(runner: &ToolRunner<'_>, secret: &str) -> Result<String, String> {
+async fn secret_impact(runner: &Recording<'_, '_>, secret: &str) -> Result<String, String> {
     let (summary, usage) =
         need::<SecretUsage>(runner, "get_secret_usage", json!({"secret": secret})).await?;
     let mut out = format!("## What depends on {secret}\n\n{summary}\n\n");
@@ -316,7 +402,7 @@ fn secret_usage_lines(usage: &SecretUsage) -> String {
     out
 }
 
-async fn secrets_overview(runner: &ToolRunner<'_>) -> Result<String, String> {
+async fn secrets_overview(runner: &Recording<'_, '_>) -> Result<String, String> {
     let (summary, data) =
         need::<ListSecretsResult>(runner, "list_secrets", json!({"min_risk": "medium"})).await?;
     let mut out = format!("## Secrets that need attention\n\n{summary}\n\n");
@@ -332,7 +418,7 @@ async fn secrets_overview(runner: &ToolRunner<'_>) -> Result<String, String> {
     Ok(out)
 }
 
-async fn explain_plan(runner: &ToolRunner<'_>, plan: Option<String>) -> Result<String, String> {
+async fn explain_plan(runner: &Recording<'_, '_>, plan: Option<String>) -> Result<String, String> {
     let args = plan.map_or_else(|| json!({}), |p| json!({"plan": p}));
     // Only the summary is read: the plan review is written there in full.
     let outcome = runner.call("explain_plan_diff", args).await;
@@ -347,7 +433,7 @@ async fn explain_plan(runner: &ToolRunner<'_>, plan: Option<String>) -> Result<S
 }
 
 async fn summarize_errors(
-    runner: &ToolRunner<'_>,
+    runner: &Recording<'_, '_>,
     since: &str,
     pipeline: Option<String>,
 ) -> Result<String, String> {
@@ -378,7 +464,7 @@ async fn summarize_errors(
     Ok(out)
 }
 
-async fn rerun_preview(runner: &ToolRunner<'_>, pipeline: &str) -> Result<String, String> {
+async fn rerun_preview(runner: &Recording<'_, '_>, pipeline: &str) -> Result<String, String> {
     let (summary, outcome) = need::<RemediationOutcome>(
         runner,
         "rerun_pipeline",
@@ -393,7 +479,38 @@ async fn rerun_preview(runner: &ToolRunner<'_>, pipeline: &str) -> Result<String
     Ok(out)
 }
 
-async fn list_pipelines(runner: &ToolRunner<'_>) -> Result<String, String> {
+async fn downstream(runner: &Recording<'_, '_>, pipeline: &str) -> Result<String, String> {
+    let (summary, data) = need::<DependenciesResult>(
+        runner,
+        "get_pipeline_dependencies",
+        json!({"pipeline": pipeline}),
+    )
+    .await?;
+    let mut out = format!("## Downstream of {pipeline}\n\n{summary}\n\n");
+    let Some(data) = data else {
+        return Ok(out);
+    };
+    if data.downstream.is_empty() {
+        out.push_str("Nothing downstream reads what it writes.\n");
+    }
+    for reached in &data.downstream {
+        let hops = if reached.distance == 1 {
+            "direct".to_string()
+        } else {
+            format!("{} hops", reached.distance)
+        };
+        out.push_str(&format!("- **{}** ({hops})\n", reached.pipeline));
+    }
+    if !data.datasets_written.is_empty() {
+        out.push_str(&format!(
+            "\nIt writes: {}. Those readers go stale until it succeeds again.\n",
+            data.datasets_written.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+async fn list_pipelines(runner: &Recording<'_, '_>) -> Result<String, String> {
     let (summary, data) = need::<ListPipelinesResult>(runner, "list_pipelines", json!({})).await?;
     let mut out = format!("## Pipelines\n\n{summary}\n\n");
     for p in data.map(|d| d.pipelines).unwrap_or_default() {
@@ -422,6 +539,7 @@ fn help(vocabulary: &Vocabulary) -> String {
          - explain the terraform plan\n\
          - summarise errors in the last 3 hours\n\
          - rerun {example}  (a dry run only)\n\
+         - follow-ups on the last pipeline, run or secret: and downstream? · rerun it · what about yesterday?\n\
          - list pipelines\n\
          {}Set OPENAI_API_KEY (or the AZURE_OPENAI_* variables) for free-form questions.\n",
         if vocabulary.pipelines.is_empty() {

@@ -194,6 +194,17 @@ impl<'h> ToolRunner<'h> {
         self.host
     }
 
+    /// Whether the session refuses everything that needs approval (read-only mode).
+    pub fn read_only(&self) -> bool {
+        self.policy.with(|policy| policy.read_only)
+    }
+
+    /// Whether a person reads the approval requests (the console's dialog);
+    /// headless, a call that needs approval is refused unless approved up front.
+    pub fn asks_a_person(&self) -> bool {
+        self.approver.shows_preview()
+    }
+
     /// How many calls were attempted (refused ones included).
     pub fn calls_made(&self) -> u32 {
         u32::try_from(self.attempted.load(Ordering::Relaxed)).unwrap_or(u32::MAX)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::agent::conversation::ContextSetting;
 use crate::agent::events::AgentEvent;
 use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
 use crate::agent::policy::{ApprovalPolicy, SharedPolicy};
@@ -19,6 +20,7 @@ use crate::support::exit::ExitError;
 use crate::support::terminal::{json_safe, terminal_safe};
 use crate::trace::recorder::Recorder;
 use crate::trace::redact::{Clean, RedactEvents, StreamRedactor};
+use crate::trace::resume;
 use crate::trace::session::{self, SessionInfo, TraceTarget};
 
 pub async fn run(args: AskArgs) -> Result<(), ExitError> {
@@ -29,11 +31,23 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
     }
     let provider =
         Provider::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
+    let budget =
+        ContextSetting::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
+    let resumed = match &args.resume {
+        Some(path) => {
+            let resumed =
+                resume::load(path, args.max_result_bytes as usize).map_err(ExitError::usage)?;
+            eprintln!("opsdeck: {}", terminal_safe(&resumed.describe(path)));
+            Some(resumed)
+        }
+        None => None,
+    };
     let llm = match &provider {
         Some(p) => {
             let settings = LlmSettings {
                 max_rounds: args.max_rounds,
                 read_timeout: Duration::from_secs(args.llm_timeout),
+                budget,
                 ..LlmSettings::default()
             };
             Some(LlmAgent::new(p, settings).map_err(ExitError::failed)?)
@@ -88,6 +102,14 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
             None
         }
     };
+    // The resumed conversation goes into this session's trace first, so that
+    // this trace resumes whole in its turn.
+    if let (Some(recorder), Some(resumed)) = (&recorder, &resumed) {
+        for event in resume::carried_events(&resumed.trace) {
+            recorder.record(Clean::redacted_event(event));
+        }
+    }
+    let conversation = resumed.map(|r| r.conversation).unwrap_or_default().shared();
     let (events, receiver) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(receiver, args.json, recorder.clone()));
     let ok = {
@@ -100,7 +122,15 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
                 args.max_result_bytes as usize,
                 crate::agent::runner::DEFAULT_FULL_CAP,
             );
-        crate::agent::turn::run(llm.as_ref(), &mode, &runner, &args.question, &events).await
+        crate::agent::turn::run(
+            llm.as_ref(),
+            &mode,
+            &runner,
+            &conversation,
+            &args.question,
+            &events,
+        )
+        .await
     };
     drop(events);
     let _ = printer.await;

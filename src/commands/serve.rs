@@ -12,7 +12,7 @@ use crate::backends::databricks::{DatabricksBackend, DatabricksSettings, PatAuth
 use crate::backends::http::Authorizer;
 use crate::backends::http::RetryPolicy;
 use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
-use crate::backends::{LogSource, PipelineBackend};
+use crate::backends::{ChangeSource, LogSource, PipelineBackend};
 use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
 use crate::ops::policy::{PolicyGuard, RemediationPolicy};
@@ -84,24 +84,27 @@ pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Back
                     .map_err(ExitError::failed)?;
             let mut pipelines: Vec<Arc<dyn PipelineBackend>> = Vec::new();
             let mut logs: Vec<Arc<dyn LogSource>> = Vec::new();
+            let mut changes: Vec<Arc<dyn ChangeSource>> = Vec::new();
             let mut label = format!("airflow/{}", settings.environment);
             if lookup("DATABRICKS_HOST").is_some() {
                 let databricks = databricks_backend(&clock)?;
                 label.push_str(&format!("+databricks/{}", databricks.environment()));
                 airflow = airflow.with_databricks(databricks.clone());
                 pipelines.push(databricks.clone());
-                logs.push(databricks);
+                logs.push(databricks.clone());
+                changes.push(databricks);
             }
             let airflow = Arc::new(airflow);
             pipelines.insert(0, airflow.clone());
-            logs.insert(0, airflow);
+            logs.insert(0, airflow.clone());
+            changes.insert(0, airflow);
             Ok(Backends {
                 label,
                 pipelines,
                 secrets: vec![],
                 infra: vec![],
                 logs,
-                changes: Vec::new(),
+                changes,
                 clock,
             })
         }
@@ -112,8 +115,8 @@ pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Back
                 pipelines: vec![databricks.clone()],
                 secrets: vec![],
                 infra: vec![],
-                logs: vec![databricks],
-                changes: Vec::new(),
+                logs: vec![databricks.clone()],
+                changes: vec![databricks],
                 clock,
             })
         }
@@ -148,8 +151,8 @@ pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Back
                 pipelines: vec![sandbox.clone()],
                 secrets: vec![sandbox.clone()],
                 infra: vec![sandbox.clone()],
-                logs: vec![sandbox],
-                changes: Vec::new(),
+                logs: vec![sandbox.clone()],
+                changes: vec![sandbox],
                 clock,
             })
         }

@@ -124,6 +124,15 @@ impl McpHost {
         catalog::build(&per_server)
     }
 
+    /// What a connected server said about itself at the handshake (its name,
+    /// instructions, `_meta`); `None` while it is not connected. Text a server
+    /// chose: data for the prompt, never instructions to the host.
+    pub async fn peer_info(&self, server: &str) -> Option<Arc<rmcp::model::ServerPeerInfo>> {
+        let connection = self.servers.iter().find(|s| s.spec.name == server)?;
+        let peer = connection.live.read().await.clone()?;
+        peer.peer_info()
+    }
+
     /// Whether `server` is connected now (its catalogue entries can be called).
     pub fn is_ready(&self, server: &str) -> bool {
         self.servers.iter().any(|s| {

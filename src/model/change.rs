@@ -74,3 +74,44 @@ impl Change {
             .map(|n| n.to_lowercase())
     }
 }
+
+impl ChangeKind {
+    /// The kind as one word, for sentences and summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Access => "access",
+            ChangeKind::Secret => "secret",
+            ChangeKind::Deployment => "deployment",
+            ChangeKind::Configuration => "configuration",
+            ChangeKind::Compute => "compute",
+            ChangeKind::Schedule => "schedule",
+            ChangeKind::Operation => "operation",
+            ChangeKind::Lifecycle => "lifecycle",
+            ChangeKind::Other => "other",
+        }
+    }
+}
+
+impl Change {
+    /// Whether the change concerns any of `names` (lower-cased). A name matches
+    /// a change's name exactly, or as the last segment of an identifier
+    /// (`…/storageAccounts/stcontosolakeprod`).
+    pub fn touches_any(&self, names: &std::collections::BTreeSet<String>) -> bool {
+        self.names().any(|n| {
+            names.contains(&n)
+                || n.rsplit('/')
+                    .next()
+                    .is_some_and(|last| names.contains(last))
+        })
+    }
+
+    /// One line: when, who, what (`02:46 UTC dana@contoso.com: Removed role …`).
+    pub fn one_line(&self) -> String {
+        format!(
+            "{} {}: {}",
+            self.at.format("%Y-%m-%d %H:%M UTC"),
+            self.actor,
+            self.summary
+        )
+    }
+}

@@ -13,6 +13,7 @@
 //! `explain_plan_diff`, `detect_infra_drift`) live with the plan reader's
 //! layer in `ops::infra`: no reader here reads them.
 
+mod changes;
 mod infra;
 mod logs;
 mod pipelines;
@@ -21,6 +22,7 @@ mod runs;
 mod secrets;
 mod triage;
 
+pub use changes::WhatChangedResult;
 pub use infra::{PlanListing, PlansResult, ResourceHealth, ResourcesResult};
 pub use logs::{ClusterBrief, FetchLogsResult, SummarizeResult};
 pub use pipelines::{DependenciesResult, LinkedServiceBrief, ListPipelinesResult, PipelineSummary};
@@ -31,5 +33,5 @@ pub use runs::{
 };
 pub use secrets::{ListSecretsResult, SecretConsumer, SecretReport, SecretUsage};
 pub use triage::{
-    Evidence, EvidenceGap, FailureCategory, FailureStep, SecretFinding, TriageReport,
+    ChangeFinding, Evidence, EvidenceGap, FailureCategory, FailureStep, SecretFinding, TriageReport,
 };

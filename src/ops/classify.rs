@@ -1,10 +1,19 @@
-//! What kind of failure an error message describes.
+//! What kind of failure an error message describes, and what to do about it.
 //!
-//! The rules are facts about the vendors' messages (Entra ID AADSTS codes, ADF
-//! error codes, Spark and JVM exceptions), not about any one estate: they apply
-//! to real factories, Airflow task logs and Databricks run output alike.
+//! The recognising is the knowledge base's (`ops::knowledge`, from the
+//! vendors' troubleshooting guides): facts about the vendors' messages, not
+//! about any one estate, so they apply to real factories, Airflow task logs
+//! and Databricks run output alike. Here: what each kind means for the
+//! on-call engineer, and the steps that usually follow.
 
 pub use crate::model::contract::FailureCategory;
+pub use crate::ops::knowledge::Classification;
+
+/// Classifies an error code and message: the category, the knowledge-base
+/// entry that explains it (cause, fix, source) and the telling part quoted.
+pub fn classify(code: &str, message: &str) -> Classification {
+    crate::ops::knowledge::classify(code, message)
+}
 
 // The kinds are part of the tool-result contract; what each means for the
 // on-call engineer is the domain's, here.
@@ -21,6 +30,17 @@ impl FailureCategory {
             FailureCategory::Timeout => "timeout",
             FailureCategory::Transient => "transient platform error",
             FailureCategory::Unknown => "unrecognised error",
+            FailureCategory::Throttling => "throttling (rate limited)",
+            FailureCategory::ComputeUnavailable => "paused or stopped compute",
+            FailureCategory::CapacityQuota => "capacity or quota limit",
+            FailureCategory::PermissionDenied => "permission denied",
+            FailureCategory::HostKeyOrCertificate => "host key or certificate problem",
+            FailureCategory::DataQuality => "data quality (duplicate keys, nulls, constraints)",
+            FailureCategory::Configuration => "configuration error",
+            FailureCategory::CodeError => "error in the job's code or query",
+            FailureCategory::ConcurrencyConflict => "concurrency conflict (deadlock, lock, conflicting commit)",
+            FailureCategory::WorkerLost => "worker or process lost",
+            FailureCategory::StorageFull => "storage full",
         }
     }
 
@@ -64,140 +84,52 @@ impl FailureCategory {
             FailureCategory::Unknown => {
                 &["Read the full error and the run's logs (fetch_logs with the run id)"]
             }
+            FailureCategory::Throttling => &[
+                "Honour the service's Retry-After, then re-run; lower the pipeline's concurrency or trigger frequency",
+                "Check what raised the request rate (a trigger or schedule change, a backfill) before asking for a higher limit",
+            ],
+            FailureCategory::ComputeUnavailable => &[
+                "Resume or start the compute named in the error, then re-run the failed activity",
+                "Find what paused or stopped it (an automation, a schedule, a person) and align it with the pipeline schedule",
+            ],
+            FailureCategory::CapacityQuota => &[
+                "Free capacity (stop idle clusters, scale down other workloads) or request a quota increase for the region and VM family",
+                "Re-run once capacity is available; check who or what consumed it",
+            ],
+            FailureCategory::PermissionDenied => &[
+                "Restore the role assignment or ACL the identity needs on the resource named in the error (list recent access changes)",
+                "Re-run the failed pipelines once access is back, upstream first",
+            ],
+            FailureCategory::HostKeyOrCertificate => &[
+                "Verify the new host key or certificate with the remote party out of band before trusting it",
+                "Update the pinned fingerprint or trust store in the linked service, then re-run",
+            ],
+            FailureCategory::DataQuality => &[
+                "Find the offending rows (the key or column in the error) and the change that let them in",
+                "Fix the data or the load logic (dedupe, upsert instead of insert, default nulls), then re-run; do not disable the constraint",
+            ],
+            FailureCategory::Configuration => &[
+                "Compare the activity, dataset and linked service settings with the last good run's (recent deployments first)",
+                "Fix the setting named in the error, then re-run",
+            ],
+            FailureCategory::CodeError => &[
+                "Reproduce the failing statement or notebook cell with the run's parameters and fix the code",
+                "Check the latest release of the job's code for the change that introduced it",
+            ],
+            FailureCategory::ConcurrencyConflict => &[
+                "Re-run: the competing work has usually finished",
+                "If it recurs, stagger the schedules of the jobs that write the same table",
+            ],
+            FailureCategory::WorkerLost => &[
+                "Check the worker's or node's logs and memory around the time it was lost",
+                "Re-run; if it recurs, give the task more memory or move it off the crowded worker",
+            ],
+            FailureCategory::StorageFull => &[
+                "Free or grow the storage named in the error (disk, transaction log, file group)",
+                "Re-run once space is available, and alert on its usage",
+            ],
         }
     }
-}
-
-/// Rules in priority order: the first whose any needle matches wins.
-const RULES: &[(FailureCategory, &[&str])] = &[
-    (
-        FailureCategory::StaleUpstream,
-        &[
-            "stale_upstream",
-            "upstream data is stale",
-            "upstream_failed",
-        ],
-    ),
-    (
-        FailureCategory::ExpiredCredential,
-        &[
-            "aadsts7000222",
-            "client secret keys",
-            "secret keys for app",
-            "password expired",
-            "password has expired",
-            "token has expired",
-            "token expired",
-            "certificate has expired",
-            "certificate expired",
-            "secretexpired",
-        ],
-    ),
-    (
-        FailureCategory::OutOfMemory,
-        &[
-            "outofmemoryerror",
-            "java heap space",
-            "gc overhead limit",
-            "exited with code 52",
-            "exit code 52",
-            "exceeding memory limits",
-            "memoryerror",
-            "oomkilled",
-            "out of memory",
-            "container killed",
-        ],
-    ),
-    (
-        FailureCategory::SchemaDrift,
-        &[
-            "analysisexception",
-            "unresolved_column",
-            "cannot be resolved",
-            "cannot resolve",
-            "invalid column name",
-            "schema mismatch",
-            "column not found",
-            "typeconversionfailure",
-            "schema has changed",
-        ],
-    ),
-    (
-        FailureCategory::MissingInput,
-        &[
-            "blobnotexist",
-            "sourceblobnotexists",
-            "required blob is missing",
-            "filenotfound",
-            "pathnotfound",
-            "no such file",
-            "nosuchkey",
-            "path does not exist",
-            "file does not exist",
-            "table or view not found",
-        ],
-    ),
-    (
-        FailureCategory::AuthFailure,
-        &[
-            "aadsts",
-            "invalid_client",
-            "unauthorized",
-            "forbidden",
-            "login failed",
-            "authorizationfailed",
-            "authentication failed",
-            "access denied",
-            "accessdenied",
-            "permission denied",
-            "http error 401",
-            "http error 403",
-        ],
-    ),
-    (
-        FailureCategory::NetworkAccess,
-        &[
-            "not allowed to access the server",
-            "firewall",
-            "connection refused",
-            "name or service not known",
-            "could not resolve",
-            "no route to host",
-        ],
-    ),
-    (
-        FailureCategory::Timeout,
-        &[
-            "timed out",
-            "timeoutexception",
-            "operation timeout",
-            "exceeded the timeout",
-        ],
-    ),
-    (
-        FailureCategory::Transient,
-        &[
-            "allocationfailed",
-            "cloud_provider_launch_failure",
-            "forcibly closed",
-            "transient",
-            "throttl",
-            "serviceunavailable",
-            "internal error",
-            "too many requests",
-        ],
-    ),
-];
-
-/// Classifies an error code and message; the matched needle is returned as the reason.
-pub fn classify(code: &str, message: &str) -> (FailureCategory, Option<&'static str>) {
-    let text = format!("{code} {message}").to_lowercase();
-    for (category, needles) in RULES {
-        if let Some(needle) = needles.iter().find(|n| text.contains(*n)) {
-            return (*category, Some(needle));
-        }
-    }
-    (FailureCategory::Unknown, None)
 }
 
 #[cfg(test)]
@@ -206,56 +138,64 @@ mod tests {
 
     #[test]
     fn expired_client_secret_beats_generic_auth() {
-        let (category, why) = classify(
+        let got = classify(
             "2200",
             "Error Message: AADSTS7000222: The provided client secret keys for app 'x' are expired.",
         );
-        assert_eq!(category, FailureCategory::ExpiredCredential);
-        assert_eq!(why, Some("aadsts7000222"));
+        assert_eq!(got.category, FailureCategory::ExpiredCredential);
+        assert_eq!(got.matched.as_deref(), Some("AADSTS7000222"));
+        assert!(got.entry.unwrap().fix[0].contains("secret"));
     }
 
     #[test]
     fn spark_errors_are_recognised() {
-        assert_eq!(
-            classify(
-                "3204",
-                "org.apache.spark.sql.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION]"
-            )
-            .0,
-            FailureCategory::SchemaDrift
+        let drift = classify(
+            "3204",
+            "org.apache.spark.sql.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION]",
         );
-        assert_eq!(
-            classify(
-                "3204",
-                "ExecutorLostFailure ... Reason: Command exited with code 52"
-            )
-            .0,
-            FailureCategory::OutOfMemory
+        assert_eq!(drift.category, FailureCategory::SchemaDrift);
+        let oom = classify(
+            "3204",
+            "ExecutorLostFailure ... Reason: Command exited with code 52",
         );
-    }
-
-    #[test]
-    fn freshness_failures_point_upstream() {
-        assert_eq!(
-            classify("STALE_UPSTREAM", "Upstream data is stale: ds_curated_sales").0,
-            FailureCategory::StaleUpstream
-        );
-    }
-
-    #[test]
-    fn missing_blob_is_missing_input() {
-        assert_eq!(
-            classify(
-                "2200",
-                "ErrorCode=UserErrorSourceBlobNotExists, The required Blob is missing."
-            )
-            .0,
-            FailureCategory::MissingInput
-        );
+        assert_eq!(oom.category, FailureCategory::OutOfMemory);
     }
 
     #[test]
     fn unknown_text_is_unknown() {
-        assert_eq!(classify("42", "something odd").0, FailureCategory::Unknown);
+        assert_eq!(
+            classify("42", "something odd").category,
+            FailureCategory::Unknown
+        );
+    }
+
+    #[test]
+    fn every_category_has_a_label_and_next_steps() {
+        let all = [
+            FailureCategory::StaleUpstream,
+            FailureCategory::ExpiredCredential,
+            FailureCategory::AuthFailure,
+            FailureCategory::MissingInput,
+            FailureCategory::SchemaDrift,
+            FailureCategory::OutOfMemory,
+            FailureCategory::NetworkAccess,
+            FailureCategory::Timeout,
+            FailureCategory::Transient,
+            FailureCategory::Unknown,
+            FailureCategory::Throttling,
+            FailureCategory::ComputeUnavailable,
+            FailureCategory::CapacityQuota,
+            FailureCategory::PermissionDenied,
+            FailureCategory::HostKeyOrCertificate,
+            FailureCategory::DataQuality,
+            FailureCategory::Configuration,
+            FailureCategory::CodeError,
+            FailureCategory::ConcurrencyConflict,
+            FailureCategory::WorkerLost,
+            FailureCategory::StorageFull,
+        ];
+        let labels: std::collections::HashSet<&str> = all.iter().map(|c| c.label()).collect();
+        assert_eq!(labels.len(), all.len(), "labels are distinct");
+        assert!(all.iter().all(|c| !c.next_steps().is_empty()));
     }
 }

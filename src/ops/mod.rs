@@ -2,12 +2,14 @@
 //! console, offline agent): classifying failures, the triage walk, run
 //! comparison and remediation.
 
+pub mod changes;
 pub mod classify;
 pub mod compare;
 pub mod dependencies;
 pub mod error;
 pub mod failures;
 pub mod infra;
+pub mod knowledge;
 pub mod log_clusters;
 pub mod logs;
 pub mod pipelines;

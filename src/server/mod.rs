@@ -77,16 +77,54 @@ error templates, Key Vault secret metadata (never values), Terraform plans and d
 remediation. Start with list_pipeline_runs or get_pipeline_status, then triage_run on a failed run. \
 rerun_pipeline and cancel_run default to dry_run=true; a real action needs dry_run=false and the user's approval.";
 
+/// The `_meta` key of the `initialize` result under which the server
+/// describes its estate: `{"label", "read_only", "backends": [{"kind",
+/// "environment"}]}`. opsdeck's host tells the model from it what it is looking at.
+pub const ESTATE_META_KEY: &str = "opsdeck/estate";
+
+impl OpsdeckServer {
+    /// The estate as [`ESTATE_META_KEY`] carries it.
+    fn estate_meta(&self) -> rmcp::model::MetaObject {
+        let backends: Vec<serde_json::Value> = self
+            .backends
+            .pipelines
+            .iter()
+            .map(|b| serde_json::json!({"kind": b.kind().as_str(), "environment": b.environment()}))
+            .collect();
+        let mut meta = serde_json::Map::new();
+        meta.insert(
+            ESTATE_META_KEY.into(),
+            serde_json::json!({
+                "label": self.backends.label,
+                "read_only": self.read_only,
+                "backends": backends,
+            }),
+        );
+        rmcp::model::MetaObject(meta)
+    }
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for OpsdeckServer {
     fn get_info(&self) -> ServerConfig {
         let mut instructions = format!("{INSTRUCTIONS} Estate: {}.", self.backends.label);
+        let backends: Vec<String> = self
+            .backends
+            .pipelines
+            .iter()
+            .map(|b| format!("{} ({})", b.kind().as_str(), b.environment()))
+            .collect();
+        if !backends.is_empty() {
+            instructions.push_str(&format!(" Backends: {}.", backends.join(", ")));
+        }
         if self.read_only {
             instructions.push_str(" This server is read-only: remediation is refused.");
         }
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("opsdeck", env!("CARGO_PKG_VERSION")))
-            .with_instructions(instructions)
+            .with_instructions(instructions);
+        config.meta = Some(self.estate_meta());
+        config
     }
 
     /// Arguments that do not match a tool's schema come back as a tool error the

@@ -4,6 +4,7 @@
 
 pub mod blocks;
 pub mod reader;
+pub mod resume;
 pub mod recorder;
 pub mod redact;
 pub mod render;

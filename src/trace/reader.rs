@@ -285,6 +285,8 @@ struct FlatEvent<'a> {
     by: Option<String>,
     prompt_tokens: Option<u32>,
     completion_tokens: Option<u32>,
+    offered: Option<Vec<String>>,
+    left_out: Option<usize>,
     message: Option<String>,
     answer: Option<String>,
     tool_calls: Option<u32>,
@@ -332,6 +334,10 @@ impl FlatEvent<'_> {
                 by: field!(by),
                 reason: self.reason.unwrap_or_default(),
             },
+            "tools_offered" => AgentEvent::ToolsOffered {
+                offered: field!(offered),
+                left_out: self.left_out.unwrap_or(0),
+            },
             "usage" => AgentEvent::Usage {
                 prompt_tokens: field!(prompt_tokens),
                 completion_tokens: field!(completion_tokens),
@@ -375,6 +381,7 @@ fn parse_record(line: &[u8]) -> Result<Record, LineError> {
             ready: flat.ready.unwrap_or(false),
             detail: flat.detail.unwrap_or_default(),
         },
+        "conversation_reset" => TraceMessage::ConversationReset,
         "session_end" => TraceMessage::SessionEnd {
             reason: flat.reason.ok_or_else(|| missing("reason"))?,
         },

@@ -44,6 +44,8 @@ pub fn event(mut event: AgentEvent) -> AgentEvent {
             *arguments = value(arguments);
             in_place(reason);
         }
+        // Names come from servers: a "tool" named after a token is still a token.
+        AgentEvent::ToolsOffered { offered, .. } => offered.iter_mut().for_each(in_place),
         AgentEvent::AgentMode { .. }
         | AgentEvent::ApprovalDecided { .. }
         | AgentEvent::Usage { .. } => {}
@@ -89,6 +91,7 @@ impl Clean {
                 ready,
                 detail: text(detail),
             },
+            TraceMessage::ConversationReset => TraceMessage::ConversationReset,
             TraceMessage::SessionEnd { reason } => TraceMessage::SessionEnd {
                 reason: text(reason),
             },

@@ -96,6 +96,9 @@ pub enum TraceMessage {
         ready: bool,
         detail: String,
     },
+    /// The conversation was cleared (`:new`): a resumed session starts after it.
+    /// (Added after schema 1 was first written; readers that predate it skip the line.)
+    ConversationReset,
     /// The session ended: "quit", "signal", "error: …", or "finished" for `ask`.
     SessionEnd { reason: String },
 }

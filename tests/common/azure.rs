@@ -570,6 +570,15 @@ impl FakeApi {
             None,
             ok("resources.json"),
         );
+        // The Activity Log: nothing changed in the sales estate's resource group.
+        self.route(
+            "GET",
+            &format!(
+                "/subscriptions/{SALES_SUBSCRIPTION}/providers/Microsoft.Insights/eventtypes/management/values"
+            ),
+            None,
+            vec![Reply::json(200, json!({"value": []}))],
+        );
         let workspace = format!("/v1/workspaces/{SALES_WORKSPACE}/query");
         // Counts for the window ending now; the baseline window before it is quiet.
         let counts = fixture(self, "la-counts.json");

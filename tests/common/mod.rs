@@ -63,7 +63,7 @@ pub fn sandbox_backends(scenario: &str, seed: u64, clock: SharedClock) -> (Arc<S
         secrets: vec![sandbox.clone()],
         infra: vec![sandbox.clone()],
         logs: vec![sandbox.clone()],
-        changes: Vec::new(),
+        changes: vec![sandbox.clone()],
         clock,
     };
     (sandbox, backends)

@@ -25,9 +25,12 @@ use async_openai::types::chat::{
 use futures::StreamExt;
 use serde_json::Value;
 
+use super::conversation::budget::ChatMessage;
+use super::conversation::{Budget, Conversation, SharedConversation};
 use super::events::AgentEvent;
 use super::runner::ToolRunner;
 use crate::support::retry::backoff;
+use crate::support::sync::lock;
 use assemble::ToolCallAssembler;
 use async_openai::traits::RequestOptionsBuilder;
 pub use entra::BearerSource;
@@ -44,6 +47,8 @@ pub struct LlmSettings {
     pub max_retry_wait: Duration,
     /// A silence on the stream this long ends the request.
     pub read_timeout: Duration,
+    /// Tokens the conversation may take in one request.
+    pub budget: Budget,
 }
 
 impl Default for LlmSettings {
@@ -53,6 +58,7 @@ impl Default for LlmSettings {
             max_attempts: 4,
             max_retry_wait: Duration::from_secs(60),
             read_timeout: Duration::from_secs(120),
+            budget: Budget::default(),
         }
     }
 }
@@ -121,14 +127,40 @@ impl LlmAgent {
         })
     }
 
-    /// Answers one question, calling tools as the model asks.
+    /// Answers one question with no earlier conversation.
     pub async fn run_turn(
         &self,
         runner: &ToolRunner<'_>,
         question: &str,
         events: &tokio::sync::mpsc::UnboundedSender<AgentEvent>,
     ) -> TurnOutcome {
-        let offer = super::offer::tools_for_turn(runner, question, &[]).await;
+        let conversation = Conversation::default().shared();
+        lock(&conversation).begin(question);
+        self.continue_turn(runner, &conversation, events).await
+    }
+
+    /// Answers the open turn of `conversation` (begun with its question),
+    /// calling tools as the model asks. Each request carries the earlier turns
+    /// within the budget; the text, calls and results are recorded into the
+    /// conversation as they happen, so a cancelled turn leaves them behind.
+    pub async fn continue_turn(
+        &self,
+        runner: &ToolRunner<'_>,
+        conversation: &SharedConversation,
+        events: &tokio::sync::mpsc::UnboundedSender<AgentEvent>,
+    ) -> TurnOutcome {
+        let (question, recent) = {
+            let conversation = lock(conversation);
+            let question = conversation
+                .turns()
+                .last()
+                .map(|t| t.question.clone())
+                .unwrap_or_default();
+            (question, conversation.recent(RECENT_FOR_OFFER))
+        };
+        let recent: Vec<&str> = recent.iter().map(String::as_str).collect();
+        let offer = super::offer::tools_for_turn(runner, &question, &recent).await;
+        offer.announce(events);
         let tools: Vec<ChatCompletionTools> = offer
             .tools
             .iter()
@@ -144,15 +176,15 @@ impl LlmAgent {
             })
             .collect();
         let system = prompt::system(runner).await;
-        let mut messages: Vec<ChatCompletionRequestMessage> = vec![
-            ChatCompletionRequestSystemMessage::from(system.as_str()).into(),
-            ChatCompletionRequestUserMessage::from(question).into(),
-        ];
         let mut answer = String::new();
         for round in 1..=self.settings.max_rounds {
+            let fitted = lock(conversation).messages(self.settings.budget);
+            let mut messages: Vec<ChatCompletionRequestMessage> =
+                vec![ChatCompletionRequestSystemMessage::from(system.as_str()).into()];
+            messages.extend(fitted.messages.into_iter().map(chat_message));
             let request = CreateChatCompletionRequest {
                 model: self.model.clone(),
-                messages: messages.clone(),
+                messages,
                 tools: (!tools.is_empty()).then(|| tools.clone()),
                 stream: Some(true),
                 stream_options: Some(ChatCompletionStreamOptions {
@@ -183,6 +215,7 @@ impl LlmAgent {
                         for choice in chunk.choices {
                             if let Some(delta) = choice.delta.content.filter(|d| !d.is_empty()) {
                                 text.push_str(&delta);
+                                lock(conversation).add_text(&delta);
                                 let _ = events.send(AgentEvent::TextDelta { text: delta });
                             }
                             for delta in choice.delta.tool_calls.unwrap_or_default() {
@@ -219,30 +252,14 @@ impl LlmAgent {
                 return TurnOutcome { answer, ok: true };
             }
             tracing::info!(round, calls = calls.len(), "model asked for tools");
-            messages.push(
-                ChatCompletionRequestAssistantMessage {
-                    content: (!text.is_empty()).then(|| text.clone().into()),
-                    tool_calls: Some(
-                        calls
-                            .iter()
-                            .map(|c| {
-                                ChatCompletionMessageToolCall {
-                                    id: c.id.clone(),
-                                    function: FunctionCall {
-                                        name: c.name.clone(),
-                                        arguments: c.arguments.clone(),
-                                    },
-                                }
-                                .into()
-                            })
-                            .collect(),
-                    ),
-                    ..Default::default()
-                }
-                .into(),
+            lock(conversation).add_calls(
+                calls
+                    .iter()
+                    .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())),
             );
-            // Independent calls of one round run concurrently.
-            let results = futures::future::join_all(calls.iter().map(|call| async move {
+            // Independent calls of one round run concurrently; each result is
+            // recorded as it comes, so a cancel keeps the ones that finished.
+            futures::future::join_all(calls.iter().map(|call| async move {
                 let content =
                     match serde_json::from_str::<Value>(if call.arguments.trim().is_empty() {
                         "{}"
@@ -261,23 +278,15 @@ impl LlmAgent {
                             call.name, call.arguments
                         ),
                     };
-                (call.id.clone(), content)
+                lock(conversation).set_result(&call.id, &content);
             }))
             .await;
-            for (id, content) in results {
-                messages.push(
-                    ChatCompletionRequestToolMessage {
-                        content: content.into(),
-                        tool_call_id: id,
-                    }
-                    .into(),
-                );
-            }
         }
         let note = format!(
             "\n\n(Stopped after {} rounds of tool calls without a final answer. The tool results above are what I found; ask a narrower question to go on.)",
             self.settings.max_rounds
         );
+        lock(conversation).add_text(&note);
         let _ = events.send(AgentEvent::TextDelta { text: note.clone() });
         answer.push_str(&note);
         TurnOutcome { answer, ok: false }
@@ -334,6 +343,41 @@ impl LlmAgent {
             });
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// Questions and answers of the conversation given to the tool choice.
+const RECENT_FOR_OFFER: usize = 4;
+
+/// A conversation message as the chat API takes it.
+fn chat_message(message: ChatMessage) -> ChatCompletionRequestMessage {
+    match message {
+        ChatMessage::User(text) => ChatCompletionRequestUserMessage::from(text.as_str()).into(),
+        ChatMessage::Assistant { text, calls } => ChatCompletionRequestAssistantMessage {
+            content: (!text.is_empty() || calls.is_empty()).then(|| text.into()),
+            tool_calls: (!calls.is_empty()).then(|| {
+                calls
+                    .into_iter()
+                    .map(|c| {
+                        ChatCompletionMessageToolCall {
+                            id: c.id,
+                            function: FunctionCall {
+                                name: c.name,
+                                arguments: c.arguments,
+                            },
+                        }
+                        .into()
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        }
+        .into(),
+        ChatMessage::Tool { call_id, content } => ChatCompletionRequestToolMessage {
+            content: content.into(),
+            tool_call_id: call_id,
+        }
+        .into(),
     }
 }
 

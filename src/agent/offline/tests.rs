@@ -42,6 +42,7 @@ fn report() -> TriageReport {
         blast_radius: vec!["publish_sales_mart".into()],
         next_steps: vec!["Rotate the secret".into()],
         gaps: Vec::new(),
+        change: None,
     }
 }
 

@@ -482,6 +482,39 @@ impl AirflowApi {
         }
     }
 
+    /// One page of the audit log (`GET /eventLogs`), newest first, of the
+    /// events recorded in `[after, before]` (both as Airflow reads them).
+    pub async fn event_logs(
+        &self,
+        after: &str,
+        before: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Value, RestError> {
+        let offset = offset.to_string();
+        let limit = limit.min(PAGE).to_string();
+        let query = [
+            ("after", after),
+            ("before", before),
+            ("order_by", "-when"),
+            ("offset", offset.as_str()),
+            ("limit", limit.as_str()),
+        ];
+        self.get(self.url(&["eventLogs"], &query), "event log list")
+            .await
+    }
+
+    /// The newest versions of a DAG (Airflow 3: `GET /dags/{dag_id}/dagVersions`).
+    pub async fn dag_versions(&self, dag_id: &str, limit: usize) -> Result<Value, RestError> {
+        let limit = limit.min(PAGE).to_string();
+        let query = [("order_by", "-version_number"), ("limit", limit.as_str())];
+        self.get(
+            self.url(&["dags", dag_id, "dagVersions"], &query),
+            "DAG version list",
+        )
+        .await
+    }
+
     /// DAG files that failed to import (a DAG missing from the list is often here).
     pub async fn import_errors(&self) -> Result<Vec<Value>, RestError> {
         let answer: Value = self

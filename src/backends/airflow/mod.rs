@@ -6,6 +6,7 @@
 //! marks a DAG run failed.
 
 pub mod api;
+pub mod changes;
 pub mod logs;
 pub mod wire;
 

@@ -5,6 +5,7 @@
 //! `arm` and `keyvault` parse response bodies and are shared with the sandbox,
 //! whose fixtures are stored in the same shapes.
 
+pub mod activity_log;
 pub mod adf;
 pub mod arm;
 pub mod cloud;
@@ -13,18 +14,21 @@ pub mod credential;
 pub mod keyvault;
 pub mod log_analytics;
 pub mod resources;
+pub mod secret_changes;
 pub mod vault;
 
 use std::sync::Arc;
 
+use self::activity_log::ActivityLog;
 use self::adf::AdfBackend;
 use self::adf::api::AdfApi;
 use self::config::{AzureSettings, Lookup};
 use self::credential::{AzureCredential, candidates_from_env};
 use self::log_analytics::LogAnalyticsLogs;
 use self::resources::ArmInfra;
+use self::secret_changes::SecretVersionChanges;
 use self::vault::KeyVaultStore;
-use crate::backends::Backends;
+use crate::backends::{Backends, SecretStore};
 use crate::backends::http::{RestClient, RetryPolicy};
 use crate::model::time::SharedClock;
 
@@ -104,13 +108,25 @@ pub async fn build(
                 .push(Arc::new(AdfBackend::new(api, &env.name, clock.clone())));
         }
         if let Some(vault) = &env.key_vault {
-            backends.secrets.push(Arc::new(KeyVaultStore::new(
+            let store: Arc<dyn SecretStore> = Arc::new(KeyVaultStore::new(
                 client.clone(),
                 &cloud.key_vault_scope,
                 cloud.vault_url(vault)?,
                 vault,
-            )));
+            ));
+            backends
+                .changes
+                .push(Arc::new(SecretVersionChanges::new(store.clone())));
+            backends.secrets.push(store);
         }
+        // Changes by people, pipelines (Terraform, releases) and runbooks alike.
+        backends.changes.push(Arc::new(ActivityLog::new(
+            client.clone(),
+            &cloud.resource_manager,
+            &cloud.resource_manager_scope,
+            &env.subscription_id,
+            &env.resource_group,
+        )));
         backends.infra.push(Arc::new(ArmInfra::new(
             client.clone(),
             &cloud.resource_manager,

@@ -4,6 +4,7 @@
 //! failure of the Databricks run a failed Airflow task started
 //! ([`DatabricksBackend::failure_of_run`]).
 
+pub mod changes;
 pub mod logs;
 pub mod wire;
 

@@ -91,6 +91,9 @@ pub struct EstateSettings {
     pub volumes: BTreeMap<String, u64>,
     pub transient_failure_rate: f64,
     pub transient_errors: BTreeMap<String, ErrorTemplate>,
+    /// Ordinary changes to the estate, unrelated to any incident (optional).
+    #[serde(default)]
+    pub background_changes: Vec<ChangeTemplate>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

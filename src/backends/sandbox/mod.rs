@@ -2,6 +2,7 @@
 //! resources, Terraform plans and logs, whose runs happen on the wall clock,
 //! deterministically from a seed, with an incident scenario in force.
 
+mod changes;
 pub mod fixtures;
 mod newest;
 mod rng;

@@ -149,7 +149,7 @@ pub fn restore(trace: &Trace, app: &mut App) {
                 }
                 update(app, Msg::Servers(servers.clone()));
             }
-            TraceMessage::SessionEnd { .. } => {}
+            TraceMessage::SessionEnd { .. } | TraceMessage::ConversationReset => {}
         }
     }
 }

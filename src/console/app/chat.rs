@@ -182,6 +182,7 @@ impl ChatState {
             }
             AgentEvent::UserMessage { .. }
             | AgentEvent::AgentMode { .. }
+            | AgentEvent::ToolsOffered { .. }
             | AgentEvent::Usage { .. } => {}
         }
     }

@@ -17,6 +17,8 @@ pub enum ColonCommand {
     Export(Option<String>),
     /// Clear the chat transcript (the inspector keeps its calls).
     Clear,
+    /// Start a new conversation: the model forgets the earlier turns.
+    New,
     /// Refresh the board now.
     Refresh,
     Help,
@@ -32,6 +34,10 @@ pub const COLON_COMMANDS: &[(&str, &str)] = &[
     (":readonly [on|off]", "refuse every remediation"),
     (":export [FILE]", "write the session to a file"),
     (":clear", "clear the chat"),
+    (
+        ":new",
+        "new conversation (the model forgets the earlier ones)",
+    ),
     (":refresh", "refresh the board now"),
     (":help", "show the keys"),
     (":q", "quit"),
@@ -53,6 +59,7 @@ pub fn parse(line: &str) -> Result<ColonCommand, String> {
     match name {
         "servers" | "server" => no_arguments(ColonCommand::Servers),
         "clear" => no_arguments(ColonCommand::Clear),
+        "new" => no_arguments(ColonCommand::New),
         "refresh" | "r" => no_arguments(ColonCommand::Refresh),
         "help" | "h" => no_arguments(ColonCommand::Help),
         "q" | "quit" => no_arguments(ColonCommand::Quit),
@@ -69,7 +76,7 @@ pub fn parse(line: &str) -> Result<ColonCommand, String> {
         },
         "filter" => parse_filter(&rest),
         other => Err(format!(
-            "unknown command :{other}; commands: servers, filter, readonly, export, clear, refresh, help, q"
+            "unknown command :{other}; commands: servers, filter, readonly, export, clear, new, refresh, help, q"
         )),
     }
 }
@@ -120,6 +127,8 @@ mod tests {
             Ok(ColonCommand::Export(Some("/tmp/s.jsonl".into())))
         );
         assert_eq!(parse(":q"), Ok(ColonCommand::Quit));
+        assert_eq!(parse(":new"), Ok(ColonCommand::New));
+        assert!(parse(":new please").is_err());
     }
 
     #[test]

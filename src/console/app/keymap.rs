@@ -92,6 +92,8 @@ pub enum Action {
     FocusChat,
     FocusBoard,
     FocusInspector,
+    /// Start a new conversation: the model no longer sees the earlier turns.
+    NewConversation,
 }
 
 impl Action {
@@ -140,6 +142,7 @@ impl Action {
             Action::FocusChat => "focus_chat",
             Action::FocusBoard => "focus_board",
             Action::FocusInspector => "focus_inspector",
+            Action::NewConversation => "new_conversation",
         }
     }
 
@@ -183,6 +186,7 @@ const ALL_ACTIONS: &[Action] = &[
     Action::FocusChat,
     Action::FocusBoard,
     Action::FocusInspector,
+    Action::NewConversation,
 ];
 
 /// A key with its modifiers, comparable with what the terminal reports.
@@ -328,6 +332,12 @@ const DEFAULTS: &[(Scope, &[&str], Action, &str)] = &[
         "zoom the pane",
     ),
     (Scope::Global, &["esc"], Action::Cancel, "cancel / close"),
+    (
+        Scope::Global,
+        &["ctrl-n"],
+        Action::NewConversation,
+        "new conversation (same as :new)",
+    ),
     (Scope::Chat, &["enter"], Action::Send, "send"),
     (
         Scope::Chat,

@@ -137,6 +137,8 @@ pub enum Effect {
     },
     /// Drop the running turn (its HTTP stream and pending tool calls go with it).
     CancelTurn,
+    /// Forget the conversation: the next question starts a new one.
+    NewConversation,
     RefreshBoard,
     LoadRunDetails {
         run_id: String,
@@ -492,6 +494,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.zoomed = !app.zoomed;
             return Vec::new();
         }
+        Some(Action::NewConversation) => return new_conversation(app),
         Some(action) if action.is_focus() => {
             if let Some(pane) = Pane::focused_by(action) {
                 app.focus = pane;
@@ -524,6 +527,21 @@ fn cancel_turn(app: &mut App) -> bool {
     }
     app.inspector.calls_changed(&app.calls);
     true
+}
+
+/// `:new` or its key: a running turn is cancelled first, and the chat says
+/// where the new conversation begins (the lines above stay to be read).
+pub(super) fn new_conversation(app: &mut App) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    if cancel_turn(app) {
+        effects.push(Effect::CancelTurn);
+    }
+    app.chat.notice(
+        false,
+        "new conversation: the questions above are no longer sent to the model",
+    );
+    effects.push(Effect::NewConversation);
+    effects
 }
 
 fn on_escape(app: &mut App) -> Vec<Effect> {

@@ -23,6 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::agent::conversation::{ContextSetting, Conversation, SharedConversation};
 use crate::agent::events::AgentEvent;
 use crate::agent::llm::{LlmAgent, LlmSettings, Provider};
 use crate::agent::policy::{ApprovalPolicy, SharedPolicy};
@@ -34,6 +35,7 @@ use crate::console::app::update::{App, Effect, Msg, StatusInfo, update};
 use crate::console::ui::theme::Theme;
 use crate::mcp::McpHost;
 use crate::support::exit::ExitError;
+use crate::support::sync::lock;
 use crate::trace::reader::Trace;
 use crate::trace::recorder::Recorder;
 use crate::trace::redact::{Clean, RedactEvents, StreamRedactor};
@@ -53,9 +55,27 @@ pub async fn run(args: ConsoleArgs) -> Result<(), ExitError> {
     }
     let provider =
         Provider::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
+    let budget =
+        ContextSetting::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
+    // Read before the terminal is taken, so a bad trace is a plain error.
+    let resumed = match &args.resume {
+        Some(path) => Some((
+            path.clone(),
+            crate::trace::resume::load(path, crate::agent::runner::DEFAULT_MODEL_CAP)
+                .map_err(ExitError::usage)?,
+        )),
+        None => None,
+    };
     let llm = match &provider {
         Some(p) => Some(Arc::new(
-            LlmAgent::new(p, LlmSettings::default()).map_err(ExitError::failed)?,
+            LlmAgent::new(
+                p,
+                LlmSettings {
+                    budget,
+                    ..LlmSettings::default()
+                },
+            )
+            .map_err(ExitError::failed)?,
         )),
         None => None,
     };
@@ -94,6 +114,9 @@ pub async fn run(args: ConsoleArgs) -> Result<(), ExitError> {
         runtime.app.status.backend.clone(),
         args.scenario.clone(),
     );
+    if let Some((path, resumed)) = resumed {
+        runtime.resume(&path, resumed);
+    }
     let outcome = runtime.run(&mut guard.terminal, specs).await;
     drop(guard);
     outcome
@@ -164,6 +187,10 @@ struct Runtime {
     capture: Capture,
     /// Why the session ended, for the trace.
     end_reason: String,
+    /// The questions, answers and tool results the model sees next turn.
+    conversation: SharedConversation,
+    /// A resumed session's agent events, for this session's trace once it opens.
+    carried: Vec<AgentEvent>,
 }
 
 impl Runtime {
@@ -201,7 +228,50 @@ impl Runtime {
             recorder: None,
             capture: Capture::default(),
             end_reason: "quit".into(),
+            conversation: Conversation::default().shared(),
+            carried: Vec::new(),
         }
+    }
+
+    /// Continues a recorded session: its chat on screen (through the same
+    /// `update` as live events), its conversation in the agent, and its events
+    /// kept for this session's trace, so that one resumes whole too.
+    fn resume(&mut self, path: &std::path::Path, resumed: crate::trace::resume::Resumed) {
+        let carried = crate::trace::resume::carried_events(&resumed.trace);
+        let shown = Trace {
+            header: None,
+            records: carried
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(seq, event)| Record {
+                    seq: seq as u64 + 1,
+                    at: Utc::now(),
+                    message: TraceMessage::Agent { event },
+                })
+                .collect(),
+            ..Trace::default()
+        };
+        crate::console::app::capture::restore(&shown, &mut self.app);
+        // A turn the trace ended in the middle of ends here; nothing waits for its dialogs.
+        let _ = crate::console::app::update::abandon_dialogs(&mut self.app);
+        if self.app.chat.turn_active {
+            let _ = update(
+                &mut self.app,
+                Msg::Agent(AgentEvent::TurnFinished {
+                    answer: String::new(),
+                    tool_calls: 0,
+                    ok: false,
+                }),
+            );
+        }
+        let note = format!("{}; the board is live again", resumed.describe(path));
+        self.step(Msg::Notice {
+            error: false,
+            text: note,
+        });
+        *lock(&self.conversation) = resumed.conversation;
+        self.carried = carried;
     }
 
     async fn run(
@@ -383,6 +453,9 @@ impl Runtime {
             }),
         }
         self.header = Some(header);
+        for event in std::mem::take(&mut self.carried) {
+            self.note(TraceMessage::Agent { event });
+        }
     }
 
     /// What the trace keeps of a message: domain facts, as changes.
@@ -453,12 +526,18 @@ impl Runtime {
                 if let Some(turn) = self.turn.take() {
                     turn.abort();
                 }
+                // The partial answer and the finished calls stay; the rest are marked cancelled.
+                lock(&self.conversation).cancel();
                 self.pending.cancel_all();
                 // Whatever the cancelled turn still sends goes to a closed channel,
                 // not into the next turn's transcript.
                 let (events, inbox) = mpsc::unbounded_channel();
                 self.agent_events = events;
                 self.agent_inbox = inbox;
+            }
+            Effect::NewConversation => {
+                lock(&self.conversation).clear();
+                self.note(TraceMessage::ConversationReset);
             }
             Effect::RefreshBoard => self.start_refresh(),
             Effect::LoadRunDetails { run_id } => self.load_details(run_id),
@@ -537,6 +616,7 @@ impl Runtime {
         self.policy.with(|policy| policy.read_only = read_only);
         let policy = self.policy.clone();
         let numbers = self.call_numbers.clone();
+        let conversation = self.conversation.clone();
         self.turn = Some(tokio::spawn(async move {
             // A server that changed a tool without saying so is caught before the
             // turn: what is listed now was seen, and the re-listing shows changes.
@@ -545,7 +625,15 @@ impl Runtime {
             host.refresh_tools().await;
             let runner = ToolRunner::new(&host, policy, Box::new(approver), events.clone())
                 .with_numbering(numbers);
-            crate::agent::turn::run(llm.as_deref(), &mode, &runner, &question, &events).await;
+            crate::agent::turn::run(
+                llm.as_deref(),
+                &mode,
+                &runner,
+                &conversation,
+                &question,
+                &events,
+            )
+            .await;
         }));
     }
 

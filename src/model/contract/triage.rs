@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::logs::ClusterBrief;
+use crate::model::change::Change;
 use crate::model::run::RunStatus;
 use crate::model::secret::SecretRiskLevel;
 
@@ -31,6 +32,28 @@ pub enum FailureCategory {
     /// Capacity or transient platform trouble; a retry may succeed.
     Transient,
     Unknown,
+    /// The service rate-limited the caller (HTTP 429, Retry-After, request limits).
+    Throttling,
+    /// The compute is paused, stopped or terminated (a paused SQL pool, a terminated cluster).
+    ComputeUnavailable,
+    /// A quota or capacity limit was reached (vCPU quota, DTU/CPU limits, resource limits).
+    CapacityQuota,
+    /// The identity authenticated but lacks (or lost) the permission for the operation.
+    PermissionDenied,
+    /// A pinned SSH host key or a TLS certificate does not match, is untrusted or expired.
+    HostKeyOrCertificate,
+    /// The data breaks a rule: duplicate keys, nulls, constraint violations, malformed rows.
+    DataQuality,
+    /// The activity, linked service or job is set up wrongly (a bad path, property or parameter).
+    Configuration,
+    /// The job's own code or query is wrong (syntax, a bad cast, division by zero).
+    CodeError,
+    /// Concurrent work collided: a deadlock, a lock timeout, a conflicting commit.
+    ConcurrencyConflict,
+    /// The worker, executor or process running the task was lost or killed.
+    WorkerLost,
+    /// A disk, log or file group is full.
+    StorageFull,
 }
 
 /// One hop on the way from the triaged run to the failing activity.
@@ -106,4 +129,21 @@ pub struct TriageReport {
     /// answer is built without it. Absent when everything was read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<EvidenceGap>,
+    /// The recorded change that likely caused the failure, when one fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeFinding>,
+}
+
+/// The change a triage found behind a failure, and how sure it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChangeFinding {
+    pub change: Change,
+    /// `high` when its kind fits the failure and it touches the failing
+    /// activity's own resources; `medium` when it fits but touches only the
+    /// failing pipeline.
+    pub confidence: String,
+    /// Minutes from the change to the first failure.
+    pub minutes_before_failure: i64,
+    /// Why it was chosen, one plain sentence per reason.
+    pub reasons: Vec<String>,
 }

@@ -11,6 +11,7 @@
 //! `gaps` and the walk goes on, so a least-privilege identity still gets a
 //! triage of what it may see.
 
+mod changes;
 mod evidence;
 mod gaps;
 mod sentences;
@@ -20,6 +21,7 @@ use crate::backends::Backends;
 use crate::model::contract::{Evidence, FailureCategory, FailureStep, TriageReport};
 use crate::model::run::RunStatus;
 use crate::model::secret::SecretRiskLevel;
+use crate::ops::classify::Classification;
 use crate::ops::error::{OpsError, Outcome};
 use crate::support::text::clip;
 use evidence::{
@@ -27,7 +29,7 @@ use evidence::{
     volume_evidence,
 };
 use gaps::Gaps;
-use sentences::{error_evidence, history_evidence, root_cause_sentence};
+use sentences::{documented_next_steps, error_evidence, history_evidence, root_cause_sentence};
 use walk::{diagnose, failing_upstream, latest_failed_run};
 
 /// Which failed run to triage.
@@ -42,7 +44,8 @@ pub enum TriageTarget<'a> {
 struct Diagnosis {
     path: Vec<FailureStep>,
     category: FailureCategory,
-    matched: Option<&'static str>,
+    /// The knowledge-base entry, what matched and the quoted telling part.
+    finding: Classification,
     pipeline: String,
     run_id: String,
 }
@@ -131,7 +134,7 @@ pub async fn triage(backends: &Backends, target: TriageTarget<'_>) -> Outcome<Tr
         "run history",
         failure_history(backends, &root.pipeline).await,
     );
-    let (consecutive, failing_since) = match history {
+    let (consecutive, failing_since, last_success) = match history {
         Some((consecutive, failing_since, last_success)) => {
             evidence.push(history_evidence(
                 &root.pipeline,
@@ -139,9 +142,9 @@ pub async fn triage(backends: &Backends, target: TriageTarget<'_>) -> Outcome<Tr
                 failing_since,
                 last_success,
             ));
-            (consecutive, failing_since)
+            (consecutive, failing_since, last_success)
         }
-        None => (0, None),
+        None => (0, None, None),
     };
     let log_clusters = gaps
         .read("logs", run_log_clusters(backends, &root.run_id, 6).await)
@@ -166,6 +169,20 @@ pub async fn triage(backends: &Backends, target: TriageTarget<'_>) -> Outcome<Tr
         }
         evidence.extend(infra_evidence(backends, catalog, &root.pipeline, &mut gaps).await);
     }
+    let change_look = changes::look_for_changes(
+        backends,
+        catalog.as_ref(),
+        &changes::FailureContext {
+            category: root.category,
+            pipeline: &root.pipeline,
+            step: root_step.as_ref(),
+            first_failure: failing_since.or(run.run_start),
+            last_success,
+        },
+        &mut gaps,
+    )
+    .await;
+    evidence.extend(change_look.evidence);
     let critical_secret = secrets
         .iter()
         .find(|s| s.risk == SecretRiskLevel::Critical && s.link.contains("error"))
@@ -184,18 +201,22 @@ pub async fn triage(backends: &Backends, target: TriageTarget<'_>) -> Outcome<Tr
         FailureCategory::Unknown => false,
         _ => !log_clusters.is_empty(),
     };
+    // A recorded change that fits the failure corroborates its category.
+    let corroborated = corroborated || change_look.finding.is_some();
+    // Only a wrapper recognised (ADF 2200 with no known inner error): the
+    // category is a guess, so is the root cause.
     let confidence = match (root.category, corroborated) {
         (FailureCategory::Unknown, _) => "low",
+        _ if root.finding.is_generic() => "low",
         (_, true) => "high",
         (_, false) => "medium",
     };
     let root_cause = root_cause_sentence(&root, root_step.as_ref(), &secrets);
-    let mut next_steps: Vec<String> = root
-        .category
-        .next_steps()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let root_cause = match &change_look.finding {
+        Some(finding) => changes::with_change(&root_cause, finding),
+        None => root_cause,
+    };
+    let mut next_steps = documented_next_steps(&root);
     if root.pipeline != run.pipeline {
         next_steps.push(format!(
             "Then re-run {} (it failed only because of {})",
@@ -243,6 +264,7 @@ pub async fn triage(backends: &Backends, target: TriageTarget<'_>) -> Outcome<Tr
             blast_radius,
             next_steps,
             gaps: gaps.into_vec(),
+            change: change_look.finding,
         },
     ))
 }

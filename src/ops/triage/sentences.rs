@@ -46,18 +46,18 @@ pub(super) fn error_evidence(step: &FailureStep, tool: &str) -> Evidence {
     }
 }
 
-/// The part of a long message around what matched: vendor messages put the
-/// telling words deep inside wrappers ("Job execution failed. Run page: … Error: …").
-fn excerpt(message: &str, needle: Option<&str>, max_chars: usize) -> String {
-    let lower = message.to_lowercase();
-    let start = needle
-        .and_then(|n| lower.find(n))
-        .filter(|byte| lower.len() == message.len() && message.is_char_boundary(*byte))
-        .and_then(|byte| message.get(..byte))
-        .map(|before| before.rfind(' ').map_or(0, |i| i + 1))
-        .unwrap_or(0);
-    let tail = message.get(start..).unwrap_or(message);
-    clip(tail, max_chars)
+/// The documented fix of the entry that explains the failure, then the
+/// category's usual steps, without repeats.
+pub(super) fn documented_next_steps(root: &Diagnosis) -> Vec<String> {
+    let documented = root.finding.entry.iter().flat_map(|e| e.fix.iter().cloned());
+    let generic = root.category.next_steps().iter().map(|s| s.to_string());
+    let mut steps: Vec<String> = Vec::new();
+    for step in documented.chain(generic) {
+        if !steps.contains(&step) {
+            steps.push(step);
+        }
+    }
+    steps
 }
 
 pub(super) fn root_cause_sentence(
@@ -68,36 +68,38 @@ pub(super) fn root_cause_sentence(
     let at = step
         .map(|s| format!("{}/{}", s.pipeline, s.activity))
         .unwrap_or_else(|| root.pipeline.clone());
-    match root.category {
-        FailureCategory::ExpiredCredential | FailureCategory::AuthFailure => {
-            match secrets.iter().find(|s| s.risk == SecretRiskLevel::Critical) {
-                Some(secret) => format!(
-                    "Key Vault secret {} {} — {} cannot authenticate ({})",
-                    secret.secret,
-                    secret
-                        .reasons
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| "is unusable".into()),
-                    at,
-                    root.matched.unwrap_or("auth error")
-                ),
-                None => format!(
-                    "{} at {at}: {}",
-                    root.category.label(),
-                    step.map(|s| clip(&s.message, 200)).unwrap_or_default()
-                ),
-            }
+    let finding = &root.finding;
+    let quote = &finding.quote;
+    let critical = secrets.iter().find(|s| s.risk == SecretRiskLevel::Critical);
+    match (root.category, finding.entry) {
+        (FailureCategory::ExpiredCredential | FailureCategory::AuthFailure, _)
+            if critical.is_some() =>
+        {
+            let secret = critical.map(|s| (s.secret.as_str(), s.reasons.first()));
+            let (name, reason) = secret.unwrap_or_default();
+            format!(
+                "Key Vault secret {name} {} — {at} cannot authenticate ({}): \"{quote}\"",
+                reason.map(String::as_str).unwrap_or("is unusable"),
+                finding.matched.as_deref().unwrap_or("auth error"),
+            )
         }
-        FailureCategory::StaleUpstream => {
+        (FailureCategory::StaleUpstream, _) => {
             format!("stale input at {at}, but no failing upstream run was found to explain it")
         }
-        category => format!(
-            "{} at {at} ({}): {}",
-            category.label(),
-            root.matched.unwrap_or("no rule matched"),
-            step.map(|s| excerpt(&s.message, root.matched, 300))
-                .unwrap_or_default()
+        (FailureCategory::Unknown, Some(wrapper)) => format!(
+            "unrecognised error at {at}: only the generic wrapper \"{}\" ({}) matched, the inner error is not in the knowledge base: \"{quote}\"",
+            wrapper.title, wrapper.id
         ),
+        (FailureCategory::Unknown, None) => format!(
+            "unrecognised error at {at} (no knowledge-base entry matched): \"{quote}\""
+        ),
+        (category, Some(entry)) => format!(
+            "{} at {at}: {} \"{quote}\" ({}: {})",
+            category.label(),
+            entry.cause.trim_end(),
+            entry.id,
+            entry.title
+        ),
+        (category, None) => format!("{} at {at}: \"{quote}\"", category.label()),
     }
 }

@@ -80,22 +80,22 @@ pub(super) async fn diagnose(backends: &Backends, run: &PipelineRun, gaps: &mut 
                 error_code: error.code.clone(),
                 message: error.message.clone(),
             });
-            let (category, matched) = classify(&error.code, &error.message);
+            let finding = classify(&error.code, &error.message);
             return Diagnosis {
                 path,
-                category,
-                matched,
+                category: finding.category,
+                finding,
                 pipeline: current.pipeline,
                 run_id: current.run_id,
             };
         }
         break;
     }
-    let (category, matched) = classify("", &current.message);
+    let finding = classify("", &current.message);
     Diagnosis {
         path,
-        category,
-        matched,
+        category: finding.category,
+        finding,
         pipeline: current.pipeline,
         run_id: current.run_id,
     }

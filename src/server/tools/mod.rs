@@ -1,6 +1,7 @@
 //! The tool catalogue, one file per domain. Each tool checks its arguments,
 //! calls the domain (`crate::ops`) and responds; nothing else happens here.
 
+mod changes;
 mod infra;
 mod logs;
 mod pipelines;
@@ -24,6 +25,7 @@ pub fn router() -> ToolRouter<OpsdeckServer> {
         + OpsdeckServer::infra_tools()
         + OpsdeckServer::triage_tools()
         + OpsdeckServer::remediation_tools()
+        + OpsdeckServer::change_tools()
 }
 
 pub const STATUS_NAMES: &str = "Queued, InProgress, Succeeded, Failed, Canceling, Cancelled";

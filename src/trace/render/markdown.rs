@@ -123,6 +123,9 @@ pub(super) fn markdown(trace: &Trace) -> String {
                 if *ready { "up" } else { "down" },
                 cell(detail)
             )),
+            TraceMessage::ConversationReset => {
+                Some("new conversation (earlier turns forgotten)".to_string())
+            }
             TraceMessage::SessionEnd { reason } => Some(format!("session ended: {}", cell(reason))),
         };
         if let Some(row) = row {

@@ -204,6 +204,11 @@ fn agent_line(out: &mut String, at: &str, event: &AgentEvent) {
             "{at}  {call_id} {} by {by}",
             if *approved { "approved" } else { "refused" }
         ),
+        AgentEvent::ToolsOffered { offered, left_out } => writeln!(
+            out,
+            "{at}  {}",
+            crate::agent::offer::describe(offered, *left_out)
+        ),
         AgentEvent::Usage {
             prompt_tokens,
             completion_tokens,
@@ -245,6 +250,9 @@ fn other_line(out: &mut String, at: &str, message: &TraceMessage) {
             "{at}  server {server} {}: {detail}",
             if *ready { "up" } else { "down" }
         ),
+        TraceMessage::ConversationReset => {
+            writeln!(out, "{at}  new conversation (earlier turns forgotten)")
+        }
         TraceMessage::SessionEnd { reason } => writeln!(out, "{at}  session end: {reason}"),
         TraceMessage::Agent { .. } => Ok(()),
     };

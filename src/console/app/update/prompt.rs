@@ -111,6 +111,7 @@ fn run_colon_command(app: &mut App, line: &str) -> Vec<Effect> {
         }
         ColonCommand::Export(path) => return vec![Effect::Export { path }],
         ColonCommand::Clear => app.chat.clear(),
+        ColonCommand::New => return super::new_conversation(app),
         ColonCommand::Refresh => return vec![Effect::RefreshBoard],
         ColonCommand::Quit => {
             app.quitting = true;

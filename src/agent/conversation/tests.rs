@@ -1,0 +1,207 @@
+//! Recording turns, cancelling them, and fitting them into a budget.
+
+use super::budget::{ChatMessage, estimate};
+use super::*;
+
+fn answered(conversation: &mut Conversation, question: &str, result: &str, answer: &str) {
+    conversation.begin(question);
+    conversation.add_text("Looking. ");
+    let id = format!("id-{}", conversation.turns().len());
+    conversation.add_calls([(id.as_str(), "triage_run", r#"{"pipeline":"p"}"#)]);
+    conversation.set_result(&id, result);
+    conversation.add_text(answer);
+    conversation.finish(true);
+}
+
+/// Every tool message follows an assistant message that made its call.
+fn assert_paired(messages: &[ChatMessage]) {
+    let mut open: Vec<String> = Vec::new();
+    for message in messages {
+        match message {
+            ChatMessage::Assistant { calls, .. } => {
+                assert!(open.is_empty(), "calls without results: {open:?}");
+                open = calls.iter().map(|c| c.id.clone()).collect();
+            }
+            ChatMessage::Tool { call_id, .. } => {
+                let at = open.iter().position(|id| id == call_id);
+                assert!(at.is_some(), "orphan tool message {call_id}");
+                open.remove(at.unwrap());
+            }
+            ChatMessage::User(_) => assert!(open.is_empty(), "calls without results: {open:?}"),
+        }
+    }
+    assert!(open.is_empty(), "calls without results: {open:?}");
+}
+
+#[test]
+fn a_turn_becomes_question_calls_results_and_answer() {
+    let mut c = Conversation::default();
+    answered(
+        &mut c,
+        "why did p fail?",
+        "secret expired",
+        "The secret expired.",
+    );
+    c.begin("and downstream?");
+    let fitted = c.messages(Budget::default());
+    assert_eq!(
+        fitted.messages,
+        vec![
+            ChatMessage::User("why did p fail?".into()),
+            ChatMessage::Assistant {
+                text: "Looking. ".into(),
+                calls: vec![budget::CallRequest {
+                    id: "id-1".into(),
+                    name: "triage_run".into(),
+                    arguments: r#"{"pipeline":"p"}"#.into()
+                }]
+            },
+            ChatMessage::Tool {
+                call_id: "id-1".into(),
+                content: "secret expired".into()
+            },
+            ChatMessage::Assistant {
+                text: "The secret expired.".into(),
+                calls: vec![]
+            },
+            ChatMessage::User("and downstream?".into()),
+        ]
+    );
+    assert_eq!(
+        c.recent(4),
+        ["why did p fail?", "Looking. The secret expired."]
+    );
+}
+
+#[test]
+fn a_cancelled_turn_keeps_finished_results_and_closes_the_rest() {
+    let mut c = Conversation::default();
+    c.begin("q");
+    c.add_calls([("a", "t1", "{}"), ("b", "t2", "{}")]);
+    c.set_result("a", "done");
+    c.add_text("partial");
+    c.cancel();
+    let turn = &c.turns()[0];
+    assert_eq!(turn.end, TurnEnd::Cancelled);
+    let results: Vec<_> = turn.calls().map(|c| c.result.clone().unwrap()).collect();
+    assert_eq!(results, ["done", CANCELLED_RESULT]);
+    c.begin("next");
+    let messages = c.messages(Budget::default()).messages;
+    assert_paired(&messages);
+    let ChatMessage::Assistant { text, .. } = &messages[4] else {
+        panic!("{messages:?}");
+    };
+    assert!(text.starts_with("partial") && text.contains("cancelled by the engineer"));
+    // A turn left open when the next begins is closed as cancelled.
+    c.add_calls([("c", "t3", "{}")]);
+    c.begin("third");
+    assert_eq!(c.turns()[1].end, TurnEnd::Cancelled);
+    assert_paired(&c.messages(Budget::default()).messages);
+}
+
+#[test]
+fn old_results_are_clipped_with_a_marker_before_recent_ones() {
+    let mut c = Conversation::default();
+    let big = "x".repeat(18_400);
+    for i in 0..4 {
+        answered(
+            &mut c,
+            &format!("question {i}"),
+            &big,
+            &format!("answer {i}"),
+        );
+    }
+    c.begin("now");
+    let full = c.messages(Budget { tokens: 1_000_000 });
+    assert_eq!(full.clipped_turns, 0);
+    let budget = Budget {
+        tokens: full.tokens - 4_000,
+    };
+    let fitted = c.messages(budget);
+    assert!(
+        fitted.tokens <= budget.tokens,
+        "{} > {}",
+        fitted.tokens,
+        budget.tokens
+    );
+    assert_paired(&fitted.messages);
+    let tools: Vec<&str> = fitted
+        .messages
+        .iter()
+        .filter_map(|m| match m {
+            ChatMessage::Tool { content, .. } => Some(content.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tools.len(), 4, "no call lost its result");
+    assert!(tools[0].contains(
+        "[earlier result clipped: 18 400 chars → 600; call the tool again for the full result]"
+    ));
+    assert_eq!(tools[3], big, "the latest turn stays verbatim");
+    assert_eq!(fitted.summarised_turns, 0);
+}
+
+#[test]
+fn when_clipping_is_not_enough_whole_turns_are_summarised_then_left_out() {
+    let mut c = Conversation::default();
+    for i in 0..6 {
+        answered(
+            &mut c,
+            &format!("question {i}"),
+            &"y".repeat(3_000),
+            &"z".repeat(2_000),
+        );
+    }
+    c.begin("now");
+    let fitted = c.messages(Budget { tokens: 1_500 });
+    assert!(fitted.summarised_turns > 0, "{fitted:?}");
+    assert!(fitted.tokens <= 1_500, "{}", fitted.tokens);
+    assert_paired(&fitted.messages);
+    let text = format!("{:?}", fitted.messages);
+    assert!(text.contains("[earlier turn summarised to fit the context; tools called: triage_run"));
+    assert_eq!(
+        fitted.messages.last(),
+        Some(&ChatMessage::User("now".into()))
+    );
+    // A budget too small for anything still sends the question, with a note.
+    let tiny = c.messages(Budget { tokens: 10 });
+    assert_eq!(tiny.left_out_turns, 6);
+    let [ChatMessage::User(only)] = tiny.messages.as_slice() else {
+        panic!("{tiny:?}");
+    };
+    assert!(only.contains("6 earliest turns") && only.ends_with("now"));
+}
+
+#[test]
+fn the_open_turn_is_never_cut() {
+    let mut c = Conversation::default();
+    c.begin("q");
+    c.add_calls([("a", "t", "{}")]);
+    let huge = "r".repeat(50_000);
+    c.set_result("a", &huge);
+    let fitted = c.messages(Budget { tokens: 100 });
+    assert!(estimate(&fitted.messages) > 100);
+    assert!(matches!(&fitted.messages[2], ChatMessage::Tool { content, .. } if *content == huge));
+}
+
+#[test]
+fn the_context_setting_is_checked() {
+    let none = |_: &str| None;
+    assert_eq!(
+        ContextSetting::from_env(&none),
+        Ok(Budget { tokens: 96_000 })
+    );
+    let set = |v: &'static str| move |_: &str| Some(v.to_string());
+    assert_eq!(
+        ContextSetting::from_env(&set("200_000")),
+        Ok(Budget { tokens: 150_000 })
+    );
+    let error = ContextSetting::from_env(&set("lots")).unwrap_err();
+    assert!(
+        error.contains("OPSDECK_CONTEXT_TOKENS=lots is not a number"),
+        "{error}"
+    );
+    let error = ContextSetting::from_env(&set("99999999999")).unwrap_err();
+    assert!(error.contains("out of range"), "{error}");
+    assert!(ContextSetting::from_env(&set("10")).is_err());
+}

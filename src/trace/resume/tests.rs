@@ -1,0 +1,95 @@
+//! A trace's conversation, as a resumed session gives it to the model.
+
+use super::*;
+use crate::agent::conversation::budget::ChatMessage;
+use crate::agent::conversation::{Budget, CANCELLED_RESULT, TurnEnd};
+
+/// A console trace as schema 1 writes it (before conversations were kept):
+/// a turn with an approval (its preview and a refusal), a reset, two turns,
+/// the last cut off by the session's end.
+const TRACE: &str = r#"{"type":"header","schema":1,"opsdeck_version":"0.1.0","started_at":"2026-11-23T03:00:00Z","host":"h","process":"console","agent_mode":"gpt-test","read_only":false,"backend":"sandbox","servers":[]}
+{"seq":1,"at":"2026-11-23T03:00:01Z","type":"agent","event":{"event":"user_message","text":"forgotten question"}}
+{"seq":2,"at":"2026-11-23T03:00:02Z","type":"agent","event":{"event":"turn_finished","answer":"","tool_calls":0,"ok":true}}
+{"seq":3,"at":"2026-11-23T03:00:03Z","type":"conversation_reset"}
+{"seq":4,"at":"2026-11-23T03:00:04Z","type":"agent","event":{"event":"user_message","text":"why did transform_sales fail?"}}
+{"seq":5,"at":"2026-11-23T03:00:05Z","type":"agent","event":{"event":"agent_mode","mode":"gpt-test"}}
+{"seq":6,"at":"2026-11-23T03:00:06Z","type":"agent","event":{"event":"tool_call_started","call_id":"call-1","server":"opsdeck","tool":"triage_run","arguments":{"pipeline":"transform_sales"}}}
+{"seq":7,"at":"2026-11-23T03:00:07Z","type":"agent","event":{"event":"tool_call_finished","call_id":"call-1","server":"opsdeck","tool":"triage_run","duration_ms":5,"is_error":false,"result":{"content":["summary line","{\"run_id\":\"r-1\"}"],"structured":{"run_id":"r-1"}},"truncated":false}}
+{"seq":8,"at":"2026-11-23T03:00:08Z","type":"agent","event":{"event":"approval_needed","call_id":"call-2","server":"opsdeck","tool":"rerun_pipeline","arguments":{"pipeline":"transform_sales","dry_run":false},"reason":"changes the estate"}}
+{"seq":9,"at":"2026-11-23T03:00:09Z","type":"agent","event":{"event":"tool_call_started","call_id":"call-2-preview","server":"opsdeck","tool":"rerun_pipeline","arguments":{"pipeline":"transform_sales","dry_run":true}}}
+{"seq":10,"at":"2026-11-23T03:00:10Z","type":"agent","event":{"event":"tool_call_finished","call_id":"call-2-preview","server":"opsdeck","tool":"rerun_pipeline","duration_ms":5,"is_error":false,"result":{"content":["would rerun"]},"truncated":false}}
+{"seq":11,"at":"2026-11-23T03:00:11Z","type":"agent","event":{"event":"approval_decided","call_id":"call-2","approved":false,"by":"user","reason":"changes the estate"}}
+{"seq":12,"at":"2026-11-23T03:00:12Z","type":"agent","event":{"event":"tool_call_finished","call_id":"call-2","server":"","tool":"rerun_pipeline","duration_ms":0,"is_error":true,"result":"not approved","truncated":false}}
+{"seq":13,"at":"2026-11-23T03:00:13Z","type":"agent","event":{"event":"text_delta","text":"The secret expired."}}
+{"seq":14,"at":"2026-11-23T03:00:14Z","type":"agent","event":{"event":"turn_finished","answer":"The secret expired.","tool_calls":2,"ok":true}}
+{"seq":15,"at":"2026-11-23T03:00:15Z","type":"agent","event":{"event":"user_message","text":"and downstream?"}}
+{"seq":16,"at":"2026-11-23T03:00:16Z","type":"agent","event":{"event":"tool_call_started","call_id":"call-3","server":"opsdeck","tool":"get_pipeline_dependencies","arguments":{"pipeline":"transform_sales"}}}
+{"seq":17,"at":"2026-11-23T03:00:17Z","type":"session_end","reason":"quit"}
+"#;
+
+#[test]
+fn a_trace_gives_its_turns_after_the_last_reset() {
+    let trace = reader::read(TRACE.as_bytes()).unwrap();
+    assert!(trace.skipped.is_empty(), "{:?}", trace.skipped);
+    let conversation = conversation(&trace, 16 * 1024);
+    let turns = conversation.turns();
+    assert_eq!(turns.len(), 2, "{turns:?}");
+    assert_eq!(turns[0].question, "why did transform_sales fail?");
+    assert_eq!(turns[0].end, TurnEnd::Answered);
+    let calls: Vec<_> = turns[0].calls().collect();
+    assert_eq!(
+        calls.len(),
+        2,
+        "the preview is not the model's call: {calls:?}"
+    );
+    assert_eq!(
+        calls[0].result.as_deref(),
+        Some("summary line\n{\"run_id\":\"r-1\"}")
+    );
+    assert_eq!(calls[1].name, "rerun_pipeline");
+    assert_eq!(
+        calls[1].arguments, r#"{"dry_run":false,"pipeline":"transform_sales"}"#,
+        "a refused call keeps the arguments it was asked with"
+    );
+    assert_eq!(calls[1].result.as_deref(), Some("not approved"));
+    assert_eq!(turns[0].answer(), "The secret expired.");
+    assert_eq!(turns[1].end, TurnEnd::Cancelled);
+    assert_eq!(
+        turns[1].calls().next().unwrap().result.as_deref(),
+        Some(CANCELLED_RESULT)
+    );
+    let mut resumed = conversation.clone();
+    resumed.begin("rerun it");
+    let messages = resumed.messages(Budget::default()).messages;
+    assert_eq!(
+        messages.first(),
+        Some(&ChatMessage::User("why did transform_sales fail?".into()))
+    );
+    let tool_messages = messages
+        .iter()
+        .filter(|m| matches!(m, ChatMessage::Tool { .. }))
+        .count();
+    assert_eq!(tool_messages, 3);
+}
+
+#[test]
+fn results_are_cut_to_the_model_cap_and_errors_keep_their_text() {
+    let long = Value::Object(
+        [("content".to_string(), Value::from(vec!["a".repeat(5_000)]))]
+            .into_iter()
+            .collect(),
+    );
+    let text = for_model(&long, false, 1_000);
+    assert!(text.starts_with("aaa") && text.contains("truncated: 1000 of 5000 bytes"));
+    let cut = Value::String("{\"content\":[\"x".into());
+    assert_eq!(for_model(&cut, true, 1_000), "{\"content\":[\"x");
+}
+
+#[test]
+fn a_missing_file_says_where_traces_are() {
+    let error = load(Path::new("/nonexistent/trace.jsonl"), 1024).unwrap_err();
+    assert!(
+        error.contains("cannot open the trace /nonexistent/trace.jsonl"),
+        "{error}"
+    );
+}
