@@ -57,9 +57,16 @@ fn embed_knowledge() {
         if let Err(e) = text.parse::<toml::Table>() {
             panic!("{} is not valid TOML: {e}", path.display());
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let absolute = std::fs::canonicalize(path).unwrap_or(path.clone());
-        let _ = writeln!(out, "    ({name:?}, include_str!({:?})),", absolute.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            absolute.display().to_string()
+        );
     }
     out.push_str("];\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))

@@ -560,7 +560,7 @@ async fn a_bad_context_setting_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("OPSDECK_CONTEXT_TOKENS=a lot is not a number"),
+        stderr.contains("OPSDECK_CONTEXT_TOKENS is \"a lot\", not a number of tokens"),
         "{stderr}"
     );
 }
@@ -620,4 +620,52 @@ async fn the_offline_agent_resolves_follow_ups_from_the_conversation() {
         "{nothing}"
     );
     host.shutdown().await;
+}
+
+#[test]
+fn new_and_its_key_clear_the_conversation_and_cancel_a_running_turn() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use opsdeck::console::app::chat::ChatEntry;
+    use opsdeck::console::app::update::{App, Effect, Msg, update};
+    let press = |code| Msg::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    let mut app = App::default();
+    let _ = update(
+        &mut app,
+        Msg::Asked {
+            question: "why did transform_inventory fail?".into(),
+        },
+    );
+    // Ctrl-N while the turn runs: the turn is cancelled, then the conversation cleared.
+    let effects = update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+    );
+    assert_eq!(effects, [Effect::CancelTurn, Effect::NewConversation]);
+    let noted = |app: &App| {
+        app.chat
+            .entries
+            .iter()
+            .filter(|e| matches!(e, ChatEntry::Notice { text, .. } if text.starts_with("new conversation")))
+            .count()
+    };
+    assert_eq!(
+        noted(&app),
+        1,
+        "the chat shows where the new conversation starts"
+    );
+    // `:new` typed on the command line does the same (nothing runs now).
+    app.focus = opsdeck::console::app::pane::Pane::Board;
+    for code in [
+        KeyCode::Char(':'),
+        KeyCode::Char('n'),
+        KeyCode::Char('e'),
+        KeyCode::Char('w'),
+    ] {
+        let _ = update(&mut app, press(code));
+    }
+    assert_eq!(
+        update(&mut app, press(KeyCode::Enter)),
+        [Effect::NewConversation]
+    );
+    assert_eq!(noted(&app), 2);
 }

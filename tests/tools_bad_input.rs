@@ -105,6 +105,11 @@ fn cases() -> Vec<(&'static str, Value, Vec<&'static str>)> {
             vec!["7d"],
         ),
         (
+            "what_changed",
+            json!({"since": "40d"}),
+            vec!["31 days", "narrow"],
+        ),
+        (
             "get_secret_usage",
             json!({"secret": "ghost"}),
             vec!["ghost", "adls-sp-client-secret"],

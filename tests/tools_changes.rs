@@ -66,7 +66,11 @@ async fn the_sandbox_lists_its_background_changes_newest_first() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
     let now = common::pinned();
-    assert!(times.iter().all(|t| *t <= now && *t >= now - Duration::hours(24)));
+    assert!(
+        times
+            .iter()
+            .all(|t| *t <= now && *t >= now - Duration::hours(24))
+    );
     assert_eq!(result["more"], 0);
     assert!(result["gaps"].is_null(), "{result}");
     // Who, what, when in the summary line.
@@ -80,19 +84,23 @@ async fn the_sandbox_lists_its_background_changes_newest_first() {
         .ok("what_changed", json!({"since": "24h", "limit": 3}))
         .await;
     assert_eq!(summaries(&limited), listed[..3].to_vec());
-    assert_eq!(
-        limited["more"].as_u64().unwrap() as usize,
-        listed.len() - 3
-    );
+    assert_eq!(limited["more"].as_u64().unwrap() as usize, listed.len() - 3);
 }
 
 #[tokio::test]
 async fn scoping_to_a_pipeline_keeps_only_what_it_touches() {
     let sandbox = common::start("none").await;
     let all = sandbox.ok("what_changed", json!({"since": "24h"})).await;
-    for pipeline in ["ingest_crm_customers", "publish_finance_extract", "publish_sales_mart"] {
+    for pipeline in [
+        "ingest_crm_customers",
+        "publish_finance_extract",
+        "publish_sales_mart",
+    ] {
         let scoped = sandbox
-            .ok("what_changed", json!({"since": "24h", "pipeline": pipeline}))
+            .ok(
+                "what_changed",
+                json!({"since": "24h", "pipeline": pipeline}),
+            )
             .await;
         let scope: Vec<String> = scoped["scope"]
             .as_array()
@@ -123,34 +131,61 @@ async fn scoping_to_a_pipeline_keeps_only_what_it_touches() {
         }
         // Changes to other teams' resources are never in a pipeline's list.
         let kept_text = scoped["changes"].to_string();
-        for unrelated in ["nsg-bastion-prod", "func-contoso-alerts-prod", "ag-dataops-oncall"] {
+        for unrelated in [
+            "nsg-bastion-prod",
+            "func-contoso-alerts-prod",
+            "ag-dataops-oncall",
+        ] {
             assert!(all["changes"].to_string().contains(unrelated));
             assert!(!kept_text.contains(unrelated), "{pipeline}: {unrelated}");
         }
     }
     // The pipeline's own deployment is in its list and not in another's.
     let finance = sandbox
-        .ok("what_changed", json!({"since": "24h", "pipeline": "publish_finance_extract"}))
+        .ok(
+            "what_changed",
+            json!({"since": "24h", "pipeline": "publish_finance_extract"}),
+        )
         .await;
     let crm = sandbox
-        .ok("what_changed", json!({"since": "24h", "pipeline": "ingest_crm_customers"}))
+        .ok(
+            "what_changed",
+            json!({"since": "24h", "pipeline": "ingest_crm_customers"}),
+        )
         .await;
-    assert!(finance["changes"].to_string().contains("Deployed pipeline publish_finance_extract"));
-    assert!(!crm["changes"].to_string().contains("Deployed pipeline publish_finance_extract"));
+    assert!(
+        finance["changes"]
+            .to_string()
+            .contains("Deployed pipeline publish_finance_extract")
+    );
+    assert!(
+        !crm["changes"]
+            .to_string()
+            .contains("Deployed pipeline publish_finance_extract")
+    );
     // Through its storage account's host: the lake's tags touch every lake user.
-    assert!(crm["changes"].to_string().contains("storage account stcontosolakeprod"));
+    assert!(
+        crm["changes"]
+            .to_string()
+            .contains("storage account stcontosolakeprod")
+    );
 }
 
 #[tokio::test]
 async fn bad_windows_and_arguments_are_refused_with_what_to_do() {
     let sandbox = common::start("none").await;
     let long = sandbox.err("what_changed", json!({"since": "40d"})).await;
-    assert!(long.contains("31 days") && long.contains("narrow"), "{long}");
+    assert!(
+        long.contains("31 days") && long.contains("narrow"),
+        "{long}"
+    );
     let empty = sandbox
         .err("what_changed", json!({"since": "1h", "until": "2h"}))
         .await;
     assert!(empty.contains("empty"), "{empty}");
-    let garbage = sandbox.err("what_changed", json!({"since": "yesterday-ish"})).await;
+    let garbage = sandbox
+        .err("what_changed", json!({"since": "yesterday-ish"}))
+        .await;
     assert!(garbage.contains("not a time"), "{garbage}");
     let both = sandbox
         .err("what_changed", json!({"since": "2h", "from": "3h"}))
@@ -212,7 +247,10 @@ fn sandbox_at(files: FixtureFiles, seed: u64, clock: Arc<common::TestClock>) -> 
     Arc::new(Sandbox::new(options, clock).unwrap())
 }
 
-async fn read_all(source: &dyn ChangeSource, now: DateTime<Utc>) -> Vec<opsdeck::model::change::Change> {
+async fn read_all(
+    source: &dyn ChangeSource,
+    now: DateTime<Utc>,
+) -> Vec<opsdeck::model::change::Change> {
     let window = ChangeWindow {
         from: now - Duration::days(3),
         to: now + Duration::days(3),
@@ -246,9 +284,21 @@ async fn changes_appear_when_the_clock_reaches_them_and_repeat_for_a_seed() {
     let _ = std::fs::remove_dir_all(&dir);
 
     // The same seed gives the same changes at the same instants; another seed moves them.
-    let again = sandbox_at(FixtureFiles::Embedded, 7, common::TestClock::at(common::pinned()));
-    let other = sandbox_at(FixtureFiles::Embedded, 8, common::TestClock::at(common::pinned()));
-    let once = sandbox_at(FixtureFiles::Embedded, 7, common::TestClock::at(common::pinned()));
+    let again = sandbox_at(
+        FixtureFiles::Embedded,
+        7,
+        common::TestClock::at(common::pinned()),
+    );
+    let other = sandbox_at(
+        FixtureFiles::Embedded,
+        8,
+        common::TestClock::at(common::pinned()),
+    );
+    let once = sandbox_at(
+        FixtureFiles::Embedded,
+        7,
+        common::TestClock::at(common::pinned()),
+    );
     let a = read_all(again.as_ref(), common::pinned()).await;
     assert_eq!(a, read_all(once.as_ref(), common::pinned()).await);
     assert_ne!(a, read_all(other.as_ref(), common::pinned()).await);
@@ -263,7 +313,13 @@ fn vendor_example() -> Value {
 
 fn activity_log(fake: &FakeApi, subscription: &str, group: &str) -> ActivityLog {
     let authorizer: Arc<dyn Authorizer> = static_credential();
-    let client = RestClient::new("Azure", authorizer, std::time::Duration::from_secs(2), quick_retries()).unwrap();
+    let client = RestClient::new(
+        "Azure",
+        authorizer,
+        std::time::Duration::from_secs(2),
+        quick_retries(),
+    )
+    .unwrap();
     ActivityLog::new(
         Arc::new(client),
         &reqwest::Url::parse(&fake.base).unwrap(),
@@ -278,7 +334,9 @@ async fn the_activity_log_reads_the_vendor_example_with_caller_operation_time_an
     let example = vendor_example();
     let parameters = &example["parameters"];
     let subscription = parameters["subscriptionId"].as_str().unwrap();
-    let path = format!("/subscriptions/{subscription}/providers/Microsoft.Insights/eventtypes/management/values");
+    let path = format!(
+        "/subscriptions/{subscription}/providers/Microsoft.Insights/eventtypes/management/values"
+    );
     let fake = FakeApi::start().await;
     // Page one is the example; its nextLink (a placeholder on management.azure.com)
     // is moved onto the fake, whose page two is the end of the listing.
@@ -320,9 +378,21 @@ async fn the_activity_log_reads_the_vendor_example_with_caller_operation_time_an
     // The request is the one the example documents, and the listing was paged.
     let requests = fake.requests_to("/eventtypes/management/values");
     assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0].query_param("$filter").as_deref(), parameters["$filter"].as_str());
-    assert_eq!(requests[0].query_param("api-version").as_deref(), Some("2015-04-01"));
-    assert!(requests[0].authorization.as_deref().unwrap().contains("management.azure.com"));
+    assert_eq!(
+        requests[0].query_param("$filter").as_deref(),
+        parameters["$filter"].as_str()
+    );
+    assert_eq!(
+        requests[0].query_param("api-version").as_deref(),
+        Some("2015-04-01")
+    );
+    assert!(
+        requests[0]
+            .authorization
+            .as_deref()
+            .unwrap()
+            .contains("management.azure.com")
+    );
 
     // A window that misses the event lists nothing.
     let later = ChangeWindow {
@@ -336,26 +406,35 @@ async fn the_activity_log_reads_the_vendor_example_with_caller_operation_time_an
 async fn an_unreadable_change_record_is_a_gap_and_the_others_still_answer() {
     let example = vendor_example();
     let subscription = example["parameters"]["subscriptionId"].as_str().unwrap();
-    let path = format!("/subscriptions/{subscription}/providers/Microsoft.Insights/eventtypes/management/values");
+    let path = format!(
+        "/subscriptions/{subscription}/providers/Microsoft.Insights/eventtypes/management/values"
+    );
     let fake = FakeApi::start().await;
     // Served verbatim: its nextLink points at another host, which must not get our token.
     fake.route(
         "GET",
         &path,
         None,
-        vec![Reply::json(200, example["responses"]["200"]["body"].clone())],
+        vec![Reply::json(
+            200,
+            example["responses"]["200"]["body"].clone(),
+        )],
     );
     let clock = common::TestClock::at(common::pinned());
-    let (sandbox, mut backends): (_, Backends) =
-        common::sandbox_backends("none", 7, clock.clone());
-    backends
-        .changes
-        .push(Arc::new(activity_log(&fake, subscription, "MSSupportGroup")));
+    let (sandbox, mut backends): (_, Backends) = common::sandbox_backends("none", 7, clock.clone());
+    backends.changes.push(Arc::new(activity_log(
+        &fake,
+        subscription,
+        "MSSupportGroup",
+    )));
     let tools = common::connect(backends, true).await;
     let result = tools.ok("what_changed", json!({"since": "24h"})).await;
     assert!(!result["changes"].as_array().unwrap().is_empty());
     let gaps = result["gaps"].to_string();
-    assert!(gaps.contains("azure activity log") && gaps.contains("another host"), "{gaps}");
+    assert!(
+        gaps.contains("azure activity log") && gaps.contains("another host"),
+        "{gaps}"
+    );
     let text = common::text_of(&tools.call("what_changed", json!({"since": "24h"})).await);
     assert!(text.contains("Not read"), "{text}");
     drop(sandbox);
@@ -365,17 +444,30 @@ async fn an_unreadable_change_record_is_a_gap_and_the_others_still_answer() {
 async fn triage_names_the_change_behind_each_scenario_and_only_then() {
     let scenarios = Sandbox::scenarios(&FixtureFiles::Embedded).unwrap();
     let mut named = 0;
-    for scenario in scenarios.iter().filter(|s| !s.truth.failing_pipelines.is_empty()) {
+    for scenario in scenarios
+        .iter()
+        .filter(|s| !s.truth.failing_pipelines.is_empty())
+    {
         let sandbox = common::start(&scenario.name).await;
         let pipeline = &scenario.truth.failing_pipelines[0];
-        let report = sandbox.ok("triage_run", json!({"pipeline": pipeline})).await;
+        let report = sandbox
+            .ok("triage_run", json!({"pipeline": pipeline}))
+            .await;
         let root_cause = report["root_cause"].as_str().unwrap();
-        eprintln!("DEBUG {} [{}] {}\n  EV {}", scenario.name, report["category"], root_cause, report["evidence"].as_array().unwrap().iter().filter(|e| e["kind"] == "changes").map(|e| e["detail"].to_string()).collect::<Vec<_>>().join("\n  EV "));
         match &scenario.truth.change {
             Some(truth) => {
                 let change = &report["change"]["change"];
-                assert_eq!(change["actor"], truth.actor.as_str(), "{}: {report}", scenario.name);
-                assert!(root_cause.contains(&truth.actor), "{}: {root_cause}", scenario.name);
+                assert_eq!(
+                    change["actor"],
+                    truth.actor.as_str(),
+                    "{}: {report}",
+                    scenario.name
+                );
+                assert!(
+                    root_cause.contains(&truth.actor),
+                    "{}: {root_cause}",
+                    scenario.name
+                );
                 assert!(
                     truth
                         .keywords
@@ -384,14 +476,24 @@ async fn triage_names_the_change_behind_each_scenario_and_only_then() {
                     "{}: {root_cause}",
                     scenario.name
                 );
-                assert!(root_cause.contains("likely caused by a change"), "{root_cause}");
+                assert!(
+                    root_cause.contains("likely caused by a change"),
+                    "{root_cause}"
+                );
                 let evidence = report["evidence"].to_string();
                 assert!(evidence.contains("\"kind\":\"changes\""), "{evidence}");
                 named += 1;
             }
             None => {
-                assert!(report.get("change").is_none(), "{}: {report}", scenario.name);
-                assert!(!root_cause.contains("likely caused by a change"), "{root_cause}");
+                assert!(
+                    report.get("change").is_none(),
+                    "{}: {report}",
+                    scenario.name
+                );
+                assert!(
+                    !root_cause.contains("likely caused by a change"),
+                    "{root_cause}"
+                );
                 let evidence = report["evidence"].to_string();
                 assert!(
                     evidence.contains("no recorded change touches")
@@ -409,7 +511,10 @@ async fn triage_names_the_change_behind_each_scenario_and_only_then() {
 async fn the_tool_is_read_only_and_listed() {
     let sandbox = common::start_with("none", 7, true).await;
     let tools = sandbox.tools().await;
-    let tool = tools.iter().find(|t| t.name == "what_changed").expect("listed");
+    let tool = tools
+        .iter()
+        .find(|t| t.name == "what_changed")
+        .expect("listed");
     assert_eq!(
         tool.annotations.as_ref().and_then(|a| a.read_only_hint),
         Some(true)

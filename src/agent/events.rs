@@ -50,7 +50,10 @@ pub enum AgentEvent {
     /// The tools the model was offered for this turn (a catalogue larger than
     /// the model's limit is cut to the tools the question needs), by exposed
     /// name, and how many of the catalogue were left out.
-    ToolsOffered { offered: Vec<String>, left_out: usize },
+    ToolsOffered {
+        offered: Vec<String>,
+        left_out: usize,
+    },
     /// Tokens the model used in one request, when the provider says.
     Usage {
         prompt_tokens: u32,

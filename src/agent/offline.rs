@@ -501,7 +501,7 @@ async fn downstream(runner: &Recording<'_, '_>, pipeline: &str) -> Result<String
         };
         out.push_str(&format!("- **{}** ({hops})\n", reached.pipeline));
     }
-    if !data.datasets_written.is_empty() {
+    if !data.downstream.is_empty() && !data.datasets_written.is_empty() {
         out.push_str(&format!(
             "\nIt writes: {}. Those readers go stale until it succeeds again.\n",
             data.datasets_written.join(", ")

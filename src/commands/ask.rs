@@ -250,6 +250,11 @@ impl Printer {
                 reason,
                 ..
             } => eprintln!("opsdeck: not approved: {}", terminal_safe(&reason)),
+            // A cut catalogue is worth a line: a tool the answer needed may be missing.
+            AgentEvent::ToolsOffered { offered, left_out } if left_out > 0 => eprintln!(
+                "opsdeck: {} for this question",
+                crate::agent::offer::describe(&offered, left_out)
+            ),
             AgentEvent::Error { message } => eprintln!("opsdeck: {}", terminal_safe(&message)),
             AgentEvent::TurnFinished { .. } => self.print_table(),
             _ => {}

@@ -170,7 +170,10 @@ fn summary_line(
         query.window.until.format("%Y-%m-%d %H:%M UTC")
     );
     let mut out = if changes.is_empty() {
-        format!("[{}] No recorded change{scoped} from {window}.", backends.label)
+        format!(
+            "[{}] No recorded change{scoped} from {window}.",
+            backends.label
+        )
     } else {
         let top: Vec<String> = changes.iter().take(3).map(Change::one_line).collect();
         format!(
@@ -214,6 +217,21 @@ pub fn pipeline_scope(catalog: &EstateCatalog, pipeline: &PipelineInfo) -> BTree
 
 /// Every name one activity touches, lower-cased (as [`pipeline_scope`], for one activity).
 pub fn activity_scope(catalog: &EstateCatalog, activity: &ActivityInfo) -> BTreeSet<String> {
+    activity_names(catalog, activity, true)
+}
+
+/// What one activity uses itself: its datasets, their and its own linked
+/// services, the secrets and hosts of those; not the connections those lean
+/// on (the Key Vault connection every secret goes through).
+pub fn activity_direct_scope(catalog: &EstateCatalog, activity: &ActivityInfo) -> BTreeSet<String> {
+    activity_names(catalog, activity, false)
+}
+
+fn activity_names(
+    catalog: &EstateCatalog,
+    activity: &ActivityInfo,
+    follow_uses: bool,
+) -> BTreeSet<String> {
     let mut direct: BTreeSet<String> = activity.linked_services.iter().cloned().collect();
     let mut names = BTreeSet::new();
     for dataset in activity.inputs.iter().chain(&activity.outputs) {
@@ -222,14 +240,19 @@ pub fn activity_scope(catalog: &EstateCatalog, activity: &ActivityInfo) -> BTree
             direct.insert(ds.linked_service.clone());
         }
     }
-    names.extend(linked_service_scope(catalog, &direct));
+    names.extend(linked_service_scope(catalog, &direct, follow_uses));
     names.extend(activity.target.iter().map(|t| t.to_lowercase()));
     names.extend(activity.executes_pipeline.iter().map(|p| p.to_lowercase()));
     names
 }
 
-/// Linked services (and those they use), the secrets they read and the hosts they reach.
-pub fn linked_service_scope(catalog: &EstateCatalog, direct: &BTreeSet<String>) -> BTreeSet<String> {
+/// Linked services (and, when `follow_uses`, those they use), the secrets
+/// they read and the hosts they reach.
+pub fn linked_service_scope(
+    catalog: &EstateCatalog,
+    direct: &BTreeSet<String>,
+    follow_uses: bool,
+) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let mut queue: Vec<String> = direct.iter().cloned().collect();
     let mut seen = BTreeSet::new();
@@ -244,7 +267,9 @@ pub fn linked_service_scope(catalog: &EstateCatalog, direct: &BTreeSet<String>) 
         };
         names.extend(ls.secrets.iter().map(|s| s.secret_name.to_lowercase()));
         names.extend(ls.endpoint.as_deref().into_iter().flat_map(host_names));
-        queue.extend(ls.uses_linked_services.iter().cloned());
+        if follow_uses {
+            queue.extend(ls.uses_linked_services.iter().cloned());
+        }
     }
     names
 }
@@ -265,7 +290,9 @@ const AZURE_SUFFIXES: &[&str] = &[
 /// Azure service domain, the resource name that is its first label.
 fn host_names(endpoint: &str) -> Vec<String> {
     let text = endpoint.trim().to_lowercase();
-    let after_scheme = text.split_once("://").map_or(text.as_str(), |(_, rest)| rest);
+    let after_scheme = text
+        .split_once("://")
+        .map_or(text.as_str(), |(_, rest)| rest);
     let host = after_scheme
         .trim_start_matches("tcp:")
         .split(['/', ',', ':', ';', '?'])
@@ -309,7 +336,10 @@ mod tests {
     fn hosts_of_azure_services_name_their_resource() {
         assert_eq!(
             host_names("https://stcontosolakeprod.dfs.core.windows.net/"),
-            vec!["stcontosolakeprod.dfs.core.windows.net", "stcontosolakeprod"]
+            vec![
+                "stcontosolakeprod.dfs.core.windows.net",
+                "stcontosolakeprod"
+            ]
         );
         assert_eq!(
             host_names("tcp:sql-crm-prod.database.windows.net,1433"),

@@ -38,7 +38,9 @@ impl FailureCategory {
             FailureCategory::DataQuality => "data quality (duplicate keys, nulls, constraints)",
             FailureCategory::Configuration => "configuration error",
             FailureCategory::CodeError => "error in the job's code or query",
-            FailureCategory::ConcurrencyConflict => "concurrency conflict (deadlock, lock, conflicting commit)",
+            FailureCategory::ConcurrencyConflict => {
+                "concurrency conflict (deadlock, lock, conflicting commit)"
+            }
             FailureCategory::WorkerLost => "worker or process lost",
             FailureCategory::StorageFull => "storage full",
         }

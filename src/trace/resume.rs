@@ -74,9 +74,10 @@ pub fn conversation(trace: &Trace, model_cap: usize) -> Conversation {
     // Arguments of calls that waited for approval, for a refusal's record.
     let mut asked: HashMap<String, String> = HashMap::new();
     let mut started: HashSet<String> = HashSet::new();
+    let mut renumber = Renumber::default();
     for record in &trace.records {
         let event = match &record.message {
-            TraceMessage::Agent { event } => event,
+            TraceMessage::Agent { event } => &renumber.event(event),
             TraceMessage::ConversationReset => {
                 conversation.clear();
                 continue;
@@ -132,13 +133,52 @@ pub fn carried_events(trace: &Trace) -> Vec<AgentEvent> {
         .iter()
         .rposition(|r| matches!(r.message, TraceMessage::ConversationReset))
         .map_or(0, |at| at + 1);
+    let mut renumber = Renumber::default();
     trace.records[start..]
         .iter()
         .filter_map(|r| match &r.message {
-            TraceMessage::Agent { event } => Some(event.clone()),
+            TraceMessage::Agent { event } => Some(renumber.event(event)),
             _ => None,
         })
         .collect()
+}
+
+/// Gives the calls of a resumed conversation ids of their own (`resumed-1`,
+/// …): a trace that itself began with a resumed one holds each session's
+/// `call-1`, and the live session numbers its calls from `call-1` again.
+/// Ids are unique within a turn, so the renaming starts over with each question.
+#[derive(Default)]
+struct Renumber {
+    next: u64,
+    this_turn: HashMap<String, String>,
+}
+
+impl Renumber {
+    fn id(&mut self, call_id: &str) -> String {
+        let (base, preview) = match call_id.strip_suffix("-preview") {
+            Some(base) => (base, "-preview"),
+            None => (call_id, ""),
+        };
+        let next = &mut self.next;
+        let id = self.this_turn.entry(base.to_string()).or_insert_with(|| {
+            *next += 1;
+            format!("resumed-{next}")
+        });
+        format!("{id}{preview}")
+    }
+
+    fn event(&mut self, event: &AgentEvent) -> AgentEvent {
+        let mut event = event.clone();
+        match &mut event {
+            AgentEvent::UserMessage { .. } => self.this_turn.clear(),
+            AgentEvent::ToolCallStarted { call_id, .. }
+            | AgentEvent::ToolCallFinished { call_id, .. }
+            | AgentEvent::ApprovalNeeded { call_id, .. }
+            | AgentEvent::ApprovalDecided { call_id, .. } => *call_id = self.id(call_id),
+            _ => {}
+        }
+        event
+    }
 }
 
 /// The runner's own dry run before an approval dialog (`call-7-preview`).

@@ -85,15 +85,16 @@ impl ContextSetting {
         let Some(raw) = get(CONTEXT_VARIABLE).filter(|v| !v.trim().is_empty()) else {
             return Ok(Budget::default());
         };
+        // Worded without `NAME=value`: redaction takes `…_TOKENS=` for a secret.
         let tokens = raw.trim().replace('_', "").parse::<u64>().map_err(|_| {
             format!(
-                "{CONTEXT_VARIABLE}={} is not a number of tokens; set the model's context window, e.g. {CONTEXT_VARIABLE}=128000",
+                "{CONTEXT_VARIABLE} is \"{}\", not a number of tokens; set it to the model's context window, e.g. 128000",
                 clip(&raw, 40)
             )
         })?;
         if !(MIN_CONTEXT_TOKENS..=MAX_CONTEXT_TOKENS).contains(&tokens) {
             return Err(format!(
-                "{CONTEXT_VARIABLE}={tokens} is out of range; the context window must be {MIN_CONTEXT_TOKENS} to {MAX_CONTEXT_TOKENS} tokens"
+                "{CONTEXT_VARIABLE} is {tokens}, out of range; the context window must be {MIN_CONTEXT_TOKENS} to {MAX_CONTEXT_TOKENS} tokens"
             ));
         }
         Ok(Budget::for_context(tokens))

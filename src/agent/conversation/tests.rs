@@ -198,7 +198,7 @@ fn the_context_setting_is_checked() {
     );
     let error = ContextSetting::from_env(&set("lots")).unwrap_err();
     assert!(
-        error.contains("OPSDECK_CONTEXT_TOKENS=lots is not a number"),
+        error.contains("OPSDECK_CONTEXT_TOKENS is \"lots\", not a number"),
         "{error}"
     );
     let error = ContextSetting::from_env(&set("99999999999")).unwrap_err();

@@ -5,8 +5,10 @@
 
 pub mod event;
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use self::event::{EventLog, change_of};
@@ -45,7 +47,7 @@ impl ChangeSource for AirflowBackend {
                 Err(e) => tracing::warn!("Airflow DAG versions unreadable: {e}"),
             }
         }
-        changes.sort_by(|a, b| b.at.cmp(&a.at));
+        changes.sort_by_key(|c| std::cmp::Reverse(c.at));
         changes.truncate(window.limit);
         Ok(changes)
     }
@@ -60,6 +62,7 @@ impl AirflowBackend {
         let before = airflow_time(window.to + Duration::seconds(1));
         let airflow3 = self.api.version == ApiVersion::V2;
         let mut changes = Vec::new();
+        let mut seen = HashSet::new();
         let mut offset = 0;
         for page in 0..MAX_PAGES {
             let answer = self
@@ -77,20 +80,11 @@ impl AirflowBackend {
                     )
                 })?;
             offset += records.len();
-            let mut unreadable = 0;
-            for record in records {
-                match serde_json::from_value::<EventLog>(record.clone()) {
-                    Ok(record) => changes
-                        .extend(change_of(&record, airflow3).filter(|c| window.contains(c.at))),
-                    Err(_) => unreadable += 1,
-                }
-            }
-            if unreadable > 0 {
-                tracing::warn!(
-                    "{unreadable} Airflow event log record(s) of unexpected shape skipped"
-                );
-            }
-            if records.len() < PAGE || changes.len() >= window.limit {
+            let oldest = take_page(records, airflow3, window, &mut seen, &mut changes);
+            // Newest first: a page reaching before the window ends the reading
+            // (also where a server ignores `after`).
+            let past_window = oldest.is_some_and(|t| t < window.from);
+            if records.len() < PAGE || changes.len() >= window.limit || past_window {
                 break;
             }
             if page + 1 == MAX_PAGES {
@@ -140,6 +134,37 @@ impl AirflowBackend {
     }
 }
 
+/// The changes of one page of records in the window, each record once;
+/// returns the page's oldest time.
+fn take_page(
+    records: &[Value],
+    airflow3: bool,
+    window: &ChangeWindow,
+    seen: &mut HashSet<i64>,
+    changes: &mut Vec<Change>,
+) -> Option<DateTime<Utc>> {
+    let mut oldest: Option<DateTime<Utc>> = None;
+    let mut unreadable = 0;
+    for record in records {
+        let Ok(record) = serde_json::from_value::<EventLog>(record.clone()) else {
+            unreadable += 1;
+            continue;
+        };
+        // Records logged while paging push older ones onto the next page.
+        if record.event_log_id.is_some_and(|id| !seen.insert(id)) {
+            continue;
+        }
+        if let Some(at) = parse_service_instant(record.when.as_deref()) {
+            oldest = Some(oldest.map_or(at, |o| o.min(at)));
+        }
+        changes.extend(change_of(&record, airflow3).filter(|c| window.contains(c.at)));
+    }
+    if unreadable > 0 {
+        tracing::warn!("{unreadable} Airflow event log record(s) of unexpected shape skipped");
+    }
+    oldest
+}
+
 /// A DAG version (`DagVersionResponse`) as a deployment: the DAG's code, as
 /// the DAG processor parsed it, changed then. Who changed it Airflow does not
 /// know; the bundle's version (a git commit for git bundles) says what.
@@ -185,4 +210,85 @@ pub fn version_change(version: &Value) -> Option<Change> {
         resource: dag,
         resource_type: "dag".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_page_is_read_once_per_record_within_the_window() {
+        let record = |id: i64, when: &str| {
+            json!({"event_log_id": id, "when": when, "event": "api.patch_dag", "dag_id": "d",
+                   "owner": "ops", "extra": "{\"is_paused\": true}"})
+        };
+        let window = ChangeWindow {
+            from: at("2026-11-23T01:00:00Z"),
+            to: at("2026-11-23T02:00:00Z"),
+            limit: 10,
+        };
+        let page = vec![
+            record(3, "2026-11-23T02:30:00Z"),
+            record(2, "2026-11-23T01:30:00Z"),
+            record(2, "2026-11-23T01:30:00Z"),
+            json!("not a record"),
+            record(1, "2026-11-23T00:30:00Z"),
+        ];
+        let mut seen = HashSet::new();
+        let mut changes = Vec::new();
+        let oldest = take_page(&page, false, &window, &mut seen, &mut changes);
+        assert_eq!(oldest, Some(at("2026-11-23T00:30:00Z")));
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].at, at("2026-11-23T01:30:00Z"));
+        // The same record on the next page (pushed down by a newer one) is not counted again.
+        take_page(&page[1..2], false, &window, &mut seen, &mut changes);
+        assert_eq!(changes.len(), 1);
+    }
+
+    #[test]
+    fn dag_versions_are_deployments() {
+        let path = format!(
+            "{}/fixtures/airflow/dagversions.airflow-3.1.3.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let answer: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let first = version_change(&answer["dag_versions"][0]).unwrap();
+        assert_eq!(first.kind, ChangeKind::Deployment);
+        assert_eq!(first.resource, "nightly_orders");
+        assert_eq!(first.resource_id.as_deref(), Some("nightly_orders@v1"));
+        assert_eq!(
+            first.summary,
+            "first version of DAG nightly_orders parsed from bundle dags-folder"
+        );
+        assert_eq!(first.actor, "unknown");
+        let git = version_change(&json!({
+            "dag_id": "nightly_orders", "version_number": 3, "created_at": "2026-11-23T01:05:00Z",
+            "bundle_name": "repo", "bundle_version": "9f2c1ab",
+            "bundle_url": "https://git.example.com/dags/commit/9f2c1ab"
+        }))
+        .unwrap();
+        assert_eq!(
+            git.summary,
+            "DAG nightly_orders changed: version 3 parsed from bundle repo at 9f2c1ab"
+        );
+        assert_eq!(
+            git.origin.as_deref(),
+            Some("https://git.example.com/dags/commit/9f2c1ab")
+        );
+        for broken in [
+            json!({"dag_id": "d", "version_number": 2}),
+            json!({"dag_id": " ", "version_number": 2, "created_at": "2026-11-23T01:05:00Z"}),
+            json!({"dag_id": "d", "created_at": "2026-11-23T01:05:00Z"}),
+        ] {
+            assert_eq!(version_change(&broken), None, "{broken}");
+        }
+    }
 }

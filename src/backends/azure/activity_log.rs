@@ -100,7 +100,13 @@ impl ChangeSource for ActivityLog {
                 MAX_EVENTS,
             )
             .await
-            .map_err(|e| e.about("activity log of resource group", &self.resource_group, READ_ROLE))?;
+            .map_err(|e| {
+                e.about(
+                    "activity log of resource group",
+                    &self.resource_group,
+                    READ_ROLE,
+                )
+            })?;
         let mut changes = changes_from_events(&events);
         changes.retain(|c| window.contains(c.at));
         changes.truncate(window.limit);
@@ -130,7 +136,11 @@ pub fn changes_from_events(events: &[Value]) -> Vec<Change> {
                 .unwrap_or_default()
                 .to_string(),
             change.operation.to_lowercase(),
-            change.resource_id.clone().unwrap_or_default().to_lowercase(),
+            change
+                .resource_id
+                .clone()
+                .unwrap_or_default()
+                .to_lowercase(),
         );
         if key.0.is_empty() || seen.insert(key) {
             out.push(change);
@@ -170,15 +180,25 @@ pub fn change_from_event(event: &Value) -> Option<Change> {
     let resource_id = text(event, "/resourceId").or_else(|| text(event, "/authorization/scope"));
     let (resource, parent) = resource_id.map(resource_names).unwrap_or_default();
     let actor = text(event, "/caller")
-        .or_else(|| text(event, "/claims/http:~1~1schemas.xmlsoap.org~1ws~12005~105~1identity~1claims~1upn"))
+        .or_else(|| {
+            text(
+                event,
+                "/claims/http:~1~1schemas.xmlsoap.org~1ws~12005~105~1identity~1claims~1upn",
+            )
+        })
         .or_else(|| text(event, "/claims/appid"))
         .unwrap_or("unknown");
-    let origin = text(event, "/httpRequest/clientIpAddress").or_else(|| text(event, "/claims/ipaddr"));
+    let origin =
+        text(event, "/httpRequest/clientIpAddress").or_else(|| text(event, "/claims/ipaddr"));
     let status = text(event, "/status/value");
     let resource_type = text(event, "/resourceType/value")
         .map(str::to_string)
         .unwrap_or_else(|| type_of_operation(operation));
-    let name = if resource.is_empty() { "(unnamed)" } else { resource.as_str() };
+    let name = if resource.is_empty() {
+        "(unnamed)"
+    } else {
+        resource.as_str()
+    };
     let summary = match text(event, "/operationName/localizedValue")
         .filter(|l| !l.eq_ignore_ascii_case(operation))
     {
@@ -334,18 +354,54 @@ mod tests {
     #[test]
     fn operations_map_to_kinds_and_reads_are_not_changes() {
         let k = |op| kind_of(op);
-        assert_eq!(k("Microsoft.Authorization/roleAssignments/delete"), Some(ChangeKind::Access));
-        assert_eq!(k("Microsoft.Authorization/roleAssignments/write"), Some(ChangeKind::Access));
-        assert_eq!(k("Microsoft.KeyVault/vaults/secrets/write"), Some(ChangeKind::Secret));
-        assert_eq!(k("Microsoft.Synapse/workspaces/sqlPools/pause/action"), Some(ChangeKind::Compute));
-        assert_eq!(k("Microsoft.Compute/virtualMachines/deallocate/action"), Some(ChangeKind::Compute));
-        assert_eq!(k("Microsoft.Databricks/workspaces/write"), Some(ChangeKind::Configuration));
-        assert_eq!(k("Microsoft.DataFactory/factories/pipelines/write"), Some(ChangeKind::Deployment));
-        assert_eq!(k("Microsoft.DataFactory/factories/linkedservices/write"), Some(ChangeKind::Deployment));
-        assert_eq!(k("Microsoft.DataFactory/factories/triggers/write"), Some(ChangeKind::Schedule));
-        assert_eq!(k("Microsoft.DataFactory/factories/triggers/stop/action"), Some(ChangeKind::Schedule));
-        assert_eq!(k("Microsoft.Storage/storageAccounts/delete"), Some(ChangeKind::Lifecycle));
-        assert_eq!(k("Microsoft.Storage/storageAccounts/write"), Some(ChangeKind::Configuration));
+        assert_eq!(
+            k("Microsoft.Authorization/roleAssignments/delete"),
+            Some(ChangeKind::Access)
+        );
+        assert_eq!(
+            k("Microsoft.Authorization/roleAssignments/write"),
+            Some(ChangeKind::Access)
+        );
+        assert_eq!(
+            k("Microsoft.KeyVault/vaults/secrets/write"),
+            Some(ChangeKind::Secret)
+        );
+        assert_eq!(
+            k("Microsoft.Synapse/workspaces/sqlPools/pause/action"),
+            Some(ChangeKind::Compute)
+        );
+        assert_eq!(
+            k("Microsoft.Compute/virtualMachines/deallocate/action"),
+            Some(ChangeKind::Compute)
+        );
+        assert_eq!(
+            k("Microsoft.Databricks/workspaces/write"),
+            Some(ChangeKind::Configuration)
+        );
+        assert_eq!(
+            k("Microsoft.DataFactory/factories/pipelines/write"),
+            Some(ChangeKind::Deployment)
+        );
+        assert_eq!(
+            k("Microsoft.DataFactory/factories/linkedservices/write"),
+            Some(ChangeKind::Deployment)
+        );
+        assert_eq!(
+            k("Microsoft.DataFactory/factories/triggers/write"),
+            Some(ChangeKind::Schedule)
+        );
+        assert_eq!(
+            k("Microsoft.DataFactory/factories/triggers/stop/action"),
+            Some(ChangeKind::Schedule)
+        );
+        assert_eq!(
+            k("Microsoft.Storage/storageAccounts/delete"),
+            Some(ChangeKind::Lifecycle)
+        );
+        assert_eq!(
+            k("Microsoft.Storage/storageAccounts/write"),
+            Some(ChangeKind::Configuration)
+        );
         assert_eq!(k("Microsoft.Storage/storageAccounts/read"), None);
         assert_eq!(k("Microsoft.Storage/storageAccounts/listKeys/action"), None);
     }
@@ -365,8 +421,16 @@ mod tests {
         assert_eq!(change.resource, "stlake");
         assert_eq!(change.kind, ChangeKind::Access);
         assert_eq!(change.origin.as_deref(), Some("10.0.0.7"));
-        assert!(change.touches.iter().any(|t| t == "3c1d8a52"), "{:?}", change.touches);
-        assert!(change.summary.starts_with("Delete role assignment on"), "{}", change.summary);
+        assert!(
+            change.touches.iter().any(|t| t == "3c1d8a52"),
+            "{:?}",
+            change.touches
+        );
+        assert!(
+            change.summary.starts_with("Delete role assignment on"),
+            "{}",
+            change.summary
+        );
     }
 
     #[test]

@@ -78,14 +78,17 @@ fn version_changes(version: &SecretMeta, vault: &str, window: &ChangeWindow) -> 
         kind: ChangeKind::Secret,
         resource: version.name.clone(),
         resource_type: "secret".into(),
-        resource_id: version.version.as_ref().map(|v| {
-            format!("{vault}/secrets/{}/{v}", version.name)
-        }),
+        resource_id: version
+            .version
+            .as_ref()
+            .map(|v| format!("{vault}/secrets/{}/{v}", version.name)),
         summary,
         origin: None,
         status: None,
         source: format!("key vault {vault}"),
-        touches: vec![vault.to_string()],
+        // The secret alone: a new version of one secret changes nothing
+        // for the readers of the vault's others.
+        touches: Vec::new(),
     };
     let mut out = Vec::new();
     if let Some(created) = version.created.filter(|t| window.contains(*t)) {
@@ -106,11 +109,19 @@ fn version_changes(version: &SecretMeta, vault: &str, window: &ChangeWindow) -> 
     {
         out.push(change(
             updated,
-            if version.enabled { "SecretUpdated" } else { "SecretDisabled" },
+            if version.enabled {
+                "SecretUpdated"
+            } else {
+                "SecretDisabled"
+            },
             format!(
                 "Version {short} of secret {} updated: now {}{}",
                 version.name,
-                if version.enabled { "enabled" } else { "disabled" },
+                if version.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
                 version
                     .expires
                     .map(|e| format!(", expires {}", e.format("%Y-%m-%d %H:%M UTC")))
@@ -154,7 +165,11 @@ mod tests {
         let created = version_changes(&meta(3, 3, true), "kv", &window());
         assert_eq!(created.len(), 1);
         assert_eq!(created[0].operation, "SecretNewVersionCreated");
-        assert!(created[0].summary.contains("01234567"), "{}", created[0].summary);
+        assert!(
+            created[0].summary.contains("01234567"),
+            "{}",
+            created[0].summary
+        );
         let disabled = version_changes(&meta(1, 4, false), "kv", &window());
         assert_eq!(disabled.len(), 1);
         assert_eq!(disabled[0].operation, "SecretDisabled");

@@ -61,7 +61,7 @@ impl ChangeSource for DatabricksBackend {
         for cluster in clusters.values().take(MAX_CLUSTERS) {
             changes.extend(self.cluster_changes(cluster, window).await?);
         }
-        changes.sort_by(|a, b| b.at.cmp(&a.at));
+        changes.sort_by_key(|c| std::cmp::Reverse(c.at));
         changes.truncate(window.limit);
         Ok(changes)
     }
@@ -99,9 +99,10 @@ impl DatabricksBackend {
                 .map_err(|e| self.error(e, "workspace", self.base.as_str()))?;
             let got = page["jobs"].as_array().cloned().unwrap_or_default();
             offset += got.len();
-            let more = page["has_more"].as_bool().unwrap_or(false);
+            // An empty page that claims more would page forever.
+            let more = page["has_more"].as_bool().unwrap_or(false) && !got.is_empty();
             jobs.extend(got);
-            if !more || offset == 0 {
+            if !more {
                 break;
             }
         }

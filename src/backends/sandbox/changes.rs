@@ -51,7 +51,12 @@ impl Sandbox {
             out.push(change_at(template, at));
         }
         for (index, template) in world.settings.background_changes.iter().enumerate() {
-            let jitter = rng::between(world.seed, &["background-change", &index.to_string()], 0, 599);
+            let jitter = rng::between(
+                world.seed,
+                &["background-change", &index.to_string()],
+                0,
+                599,
+            );
             let Some(at) = minutes_before(world.anchor, template.minutes_before)
                 .and_then(|t| t.checked_add_signed(Duration::seconds(i64::from(jitter))))
             else {

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::calls::{ToolCall, ToolCalls};
 use super::json_view::JsonView;
+use crate::agent::events::AgentEvent;
 
 /// A call opened for reading: its arguments and result as foldable JSON.
 #[derive(Debug, Clone)]
@@ -30,9 +31,35 @@ pub struct InspectorState {
     pub open: Option<OpenCall>,
     /// The last text searched for inside an open call (`n` repeats it).
     last_find: String,
+    /// The tools the model was offered for the latest turn.
+    pub offered: Option<OfferedTools>,
+}
+
+/// Which tools a turn offered the model, and how many it left out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfferedTools {
+    pub names: Vec<String>,
+    pub left_out: usize,
+}
+
+impl OfferedTools {
+    /// "offered 128 of 214 tools (86 left out)".
+    pub fn summary(&self) -> String {
+        crate::agent::offer::describe(&self.names, self.left_out)
+    }
 }
 
 impl InspectorState {
+    /// Keeps the latest turn's offer (an event of any other kind changes nothing).
+    pub fn note_offer(&mut self, event: &AgentEvent) {
+        if let AgentEvent::ToolsOffered { offered, left_out } = event {
+            self.offered = Some(OfferedTools {
+                names: offered.clone(),
+                left_out: *left_out,
+            });
+        }
+    }
+
     /// The calls changed (added, started, finished): the search is run again.
     pub fn calls_changed(&mut self, calls: &ToolCalls) {
         self.rematch(calls);
@@ -253,6 +280,22 @@ mod tests {
             result,
             truncated: false,
         }
+    }
+
+    #[test]
+    fn the_latest_offer_is_kept_for_the_inspector() {
+        let mut state = InspectorState::default();
+        state.note_offer(&AgentEvent::TextDelta { text: "x".into() });
+        assert_eq!(state.offered, None);
+        for (names, left_out) in [(vec!["a", "b"], 9), (vec!["c"], 0)] {
+            state.note_offer(&AgentEvent::ToolsOffered {
+                offered: names.iter().map(|n| n.to_string()).collect(),
+                left_out,
+            });
+        }
+        let offered = state.offered.clone().unwrap();
+        assert_eq!(offered.names, vec!["c".to_string()]);
+        assert_eq!(offered.summary(), "offered all 1 tools");
     }
 
     #[test]

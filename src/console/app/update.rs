@@ -369,6 +369,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 _ => {}
             }
             app.chat.apply(&event);
+            app.inspector.note_offer(&event);
             if app.calls.apply(&event) {
                 app.inspector.calls_changed(&app.calls);
             }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph};
 use super::theme::Theme;
 use super::theme::tone_style;
 use crate::console::app::calls::{CallState, ToolCall};
-use crate::console::app::inspector::OpenCall;
+use crate::console::app::inspector::{OfferedTools, OpenCall};
 use crate::console::app::update::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Block) {
@@ -25,6 +25,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
         draw_open(frame, inner, call, open, theme);
         return;
     }
+    // Which tools the model could call this turn, above the calls it made.
+    let inner = match &inspector.offered {
+        Some(offered) if inner.height >= 4 => {
+            let lines = offer_lines(offered, inner.width, theme);
+            let [top, rest] =
+                Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(0)])
+                    .areas(inner);
+            frame.render_widget(Paragraph::new(lines), top);
+            rest
+        }
+        _ => inner,
+    };
     if inspector.visible_len() == 0 {
         let text = if inspector.search().is_empty() {
             "No tool calls yet. Each call the agent makes appears here with its arguments, result and timing."
@@ -67,6 +79,47 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
     if let (Some(area), Some(call)) = (preview_area, inspector.selected_call(&app.calls)) {
         frame.render_widget(Paragraph::new(preview_lines(call, area.width, theme)), area);
     }
+}
+
+/// Rows of offered names under the counts.
+const OFFER_NAME_ROWS: usize = 2;
+
+/// Lines of the offer: the counts, then the offered names as far as two
+/// rows hold them, with how many more (names come from servers: made safe
+/// for the screen).
+fn offer_lines(offered: &OfferedTools, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+    let summary = Line::from(Span::styled(offered.summary(), theme.dim()));
+    let mut lines = vec![super::clip_line(summary, width)];
+    let width = usize::from(width).max(1);
+    // Room kept on the last row for " … +999".
+    let reserve = 8;
+    let mut rows: Vec<String> = vec![String::new()];
+    for (index, name) in offered.names.iter().enumerate() {
+        let name = crate::support::terminal::for_screen(name);
+        let last_row = rows.len() == OFFER_NAME_ROWS;
+        let more_after = index + 1 < offered.names.len();
+        let room = width.saturating_sub(if last_row && more_after { reserve } else { 0 });
+        let Some(row) = rows.last_mut() else {
+            break;
+        };
+        let separator = if row.is_empty() { "" } else { ", " };
+        if row.chars().count() + separator.len() + name.chars().count() <= room || row.is_empty() {
+            row.push_str(separator);
+            row.push_str(&name);
+        } else if last_row {
+            row.push_str(&format!(" … +{}", offered.names.len() - index));
+            break;
+        } else {
+            rows.push(name.into_owned());
+        }
+    }
+    for row in rows.into_iter().filter(|r| !r.is_empty()) {
+        lines.push(super::clip_line(
+            Line::from(Span::styled(row, theme.dim())),
+            width as u16,
+        ));
+    }
+    lines
 }
 
 fn state_symbol(call: &ToolCall, theme: &Theme) -> Span<'static> {
@@ -214,6 +267,43 @@ mod tests {
         call_line(&calls[0], 60, &Theme::default()).spans[0]
             .content
             .to_string()
+    }
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn the_offer_shows_the_counts_and_as_many_names_as_two_rows_hold() {
+        let offered = OfferedTools {
+            names: (0..128).map(|i| format!("azure_tool_{i}")).collect(),
+            left_out: 86,
+        };
+        let lines = offer_lines(&offered, 60, &Theme::default());
+        let texts: Vec<String> = lines.iter().map(text).collect();
+        assert_eq!(texts.len(), 3, "{texts:?}");
+        assert_eq!(texts[0], "offered 128 of 214 tools (86 left out)");
+        assert!(
+            texts[1].starts_with("azure_tool_0, azure_tool_1"),
+            "{texts:?}"
+        );
+        let shown = texts[1..].join(", ").matches("azure_tool_").count();
+        assert!(
+            texts[2].ends_with(&format!("… +{}", 128 - shown)),
+            "{texts:?}"
+        );
+        assert!(texts.iter().all(|t| t.chars().count() <= 60), "{texts:?}");
+    }
+
+    #[test]
+    fn offered_names_from_a_server_are_made_safe_for_the_screen() {
+        let offered = OfferedTools {
+            names: vec!["evil\u{1b}]52;c;aGk=\u{7}".into()],
+            left_out: 0,
+        };
+        let lines = offer_lines(&offered, 80, &Theme::default());
+        assert_eq!(text(&lines[0]), "offered all 1 tools");
+        assert!(!text(&lines[1]).contains('\u{1b}'), "{:?}", text(&lines[1]));
     }
 
     #[test]

@@ -22,11 +22,7 @@ pub struct LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.entry {
-            Some(id) => write!(
-                f,
-                "knowledge/{}: entry {id}: {}",
-                self.file, self.problem
-            ),
+            Some(id) => write!(f, "knowledge/{}: entry {id}: {}", self.file, self.problem),
             None => write!(f, "knowledge/{}: {}", self.file, self.problem),
         }
     }
@@ -100,8 +96,7 @@ fn check(entry: &Entry) -> Vec<String> {
             problems.push(format!("{field} is empty"));
         }
     }
-    if !entry.source.url.starts_with("https://") || entry.source.url.contains(char::is_whitespace)
-    {
+    if !entry.source.url.starts_with("https://") || entry.source.url.contains(char::is_whitespace) {
         problems.push(format!(
             "source.url {:?} must be an https:// address of the vendor's page",
             entry.source.url
@@ -199,10 +194,17 @@ examples = ["the call took too long"]
     #[test]
     fn duplicate_ids_and_unknown_categories_are_refused() {
         let errors = load(&[("a.toml", GOOD), ("b.toml", GOOD)]).unwrap_err();
-        assert!(errors[0].to_string().contains("already used in knowledge/a.toml"));
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("already used in knowledge/a.toml")
+        );
         let unknown = GOOD.replace("\"timeout\"", "\"sleepy\"");
         let errors = load(&[("c.toml", &unknown)]).unwrap_err();
-        assert!(errors[0].to_string().contains("knowledge/c.toml"), "{errors:?}");
+        assert!(
+            errors[0].to_string().contains("knowledge/c.toml"),
+            "{errors:?}"
+        );
         assert!(errors[0].to_string().contains("sleepy"), "{errors:?}");
     }
 
@@ -213,7 +215,10 @@ examples = ["the call took too long"]
             .replace("examples = [\"the call took too long\"]", "examples = []");
         let text = load(&[("d.toml", &bare)]).unwrap_err();
         let text: Vec<String> = text.iter().map(|e| e.to_string()).collect();
-        assert!(text.iter().any(|t| t.contains("no codes, phrases or patterns")));
+        assert!(
+            text.iter()
+                .any(|t| t.contains("no codes, phrases or patterns"))
+        );
         assert!(text.iter().any(|t| t.contains("no examples")));
     }
 }

@@ -152,9 +152,7 @@ fn hit<'a>(c: &'a Compiled, code: &str, message: &str, lower: &str) -> Option<Hi
     let mut code_field = false;
     for needle in &c.codes {
         code_field |= code.eq_ignore_ascii_case(needle);
-        found.extend(
-            code_tokens(lower, needle).map(|at| (at, at + needle.len(), Strength::Code)),
-        );
+        found.extend(code_tokens(lower, needle).map(|at| (at, at + needle.len(), Strength::Code)));
     }
     for phrase in &c.phrases {
         if let Some(first) = lower.find(phrase.as_str()) {
@@ -187,7 +185,10 @@ fn hit<'a>(c: &'a Compiled, code: &str, message: &str, lower: &str) -> Option<Hi
     let strongest = found.iter().map(|(_, _, s)| *s).max()?;
     Some(Hit {
         entry: &c.entry,
-        matched: message.get(first.0..first.1).unwrap_or_default().to_string(),
+        matched: message
+            .get(first.0..first.1)
+            .unwrap_or_default()
+            .to_string(),
         first_at: Some(first.0),
         // +1: any match in the message ranks after a match of the code field.
         last_at: last.0 + 1,

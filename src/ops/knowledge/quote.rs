@@ -16,7 +16,7 @@ const SEGMENT_STARTS: &[&str] = &[". ", ".\n", "\n", "message=", "; ", ",'"];
 pub fn telling_part(message: &str, at: Option<usize>) -> String {
     let start = at
         .filter(|at| message.is_char_boundary(*at))
-        .map(|at| segment_start(message, at))
+        .map(|at| segment_start(message, at).min(fill_start(message)))
         .unwrap_or(0);
     let tail = message.get(start..).unwrap_or(message).trim_start();
     let one_line: String = text::clip(tail, QUOTE_CHARS * 2)
@@ -25,6 +25,16 @@ pub fn telling_part(message: &str, at: Option<usize>) -> String {
         .join(" ");
     let redacted = redact::text(&one_line);
     text::clip(&terminal::terminal_safe(&redacted), QUOTE_CHARS)
+}
+
+/// Where a quote must start to be full length when the match is near the
+/// end ("… ExecutorLostFailure … Reason: Command exited with code 52"), at a word.
+fn fill_start(message: &str) -> usize {
+    let Some(from) = message.len().checked_sub(QUOTE_CHARS) else {
+        return 0;
+    };
+    let from = text::floor_boundary(message, from);
+    message[from..].find(' ').map_or(from, |i| from + i + 1)
 }
 
 fn segment_start(message: &str, at: usize) -> usize {
@@ -47,10 +57,17 @@ mod tests {
 
     #[test]
     fn the_quote_starts_at_the_segment_of_the_match() {
-        let message = "Job execution failed. Run page: x. Error: org.apache.spark.sql.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `c` cannot be resolved.";
+        let message = format!(
+            "Job execution failed. Run page: x. Error: org.apache.spark.sql.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `c` cannot be resolved. {}",
+            "Did you mean `d`? ".repeat(20)
+        );
+        let message = message.as_str();
         let at = message.find("[UNRESOLVED").unwrap();
         let quote = telling_part(message, Some(at));
-        assert!(quote.starts_with("Error: org.apache.spark.sql.AnalysisException: [UNRESOLVED"), "{quote}");
+        assert!(
+            quote.starts_with("Error: org.apache.spark.sql.AnalysisException: [UNRESOLVED"),
+            "{quote}"
+        );
     }
 
     #[test]
@@ -60,6 +77,16 @@ mod tests {
         assert!(!quote.contains('\n') && !quote.contains('\t'), "{quote}");
         assert!(quote.chars().count() <= QUOTE_CHARS + 1, "{}", quote.len());
         assert!(quote.starts_with("boom at a.b.C"));
+    }
+
+    #[test]
+    fn a_match_near_the_end_keeps_the_context_before_it() {
+        let message = format!(
+            "{} ExecutorLostFailure (executor 6 exited) Reason: Command exited with code 52",
+            "x".repeat(50)
+        );
+        let quote = telling_part(&message, message.find("exited with code"));
+        assert!(quote.contains("ExecutorLostFailure"), "{quote}");
     }
 
     #[test]

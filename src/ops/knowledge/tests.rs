@@ -21,7 +21,9 @@ fn the_knowledge_base_is_broad() {
     assert!(all.len() >= 120, "only {} entries", all.len());
     let mut by_category: BTreeMap<String, usize> = BTreeMap::new();
     for entry in &all {
-        *by_category.entry(format!("{:?}", entry.category)).or_default() += 1;
+        *by_category
+            .entry(format!("{:?}", entry.category))
+            .or_default() += 1;
     }
     for category in [
         C::ExpiredCredential,
@@ -101,7 +103,11 @@ fn a_bare_number_is_a_code_only_where_a_code_is_written() {
         C::Unknown
     );
     assert_eq!(
-        classify("", "Sql error number: 2627. The statement has been terminated.").category,
+        classify(
+            "",
+            "Sql error number: 2627. The statement has been terminated."
+        )
+        .category,
         C::DataQuality
     );
     assert_eq!(classify("2627", "").category, C::DataQuality);
@@ -175,17 +181,27 @@ fn the_sandbox_scenarios_keep_their_categories() {
                 Some(category) => assert_eq!(got.category, *category, "{name}: {message}"),
                 None => assert_ne!(got.category, C::Unknown, "{name}: {message}"),
             }
-            assert!(!got.is_generic(), "{name}: only a wrapper matched: {message}");
+            assert!(
+                !got.is_generic(),
+                "{name}: only a wrapper matched: {message}"
+            );
         }
     }
     assert!(checked >= 6, "{checked}");
     let estate: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("estate.json")).unwrap()).unwrap();
     for (code, message) in error_templates(&estate["transient_errors"]) {
-        assert_eq!(classify(&code, &message).category, C::Transient, "{message}");
+        assert_eq!(
+            classify(&code, &message).category,
+            C::Transient,
+            "{message}"
+        );
     }
     let traces = [
-        ("databricks_aad_client_secret_expired.txt", C::ExpiredCredential),
+        (
+            "databricks_aad_client_secret_expired.txt",
+            C::ExpiredCredential,
+        ),
         ("spark_analysis_exception_discount_pct.txt", C::SchemaDrift),
         ("spark_executor_lost_oom.txt", C::OutOfMemory),
     ];
@@ -194,7 +210,11 @@ fn the_sandbox_scenarios_keep_their_categories() {
         assert_eq!(classify("", &text).category, category, "{file}");
     }
     assert_eq!(
-        classify("STALE_UPSTREAM", "Upstream data is stale: ds_curated_sales (writer x failing since t)").category,
+        classify(
+            "STALE_UPSTREAM",
+            "Upstream data is stale: ds_curated_sales (writer x failing since t)"
+        )
+        .category,
         C::StaleUpstream
     );
 }

@@ -12,7 +12,7 @@ use crate::backends::Backends;
 use crate::model::change::{Change, ChangeKind};
 use crate::model::contract::{ChangeFinding, Evidence, FailureCategory, FailureStep};
 use crate::model::estate::EstateCatalog;
-use crate::ops::changes::{activity_scope, gather, pipeline_scope};
+use crate::ops::changes::{activity_direct_scope, activity_scope, gather, pipeline_scope};
 
 /// How far before the last success changes are still read: a change can take
 /// effect late (a token cached for an hour, a pool paused at the next idle check).
@@ -42,12 +42,23 @@ pub(super) struct ChangeLook {
     pub evidence: Vec<Evidence>,
 }
 
+/// How close to the failing activity a change reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Reach {
+    /// Something of the pipeline's, not of the failing activity (its trigger,
+    /// another activity's connection).
+    Pipeline,
+    /// A connection the activity's own connections lean on (the Key Vault
+    /// connection behind every secret).
+    Indirect,
+    /// The activity's own connections, data, secrets or hosts, or a name in its error.
+    Own,
+}
+
 /// A change that touches the failure, with what ranks it.
 struct Candidate {
     change: Change,
-    /// It touches the failing activity's own connections, data, secrets or
-    /// hosts (or a name in the error), not just the pipeline.
-    own: bool,
+    reach: Reach,
     fits: bool,
     /// Minutes from the change to the first failure (negative: after it).
     minutes_before: i64,
@@ -87,19 +98,15 @@ pub(super) async fn look_for_changes(
     for gap in gathered.gaps {
         gaps.note(gap.what, gap.why);
     }
-    let (own_names, pipeline_names) = scopes(catalog, failure);
+    let scopes = Scopes::of(catalog, failure);
     let mut candidates: Vec<Candidate> = gathered
         .changes
         .into_iter()
         .filter_map(|change| {
-            let own = change.touches_any(&own_names);
-            if !own && !change.touches_any(&pipeline_names) {
-                return None;
-            }
             Some(Candidate {
+                reach: scopes.reach(&change)?,
                 fits: kind_fits(change.kind, failure.category),
                 minutes_before: first_failure.signed_duration_since(change.at).num_minutes(),
-                own,
                 change,
             })
         })
@@ -107,7 +114,7 @@ pub(super) async fn look_for_changes(
     candidates.sort_by_key(|c| {
         (
             std::cmp::Reverse(c.fits),
-            std::cmp::Reverse(c.own),
+            std::cmp::Reverse(c.reach),
             c.minutes_before.unsigned_abs(),
         )
     });
@@ -138,11 +145,7 @@ pub(super) async fn look_for_changes(
                 "{} change {}, {}: {} ({}; {})",
                 candidate.change.kind.as_str(),
                 timing(candidate.minutes_before),
-                if candidate.own {
-                    format!("touches what {target} uses")
-                } else {
-                    format!("touches pipeline {}", failure.pipeline)
-                },
+                reach_words(candidate.reach, &target, failure.pipeline),
                 candidate.change.one_line(),
                 candidate.change.operation,
                 candidate.change.source
@@ -163,7 +166,7 @@ pub(super) async fn look_for_changes(
     look.finding = candidates
         .into_iter()
         .find(|c| c.fits)
-        .map(|best| finding(best, failure.category, &target));
+        .map(|best| finding(best, failure.category, &target, failure.pipeline));
     if look.finding.is_none() {
         look.evidence.push(Evidence {
             kind: "changes".into(),
@@ -177,28 +180,58 @@ pub(super) async fn look_for_changes(
     look
 }
 
-/// The names the failing activity uses, and those of its whole pipeline.
-fn scopes(
-    catalog: &EstateCatalog,
-    failure: &FailureContext<'_>,
-) -> (BTreeSet<String>, BTreeSet<String>) {
-    let pipeline = catalog.pipeline(failure.pipeline);
-    let mut pipeline_names = pipeline
-        .map(|p| pipeline_scope(catalog, p))
-        .unwrap_or_default();
-    pipeline_names.insert(failure.pipeline.to_lowercase());
-    let mut own = BTreeSet::new();
-    if let Some(step) = failure.step {
-        if let Some(activity) = pipeline
-            .into_iter()
-            .flat_map(|p| &p.activities)
-            .find(|a| a.name == step.activity)
-        {
-            own.extend(activity_scope(catalog, activity));
+/// The names the failing activity uses, at each reach.
+struct Scopes {
+    own: BTreeSet<String>,
+    indirect: BTreeSet<String>,
+    pipeline: BTreeSet<String>,
+}
+
+impl Scopes {
+    fn of(catalog: &EstateCatalog, failure: &FailureContext<'_>) -> Scopes {
+        let pipeline = catalog.pipeline(failure.pipeline);
+        let mut scopes = Scopes {
+            own: BTreeSet::new(),
+            indirect: BTreeSet::new(),
+            pipeline: pipeline
+                .map(|p| pipeline_scope(catalog, p))
+                .unwrap_or_default(),
+        };
+        scopes.pipeline.insert(failure.pipeline.to_lowercase());
+        if let Some(step) = failure.step {
+            if let Some(activity) = pipeline
+                .into_iter()
+                .flat_map(|p| &p.activities)
+                .find(|a| a.name == step.activity)
+            {
+                scopes.own = activity_direct_scope(catalog, activity);
+                scopes.indirect = activity_scope(catalog, activity);
+            }
+            scopes.own.extend(names_in_error(&step.message));
         }
-        own.extend(names_in_error(&step.message));
+        scopes
     }
-    (own, pipeline_names)
+
+    /// How close the change comes to the failing activity; `None`: not at all.
+    fn reach(&self, change: &Change) -> Option<Reach> {
+        if change.touches_any(&self.own) {
+            Some(Reach::Own)
+        } else if change.touches_any(&self.indirect) {
+            Some(Reach::Indirect)
+        } else if change.touches_any(&self.pipeline) {
+            Some(Reach::Pipeline)
+        } else {
+            None
+        }
+    }
+}
+
+fn reach_words(reach: Reach, target: &str, pipeline: &str) -> String {
+    match reach {
+        Reach::Own => format!("touches what {target} uses"),
+        Reach::Indirect => format!("touches a connection behind what {target} uses"),
+        Reach::Pipeline => format!("touches pipeline {pipeline}"),
+    }
 }
 
 /// Identifiers an error message names (a principal, a server, a pool): a
@@ -221,7 +254,7 @@ fn kind_fits(kind: ChangeKind, category: FailureCategory) -> bool {
         ),
         ChangeKind::Secret => matches!(
             category,
-            F::ExpiredCredential | F::AuthFailure | F::PermissionDenied | F::HostKeyOrCertificate
+            F::ExpiredCredential | F::AuthFailure | F::HostKeyOrCertificate
         ),
         ChangeKind::Configuration => matches!(
             category,
@@ -268,20 +301,26 @@ fn timing(minutes_before: i64) -> String {
     }
 }
 
-fn finding(best: Candidate, category: FailureCategory, target: &str) -> ChangeFinding {
+fn finding(
+    best: Candidate,
+    category: FailureCategory,
+    target: &str,
+    pipeline: &str,
+) -> ChangeFinding {
     let mut reasons = vec![format!(
         "a {} change fits a {} failure",
         best.change.kind.as_str(),
         category.label()
     )];
-    reasons.push(if best.own {
-        format!("it touches what {target} uses")
-    } else {
-        "it touches the failing pipeline, not the failing activity's own resources".into()
-    });
+    reasons.push(format!("it {}", reach_words(best.reach, target, pipeline)));
     reasons.push(format!("it was made {}", timing(best.minutes_before)));
     ChangeFinding {
-        confidence: if best.own { "high" } else { "medium" }.into(),
+        confidence: if best.reach == Reach::Own {
+            "high"
+        } else {
+            "medium"
+        }
+        .into(),
         minutes_before_failure: best.minutes_before,
         reasons,
         change: best.change,
@@ -308,13 +347,25 @@ mod tests {
 
     #[test]
     fn kinds_fit_the_failures_they_can_cause() {
-        assert!(kind_fits(ChangeKind::Access, FailureCategory::PermissionDenied));
-        assert!(kind_fits(ChangeKind::Compute, FailureCategory::ComputeUnavailable));
-        assert!(kind_fits(ChangeKind::Deployment, FailureCategory::SchemaDrift));
+        assert!(kind_fits(
+            ChangeKind::Access,
+            FailureCategory::PermissionDenied
+        ));
+        assert!(kind_fits(
+            ChangeKind::Compute,
+            FailureCategory::ComputeUnavailable
+        ));
+        assert!(kind_fits(
+            ChangeKind::Deployment,
+            FailureCategory::SchemaDrift
+        ));
         assert!(kind_fits(ChangeKind::Schedule, FailureCategory::Throttling));
         assert!(!kind_fits(ChangeKind::Access, FailureCategory::OutOfMemory));
         assert!(!kind_fits(ChangeKind::Secret, FailureCategory::SchemaDrift));
-        assert!(!kind_fits(ChangeKind::Lifecycle, FailureCategory::StaleUpstream));
+        assert!(!kind_fits(
+            ChangeKind::Lifecycle,
+            FailureCategory::StaleUpstream
+        ));
     }
 
     #[test]

@@ -49,7 +49,11 @@ pub(super) fn error_evidence(step: &FailureStep, tool: &str) -> Evidence {
 /// The documented fix of the entry that explains the failure, then the
 /// category's usual steps, without repeats.
 pub(super) fn documented_next_steps(root: &Diagnosis) -> Vec<String> {
-    let documented = root.finding.entry.iter().flat_map(|e| e.fix.iter().cloned());
+    let documented = root
+        .finding
+        .entry
+        .iter()
+        .flat_map(|e| e.fix.iter().cloned());
     let generic = root.category.next_steps().iter().map(|s| s.to_string());
     let mut steps: Vec<String> = Vec::new();
     for step in documented.chain(generic) {
@@ -90,9 +94,9 @@ pub(super) fn root_cause_sentence(
             "unrecognised error at {at}: only the generic wrapper \"{}\" ({}) matched, the inner error is not in the knowledge base: \"{quote}\"",
             wrapper.title, wrapper.id
         ),
-        (FailureCategory::Unknown, None) => format!(
-            "unrecognised error at {at} (no knowledge-base entry matched): \"{quote}\""
-        ),
+        (FailureCategory::Unknown, None) => {
+            format!("unrecognised error at {at} (no knowledge-base entry matched): \"{quote}\"")
+        }
         (category, Some(entry)) => format!(
             "{} at {at}: {} \"{quote}\" ({}: {})",
             category.label(),

@@ -331,3 +331,34 @@ fn records_without_a_header_still_replay() {
     assert_eq!(trace.records.len(), 2);
     assert!(trace.warnings[0].contains("header line is missing"));
 }
+
+#[test]
+fn the_tools_offered_event_reads_back_and_old_traces_still_read() {
+    let record = Record {
+        seq: 1,
+        at: "2026-11-23T03:42:01Z".parse().unwrap(),
+        message: TraceMessage::Agent {
+            event: AgentEvent::ToolsOffered {
+                offered: vec!["triage_run".into(), "azure_vm_list".into()],
+                left_out: 86,
+            },
+        },
+    };
+    let line = serde_json::to_string(&record).unwrap();
+    assert!(line.contains(r#""event":"tools_offered""#), "{line}");
+    let trace = read(format!("{HEADER}\n{line}\n{USER}\n{END}\n").as_bytes()).unwrap();
+    assert!(trace.skipped.is_empty(), "{:?}", trace.skipped);
+    assert_eq!(trace.records[0], record);
+    // A trace written before the event existed reads as it did.
+    let old = read(format!("{HEADER}\n{USER}\n{END}\n").as_bytes()).unwrap();
+    assert_eq!(old.records.len(), 2);
+    // Without its names the event is a damaged line, named, not a guess.
+    let bare = r#"{"seq":1,"at":"2026-11-23T03:42:01Z","type":"agent","event":{"event":"tools_offered","left_out":3}}"#;
+    let trace = read(format!("{HEADER}\n{bare}\n{END}\n").as_bytes()).unwrap();
+    assert_eq!(trace.skipped.len(), 1);
+    assert!(
+        trace.skipped[0].reason.contains("offered"),
+        "{:?}",
+        trace.skipped
+    );
+}

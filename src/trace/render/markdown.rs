@@ -97,6 +97,9 @@ pub(super) fn markdown(trace: &Trace) -> String {
                         "**refused**"
                     }
                 )),
+                AgentEvent::ToolsOffered { offered, left_out } if *left_out > 0 => {
+                    Some(cell(&crate::agent::offer::describe(offered, *left_out)))
+                }
                 AgentEvent::Error { message } => Some(format!("error: {}", cell(message))),
                 AgentEvent::TurnFinished { answer: text, .. } => {
                     answer = text.clone();

@@ -53,6 +53,18 @@ fn a_trace_gives_its_turns_after_the_last_reset() {
     );
     assert_eq!(calls[1].result.as_deref(), Some("not approved"));
     assert_eq!(turns[0].answer(), "The secret expired.");
+    // Ids of their own: a live session numbers its calls from call-1 again.
+    let ids: Vec<&str> = turns
+        .iter()
+        .flat_map(|t| t.calls().map(|c| c.id.as_str()))
+        .collect();
+    assert_eq!(ids, ["resumed-1", "resumed-2", "resumed-3"]);
+    let carried = carried_events(&trace);
+    assert!(matches!(&carried[0], AgentEvent::UserMessage { text } if text.starts_with("why")));
+    let preview = carried.iter().any(|e| {
+        matches!(e, AgentEvent::ToolCallStarted { call_id, .. } if call_id == "resumed-2-preview")
+    });
+    assert!(preview, "{carried:?}");
     assert_eq!(turns[1].end, TurnEnd::Cancelled);
     assert_eq!(
         turns[1].calls().next().unwrap().result.as_deref(),

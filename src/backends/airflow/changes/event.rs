@@ -41,6 +41,8 @@ const MAX_TASKS_NAMED: usize = 10;
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct EventLog {
     #[serde(default)]
+    pub event_log_id: Option<i64>,
+    #[serde(default)]
     pub when: Option<String>,
     #[serde(default)]
     pub dag_id: Option<String>,
@@ -409,7 +411,15 @@ fn summary(action: Action, s: &Subject) -> String {
             };
             format!("cleared{tasks}{run} DAG {}{only_failed}", s.resource)
         }
-        Action::Trigger => format!("{}{run} DAG {}", s.event, s.resource),
+        Action::Trigger => {
+            let w = words(s.event);
+            let has = |x: &str| w.iter().any(|y| y == x);
+            if has("trigger") || (has("post") && has("run")) {
+                format!("triggered{run} DAG {}", s.resource)
+            } else {
+                format!("{}{run} DAG {}", s.event, s.resource)
+            }
+        }
         Action::Pause => match s.extra.get("is_paused").and_then(text_of).as_deref() {
             Some("true") => format!("paused DAG {}", s.resource),
             Some("false") => format!("unpaused DAG {}", s.resource),

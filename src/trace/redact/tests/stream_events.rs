@@ -103,3 +103,18 @@ fn prose_that_may_hold_a_secret_waits_for_its_line() {
         );
     }
 }
+
+#[test]
+fn offered_tool_names_are_redacted_like_any_text_from_a_server() {
+    let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let offered = event(AgentEvent::ToolsOffered {
+        offered: vec!["triage_run".into(), token.into()],
+        left_out: 4,
+    });
+    let AgentEvent::ToolsOffered { offered, left_out } = offered else {
+        panic!("the event kind changed");
+    };
+    assert_eq!(offered[0], "triage_run");
+    assert!(!offered[1].contains(token), "{}", offered[1]);
+    assert_eq!(left_out, 4);
+}
