@@ -28,10 +28,25 @@ fn config(dir: &Path, azure: Value) -> PathBuf {
     if let (Some(peer), Some(extra)) = (peer.as_object_mut(), azure.as_object()) {
         peer.extend(extra.clone());
     }
+    // `--read-only` for the opsdeck server rides along in the peer's entry, read off here.
+    let read_only = azure.get("opsdeckReadOnly").is_some();
+    if let Some(peer) = peer.as_object_mut() {
+        peer.remove("opsdeckReadOnly");
+    }
+    let mut serve = vec![
+        "serve",
+        "--scenario",
+        "expired-secret",
+        "--frozen-clock",
+        common::PINNED,
+    ];
+    if read_only {
+        serve.push("--read-only");
+    }
     let config = json!({"mcpServers": {
         "opsdeck": {
             "command": OPSDECK,
-            "args": ["serve", "--scenario", "expired-secret", "--frozen-clock", common::PINNED],
+            "args": serve,
             "trusted": true
         },
         "azure-ops": peer
@@ -262,4 +277,23 @@ async fn a_bad_limit_setting_is_explained_and_the_api_limit_kept() {
         "{}",
         offered.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prompt_says_so_when_our_server_is_read_only() {
+    let mock = MockOpenAi::start(vec![answer("ok")]).await;
+    let asked = ask(
+        &mock,
+        json!({"opsdeckReadOnly": true}),
+        vec![],
+        "why did transform_sales fail?",
+    )
+    .await;
+    assert!(asked.output.status.success(), "{}", stderr(&asked));
+    let system = mock.requests()[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(system.contains("READ-ONLY: it refuses"), "{system}");
+    assert!(!system.contains("not read-only"), "{system}");
 }

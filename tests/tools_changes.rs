@@ -449,58 +449,61 @@ async fn triage_names_the_change_behind_each_scenario_and_only_then() {
         .filter(|s| !s.truth.failing_pipelines.is_empty())
     {
         let sandbox = common::start(&scenario.name).await;
-        let pipeline = &scenario.truth.failing_pipelines[0];
-        let report = sandbox
-            .ok("triage_run", json!({"pipeline": pipeline}))
-            .await;
-        let root_cause = report["root_cause"].as_str().unwrap();
-        match &scenario.truth.change {
-            Some(truth) => {
-                let change = &report["change"]["change"];
-                assert_eq!(
-                    change["actor"],
-                    truth.actor.as_str(),
-                    "{}: {report}",
-                    scenario.name
-                );
-                assert!(
-                    root_cause.contains(&truth.actor),
-                    "{}: {root_cause}",
-                    scenario.name
-                );
-                assert!(
-                    truth
-                        .keywords
-                        .iter()
-                        .any(|k| root_cause.to_lowercase().contains(&k.to_lowercase())),
-                    "{}: {root_cause}",
-                    scenario.name
-                );
-                assert!(
-                    root_cause.contains("likely caused by a change"),
-                    "{root_cause}"
-                );
-                let evidence = report["evidence"].to_string();
-                assert!(evidence.contains("\"kind\":\"changes\""), "{evidence}");
-                named += 1;
-            }
-            None => {
-                assert!(
-                    report.get("change").is_none(),
-                    "{}: {report}",
-                    scenario.name
-                );
-                assert!(
-                    !root_cause.contains("likely caused by a change"),
-                    "{root_cause}"
-                );
-                let evidence = report["evidence"].to_string();
-                assert!(
-                    evidence.contains("no recorded change touches")
-                        || evidence.contains("is of a kind that explains"),
-                    "{}: {evidence}",
-                    scenario.name
-                );
+        // Every failing pipeline: the change must win over the background
+        // changes in each one's own window, not just the first's.
+        for pipeline in &scenario.truth.failing_pipelines {
+            let report = sandbox
+                .ok("triage_run", json!({"pipeline": pipeline}))
+                .await;
+            let root_cause = report["root_cause"].as_str().unwrap();
+            match &scenario.truth.change {
+                Some(truth) => {
+                    let change = &report["change"]["change"];
+                    assert_eq!(
+                        change["actor"],
+                        truth.actor.as_str(),
+                        "{}: {report}",
+                        scenario.name
+                    );
+                    assert!(
+                        root_cause.contains(&truth.actor),
+                        "{}: {root_cause}",
+                        scenario.name
+                    );
+                    assert!(
+                        truth
+                            .keywords
+                            .iter()
+                            .any(|k| root_cause.to_lowercase().contains(&k.to_lowercase())),
+                        "{}: {root_cause}",
+                        scenario.name
+                    );
+                    assert!(
+                        root_cause.contains("likely caused by a change"),
+                        "{root_cause}"
+                    );
+                    let evidence = report["evidence"].to_string();
+                    assert!(evidence.contains("\"kind\":\"changes\""), "{evidence}");
+                    named += 1;
+                }
+                None => {
+                    assert!(
+                        report.get("change").is_none(),
+                        "{}: {report}",
+                        scenario.name
+                    );
+                    assert!(
+                        !root_cause.contains("likely caused by a change"),
+                        "{root_cause}"
+                    );
+                    let evidence = report["evidence"].to_string();
+                    assert!(
+                        evidence.contains("no recorded change touches")
+                            || evidence.contains("is of a kind that explains"),
+                        "{}: {evidence}",
+                        scenario.name
+                    );
+                }
             }
         }
     }

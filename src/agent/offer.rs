@@ -224,7 +224,8 @@ fn choose(tools: &[CatalogTool], selection: &Selection, limit: usize) -> Vec<boo
     let texts: Vec<ToolText> = tools.iter().map(ToolText::of).collect();
     let scores = relevance::scores(&query, &texts);
     let incident = query.is_about_an_incident();
-    // Lower ranks go first: (tier, trusted first, higher score, catalogue order).
+    // (tier, untrusted, score, catalogue index), taken in order of tier, then
+    // higher score, then trusted servers first, then catalogue order.
     let mut order: Vec<(u8, bool, f64, usize)> = tools
         .iter()
         .enumerate()
@@ -259,7 +260,9 @@ fn choose(tools: &[CatalogTool], selection: &Selection, limit: usize) -> Vec<boo
 /// how many, and how many were left out.
 pub fn describe(offered: &[String], left_out: usize) -> String {
     let total = offered.len().saturating_add(left_out);
-    if left_out == 0 {
+    if left_out == 0 && total == 1 {
+        "offered the one tool there is".to_string()
+    } else if left_out == 0 {
         format!("offered all {total} tools")
     } else {
         format!(

@@ -295,7 +295,7 @@ mod tests {
         }
         let offered = state.offered.clone().unwrap();
         assert_eq!(offered.names, vec!["c".to_string()]);
-        assert_eq!(offered.summary(), "offered all 1 tools");
+        assert_eq!(offered.summary(), "offered the one tool there is");
     }
 
     #[test]

@@ -302,7 +302,7 @@ mod tests {
             left_out: 0,
         };
         let lines = offer_lines(&offered, 80, &Theme::default());
-        assert_eq!(text(&lines[0]), "offered all 1 tools");
+        assert_eq!(text(&lines[0]), "offered the one tool there is");
         assert!(!text(&lines[1]).contains('\u{1b}'), "{:?}", text(&lines[1]));
     }
 

@@ -173,7 +173,11 @@ fn hostile_instructions_are_neutralised_and_clipped() {
     let headings: Vec<&str> = prompt.lines().filter(|l| l.starts_with('#')).collect();
     assert_eq!(
         headings,
-        ["## Where you stand", "## Approval rules", "## Triage playbook"]
+        [
+            "## Where you stand",
+            "## Approval rules",
+            "## Triage playbook"
+        ]
     );
     assert!(!prompt.contains('\u{1b}') && !prompt.contains('\u{7}'));
     assert!(!prompt.contains('\u{202e}'));
