@@ -59,7 +59,11 @@ fn estate() -> (Estate, Vec<Scenario>) {
     for entry in std::fs::read_dir(&extra).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "json") {
-            std::fs::copy(&path, root.join("scenarios").join(path.file_name().unwrap())).unwrap();
+            std::fs::copy(
+                &path,
+                root.join("scenarios").join(path.file_name().unwrap()),
+            )
+            .unwrap();
         }
     }
     let scenarios = Sandbox::scenarios(&FixtureFiles::Directory(root.clone())).unwrap();
@@ -181,7 +185,9 @@ fn every_failing_scenario_gets_its_root_cause_change_and_blast_radius_in_six_cal
                 .filter(|e| e["event"] == "tool_call_started")
                 .count();
             if calls > MAX_TOOL_CALLS {
-                missing.push(format!("at most {MAX_TOOL_CALLS} tool calls (made {calls})"));
+                missing.push(format!(
+                    "at most {MAX_TOOL_CALLS} tool calls (made {calls})"
+                ));
             }
             if !answer.contains("Offline mode") {
                 missing.push("the offline footer".into());
@@ -217,6 +223,45 @@ fn an_incident_without_a_change_is_not_pinned_on_one() {
         assert!(
             !contains(root_cause, "likely caused by a change"),
             "{}: {root_cause}",
+            scenario.name
+        );
+    }
+}
+
+/// "What changed?" about a failing pipeline lists the change behind the
+/// incident, with who made it, among the estate's ordinary changes.
+#[test]
+fn what_changed_for_a_failing_pipeline_lists_the_change_behind_it() {
+    let (estate, scenarios) = estate();
+    let with_change: Vec<&Scenario> = scenarios.iter().filter(|s| s.change.is_some()).collect();
+    assert!(with_change.len() >= 5, "{}", with_change.len());
+    for scenario in with_change {
+        let (Some(change), Some(pipeline)) = (
+            &scenario.truth.change,
+            scenario.truth.failing_pipelines.first(),
+        ) else {
+            continue;
+        };
+        let events = ask(
+            &estate,
+            &scenario.name,
+            &format!("what changed for {pipeline} in the last 24 hours?"),
+        );
+        let answer = answer_of(&events);
+        assert!(
+            contains(&answer, &change.actor),
+            "{}: {} not in\n{answer}",
+            scenario.name,
+            change.actor
+        );
+        let tools: Vec<&str> = events
+            .iter()
+            .filter(|e| e["event"] == "tool_call_started")
+            .filter_map(|e| e["tool"].as_str())
+            .collect();
+        assert!(
+            tools.contains(&"what_changed"),
+            "{}: {tools:?}",
             scenario.name
         );
     }

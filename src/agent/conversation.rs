@@ -212,19 +212,35 @@ impl Conversation {
         }
     }
 
-    /// The last `n` questions and answers, newest last (context for choosing tools).
+    /// The last `n` questions, answers and the tools each turn called, newest
+    /// last (context for choosing tools: a tool called earlier stays offered).
     pub fn recent(&self, n: usize) -> Vec<String> {
         let mut recent: Vec<String> = self
             .turns
             .iter()
             .rev()
             .filter(|t| t.end != TurnEnd::Open)
-            .flat_map(|t| [t.answer(), t.question.clone()])
+            .flat_map(|t| [tools_called(t), t.answer(), t.question.clone()])
             .filter(|text| !text.trim().is_empty())
             .take(n)
             .collect();
         recent.reverse();
         recent
+    }
+}
+
+/// "tools called: a b" for a turn that called any, else empty (then skipped).
+fn tools_called(turn: &Turn) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for call in turn.rounds.iter().flat_map(|r| r.calls.iter()) {
+        if !names.contains(&call.name.as_str()) {
+            names.push(&call.name);
+        }
+    }
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("tools called: {}", names.join(" "))
     }
 }
 

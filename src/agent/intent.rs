@@ -39,6 +39,11 @@ pub enum Intent {
     Downstream {
         pipeline: String,
     },
+    /// The changes recorded in a window, of what one pipeline touches or all.
+    WhatChanged {
+        since: String,
+        pipeline: Option<String>,
+    },
     ListPipelines,
     Help,
 }
@@ -134,6 +139,27 @@ pub(super) fn has_any(question: &str, words: &[&str]) -> bool {
     words.iter().any(|w| q.contains(w))
 }
 
+/// "what changed?", "who changed …", "any recent changes / deployments?".
+pub fn asks_what_changed(question: &str) -> bool {
+    has_any(
+        question,
+        &[
+            "what changed",
+            "what has changed",
+            "what's changed",
+            "who changed",
+            "anything changed",
+            "any change",
+            "recent change",
+            "changes",
+            "who deployed",
+            "what was deployed",
+            "deployments",
+            "who touched",
+        ],
+    )
+}
+
 /// Recognises the question. Pipeline and secret names come from the estate.
 pub fn recognise(question: &str, vocabulary: &Vocabulary) -> Intent {
     let pipeline = find_name(question, &vocabulary.pipelines);
@@ -153,6 +179,12 @@ pub fn recognise(question: &str, vocabulary: &Vocabulary) -> Intent {
     ) && let Some(pipeline) = pipeline.clone()
     {
         return Intent::Rerun { pipeline };
+    }
+    if asks_what_changed(question) {
+        return Intent::WhatChanged {
+            since: window.unwrap_or_else(|| "24h".into()),
+            pipeline,
+        };
     }
     if let Some(secret) = secret {
         return Intent::SecretImpact { secret };
@@ -342,5 +374,33 @@ mod tests {
         assert_eq!(find_window("past 30m"), Some("30m".into()));
         assert_eq!(find_window("overnight"), Some("12h".into()));
         assert_eq!(recognise("tell me a joke", &vocab()), Intent::Help);
+    }
+
+    #[test]
+    fn what_changed_questions_with_and_without_a_pipeline() {
+        assert_eq!(
+            recognise(
+                "what changed for ingest_pos_sales in the last 6 hours?",
+                &vocab()
+            ),
+            Intent::WhatChanged {
+                since: "6h".into(),
+                pipeline: Some("ingest_pos_sales".into())
+            }
+        );
+        assert_eq!(
+            recognise("who changed anything overnight?", &vocab()),
+            Intent::WhatChanged {
+                since: "12h".into(),
+                pipeline: None
+            }
+        );
+        assert_eq!(
+            recognise("any recent deployments?", &vocab()),
+            Intent::WhatChanged {
+                since: "24h".into(),
+                pipeline: None
+            }
+        );
     }
 }

@@ -19,7 +19,7 @@ use super::policy::{Standing, runs_without_asking};
 use super::runner::{ToolOutcome, ToolRunner};
 use crate::model::contract::{
     DependenciesResult, FailuresResult, ListPipelinesResult, ListSecretsResult, PipelineStatus,
-    PlansResult, RemediationOutcome, SecretUsage, SummarizeResult, TriageReport,
+    PlansResult, RemediationOutcome, SecretUsage, SummarizeResult, TriageReport, WhatChangedResult,
 };
 use crate::support::sync::lock;
 use crate::support::text::clip;
@@ -96,6 +96,7 @@ async fn answer_with(
         Some(follow_up) => follow_up?,
         None => recognise(question, &vocabulary),
     };
+    let intent = scoped_to_the_subject(intent, question, context);
     tracing::info!(?intent, "offline agent");
     let body = match intent {
         Intent::WhyFailed { pipeline, run_id } => why_failed(runner, pipeline, run_id).await?,
@@ -113,6 +114,7 @@ async fn answer_with(
         }
         Intent::Rerun { pipeline } => rerun_preview(runner, &pipeline).await?,
         Intent::Downstream { pipeline } => downstream(runner, &pipeline).await?,
+        Intent::WhatChanged { since, pipeline } => what_changed(runner, &since, pipeline).await?,
         Intent::ListPipelines => list_pipelines(runner).await?,
         Intent::Help => help(&vocabulary),
     };
@@ -506,6 +508,78 @@ async fn downstream(runner: &Recording<'_, '_>, pipeline: &str) -> Result<String
             "\nIt writes: {}. Those readers go stale until it succeeds again.\n",
             data.datasets_written.join(", ")
         ));
+    }
+    Ok(out)
+}
+
+/// "what changed?" right after a question about a pipeline means what that
+/// pipeline touches; "what changed everywhere?" (or no subject yet) means all.
+fn scoped_to_the_subject(intent: Intent, question: &str, context: &Context) -> Intent {
+    let everywhere = [
+        "everywhere",
+        "anywhere",
+        "estate",
+        "all ",
+        "anything",
+        "overall",
+    ]
+    .iter()
+    .any(|w| question.to_lowercase().contains(w));
+    match intent {
+        Intent::WhatChanged {
+            since,
+            pipeline: None,
+        } if !everywhere => Intent::WhatChanged {
+            since,
+            pipeline: context.pipeline.clone(),
+        },
+        other => other,
+    }
+}
+
+async fn what_changed(
+    runner: &Recording<'_, '_>,
+    since: &str,
+    pipeline: Option<String>,
+) -> Result<String, String> {
+    let mut args = json!({"since": since});
+    if let Some(p) = &pipeline {
+        args["pipeline"] = json!(p);
+    }
+    let (summary, data) = need::<WhatChangedResult>(runner, "what_changed", args).await?;
+    let scope = pipeline
+        .as_deref()
+        .map(|p| format!(" to what {p} touches"))
+        .unwrap_or_default();
+    let mut out = format!("## What changed (last {since}){scope}\n\n{summary}\n\n");
+    let Some(data) = data else {
+        return Ok(out);
+    };
+    for change in &data.changes {
+        out.push_str(&format!(
+            "- {} **{}** by {}: {} ({}{})\n",
+            instant(Some(change.at), ""),
+            change.resource,
+            change.actor,
+            clip(&change.summary, 240),
+            change.source,
+            change
+                .origin
+                .as_deref()
+                .map(|o| format!(", from {o}"))
+                .unwrap_or_default()
+        ));
+    }
+    if data.more > 0 {
+        out.push_str(&format!("- … and {} more\n", data.more));
+    }
+    for gap in &data.gaps {
+        out.push_str(&format!("\nNot read: {} ({})\n", gap.what, gap.why));
+    }
+    if pipeline.is_some() {
+        out.push_str(
+            "\nAsk \"what changed everywhere?\" for changes outside this pipeline's resources.\n",
+        );
     }
     Ok(out)
 }

@@ -4,10 +4,10 @@
 
 pub mod blocks;
 pub mod reader;
-pub mod resume;
 pub mod recorder;
 pub mod redact;
 pub mod render;
+pub mod resume;
 pub mod schema;
 pub mod session;
 pub mod verify;

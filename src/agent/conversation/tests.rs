@@ -69,7 +69,12 @@ fn a_turn_becomes_question_calls_results_and_answer() {
     );
     assert_eq!(
         c.recent(4),
-        ["why did p fail?", "Looking. The secret expired."]
+        [
+            "why did p fail?",
+            "Looking. The secret expired.",
+            "tools called: triage_run"
+        ],
+        "the tools a turn called stay in view, so they stay offered"
     );
 }
 

@@ -346,8 +346,8 @@ impl LlmAgent {
     }
 }
 
-/// Questions and answers of the conversation given to the tool choice.
-const RECENT_FOR_OFFER: usize = 4;
+/// Questions, answers and tools called (about two turns) given to the tool choice.
+const RECENT_FOR_OFFER: usize = 6;
 
 /// A conversation message as the chat API takes it.
 fn chat_message(message: ChatMessage) -> ChatCompletionRequestMessage {

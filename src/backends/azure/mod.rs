@@ -28,8 +28,8 @@ use self::log_analytics::LogAnalyticsLogs;
 use self::resources::ArmInfra;
 use self::secret_changes::SecretVersionChanges;
 use self::vault::KeyVaultStore;
-use crate::backends::{Backends, SecretStore};
 use crate::backends::http::{RestClient, RetryPolicy};
+use crate::backends::{Backends, SecretStore};
 use crate::model::time::SharedClock;
 
 /// The configured credential chain, built from the process environment.

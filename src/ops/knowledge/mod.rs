@@ -10,6 +10,7 @@
 mod entry;
 mod load;
 mod matcher;
+mod place;
 mod quote;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,9 @@ pub struct Classification {
     /// from the start of the segment where the entry matched, or the start of
     /// the message when nothing did.
     pub quote: String,
+    /// Where it happened, when the message names it (`landing/pos/2026/01/15`,
+    /// `database salesdw on syn-x…`, `host sftp.partner.example`).
+    pub place: Option<String>,
 }
 
 impl Classification {
@@ -80,6 +84,7 @@ pub fn classify(code: &str, message: &str) -> Classification {
             category: hit.entry.category,
             entry: Some(hit.entry),
             quote: quote::telling_part(&text, hit.first_at),
+            place: place::named_in(&text),
             matched: Some(hit.matched),
         },
         None => Classification {
@@ -87,6 +92,7 @@ pub fn classify(code: &str, message: &str) -> Classification {
             entry: None,
             matched: None,
             quote: quote::telling_part(&text, None),
+            place: place::named_in(&text),
         },
     }
 }

@@ -69,10 +69,15 @@ pub(super) fn root_cause_sentence(
     step: Option<&FailureStep>,
     secrets: &[SecretFinding],
 ) -> String {
-    let at = step
-        .map(|s| format!("{}/{}", s.pipeline, s.activity))
-        .unwrap_or_else(|| root.pipeline.clone());
     let finding = &root.finding;
+    let place = finding
+        .place
+        .as_ref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    let at = step
+        .map(|s| format!("{}/{}{place}", s.pipeline, s.activity))
+        .unwrap_or_else(|| format!("{}{place}", root.pipeline));
     let quote = &finding.quote;
     let critical = secrets.iter().find(|s| s.risk == SecretRiskLevel::Critical);
     match (root.category, finding.entry) {
