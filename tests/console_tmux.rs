@@ -312,6 +312,70 @@ fn console_end_to_end_in_tmux() {
     );
 }
 
+/// The hand-off between shifts: a session recorded by `opsdeck ask` opens in
+/// the console with `--resume`: the chat is back on screen, the board is live
+/// again, and a follow-up that names nothing ("and downstream?") is read
+/// against the restored conversation.
+#[test]
+fn a_resumed_session_shows_its_chat_and_answers_a_follow_up() {
+    let dir = tempdir("console-resume");
+    let config = dir.join("mcp.json");
+    let servers = serde_json::json!({"mcpServers": {"opsdeck": {
+        "command": OPSDECK,
+        "args": ["serve", "--scenario", "expired-secret", "--frozen-clock", common::PINNED],
+        "trusted": true
+    }}});
+    std::fs::write(&config, servers.to_string()).unwrap();
+    let trace = dir.join("last-shift.jsonl");
+    let asked = Command::new(OPSDECK)
+        .args(["ask", "--mcp-config"])
+        .arg(&config)
+        .arg("--trace")
+        .arg(&trace)
+        .arg("why did ingest_web_events fail?")
+        .env("OPSDECK_LOG_DIR", dir.join("logs"))
+        .env("XDG_STATE_HOME", dir.join("ask-state"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("AZURE_OPENAI_ENDPOINT")
+        .output()
+        .unwrap();
+    assert!(asked.status.success(), "{asked:?}");
+
+    let resume = format!("--resume {}", trace.display());
+    let tmux = Tmux::start("resume", &console_command(&dir, &resume));
+    let timeout = Duration::from_secs(30);
+    // The last shift's question and answer, and the board live again.
+    tmux.wait_for(&["Offline mode", "✗ Failed", "● opsdeck"], timeout);
+    tmux.keys(&["Escape", "g"]);
+    tmux.wait_for(
+        &["› why did ingest_web_events fail?", "Root cause"],
+        timeout,
+    );
+    tmux.keys(&["i"]);
+    tmux.text("and downstream?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        &["Downstream of ingest_web_events", "transform_web_sessions"],
+        timeout,
+    );
+
+    tmux.keys(&["Escape", "Tab", "Tab", "q"]);
+    let after = wait_for_file(&dir.join("after.txt"), timeout);
+    assert_terminal_restored(&after, &tmux);
+    // The new trace carries the resumed conversation, so the next shift can resume it too.
+    let trace = console_trace(&dir);
+    let questions: Vec<&str> = trace
+        .iter()
+        .filter(|l| l["event"]["event"] == "user_message")
+        .filter_map(|l| l["event"]["text"].as_str())
+        .collect();
+    assert!(
+        questions.contains(&"why did ingest_web_events fail?")
+            && questions.contains(&"and downstream?"),
+        "{questions:?}"
+    );
+}
+
 #[test]
 fn sigterm_and_sighup_restore_the_terminal() {
     for signal in ["TERM", "HUP"] {
