@@ -45,14 +45,16 @@ fn sandbox_server() -> ServerSpec {
     }
 }
 
-fn agent(mock: &MockOpenAi, budget: Budget) -> LlmAgent {
+/// The agent against the scripted model; `history_limit` caps the
+/// conversation's share of each request (`Budget::default()`: no cap).
+fn agent(mock: &MockOpenAi, history_limit: Budget) -> LlmAgent {
     let provider = Provider::OpenAi {
         base_url: mock.base_url.clone(),
         api_key: "sk-test".into(),
         model: "m".into(),
     };
     let settings = LlmSettings {
-        budget,
+        history_limit: Some(history_limit),
         ..LlmSettings::default()
     };
     LlmAgent::new(&provider, settings).unwrap()
@@ -363,8 +365,7 @@ async fn a_cancelled_turn_leaves_a_history_the_next_request_accepts() {
         let dropped = tokio::time::timeout(Duration::from_secs(5), running).await;
         assert!(dropped.is_err(), "the turn waited for the dialog");
     }
-    // What the console does on Esc.
-    conversation.lock().unwrap().cancel();
+    // Nothing closes the dropped turn by hand: the next question does.
     let (ok, answer) = turn(&host, Some(&llm), &conversation, "what now?").await;
     assert!(ok, "{answer}");
     host.shutdown().await;
@@ -668,4 +669,301 @@ fn new_and_its_key_clear_the_conversation_and_cancel_a_running_turn() {
         [Effect::NewConversation]
     );
     assert_eq!(noted(&app), 2);
+}
+
+/// The tool calls' ids and names of every assistant message.
+fn calls_sent(messages: &[Value]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .filter_map(|m| m["tool_calls"].as_array())
+        .flatten()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["function"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The chunks with every tool call's `id` taken out (some servers omit it).
+fn without_ids(mut chunks: Vec<Value>) -> Vec<Value> {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::Array(calls)) = object.get_mut("tool_calls") {
+                    for call in calls {
+                        if let Some(call) = call.as_object_mut() {
+                            call.remove("id");
+                        }
+                    }
+                }
+                object.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    chunks.iter_mut().for_each(strip);
+    chunks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tool_names_and_missing_ids_never_reach_a_later_request_as_they_came() {
+    let mock = MockOpenAi::start(vec![
+        stream(without_ids(tool_call_chunks(
+            &[
+                ("", "multi_tool_use.parallel", "{}"),
+                (
+                    "",
+                    "get_pipeline_status",
+                    r#"{"pipeline": "transform_inventory"}"#,
+                ),
+            ],
+            1,
+        ))),
+        stream(without_ids(tool_call_chunks(
+            &[("", "triage_run", r#"{"pipeline": "transform_inventory"}"#)],
+            1,
+        ))),
+        stream(text_chunks(&["first done"])),
+        stream(without_ids(tool_call_chunks(
+            &[(
+                "",
+                "get_pipeline_status",
+                r#"{"pipeline": "transform_inventory"}"#,
+            )],
+            1,
+        ))),
+        stream(text_chunks(&["second done"])),
+        stream(text_chunks(&["third done"])),
+    ])
+    .await;
+    let host = McpHost::start(vec![sandbox_server()], Duration::from_secs(30)).await;
+    let llm = agent(&mock, Budget::default());
+    let conversation = Conversation::default().shared();
+    for question in ["first?", "second?", "third?"] {
+        let (ok, answer) = turn(&host, Some(&llm), &conversation, question).await;
+        assert!(ok, "{answer}");
+    }
+    host.shutdown().await;
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 6);
+    let last = messages(&requests[5].body);
+    assert_paired(last);
+    let calls = calls_sent(last);
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let ids: std::collections::BTreeSet<&str> = calls.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids.len(), 4, "every call has an id of its own: {calls:?}");
+    for (_, name) in &calls {
+        assert!(
+            (1..=64).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "the chat API rejects the name {name:?}"
+        );
+    }
+    assert_eq!(calls[0].1, "multi_tool_use_parallel");
+    // The call under a bad name still told the model it failed.
+    let first_result = last
+        .iter()
+        .find(|m| m["role"] == "tool" && m["tool_call_id"] == calls[0].0.as_str())
+        .map(text_of)
+        .unwrap();
+    assert!(
+        first_result.contains("multi_tool_use.parallel"),
+        "{first_result}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_stalls_after_a_tool_round_leaves_a_history_the_next_request_accepts() {
+    let mock = MockOpenAi::start(vec![
+        stream(tool_call_chunks(
+            &[(
+                "call_s",
+                "get_pipeline_status",
+                r#"{"pipeline": "transform_inventory"}"#,
+            )],
+            1,
+        )),
+        // The answer that never comes.
+        Reply::Stream {
+            chunks: text_chunks(&["never sent"]),
+            cut: false,
+            delay_ms: 60_000,
+        },
+        stream(text_chunks(&["after the stall"])),
+    ])
+    .await;
+    let host = McpHost::start(vec![sandbox_server()], Duration::from_secs(30)).await;
+    let llm = agent(&mock, Budget::default());
+    let conversation = Conversation::default().shared();
+    {
+        let (events, _received) = tokio::sync::mpsc::unbounded_channel();
+        let runner = ToolRunner::new(
+            &host,
+            ApprovalPolicy::default(),
+            Box::new(RefuseUnapproved),
+            events.clone(),
+        );
+        let running = opsdeck::agent::turn::run(
+            Some(&llm),
+            "m",
+            &runner,
+            &conversation,
+            "status of transform_inventory?",
+            &events,
+        );
+        // The engineer gives up on the silent model: the turn's future is dropped.
+        let dropped = tokio::time::timeout(Duration::from_secs(5), running).await;
+        assert!(dropped.is_err(), "the turn waited on the stalled stream");
+    }
+    let (ok, answer) = turn(&host, Some(&llm), &conversation, "what now?").await;
+    assert!(ok, "{answer}");
+    host.shutdown().await;
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3);
+    let sent = messages(&requests[2].body);
+    assert_paired(sent);
+    let roles: Vec<&str> = sent.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        ["system", "user", "assistant", "tool", "assistant", "user"]
+    );
+    assert!(text_of(&sent[3]).contains("transform_inventory"));
+    assert!(text_of(&sent[4]).contains("cancelled by the engineer"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_length_error_is_retried_once_with_half_the_history() {
+    let too_long = Reply::Error {
+        status: 400,
+        headers: Vec::new(),
+        body: common::openai_mock::error_body(
+            "context_length_exceeded",
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9100 tokens.",
+        ),
+    };
+    let mock = MockOpenAi::start(vec![
+        stream(tool_call_chunks(
+            &[(
+                "call_big",
+                "triage_run",
+                r#"{"pipeline": "transform_inventory"}"#,
+            )],
+            1,
+        )),
+        stream(text_chunks(&["first answer"])),
+        too_long,
+        stream(text_chunks(&["second answer"])),
+    ])
+    .await;
+    let host = McpHost::start(vec![sandbox_server()], Duration::from_secs(30)).await;
+    let conversation = Conversation::default().shared();
+    let first = agent(&mock, Budget::default());
+    let (ok, answer) = turn(
+        &host,
+        Some(&first),
+        &conversation,
+        "why did transform_inventory fail?",
+    )
+    .await;
+    assert!(ok, "{answer}");
+    // A history budget the first turn fits whole, but not in half.
+    let whole = conversation
+        .lock()
+        .unwrap()
+        .messages(Budget { tokens: usize::MAX })
+        .tokens;
+    let second = agent(&mock, Budget { tokens: whole + 50 });
+    let (ok, answer) = turn(&host, Some(&second), &conversation, "and next?").await;
+    assert!(ok, "{answer}");
+    assert!(
+        answer.contains("maximum context length")
+            && answer.contains("retrying once with half the conversation budget"),
+        "the retry is said: {answer}"
+    );
+    host.shutdown().await;
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 4, "one retry, no more");
+    let tool_text = |body: &Value| {
+        messages(body)
+            .iter()
+            .find(|m| m["role"] == "tool")
+            .map(text_of)
+            .unwrap()
+    };
+    let full = tool_text(&requests[1].body);
+    assert_eq!(
+        tool_text(&requests[2].body),
+        full,
+        "first try: the whole result"
+    );
+    let retried = tool_text(&requests[3].body);
+    assert!(
+        retried.contains("[earlier result clipped:") && retried.len() < full.len(),
+        "{retried}"
+    );
+    assert_paired(messages(&requests[3].body));
+}
+
+/// A trace from an older opsdeck, or edited by hand: secrets it never redacted.
+const SECRET_TRACE: &str = r#"{"type":"header","schema":1,"opsdeck_version":"0.0.1","started_at":"2026-11-23T03:00:00Z","host":"h","process":"ask","agent_mode":"gpt-test","read_only":false,"backend":"sandbox","servers":[]}
+{"seq":1,"at":"2026-11-23T03:00:01Z","type":"agent","event":{"event":"user_message","text":"is DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNDU2Nzg5MA==;EndpointSuffix=core.windows.net valid?"}}
+{"seq":2,"at":"2026-11-23T03:00:02Z","type":"agent","event":{"event":"tool_call_started","call_id":"call-1","server":"opsdeck","tool":"get_pipeline_status","arguments":{"password":"hunter2-very-secret","url":"https://acct.blob.core.windows.net/c?sv=2022-11-02&sig=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789%2BabcdEFG%3D"}}}
+{"seq":3,"at":"2026-11-23T03:00:03Z","type":"agent","event":{"event":"tool_call_finished","call_id":"call-1","server":"opsdeck","tool":"get_pipeline_status","duration_ms":5,"is_error":false,"result":{"content":["conn: password=hunter2-very-secret sig=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789%2BabcdEFG%3D"]},"truncated":false}}
+{"seq":4,"at":"2026-11-23T03:00:04Z","type":"agent","event":{"event":"text_delta","text":"It works with pass"}}
+{"seq":5,"at":"2026-11-23T03:00:05Z","type":"agent","event":{"event":"text_delta","text":"word=hunter2-very-secret."}}
+{"seq":6,"at":"2026-11-23T03:00:06Z","type":"agent","event":{"event":"turn_finished","answer":"It works with password=hunter2-very-secret.","tool_calls":1,"ok":true}}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_trace_with_secrets_gives_them_to_nobody() {
+    let mock = MockOpenAi::start(vec![stream(text_chunks(&["Carry on."]))]).await;
+    let dir = tempdir("conversation-resume-secrets");
+    let old = dir.join("old.jsonl");
+    let new = dir.join("new.jsonl");
+    std::fs::write(&old, SECRET_TRACE).unwrap();
+    let output = ask(
+        &mock,
+        vec![
+            "--resume".into(),
+            old.display().to_string(),
+            "--trace".into(),
+            new.display().to_string(),
+        ],
+        "what next?",
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{stderr}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    let sent = requests[0].body.to_string();
+    let written = std::fs::read_to_string(&new).unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    for secret in [
+        "c2VjcmV0a2V5c2VjcmV0a2V5",
+        "hunter2-very-secret",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    ] {
+        assert!(!sent.contains(secret), "{secret} reaches the model: {sent}");
+        assert!(
+            !written.contains(secret),
+            "{secret} in the new trace: {written}"
+        );
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    }
+    // The conversation itself came along, redacted.
+    let texts: Vec<String> = messages(&requests[0].body).iter().map(text_of).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("is ") && t.contains("[redacted")),
+        "{texts:?}"
+    );
+    assert!(written.contains("[redacted"), "{written}");
+    assert_paired(messages(&requests[0].body));
 }

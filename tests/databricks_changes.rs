@@ -117,6 +117,17 @@ async fn cluster_events_and_new_jobs_are_listed_newest_first_with_who_and_why() 
         "{}",
         edit.summary
     );
+    // Every change names its workspace: another cluster known only by its id
+    // is still in the workspace (and the quota) a pipeline's connection uses.
+    let host = reqwest::Url::parse(&fake.base)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        changes.iter().all(|c| c.touches.contains(&host)),
+        "{host}: {listed:#?}"
+    );
 
     let quota = changes
         .iter()

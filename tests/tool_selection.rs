@@ -19,10 +19,18 @@ const AZURE_TOOLS: usize = 192;
 
 /// mcp.json: our sandbox server (trusted) and the Azure-operations peer,
 /// whose storage listing the operator allowed; `azure` entries are merged in.
+/// With `"devopsPeer": true` the peer is the DevOps-shaped one instead
+/// (tests/peers/devops_tools_server.py, named `devops`, untrusted).
 fn config(dir: &Path, azure: Value) -> PathBuf {
+    let devops = azure.get("devopsPeer").is_some();
+    let (name, script) = if devops {
+        ("devops", "devops_tools_server.py")
+    } else {
+        ("azure-ops", "many_tools_server.py")
+    };
     let mut peer = json!({
         "command": python("venv-mcp2"),
-        "args": [peer_script("many_tools_server.py"), "--record", dir.join("calls.txt")],
+        "args": [peer_script(script), "--record", dir.join("calls.txt")],
         "alwaysAllow": ["azure_storage_account_list"]
     });
     if let (Some(peer), Some(extra)) = (peer.as_object_mut(), azure.as_object()) {
@@ -32,6 +40,7 @@ fn config(dir: &Path, azure: Value) -> PathBuf {
     let read_only = azure.get("opsdeckReadOnly").is_some();
     if let Some(peer) = peer.as_object_mut() {
         peer.remove("opsdeckReadOnly");
+        peer.remove("devopsPeer");
     }
     let mut serve = vec![
         "serve",
@@ -49,7 +58,7 @@ fn config(dir: &Path, azure: Value) -> PathBuf {
             "args": serve,
             "trusted": true
         },
-        "azure-ops": peer
+        name: peer
     }});
     let path = dir.join("mcp.json");
     std::fs::write(&path, config.to_string()).unwrap();
@@ -296,4 +305,106 @@ async fn the_prompt_says_so_when_our_server_is_read_only() {
         .to_string();
     assert!(system.contains("READ-ONLY: it refuses"), "{system}");
     assert!(!system.contains("not read-only"), "{system}");
+}
+
+/// The playbook's tool names: each step reads "N. what: tool, tool.".
+fn playbook_tools(system: &str) -> Vec<String> {
+    let playbook = system
+        .split("## Triage playbook")
+        .nth(1)
+        .unwrap_or_default();
+    playbook
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .filter_map(|l| l.rsplit_once(": "))
+        .flat_map(|(_, tools)| {
+            tools
+                .trim_end_matches('.')
+                .split(", ")
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_question_beside_a_pipeline_shaped_peer_keeps_our_playbook_and_names_only_offered_tools()
+ {
+    let mock = MockOpenAi::start(vec![answer("transform_sales is failing.")]).await;
+    let asked = ask(
+        &mock,
+        json!({"devopsPeer": true}),
+        vec![],
+        "show the status of transform_sales",
+    )
+    .await;
+    assert!(asked.output.status.success(), "{}", stderr(&asked));
+    let request = &mock.requests()[0].body;
+    let offered = offered_in(request);
+    assert!(offered.len() <= 128, "{} tools sent", offered.len());
+    let announced = tools_offered(&asked.events);
+    assert!(
+        announced[0]["left_out"].as_u64().unwrap() > 0,
+        "the catalogue must not fit: {:?}",
+        announced[0]
+    );
+    // Ours stay, though the peer's names match the question better; where
+    // both servers have a tool of one name, ours is offered under its prefix.
+    for needed in [
+        "triage_run",
+        "what_changed",
+        "get_pipeline_dependencies",
+        "opsdeck__get_pipeline_status",
+        "list_pipelines",
+        "list_pipeline_runs",
+        "get_run_details",
+        "opsdeck__rerun_pipeline",
+    ] {
+        assert!(offered.iter().any(|n| n == needed), "{needed}: {offered:?}");
+    }
+    assert!(
+        offered.iter().filter(|n| n.starts_with("pipeline")).count() > 5,
+        "the peer's pipeline tools get the question's places too: {offered:?}"
+    );
+    // Every description sent fits what endpoints take; the peer's long one is clipped.
+    let tools = request["tools"].as_array().unwrap();
+    for tool in tools {
+        let description = tool["function"]["description"].as_str().unwrap_or_default();
+        assert!(
+            description.chars().count() <= 1024,
+            "{}: {} chars",
+            tool["function"]["name"],
+            description.chars().count()
+        );
+    }
+    let queue = tools
+        .iter()
+        .find(|t| t["function"]["name"] == "pipeline_queue")
+        .expect("the peer's long-described tool is offered for a status question");
+    assert!(
+        queue["function"]["description"]
+            .as_str()
+            .unwrap()
+            .ends_with('…')
+    );
+
+    // The prompt's playbook names our tools, only offered ones, never the peer's.
+    let system = request["messages"][0]["content"].as_str().unwrap();
+    let named = playbook_tools(system);
+    for needed in ["triage_run", "what_changed", "get_pipeline_dependencies"] {
+        assert!(named.iter().any(|n| n == needed), "{needed}: {system}");
+    }
+    for name in &named {
+        assert!(
+            offered.contains(name),
+            "{name} named but not offered: {system}"
+        );
+        assert!(!name.starts_with("devops"), "{name}: {system}");
+    }
+    assert!(
+        named.iter().any(|n| n == "opsdeck__rerun_pipeline"),
+        "{named:?}"
+    );
+    assert!(!system.contains("devops__rerun_pipeline"), "{system}");
+    assert!(!system.contains("devops__get_pipeline_status"), "{system}");
 }

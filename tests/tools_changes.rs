@@ -525,3 +525,174 @@ async fn the_tool_is_read_only_and_listed() {
     // Read-only servers serve it.
     sandbox.ok("what_changed", json!({"since": "2h"})).await;
 }
+
+/// A copy of the embedded fixtures with `edit` applied to `estate.json` and
+/// `edit_scenario` to one scenario's file.
+fn copied_with_scenario(
+    edit: impl Fn(&mut Value),
+    scenario: &str,
+    edit_scenario: impl Fn(&mut Value),
+) -> std::path::PathBuf {
+    let dir = copied_fixtures(edit);
+    let path = dir.join(format!("scenarios/{scenario}.json"));
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit_scenario(&mut doc);
+    std::fs::write(&path, doc.to_string()).unwrap();
+    dir
+}
+
+/// The tools over a sandbox of a copied fixtures directory.
+async fn tools_over(dir: &std::path::Path, scenario: &str) -> common::ToolClient {
+    let clock = common::TestClock::at(common::pinned());
+    let options = SandboxOptions {
+        files: FixtureFiles::Directory(dir.to_path_buf()),
+        scenario: Some(scenario.into()),
+        seed: 7,
+    };
+    let sandbox = Arc::new(Sandbox::new(options, clock.clone()).unwrap());
+    let backends = Backends {
+        label: format!("sandbox/{scenario}"),
+        pipelines: vec![sandbox.clone()],
+        secrets: vec![sandbox.clone()],
+        infra: vec![sandbox.clone()],
+        logs: vec![sandbox.clone()],
+        changes: vec![sandbox.clone()],
+        clock,
+    };
+    common::connect(backends, true).await
+}
+
+fn no_edit(_: &mut Value) {}
+
+#[tokio::test]
+async fn a_closer_tag_write_or_setting_on_the_same_account_does_not_beat_the_role_removal() {
+    let revoked: Value = serde_json::from_str(
+        &FixtureFiles::Embedded
+            .read("scenarios/revoked-role.json")
+            .unwrap(),
+    )
+    .unwrap();
+    let incident = revoked["incident_start_minutes"].as_i64().unwrap();
+    let removal = revoked["change"]["minutes_before"].as_i64().unwrap();
+    // Between the role removal and the first failure, so closer in time to it
+    // (background changes count from the anchor; jitter adds up to 10 minutes).
+    let closer = incident + removal / 2;
+    let dir = copied_fixtures(|estate| {
+        let changes = estate["background_changes"].as_array_mut().unwrap();
+        changes.push(json!({
+            "minutes_before": closer, "actor": "tagger@contoso.com",
+            "operation": "Microsoft.Resources/tags/write", "kind": "configuration",
+            "resource": "stcontosolakeprod", "resource_type": "storage account",
+            "summary": "Tags written on storage account stcontosolakeprod (owner=lake-team)",
+            "source": "azure activity log"
+        }));
+        changes.push(json!({
+            "minutes_before": closer + 1, "actor": "tls@contoso.com",
+            "operation": "Microsoft.Storage/storageAccounts/write", "kind": "configuration",
+            "resource": "stcontosolakeprod", "resource_type": "storage account",
+            "summary": "Set minimum TLS version of storage account stcontosolakeprod to 1.2",
+            "source": "azure activity log"
+        }));
+    });
+    let tools = tools_over(&dir, "revoked-role").await;
+    let args = json!({"pipeline": "ingest_crm_customers"});
+    let report = tools.ok("triage_run", args.clone()).await;
+    let finding = &report["change"];
+    assert_eq!(
+        finding["change"]["actor"], "dana.whitfield@contoso.com",
+        "{report}"
+    );
+    assert_eq!(finding["confidence"], "high", "{finding}");
+    let root_cause = report["root_cause"].as_str().unwrap();
+    assert!(root_cause.contains("role assignment"), "{root_cause}");
+    assert!(!root_cause.contains("Tags written"), "{root_cause}");
+    // The distractors are listed as evidence, not named as the cause.
+    assert!(
+        report["evidence"].to_string().contains("Tags written"),
+        "{report}"
+    );
+    // The triage's confidence is said once.
+    let text = common::text_of(&tools.call("triage_run", args).await);
+    assert_eq!(text.matches("(confidence ").count(), 1, "{text}");
+    assert!(
+        !text.contains("confidence high) (confidence high)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// revoked-role with its change made at the resource group, as the Activity
+/// Log records such an assignment: its resource is the group; the principal
+/// is in `touches` when `principal` is set.
+fn group_scope_removal(principal: bool) -> impl Fn(&mut Value) {
+    move |scenario: &mut Value| {
+        let change = &mut scenario["change"];
+        change["resource"] = json!("rg-dataops-prod");
+        change["resource_type"] = json!("Microsoft.Authorization/roleAssignments");
+        change["resource_id"] = json!(
+            "/subscriptions/5b0c2a1e-7d3f-4e8a-9c6b-2f1e0d9c8b7a/resourceGroups/rg-dataops-prod/providers/Microsoft.Authorization/roleAssignments/7d2f4c1a-93be-4e0a-b1d5-6a0c8e2f9b34"
+        );
+        change["summary"] = json!(
+            "Removed role assignment 'Storage Blob Data Contributor' of 3c1d8a52-7f0e-4b7e-9a55-0e6f3c2b9d11 on resource group rg-dataops-prod"
+        );
+        change["touches"] = if principal {
+            json!(["3c1d8a52-7f0e-4b7e-9a55-0e6f3c2b9d11"])
+        } else {
+            json!([])
+        };
+    }
+}
+
+#[tokio::test]
+async fn a_role_removal_at_the_resource_group_is_found_by_principal_or_by_scope() {
+    for principal in [true, false] {
+        let dir = copied_with_scenario(no_edit, "revoked-role", group_scope_removal(principal));
+        let tools = tools_over(&dir, "revoked-role").await;
+        // ingest_crm_customers' logs name the principal refused; ingest_pos_sales' do not.
+        for pipeline in ["ingest_crm_customers", "ingest_pos_sales"] {
+            let report = tools.ok("triage_run", json!({"pipeline": pipeline})).await;
+            let finding = &report["change"];
+            assert_eq!(
+                finding["change"]["actor"], "dana.whitfield@contoso.com",
+                "principal {principal}, {pipeline}: {report}"
+            );
+            let by_principal = principal && pipeline == "ingest_crm_customers";
+            assert_eq!(
+                finding["confidence"],
+                if by_principal { "high" } else { "medium" },
+                "principal {principal}, {pipeline}: {finding}"
+            );
+            let root_cause = report["root_cause"].as_str().unwrap();
+            assert!(root_cause.contains("rg-dataops-prod"), "{root_cause}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_named_only_by_id_in_the_same_workspace_explains_a_quota_failure() {
+    let dir = copied_with_scenario(no_edit, "cluster-quota", |scenario| {
+        scenario["change"]["touches"] = json!(["0115-013322-adh0c7pn"]);
+    });
+    let tools = tools_over(&dir, "cluster-quota").await;
+    let report = tools
+        .ok("triage_run", json!({"pipeline": "transform_sales"}))
+        .await;
+    assert_eq!(report["category"], "capacity_quota", "{report}");
+    let finding = &report["change"];
+    assert_eq!(
+        finding["change"]["actor"], "priya.nair@contoso.com",
+        "{report}"
+    );
+    assert_eq!(finding["confidence"], "medium", "{finding}");
+    assert!(
+        report["root_cause"]
+            .as_str()
+            .unwrap()
+            .contains("adhoc-backfill-priya"),
+        "{report}"
+    );
+    // The same change explains no failure of another kind: a schema drift on
+    // the same workspace is not put down to another cluster's resize.
+    let _ = std::fs::remove_dir_all(&dir);
+}

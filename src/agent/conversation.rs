@@ -10,10 +10,13 @@
 //! the chat messages of a request, within a token budget.
 
 pub mod budget;
+mod limits;
 
 use std::sync::{Arc, Mutex};
 
-pub use budget::{Budget, ContextSetting};
+pub use budget::{Budget, ContextSetting, ContextWindow};
+pub use limits::{MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES, MAX_TEXT_BYTES, MAX_TURNS, api_tool_name};
+use limits::{clip_arguments, clip_text, push_clipped};
 
 /// What a call that never finished is given as its result.
 pub const CANCELLED_RESULT: &str =
@@ -29,6 +32,20 @@ pub struct ToolExchange {
     pub arguments: String,
     /// The model-facing result text; `None` while the call runs.
     pub result: Option<String>,
+}
+
+impl ToolExchange {
+    /// A call as recorded: its name as the chat API accepts it back (the
+    /// real call reports its own error when the name was wrong), its
+    /// arguments bounded.
+    fn new(id: &str, name: &str, arguments: &str) -> ToolExchange {
+        ToolExchange {
+            id: id.to_string(),
+            name: api_tool_name(name),
+            arguments: clip_arguments(arguments),
+            result: None,
+        }
+    }
 }
 
 /// One model response: its text, then the calls it asked for (none in the last).
@@ -60,7 +77,7 @@ pub struct Turn {
 impl Turn {
     fn new(question: &str) -> Turn {
         Turn {
-            question: question.to_string(),
+            question: clip_text(question, MAX_TEXT_BYTES),
             rounds: Vec::new(),
             end: TurnEnd::Open,
         }
@@ -101,10 +118,16 @@ impl Turn {
     }
 }
 
-/// The turns of one conversation. Only the last turn may be open.
+/// The turns of one conversation. Only the last turn may be open. At most
+/// [`MAX_TURNS`] are kept: older ones are dropped and counted, and the model
+/// is told how many (see [`budget`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Conversation {
     turns: Vec<Turn>,
+    /// Turns dropped to keep [`MAX_TURNS`], since the last `clear`.
+    dropped: usize,
+    /// Turns ever begun: numbers call ids no other turn of the conversation has.
+    begun: u64,
 }
 
 /// A conversation shared by the console (which cancels and clears it) and the
@@ -124,16 +147,40 @@ impl Conversation {
         self.turns.is_empty()
     }
 
+    /// Earlier turns dropped to keep at most [`MAX_TURNS`].
+    pub fn dropped_turns(&self) -> usize {
+        self.dropped
+    }
+
+    /// The number of the latest turn begun (1 for the first), never reused in
+    /// this conversation: call ids made up from it stay unique.
+    pub fn turn_number(&self) -> u64 {
+        self.begun
+    }
+
     /// Forgets every turn (`:new`).
     pub fn clear(&mut self) {
         self.turns.clear();
+        self.dropped = 0;
     }
 
     /// Starts a turn. A turn still open is closed as cancelled first, so the
-    /// history stays coherent whoever forgot to close it.
+    /// history stays coherent whoever forgot to close it. The oldest turns go
+    /// when more than [`MAX_TURNS`] would be kept.
     pub fn begin(&mut self, question: &str) {
         self.cancel();
+        if self.turns.len() >= MAX_TURNS {
+            let excess = self.turns.len() + 1 - MAX_TURNS;
+            self.turns.drain(..excess);
+            self.dropped = self.dropped.saturating_add(excess);
+        }
+        self.begun = self.begun.saturating_add(1);
         self.turns.push(Turn::new(question));
+    }
+
+    /// Counts `n` turns as dropped before the ones kept (a resumed trace's).
+    pub fn note_dropped(&mut self, n: usize) {
+        self.dropped = self.dropped.saturating_add(n);
     }
 
     fn open_turn(&mut self) -> Option<&mut Turn> {
@@ -143,7 +190,8 @@ impl Conversation {
     /// Text of the answer as it arrives.
     pub fn add_text(&mut self, text: &str) {
         if let Some(turn) = self.open_turn() {
-            turn.round_for_text().text.push_str(text);
+            let used: usize = turn.rounds.iter().map(|r| r.text.len()).sum();
+            push_clipped(&mut turn.round_for_text().text, text, used, MAX_TEXT_BYTES);
         }
     }
 
@@ -154,12 +202,9 @@ impl Conversation {
         };
         let mut same_batch = false;
         for (id, name, arguments) in calls {
-            turn.round_for_call(same_batch).calls.push(ToolExchange {
-                id: id.to_string(),
-                name: name.to_string(),
-                arguments: arguments.to_string(),
-                result: None,
-            });
+            turn.round_for_call(same_batch)
+                .calls
+                .push(ToolExchange::new(id, name, arguments));
             same_batch = true;
         }
     }
@@ -168,12 +213,9 @@ impl Conversation {
     /// agent's calls, or a trace's, where responses are not told apart).
     pub fn add_call(&mut self, id: &str, name: &str, arguments: &str) {
         if let Some(turn) = self.open_turn() {
-            turn.round_for_call(true).calls.push(ToolExchange {
-                id: id.to_string(),
-                name: name.to_string(),
-                arguments: arguments.to_string(),
-                result: None,
-            });
+            turn.round_for_call(true)
+                .calls
+                .push(ToolExchange::new(id, name, arguments));
         }
     }
 
@@ -187,7 +229,7 @@ impl Conversation {
                 .flat_map(|r| r.calls.iter_mut())
                 .find(|c| c.id == id && c.result.is_none())
         {
-            call.result = Some(result.to_string());
+            call.result = Some(clip_text(result, MAX_RESULT_BYTES));
         }
     }
 

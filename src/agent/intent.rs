@@ -28,8 +28,10 @@ pub enum Intent {
     ExplainPlan {
         plan: Option<String>,
     },
+    /// Error logs summarised over a window (`until` None: up to now).
     SummarizeErrors {
         since: String,
+        until: Option<String>,
         pipeline: Option<String>,
     },
     Rerun {
@@ -39,9 +41,11 @@ pub enum Intent {
     Downstream {
         pipeline: String,
     },
-    /// The changes recorded in a window, of what one pipeline touches or all.
+    /// The changes recorded in a window (`until` None: up to now), of what
+    /// one pipeline touches or all.
     WhatChanged {
         since: String,
+        until: Option<String>,
         pipeline: Option<String>,
     },
     ListPipelines,
@@ -183,6 +187,7 @@ pub fn recognise(question: &str, vocabulary: &Vocabulary) -> Intent {
     if asks_what_changed(question) {
         return Intent::WhatChanged {
             since: window.unwrap_or_else(|| "24h".into()),
+            until: None,
             pipeline,
         };
     }
@@ -225,6 +230,8 @@ pub fn recognise(question: &str, vocabulary: &Vocabulary) -> Intent {
             "broke",
             "broken",
             "root cause",
+            "caused",
+            "cause of",
             "what happened",
             "triage",
             "went wrong",
@@ -241,6 +248,7 @@ pub fn recognise(question: &str, vocabulary: &Vocabulary) -> Intent {
     ) {
         return Intent::SummarizeErrors {
             since: window.unwrap_or_else(|| "6h".into()),
+            until: None,
             pipeline,
         };
     }
@@ -360,6 +368,7 @@ mod tests {
             recognise("summarise errors in the last 3 hours", &vocab()),
             Intent::SummarizeErrors {
                 since: "3h".into(),
+                until: None,
                 pipeline: None
             }
         );
@@ -385,6 +394,7 @@ mod tests {
             ),
             Intent::WhatChanged {
                 since: "6h".into(),
+                until: None,
                 pipeline: Some("ingest_pos_sales".into())
             }
         );
@@ -392,6 +402,7 @@ mod tests {
             recognise("who changed anything overnight?", &vocab()),
             Intent::WhatChanged {
                 since: "12h".into(),
+                until: None,
                 pipeline: None
             }
         );
@@ -399,6 +410,7 @@ mod tests {
             recognise("any recent deployments?", &vocab()),
             Intent::WhatChanged {
                 since: "24h".into(),
+                until: None,
                 pipeline: None
             }
         );

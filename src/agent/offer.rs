@@ -4,10 +4,19 @@
 //! every tool is offered; when it does not, the tools are chosen:
 //! 1. tools named in the question or the recent conversation (a flow the model
 //!    started earlier — it cites what it called — stays possible);
-//! 2. when the question is about an incident, the core triage tools;
+//! 2. the playbook tools of our trusted server (triage, what changed, blast
+//!    radius, status, logs, remediation): the system prompt's playbook is
+//!    built from what is offered, and a peer with pipeline-shaped tool names
+//!    must not push them out. Only a trusted server's tool takes such a place;
+//!    an untrusted `rerun_pipeline` is not our remediation. They take at
+//!    most half the places (rounded up), the most needed first, so a small
+//!    limit still leaves room for the question's own tools;
 //! 3. the rest by relevance to the question (see [`relevance`]), a tool's
 //!    family and server (its group) lifting it with them, trusted servers first
 //!    on a tie.
+//!
+//! Descriptions are clipped to [`MAX_DESCRIPTION_CHARS`]: some endpoints
+//! refuse a request with a longer one.
 //!
 //! The chosen tools keep their catalogue order, so the same choice makes the
 //! same request. The config's `allowedTools`/`deniedTools` are applied by the
@@ -39,18 +48,24 @@ const MAX_NAME_CHARS: usize = 64;
 /// How many names the "left out" list quotes.
 const LEFT_OUT_SHOWN: usize = 8;
 
-/// Our server's tools an incident question always needs, in the order a
-/// triage walks them.
+/// The longest tool description sent (some endpoints refuse longer ones).
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// Our server's playbook tools, kept in every offer when a trusted server has
+/// them, most needed first (the order that counts when the limit is small).
 pub const CORE_TRIAGE_TOOLS: &[&str] = &[
     "triage_run",
     "what_changed",
+    "get_pipeline_dependencies",
+    "get_pipeline_status",
     "get_run_details",
     "list_pipeline_runs",
-    "get_pipeline_dependencies",
     "get_failed_tasks_summary",
-    "get_pipeline_status",
+    "list_pipelines",
     "summarize_error_logs",
     "fetch_logs",
+    "get_secret_usage",
+    "rerun_pipeline",
     "compare_runs",
 ];
 
@@ -199,8 +214,9 @@ pub fn select(catalog: Vec<CatalogTool>, selection: &Selection) -> Offer {
         .map(|t| t.exposed_name.clone())
         .take(LEFT_OUT_SHOWN)
         .collect();
-    for (tool, keep) in usable.into_iter().zip(chosen) {
+    for (mut tool, keep) in usable.into_iter().zip(chosen) {
         if keep {
+            clip_description(&mut tool);
             tools.push(tool);
         } else if left_out_names.len() < LEFT_OUT_SHOWN {
             left_out_names.push(tool.exposed_name);
@@ -217,24 +233,45 @@ pub fn select(catalog: Vec<CatalogTool>, selection: &Selection) -> Offer {
     }
 }
 
-/// Marks the `limit` tools to offer out of more: named first, then the core
-/// triage tools for an incident, then by relevance.
+/// Cuts a description longer than [`MAX_DESCRIPTION_CHARS`] (with the mark
+/// of the cut inside the limit).
+fn clip_description(tool: &mut CatalogTool) {
+    let long = tool
+        .tool
+        .description
+        .as_deref()
+        .is_some_and(|d| d.chars().nth(MAX_DESCRIPTION_CHARS).is_some());
+    if long && let Some(description) = tool.tool.description.take() {
+        let clipped = crate::support::text::clip(&description, MAX_DESCRIPTION_CHARS - 1);
+        tool.tool.description = Some(clipped.into());
+    }
+}
+
+/// Whether `tool` is one of our playbook tools on a trusted server.
+fn is_core(tool: &CatalogTool, trusted: &BTreeSet<String>) -> bool {
+    trusted.contains(&tool.server) && CORE_TRIAGE_TOOLS.contains(&tool.server_tool_name())
+}
+
+/// Marks the `limit` tools to offer out of more: named first, then the
+/// trusted playbook tools, then by relevance.
 fn choose(tools: &[CatalogTool], selection: &Selection, limit: usize) -> Vec<bool> {
     let query = Query::new(selection.question, selection.recent);
     let texts: Vec<ToolText> = tools.iter().map(ToolText::of).collect();
     let scores = relevance::scores(&query, &texts);
-    let incident = query.is_about_an_incident();
+    let named: Vec<bool> = tools
+        .iter()
+        .map(|t| query.names(&t.exposed_name) || query.names(t.server_tool_name()))
+        .collect();
+    let reserved = reserved(tools, selection, &named, limit);
     // (tier, untrusted, score, catalogue index), taken in order of tier, then
     // higher score, then trusted servers first, then catalogue order.
     let mut order: Vec<(u8, bool, f64, usize)> = tools
         .iter()
         .enumerate()
         .map(|(index, tool)| {
-            let named = query.names(&tool.exposed_name) || query.names(tool.server_tool_name());
-            let core = incident && CORE_TRIAGE_TOOLS.contains(&tool.server_tool_name());
-            let tier = if named {
+            let tier = if named[index] {
                 0
-            } else if core {
+            } else if reserved[index] {
                 1
             } else {
                 2
@@ -254,6 +291,34 @@ fn choose(tools: &[CatalogTool], selection: &Selection, limit: usize) -> Vec<boo
         chosen[index] = true;
     }
     chosen
+}
+
+/// The trusted playbook tools that keep a place: at most half the limit
+/// (rounded up), the most needed first.
+fn reserved(
+    tools: &[CatalogTool],
+    selection: &Selection,
+    named: &[bool],
+    limit: usize,
+) -> Vec<bool> {
+    let places = limit.div_ceil(2);
+    let mut core: Vec<(usize, usize)> = tools
+        .iter()
+        .enumerate()
+        .filter(|(index, tool)| !named[*index] && is_core(tool, selection.trusted))
+        .filter_map(|(index, tool)| {
+            let rank = CORE_TRIAGE_TOOLS
+                .iter()
+                .position(|c| *c == tool.server_tool_name())?;
+            Some((rank, index))
+        })
+        .collect();
+    core.sort_unstable();
+    let mut reserved = vec![false; tools.len()];
+    for (_, index) in core.into_iter().take(places) {
+        reserved[index] = true;
+    }
+    reserved
 }
 
 /// One line for the inspector, the trace and `ask`: how many were offered of

@@ -92,11 +92,7 @@ async fn answer_with(
     context: &Context,
 ) -> Result<String, String> {
     let vocabulary = vocabulary(runner, question).await;
-    let intent = match recognise_follow_up(question, &vocabulary, context) {
-        Some(follow_up) => follow_up?,
-        None => recognise(question, &vocabulary),
-    };
-    let intent = scoped_to_the_subject(intent, question, context);
+    let intent = intent_for(question, &vocabulary, context)?;
     tracing::info!(?intent, "offline agent");
     let body = match intent {
         Intent::WhyFailed { pipeline, run_id } => why_failed(runner, pipeline, run_id).await?,
@@ -109,16 +105,42 @@ async fn answer_with(
         Intent::SecretImpact { secret } => secret_impact(runner, &secret).await?,
         Intent::SecretsOverview => secrets_overview(runner).await?,
         Intent::ExplainPlan { plan } => explain_plan(runner, plan).await?,
-        Intent::SummarizeErrors { since, pipeline } => {
-            summarize_errors(runner, &since, pipeline).await?
-        }
+        Intent::SummarizeErrors {
+            since,
+            until,
+            pipeline,
+        } => summarize_errors(runner, &since, until, pipeline).await?,
         Intent::Rerun { pipeline } => rerun_preview(runner, &pipeline).await?,
         Intent::Downstream { pipeline } => downstream(runner, &pipeline).await?,
-        Intent::WhatChanged { since, pipeline } => what_changed(runner, &since, pipeline).await?,
+        Intent::WhatChanged {
+            since,
+            until,
+            pipeline,
+        } => what_changed(runner, &since, until, pipeline).await?,
         Intent::ListPipelines => list_pipelines(runner).await?,
         Intent::Help => help(&vocabulary),
     };
     Ok(format!("{body}{FOOTER}"))
+}
+
+/// What the question asks, read against the conversation: a follow-up gets
+/// the subject it refers to; a question that stands alone is recognised as
+/// it is, and "what changed?" is scoped to the pipeline just discussed.
+fn intent_for(
+    question: &str,
+    vocabulary: &Vocabulary,
+    context: &Context,
+) -> Result<Intent, String> {
+    match recognise_follow_up(question, vocabulary, context) {
+        // A follow-up keeps the scope it was given ("what about yesterday?"
+        // after "what changed everywhere?" is everywhere).
+        Some(follow_up) => follow_up,
+        None => Ok(scoped_to_the_subject(
+            recognise(question, vocabulary),
+            question,
+            context,
+        )),
+    }
 }
 
 /// Pipeline, secret and plan names to recognise, read from the tools (cheap calls).
@@ -332,16 +354,8 @@ async fn what_is_failing(
     until: Option<String>,
     pipeline: Option<String>,
 ) -> Result<String, String> {
-    let mut args = json!({"since": since});
-    let mut title = format!("last {since}");
-    if let Some(until) = &until {
-        args["until"] = json!(until);
-        title = format!("from {since} to {until} ago");
-    }
-    if let Some(pipeline) = &pipeline {
-        args["pipeline"] = json!(pipeline);
-        title = format!("{pipeline}, {title}");
-    }
+    let args = window_arguments(since, until.as_deref(), pipeline.as_deref());
+    let title = window_title(since, until.as_deref(), pipeline.as_deref());
     let (summary, data) = need::<FailuresResult>(runner, "get_failed_tasks_summary", args).await?;
     let mut out = format!("## What is failing ({title})\n\n{summary}\n\n");
     let groups = data.map(|d| d.groups).unwrap_or_default();
@@ -437,15 +451,14 @@ async fn explain_plan(runner: &Recording<'_, '_>, plan: Option<String>) -> Resul
 async fn summarize_errors(
     runner: &Recording<'_, '_>,
     since: &str,
+    until: Option<String>,
     pipeline: Option<String>,
 ) -> Result<String, String> {
-    let mut args = json!({"since": since});
-    if let Some(p) = &pipeline {
-        args["pipeline"] = json!(p);
-    }
+    let args = window_arguments(since, until.as_deref(), pipeline.as_deref());
     let (summary, data) = need::<SummarizeResult>(runner, "summarize_error_logs", args).await?;
     let mut out = format!(
-        "## Errors in the last {since}\n\n{}\n\n",
+        "## Errors ({})\n\n{}\n\n",
+        window_title(since, until.as_deref(), pipeline.as_deref()),
         summary.lines().next().unwrap_or("")
     );
     for c in data.map(|d| d.clusters).unwrap_or_default() {
@@ -528,30 +541,57 @@ fn scoped_to_the_subject(intent: Intent, question: &str, context: &Context) -> I
     match intent {
         Intent::WhatChanged {
             since,
+            until,
             pipeline: None,
         } if !everywhere => Intent::WhatChanged {
             since,
+            until,
             pipeline: context.pipeline.clone(),
         },
         other => other,
     }
 }
 
+/// A window's arguments for `what_changed` and `summarize_error_logs`:
+/// `since`/`until` (durations back from now, as their schemas take them)
+/// and the pipeline it is scoped to.
+fn window_arguments(since: &str, until: Option<&str>, pipeline: Option<&str>) -> Value {
+    let mut args = json!({"since": since});
+    if let Some(until) = until {
+        args["until"] = json!(until);
+    }
+    if let Some(p) = pipeline {
+        args["pipeline"] = json!(p);
+    }
+    args
+}
+
+/// "last 6h", "from 48h to 24h ago", with the pipeline first when there is one.
+fn window_title(since: &str, until: Option<&str>, pipeline: Option<&str>) -> String {
+    let window = match until {
+        Some(until) => format!("from {since} to {until} ago"),
+        None => format!("last {since}"),
+    };
+    match pipeline {
+        Some(pipeline) => format!("{pipeline}, {window}"),
+        None => window,
+    }
+}
+
 async fn what_changed(
     runner: &Recording<'_, '_>,
     since: &str,
+    until: Option<String>,
     pipeline: Option<String>,
 ) -> Result<String, String> {
-    let mut args = json!({"since": since});
-    if let Some(p) = &pipeline {
-        args["pipeline"] = json!(p);
-    }
+    let args = window_arguments(since, until.as_deref(), pipeline.as_deref());
     let (summary, data) = need::<WhatChangedResult>(runner, "what_changed", args).await?;
     let scope = pipeline
         .as_deref()
         .map(|p| format!(" to what {p} touches"))
         .unwrap_or_default();
-    let mut out = format!("## What changed (last {since}){scope}\n\n{summary}\n\n");
+    let window = window_title(since, until.as_deref(), None);
+    let mut out = format!("## What changed ({window}){scope}\n\n{summary}\n\n");
     let Some(data) = data else {
         return Ok(out);
     };

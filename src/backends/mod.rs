@@ -311,6 +311,14 @@ pub trait ChangeSource: Send + Sync {
     fn change_source(&self) -> String;
     /// The changes in the window, newest first, at most `window.limit`.
     async fn changes(&self, window: &ChangeWindow) -> Result<Vec<Change>, BackendError>;
+    /// The changes, and the parts of the record that could not be read while
+    /// the rest could, as (what, why); by default the record is read whole or not at all.
+    async fn changes_in_part(
+        &self,
+        window: &ChangeWindow,
+    ) -> Result<(Vec<Change>, Vec<(String, String)>), BackendError> {
+        Ok((self.changes(window).await?, Vec::new()))
+    }
 }
 
 /// Events with one message, counted where the logs are.

@@ -31,7 +31,7 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
     }
     let provider =
         Provider::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
-    let budget =
+    let context =
         ContextSetting::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
     let resumed = match &args.resume {
         Some(path) => {
@@ -47,7 +47,7 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
             let settings = LlmSettings {
                 max_rounds: args.max_rounds,
                 read_timeout: Duration::from_secs(args.llm_timeout),
-                budget,
+                context,
                 ..LlmSettings::default()
             };
             Some(LlmAgent::new(p, settings).map_err(ExitError::failed)?)
@@ -103,7 +103,8 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
         }
     };
     // The resumed conversation goes into this session's trace first, so that
-    // this trace resumes whole in its turn.
+    // this trace resumes whole in its turn. `carried_events` has redacted and
+    // neutralised them again: the old trace is not trusted to be clean.
     if let (Some(recorder), Some(resumed)) = (&recorder, &resumed) {
         for event in resume::carried_events(&resumed.trace) {
             recorder.record(Clean::redacted_event(event));

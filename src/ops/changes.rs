@@ -15,6 +15,7 @@ use crate::model::contract::{EvidenceGap, WhatChangedResult};
 use crate::model::estate::{ActivityInfo, EstateCatalog, PipelineInfo};
 use crate::model::time::TimeWindow;
 use crate::ops::error::{OpsError, Outcome};
+use crate::support::terminal::for_screen;
 use crate::support::text::clip;
 
 /// The longest window one question may span: the change records page through
@@ -70,7 +71,7 @@ pub async fn gather(backends: &Backends, from: DateTime<Utc>, to: DateTime<Utc>)
         let window = window.clone();
         async move {
             let name = source.change_source();
-            let read = tokio::time::timeout(SOURCE_TIMEOUT, source.changes(&window)).await;
+            let read = tokio::time::timeout(SOURCE_TIMEOUT, source.changes_in_part(&window)).await;
             (name, read)
         }
     });
@@ -81,12 +82,20 @@ pub async fn gather(backends: &Backends, from: DateTime<Utc>, to: DateTime<Utc>)
     };
     for (name, read) in futures::future::join_all(reads).await {
         match read {
-            Ok(Ok(changes)) => gathered
-                .changes
-                .extend(changes.into_iter().filter(|c| window.contains(c.at))),
+            Ok(Ok((changes, parts_unread))) => {
+                gathered
+                    .changes
+                    .extend(changes.into_iter().filter(|c| window.contains(c.at)));
+                gathered
+                    .gaps
+                    .extend(parts_unread.into_iter().map(|(what, why)| EvidenceGap {
+                        what: format!("{name}: {}", gap_reason(&what)),
+                        why: gap_reason(&why),
+                    }));
+            }
             Ok(Err(error)) => gathered.gaps.push(EvidenceGap {
                 what: name.clone(),
-                why: clip(&error.to_string(), 300),
+                why: gap_reason(&error.to_string()),
             }),
             Err(_) => gathered.gaps.push(EvidenceGap {
                 what: name.clone(),
@@ -103,6 +112,16 @@ pub async fn gather(backends: &Backends, from: DateTime<Utc>, to: DateTime<Utc>)
         .sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.summary.cmp(&b.summary)));
     gathered
 }
+
+/// Why a record could not be read, as it may be shown: a backend's error
+/// can quote a URL with its SAS signature or a connection string, and a
+/// hostile server's text can carry terminal escapes.
+fn gap_reason(error: &str) -> String {
+    clip(&for_screen(error), MAX_GAP_REASON_CHARS)
+}
+
+/// The longest reason a gap gives.
+const MAX_GAP_REASON_CHARS: usize = 300;
 
 /// Lists the changes of `query`: newest first, at most its limit, with how
 /// many more matched.
@@ -288,7 +307,7 @@ const AZURE_SUFFIXES: &[&str] = &[
 
 /// The host of an endpoint (URL, `tcp:host,port`, bare host) and, for an
 /// Azure service domain, the resource name that is its first label.
-fn host_names(endpoint: &str) -> Vec<String> {
+pub fn host_names(endpoint: &str) -> Vec<String> {
     let text = endpoint.trim().to_lowercase();
     let after_scheme = text
         .split_once("://")
@@ -351,6 +370,18 @@ mod tests {
             vec!["sftp.wms.contoso.example"]
         );
         assert!(host_names("  ").is_empty());
+    }
+
+    #[test]
+    fn gap_reasons_are_redacted_and_neutralised() {
+        let reason = gap_reason(
+            "GET https://st.blob.core.windows.net/c?sv=2022-11-02&sig=AbCdEf0123456789AbCdEf0123456789%3D failed: DefaultEndpointsProtocol=https;AccountName=st;AccountKey=Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg9PQ== \u{1b}[2J",
+        );
+        assert!(!reason.contains("AbCdEf0123456789AbCdEf"), "{reason}");
+        assert!(!reason.contains("Zm9vYmFy"), "{reason}");
+        assert!(reason.contains("[redacted"), "{reason}");
+        assert!(!reason.contains('\u{1b}'), "{reason}");
+        assert!(gap_reason(&"x".repeat(5_000)).chars().count() <= MAX_GAP_REASON_CHARS + 1);
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! never the model's calls and are left out; a turn the trace ends in the
 //! middle of is closed as cancelled; `:new` (a `conversation_reset` record)
 //! forgets what came before it.
+//!
+//! A trace file is untrusted (an older opsdeck, a hand edit): every event is
+//! redacted and neutralised again on the way in ([`clean`]). At most
+//! [`MAX_TURNS`] turns are resumed; older ones are counted and the model and
+//! the person are told how many were left out.
+
+mod clean;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -14,10 +21,10 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::reader::{self, Trace};
-use super::schema::TraceMessage;
-use crate::agent::conversation::Conversation;
+use crate::agent::conversation::{Conversation, MAX_TURNS};
 use crate::agent::events::AgentEvent;
 use crate::support::text::cap_text;
+use clean::Item;
 
 /// A trace read for resuming, and what it holds.
 #[derive(Debug, Clone)]
@@ -36,6 +43,13 @@ impl Resumed {
             if turns == 1 { "" } else { "s" },
             path.display()
         );
+        let dropped = self.conversation.dropped_turns();
+        if dropped > 0 {
+            text.push_str(&format!(
+                " ({dropped} earlier turn{} left out: a conversation keeps the last {MAX_TURNS})",
+                if dropped == 1 { "" } else { "s" }
+            ));
+        }
         if !self.trace.skipped.is_empty() {
             text.push_str(&format!(
                 " ({} unreadable line{} skipped)",
@@ -75,16 +89,15 @@ pub fn conversation(trace: &Trace, model_cap: usize) -> Conversation {
     let mut asked: HashMap<String, String> = HashMap::new();
     let mut started: HashSet<String> = HashSet::new();
     let mut renumber = Renumber::default();
-    for record in &trace.records {
-        let event = match &record.message {
-            TraceMessage::Agent { event } => &renumber.event(event),
-            TraceMessage::ConversationReset => {
+    for item in clean::items(&trace.records) {
+        let event = match item {
+            Item::Agent(event) => renumber.event(&event),
+            Item::Reset => {
                 conversation.clear();
                 continue;
             }
-            _ => continue,
         };
-        match event {
+        match &event {
             AgentEvent::UserMessage { text } => conversation.begin(text),
             AgentEvent::TextDelta { text } => conversation.add_text(text),
             AgentEvent::ToolCallStarted {
@@ -125,20 +138,32 @@ pub fn conversation(trace: &Trace, model_cap: usize) -> Conversation {
 }
 
 /// The agent events of the conversation a trace records (those after its
-/// last reset): a resumed session records them again first, so its own trace
-/// resumes whole, and the console shows them as the chat so far.
+/// last reset, from the first of the last [`MAX_TURNS`] questions), cleaned:
+/// a resumed session records them again first, so its own trace resumes
+/// whole, and the console shows them as the chat so far.
 pub fn carried_events(trace: &Trace) -> Vec<AgentEvent> {
-    let start = trace
-        .records
+    let items = clean::items(&trace.records);
+    let after_reset = items
         .iter()
-        .rposition(|r| matches!(r.message, TraceMessage::ConversationReset))
+        .rposition(|i| *i == Item::Reset)
         .map_or(0, |at| at + 1);
-    let mut renumber = Renumber::default();
-    trace.records[start..]
+    let items = &items[after_reset..];
+    let questions: Vec<usize> = items
         .iter()
-        .filter_map(|r| match &r.message {
-            TraceMessage::Agent { event } => Some(renumber.event(event)),
-            _ => None,
+        .enumerate()
+        .filter(|(_, i)| matches!(i, Item::Agent(AgentEvent::UserMessage { .. })))
+        .map(|(at, _)| at)
+        .collect();
+    let start = match questions.len().checked_sub(MAX_TURNS) {
+        Some(excess) if excess > 0 => questions[excess],
+        _ => 0,
+    };
+    let mut renumber = Renumber::default();
+    items[start..]
+        .iter()
+        .filter_map(|i| match i {
+            Item::Agent(event) => Some(renumber.event(event)),
+            Item::Reset => None,
         })
         .collect()
 }

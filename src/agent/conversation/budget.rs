@@ -1,14 +1,18 @@
 //! The conversation as chat messages, within a token budget.
 //!
-//! Tokens are estimated as characters / 4 (plus a few per message): close
-//! enough for English and JSON with OpenAI's tokenizers, and it errs on the
-//! side of sending less. The turn being answered is never cut. Earlier turns
-//! give way oldest first, each step visible to the model through a marker:
-//! first their long tool results are clipped, then whole turns are summarised
-//! to one line, then (only when even that does not fit) the oldest are left
-//! out with a note. The last [`RECENT_VERBATIM`] turns give way only after
-//! every older one has. A call and its result always go together, so the API
-//! never sees a tool message without its call.
+//! Tokens are estimated from bytes: prose at 4 bytes a token, tool results,
+//! arguments and other JSON at 3 (JSON has more punctuation, each often a
+//! token of its own). Close enough for OpenAI's tokenizers, and bytes count
+//! non-ASCII text high, which errs on the side of sending less. The budget is
+//! what the context window leaves once the system prompt, the offered tool
+//! definitions and room for the answer are taken ([`ContextWindow::history`]).
+//! The turn being answered is never cut. Earlier turns give way oldest first,
+//! each step visible to the model through a marker: first their long tool
+//! results are clipped, then whole turns are summarised to one line (when the
+//! summary is shorter), then (only when even that does not fit) the oldest are
+//! left out with a note. The last [`RECENT_VERBATIM`] turns give way only
+//! after every older one has. A call and its result always go together, so
+//! the API never sees a tool message without its call.
 
 use super::{Conversation, Turn, TurnEnd};
 use crate::support::text::clip;
@@ -21,6 +25,8 @@ pub const MIN_CONTEXT_TOKENS: u64 = 2_000;
 pub const MAX_CONTEXT_TOKENS: u64 = 10_000_000;
 /// The variable that overrides [`DEFAULT_CONTEXT_TOKENS`].
 pub const CONTEXT_VARIABLE: &str = "OPSDECK_CONTEXT_TOKENS";
+/// Tokens kept free for the answer (a quarter of a window smaller than 16k).
+pub const ANSWER_RESERVE_TOKENS: usize = 4_096;
 /// Turns kept verbatim while an older one can still give way.
 pub const RECENT_VERBATIM: usize = 2;
 /// Characters an earlier tool result is clipped to.
@@ -30,6 +36,9 @@ const SUMMARY_QUESTION_CHARS: usize = 300;
 const SUMMARY_ANSWER_CHARS: usize = 400;
 /// Tokens counted per message for the API's framing of it.
 const MESSAGE_OVERHEAD: usize = 4;
+/// Bytes a token of prose, and of JSON or tool output, is taken to be.
+const PROSE_BYTES_PER_TOKEN: usize = 4;
+const DATA_BYTES_PER_TOKEN: usize = 3;
 
 /// One chat message, whichever client sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,18 +68,56 @@ pub struct Budget {
 }
 
 impl Default for Budget {
+    /// What the default context window leaves with no system prompt or tools.
     fn default() -> Self {
-        Budget::for_context(DEFAULT_CONTEXT_TOKENS)
+        ContextWindow::default().history(0)
     }
 }
 
 impl Budget {
-    /// Three quarters of the context window: the rest is room for the system
-    /// prompt, the tool definitions and the answer.
-    pub fn for_context(context_tokens: u64) -> Budget {
-        let tokens = context_tokens.clamp(MIN_CONTEXT_TOKENS, MAX_CONTEXT_TOKENS) / 4 * 3;
+    /// Half of this budget: the retry after the API said the context was too long.
+    pub fn halved(self) -> Budget {
         Budget {
+            tokens: self.tokens / 2,
+        }
+    }
+}
+
+/// The model's context window, in tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextWindow {
+    pub tokens: usize,
+}
+
+impl Default for ContextWindow {
+    fn default() -> Self {
+        ContextWindow::new(DEFAULT_CONTEXT_TOKENS)
+    }
+}
+
+impl ContextWindow {
+    /// A window of `tokens`, brought into the accepted range.
+    pub fn new(tokens: u64) -> ContextWindow {
+        let tokens = tokens.clamp(MIN_CONTEXT_TOKENS, MAX_CONTEXT_TOKENS);
+        ContextWindow {
             tokens: usize::try_from(tokens).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The room kept for the answer.
+    pub fn answer_reserve(&self) -> usize {
+        ANSWER_RESERVE_TOKENS.min(self.tokens / 4)
+    }
+
+    /// The conversation's budget in a request whose system prompt and tool
+    /// definitions take `fixed` tokens: the rest of the window, less the
+    /// answer's room.
+    pub fn history(&self, fixed: usize) -> Budget {
+        Budget {
+            tokens: self
+                .tokens
+                .saturating_sub(fixed)
+                .saturating_sub(self.answer_reserve()),
         }
     }
 }
@@ -79,11 +126,11 @@ impl Budget {
 pub struct ContextSetting;
 
 impl ContextSetting {
-    /// The budget for the context window the environment names, or the
-    /// default; a value that is not a number in range is an error saying so.
-    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Budget, String> {
+    /// The context window the environment names, or the default; a value
+    /// that is not a number in range is an error saying so.
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<ContextWindow, String> {
         let Some(raw) = get(CONTEXT_VARIABLE).filter(|v| !v.trim().is_empty()) else {
-            return Ok(Budget::default());
+            return Ok(ContextWindow::default());
         };
         // Worded without `NAME=value`: redaction takes `…_TOKENS=` for a secret.
         let tokens = raw.trim().replace('_', "").parse::<u64>().map_err(|_| {
@@ -97,7 +144,7 @@ impl ContextSetting {
                 "{CONTEXT_VARIABLE} is {tokens}, out of range; the context window must be {MIN_CONTEXT_TOKENS} to {MAX_CONTEXT_TOKENS} tokens"
             ));
         }
-        Ok(Budget::for_context(tokens))
+        Ok(ContextWindow::new(tokens))
     }
 }
 
@@ -108,6 +155,8 @@ pub struct Fitted {
     pub clipped_turns: usize,
     pub summarised_turns: usize,
     pub left_out_turns: usize,
+    /// Turns the conversation no longer held (beyond its turn limit).
+    pub dropped_turns: usize,
     /// The estimated tokens of `messages`.
     pub tokens: usize,
 }
@@ -120,44 +169,66 @@ enum Level {
     LeftOut,
 }
 
+/// Estimated tokens of prose (questions, answers, the system prompt).
+pub fn prose_tokens(text: &str) -> usize {
+    text.len().div_ceil(PROSE_BYTES_PER_TOKEN)
+}
+
+/// Estimated tokens of JSON and tool output (results, arguments, definitions).
+pub fn data_tokens(text: &str) -> usize {
+    text.len().div_ceil(DATA_BYTES_PER_TOKEN)
+}
+
 /// Estimated tokens of some messages.
 pub fn estimate(messages: &[ChatMessage]) -> usize {
     messages
         .iter()
         .map(|m| {
-            let chars = match m {
-                ChatMessage::User(text) => text.chars().count(),
+            let tokens = match m {
+                ChatMessage::User(text) => prose_tokens(text),
                 ChatMessage::Assistant { text, calls } => {
-                    text.chars().count()
+                    prose_tokens(text)
                         + calls
                             .iter()
                             .map(|c| {
-                                c.id.len() + c.name.chars().count() + c.arguments.chars().count()
+                                data_tokens(&c.id)
+                                    + data_tokens(&c.name)
+                                    + data_tokens(&c.arguments)
                             })
                             .sum::<usize>()
                 }
-                ChatMessage::Tool { call_id, content } => call_id.len() + content.chars().count(),
+                ChatMessage::Tool { call_id, content } => {
+                    data_tokens(call_id) + data_tokens(content)
+                }
             };
-            chars.div_ceil(4) + MESSAGE_OVERHEAD
+            tokens + MESSAGE_OVERHEAD
         })
         .sum()
 }
 
 impl Conversation {
     /// The messages for the next request: every finished turn as the budget
-    /// allows, then the open turn (never cut).
+    /// allows, then the open turn (never cut). Linear in the conversation's
+    /// size: each step re-estimates one turn and keeps a running total.
     pub fn messages(&self, budget: Budget) -> Fitted {
         let (done, open) = match self.turns.split_last() {
             Some((last, rest)) if last.end == TurnEnd::Open => (rest, Some(last)),
             _ => (self.turns.as_slice(), None),
         };
         let current = open.map(|t| render(t, Level::Verbatim)).unwrap_or_default();
-        let available = budget.tokens.saturating_sub(estimate(&current));
+        // The note about turns left out needs room of its own.
+        let note_room = prose_tokens(&left_out_note(usize::MAX)) + 1;
+        let mut available = budget.tokens.saturating_sub(estimate(&current));
+        let mut note_reserved = self.dropped > 0;
+        if note_reserved {
+            available = available.saturating_sub(note_room);
+        }
         let mut levels = vec![Level::Verbatim; done.len()];
         let mut costs: Vec<usize> = done
             .iter()
             .map(|t| estimate(&render(t, Level::Verbatim)))
             .collect();
+        let mut total: usize = costs.iter().sum();
         let recent = done.len().saturating_sub(RECENT_VERBATIM);
         let order = (0..recent)
             .map(|i| (i, Level::Clipped))
@@ -166,13 +237,26 @@ impl Conversation {
             .chain((recent..done.len()).map(|i| (i, Level::Summarised)))
             .chain((0..done.len()).map(|i| (i, Level::LeftOut)));
         for (index, level) in order {
-            if costs.iter().sum::<usize>() <= available {
+            if total <= available {
                 break;
             }
+            if level == Level::LeftOut && !note_reserved {
+                note_reserved = true;
+                available = available.saturating_sub(note_room);
+            }
+            let cost = estimate(&render(&done[index], level));
+            // A summary longer than the turn it stands for saves nothing.
+            if level == Level::Summarised && cost >= costs[index] {
+                continue;
+            }
+            total = total - costs[index] + cost;
             levels[index] = level;
-            costs[index] = estimate(&render(&done[index], level));
+            costs[index] = cost;
         }
-        let mut fitted = Fitted::default();
+        let mut fitted = Fitted {
+            dropped_turns: self.dropped,
+            ..Fitted::default()
+        };
         for (turn, level) in done.iter().zip(&levels) {
             match level {
                 Level::Verbatim => {}
@@ -183,20 +267,19 @@ impl Conversation {
             fitted.messages.extend(render(turn, *level));
         }
         fitted.messages.extend(current);
-        if fitted.left_out_turns > 0 {
-            let note = format!(
-                "[opsdeck: the {} earliest turns of this conversation were left out to fit the model's context; ask again about anything from them]",
-                fitted.left_out_turns
-            );
+        let missing = fitted.left_out_turns + fitted.dropped_turns;
+        if missing > 0 {
+            let note = left_out_note(missing);
             if let Some(ChatMessage::User(first)) = fitted.messages.first_mut() {
                 *first = format!("{note}\n\n{first}");
             }
         }
-        if fitted.clipped_turns + fitted.summarised_turns + fitted.left_out_turns > 0 {
+        if fitted.clipped_turns + fitted.summarised_turns + missing > 0 {
             tracing::info!(
                 clipped = fitted.clipped_turns,
                 summarised = fitted.summarised_turns,
                 left_out = fitted.left_out_turns,
+                dropped = fitted.dropped_turns,
                 budget = budget.tokens,
                 "earlier turns gave way to fit the context"
             );
@@ -204,6 +287,14 @@ impl Conversation {
         fitted.tokens = estimate(&fitted.messages);
         fitted
     }
+}
+
+/// What the model is told when `missing` earlier turns are not in the request.
+fn left_out_note(missing: usize) -> String {
+    format!(
+        "[opsdeck: {missing} earlier turn{} left out of this conversation to fit the model's context; ask again about anything from them]",
+        if missing == 1 { " was" } else { "s were" }
+    )
 }
 
 /// One turn as messages at a level of detail. Every turn but an open one ends

@@ -174,7 +174,10 @@ fn when_clipping_is_not_enough_whole_turns_are_summarised_then_left_out() {
     let [ChatMessage::User(only)] = tiny.messages.as_slice() else {
         panic!("{tiny:?}");
     };
-    assert!(only.contains("6 earliest turns") && only.ends_with("now"));
+    assert!(
+        only.contains("6 earlier turns were left out") && only.ends_with("now"),
+        "{only}"
+    );
 }
 
 #[test]
@@ -194,12 +197,12 @@ fn the_context_setting_is_checked() {
     let none = |_: &str| None;
     assert_eq!(
         ContextSetting::from_env(&none),
-        Ok(Budget { tokens: 96_000 })
+        Ok(ContextWindow { tokens: 128_000 })
     );
     let set = |v: &'static str| move |_: &str| Some(v.to_string());
     assert_eq!(
         ContextSetting::from_env(&set("200_000")),
-        Ok(Budget { tokens: 150_000 })
+        Ok(ContextWindow { tokens: 200_000 })
     );
     let error = ContextSetting::from_env(&set("lots")).unwrap_err();
     assert!(
@@ -209,4 +212,128 @@ fn the_context_setting_is_checked() {
     let error = ContextSetting::from_env(&set("99999999999")).unwrap_err();
     assert!(error.contains("out of range"), "{error}");
     assert!(ContextSetting::from_env(&set("10")).is_err());
+}
+
+#[test]
+fn the_history_gets_what_the_system_prompt_tools_and_answer_leave() {
+    let window = ContextWindow { tokens: 128_000 };
+    assert_eq!(window.history(0).tokens, 128_000 - 4_096);
+    assert_eq!(window.history(30_000).tokens, 128_000 - 30_000 - 4_096);
+    assert_eq!(window.history(200_000).tokens, 0, "never below nothing");
+    // A small window keeps a quarter for the answer.
+    assert_eq!(ContextWindow { tokens: 4_000 }.history(0).tokens, 3_000);
+    assert_eq!(Budget { tokens: 10 }.halved().tokens, 5);
+}
+
+#[test]
+fn tool_results_and_arguments_count_at_three_bytes_a_token_prose_at_four() {
+    let prose = estimate(&[ChatMessage::User("a".repeat(1_200))]);
+    let data = estimate(&[ChatMessage::Tool {
+        call_id: String::new(),
+        content: "a".repeat(1_200),
+    }]);
+    assert_eq!(prose, 300 + 4);
+    assert_eq!(data, 400 + 4);
+}
+
+#[test]
+fn a_long_conversation_keeps_its_last_turns_and_says_how_many_went() {
+    let mut c = Conversation::default();
+    for i in 0..50_000 {
+        answered(&mut c, &format!("question {i}"), "small result", "ok");
+    }
+    assert_eq!(c.turns().len(), MAX_TURNS);
+    assert_eq!(c.dropped_turns(), 50_000 - MAX_TURNS);
+    assert_eq!(c.turn_number(), 50_000);
+    assert_eq!(
+        c.turns()[0].question,
+        format!("question {}", 50_000 - MAX_TURNS)
+    );
+    c.begin("now");
+    assert_eq!(c.turns().len(), MAX_TURNS);
+    let fitted = c.messages(Budget::default());
+    assert_eq!(fitted.dropped_turns, 50_000 - MAX_TURNS + 1);
+    assert_paired(&fitted.messages);
+    let ChatMessage::User(first) = &fitted.messages[0] else {
+        panic!("{:?}", fitted.messages[0]);
+    };
+    assert!(
+        first.starts_with(&format!(
+            "[opsdeck: {} earlier turns were left out",
+            50_000 - MAX_TURNS + 1
+        )),
+        "{first}"
+    );
+    // A small budget: the many turns give way, each step counted once.
+    let small = c.messages(Budget { tokens: 2_000 });
+    assert!(small.tokens <= 2_000, "{}", small.tokens);
+    assert!(small.left_out_turns > 0);
+    // `:new` forgets the count too.
+    c.clear();
+    assert_eq!(c.dropped_turns(), 0);
+}
+
+#[test]
+fn questions_answers_results_and_arguments_are_bounded_when_recorded() {
+    let mut c = Conversation::default();
+    c.begin(&"q".repeat(MAX_TEXT_BYTES * 3));
+    for _ in 0..100 {
+        c.add_text(&"a".repeat(10_000));
+    }
+    c.add_calls([("x", "t", &*"{".repeat(MAX_ARGUMENT_BYTES + 1))]);
+    c.set_result("x", &"r".repeat(MAX_RESULT_BYTES * 2));
+    let turn = &c.turns()[0];
+    assert!(
+        turn.question.len() < MAX_TEXT_BYTES + 200,
+        "{}",
+        turn.question.len()
+    );
+    assert!(turn.question.ends_with("more than a turn keeps]"));
+    let answer = turn.answer();
+    assert!(answer.len() < MAX_TEXT_BYTES + 200, "{}", answer.len());
+    assert!(answer.ends_with("longer than a turn keeps]"));
+    let call = turn.calls().next().unwrap();
+    assert!(call.arguments.len() < 300);
+    assert!(call.result.as_ref().unwrap().len() < MAX_RESULT_BYTES + 200);
+}
+
+#[test]
+fn a_tool_name_the_api_rejects_is_recorded_as_one_it_accepts() {
+    let mut c = Conversation::default();
+    c.begin("q");
+    c.add_calls([("a", "multi_tool_use.parallel", "{}")]);
+    c.add_call("b", "", "{}");
+    c.set_result("a", "error: no such tool");
+    c.set_result("b", "error: no such tool");
+    c.finish(true);
+    c.begin("next");
+    let names: Vec<String> = c
+        .messages(Budget::default())
+        .messages
+        .iter()
+        .flat_map(|m| match m {
+            ChatMessage::Assistant { calls, .. } => calls.iter().map(|c| c.name.clone()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(names, ["multi_tool_use_parallel", "tool"]);
+}
+
+#[test]
+fn a_turn_is_summarised_only_when_the_summary_is_shorter() {
+    let mut c = Conversation::default();
+    // Tiny turns: a summary line is longer than the turn itself.
+    for i in 0..6 {
+        c.begin(&format!("q{i}"));
+        c.add_text("ok");
+        c.finish(true);
+    }
+    c.begin("now");
+    let full = c.messages(Budget { tokens: 1_000_000 });
+    let fitted = c.messages(Budget {
+        tokens: full.tokens - 1,
+    });
+    assert_eq!(fitted.summarised_turns, 0, "{fitted:?}");
+    assert!(fitted.left_out_turns >= 1, "{fitted:?}");
+    assert!(!format!("{:?}", fitted.messages).contains("summarised"));
 }

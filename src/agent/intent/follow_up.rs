@@ -6,6 +6,8 @@
 //! LLM answered, or one restored from a trace, counts as much as one the
 //! offline agent answered.
 
+mod wording;
+
 use serde_json::Value;
 
 use super::{Intent, Vocabulary, find_name, find_run_id, find_window, has_any, recognise};
@@ -108,20 +110,20 @@ fn as_intent(
         },
         "summarize_error_logs" => Intent::SummarizeErrors {
             since: text("since").unwrap_or_else(|| "6h".into()),
+            until: text("until"),
+            pipeline,
+        },
+        "what_changed" => Intent::WhatChanged {
+            since: text("since")
+                .or_else(|| text("from"))
+                .unwrap_or_else(|| "24h".into()),
+            until: text("until").or_else(|| text("to")),
             pipeline,
         },
         _ => return None,
     })
 }
 
-const DOWNSTREAM: &[&str] = &[
-    "downstream",
-    "break",
-    "blast radius",
-    "impact",
-    "affect",
-    "depend",
-];
 const RERUN: &[&str] = &[
     "rerun",
     "re-run",
@@ -129,9 +131,6 @@ const RERUN: &[&str] = &[
     "restart",
     "run it again",
     "run again",
-];
-const REFERENCES: &[&str] = &[
-    "it", "its", "that", "this", "them", "those", "same", "there",
 ];
 
 /// A window with an end: "yesterday" is the day before the last 24 hours.
@@ -142,24 +141,29 @@ fn find_range(question: &str) -> Option<(String, Option<String>)> {
     find_window(question).map(|since| (since, None))
 }
 
-/// Whether the question refers back instead of naming what it is about.
-fn refers_back(question: &str) -> bool {
-    let lower = question.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric() && c != '-')
-        .filter(|w| !w.is_empty())
-        .collect();
-    words.iter().any(|w| REFERENCES.contains(w))
-        || matches!(words.first(), Some(&"and" | &"also"))
-        || lower.trim_start().starts_with("what about")
-        || lower.trim_start().starts_with("how about")
-        || has_any(question, DOWNSTREAM)
-        || has_any(question, RERUN)
+/// Whether a question that stands alone as `alone` still leans on the last
+/// one when it carries on from it ("and the logs?", "what about
+/// yesterday?"): it asks nothing of its own, or asks about errors or changes
+/// without saying whose. A list of what is failing, the pipelines or the
+/// secrets needs no subject, so it stands alone.
+fn leans_on_the_last(alone: &Intent) -> bool {
+    matches!(
+        alone,
+        Intent::Help
+            | Intent::SummarizeErrors { pipeline: None, .. }
+            | Intent::WhatChanged { pipeline: None, .. }
+    )
 }
 
 /// Reads a question against the conversation. `None`: the question stands on
-/// its own (it names its subject, or does not refer back). `Some(Err)`: it
-/// refers back, but the conversation has nothing it could mean.
+/// its own (it names its subject, or needs none). `Some(Err)`: it refers
+/// back, but the conversation has nothing it could mean.
+///
+/// A question is a follow-up only when it needs a subject it does not have:
+/// a pronoun pointing back ("rerun it", "why did it fail", "its logs", "that
+/// run"), a rerun, a downstream question with a subject to be downstream of,
+/// or a question carrying on from the last ("and …?", "what about …?", a
+/// window alone) that asks nothing on its own.
 pub fn recognise_follow_up(
     question: &str,
     vocabulary: &Vocabulary,
@@ -168,7 +172,22 @@ pub fn recognise_follow_up(
     let names_its_own = find_name(question, &vocabulary.pipelines).is_some()
         || find_name(question, &vocabulary.secrets).is_some()
         || find_run_id(question).is_some();
-    if names_its_own || !refers_back(question) {
+    if names_its_own {
+        return None;
+    }
+    let words = wording::words_of(question);
+    let everywhere = wording::about_everything(&words);
+    let points_back = wording::points_back(&words);
+    let carries_on = wording::carries_on(&words) && !everywhere;
+    let rerun = has_any(question, RERUN) && !everywhere;
+    let downstream = wording::asks_downstream(question, &words);
+    let alone = recognise(question, vocabulary);
+    let window_alone = matches!(alone, Intent::Help) && find_range(question).is_some();
+    let follows = points_back
+        || rerun
+        || (downstream && (carries_on || context.has_subject()))
+        || ((carries_on || window_alone) && leans_on_the_last(&alone));
+    if !follows {
         return None;
     }
     let nothing = |example: &str| {
@@ -182,7 +201,7 @@ pub fn recognise_follow_up(
         ))
     };
     let last_was_secret = matches!(context.last, Some(Intent::SecretImpact { .. }));
-    if has_any(question, RERUN) {
+    if rerun {
         return Some(match &context.pipeline {
             Some(pipeline) => Ok(Intent::Rerun {
                 pipeline: pipeline.clone(),
@@ -190,7 +209,7 @@ pub fn recognise_follow_up(
             None => nothing("pipeline"),
         });
     }
-    if has_any(question, DOWNSTREAM) {
+    if downstream {
         return Some(match (&context.secret, &context.pipeline) {
             (Some(secret), _) if last_was_secret || context.pipeline.is_none() => {
                 Ok(Intent::SecretImpact {
@@ -204,17 +223,7 @@ pub fn recognise_follow_up(
         });
     }
     if let Some((since, until)) = find_range(question) {
-        return Some(Ok(match &context.last {
-            Some(Intent::SummarizeErrors { pipeline, .. }) => Intent::SummarizeErrors {
-                since,
-                pipeline: pipeline.clone(),
-            },
-            _ => Intent::WhatIsFailing {
-                since,
-                until,
-                pipeline: context.pipeline.clone(),
-            },
-        }));
+        return Some(Ok(in_a_new_window(&alone, context, since, until)));
     }
     // "why did it fail?", "show its logs": the question with its subject put back.
     let subject = context
@@ -224,10 +233,89 @@ pub fn recognise_follow_up(
         .or(context.pipeline.as_ref())
         .or(context.secret.as_ref())
         .or(context.run_id.as_ref());
-    Some(match subject {
-        Some(subject) => Ok(recognise(&format!("{question} {subject}"), vocabulary)),
-        None => nothing("pipeline, run or secret"),
-    })
+    let Some(subject) = subject else {
+        return Some(nothing("pipeline, run or secret"));
+    };
+    Some(Ok(match alone {
+        Intent::SummarizeErrors {
+            since,
+            until,
+            pipeline: None,
+        } if context.pipeline.is_some() => Intent::SummarizeErrors {
+            since,
+            until,
+            pipeline: context.pipeline.clone(),
+        },
+        Intent::WhatChanged {
+            since,
+            until,
+            pipeline: None,
+        } if context.pipeline.is_some() => Intent::WhatChanged {
+            since,
+            until,
+            pipeline: context.pipeline.clone(),
+        },
+        _ => recognise(&format!("{question} {subject}"), vocabulary),
+    }))
+}
+
+/// A follow-up naming a window: the question it asks (or, asking nothing
+/// but the window, the last one), over the new window, about the same
+/// subject. Failures of the pipeline discussed when the last question had
+/// no window.
+fn in_a_new_window(
+    alone: &Intent,
+    context: &Context,
+    since: String,
+    until: Option<String>,
+) -> Intent {
+    let asked = match alone {
+        Intent::Help => context.last.as_ref(),
+        other => Some(other),
+    };
+    let own = |pipeline: &Option<String>| pipeline.clone().or_else(|| context.pipeline.clone());
+    match asked {
+        // The last question's own scope is kept: "what about yesterday?"
+        // after "what changed everywhere?" is still everywhere.
+        Some(Intent::SummarizeErrors { pipeline, .. }) if matches!(alone, Intent::Help) => {
+            Intent::SummarizeErrors {
+                since,
+                until,
+                pipeline: pipeline.clone(),
+            }
+        }
+        Some(Intent::WhatChanged { pipeline, .. }) if matches!(alone, Intent::Help) => {
+            Intent::WhatChanged {
+                since,
+                until,
+                pipeline: pipeline.clone(),
+            }
+        }
+        Some(Intent::WhatIsFailing { pipeline, .. }) if matches!(alone, Intent::Help) => {
+            Intent::WhatIsFailing {
+                since,
+                until,
+                pipeline: pipeline.clone(),
+            }
+        }
+        // Asked anew without a subject ("and errors in the last 2 days?"):
+        // the subject discussed.
+        Some(Intent::SummarizeErrors { pipeline, .. }) => Intent::SummarizeErrors {
+            since,
+            until,
+            pipeline: own(pipeline),
+        },
+        Some(Intent::WhatChanged { pipeline, .. }) => Intent::WhatChanged {
+            since,
+            until,
+            pipeline: own(pipeline),
+        },
+        _ => Intent::WhatIsFailing {
+            since,
+            until,
+            pipeline: context.pipeline.clone(),
+        },
+    }
 }
 
 #[cfg(test)]

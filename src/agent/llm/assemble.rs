@@ -37,18 +37,41 @@ impl ToolCallAssembler {
         self.calls.is_empty()
     }
 
-    /// The calls in index order; a call without an id gets one (some servers omit it).
-    pub fn finish(self) -> Vec<AssembledCall> {
+    /// The calls in index order; a call without an id gets `{prefix}_{index}`
+    /// (some servers omit it): the caller's prefix names the turn and round,
+    /// so the id is not one an earlier round already used.
+    pub fn finish(self, prefix: &str) -> Vec<AssembledCall> {
         self.calls
             .into_iter()
             .map(|(index, mut call)| {
                 if call.id.is_empty() {
-                    call.id = format!("call_{index}");
+                    call.id = format!("{prefix}_{index}");
                 }
                 call
             })
             .collect()
     }
+}
+
+/// The calls with ids unique in the conversation: an id `taken` by an earlier
+/// call, or repeated within this response (some local model servers number
+/// every response's calls from 0), becomes `{prefix}_{n}`. Results are paired
+/// with calls by id, so a repeat would pair a result with the wrong call.
+pub fn unique_ids(
+    mut calls: Vec<AssembledCall>,
+    prefix: &str,
+    taken: impl Fn(&str) -> bool,
+) -> Vec<AssembledCall> {
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut n = 0usize;
+    for call in &mut calls {
+        while taken(&call.id) || seen.contains(&call.id) {
+            n += 1;
+            call.id = format!("{prefix}_dup{n}");
+        }
+        seen.insert(call.id.clone());
+    }
+    calls
 }
 
 #[cfg(test)]
@@ -74,7 +97,7 @@ mod tests {
         a.push(&chunk(
             json!({"index": 0, "function": {"arguments": "\"x\"}"}}),
         ));
-        let calls = a.finish();
+        let calls = a.finish("call_t1_r1");
         assert_eq!(
             calls[0],
             AssembledCall {
@@ -84,5 +107,37 @@ mod tests {
             }
         );
         assert_eq!(calls[1].arguments, "{\"min_risk\":\"high\"}");
+    }
+
+    #[test]
+    fn ids_are_unique_across_rounds_and_within_a_response() {
+        let mut a = ToolCallAssembler::default();
+        a.push(&chunk(
+            json!({"index": 0, "function": {"name": "x", "arguments": "{}"}}),
+        ));
+        a.push(&chunk(
+            json!({"index": 1, "id": "same", "function": {"name": "y"}}),
+        ));
+        a.push(&chunk(
+            json!({"index": 2, "id": "same", "function": {"name": "z"}}),
+        ));
+        a.push(&chunk(
+            json!({"index": 3, "id": "old", "function": {"name": "w"}}),
+        ));
+        let calls = unique_ids(a.finish("call_t3_r2"), "call_t3_r2", |id| id == "old");
+        let ids: Vec<&str> = calls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids[0], "call_t3_r2_0",
+            "a missing id names its turn and round"
+        );
+        assert_eq!(ids[1], "same");
+        assert_ne!(ids[2], "same");
+        assert_ne!(ids[3], "old");
+        let distinct: std::collections::HashSet<&str> = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), 4, "{ids:?}");
+        // Another round's fallback differs from this one's.
+        let mut b = ToolCallAssembler::default();
+        b.push(&chunk(json!({"index": 0, "function": {"name": "x"}})));
+        assert_ne!(b.finish("call_t3_r3")[0].id, ids[0]);
     }
 }

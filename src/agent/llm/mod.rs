@@ -25,8 +25,8 @@ use async_openai::types::chat::{
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::conversation::budget::ChatMessage;
-use super::conversation::{Budget, Conversation, SharedConversation};
+use super::conversation::budget::{ChatMessage, data_tokens, prose_tokens};
+use super::conversation::{Budget, ContextWindow, Conversation, SharedConversation};
 use super::events::AgentEvent;
 use super::runner::ToolRunner;
 use crate::support::retry::backoff;
@@ -47,8 +47,12 @@ pub struct LlmSettings {
     pub max_retry_wait: Duration,
     /// A silence on the stream this long ends the request.
     pub read_timeout: Duration,
-    /// Tokens the conversation may take in one request.
-    pub budget: Budget,
+    /// The model's context window: the conversation gets what the system
+    /// prompt, the tool definitions and the answer's room leave of it.
+    pub context: ContextWindow,
+    /// At most this much for the conversation, whatever the window leaves
+    /// (a deliberately smaller history; tests).
+    pub history_limit: Option<Budget>,
 }
 
 impl Default for LlmSettings {
@@ -58,7 +62,8 @@ impl Default for LlmSettings {
             max_attempts: 4,
             max_retry_wait: Duration::from_secs(60),
             read_timeout: Duration::from_secs(120),
-            budget: Budget::default(),
+            context: ContextWindow::default(),
+            history_limit: None,
         }
     }
 }
@@ -175,28 +180,41 @@ impl LlmAgent {
                 })
             })
             .collect();
-        let system = prompt::system(runner).await;
+        let system = prompt::system(runner, &offer.tools).await;
+        let mut budget = history_budget(self.settings.context, &system, &tools);
+        if let Some(limit) = self.settings.history_limit {
+            budget.tokens = budget.tokens.min(limit.tokens);
+        }
         let mut answer = String::new();
         for round in 1..=self.settings.max_rounds {
-            let fitted = lock(conversation).messages(self.settings.budget);
-            let mut messages: Vec<ChatCompletionRequestMessage> =
-                vec![ChatCompletionRequestSystemMessage::from(system.as_str()).into()];
-            messages.extend(fitted.messages.into_iter().map(chat_message));
-            let request = CreateChatCompletionRequest {
-                model: self.model.clone(),
-                messages,
-                tools: (!tools.is_empty()).then(|| tools.clone()),
-                stream: Some(true),
-                stream_options: Some(ChatCompletionStreamOptions {
-                    include_usage: Some(true),
-                    include_obfuscation: None,
-                }),
-                ..Default::default()
+            // A copy taken under the lock and fitted outside it: the console
+            // locks the conversation too (Esc, `:new`).
+            let snapshot = lock(conversation).clone();
+            let mut retried = false;
+            let opened = loop {
+                let request = self.request(&system, &tools, snapshot.messages(budget).messages);
+                match self.open_stream(request, events).await {
+                    Err(failure) if failure.context_too_long && !retried => {
+                        // The estimate was short of the model's count: the
+                        // rest of this turn gets half the history.
+                        retried = true;
+                        budget = budget.halved();
+                        let _ = events.send(AgentEvent::Error {
+                            message: format!(
+                                "{}; retrying once with half the conversation budget ({} tokens)",
+                                failure.message, budget.tokens
+                            ),
+                        });
+                    }
+                    other => break other,
+                }
             };
-            let mut stream = match self.open_stream(request, events).await {
+            let mut stream = match opened {
                 Ok(stream) => stream,
-                Err(message) => {
-                    let _ = events.send(AgentEvent::Error { message });
+                Err(failure) => {
+                    let _ = events.send(AgentEvent::Error {
+                        message: failure.message,
+                    });
                     return TurnOutcome { answer, ok: false };
                 }
             };
@@ -247,7 +265,13 @@ impl LlmAgent {
                 return TurnOutcome { answer, ok: false };
             }
             answer.push_str(&text);
-            let calls = calls.finish();
+            let prefix = format!("call_t{}_r{round}", snapshot.turn_number());
+            let calls = assemble::unique_ids(calls.finish(&prefix), &prefix, |id| {
+                snapshot
+                    .turns()
+                    .iter()
+                    .any(|t| t.calls().any(|c| c.id == id))
+            });
             if calls.is_empty() {
                 return TurnOutcome { answer, ok: true };
             }
@@ -292,26 +316,51 @@ impl LlmAgent {
         TurnOutcome { answer, ok: false }
     }
 
+    /// One streamed request: the system prompt, the conversation's messages, the tools.
+    fn request(
+        &self,
+        system: &str,
+        tools: &[ChatCompletionTools],
+        conversation: Vec<ChatMessage>,
+    ) -> CreateChatCompletionRequest {
+        let mut messages: Vec<ChatCompletionRequestMessage> =
+            vec![ChatCompletionRequestSystemMessage::from(system).into()];
+        messages.extend(conversation.into_iter().map(chat_message));
+        CreateChatCompletionRequest {
+            model: self.model.clone(),
+            messages,
+            tools: (!tools.is_empty()).then(|| tools.to_vec()),
+            stream: Some(true),
+            stream_options: Some(ChatCompletionStreamOptions {
+                include_usage: Some(true),
+                include_obfuscation: None,
+            }),
+            ..Default::default()
+        }
+    }
+
     /// Opens the stream, retrying 429, 5xx and connection failures with backoff
     /// (honouring `Retry-After`), never `insufficient_quota`.
     async fn open_stream(
         &self,
         request: CreateChatCompletionRequest,
         events: &tokio::sync::mpsc::UnboundedSender<AgentEvent>,
-    ) -> Result<async_openai::types::chat::ChatCompletionResponseStream, String> {
+    ) -> Result<async_openai::types::chat::ChatCompletionResponseStream, OpenFailure> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut chat = self.client.chat();
             if let Some((source, api_version)) = &self.bearer {
                 // Asked per request: the credential caches the token and refreshes it before expiry.
-                let token = source.bearer().await?;
+                let token = source.bearer().await.map_err(OpenFailure::other)?;
                 chat = chat
                     .query(&[("api-version", api_version.as_str())])
                     .and_then(|c| {
                         c.header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
                     })
-                    .map_err(|e| format!("cannot prepare the Azure OpenAI request: {e}"))?;
+                    .map_err(|e| {
+                        OpenFailure::other(format!("cannot prepare the Azure OpenAI request: {e}"))
+                    })?;
             }
             let error = match chat.create_stream(request.clone()).await {
                 Ok(stream) => return Ok(stream),
@@ -325,13 +374,18 @@ impl LlmAgent {
                     wait
                 }
                 Some(wait) if wait > self.settings.max_retry_wait => {
-                    return Err(format!(
+                    return Err(OpenFailure::other(format!(
                         "the model is rate limited for {}s (Retry-After); try again later: {}",
                         wait.as_secs(),
                         describe(&error)
-                    ));
+                    )));
                 }
-                _ => return Err(format!("the model request failed: {}", describe(&error))),
+                _ => {
+                    return Err(OpenFailure {
+                        message: format!("the model request failed: {}", describe(&error)),
+                        context_too_long: is_context_too_long(&error),
+                    });
+                }
             };
             let _ = events.send(AgentEvent::Error {
                 message: format!(
@@ -348,6 +402,54 @@ impl LlmAgent {
 
 /// Questions, answers and tools called (about two turns) given to the tool choice.
 const RECENT_FOR_OFFER: usize = 6;
+
+/// A request that could not be opened, and whether the model said it was
+/// longer than its context (worth one retry with less history).
+struct OpenFailure {
+    message: String,
+    context_too_long: bool,
+}
+
+impl OpenFailure {
+    fn other(message: String) -> OpenFailure {
+        OpenFailure {
+            message,
+            context_too_long: false,
+        }
+    }
+}
+
+/// The conversation's budget in a request with this system prompt and these
+/// tool definitions (counted as the JSON that is sent).
+fn history_budget(context: ContextWindow, system: &str, tools: &[ChatCompletionTools]) -> Budget {
+    // No tools: no `tools` field is sent.
+    let definitions = if tools.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(tools).unwrap_or_default()
+    };
+    context.history(prose_tokens(system) + data_tokens(&definitions))
+}
+
+/// OpenAI's answer to a request over the model's context: a 400 with code
+/// `context_length_exceeded`, or (Azure, older deployments) only the message
+/// "This model's maximum context length is … tokens".
+fn is_context_too_long(error: &OpenAIError) -> bool {
+    let said = |code: Option<&str>, message: &str| {
+        code == Some("context_length_exceeded")
+            || message
+                .to_ascii_lowercase()
+                .contains("maximum context length")
+    };
+    match error {
+        OpenAIError::ApiError(e) => said(e.api_error.code.as_deref(), &e.api_error.message),
+        OpenAIError::Boxed(boxed) => boxed
+            .downcast_ref::<HttpFailure>()
+            .and_then(|f| f.error.as_ref())
+            .is_some_and(|e| said(e.code.as_deref(), &e.message)),
+        _ => false,
+    }
+}
 
 /// A conversation message as the chat API takes it.
 fn chat_message(message: ChatMessage) -> ChatCompletionRequestMessage {
@@ -438,6 +540,70 @@ fn describe(error: &OpenAIError) -> String {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn tool(name: &str, description_bytes: usize) -> ChatCompletionTools {
+        ChatCompletionTools::Function(ChatCompletionTool {
+            function: FunctionObject {
+                name: name.into(),
+                description: Some("d".repeat(description_bytes)),
+                parameters: Some(serde_json::json!({"type": "object"})),
+                strict: None,
+            },
+        })
+    }
+
+    #[test]
+    fn the_history_budget_leaves_room_for_the_system_prompt_and_the_tools() {
+        let window = ContextWindow { tokens: 128_000 };
+        let bare = history_budget(window, "", &[]);
+        assert_eq!(bare.tokens, 128_000 - 4_096);
+        let system = "s".repeat(40_000);
+        let with_system = history_budget(window, &system, &[]);
+        assert_eq!(
+            bare.tokens - with_system.tokens,
+            10_000,
+            "prose: 4 bytes a token"
+        );
+        let tools = vec![tool("a", 30_000), tool("b", 30_000)];
+        let definitions = serde_json::to_string(&tools).unwrap().len();
+        let with_tools = history_budget(window, &system, &tools);
+        assert_eq!(
+            with_system.tokens - with_tools.tokens,
+            definitions.div_ceil(3),
+            "definitions: 3 bytes a token"
+        );
+        assert!(definitions > 60_000);
+        // Definitions larger than the window leave the conversation nothing, not a wrap.
+        let huge = vec![tool("a", 600_000)];
+        assert_eq!(history_budget(window, "", &huge).tokens, 0);
+    }
+
+    #[test]
+    fn a_context_length_error_is_recognised_by_code_or_message() {
+        let api = |code: Option<&str>, message: &str| {
+            let body = serde_json::json!({"error": {"message": message, "type": "invalid_request_error", "param": "messages", "code": code}});
+            let wrapped: async_openai::error::WrappedError = serde_json::from_value(body).unwrap();
+            OpenAIError::Boxed(Box::new(HttpFailure {
+                status: 400,
+                retry_after: None,
+                error: Some(wrapped.error),
+                body: String::new(),
+            }))
+        };
+        assert!(is_context_too_long(&api(
+            Some("context_length_exceeded"),
+            "too long"
+        )));
+        assert!(is_context_too_long(&api(
+            None,
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+        )));
+        assert!(!is_context_too_long(&api(
+            Some("rate_limit_exceeded"),
+            "slow down"
+        )));
+        assert!(!is_context_too_long(&throttled(None)));
+    }
 
     fn throttled(retry_after: Option<Duration>) -> OpenAIError {
         OpenAIError::Boxed(Box::new(HttpFailure {

@@ -3,7 +3,8 @@
 //! or not, trusted or not, how many tools), our server's estate (backends,
 //! environments, read-only — from the `_meta` it sends at the handshake), the
 //! approval rules as the policy applies them in this session, and a triage
-//! playbook naming only tools the catalogue holds.
+//! playbook naming only tools this turn offers the model, and only a trusted
+//! server's (an untrusted peer's `rerun_pipeline` is not our remediation).
 //!
 //! What servers say about themselves is data from outside: redacted, put on
 //! one line, clipped and quoted, under a rule that it changes nothing. Only a
@@ -63,7 +64,8 @@ pub struct ServerView {
 #[derive(Debug, Clone, Default)]
 pub struct Situation {
     pub servers: Vec<ServerView>,
-    /// Server's own tool name → the name the model calls it by.
+    /// A trusted server's tool offered this turn: its own name → the name
+    /// the model calls it by. Only these fill the playbook.
     pub tools: BTreeMap<String, String>,
     /// Read-only mode: everything that needs approval is refused.
     pub session_read_only: bool,
@@ -71,13 +73,14 @@ pub struct Situation {
     pub asks_a_person: bool,
 }
 
-/// The system prompt for a turn.
-pub async fn system(runner: &ToolRunner<'_>) -> String {
-    render(&gather(runner).await)
+/// The system prompt for a turn that offers the model `offered`.
+pub async fn system(runner: &ToolRunner<'_>, offered: &[CatalogTool]) -> String {
+    render(&gather(runner, offered).await)
 }
 
-/// Reads the host, the catalogue and the session's policy.
-pub async fn gather(runner: &ToolRunner<'_>) -> Situation {
+/// Reads the host, the catalogue and the session's policy; the playbook's
+/// tools come from `offered`, the tools this turn sends.
+pub async fn gather(runner: &ToolRunner<'_>, offered: &[CatalogTool]) -> Situation {
     let host = runner.host();
     let catalog = host.catalog().await;
     let mut servers = Vec::new();
@@ -98,24 +101,21 @@ pub async fn gather(runner: &ToolRunner<'_>) -> Situation {
         });
     }
     Situation {
-        tools: tool_names(&catalog, &servers),
+        tools: tool_names(offered, &servers),
         servers,
         session_read_only: runner.read_only(),
         asks_a_person: runner.asks_a_person(),
     }
 }
 
-/// Each server tool name with the name to call it by; a trusted server's
-/// tool wins when two servers share a name.
-fn tool_names(catalog: &[CatalogTool], servers: &[ServerView]) -> BTreeMap<String, String> {
+/// Each offered tool of a trusted server by its own name, with the name to
+/// call it by (the first trusted server's when two share a name). An
+/// untrusted server's tool never fills a playbook step, whatever it is
+/// called.
+fn tool_names(offered: &[CatalogTool], servers: &[ServerView]) -> BTreeMap<String, String> {
     let trusted = |server: &str| servers.iter().any(|s| s.name == server && s.trusted);
     let mut names = BTreeMap::new();
-    for tool in catalog.iter().filter(|t| trusted(&t.server)) {
-        names
-            .entry(tool.server_tool_name().to_string())
-            .or_insert_with(|| tool.exposed_name.clone());
-    }
-    for tool in catalog {
+    for tool in offered.iter().filter(|t| trusted(&t.server)) {
         names
             .entry(tool.server_tool_name().to_string())
             .or_insert_with(|| tool.exposed_name.clone());
@@ -281,6 +281,7 @@ const PLAYBOOK: &[(&str, &[&str])] = &[
     (
         "Find the failed run",
         &[
+            "list_pipelines",
             "get_pipeline_status",
             "list_pipeline_runs",
             "get_failed_tasks_summary",
@@ -328,7 +329,7 @@ fn playbook_section(situation: &Situation, out: &mut String) {
         .collect();
     out.push_str("## Triage playbook\n");
     if steps.is_empty() {
-        out.push_str("The catalogue holds none of opsdeck's triage tools: work with the tools there are, and say what you could not check.\n");
+        out.push_str("None of opsdeck's triage tools is offered this turn: work with the tools you have, and say what you could not check.\n");
         return;
     }
     for (number, (what, tools)) in steps.iter().enumerate() {

@@ -47,13 +47,6 @@ const STOP: &[&str] = &[
     "with", "would", "you", "your",
 ];
 
-/// Words (stemmed) that mean the question is about something that went wrong.
-const INCIDENT: &[&str] = &[
-    "alert", "blast", "broke", "broken", "caus", "chang", "crash", "delay", "down", "error",
-    "fail", "impact", "incident", "issu", "late", "miss", "outag", "problem", "rerun", "retry",
-    "root", "sla", "stuck", "timeout", "triag", "why", "wrong",
-];
-
 /// Words (stemmed) that mean the same thing in operations talk, both ways.
 const RELATED: &[(&str, &str)] = &[
     ("fail", "error"),
@@ -139,7 +132,6 @@ pub struct Query {
     weights: BTreeMap<String, f64>,
     /// Every run of name characters (`triage_run`, `azure_vm_list`) as written.
     names: BTreeSet<String>,
-    incident: bool,
 }
 
 impl Query {
@@ -167,16 +159,6 @@ impl Query {
                 add(word, RECENT_WEIGHT);
             }
         }
-        let incident = words(question)
-            .iter()
-            .chain(
-                recent
-                    .iter()
-                    .flat_map(|m| words(m))
-                    .collect::<Vec<_>>()
-                    .iter(),
-            )
-            .any(|w| INCIDENT.contains(&w.as_str()));
         let direct: Vec<(String, f64)> = weights.iter().map(|(w, v)| (w.clone(), *v)).collect();
         for (word, weight) in direct {
             for (a, b) in RELATED {
@@ -202,21 +184,13 @@ impl Query {
                     .collect::<Vec<_>>()
             })
             .collect();
-        Query {
-            weights,
-            names,
-            incident,
-        }
+        Query { weights, names }
     }
 
     /// Whether `name` is written out whole in the question or the conversation
     /// (a tool the person or the model named, or the model called before).
     pub fn names(&self, name: &str) -> bool {
         self.names.contains(name)
-    }
-
-    pub fn is_about_an_incident(&self) -> bool {
-        self.incident
     }
 }
 

@@ -339,3 +339,203 @@ fn describe_says_how_many_of_how_many() {
     );
     assert_eq!(describe(&offered[..3], 0), "offered all 3 tools");
 }
+
+/// About 190 tools of a DevOps-style server whose names and descriptions
+/// speak of pipelines, runs and status (as Azure DevOps servers do), with
+/// its own `rerun_pipeline` and `triage_run` beside ours.
+fn devops_tools() -> Vec<(String, String)> {
+    let things = [
+        ("pipelines", "pipeline"),
+        ("pipeline_run", "pipeline run"),
+        ("pipeline_definition", "pipeline definition"),
+        ("build", "build"),
+        ("build_status", "build status"),
+        ("build_log", "build log"),
+        ("release", "release"),
+        ("release_status", "release status"),
+        ("run_artifact", "run artifact"),
+        ("run_stage", "stage of a pipeline run"),
+        ("run_job", "job of a pipeline run"),
+        ("test_run", "test run"),
+        ("agent_pool", "agent pool"),
+        ("environment", "deployment environment"),
+        ("service_connection", "service connection"),
+        ("variable_group", "variable group"),
+        ("repo", "repository"),
+        ("pull_request", "pull request"),
+        ("work_item", "work item"),
+        ("branch_policy", "branch policy"),
+        ("approval", "pipeline approval"),
+        ("check", "pipeline check"),
+        ("schedule", "pipeline schedule"),
+    ];
+    let verbs = [
+        ("list", "Lists every {} of the project and its status"),
+        ("get", "Gets one {} with its status and last run"),
+        ("show", "Shows the status of a {}"),
+        ("create", "Creates a {}"),
+        ("update", "Updates a {}"),
+        ("delete", "Deletes a {}"),
+        ("status", "The status of a {} and of its latest run"),
+        ("logs", "Logs of a {} run"),
+    ];
+    let mut tools: Vec<(String, String)> = things
+        .iter()
+        .flat_map(|(thing, noun)| {
+            verbs
+                .iter()
+                .map(move |(verb, text)| (format!("{thing}_{verb}"), text.replace("{}", noun)))
+        })
+        .collect();
+    tools.push((
+        "rerun_pipeline".into(),
+        "Reruns a pipeline run and shows its status".into(),
+    ));
+    tools.push(("triage_run".into(), "Triages a failed pipeline run".into()));
+    tools
+}
+
+/// Ours, the Azure server, and the DevOps one (untrusted): about 400 tools.
+fn crowded() -> Vec<CatalogTool> {
+    let ours = OURS.iter().map(|(n, d)| tool(n, d)).collect();
+    let azure = azure_tools().iter().map(|(n, d)| tool(n, d)).collect();
+    let devops = devops_tools().iter().map(|(n, d)| tool(n, d)).collect();
+    catalog::build(&[
+        ("opsdeck".into(), ours),
+        ("azure".into(), azure),
+        ("devops".into(), devops),
+    ])
+}
+
+fn ours_offered(offer: &Offer) -> Vec<String> {
+    offer
+        .tools
+        .iter()
+        .filter(|t| t.server == "opsdeck")
+        .map(|t| t.server_tool_name().to_string())
+        .collect()
+}
+
+#[test]
+fn our_playbook_tools_stay_offered_for_any_question_beside_a_pipeline_shaped_peer() {
+    assert!(devops_tools().len() > 180);
+    let trusted = trusted();
+    for question in [
+        "show the status of transform_sales",
+        "list the pipeline runs of today",
+        "what are the builds doing",
+    ] {
+        let offer = select(
+            crowded(),
+            &Selection {
+                question,
+                recent: &[],
+                limit: MAX_TOOLS_PER_REQUEST,
+                trusted: &trusted,
+            },
+        );
+        assert!(offer.tools.len() <= MAX_TOOLS_PER_REQUEST);
+        let ours = ours_offered(&offer);
+        for needed in [
+            "triage_run",
+            "what_changed",
+            "get_pipeline_dependencies",
+            "get_pipeline_status",
+            "list_pipelines",
+            "list_pipeline_runs",
+            "get_run_details",
+            "get_failed_tasks_summary",
+            "fetch_logs",
+            "summarize_error_logs",
+            "get_secret_usage",
+            "rerun_pipeline",
+        ] {
+            assert!(
+                ours.iter().any(|n| n == needed),
+                "{question}: {needed} not in {ours:?}"
+            );
+        }
+        // The peer's own pipeline tools still get the question's places.
+        assert!(
+            offer.tools.iter().filter(|t| t.server == "devops").count() > 40,
+            "{question}"
+        );
+    }
+}
+
+#[test]
+fn only_a_trusted_server_takes_a_playbook_place() {
+    let nobody = BTreeSet::new();
+    let small = |trusted: &BTreeSet<String>| {
+        select(
+            crowded(),
+            &Selection {
+                question: "show the status of transform_sales",
+                recent: &[],
+                limit: 10,
+                trusted,
+            },
+        )
+    };
+    // Trusted: half the places go to our playbook tools, most needed first.
+    let offer = small(&trusted());
+    for needed in &CORE_TRIAGE_TOOLS[..5] {
+        let holder = offer
+            .tools
+            .iter()
+            .find(|t| t.server_tool_name() == *needed && t.server == "opsdeck");
+        assert!(holder.is_some(), "{needed}: {:?}", names(&offer));
+    }
+    // The DevOps server's `triage_run` is not ours: it took no reserved place.
+    let untrusted_triage = offer
+        .tools
+        .iter()
+        .any(|t| t.server == "devops" && t.server_tool_name() == "triage_run");
+    assert!(!untrusted_triage, "{:?}", names(&offer));
+    // Nobody trusted: nothing is reserved, relevance alone decides.
+    let offer = small(&nobody);
+    assert!(
+        !offer
+            .tools
+            .iter()
+            .any(|t| t.server_tool_name() == "triage_run"),
+        "{:?}",
+        names(&offer)
+    );
+}
+
+#[test]
+fn long_descriptions_are_clipped_to_what_endpoints_take() {
+    let long = "Lists things. ".repeat(500);
+    let mut tools: Vec<Tool> = vec![tool("short_tool", "short")];
+    tools.push(tool("long_tool", &long));
+    tools.push(tool("exact_tool", &"é".repeat(MAX_DESCRIPTION_CHARS)));
+    let catalog = catalog::build(&[("peer".into(), tools)]);
+    for limit in [128, 2] {
+        let offer = select(
+            catalog.clone(),
+            &Selection {
+                question: "list long things",
+                recent: &[],
+                limit,
+                trusted: &trusted(),
+            },
+        );
+        for offered in &offer.tools {
+            let description = offered.tool.description.as_deref().unwrap();
+            assert!(
+                description.chars().count() <= MAX_DESCRIPTION_CHARS,
+                "{}: {}",
+                offered.exposed_name,
+                description.chars().count()
+            );
+            if offered.exposed_name == "long_tool" {
+                assert!(description.starts_with("Lists things.") && description.ends_with('…'));
+            }
+            if offered.exposed_name == "exact_tool" {
+                assert_eq!(description.chars().count(), MAX_DESCRIPTION_CHARS);
+                assert!(!description.ends_with('…'));
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! one does not read.
 
 use super::*;
+use crate::agent::conversation::Conversation;
 use crate::model::contract::{ClusterBrief, Evidence, FailureCategory, FailureGroup};
 use crate::model::log::LogLevel;
 use crate::model::run::RunStatus;
@@ -149,4 +150,111 @@ fn names_and_instants_are_written_as_the_result_writes_them() {
         .with_timezone(&Utc);
     assert_eq!(instant(Some(at), "?"), json!(at).as_str().unwrap());
     assert_eq!(instant(None, "?"), "?");
+}
+
+fn estate_names() -> Vocabulary {
+    Vocabulary {
+        pipelines: vec!["transform_inventory".into(), "ingest_inventory".into()],
+        secrets: Vec::new(),
+        plans: Vec::new(),
+    }
+}
+
+/// The context after turns that each made one call (tool, arguments).
+fn context_after(calls: &[(&str, &str)]) -> Context {
+    let mut conversation = Conversation::default();
+    for (tool, arguments) in calls {
+        conversation.begin("q");
+        conversation.add_call("c", tool, arguments);
+        conversation.set_result("c", "x");
+        conversation.add_text("answer");
+        conversation.finish(true);
+    }
+    Context::from_turns(conversation.turns())
+}
+
+#[test]
+fn ordinary_questions_are_answered_as_asked_in_any_conversation() {
+    let fresh = Context::default();
+    let after_triage = context_after(&[("triage_run", r#"{"pipeline":"transform_inventory"}"#)]);
+    for context in [&fresh, &after_triage] {
+        let failing = |since: &str| {
+            Ok(Intent::WhatIsFailing {
+                since: since.into(),
+                until: None,
+                pipeline: None,
+            })
+        };
+        let ask = |q: &str| intent_for(q, &estate_names(), context);
+        assert_eq!(ask("is there anything failing?"), failing("24h"));
+        assert_eq!(
+            ask("which pipelines are failing right now? list them"),
+            failing("24h")
+        );
+        assert_eq!(ask("are there failures overnight?"), failing("12h"));
+        assert_eq!(
+            ask("show me everything that failed in the last 24h"),
+            failing("24h")
+        );
+    }
+}
+
+#[test]
+fn what_changed_after_a_why_question_is_about_that_pipeline_and_yesterday_follows() {
+    let after_triage = context_after(&[("triage_run", r#"{"pipeline":"transform_inventory"}"#)]);
+    assert_eq!(
+        intent_for("what changed?", &estate_names(), &after_triage),
+        Ok(Intent::WhatChanged {
+            since: "24h".into(),
+            until: None,
+            pipeline: Some("transform_inventory".into())
+        })
+    );
+    assert_eq!(
+        intent_for("why did it break?", &estate_names(), &after_triage),
+        Ok(Intent::WhyFailed {
+            pipeline: Some("transform_inventory".into()),
+            run_id: None
+        })
+    );
+    let after_changes = context_after(&[(
+        "what_changed",
+        r#"{"since":"6h","pipeline":"transform_inventory"}"#,
+    )]);
+    assert_eq!(
+        intent_for("what about yesterday?", &estate_names(), &after_changes),
+        Ok(Intent::WhatChanged {
+            since: "48h".into(),
+            until: Some("24h".into()),
+            pipeline: Some("transform_inventory".into())
+        })
+    );
+    // After "what changed everywhere?", yesterday is everywhere too, though
+    // a pipeline was discussed before.
+    let everywhere = context_after(&[
+        ("triage_run", r#"{"pipeline":"transform_inventory"}"#),
+        ("what_changed", r#"{"since":"24h"}"#),
+    ]);
+    assert_eq!(
+        intent_for("what about yesterday?", &estate_names(), &everywhere),
+        Ok(Intent::WhatChanged {
+            since: "48h".into(),
+            until: Some("24h".into()),
+            pipeline: None
+        })
+    );
+}
+
+#[test]
+fn a_window_with_an_end_reaches_the_tools_as_since_and_until() {
+    assert_eq!(
+        window_arguments("48h", Some("24h"), Some("transform_inventory")),
+        json!({"since": "48h", "until": "24h", "pipeline": "transform_inventory"})
+    );
+    assert_eq!(window_arguments("6h", None, None), json!({"since": "6h"}));
+    assert_eq!(
+        window_title("48h", Some("24h"), Some("p")),
+        "p, from 48h to 24h ago"
+    );
+    assert_eq!(window_title("6h", None, None), "last 6h");
 }

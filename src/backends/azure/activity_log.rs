@@ -19,7 +19,7 @@ use crate::backends::http::{RestClient, url_with};
 use crate::backends::{BackendError, ChangeSource, ChangeWindow};
 use crate::model::change::{Change, ChangeKind};
 use crate::model::time::parse_service_instant;
-use crate::support::terminal::terminal_safe;
+use crate::support::terminal::for_screen;
 use crate::support::text::clip;
 
 pub const API_VERSION: &str = "2015-04-01";
@@ -167,9 +167,11 @@ fn text<'a>(event: &'a Value, pointer: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Text from the service, bounded and safe to show.
+/// Text from the service, safe to show: secrets redacted (a caller's claims
+/// or a resource id can carry a SAS token or an account key), control
+/// characters neutralised, then bounded.
 fn shown(raw: &str) -> String {
-    clip(&terminal_safe(raw), MAX_FIELD_CHARS)
+    clip(&for_screen(raw), MAX_FIELD_CHARS)
 }
 
 /// One event as a change; `None` for a read or an event without time or operation.
@@ -301,7 +303,11 @@ pub fn kind_of(operation: &str) -> Option<ChangeKind> {
     if verb == "read" || action_verb.starts_with("list") || action_verb.starts_with("get") {
         return None;
     }
-    let kind = if op.starts_with("microsoft.authorization/roleassignments")
+    // Tags (`Microsoft.Resources/tags/write`, `…/providers/Microsoft.Resources/tags/default`)
+    // label a resource; they change nothing it does.
+    let kind = if op.contains("/tags/") || op.starts_with("microsoft.resources/tags") {
+        ChangeKind::Other
+    } else if op.starts_with("microsoft.authorization/roleassignments")
         || op.contains("/accesspolicies/")
         || op.starts_with("microsoft.authorization/locks")
     {
@@ -453,6 +459,44 @@ mod tests {
         assert_eq!(changes[0].status.as_deref(), Some("Succeeded"));
         assert_eq!(changes[0].resource, "dw");
         assert_eq!(changes[0].summary, "pause sqlPools dw");
+    }
+
+    #[test]
+    fn tag_writes_are_other_not_configuration() {
+        assert_eq!(
+            kind_of("Microsoft.Resources/tags/write"),
+            Some(ChangeKind::Other)
+        );
+        assert_eq!(
+            kind_of("Microsoft.Storage/storageAccounts/providers/Microsoft.Resources/tags/write"),
+            Some(ChangeKind::Other)
+        );
+    }
+
+    #[test]
+    fn secrets_in_any_field_are_redacted_before_they_are_kept() {
+        let key = "Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg9PQ==";
+        let sig = "sig=AbCdEf0123456789AbCdEf0123456789AbCdEf01%3D";
+        let event = json!({
+            "caller": format!("AccountName=stlake;AccountKey={key}"),
+            "eventTimestamp": "2026-01-15T02:46:10Z",
+            "operationName": {
+                "value": "Microsoft.Storage/storageAccounts/write",
+                "localizedValue": format!("Wrote https://stlake.blob.core.windows.net/c?sv=2022-11-02&{sig} \u{1b}]52;c;x\u{7}")
+            },
+            "resourceId": format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st?{sig}"),
+            "claims": {"ipaddr": format!("10.0.0.7 AccountKey={key}")},
+            "properties": {"responseBody": format!("{{\"properties\":{{\"principalId\":\"p AccountKey={key}\"}}}}")}
+        });
+        let change = change_from_event(&event).unwrap();
+        let shown = serde_json::to_string(&change).unwrap();
+        assert!(!shown.contains(key), "{shown}");
+        assert!(
+            !shown.contains("AbCdEf0123456789AbCdEf0123456789"),
+            "{shown}"
+        );
+        assert!(shown.contains("[redacted"), "{shown}");
+        assert!(!change.summary.contains('\u{1b}'), "{}", change.summary);
     }
 
     #[test]

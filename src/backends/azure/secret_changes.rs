@@ -16,6 +16,8 @@ use crate::model::secret::SecretMeta;
 
 /// Secrets whose versions are listed for one question at most (one call each).
 const MAX_SECRETS_READ: usize = 200;
+/// Secrets whose unreadable versions are named one by one; the rest are counted.
+const MAX_UNREAD_NAMED: usize = 5;
 /// An update this soon after creation is the creation itself.
 const SAME_WRITE: Duration = Duration::seconds(60);
 
@@ -36,6 +38,15 @@ impl ChangeSource for SecretVersionChanges {
     }
 
     async fn changes(&self, window: &ChangeWindow) -> Result<Vec<Change>, BackendError> {
+        Ok(self.changes_in_part(window).await?.0)
+    }
+
+    /// A secret whose versions cannot be read (no `list` permission on it,
+    /// deleted meanwhile) is named apart; the vault's other secrets still answer.
+    async fn changes_in_part(
+        &self,
+        window: &ChangeWindow,
+    ) -> Result<(Vec<Change>, Vec<(String, String)>), BackendError> {
         let secrets = self.store.list_secrets().await?;
         // A secret whose current attributes last changed before the window
         // got no new version in it: skip listing its versions.
@@ -53,14 +64,38 @@ impl ChangeSource for SecretVersionChanges {
         }
         touched.sort_by(|a, b| a.name.cmp(&b.name));
         let mut out = Vec::new();
+        let mut unread = Vec::new();
         for secret in &touched {
-            for version in self.store.secret_versions(&secret.name).await? {
-                out.extend(version_changes(&version, self.store.vault(), window));
+            match self.store.secret_versions(&secret.name).await {
+                Ok(versions) => {
+                    for version in versions {
+                        out.extend(version_changes(&version, self.store.vault(), window));
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        "versions of secret {} in vault {} unreadable: {error}",
+                        secret.name,
+                        self.store.vault()
+                    );
+                    unread.push((
+                        format!("versions of secret {}", secret.name),
+                        error.to_string(),
+                    ));
+                }
             }
         }
         out.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.summary.cmp(&b.summary)));
         out.truncate(window.limit);
-        Ok(out)
+        if unread.len() > MAX_UNREAD_NAMED {
+            let more = unread.len() - MAX_UNREAD_NAMED;
+            unread.truncate(MAX_UNREAD_NAMED);
+            unread.push((
+                format!("versions of {more} more secret(s)"),
+                "unreadable like those above (the log names each)".into(),
+            ));
+        }
+        Ok((out, unread))
     }
 }
 
@@ -158,6 +193,42 @@ mod tests {
             to: Utc.with_ymd_and_hms(2026, 1, 15, 6, 0, 0).unwrap(),
             limit: 10,
         }
+    }
+
+    /// A vault where reading one secret's versions is refused.
+    struct PartlyReadable;
+
+    #[async_trait]
+    impl SecretStore for PartlyReadable {
+        fn vault(&self) -> &str {
+            "kv"
+        }
+        async fn list_secrets(&self) -> Result<Vec<SecretMeta>, BackendError> {
+            let mut locked = meta(3, 3, true);
+            locked.name = "locked-secret".into();
+            Ok(vec![meta(3, 3, true), locked])
+        }
+        async fn secret_versions(&self, name: &str) -> Result<Vec<SecretMeta>, BackendError> {
+            if name == "locked-secret" {
+                return Err(BackendError::Refused(
+                    "403 Forbidden: the caller has no secrets/list permission".into(),
+                ));
+            }
+            Ok(vec![meta(3, 3, true)])
+        }
+    }
+
+    #[tokio::test]
+    async fn one_unreadable_secret_is_named_and_the_others_still_listed() {
+        let source = SecretVersionChanges::new(Arc::new(PartlyReadable));
+        let (changes, unread) = source.changes_in_part(&window()).await.unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].resource, "db-password");
+        assert_eq!(unread.len(), 1, "{unread:?}");
+        assert!(unread[0].0.contains("locked-secret"), "{unread:?}");
+        assert!(unread[0].1.contains("403"), "{unread:?}");
+        // The plain read keeps the changes it could make.
+        assert_eq!(source.changes(&window()).await.unwrap().len(), 1);
     }
 
     #[test]

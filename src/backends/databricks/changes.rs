@@ -63,7 +63,22 @@ impl ChangeSource for DatabricksBackend {
         }
         changes.sort_by_key(|c| std::cmp::Reverse(c.at));
         changes.truncate(window.limit);
+        if let Some(host) = self.base.host_str() {
+            in_workspace(&mut changes, host);
+        }
         Ok(changes)
+    }
+}
+
+/// Names the workspace in every change: a cluster known only by its id is
+/// still in the workspace a pipeline's Databricks connection points at, and
+/// shares its quota and capacity.
+fn in_workspace(changes: &mut [Change], host: &str) {
+    let host = host.to_ascii_lowercase();
+    for change in changes {
+        if !change.touches.iter().any(|t| t.eq_ignore_ascii_case(&host)) {
+            change.touches.push(host.clone());
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn run(args: ConsoleArgs) -> Result<(), ExitError> {
     }
     let provider =
         Provider::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
-    let budget =
+    let context =
         ContextSetting::from_env(&|name| std::env::var(name).ok()).map_err(ExitError::usage)?;
     // Read before the terminal is taken, so a bad trace is a plain error.
     let resumed = match &args.resume {
@@ -71,7 +71,7 @@ pub async fn run(args: ConsoleArgs) -> Result<(), ExitError> {
             LlmAgent::new(
                 p,
                 LlmSettings {
-                    budget,
+                    context,
                     ..LlmSettings::default()
                 },
             )
@@ -761,6 +761,9 @@ fn save_copy(label: &str, text: &str) -> std::io::Result<PathBuf> {
     std::fs::write(&path, text)?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod conversation_tests;
 
 fn terminal_msg(event: Event) -> Option<Msg> {
     match event {

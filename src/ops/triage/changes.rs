@@ -12,7 +12,9 @@ use crate::backends::Backends;
 use crate::model::change::{Change, ChangeKind};
 use crate::model::contract::{ChangeFinding, Evidence, FailureCategory, FailureStep};
 use crate::model::estate::EstateCatalog;
-use crate::ops::changes::{activity_direct_scope, activity_scope, gather, pipeline_scope};
+use crate::ops::changes::{
+    activity_direct_scope, activity_scope, gather, host_names, pipeline_scope,
+};
 
 /// How far before the last success changes are still read: a change can take
 /// effect late (a token cached for an hour, a pool paused at the next idle check).
@@ -25,6 +27,8 @@ const AFTER_FIRST_FAILURE: Duration = Duration::minutes(15);
 const MIN_ERROR_NAME_CHARS: usize = 6;
 /// How many touching changes the evidence lists.
 const LISTED: usize = 3;
+/// The longest look back from the first failure, as for `what_changed`.
+const MAX_LOOK_BACK: Duration = Duration::days(crate::ops::changes::MAX_CHANGE_WINDOW_DAYS);
 
 /// Where and when the failure happened, as the triage walk found it.
 pub(super) struct FailureContext<'a> {
@@ -34,6 +38,9 @@ pub(super) struct FailureContext<'a> {
     /// The start of the first run of the failing streak (else of the triaged run).
     pub first_failure: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
+    /// The failing run's log lines (templates and examples): they name the
+    /// principal refused, the host, the account, which the error may not.
+    pub log_lines: &'a [String],
 }
 
 /// What the changes say: the finding when one fits, and the evidence either way.
@@ -55,11 +62,21 @@ enum Reach {
     Own,
 }
 
+/// How well a kind of change explains a kind of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fit {
+    None,
+    /// It can explain it (a deletion, a secret behind an auth failure).
+    Possible,
+    /// It is the usual cause (access for a 403, compute for a quota).
+    Main,
+}
+
 /// A change that touches the failure, with what ranks it.
 struct Candidate {
     change: Change,
     reach: Reach,
-    fits: bool,
+    fit: Fit,
     /// Minutes from the change to the first failure (negative: after it).
     minutes_before: i64,
 }
@@ -87,6 +104,10 @@ pub(super) async fn look_for_changes(
         .and_then(|ok| ok.checked_sub_signed(BEFORE_LAST_SUCCESS))
         .or_else(|| first_failure.checked_sub_signed(WITHOUT_SUCCESS))
         .unwrap_or(first_failure);
+    // A success long ago would make one question page through months.
+    let from = first_failure
+        .checked_sub_signed(MAX_LOOK_BACK)
+        .map_or(from, |earliest| from.max(earliest));
     let to = first_failure
         .checked_add_signed(AFTER_FIRST_FAILURE)
         .unwrap_or(first_failure)
@@ -103,9 +124,10 @@ pub(super) async fn look_for_changes(
         .changes
         .into_iter()
         .filter_map(|change| {
+            let reach = scopes.reach(&change, failure.category)?;
             Some(Candidate {
-                reach: scopes.reach(&change)?,
-                fits: kind_fits(change.kind, failure.category),
+                reach,
+                fit: fit(effective_kind(&change), failure.category, reach),
                 minutes_before: first_failure.signed_duration_since(change.at).num_minutes(),
                 change,
             })
@@ -113,7 +135,7 @@ pub(super) async fn look_for_changes(
         .collect();
     candidates.sort_by_key(|c| {
         (
-            std::cmp::Reverse(c.fits),
+            std::cmp::Reverse(c.fit),
             std::cmp::Reverse(c.reach),
             c.minutes_before.unsigned_abs(),
         )
@@ -143,7 +165,7 @@ pub(super) async fn look_for_changes(
             kind: "changes".into(),
             detail: format!(
                 "{} change {}, {}: {} ({}; {})",
-                candidate.change.kind.as_str(),
+                effective_kind(&candidate.change).as_str(),
                 timing(candidate.minutes_before),
                 reach_words(candidate.reach, &target, failure.pipeline),
                 candidate.change.one_line(),
@@ -165,7 +187,7 @@ pub(super) async fn look_for_changes(
     }
     look.finding = candidates
         .into_iter()
-        .find(|c| c.fits)
+        .find(names_a_cause)
         .map(|best| finding(best, failure.category, &target, failure.pipeline));
     if look.finding.is_none() {
         look.evidence.push(Evidence {
@@ -185,38 +207,83 @@ struct Scopes {
     own: BTreeSet<String>,
     indirect: BTreeSet<String>,
     pipeline: BTreeSet<String>,
+    /// Databricks workspace hosts among the names above: a change to another
+    /// cluster of the same workspace names the host and reaches the activity
+    /// only through the capacity they share.
+    workspaces: BTreeSet<String>,
 }
 
 impl Scopes {
     fn of(catalog: &EstateCatalog, failure: &FailureContext<'_>) -> Scopes {
         let pipeline = catalog.pipeline(failure.pipeline);
-        let mut scopes = Scopes {
-            own: BTreeSet::new(),
-            indirect: BTreeSet::new(),
-            pipeline: pipeline
-                .map(|p| pipeline_scope(catalog, p))
-                .unwrap_or_default(),
-        };
-        scopes.pipeline.insert(failure.pipeline.to_lowercase());
+        let mut own = BTreeSet::new();
+        let mut indirect = BTreeSet::new();
+        let mut pipeline_names = pipeline
+            .map(|p| pipeline_scope(catalog, p))
+            .unwrap_or_default();
+        pipeline_names.insert(failure.pipeline.to_lowercase());
         if let Some(step) = failure.step {
             if let Some(activity) = pipeline
                 .into_iter()
                 .flat_map(|p| &p.activities)
                 .find(|a| a.name == step.activity)
             {
-                scopes.own = activity_direct_scope(catalog, activity);
-                scopes.indirect = activity_scope(catalog, activity);
+                own = activity_direct_scope(catalog, activity);
+                indirect = activity_scope(catalog, activity);
             }
-            scopes.own.extend(names_in_error(&step.message));
+            own.extend(names_in_error(&step.message));
         }
-        scopes
+        // The run's logs name what the error may not: the principal refused,
+        // the host called, the account written to.
+        for line in failure.log_lines {
+            own.extend(names_in_error(line));
+        }
+        let workspaces: BTreeSet<String> = own
+            .iter()
+            .chain(&indirect)
+            .filter(|n| is_workspace_host(n))
+            .cloned()
+            .collect();
+        for scope in [&mut own, &mut indirect, &mut pipeline_names] {
+            scope.retain(|n| !workspaces.contains(n));
+        }
+        Scopes {
+            own,
+            indirect,
+            pipeline: pipeline_names,
+            workspaces,
+        }
     }
 
     /// How close the change comes to the failing activity; `None`: not at all.
-    fn reach(&self, change: &Change) -> Option<Reach> {
+    fn reach(&self, change: &Change, category: FailureCategory) -> Option<Reach> {
+        let kind = effective_kind(change);
         if change.touches_any(&self.own) {
             Some(Reach::Own)
         } else if change.touches_any(&self.indirect) {
+            Some(Reach::Indirect)
+        } else if change.touches_any(&self.workspaces) && is_workspace(change) {
+            // The workspace itself changed (its network, its settings).
+            Some(Reach::Own)
+        } else if kind == ChangeKind::Compute
+            && matches!(
+                category,
+                FailureCategory::CapacityQuota | FailureCategory::ComputeUnavailable
+            )
+            && change.touches_any(&self.workspaces)
+        {
+            // Another cluster of the workspace took the quota or the capacity.
+            Some(Reach::Indirect)
+        } else if kind == ChangeKind::Access
+            && matches!(
+                category,
+                FailureCategory::PermissionDenied | FailureCategory::AuthFailure
+            )
+            && at_group_or_subscription(change)
+        {
+            // Access granted or taken at the resource group or subscription
+            // (the change records are read for the environment's own) is
+            // inherited by every resource in it.
             Some(Reach::Indirect)
         } else if change.touches_any(&self.pipeline) {
             Some(Reach::Pipeline)
@@ -229,67 +296,172 @@ impl Scopes {
 fn reach_words(reach: Reach, target: &str, pipeline: &str) -> String {
     match reach {
         Reach::Own => format!("touches what {target} uses"),
-        Reach::Indirect => format!("touches a connection behind what {target} uses"),
+        Reach::Indirect => {
+            format!(
+                "touches what {target} uses indirectly (a connection, workspace or scope it inherits from)"
+            )
+        }
         Reach::Pipeline => format!("touches pipeline {pipeline}"),
     }
 }
 
-/// Identifiers an error message names (a principal, a server, a pool): a
-/// change to one of them touches the failure directly.
-fn names_in_error(message: &str) -> impl Iterator<Item = String> + '_ {
-    message
-        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
-        .map(|w| w.trim_matches(|c: char| matches!(c, '.' | '/' | '-')))
-        .filter(|w| w.chars().count() >= MIN_ERROR_NAME_CHARS)
-        .map(str::to_lowercase)
+/// Databricks workspace hosts (`adb-….azuredatabricks.net`, `….cloud.databricks.com`).
+fn is_workspace_host(name: &str) -> bool {
+    [
+        ".azuredatabricks.net",
+        ".cloud.databricks.com",
+        ".gcp.databricks.com",
+    ]
+    .iter()
+    .any(|suffix| name.ends_with(suffix))
 }
 
-/// Whether a kind of change can explain a kind of failure.
-fn kind_fits(kind: ChangeKind, category: FailureCategory) -> bool {
+/// Whether the change is to a workspace itself rather than something in it.
+fn is_workspace(change: &Change) -> bool {
+    change.resource_type.to_lowercase().contains("workspace")
+        || is_workspace_host(&change.resource.to_lowercase())
+}
+
+/// Whether the change is made at a resource group or a subscription (an ARM
+/// id with no resource under it, or a role assignment on one).
+fn at_group_or_subscription(change: &Change) -> bool {
+    let kind = change.resource_type.to_lowercase();
+    if kind == "resource group" || kind == "subscription" {
+        return true;
+    }
+    change.names().any(|name| {
+        let scope = match name.find("/providers/microsoft.authorization/") {
+            Some(cut) => &name[..cut],
+            None => name.as_str(),
+        };
+        let parts: Vec<&str> = scope.trim_matches('/').split('/').collect();
+        matches!(
+            parts.as_slice(),
+            ["subscriptions", sub] | ["subscriptions", sub, "resourcegroups", _] if !sub.is_empty()
+        )
+    })
+}
+
+/// Identifiers a message names (a principal's id, a server, a pool, an
+/// account): a change to one of them touches the failure directly. Hosts in
+/// URLs come out whole, and an Azure service host also as its resource name.
+fn names_in_error(message: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for word in
+        message.split(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+    {
+        let word = word.trim_matches(|c: char| matches!(c, '.' | '/' | '-'));
+        let parts = std::iter::once(word).chain(word.split('/').filter(|_| word.contains('/')));
+        for part in parts {
+            let part = part.trim_matches(|c: char| matches!(c, '.' | '-'));
+            if part.chars().count() < MIN_ERROR_NAME_CHARS {
+                continue;
+            }
+            let lower = part.to_lowercase();
+            if lower.contains('.') {
+                names.extend(host_names(&lower));
+            }
+            names.push(lower);
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The kind a change counts as here: a write of tags changes no behaviour,
+/// whatever kind its source gave it.
+fn effective_kind(change: &Change) -> ChangeKind {
+    let operation = change.operation.to_lowercase();
+    let summary = change.summary.to_lowercase();
+    let tag_only = operation.ends_with("/tags/write")
+        || operation.ends_with("/tags/delete")
+        || summary.starts_with("tags ")
+        || summary.starts_with("tag ")
+        || [
+            "updated tags",
+            "wrote tags",
+            "changed tags",
+            "set tags",
+            "tags written",
+            "tags updated",
+        ]
+        .iter()
+        .any(|phrase| summary.contains(phrase));
+    if tag_only {
+        ChangeKind::Other
+    } else {
+        change.kind
+    }
+}
+
+/// How well a kind of change explains a kind of failure, reaching as it does.
+fn fit(kind: ChangeKind, category: FailureCategory, reach: Reach) -> Fit {
+    if main_kind_fits(kind, category, reach) {
+        Fit::Main
+    } else if kind_may_fit(kind, category) {
+        Fit::Possible
+    } else {
+        Fit::None
+    }
+}
+
+/// The usual cause of each kind of failure.
+fn main_kind_fits(kind: ChangeKind, category: FailureCategory, reach: Reach) -> bool {
     use FailureCategory as F;
     match kind {
-        ChangeKind::Access => matches!(
-            category,
-            F::AuthFailure | F::PermissionDenied | F::ExpiredCredential | F::NetworkAccess
-        ),
-        ChangeKind::Secret => matches!(
-            category,
-            F::ExpiredCredential | F::AuthFailure | F::HostKeyOrCertificate
-        ),
-        ChangeKind::Configuration => matches!(
-            category,
-            F::NetworkAccess
-                | F::HostKeyOrCertificate
-                | F::Configuration
-                | F::Timeout
-                | F::AuthFailure
-                | F::PermissionDenied
-                | F::MissingInput
-                | F::CapacityQuota
-        ),
-        ChangeKind::Deployment => matches!(
-            category,
-            F::SchemaDrift | F::DataQuality | F::Configuration | F::CodeError | F::MissingInput
-        ),
+        ChangeKind::Access => matches!(category, F::PermissionDenied | F::AuthFailure),
         ChangeKind::Compute => matches!(
             category,
-            F::ComputeUnavailable
-                | F::CapacityQuota
-                | F::OutOfMemory
-                | F::WorkerLost
-                | F::NetworkAccess
-                | F::Timeout
-                | F::Transient
+            F::ComputeUnavailable | F::CapacityQuota | F::OutOfMemory | F::WorkerLost
         ),
-        ChangeKind::Schedule => matches!(
+        ChangeKind::Secret => category == F::ExpiredCredential,
+        ChangeKind::Configuration => {
+            matches!(
+                category,
+                F::HostKeyOrCertificate | F::NetworkAccess | F::Configuration
+            ) || (category == F::Throttling && reach == Reach::Own)
+        }
+        ChangeKind::Deployment => {
+            matches!(
+                category,
+                F::SchemaDrift | F::DataQuality | F::CodeError | F::Configuration
+            ) || (category == F::Throttling && reach == Reach::Own)
+        }
+        ChangeKind::Schedule => matches!(category, F::Throttling | F::ConcurrencyConflict),
+        ChangeKind::Operation => category == F::ConcurrencyConflict,
+        ChangeKind::Lifecycle | ChangeKind::Other => false,
+    }
+}
+
+/// Whether a kind of change can explain a kind of failure at all.
+fn kind_may_fit(kind: ChangeKind, category: FailureCategory) -> bool {
+    use FailureCategory as F;
+    match kind {
+        ChangeKind::Access => matches!(category, F::ExpiredCredential | F::NetworkAccess),
+        ChangeKind::Secret => matches!(category, F::AuthFailure | F::HostKeyOrCertificate),
+        ChangeKind::Configuration => matches!(
             category,
-            F::Throttling | F::ConcurrencyConflict | F::CapacityQuota | F::Timeout
+            F::Timeout | F::AuthFailure | F::PermissionDenied | F::MissingInput | F::CapacityQuota
         ),
-        ChangeKind::Operation => matches!(category, F::ConcurrencyConflict | F::DataQuality),
+        ChangeKind::Deployment => category == F::MissingInput,
+        ChangeKind::Compute => matches!(category, F::NetworkAccess | F::Timeout | F::Transient),
+        ChangeKind::Schedule => matches!(category, F::CapacityQuota | F::Timeout),
+        ChangeKind::Operation => category == F::DataQuality,
         // A resource the activity uses was created or deleted: that explains
         // most failures, never a stale input (whose cause is upstream).
         ChangeKind::Lifecycle => !matches!(category, F::StaleUpstream | F::Unknown),
         ChangeKind::Other => false,
+    }
+}
+
+/// Whether a candidate is sure enough to name as the cause: the usual kind
+/// for the failure, or a possible kind on the activity's own resources.
+fn names_a_cause(candidate: &Candidate) -> bool {
+    match candidate.fit {
+        Fit::Main => true,
+        Fit::Possible => candidate.reach == Reach::Own,
+        Fit::None => false,
     }
 }
 
@@ -307,20 +479,27 @@ fn finding(
     target: &str,
     pipeline: &str,
 ) -> ChangeFinding {
-    let mut reasons = vec![format!(
-        "a {} change fits a {} failure",
-        best.change.kind.as_str(),
-        category.label()
-    )];
-    reasons.push(format!("it {}", reach_words(best.reach, target, pipeline)));
-    reasons.push(format!("it was made {}", timing(best.minutes_before)));
+    let how = match best.fit {
+        Fit::Main => "is the usual cause of",
+        _ => "can cause",
+    };
+    let reasons = vec![
+        format!(
+            "a {} change {how} a {} failure",
+            effective_kind(&best.change).as_str(),
+            category.label()
+        ),
+        format!("it {}", reach_words(best.reach, target, pipeline)),
+        format!("it was made {}", timing(best.minutes_before)),
+    ];
+    // Sure only when it is the usual cause and on the activity's own resources.
+    let confidence = if best.fit == Fit::Main && best.reach == Reach::Own {
+        "high"
+    } else {
+        "medium"
+    };
     ChangeFinding {
-        confidence: if best.reach == Reach::Own {
-            "high"
-        } else {
-            "medium"
-        }
-        .into(),
+        confidence: confidence.into(),
         minutes_before_failure: best.minutes_before,
         reasons,
         change: best.change,
@@ -328,10 +507,12 @@ fn finding(
 }
 
 /// The root cause with the change that likely caused it, in one sentence.
+/// The triage's own confidence follows the sentence, so the change's is
+/// worded apart from it.
 pub(super) fn with_change(root_cause: &str, finding: &ChangeFinding) -> String {
     let change = &finding.change;
     format!(
-        "{root_cause} — likely caused by a change {}: {} by {} at {} ({}; confidence {})",
+        "{root_cause} — likely caused by a change {}: {} by {} at {} ({}; {} match)",
         timing(finding.minutes_before_failure),
         change.summary,
         change.actor,
@@ -342,46 +523,4 @@ pub(super) fn with_change(root_cause: &str, finding: &ChangeFinding) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_fit_the_failures_they_can_cause() {
-        assert!(kind_fits(
-            ChangeKind::Access,
-            FailureCategory::PermissionDenied
-        ));
-        assert!(kind_fits(
-            ChangeKind::Compute,
-            FailureCategory::ComputeUnavailable
-        ));
-        assert!(kind_fits(
-            ChangeKind::Deployment,
-            FailureCategory::SchemaDrift
-        ));
-        assert!(kind_fits(ChangeKind::Schedule, FailureCategory::Throttling));
-        assert!(!kind_fits(ChangeKind::Access, FailureCategory::OutOfMemory));
-        assert!(!kind_fits(ChangeKind::Secret, FailureCategory::SchemaDrift));
-        assert!(!kind_fits(
-            ChangeKind::Lifecycle,
-            FailureCategory::StaleUpstream
-        ));
-    }
-
-    #[test]
-    fn error_names_are_identifiers_not_short_words() {
-        let names: Vec<String> = names_in_error(
-            "Cannot connect to SQL Database: 'syn-contoso-prod.sql.azuresynapse.net', Database: 'salesdw'. Pool is paused.",
-        )
-        .collect();
-        assert!(names.contains(&"syn-contoso-prod.sql.azuresynapse.net".to_string()));
-        assert!(names.contains(&"salesdw".to_string()));
-        assert!(!names.iter().any(|n| n == "sql" || n == "pool"));
-    }
-
-    #[test]
-    fn timing_reads_both_ways() {
-        assert_eq!(timing(14), "14 min before the first failure");
-        assert_eq!(timing(-3), "3 min after the first failing run started");
-    }
-}
+mod tests;

@@ -169,6 +169,11 @@ pub async fn triage(backends: &Backends, target: TriageTarget<'_>) -> Outcome<Tr
         }
         evidence.extend(infra_evidence(backends, catalog, &root.pipeline, &mut gaps).await);
     }
+    let log_lines: Vec<String> = log_clusters
+        .iter()
+        .flat_map(|c| std::iter::once(&c.template).chain(&c.examples))
+        .cloned()
+        .collect();
     let change_look = changes::look_for_changes(
         backends,
         catalog.as_ref(),
@@ -178,6 +183,7 @@ pub async fn triage(backends: &Backends, target: TriageTarget<'_>) -> Outcome<Tr
             step: root_step.as_ref(),
             first_failure: failing_since.or(run.run_start),
             last_success,
+            log_lines: &log_lines,
         },
         &mut gaps,
     )

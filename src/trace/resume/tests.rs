@@ -105,3 +105,86 @@ fn a_missing_file_says_where_traces_are() {
         "{error}"
     );
 }
+
+/// A trace written by an older opsdeck (or edited by hand): secrets in the
+/// question, a split answer, the arguments and the result, escape sequences.
+const SECRET_TRACE: &str = r#"{"type":"header","schema":1,"opsdeck_version":"0.0.1","started_at":"2026-11-23T03:00:00Z","host":"h","process":"ask","agent_mode":"gpt-test","read_only":false,"backend":"sandbox","servers":[]}
+{"seq":1,"at":"2026-11-23T03:00:01Z","type":"agent","event":{"event":"user_message","text":"is DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNDU2Nzg5MA==;EndpointSuffix=core.windows.net valid? \u001b]52;c;ZXZpbA==\u0007"}}
+{"seq":2,"at":"2026-11-23T03:00:02Z","type":"agent","event":{"event":"tool_call_started","call_id":"call-1","server":"opsdeck","tool":"check\u001b[2Jsecret","arguments":{"password":"hunter2-very-secret","url":"https://acct.blob.core.windows.net/c?sv=2022-11-02&sig=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789%2BabcdEFG%3D"}}}
+{"seq":3,"at":"2026-11-23T03:00:03Z","type":"agent","event":{"event":"tool_call_finished","call_id":"call-1","server":"opsdeck","tool":"check\u001b[2Jsecret","duration_ms":5,"is_error":false,"result":{"content":["conn: password=hunter2-very-secret"]},"truncated":false}}
+{"seq":4,"at":"2026-11-23T03:00:04Z","type":"agent","event":{"event":"text_delta","text":"The key is pass"}}
+{"seq":5,"at":"2026-11-23T03:00:05Z","type":"agent","event":{"event":"text_delta","text":"word=hunter2-very-secret and it works."}}
+{"seq":6,"at":"2026-11-23T03:00:06Z","type":"agent","event":{"event":"turn_finished","answer":"The key is password=hunter2-very-secret and it works.","tool_calls":1,"ok":true}}
+"#;
+
+const SECRETS: [&str; 4] = [
+    "c2VjcmV0a2V5c2VjcmV0a2V5",
+    "hunter2-very-secret",
+    "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "\u{1b}",
+];
+
+#[test]
+fn a_trace_is_redacted_and_neutralised_again_when_resumed() {
+    let trace = reader::read(SECRET_TRACE.as_bytes()).unwrap();
+    let conversation = conversation(&trace, 16 * 1024);
+    let mut next = conversation.clone();
+    next.begin("and now?");
+    let sent = format!("{:?}", next.messages(Budget::default()).messages);
+    let carried = serde_json::to_string(&carried_events(&trace)).unwrap();
+    for secret in SECRETS {
+        assert!(
+            !sent.contains(secret),
+            "{secret:?} reaches the model: {sent}"
+        );
+        assert!(
+            !carried.contains(secret),
+            "{secret:?} is carried: {carried}"
+        );
+    }
+    assert!(sent.contains("[redacted"), "{sent}");
+    let turn = &conversation.turns()[0];
+    assert!(turn.answer().contains("[redacted"), "{}", turn.answer());
+    assert!(turn.question.contains("\\x1b]52"), "{}", turn.question);
+    assert!(
+        turn.calls().all(|c| c.name == "check_x1b_2Jsecret"),
+        "{:?}",
+        turn.calls().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_long_trace_resumes_its_last_turns_and_says_how_many_were_left_out() {
+    let mut text = String::from(SECRET_TRACE.lines().next().unwrap());
+    text.push('\n');
+    let turns = crate::agent::conversation::MAX_TURNS + 25;
+    for i in 0..turns {
+        let seq = i * 2 + 1;
+        text.push_str(&format!(
+            "{{\"seq\":{seq},\"at\":\"2026-11-23T03:00:01Z\",\"type\":\"agent\",\"event\":{{\"event\":\"user_message\",\"text\":\"question {i}\"}}}}\n{{\"seq\":{},\"at\":\"2026-11-23T03:00:01Z\",\"type\":\"agent\",\"event\":{{\"event\":\"turn_finished\",\"answer\":\"\",\"tool_calls\":0,\"ok\":true}}}}\n",
+            seq + 1
+        ));
+    }
+    let trace = reader::read(text.as_bytes()).unwrap();
+    let resumed = Resumed {
+        conversation: conversation(&trace, 1024),
+        trace,
+    };
+    assert_eq!(
+        resumed.conversation.turns().len(),
+        crate::agent::conversation::MAX_TURNS
+    );
+    assert_eq!(resumed.conversation.dropped_turns(), 25);
+    let said = resumed.describe(Path::new("t.jsonl"));
+    assert!(said.contains("25 earlier turns left out"), "{said}");
+    let carried = carried_events(&resumed.trace);
+    let questions: Vec<&str> = carried
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::UserMessage { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(questions.len(), crate::agent::conversation::MAX_TURNS);
+    assert_eq!(questions[0], "question 25");
+}

@@ -138,7 +138,7 @@ fn the_playbook_names_only_tools_the_catalogue_holds() {
     assert!(playbook.contains("triage_run"), "{playbook}");
 
     let none = render(&situation(vec![azure("x")], &["azure_vm_list"]));
-    assert!(none.contains("none of opsdeck's triage tools"), "{none}");
+    assert!(none.contains("None of opsdeck's triage tools"), "{none}");
     assert!(!none.contains("triage_run"), "{none}");
 }
 
@@ -223,4 +223,61 @@ fn many_servers_are_summarised() {
         .collect();
     let prompt = render(&situation(servers, &[]));
     assert!(prompt.contains("and 30 more servers"), "{prompt}");
+}
+
+fn catalogue_tool(name: &str) -> rmcp::model::Tool {
+    rmcp::model::Tool::new(
+        name.to_string(),
+        "d".to_string(),
+        std::sync::Arc::new(serde_json::Map::new()),
+    )
+}
+
+#[test]
+fn the_playbook_names_only_offered_tools_of_a_trusted_server() {
+    let offered = crate::mcp::catalog::build(&[
+        (
+            "opsdeck".into(),
+            vec![catalogue_tool("triage_run"), catalogue_tool("what_changed")],
+        ),
+        (
+            "devops".into(),
+            vec![
+                catalogue_tool("rerun_pipeline"),
+                catalogue_tool("triage_run"),
+                catalogue_tool("get_pipeline_status"),
+            ],
+        ),
+    ]);
+    let mut s = situation(vec![ours(false), azure("x")], &[]);
+    s.servers[1].name = "devops".into();
+    s.tools = tool_names(&offered, &s.servers);
+    let prompt = render(&s);
+    let playbook = prompt.split("## Triage playbook").nth(1).unwrap();
+    // Ours, by the name the model calls it (two servers share `triage_run`).
+    assert!(playbook.contains("opsdeck__triage_run"), "{playbook}");
+    assert!(playbook.contains("what_changed"), "{playbook}");
+    // The untrusted peer's look-alikes fill no step, and what was not offered is not named.
+    for absent in [
+        "devops__triage_run",
+        "rerun_pipeline",
+        "get_pipeline_status",
+        "get_pipeline_dependencies",
+        "list_pipeline_runs",
+    ] {
+        assert!(!prompt.contains(absent), "{absent} in {prompt}");
+    }
+    assert!(!playbook.contains("propose a remedy"), "{playbook}");
+}
+
+#[test]
+fn every_tool_the_offer_keeps_for_us_has_its_step_in_the_playbook() {
+    let in_playbook: Vec<&str> = PLAYBOOK
+        .iter()
+        .flat_map(|(_, t)| t.iter().copied())
+        .collect();
+    assert!(!crate::agent::offer::CORE_TRIAGE_TOOLS.is_empty());
+    for core in crate::agent::offer::CORE_TRIAGE_TOOLS {
+        assert!(in_playbook.contains(core), "{core} has no playbook step");
+    }
 }
