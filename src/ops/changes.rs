@@ -257,6 +257,17 @@ fn activity_names(
         names.insert(dataset.to_lowercase());
         if let Some(ds) = catalog.dataset(dataset) {
             direct.insert(ds.linked_service.clone());
+            // The container or file system it lives in (`landing` of
+            // `landing/pos/…`): a deleted or re-permissioned container is a
+            // change to what this activity reads, whatever the account.
+            if let Some(root) = ds
+                .location
+                .as_deref()
+                .and_then(|l| l.split('/').map(str::trim).find(|p| !p.is_empty()))
+                .filter(|root| !root.contains(['@', '(', '{']))
+            {
+                names.insert(root.to_lowercase());
+            }
         }
     }
     names.extend(linked_service_scope(catalog, &direct, follow_uses));

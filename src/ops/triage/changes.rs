@@ -415,7 +415,18 @@ fn main_kind_fits(kind: ChangeKind, category: FailureCategory, reach: Reach) -> 
             category,
             F::ComputeUnavailable | F::CapacityQuota | F::OutOfMemory | F::WorkerLost
         ),
-        ChangeKind::Secret => category == F::ExpiredCredential,
+        // A new version or a disabled secret the activity itself reads,
+        // followed by "invalid client secret", is the usual rotation slip.
+        ChangeKind::Secret => {
+            category == F::ExpiredCredential || (category == F::AuthFailure && reach == Reach::Own)
+        }
+        // A container, file system or host the activity reads was deleted.
+        ChangeKind::Lifecycle => {
+            matches!(
+                category,
+                F::MissingInput | F::NetworkAccess | F::Configuration
+            ) && reach == Reach::Own
+        }
         ChangeKind::Configuration => {
             matches!(
                 category,
@@ -430,7 +441,7 @@ fn main_kind_fits(kind: ChangeKind, category: FailureCategory, reach: Reach) -> 
         }
         ChangeKind::Schedule => matches!(category, F::Throttling | F::ConcurrencyConflict),
         ChangeKind::Operation => category == F::ConcurrencyConflict,
-        ChangeKind::Lifecycle | ChangeKind::Other => false,
+        ChangeKind::Other => false,
     }
 }
 
