@@ -432,6 +432,10 @@ fn main_kind_fits(kind: ChangeKind, category: FailureCategory, reach: Reach) -> 
                 category,
                 F::HostKeyOrCertificate | F::NetworkAccess | F::Configuration
             ) || (category == F::Throttling && reach == Reach::Own)
+                // The activity's own cluster, or the pipeline's job cluster,
+                // edited (fewer workers, less memory, another node type)
+                // before it ran out of memory.
+                || matches!(category, F::OutOfMemory | F::WorkerLost)
         }
         ChangeKind::Deployment => {
             matches!(
@@ -455,7 +459,7 @@ fn kind_may_fit(kind: ChangeKind, category: FailureCategory) -> bool {
             category,
             F::Timeout | F::AuthFailure | F::PermissionDenied | F::MissingInput | F::CapacityQuota
         ),
-        ChangeKind::Deployment => category == F::MissingInput,
+        ChangeKind::Deployment => matches!(category, F::MissingInput | F::OutOfMemory),
         ChangeKind::Compute => matches!(category, F::NetworkAccess | F::Timeout | F::Transient),
         ChangeKind::Schedule => matches!(category, F::CapacityQuota | F::Timeout),
         ChangeKind::Operation => category == F::DataQuality,
