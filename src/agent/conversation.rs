@@ -158,6 +158,14 @@ impl Conversation {
         self.begun
     }
 
+    /// The conversation while `turn` is still its latest turn begun. A task
+    /// of a cancelled turn may record once more before it stops; once the
+    /// next turn has begun, that late record is dropped rather than mixed
+    /// into the new turn.
+    pub fn if_current(&mut self, turn: u64) -> Option<&mut Conversation> {
+        (self.begun == turn).then_some(self)
+    }
+
     /// Forgets every turn (`:new`).
     pub fn clear(&mut self) {
         self.turns.clear();

@@ -29,11 +29,11 @@ pub async fn run(
     let _ = events.send(AgentEvent::AgentMode {
         mode: mode.to_string(),
     });
-    let context = {
+    let (context, turn) = {
         let mut conversation = lock(conversation);
         let context = Context::from_turns(conversation.turns());
         conversation.begin(question);
-        context
+        (context, conversation.turn_number())
     };
     let outcome = match llm {
         // The LLM agent streams its own text deltas as they arrive.
@@ -47,7 +47,7 @@ pub async fn run(
         }
         None => {
             let answered = offline::answer(runner, question, &context).await;
-            record_offline(conversation, &answered);
+            record_offline(conversation, turn, &answered);
             match answered.answer {
                 Ok(answer) => {
                     offline::stream_answer(&answer, events);
@@ -57,7 +57,10 @@ pub async fn run(
             }
         }
     };
-    lock(conversation).finish(outcome.is_ok());
+    // A turn cancelled (and maybe followed by another) is closed already.
+    if let Some(c) = lock(conversation).if_current(turn) {
+        c.finish(outcome.is_ok());
+    }
     let tool_calls = runner.calls_made();
     match outcome {
         Ok(answer) => {
@@ -85,9 +88,11 @@ pub async fn run(
 /// The offline agent's calls and answer, as if a model had made them (ids
 /// are made up: nothing else pairs them). Its error, too, is what the next
 /// turn should know.
-fn record_offline(conversation: &SharedConversation, answered: &offline::Answered) {
-    let mut conversation = lock(conversation);
-    let turn = conversation.turns().len();
+fn record_offline(conversation: &SharedConversation, turn: u64, answered: &offline::Answered) {
+    let mut guard = lock(conversation);
+    let Some(conversation) = guard.if_current(turn) else {
+        return;
+    };
     for (index, call) in answered.calls.iter().enumerate() {
         let id = format!("offline_{turn}_{}", index + 1);
         conversation.add_call(&id, &call.tool, &call.arguments);

@@ -337,3 +337,32 @@ fn a_turn_is_summarised_only_when_the_summary_is_shorter() {
     assert!(fitted.left_out_turns >= 1, "{fitted:?}");
     assert!(!format!("{:?}", fitted.messages).contains("summarised"));
 }
+
+#[test]
+fn a_late_record_of_a_cancelled_turn_never_lands_in_the_next_one() {
+    let mut c = Conversation::default();
+    c.begin("first");
+    let first = c.turn_number();
+    c.cancel();
+    c.begin("second");
+    // The first turn's task, not yet stopped, records once more.
+    if let Some(late) = c.if_current(first) {
+        late.add_text("late text of the first turn");
+        late.add_calls([("late", "triage_run", "{}")]);
+        late.finish(true);
+    }
+    let second = &c.turns()[1];
+    assert_eq!(second.question, "second");
+    assert_eq!(second.answer(), "");
+    assert_eq!(second.calls().count(), 0);
+    assert_eq!(
+        second.end,
+        TurnEnd::Open,
+        "the late finish did not close it"
+    );
+    let current = c.turn_number();
+    c.if_current(current)
+        .expect("the open turn records")
+        .add_text("the second answer");
+    assert_eq!(c.turns()[1].answer(), "the second answer");
+}

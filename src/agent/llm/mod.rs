@@ -154,14 +154,18 @@ impl LlmAgent {
         conversation: &SharedConversation,
         events: &tokio::sync::mpsc::UnboundedSender<AgentEvent>,
     ) -> TurnOutcome {
-        let (question, recent) = {
+        let (question, recent, turn) = {
             let conversation = lock(conversation);
             let question = conversation
                 .turns()
                 .last()
                 .map(|t| t.question.clone())
                 .unwrap_or_default();
-            (question, conversation.recent(RECENT_FOR_OFFER))
+            (
+                question,
+                conversation.recent(RECENT_FOR_OFFER),
+                conversation.turn_number(),
+            )
         };
         let recent: Vec<&str> = recent.iter().map(String::as_str).collect();
         let offer = super::offer::tools_for_turn(runner, &question, &recent).await;
@@ -233,7 +237,9 @@ impl LlmAgent {
                         for choice in chunk.choices {
                             if let Some(delta) = choice.delta.content.filter(|d| !d.is_empty()) {
                                 text.push_str(&delta);
-                                lock(conversation).add_text(&delta);
+                                if let Some(c) = lock(conversation).if_current(turn) {
+                                    c.add_text(&delta);
+                                }
                                 let _ = events.send(AgentEvent::TextDelta { text: delta });
                             }
                             for delta in choice.delta.tool_calls.unwrap_or_default() {
@@ -276,11 +282,13 @@ impl LlmAgent {
                 return TurnOutcome { answer, ok: true };
             }
             tracing::info!(round, calls = calls.len(), "model asked for tools");
-            lock(conversation).add_calls(
-                calls
-                    .iter()
-                    .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())),
-            );
+            if let Some(c) = lock(conversation).if_current(turn) {
+                c.add_calls(
+                    calls
+                        .iter()
+                        .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())),
+                );
+            }
             // Independent calls of one round run concurrently; each result is
             // recorded as it comes, so a cancel keeps the ones that finished.
             futures::future::join_all(calls.iter().map(|call| async move {
@@ -302,7 +310,9 @@ impl LlmAgent {
                             call.name, call.arguments
                         ),
                     };
-                lock(conversation).set_result(&call.id, &content);
+                if let Some(c) = lock(conversation).if_current(turn) {
+                    c.set_result(&call.id, &content);
+                }
             }))
             .await;
         }
@@ -310,7 +320,9 @@ impl LlmAgent {
             "\n\n(Stopped after {} rounds of tool calls without a final answer. The tool results above are what I found; ask a narrower question to go on.)",
             self.settings.max_rounds
         );
-        lock(conversation).add_text(&note);
+        if let Some(c) = lock(conversation).if_current(turn) {
+            c.add_text(&note);
+        }
         let _ = events.send(AgentEvent::TextDelta { text: note.clone() });
         answer.push_str(&note);
         TurnOutcome { answer, ok: false }
