@@ -155,6 +155,9 @@ pub enum BackendChoice {
     Airflow,
     /// A Databricks workspace's jobs (DATABRICKS_HOST, DATABRICKS_TOKEN or an Azure sign-in).
     Databricks,
+    /// A Microsoft Fabric workspace's data pipelines, dataflows and copy jobs
+    /// (FABRIC_WORKSPACE, id or name; signed in through the Azure credential chain).
+    Fabric,
 }
 
 #[derive(Debug, Args)]

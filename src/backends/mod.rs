@@ -12,6 +12,7 @@ pub mod airflow;
 pub mod azure;
 pub mod cache;
 pub mod databricks;
+pub mod fabric;
 pub mod http;
 pub mod logfiles;
 pub mod remediation;

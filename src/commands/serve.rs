@@ -9,6 +9,8 @@ use crate::backends::airflow::{AirflowBackend, AirflowSettings};
 use crate::backends::azure;
 use crate::backends::azure::config::AzureSettings;
 use crate::backends::databricks::{DatabricksBackend, DatabricksSettings, PatAuth};
+use crate::backends::fabric::FabricBackend;
+use crate::backends::fabric::settings::FabricSettings;
 use crate::backends::http::Authorizer;
 use crate::backends::http::RetryPolicy;
 use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
@@ -72,6 +74,35 @@ fn databricks_backend(clock: &SharedClock) -> Result<Arc<DatabricksBackend>, Exi
         .map_err(ExitError::failed)
 }
 
+/// Fabric from FABRIC_WORKSPACE, signed in through the Azure credential chain
+/// with the Fabric scope.
+fn fabric_backend(clock: &SharedClock) -> Result<Arc<FabricBackend>, ExitError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let settings = FabricSettings::from_env(&lookup).map_err(ExitError::usage)?;
+    use crate::backends::azure::credential::CredentialKind;
+    // The same choice of credentials as the Azure backend's variable.
+    let order: Vec<CredentialKind> = match lookup("OPSDECK_AZURE_CREDENTIALS") {
+        Some(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|name| CredentialKind::parse(name.trim()))
+            .collect::<Result<_, _>>()
+            .map_err(ExitError::usage)?,
+        _ => CredentialKind::DEFAULT_ORDER.to_vec(),
+    };
+    let cloud = crate::backends::azure::cloud::AzureCloud::named("AzurePublic")
+        .map_err(ExitError::failed)?;
+    let candidates =
+        crate::backends::azure::credential::candidates_from_env(&order, &cloud, &lookup);
+    let authorizer: Arc<dyn Authorizer> =
+        Arc::new(crate::backends::azure::credential::AzureCredential::new(
+            candidates,
+            std::time::Duration::from_secs(10),
+        ));
+    FabricBackend::new(&settings, authorizer, clock.clone(), RetryPolicy::default())
+        .map(Arc::new)
+        .map_err(ExitError::failed)
+}
+
 /// The backends a serve command asks for.
 pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Backends, ExitError> {
     match args.backend {
@@ -117,6 +148,18 @@ pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Back
                 infra: vec![],
                 logs: vec![databricks.clone()],
                 changes: vec![databricks],
+                clock,
+            })
+        }
+        BackendChoice::Fabric => {
+            let fabric = fabric_backend(&clock)?;
+            Ok(Backends {
+                label: format!("fabric/{}", fabric.environment()),
+                pipelines: vec![fabric],
+                secrets: vec![],
+                infra: vec![],
+                logs: vec![],
+                changes: vec![],
                 clock,
             })
         }

@@ -81,6 +81,7 @@ pub enum BackendKind {
     Adf,
     Airflow,
     Databricks,
+    Fabric,
 }
 
 impl BackendKind {
@@ -90,6 +91,7 @@ impl BackendKind {
             BackendKind::Adf => "adf",
             BackendKind::Airflow => "airflow",
             BackendKind::Databricks => "databricks",
+            BackendKind::Fabric => "fabric",
         }
     }
 }

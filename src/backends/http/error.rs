@@ -172,7 +172,8 @@ pub(super) fn error_body(status: StatusCode, text: &str) -> (String, String) {
         let message = field("message").unwrap_or_else(|| text.to_string());
         return (code, clean(&message));
     }
-    if let Some(code) = top("error_code") {
+    // Databricks writes `error_code`, Fabric (`ErrorResponse`) `errorCode`.
+    if let Some(code) = top("error_code").or_else(|| top("errorCode")) {
         return (code, clean(&top("message").unwrap_or_default()));
     }
     if let Some(detail) = top("detail") {

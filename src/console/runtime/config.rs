@@ -6,6 +6,9 @@
 //! notifications = ["bell", "osc9", "osc777"]   # [] for none
 //! mouse = false
 //! color = true                  # false = monochrome (NO_COLOR also works)
+//! [webhook]                     # each notification also POSTed here (optional)
+//! kind = "teams"                # "teams", "slack" or "json"
+//! url_env = "OPSDECK_WEBHOOK_URL"   # the variable holding the URL (never the file)
 //! [keys.board]
 //! triage = "t"
 //! next_failed = "n, ctrl-n"
@@ -30,6 +33,39 @@ pub enum Notification {
     Osc777,
 }
 
+/// The payload shape a webhook expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookKind {
+    /// A Microsoft Teams incoming webhook (or a Workflows one): an Adaptive Card.
+    Teams,
+    /// A Slack incoming webhook: `{"text": …}`.
+    Slack,
+    /// Any URL taking JSON: `{"source","title","body","at"}`.
+    Json,
+}
+
+/// `[webhook]`: where to send notifications besides the terminal. The URL
+/// carries its secret (Slack's and Teams' URLs are the credential), so it is
+/// only ever read from the environment variable named here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub kind: WebhookKind,
+    pub url_env: String,
+}
+
+/// The variable read when `url_env` is not given.
+pub const DEFAULT_WEBHOOK_ENV: &str = "OPSDECK_WEBHOOK_URL";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookFile {
+    kind: WebhookKind,
+    url_env: Option<String>,
+    /// Accepted only to be refused with advice, not "unknown field".
+    url: Option<toml::Value>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
@@ -37,6 +73,7 @@ struct ConfigFile {
     notifications: Option<Vec<Notification>>,
     mouse: Option<bool>,
     color: Option<bool>,
+    webhook: Option<WebhookFile>,
     #[serde(default)]
     keys: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -48,6 +85,7 @@ pub struct ConsoleConfig {
     pub mouse: bool,
     pub color: bool,
     pub keymap: Keymap,
+    pub webhook: Option<WebhookSettings>,
 }
 
 impl Default for ConsoleConfig {
@@ -58,6 +96,7 @@ impl Default for ConsoleConfig {
             mouse: false,
             color: true,
             keymap: Keymap::default(),
+            webhook: None,
         }
     }
 }
@@ -97,6 +136,9 @@ pub fn parse(text: &str) -> Result<ConsoleConfig, String> {
     }
     config.mouse = file.mouse.unwrap_or(false);
     config.color = file.color.unwrap_or(true);
+    if let Some(webhook) = file.webhook {
+        config.webhook = Some(webhook_settings(webhook)?);
+    }
     for (scope_name, overrides) in &file.keys {
         let scope = Scope::from_name(scope_name).ok_or_else(|| {
             let names: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
@@ -115,6 +157,37 @@ pub fn parse(text: &str) -> Result<ConsoleConfig, String> {
             .map_err(|e| format!("[keys.{scope_name}]: {e}"))?;
     }
     Ok(config)
+}
+
+fn webhook_settings(file: WebhookFile) -> Result<WebhookSettings, String> {
+    if file.url.is_some() {
+        // The value is not quoted back: it is a secret that should not be in a file.
+        return Err(format!(
+            "[webhook] url is not read from config.toml (a webhook URL is a secret); \
+             remove it, put the URL in an environment variable and name that variable \
+             with url_env (default {DEFAULT_WEBHOOK_ENV})"
+        ));
+    }
+    let url_env = file
+        .url_env
+        .unwrap_or_else(|| DEFAULT_WEBHOOK_ENV.to_string());
+    let valid = !url_env.is_empty()
+        && url_env.len() <= 64
+        && !url_env.starts_with(|c: char| c.is_ascii_digit())
+        && url_env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "[webhook] url_env = {:?} is not an environment variable name; \
+             use letters, digits and _ (at most 64), e.g. {DEFAULT_WEBHOOK_ENV}",
+            crate::support::text::clip(&crate::support::terminal::for_screen(&url_env), 64)
+        ));
+    }
+    Ok(WebhookSettings {
+        kind: file.kind,
+        url_env,
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +257,41 @@ mod tests {
             parse("notifications = [\"email\"]")
                 .unwrap_err()
                 .contains("not a valid config")
+        );
+    }
+
+    #[test]
+    fn webhook_settings_name_a_variable_never_a_url() {
+        let config = parse("[webhook]\nkind = \"slack\"\nurl_env = \"ONCALL_HOOK\"").unwrap();
+        assert_eq!(
+            config.webhook,
+            Some(WebhookSettings {
+                kind: WebhookKind::Slack,
+                url_env: "ONCALL_HOOK".into()
+            })
+        );
+        let default_env = parse("[webhook]\nkind = \"teams\"").unwrap();
+        assert_eq!(default_env.webhook.unwrap().url_env, DEFAULT_WEBHOOK_ENV);
+        assert_eq!(parse("").unwrap().webhook, None);
+        let refused = parse("[webhook]\nkind = \"json\"\nurl = \"https://hooks.example/T0SECRET\"")
+            .unwrap_err();
+        assert!(refused.contains("url_env"), "{refused}");
+        assert!(!refused.contains("T0SECRET"), "{refused}");
+        for bad in ["", "1ABC", "MY-HOOK", "A B", &"X".repeat(65)] {
+            let err = parse(&format!("[webhook]\nkind = \"json\"\nurl_env = {bad:?}")).unwrap_err();
+            assert!(
+                err.contains("not an environment variable name"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(
+            parse("[webhook]\nkind = \"email\"")
+                .unwrap_err()
+                .contains("not a valid config")
+        );
+        assert!(
+            parse("[webhook]\nurl_env = \"X\"").is_err(),
+            "kind is required"
         );
     }
 }

@@ -10,6 +10,7 @@ pub mod notify;
 pub mod screen_guard;
 pub mod tasks;
 pub mod terminal;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,6 +84,10 @@ pub async fn run(args: ConsoleArgs) -> Result<(), ExitError> {
         .as_ref()
         .map_or_else(|| "offline".to_string(), Provider::model_label);
     let (specs, backend) = console_servers(&args)?;
+    // Before the terminal is taken, so a missing URL is a plain error.
+    let env = |name: &str| std::env::var(name).ok();
+    let webhook =
+        webhook::from_settings(config.webhook.as_ref(), &env).map_err(ExitError::usage)?;
     let theme = Theme::from_env(args.no_color || !config.color);
     let app = App {
         keymap: config.keymap.clone(),
@@ -108,6 +113,7 @@ pub async fn run(args: ConsoleArgs) -> Result<(), ExitError> {
         ))
     })?;
     let mut runtime = Runtime::new(app, theme, config, llm, mode);
+    runtime.webhook = webhook;
     runtime.trace_target = Some(TraceTarget::from_flags(args.trace.clone(), args.no_trace));
     runtime.trace_info = (
         args.read_only,
@@ -191,6 +197,8 @@ struct Runtime {
     conversation: SharedConversation,
     /// A resumed session's agent events, for this session's trace once it opens.
     carried: Vec<AgentEvent>,
+    /// Where notifications also go, when `[webhook]` is configured.
+    webhook: Option<webhook::Webhook>,
 }
 
 impl Runtime {
@@ -230,6 +238,7 @@ impl Runtime {
             end_reason: "quit".into(),
             conversation: Conversation::default().shared(),
             carried: Vec::new(),
+            webhook: None,
         }
     }
 
@@ -559,6 +568,10 @@ impl Runtime {
                 if !bytes.is_empty() {
                     let _ = terminal::write_raw(&bytes);
                 }
+                // Queued only: the webhook never holds up the console.
+                if let Some(webhook) = &self.webhook {
+                    webhook.send(&title, &body);
+                }
             }
             Effect::ReadOnlyNow => self.policy.with(|policy| policy.read_only = true),
             Effect::Abandon { call_id, reason } => {
@@ -728,6 +741,10 @@ impl Runtime {
             watch.abort();
         }
         self.pending.cancel_all();
+        if let Some(webhook) = self.webhook.take() {
+            // Bounded (about a second) however the receiver behaves.
+            webhook.shutdown().await;
+        }
         if let Some(recorder) = self.recorder.take() {
             let path = recorder.path().display().to_string();
             if let Err(e) = recorder.finish(&self.end_reason) {

@@ -1,0 +1,454 @@
+//! Microsoft Fabric Data Factory as a [`PipelineBackend`]: one workspace's
+//! data pipelines, Dataflow Gen2 and copy jobs are the pipelines, their job
+//! instances (the job scheduler's) the runs, and a pipeline run's activity
+//! runs come from `queryactivityruns` in the same shape as ADF's. Health
+//! includes the capacity's state: a paused capacity explains failed runs.
+//!
+//! Remediation (run on demand, cancel) is not wired yet: planning refuses.
+
+pub mod api;
+pub mod settings;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::Duration;
+
+use self::api::FabricApi;
+use self::settings::{FabricSettings, is_guid};
+use self::wire::{Item, JobInstance, Workspace, job_status};
+use crate::backends::azure::adf::wire::{WireActivityRun, activity_runs};
+use crate::backends::cache::TtlCache;
+use crate::backends::http::{Authorizer, RestError, RetryPolicy};
+use crate::backends::{
+    BackendError, BackendHealth, CancelRequest, LivePlan, PipelineBackend, RemediationOutcome,
+    RemediationPlan, RerunRequest, RunPage, RunQuery,
+};
+use crate::model::estate::{EstateCatalog, PipelineInfo};
+use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunError, RunStatus};
+use crate::model::time::{SharedClock, TimeWindow};
+
+const ROLE: &str =
+    "a Fabric workspace role of Viewer or higher (Contributor to run or cancel items)";
+const CATALOG_TTL: StdDuration = StdDuration::from_secs(300);
+/// Most job instances read per item for one query.
+const RUNS_PER_ITEM: usize = 1_000;
+/// Most run-to-item entries remembered for `get_run`.
+const MAX_REMEMBERED_RUNS: usize = 20_000;
+/// Activity runs are asked for around the run: from an hour before its start
+/// to an hour after its end (the service filters by last update).
+const ACTIVITY_MARGIN_HOURS: i64 = 1;
+const NOT_YET: &str = "re-running and cancelling are not yet supported on Fabric in this version of opsdeck; use the Fabric portal (Monitor hub) or the job scheduler API (run on demand / cancel job instance)";
+
+/// One catalogued item: the name the board shows, and how to reach it.
+#[derive(Debug, Clone)]
+struct PipelineItem {
+    name: String,
+    id: String,
+    item_type: String,
+}
+
+#[derive(Debug, Clone)]
+struct Estate {
+    workspace: Workspace,
+    items: Vec<PipelineItem>,
+    catalog: EstateCatalog,
+}
+
+pub struct FabricBackend {
+    api: FabricApi,
+    workspace: String,
+    environment: String,
+    clock: SharedClock,
+    estate: TtlCache<Estate>,
+    /// Run id → item id, learnt from listings, so `get_run` asks once.
+    run_items: Mutex<HashMap<String, String>>,
+}
+
+impl FabricBackend {
+    pub fn new(
+        settings: &FabricSettings,
+        authorizer: Arc<dyn Authorizer>,
+        clock: SharedClock,
+        retry: RetryPolicy,
+    ) -> Result<FabricBackend, String> {
+        Ok(FabricBackend {
+            api: FabricApi::new(settings, authorizer, retry)?,
+            workspace: settings.workspace.clone(),
+            environment: settings.environment.clone(),
+            clock,
+            estate: TtlCache::new(CATALOG_TTL),
+            run_items: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn error(&self, e: RestError, what: &'static str, name: &str) -> BackendError {
+        e.about(what, name, ROLE)
+    }
+
+    async fn cached(&self) -> Result<Estate, BackendError> {
+        self.estate.get_or_load(|| self.load_estate()).await
+    }
+
+    /// The configured workspace, by id or by display name.
+    async fn resolve_workspace(&self) -> Result<Workspace, BackendError> {
+        let wanted = self.workspace.as_str();
+        if is_guid(wanted) {
+            return self
+                .api
+                .workspace(wanted)
+                .await
+                .map_err(|e| self.error(e, "workspace", wanted));
+        }
+        let all = self
+            .api
+            .workspaces()
+            .await
+            .map_err(|e| self.error(e, "workspace", wanted))?;
+        if let Some(found) = all.iter().find(|w| w.display_name == wanted) {
+            return Ok(found.clone());
+        }
+        let folded: Vec<&Workspace> = all
+            .iter()
+            .filter(|w| w.display_name.eq_ignore_ascii_case(wanted))
+            .collect();
+        if let [only] = folded.as_slice() {
+            return Ok((*only).clone());
+        }
+        let known: Vec<String> = all.iter().map(|w| w.display_name.clone()).collect();
+        Err(BackendError::not_found_among("workspace", wanted, &known)
+            .with_hint(" Set FABRIC_WORKSPACE to one of them, or to the workspace's id."))
+    }
+
+    async fn load_estate(&self) -> Result<Estate, BackendError> {
+        let workspace = self.resolve_workspace().await?;
+        let listed = self
+            .api
+            .items(&workspace.id)
+            .await
+            .map_err(|e| self.error(e, "workspace", &workspace.display_name))?;
+        let items = board_items(listed);
+        let catalog = EstateCatalog {
+            pipelines: items
+                .iter()
+                .map(|item| PipelineInfo {
+                    name: item.name.clone(),
+                    backend: BackendKind::Fabric,
+                    environment: self.environment.clone(),
+                    folder: Some(item.item_type.clone()),
+                    description: None,
+                    schedule: None,
+                    parameters: Vec::new(),
+                    activities: Vec::new(),
+                })
+                .collect(),
+            ..EstateCatalog::default()
+        };
+        Ok(Estate {
+            workspace,
+            items,
+            catalog,
+        })
+    }
+
+    fn remember(&self, run_id: &str, item_id: &str) {
+        if let Ok(mut known) = self.run_items.lock() {
+            if known.len() >= MAX_REMEMBERED_RUNS {
+                known.clear();
+            }
+            known.insert(run_id.to_string(), item_id.to_string());
+        }
+    }
+
+    fn remembered(&self, run_id: &str) -> Option<String> {
+        self.run_items.lock().ok()?.get(run_id).cloned()
+    }
+
+    /// A job instance and the item it belongs to, or `None` if no item has it.
+    async fn find_run(
+        &self,
+        run_id: &str,
+    ) -> Result<Option<(PipelineItem, JobInstance)>, BackendError> {
+        if !is_guid(run_id) {
+            return Ok(None);
+        }
+        let estate = self.cached().await?;
+        let hint = self.remembered(run_id);
+        let mut order: Vec<&PipelineItem> = estate.items.iter().collect();
+        order.sort_by_key(|item| Some(&item.id) != hint.as_ref());
+        for item in order {
+            match self
+                .api
+                .job_instance(&estate.workspace.id, &item.id, run_id)
+                .await
+            {
+                Ok(instance) => {
+                    self.remember(run_id, &item.id);
+                    return Ok(Some((item.clone(), instance)));
+                }
+                Err(e) if matches!(e.status(), Some(400 | 404)) => continue,
+                Err(e) => return Err(self.error(e, "run", run_id)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The items that are pipelines, named by display name; a name two items
+/// share gets its type added, so every name on the board is one item.
+fn board_items(listed: Vec<Item>) -> Vec<PipelineItem> {
+    let pipelines: Vec<Item> = listed.into_iter().filter(Item::is_pipeline).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for item in &pipelines {
+        *counts.entry(item.display_name.as_str()).or_default() += 1;
+    }
+    let mut items: Vec<PipelineItem> = pipelines
+        .iter()
+        .map(|item| PipelineItem {
+            name: if counts.get(item.display_name.as_str()).copied() > Some(1) {
+                format!("{} ({})", item.display_name, item.item_type)
+            } else {
+                item.display_name.clone()
+            },
+            id: item.id.clone(),
+            item_type: item.item_type.clone(),
+        })
+        .collect();
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    items
+}
+
+/// Whether a run belongs in a query's window: by its start, or, not started
+/// yet, while it is still waiting.
+fn in_window(run: &PipelineRun, window: &TimeWindow) -> bool {
+    match run.run_start {
+        Some(start) => window.contains(start),
+        None => !run.status.is_terminal(),
+    }
+}
+
+/// A dataflow or copy job has no activity runs: the job instance is its one step.
+fn single_step(item: &PipelineItem, instance: &JobInstance, run: &PipelineRun) -> ActivityRun {
+    let failed = run.status == RunStatus::Failed;
+    ActivityRun {
+        activity_run_id: run.run_id.clone(),
+        activity_name: item.name.clone(),
+        activity_type: item.item_type.clone(),
+        status: job_status(instance.status.as_deref()),
+        attempt: 1,
+        start: run.run_start,
+        end: run.run_end,
+        duration_ms: run.duration_ms,
+        error: (failed || !run.message.is_empty()).then(|| RunError {
+            code: instance
+                .failure_reason
+                .as_ref()
+                .and_then(|r| r.get("errorCode"))
+                .and_then(|c| c.as_str())
+                .unwrap_or("Failed")
+                .chars()
+                .take(200)
+                .collect(),
+            message: run.message.clone(),
+            failure_type: None,
+        }),
+        linked_service: None,
+        output: serde_json::Value::Null,
+    }
+}
+
+#[async_trait]
+impl PipelineBackend for FabricBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Fabric
+    }
+
+    fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
+        Ok(self.cached().await?.catalog)
+    }
+
+    async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
+        if let Some(token) = &query.continuation {
+            return Err(BackendError::InvalidArgument(format!(
+                "continuation_token '{token}' was not issued by this server: Fabric runs come in one page (newest first); narrow the window or raise the limit instead"
+            )));
+        }
+        let estate = self.cached().await?;
+        let mut chosen: Vec<&PipelineItem> = Vec::new();
+        for name in &query.pipelines {
+            match estate.items.iter().find(|i| &i.name == name) {
+                Some(item) => chosen.push(item),
+                None => {
+                    let known: Vec<String> = estate.items.iter().map(|i| i.name.clone()).collect();
+                    return Err(BackendError::not_found_among("pipeline", name, &known));
+                }
+            }
+        }
+        if query.pipelines.is_empty() {
+            chosen = estate.items.iter().collect();
+        }
+        let mut runs = Vec::new();
+        for item in chosen {
+            let instances = self
+                .api
+                .job_instances(&estate.workspace.id, &item.id, RUNS_PER_ITEM)
+                .await
+                .map_err(|e| self.error(e, "pipeline", &item.name))?;
+            for instance in instances {
+                self.remember(&instance.id, &item.id);
+                let run = instance.into_run(&item.name, &self.environment);
+                if in_window(&run, &query.window)
+                    && (query.statuses.is_empty() || query.statuses.contains(&run.status))
+                {
+                    runs.push(run);
+                }
+            }
+        }
+        // Newest first; runs not started yet are the newest of all.
+        runs.sort_by(|a, b| {
+            b.run_start
+                .is_none()
+                .cmp(&a.run_start.is_none())
+                .then_with(|| b.run_start.cmp(&a.run_start))
+                .then_with(|| a.run_id.cmp(&b.run_id))
+        });
+        runs.truncate(query.limit);
+        Ok(RunPage {
+            runs,
+            continuation: None,
+        })
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
+        Ok(self
+            .find_run(run_id)
+            .await?
+            .map(|(item, instance)| instance.into_run(&item.name, &self.environment)))
+    }
+
+    async fn activity_runs(&self, run_id: &str) -> Result<Vec<ActivityRun>, BackendError> {
+        let Some((item, instance)) = self.find_run(run_id).await? else {
+            return Err(BackendError::run_not_found(run_id));
+        };
+        let run = instance.clone().into_run(&item.name, &self.environment);
+        if !item.item_type.eq_ignore_ascii_case("DataPipeline") {
+            return Ok(vec![single_step(&item, &instance, &run)]);
+        }
+        let now = self.clock.now();
+        let margin = Duration::hours(ACTIVITY_MARGIN_HOURS);
+        let start = run.run_start.unwrap_or(now);
+        let window = TimeWindow {
+            since: start.checked_sub_signed(margin).unwrap_or(start),
+            until: run
+                .run_end
+                .unwrap_or(now)
+                .checked_add_signed(margin)
+                .unwrap_or(now),
+        };
+        let workspace = self.cached().await?.workspace.id;
+        let entries = self
+            .api
+            .activity_runs(&workspace, run_id, window)
+            .await
+            .map_err(|e| self.error(e, "run", run_id))?;
+        let wire = entries
+            .into_iter()
+            .map(serde_json::from_value::<WireActivityRun>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                BackendError::Unavailable(format!(
+                    "Fabric's activity runs of run {run_id} have an unexpected shape: {e}"
+                ))
+            })?;
+        let mut steps = activity_runs(wire);
+        if steps.is_empty() && run.status == RunStatus::Failed {
+            // No activity ran (a validation or capacity failure): the run's own error stands in.
+            steps.push(single_step(&item, &instance, &run));
+        }
+        Ok(steps)
+    }
+
+    async fn plan_rerun(&self, _request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
+        Err(BackendError::Refused(NOT_YET.into()))
+    }
+
+    async fn plan_cancel(&self, _request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
+        Err(BackendError::Refused(NOT_YET.into()))
+    }
+
+    async fn act(&self, _plan: LivePlan) -> Result<RemediationOutcome, BackendError> {
+        Err(BackendError::Refused(NOT_YET.into()))
+    }
+
+    async fn health(&self) -> BackendHealth {
+        let name = format!("fabric/{}", self.environment);
+        let credential = format!("credential: {}", self.api.credential_status());
+        let workspace = match self.cached().await {
+            Ok(estate) => estate.workspace,
+            Err(e) => {
+                return BackendHealth {
+                    name,
+                    ok: false,
+                    detail: format!("{e}; {credential}"),
+                };
+            }
+        };
+        let Some(capacity_id) = workspace.capacity_id.clone().filter(|c| !c.is_empty()) else {
+            return BackendHealth {
+                name,
+                ok: true,
+                detail: format!(
+                    "workspace '{}' reachable; no capacity is named for it; {credential}",
+                    workspace.display_name
+                ),
+            };
+        };
+        let (ok, capacity) = match self.api.capacities().await {
+            Ok(all) => match all
+                .into_iter()
+                .find(|c| c.id.eq_ignore_ascii_case(&capacity_id))
+            {
+                Some(c) => {
+                    let state = c.state.unwrap_or_else(|| "Unknown".into());
+                    let active = state.eq_ignore_ascii_case("Active");
+                    let why = if active {
+                        String::new()
+                    } else {
+                        " — not active (paused or suspended): runs fail or wait until it is resumed"
+                            .into()
+                    };
+                    (
+                        active,
+                        format!(
+                            "capacity '{}' ({}) is {state}{why}",
+                            c.display_name,
+                            c.sku.unwrap_or_default()
+                        ),
+                    )
+                }
+                None => (
+                    true,
+                    format!(
+                        "capacity {capacity_id} is not visible to this identity (its state is unknown)"
+                    ),
+                ),
+            },
+            Err(e) => (true, format!("capacity state unreadable: {e}")),
+        };
+        BackendHealth {
+            name,
+            ok,
+            detail: format!(
+                "workspace '{}' reachable; {capacity}; {credential}",
+                workspace.display_name
+            ),
+        }
+    }
+}
