@@ -351,7 +351,7 @@ async fn estate_server(capacity_state: &str) -> FakeApi {
             vec![Reply::json(200, j.clone())],
         );
     }
-    let dataflow_job = job(
+    let mut dataflow_job = job(
         DATAFLOW_RUN,
         DATAFLOW,
         "Failed",
@@ -360,6 +360,8 @@ async fn estate_server(capacity_state: &str) -> FakeApi {
         Some("2026-12-05T03:11:00"),
         json!({"errorCode": "MashupDataSourceError", "message": "Credentials are required to connect to the SQL source."}),
     );
+    // Dataflow Gen2 runs are `Execute` jobs (RunOnDemandDataflowExecuteJob).
+    dataflow_job["jobType"] = json!("Execute");
     fake.route(
         "GET",
         &jobs_of(DATAFLOW),
@@ -372,9 +374,27 @@ async fn estate_server(capacity_state: &str) -> FakeApi {
         None,
         vec![Reply::json(200, dataflow_job)],
     );
-    fake.route("GET", &jobs_of(COPYJOB), None, vec![Reply::json(200, json!({"value": [
-        job("8c0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", COPYJOB, "Throttled", "Scheduled", "2026-12-05T03:20:00", None, Value::Null)
-    ]}))]);
+    let copy_job = job(
+        "8c0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+        COPYJOB,
+        "Throttled",
+        "Scheduled",
+        "2026-12-05T03:20:00",
+        None,
+        Value::Null,
+    );
+    fake.route(
+        "GET",
+        &jobs_of(COPYJOB),
+        None,
+        vec![Reply::json(200, json!({"value": [copy_job.clone()]}))],
+    );
+    fake.route(
+        "GET",
+        &format!("{}/8c0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", jobs_of(COPYJOB)),
+        None,
+        vec![Reply::json(200, copy_job)],
+    );
     fake.route(
         "POST",
         &format!("/v1/workspaces/{WS}/datapipelines/pipelineruns/{FAILED_RUN}/queryactivityruns"),
@@ -663,24 +683,273 @@ async fn throttling_is_waited_out_on_reads() {
     );
 }
 
-#[tokio::test]
-async fn remediation_is_refused_clearly_for_now() {
+// ---- remediation: run on demand and cancel through the job scheduler ----
+
+/// A vendor example's 202 headers, with `Location` pointed at `job` of
+/// `item` in the estate's workspace (the vendor's own path shape and id form).
+fn accepted(example_path: &str, item: &str, job: &str) -> Reply {
+    let file = common::vendor_dir()
+        .join("fabric-rest-api-specs")
+        .join(example_path);
+    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let headers = &parsed["responses"]["202"]["headers"];
+    let vendor_location = headers["Location"].as_str().unwrap();
+    let (origin, _) = vendor_location.split_once("/v1/").unwrap();
+    let location = format!("{origin}/v1/workspaces/{WS}/items/{item}/jobs/instances/{job}");
+    Reply::json(202, Value::Null)
+        .header("Location", &location)
+        .header("Retry-After", &headers["Retry-After"].to_string())
+}
+
+const NEW_RUN: &str = "bbbbbbbb-1111-2222-3333-cccccccccccc";
+const RUNNING_COPY: &str = "8c0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+
+fn run_on_demand_path(item: &str) -> String {
+    format!("/v1/workspaces/{WS}/items/{item}/jobs/instances")
+}
+
+fn posts(fake: &FakeApi) -> Vec<Recorded> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && !r.path.ends_with("/queryactivityruns"))
+        .collect()
+}
+
+/// The estate, answering run on demand of ingest_orders as the vendor's
+/// RunOnDemandItemJob example does, and a cancel as CancelItemJobInstance.
+async fn remediation_server() -> FakeApi {
     let fake = estate_server("Active").await;
-    let backend = backend(&fake);
-    let request = opsdeck::backends::CancelRequest {
-        run_id: FAILED_RUN.into(),
-        dry_run: true,
-    };
-    match backend.plan_cancel(&request).await {
-        Err(BackendError::Refused(why)) => {
-            assert!(why.contains("not yet supported on Fabric"), "{why}")
-        }
-        other => panic!("{:?}", other.map(|_| ())),
-    }
-    assert!(
-        fake.requests().iter().all(|r| r.method == "GET"),
-        "nothing was posted"
+    fake.route(
+        "POST",
+        &run_on_demand_path(PIPELINE),
+        None,
+        vec![accepted(
+            "platform/examples/platform/RunOnDemandItemJob.json",
+            PIPELINE,
+            NEW_RUN,
+        )],
     );
+    fake.route(
+        "POST",
+        &format!("/v1/workspaces/{WS}/items/{DATAFLOW}/jobs/instances"),
+        None,
+        vec![accepted(
+            "dataflow/examples/RunOnDemandDataflowExecuteJob.json",
+            DATAFLOW,
+            NEW_RUN,
+        )],
+    );
+    fake.route(
+        "POST",
+        &format!("/v1/workspaces/{WS}/items/{COPYJOB}/jobs/instances/{RUNNING_COPY}/cancel"),
+        None,
+        vec![accepted(
+            "platform/examples/platform/CancelItemJobInstance.json",
+            COPYJOB,
+            RUNNING_COPY,
+        )],
+    );
+    fake
+}
+
+async fn act_on(
+    backend: &FabricBackend,
+    plan: opsdeck::backends::RemediationPlan,
+) -> Result<opsdeck::backends::RemediationOutcome, BackendError> {
+    match plan.next(false) {
+        opsdeck::backends::Next::Act(live) => backend.act(live).await,
+        opsdeck::backends::Next::Describe(o) => panic!("a real request only described: {o:?}"),
+    }
+}
+
+fn rerun(pipeline: &str, run: Option<&str>, dry_run: bool) -> opsdeck::backends::RerunRequest {
+    opsdeck::backends::RerunRequest {
+        pipeline: pipeline.into(),
+        reference_run_id: run.map(str::to_string),
+        from_failed_activity: false,
+        dry_run,
+    }
+}
+
+fn cancel(run: &str, dry_run: bool) -> opsdeck::backends::CancelRequest {
+    opsdeck::backends::CancelRequest {
+        run_id: run.into(),
+        dry_run,
+    }
+}
+
+#[tokio::test]
+async fn a_rerun_runs_the_item_on_demand_once_and_names_the_new_job_instance() {
+    let fake = remediation_server().await;
+    let backend = backend(&fake);
+    let plan = backend
+        .plan_rerun(&rerun("ingest_orders", None, false))
+        .await
+        .unwrap();
+    assert!(posts(&fake).is_empty(), "planning posts nothing");
+    assert_eq!(plan.preview().target_run_id.as_deref(), Some(FAILED_RUN));
+    let outcome = act_on(&backend, plan).await.unwrap();
+    assert_eq!(outcome.new_run_id.as_deref(), Some(NEW_RUN), "{outcome:?}");
+    let sent = posts(&fake);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].path, run_on_demand_path(PIPELINE));
+    assert_eq!(sent[0].query_param("jobType").as_deref(), Some("Pipeline"));
+
+    // A dataflow runs as the job type its own runs carry.
+    let plan = backend
+        .plan_rerun(&rerun("clean_customers", Some(DATAFLOW_RUN), false))
+        .await
+        .unwrap();
+    let outcome = act_on(&backend, plan).await.unwrap();
+    assert_eq!(outcome.new_run_id.as_deref(), Some(NEW_RUN));
+    let sent = posts(&fake);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].path, run_on_demand_path(DATAFLOW));
+    assert_eq!(sent[1].query_param("jobType").as_deref(), Some("Execute"));
+}
+
+#[tokio::test]
+async fn an_unknown_pipeline_or_a_foreign_run_is_refused_before_anything_is_sent() {
+    let fake = remediation_server().await;
+    let backend = backend(&fake);
+    let err = backend
+        .plan_rerun(&rerun("no_such", None, false))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ingest_orders"), "{err}");
+    let err = backend
+        .plan_rerun(&rerun("ingest_orders", Some(DATAFLOW_RUN), false))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("clean_customers"), "{err}");
+    assert!(posts(&fake).is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_run_request_is_never_retried_and_may_have_executed() {
+    for status in [500, 503, 429] {
+        let fake = estate_server("Active").await;
+        let posted = Arc::new(AtomicUsize::new(0));
+        let counter = posted.clone();
+        fake.route_fn("POST", &run_on_demand_path(PIPELINE), move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Reply::arm_error(status, "InternalError", "try later").header("Retry-After", "0")
+        });
+        // After the request, the service shows a job instance that was not there.
+        let seen = posted.clone();
+        let started = job(
+            NEW_RUN,
+            PIPELINE,
+            "InProgress",
+            "Manual",
+            "2026-12-05T03:59:00",
+            None,
+            Value::Null,
+        );
+        let failed = job(
+            FAILED_RUN,
+            PIPELINE,
+            "Failed",
+            "Scheduled",
+            "2026-12-05T03:00:00",
+            Some("2026-12-05T03:02:45"),
+            Value::Null,
+        );
+        fake.route_fn("GET", &run_on_demand_path(PIPELINE), move |_| {
+            let mut jobs = vec![failed.clone()];
+            if seen.load(Ordering::SeqCst) > 0 {
+                jobs.push(started.clone());
+            }
+            Reply::json(200, json!({ "value": jobs }))
+        });
+        let backend = backend(&fake);
+        let plan = backend
+            .plan_rerun(&rerun("ingest_orders", None, false))
+            .await
+            .unwrap();
+        let err = act_on(&backend, plan).await.unwrap_err().to_string();
+        assert_eq!(
+            posted.load(Ordering::SeqCst),
+            1,
+            "{status}: sent exactly once"
+        );
+        if status == 429 {
+            assert!(!err.contains("MAY HAVE EXECUTED"), "{status}: {err}");
+        } else {
+            assert!(err.contains("MAY HAVE EXECUTED"), "{status}: {err}");
+            assert!(
+                err.contains(NEW_RUN),
+                "{status}: names what started since: {err}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn cancel_posts_once_for_a_running_job_and_refuses_a_finished_one() {
+    let fake = remediation_server().await;
+    let backend = backend(&fake);
+    for finished in [FAILED_RUN, OK_RUN, DATAFLOW_RUN] {
+        match backend.plan_cancel(&cancel(finished, false)).await {
+            Err(BackendError::Refused(why)) => {
+                assert!(
+                    why.contains("nothing to cancel") && why.contains(finished),
+                    "{why}"
+                )
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert!(posts(&fake).is_empty());
+    let plan = backend
+        .plan_cancel(&cancel(RUNNING_COPY, false))
+        .await
+        .unwrap();
+    assert!(posts(&fake).is_empty(), "planning posts nothing");
+    let outcome = act_on(&backend, plan).await.unwrap();
+    assert_eq!(outcome.target_run_id.as_deref(), Some(RUNNING_COPY));
+    let sent = posts(&fake);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].path,
+        format!("/v1/workspaces/{WS}/items/{COPYJOB}/jobs/instances/{RUNNING_COPY}/cancel")
+    );
+}
+
+#[tokio::test]
+async fn dry_runs_through_the_tools_post_nothing() {
+    let fake = remediation_server().await;
+    let backend: Arc<FabricBackend> = Arc::new(backend(&fake));
+    let tools = common::connect(
+        opsdeck::backends::Backends {
+            label: "fabric/prod".into(),
+            pipelines: vec![backend],
+            secrets: vec![],
+            infra: vec![],
+            logs: vec![],
+            changes: Vec::new(),
+            clock: clock(),
+        },
+        false,
+    )
+    .await;
+    for args in [
+        json!({"pipeline": "ingest_orders"}),
+        json!({"pipeline": "ingest_orders", "run_id": FAILED_RUN, "dry_run": true}),
+        json!({"pipeline": "clean_customers", "dry_run": true}),
+    ] {
+        let out = tools.ok("rerun_pipeline", args.clone()).await;
+        assert_eq!(out["dry_run"], true, "{args}: {out}");
+        assert!(out["new_run_id"].is_null(), "{out}");
+    }
+    let out = tools
+        .ok(
+            "cancel_run",
+            json!({"run_id": RUNNING_COPY, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(out["dry_run"], true, "{out}");
+    assert!(posts(&fake).is_empty(), "{:?}", posts(&fake));
 }
 
 // ---- end to end: `opsdeck serve --backend fabric` and the Python MCP SDK ----
@@ -799,12 +1068,9 @@ async fn the_python_sdk_client_triages_a_failed_fabric_pipeline() {
     );
 
     let rerun = call(&calls, "rerun_pipeline");
-    assert_eq!(rerun["is_error"], true, "{rerun}");
-    assert!(
-        text(rerun).contains("not yet supported on Fabric"),
-        "{}",
-        text(rerun)
-    );
+    assert_eq!(rerun["is_error"], false, "{rerun}");
+    assert_eq!(rerun["structured"]["dry_run"], true, "{rerun}");
+    assert_eq!(rerun["structured"]["target_run_id"], FAILED_RUN, "{rerun}");
     assert!(
         fake.requests()
             .iter()
@@ -838,4 +1104,42 @@ async fn a_refused_sign_in_is_reported_clearly_through_the_python_sdk() {
         said.contains("did not accept the sign-in") && said.contains("InvalidToken"),
         "{said}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_rerun_through_the_python_sdk_names_the_new_job_instance() {
+    let fake = remediation_server().await;
+    let calls = python_client(
+        &fake,
+        "Sales Analytics",
+        &[
+            (
+                "rerun_pipeline",
+                json!({"pipeline": "ingest_orders", "dry_run": true}),
+            ),
+            (
+                "rerun_pipeline",
+                json!({"pipeline": "ingest_orders", "dry_run": false, "approved_by": "dana"}),
+            ),
+        ],
+    )
+    .await;
+    let reruns: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["tool"] == "rerun_pipeline")
+        .collect();
+    assert_eq!(reruns.len(), 2, "{calls:?}");
+    assert_eq!(reruns[0]["structured"]["dry_run"], true, "{}", reruns[0]);
+    let real = reruns[1];
+    assert_eq!(real["is_error"], false, "{real}");
+    assert_eq!(real["structured"]["dry_run"], false, "{real}");
+    assert_eq!(real["structured"]["new_run_id"], NEW_RUN, "{real}");
+    assert!(text(real).contains(NEW_RUN), "{}", text(real));
+    let sent = posts(&fake);
+    assert_eq!(
+        sent.len(),
+        1,
+        "one run on demand, none for the dry run: {sent:?}"
+    );
+    assert_eq!(sent[0].query_param("jobType").as_deref(), Some("Pipeline"));
 }

@@ -2,7 +2,7 @@
 //! that counts its plans and acts, then asked through the MCP tools for every
 //! kind of dry-run rerun and cancel: each is planned, none is acted on, and
 //! the service sees no action (the sandbox's runs stay as they were; the
-//! HTTP fakes of ADF, Databricks and Airflow receive no action request). One
+//! HTTP fakes of ADF, Databricks, Airflow and Fabric receive no action request). One
 //! real rerun and cancel at the end show that the count does move.
 
 mod common;
@@ -476,4 +476,154 @@ async fn airflow_dry_runs_clear_nothing_and_stop_nothing() {
             .count(),
         1
     );
+}
+
+const FABRIC_WS: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
+const FABRIC_ITEM: &str = "11111111-aaaa-4bbb-8ccc-000000000001";
+const FABRIC_FAILED: &str = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+const FABRIC_RUNNING: &str = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c";
+
+/// A Fabric workspace with one data pipeline, one failed and one running job
+/// instance, answering run on demand and cancel with 202 and `Location`.
+fn fabric(fake: &FakeApi) {
+    fake.route(
+        "GET",
+        &format!("/v1/workspaces/{FABRIC_WS}"),
+        None,
+        vec![Reply::json(
+            200,
+            json!({
+                "id": FABRIC_WS, "displayName": "Sales Analytics", "type": "Workspace"
+            }),
+        )],
+    );
+    fake.route("GET", &format!("/v1/workspaces/{FABRIC_WS}/items"), None, vec![Reply::json(200, json!({"value": [
+        {"id": FABRIC_ITEM, "displayName": "ingest_orders", "type": "DataPipeline", "workspaceId": FABRIC_WS}
+    ]}))]);
+    let jobs = format!("/v1/workspaces/{FABRIC_WS}/items/{FABRIC_ITEM}/jobs/instances");
+    let instance = |id: &str, status: &str, start: &str, end: Option<&str>| {
+        json!({"id": id, "itemId": FABRIC_ITEM, "jobType": "Pipeline", "invokeType": "Scheduled",
+               "status": status, "startTimeUtc": start, "endTimeUtc": end, "failureReason": null})
+    };
+    let failed = instance(
+        FABRIC_FAILED,
+        "Failed",
+        "2026-11-23T02:00:00",
+        Some("2026-11-23T02:05:00"),
+    );
+    let running = instance(FABRIC_RUNNING, "InProgress", "2026-11-23T03:30:00", None);
+    fake.route(
+        "GET",
+        &jobs,
+        None,
+        vec![Reply::json(
+            200,
+            json!({"value": [failed.clone(), running.clone()]}),
+        )],
+    );
+    fake.route(
+        "GET",
+        &format!("{jobs}/{FABRIC_FAILED}"),
+        None,
+        vec![Reply::json(200, failed)],
+    );
+    fake.route(
+        "GET",
+        &format!("{jobs}/{FABRIC_RUNNING}"),
+        None,
+        vec![Reply::json(200, running)],
+    );
+    let location =
+        format!("https://api.fabric.microsoft.com{jobs}/bbbbbbbb-1111-2222-3333-cccccccccccc");
+    fake.route(
+        "POST",
+        &jobs,
+        None,
+        vec![
+            Reply::json(202, Value::Null)
+                .header("Location", &location)
+                .header("Retry-After", "60"),
+        ],
+    );
+    fake.route(
+        "POST",
+        &format!("{jobs}/{FABRIC_RUNNING}/cancel"),
+        None,
+        vec![Reply::json(202, Value::Null).header("Retry-After", "60")],
+    );
+}
+
+#[tokio::test]
+async fn fabric_dry_runs_run_nothing_on_demand_and_cancel_nothing() {
+    use opsdeck::backends::fabric::FabricBackend;
+    use opsdeck::backends::fabric::settings::FabricSettings;
+    let fake = FakeApi::start().await;
+    fabric(&fake);
+    let vars = [
+        ("FABRIC_WORKSPACE", FABRIC_WS.to_string()),
+        ("OPSDECK_FABRIC_ENDPOINT", fake.base.clone()),
+        ("OPSDECK_ENVIRONMENT", "prod".to_string()),
+    ];
+    let settings = FabricSettings::from_env(&|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let clock: opsdeck::model::time::SharedClock = TestClock::at(
+        chrono::DateTime::parse_from_rfc3339("2026-11-23T04:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    let backend = FabricBackend::new(
+        &settings,
+        common::azure::static_credential(),
+        clock.clone(),
+        common::azure::quick_retries(),
+    )
+    .unwrap();
+    let (counting, backends) = counted(Backends {
+        label: "fabric/prod".into(),
+        pipelines: vec![Arc::new(backend)],
+        secrets: vec![],
+        infra: vec![],
+        logs: vec![],
+        changes: Vec::new(),
+        clock,
+    });
+    let tools = common::connect(backends, false).await;
+    let posts = || {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+
+    ask_dry_runs(
+        &tools,
+        &counting,
+        dry_reruns("ingest_orders", Some(FABRIC_FAILED)),
+        dry_cancels(FABRIC_RUNNING),
+    )
+    .await;
+    assert_eq!(posts(), 0, "no run on demand and no cancel sent");
+
+    let done = tools
+        .ok(
+            "rerun_pipeline",
+            json!({"pipeline": "ingest_orders", "run_id": FABRIC_FAILED, "dry_run": false}),
+        )
+        .await;
+    assert_eq!(
+        done["new_run_id"], "bbbbbbbb-1111-2222-3333-cccccccccccc",
+        "{done}"
+    );
+    tools
+        .ok(
+            "cancel_run",
+            json!({"run_id": FABRIC_RUNNING, "dry_run": false}),
+        )
+        .await;
+    assert_eq!(counting.acts(), 2, "real requests do reach act");
+    assert_eq!(posts(), 2);
 }

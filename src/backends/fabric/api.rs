@@ -152,6 +152,50 @@ impl FabricApi {
         .await
     }
 
+    /// Runs an item on demand (`POST …/jobs/instances?jobType=`), sent once and
+    /// never retried: the answer is a 202 naming the new job instance only in
+    /// its `Location` header, whose last path segment is returned.
+    pub async fn run_on_demand(
+        &self,
+        workspace: &str,
+        item: &str,
+        job_type: &str,
+    ) -> Result<Option<String>, RestError> {
+        let url = url_with(
+            &self.base,
+            &["workspaces", workspace, "items", item, "jobs", "instances"],
+            &[("jobType", job_type)],
+        );
+        let (_, location) = self
+            .client
+            .send_action_once(&Call::action(url, FABRIC_SCOPE, None))
+            .await?;
+        Ok(location.as_deref().and_then(job_instance_of))
+    }
+
+    /// Asks for a job instance to be cancelled; sent once, never retried.
+    pub async fn cancel_job(
+        &self,
+        workspace: &str,
+        item: &str,
+        job: &str,
+    ) -> Result<(), RestError> {
+        let url = self.url(&[
+            "workspaces",
+            workspace,
+            "items",
+            item,
+            "jobs",
+            "instances",
+            job,
+            "cancel",
+        ]);
+        self.client
+            .send_action_once(&Call::action(url, FABRIC_SCOPE, None))
+            .await?;
+        Ok(())
+    }
+
     /// A pipeline run's activity runs (`queryactivityruns`), as the ADF-shaped
     /// entries the service returns; the answer may be a bare list or `{value}`.
     pub async fn activity_runs(
@@ -193,6 +237,18 @@ impl FabricApi {
     }
 }
 
+/// The job instance id a `Location` names: the segment after
+/// `jobs/instances/`, when it is a GUID (anything else is not trusted).
+fn job_instance_of(location: &str) -> Option<String> {
+    let url = Url::parse(location).ok()?;
+    let segments: Vec<&str> = url.path_segments()?.collect();
+    let at = segments
+        .windows(2)
+        .rposition(|pair| pair[0] == "jobs" && pair[1] == "instances")?;
+    let id = segments.get(at + 2)?;
+    super::settings::is_guid(id).then(|| id.to_string())
+}
+
 /// `first` asking for the page after `token`. Fabric's tokens arrive already
 /// percent-encoded (its `continuationUri` carries them unchanged), so a `%` is
 /// kept as is and only what a query may not hold is encoded.
@@ -218,6 +274,21 @@ fn with_token(first: &Url, token: &str) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_new_job_instance_is_read_from_location() {
+        let id = "bbbbbbbb-1111-2222-3333-cccccccccccc";
+        let location = format!(
+            "https://api.fabric.microsoft.com/v1/workspaces/a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1/items/dddddddd-9999-0000-1111-eeeeeeeeeeee/jobs/instances/{id}"
+        );
+        assert_eq!(job_instance_of(&location).as_deref(), Some(id));
+        assert_eq!(
+            job_instance_of("https://x/v1/jobs/instances/not-a-guid"),
+            None
+        );
+        assert_eq!(job_instance_of("https://x/v1/jobs/instances"), None);
+        assert_eq!(job_instance_of("not a url"), None);
+    }
 
     #[test]
     fn tokens_are_sent_as_the_continuation_uri_carries_them() {

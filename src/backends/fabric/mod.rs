@@ -4,7 +4,9 @@
 //! runs come from `queryactivityruns` in the same shape as ADF's. Health
 //! includes the capacity's state: a paused capacity explains failed runs.
 //!
-//! Remediation (run on demand, cancel) is not wired yet: planning refuses.
+//! Remediation goes through the job scheduler: a rerun runs the item on
+//! demand (the new job instance is named by the 202's `Location`), a cancel
+//! cancels the job instance. Both are sent once and never retried.
 
 pub mod api;
 pub mod settings;
@@ -23,9 +25,11 @@ use self::wire::{Item, JobInstance, Workspace, job_status};
 use crate::backends::azure::adf::wire::{WireActivityRun, activity_runs};
 use crate::backends::cache::TtlCache;
 use crate::backends::http::{Authorizer, RestError, RetryPolicy};
+use crate::backends::remediation::PlanDescription;
 use crate::backends::{
     BackendError, BackendHealth, CancelRequest, LivePlan, PipelineBackend, RemediationOutcome,
-    RemediationPlan, RerunRequest, RunPage, RunQuery,
+    RemediationPlan, RerunRequest, RunPage, RunQuery, cancellable_run, latest_failed_run,
+    refuse_unfinished,
 };
 use crate::model::estate::{EstateCatalog, PipelineInfo};
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunError, RunStatus};
@@ -41,7 +45,6 @@ const MAX_REMEMBERED_RUNS: usize = 20_000;
 /// Activity runs are asked for around the run: from an hour before its start
 /// to an hour after its end (the service filters by last update).
 const ACTIVITY_MARGIN_HOURS: i64 = 1;
-const NOT_YET: &str = "re-running and cancelling are not yet supported on Fabric in this version of opsdeck; use the Fabric portal (Monitor hub) or the job scheduler API (run on demand / cancel job instance)";
 
 /// One catalogued item: the name the board shows, and how to reach it.
 #[derive(Debug, Clone)]
@@ -167,6 +170,63 @@ impl FabricBackend {
         self.run_items.lock().ok()?.get(run_id).cloned()
     }
 
+    fn item_named(&self, estate: &Estate, name: &str) -> Result<PipelineItem, BackendError> {
+        estate
+            .items
+            .iter()
+            .find(|i| i.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<String> = estate.items.iter().map(|i| i.name.clone()).collect();
+                BackendError::not_found_among("pipeline", name, &known)
+            })
+    }
+
+    /// The ids of the item's job instances, or `None` if they cannot be read.
+    async fn job_ids(&self, workspace: &str, item: &PipelineItem) -> Option<Vec<String>> {
+        match self
+            .api
+            .job_instances(workspace, &item.id, RUNS_PER_ITEM)
+            .await
+        {
+            Ok(instances) => Some(instances.into_iter().map(|i| i.id).collect()),
+            Err(e) => {
+                tracing::warn!("could not list {}'s job instances: {e}", item.name);
+                None
+            }
+        }
+    }
+
+    /// What the service shows after an unclear run request: the job instances
+    /// that were not there before it.
+    async fn started_since(
+        &self,
+        workspace: &str,
+        item: &PipelineItem,
+        before: Option<Vec<String>>,
+    ) -> String {
+        let (Some(before), Some(after)) = (before, self.job_ids(workspace, item).await) else {
+            return format!(
+                "its job instances could not be read back; look for a new run of {} in the Monitor hub",
+                item.name
+            );
+        };
+        let new: Vec<&String> = after.iter().filter(|id| !before.contains(id)).collect();
+        if new.is_empty() {
+            format!(
+                "Fabric shows no new job instance of {} yet (it may still appear)",
+                item.name
+            )
+        } else {
+            let ids: Vec<&str> = new.iter().map(|s| s.as_str()).collect();
+            format!(
+                "Fabric now shows new job instance(s) of {}: {}",
+                item.name,
+                ids.join(", ")
+            )
+        }
+    }
+
     /// A job instance and the item it belongs to, or `None` if no item has it.
     async fn find_run(
         &self,
@@ -194,6 +254,34 @@ impl FabricBackend {
             }
         }
         Ok(None)
+    }
+}
+
+/// What `act` carries out, worked out by the plan.
+enum Planned {
+    Rerun {
+        workspace: String,
+        item: PipelineItem,
+        job_type: String,
+    },
+    Cancel {
+        workspace: String,
+        item: PipelineItem,
+        run_id: String,
+    },
+}
+
+/// The job type an item runs on demand as, when no earlier run names it:
+/// the job scheduler's `Pipeline` for data pipelines, `Execute` for Dataflow
+/// Gen2 (the vendor's RunOnDemandDataflowExecuteJob example) and `CopyJob`
+/// for copy jobs.
+fn default_job_type(item_type: &str) -> &'static str {
+    if item_type.eq_ignore_ascii_case("Dataflow") {
+        "Execute"
+    } else if item_type.eq_ignore_ascii_case("CopyJob") {
+        "CopyJob"
+    } else {
+        "Pipeline"
     }
 }
 
@@ -375,16 +463,131 @@ impl PipelineBackend for FabricBackend {
         Ok(steps)
     }
 
-    async fn plan_rerun(&self, _request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
-        Err(BackendError::Refused(NOT_YET.into()))
+    async fn plan_rerun(&self, request: &RerunRequest) -> Result<RemediationPlan, BackendError> {
+        let estate = self.cached().await?;
+        let item = self.item_named(&estate, &request.pipeline)?;
+        let reference = match request.named_reference(self).await? {
+            Some(run) => Some(run),
+            None => latest_failed_run(self, &request.pipeline, self.clock.now()).await?,
+        };
+        refuse_unfinished(reference.as_ref())?;
+        let reference_job_type = match &reference {
+            Some(run) => self
+                .find_run(&run.run_id)
+                .await?
+                .and_then(|(_, instance)| instance.job_type),
+            None => None,
+        };
+        let job_type = reference_job_type
+            .filter(|t| {
+                !t.is_empty() && t.len() <= 64 && t.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+            .unwrap_or_else(|| default_job_type(&item.item_type).to_string());
+        let mut steps = vec![match &reference {
+            Some(run) => format!(
+                "Run {} ({}, {}) on demand again as job type {job_type}, after its {} run {}; Fabric starts a new job instance with the item's saved definition and default parameters",
+                item.name, item.item_type, self.environment, run.status, run.run_id
+            ),
+            None => format!(
+                "Run {} ({}, {}) on demand as job type {job_type} (no failed run in the last 7 days to refer to); Fabric starts a new job instance",
+                item.name, item.item_type, self.environment
+            ),
+        }];
+        if request.from_failed_activity {
+            steps.push("Fabric's job scheduler cannot resume from the failed activity: the new run starts from the beginning".into());
+        }
+        steps.push("The request is sent once and never retried; if the answer is unclear, the item's newest job instances are read back and named".into());
+        let description = PlanDescription {
+            backend: BackendKind::Fabric,
+            environment: self.environment.clone(),
+            pipeline: item.name.clone(),
+            target_run_id: reference.map(|r| r.run_id),
+            steps,
+        };
+        let work = Planned::Rerun {
+            workspace: estate.workspace.id,
+            item,
+            job_type,
+        };
+        Ok(RemediationPlan::rerun(request, description, work))
     }
 
-    async fn plan_cancel(&self, _request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
-        Err(BackendError::Refused(NOT_YET.into()))
+    async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
+        let run_id = request.run_id.as_str();
+        let run = cancellable_run(self, run_id).await?;
+        let (item, _) = self
+            .find_run(run_id)
+            .await?
+            .ok_or_else(|| BackendError::run_not_found(run_id))?;
+        let workspace = self.cached().await?.workspace.id;
+        let description = PlanDescription {
+            backend: BackendKind::Fabric,
+            environment: self.environment.clone(),
+            pipeline: run.pipeline.clone(),
+            target_run_id: Some(run_id.to_string()),
+            steps: vec![format!(
+                "Cancel job instance {run_id} of {} ({}, {}), now {}; the request is sent once and never retried",
+                run.pipeline, item.item_type, self.environment, run.status
+            )],
+        };
+        let work = Planned::Cancel {
+            workspace,
+            item,
+            run_id: run_id.to_string(),
+        };
+        Ok(RemediationPlan::cancel(request, description, work))
     }
 
-    async fn act(&self, _plan: LivePlan) -> Result<RemediationOutcome, BackendError> {
-        Err(BackendError::Refused(NOT_YET.into()))
+    async fn act(&self, plan: LivePlan) -> Result<RemediationOutcome, BackendError> {
+        let (work, mut outcome) = plan.into_parts::<Planned>()?;
+        match work {
+            Planned::Rerun {
+                workspace,
+                item,
+                job_type,
+            } => {
+                let before = self.job_ids(&workspace, &item).await;
+                match self.api.run_on_demand(&workspace, &item.id, &job_type).await {
+                    Ok(Some(id)) => {
+                        self.remember(&id, &item.id);
+                        outcome
+                            .steps
+                            .push(format!("Fabric accepted the run: new job instance {id}"));
+                        outcome.new_run_id = Some(id);
+                    }
+                    Ok(None) => outcome.steps.push(format!(
+                        "Fabric accepted the run but named no job instance; look for the newest run of {} in the Monitor hub",
+                        item.name
+                    )),
+                    Err(e) if e.is_ambiguous() => {
+                        let shown = self.started_since(&workspace, &item, before).await;
+                        return Err(BackendError::Unavailable(format!(
+                            "running {} on demand got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; {shown}. Check before running it again",
+                            item.name
+                        )));
+                    }
+                    Err(e) => return Err(self.error(e, "pipeline", &item.name)),
+                }
+            }
+            Planned::Cancel {
+                workspace,
+                item,
+                run_id,
+            } => match self.api.cancel_job(&workspace, &item.id, &run_id).await {
+                Ok(()) => outcome.steps.push(
+                    "Fabric accepted the cancellation; the run turns Cancelled once it stops"
+                        .into(),
+                ),
+                Err(e) if e.is_ambiguous() => {
+                    return Err(BackendError::Unavailable(format!(
+                        "cancelling run {run_id} of {} got no clear answer ({e}); it MAY HAVE EXECUTED and was not retried; read the run's status before cancelling again",
+                        item.name
+                    )));
+                }
+                Err(e) => return Err(self.error(e, "run", &run_id)),
+            },
+        }
+        Ok(outcome)
     }
 
     async fn health(&self) -> BackendHealth {

@@ -94,7 +94,34 @@ impl RestClient {
         }
     }
 
+    /// Sends an action exactly once, never retried whatever the failure, and
+    /// returns its JSON body (`null` when empty) with its `Location` header:
+    /// for APIs that answer 202 and name what they started only there.
+    pub async fn send_action_once(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(Value, Option<String>), RestError> {
+        self.budget.wait().await;
+        let (text, location) = self
+            .send_once_with_location(call, "application/json")
+            .await?;
+        if text.trim().is_empty() {
+            return Ok((Value::Null, location));
+        }
+        let body = serde_json::from_str(&text)
+            .map_err(|e| RestError::Unreadable(format!("not JSON ({e})")))?;
+        Ok((body, location))
+    }
+
     async fn send_once(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {
+        Ok(self.send_once_with_location(call, accept).await?.0)
+    }
+
+    async fn send_once_with_location(
+        &self,
+        call: &Call<'_>,
+        accept: &str,
+    ) -> Result<(String, Option<String>), RestError> {
         let authorization = self
             .authorizer
             .authorization(call.scope)
@@ -119,13 +146,18 @@ impl RestClient {
         let status = response.status();
         self.budget.note(response.headers());
         let retry_after = retry_after(response.headers());
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = response.text().await.map_err(|e| RestError::Transport {
             service: self.service,
             message: format!("the answer was cut off: {}", describe_transport(&e)),
             maybe_sent: true,
         })?;
         if status.is_success() {
-            return Ok(text);
+            return Ok((text, location));
         }
         if status.is_redirection() {
             return Err(RestError::Status {
