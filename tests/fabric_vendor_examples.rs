@@ -471,6 +471,105 @@ async fn the_catalogue_is_the_workspaces_pipelines_dataflows_and_copy_jobs() {
     );
 }
 
+/// The job scheduler's "List item schedules" at its real path, per item's job
+/// type: the vendor's data pipeline and platform examples, and a 403 for the
+/// copy job (no access to its schedules).
+fn serve_schedules(fake: &FakeApi) {
+    let schedules_of = |item: &str, job_type: &str| {
+        format!("/v1/workspaces/{WS}/items/{item}/jobs/{job_type}/schedules")
+    };
+    fake.route(
+        "GET",
+        &schedules_of(PIPELINE, "Pipeline"),
+        None,
+        vec![Reply::json(
+            200,
+            example("dataPipeline/examples/ListDataPipelineExecuteSchedules.json"),
+        )],
+    );
+    fake.route(
+        "GET",
+        &schedules_of(DATAFLOW, "Execute"),
+        None,
+        vec![Reply::json(200, platform("ListItemSchedules"))],
+    );
+    fake.route(
+        "GET",
+        &schedules_of(COPYJOB, "CopyJob"),
+        None,
+        vec![Reply::json(
+            403,
+            json!({"errorCode": "InsufficientPrivileges", "message": "The caller does not have sufficient permissions."}),
+        )],
+    );
+}
+
+#[tokio::test]
+async fn schedules_are_told_in_words_and_an_unreadable_one_is_left_out() {
+    let fake = estate_server("Active").await;
+    serve_schedules(&fake);
+    let backend: Arc<FabricBackend> = Arc::new(backend(&fake));
+    let tools = common::connect(
+        opsdeck::backends::Backends {
+            label: "fabric/prod".into(),
+            pipelines: vec![backend],
+            secrets: vec![],
+            infra: vec![],
+            logs: vec![],
+            changes: Vec::new(),
+            clock: clock(),
+        },
+        true,
+    )
+    .await;
+    let listed = tools.ok("list_pipelines", json!({})).await;
+    let schedule_of = |name: &str| {
+        listed["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {listed}"))["schedule"]
+            .clone()
+    };
+    let weekly = "weekly on Mon, Tue at 17:12, 18:09 (Central Standard Time)";
+    assert_eq!(
+        schedule_of("ingest_orders"),
+        json!(format!("every 10 minutes; {weekly}"))
+    );
+    assert_eq!(
+        schedule_of("clean_customers"),
+        json!(format!(
+            "every 10 minutes; {weekly}; daily at 17:12, 18:09 (Central Standard Time)"
+        ))
+    );
+    // The 403 on the copy job's schedules leaves its schedule unknown, no more.
+    assert!(schedule_of("copy_sales").is_null(), "{listed}");
+    let status = tools
+        .ok("get_pipeline_status", json!({"pipeline": "ingest_orders"}))
+        .await;
+    assert_eq!(
+        status["schedule"],
+        json!(format!("every 10 minutes; {weekly}")),
+        "{status}"
+    );
+    let copy = tools
+        .ok("get_pipeline_status", json!({"pipeline": "copy_sales"}))
+        .await;
+    assert!(copy["schedule"].is_null(), "{copy}");
+    let asked: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/schedules"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        asked.len(),
+        3,
+        "schedules are read once per catalogue: {asked:?}"
+    );
+}
+
 #[tokio::test]
 async fn runs_are_job_instances_newest_first_in_the_window() {
     let fake = estate_server("Active").await;

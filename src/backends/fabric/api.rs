@@ -10,6 +10,7 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::schedule::{ItemSchedule, MAX_SCHEDULES};
 use super::settings::{FABRIC_SCOPE, FabricSettings};
 use super::wire::{Capacity, Item, JobInstance, Workspace};
 use crate::backends::http::{Authorizer, Call, RestClient, RestError, RetryPolicy, url_with};
@@ -132,6 +133,26 @@ impl FabricApi {
     ) -> Result<Vec<JobInstance>, RestError> {
         let url = self.url(&["workspaces", workspace, "items", item, "jobs", "instances"]);
         self.list(url, max).await
+    }
+
+    /// An item's schedules for one job type ("List item schedules"), bounded:
+    /// enough past those told to count the rest.
+    pub async fn item_schedules(
+        &self,
+        workspace: &str,
+        item: &str,
+        job_type: &str,
+    ) -> Result<Vec<ItemSchedule>, RestError> {
+        let url = self.url(&[
+            "workspaces",
+            workspace,
+            "items",
+            item,
+            "jobs",
+            job_type,
+            "schedules",
+        ]);
+        self.list(url, MAX_SCHEDULES + 100).await
     }
 
     pub async fn job_instance(

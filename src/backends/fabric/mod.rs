@@ -9,6 +9,7 @@
 //! cancels the job instance. Both are sent once and never retried.
 
 pub mod api;
+pub mod schedule;
 pub mod settings;
 pub mod wire;
 
@@ -45,6 +46,8 @@ const MAX_REMEMBERED_RUNS: usize = 20_000;
 /// Activity runs are asked for around the run: from an hour before its start
 /// to an hour after its end (the service filters by last update).
 const ACTIVITY_MARGIN_HOURS: i64 = 1;
+/// Most items whose schedules are read for one catalogue (one call each).
+const MAX_SCHEDULE_LOOKUPS: usize = 200;
 
 /// One catalogued item: the name the board shows, and how to reach it.
 #[derive(Debug, Clone)]
@@ -134,16 +137,25 @@ impl FabricBackend {
             .await
             .map_err(|e| self.error(e, "workspace", &workspace.display_name))?;
         let items = board_items(listed);
+        let mut schedules = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            schedules.push(if index < MAX_SCHEDULE_LOOKUPS {
+                self.schedule_of(&workspace.id, item).await
+            } else {
+                None
+            });
+        }
         let catalog = EstateCatalog {
             pipelines: items
                 .iter()
-                .map(|item| PipelineInfo {
+                .zip(schedules)
+                .map(|(item, schedule)| PipelineInfo {
                     name: item.name.clone(),
                     backend: BackendKind::Fabric,
                     environment: self.environment.clone(),
                     folder: Some(item.item_type.clone()),
                     description: None,
-                    schedule: None,
+                    schedule,
                     parameters: Vec::new(),
                     activities: Vec::new(),
                 })
@@ -155,6 +167,20 @@ impl FabricBackend {
             items,
             catalog,
         })
+    }
+
+    /// The item's schedules in words, or `None` when it has none or they
+    /// cannot be read (no access, or an item type without schedules): the
+    /// catalogue stands without them.
+    async fn schedule_of(&self, workspace: &str, item: &PipelineItem) -> Option<String> {
+        let job_type = default_job_type(&item.item_type);
+        match self.api.item_schedules(workspace, &item.id, job_type).await {
+            Ok(listed) => schedule::describe(&listed),
+            Err(e) => {
+                tracing::warn!("could not read {}'s schedules: {e}", item.name);
+                None
+            }
+        }
     }
 
     fn remember(&self, run_id: &str, item_id: &str) {
