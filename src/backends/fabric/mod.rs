@@ -48,6 +48,12 @@ const MAX_REMEMBERED_RUNS: usize = 20_000;
 const ACTIVITY_MARGIN_HOURS: i64 = 1;
 /// Most items whose schedules are read for one catalogue (one call each).
 const MAX_SCHEDULE_LOOKUPS: usize = 200;
+/// Schedule reads in flight at once.
+const SCHEDULE_READS_AT_ONCE: usize = 8;
+/// All schedule reads of one catalogue together: past this, the rest are
+/// left out, so a silent scheduler endpoint cannot hold the catalogue (one
+/// 30 s timeout per item, one after another, could take 100 minutes).
+const SCHEDULE_READS_DEADLINE: StdDuration = StdDuration::from_secs(20);
 
 /// One catalogued item: the name the board shows, and how to reach it.
 #[derive(Debug, Clone)]
@@ -137,14 +143,7 @@ impl FabricBackend {
             .await
             .map_err(|e| self.error(e, "workspace", &workspace.display_name))?;
         let items = board_items(listed);
-        let mut schedules = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            schedules.push(if index < MAX_SCHEDULE_LOOKUPS {
-                self.schedule_of(&workspace.id, item).await
-            } else {
-                None
-            });
-        }
+        let schedules = self.schedules_of(&workspace.id, &items).await;
         let catalog = EstateCatalog {
             pipelines: items
                 .iter()
@@ -167,6 +166,38 @@ impl FabricBackend {
             items,
             catalog,
         })
+    }
+
+    /// Each item's schedule, in the items' order: read a few at a time, the
+    /// first [`MAX_SCHEDULE_LOOKUPS`] items only, all within
+    /// [`SCHEDULE_READS_DEADLINE`]; whatever is not read by then is `None`.
+    async fn schedules_of(&self, workspace: &str, items: &[PipelineItem]) -> Vec<Option<String>> {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + SCHEDULE_READS_DEADLINE;
+        // Futures built in a loop, not a closure: a closure over borrowed
+        // items is not `Send` enough for the trait's boxed futures.
+        let mut pending = Vec::new();
+        for item in items.iter().take(MAX_SCHEDULE_LOOKUPS) {
+            pending.push(self.schedule_of(workspace, item));
+        }
+        let mut reads = futures::stream::iter(pending).buffered(SCHEDULE_READS_AT_ONCE);
+        let mut schedules = Vec::with_capacity(items.len());
+        loop {
+            match tokio::time::timeout_at(deadline, reads.next()).await {
+                Ok(Some(schedule)) => schedules.push(schedule),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        read = schedules.len(),
+                        "reading Fabric schedules took longer than {}s; the rest are left out",
+                        SCHEDULE_READS_DEADLINE.as_secs()
+                    );
+                    break;
+                }
+            }
+        }
+        schedules.resize(items.len(), None);
+        schedules
     }
 
     /// The item's schedules in words, or `None` when it has none or they
