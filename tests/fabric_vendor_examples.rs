@@ -810,7 +810,8 @@ fn run_on_demand_path(item: &str) -> String {
 fn posts(fake: &FakeApi) -> Vec<Recorded> {
     fake.requests()
         .into_iter()
-        .filter(|r| r.method == "POST" && !r.path.ends_with("/queryactivityruns"))
+        // Reads that Fabric takes as POSTs (activity runs, definitions) are not actions.
+        .filter(|r| r.method == "POST" && r.path.contains("/jobs/instances"))
         .collect()
 }
 
@@ -1170,12 +1171,7 @@ async fn the_python_sdk_client_triages_a_failed_fabric_pipeline() {
     assert_eq!(rerun["is_error"], false, "{rerun}");
     assert_eq!(rerun["structured"]["dry_run"], true, "{rerun}");
     assert_eq!(rerun["structured"]["target_run_id"], FAILED_RUN, "{rerun}");
-    assert!(
-        fake.requests()
-            .iter()
-            .all(|r| r.method == "GET" || r.path.ends_with("/queryactivityruns")),
-        "nothing was started"
-    );
+    assert!(posts(&fake).is_empty(), "nothing was started");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1241,4 +1237,175 @@ async fn a_real_rerun_through_the_python_sdk_names_the_new_job_instance() {
         "one run on demand, none for the dry run: {sent:?}"
     );
     assert_eq!(sent[0].query_param("jobType").as_deref(), Some("Pipeline"));
+}
+
+// ---- a run started through the server, followed by the console to its end ----
+
+/// The console's follower, on the real `opsdeck serve --backend fabric` over
+/// stdio: the run on demand a person approved is pinned on the board, looked
+/// at through NotStarted and InProgress, and told when it completes — in the
+/// chat and as a notification — with one POST only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_demand_is_followed_on_the_board_to_its_end() {
+    use common::azure::{fake_az_dir, path_with};
+    use common::process::{OPSDECK, tempdir};
+    use opsdeck::agent::events::AgentEvent;
+    use opsdeck::agent::policy::{ApprovalPolicy, SharedPolicy};
+    use opsdeck::config::servers::{ServerSpec, ServerTransport};
+    use opsdeck::console::app::update::{App, Effect, Msg, update};
+    use opsdeck::console::runtime::follower::{FollowPace, HostLooks, follow};
+    use opsdeck::mcp::McpHost;
+
+    let fake = remediation_server().await;
+    let new_run = run_on_demand_path(PIPELINE) + "/" + NEW_RUN;
+    let state = |status: &str, end: Option<&str>| {
+        Reply::json(
+            200,
+            job(
+                NEW_RUN,
+                PIPELINE,
+                status,
+                "Manual",
+                "2026-12-05T04:00:05",
+                end,
+                Value::Null,
+            ),
+        )
+    };
+    fake.route(
+        "GET",
+        &new_run,
+        None,
+        vec![
+            state("NotStarted", None),
+            state("InProgress", None),
+            state("InProgress", None),
+            state("Completed", Some("2026-12-05T04:03:10")),
+        ],
+    );
+    fake.route(
+        "POST",
+        &format!("/v1/workspaces/{WS}/datapipelines/pipelineruns/{NEW_RUN}/queryactivityruns"),
+        None,
+        vec![Reply::json(200, json!({"value": []}))],
+    );
+
+    let az = fake_az_dir();
+    let logs = tempdir("fabric-follow-logs");
+    let mut spec = ServerSpec::builtin(
+        std::path::PathBuf::from(OPSDECK),
+        vec![
+            "--backend".into(),
+            "fabric".into(),
+            "--frozen-clock".into(),
+            "2026-12-05T04:00:00Z".into(),
+        ],
+    );
+    if let ServerTransport::Stdio { env, .. } = &mut spec.transport {
+        for (name, value) in [
+            ("PATH", path_with(&az)),
+            ("FABRIC_WORKSPACE", "Sales Analytics".to_string()),
+            ("OPSDECK_FABRIC_ENDPOINT", fake.base.clone()),
+            ("OPSDECK_FABRIC_ENVIRONMENT", "prod".to_string()),
+            ("OPSDECK_AZURE_CREDENTIALS", "azure_cli".to_string()),
+            ("OPSDECK_LOG_DIR", logs.display().to_string()),
+        ] {
+            env.insert(name.to_string(), value);
+        }
+    }
+    let host =
+        std::sync::Arc::new(McpHost::start(vec![spec], std::time::Duration::from_secs(30)).await);
+    let catalog = host.catalog().await;
+    let rerun = catalog
+        .iter()
+        .find(|t| t.server_tool_name() == "rerun_pipeline")
+        .unwrap_or_else(|| panic!("the server is up: {:?}", host.states()));
+
+    // What the agent sends once the person said yes.
+    let arguments = json!({"pipeline": "ingest_orders", "dry_run": false});
+    let result = host
+        .call_tool(rerun, arguments.as_object().cloned())
+        .await
+        .expect("the rerun is answered");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    let finished = AgentEvent::ToolCallFinished {
+        call_id: "c1".into(),
+        server: rerun.server.clone(),
+        tool: rerun.exposed_name.clone(),
+        duration_ms: 10,
+        is_error: false,
+        result: json!({"content": [], "structured": result.structured_content}),
+        truncated: false,
+    };
+    let mut app = App::default();
+    let effects = update(&mut app, Msg::Agent(finished));
+    let Some(Effect::Follow(target)) = effects.first().cloned() else {
+        panic!("the started run is followed: {effects:?}");
+    };
+    assert_eq!(target.run_id, NEW_RUN);
+
+    let (messages, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let looks = HostLooks {
+        host: host.clone(),
+        policy: SharedPolicy::from(ApprovalPolicy::default()),
+    };
+    let pace = FollowPace {
+        every: std::time::Duration::from_millis(50),
+        give_up_after: std::time::Duration::from_secs(60),
+        max_failures: 5,
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(90),
+        follow(looks, target, pace, messages),
+    )
+    .await
+    .expect("the follower ends when the run does");
+
+    let mut seen = Vec::new();
+    let mut notified = Vec::new();
+    while let Ok(msg) = inbox.try_recv() {
+        if let Msg::Followed {
+            news: opsdeck::console::app::follow::FollowNews::Run(run),
+            ..
+        } = &msg
+        {
+            seen.push(run.status.clone());
+        }
+        for effect in update(&mut app, msg) {
+            if let Effect::Notify { title, body } = effect {
+                notified.push((title, body));
+            }
+        }
+    }
+    // The service answers NotStarted, InProgress…, Completed; each state is
+    // seen, and nothing after the end (how many looks each took is the pace's).
+    let mut distinct = seen.clone();
+    distinct.dedup();
+    assert_eq!(
+        distinct,
+        [
+            RunStatus::Queued,
+            RunStatus::InProgress,
+            RunStatus::Succeeded
+        ],
+        "looked at until it ended, then no more: {seen:?}"
+    );
+    let pinned = app.board.visible().next().expect("the board shows it");
+    assert_eq!(
+        (pinned.run_id.as_str(), &pinned.status),
+        (NEW_RUN, &RunStatus::Succeeded)
+    );
+    assert!(app.board.is_pinned(NEW_RUN));
+    assert_eq!(notified.len(), 1, "{notified:?}");
+    assert_eq!(notified[0].0, "ingest_orders succeeded");
+    assert_eq!(
+        posts(&fake).len(),
+        1,
+        "one run on demand, however often it is looked at: {:?}",
+        posts(&fake)
+            .iter()
+            .map(|r| r.path.clone())
+            .collect::<Vec<_>>()
+    );
+    host.shutdown().await;
 }

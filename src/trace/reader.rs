@@ -218,6 +218,9 @@ struct FlatRecord<'a> {
     server: Option<String>,
     ready: Option<bool>,
     detail: Option<String>,
+    run_id: Option<String>,
+    pipeline: Option<String>,
+    run: Option<Box<crate::model::run::PipelineRun>>,
 }
 
 /// The recorder writes `2026-11-23T03:42:01.123456789Z`; reading that shape by
@@ -382,6 +385,13 @@ fn parse_record(line: &[u8]) -> Result<Record, LineError> {
             detail: flat.detail.unwrap_or_default(),
         },
         "conversation_reset" => TraceMessage::ConversationReset,
+        "run_followed" => TraceMessage::RunFollowed {
+            server: flat.server.ok_or_else(|| missing("server"))?,
+            run_id: flat.run_id.ok_or_else(|| missing("run_id"))?,
+            pipeline: flat.pipeline.unwrap_or_default(),
+            run: flat.run,
+            reason: flat.reason,
+        },
         "session_end" => TraceMessage::SessionEnd {
             reason: flat.reason.ok_or_else(|| missing("reason"))?,
         },

@@ -92,6 +92,19 @@ impl Clean {
                 detail: text(detail),
             },
             TraceMessage::ConversationReset => TraceMessage::ConversationReset,
+            TraceMessage::RunFollowed {
+                server,
+                run_id,
+                pipeline,
+                run: followed,
+                reason,
+            } => TraceMessage::RunFollowed {
+                server,
+                run_id: text(run_id),
+                pipeline: text(pipeline),
+                run: followed.map(|r| Box::new(run(*r))),
+                reason: reason.map(text),
+            },
             TraceMessage::SessionEnd { reason } => TraceMessage::SessionEnd {
                 reason: text(reason),
             },

@@ -99,6 +99,18 @@ pub enum TraceMessage {
     /// The conversation was cleared (`:new`): a resumed session starts after it.
     /// (Added after schema 1 was first written; readers that predate it skip the line.)
     ConversationReset,
+    /// A run opsdeck started, as its follower saw it change (`run`), or why
+    /// following it stopped (`reason`). (Added after schema 1 was first
+    /// written; readers that predate it skip the line.)
+    RunFollowed {
+        server: String,
+        run_id: String,
+        pipeline: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<Box<PipelineRun>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The session ended: "quit", "signal", "error: …", or "finished" for `ask`.
     SessionEnd { reason: String },
 }

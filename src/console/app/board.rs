@@ -1,6 +1,7 @@
 //! The run board's state: the runs last fetched, how they are sorted and
 //! filtered, the selection, whether the data is stale, and which runs turned
-//! Failed since the previous refresh (for the bell and desktop notification).
+//! Failed since the previous refresh (for the bell and desktop notification),
+//! and the runs opsdeck started, pinned on top until they are let go.
 
 use std::collections::HashMap;
 
@@ -64,6 +65,10 @@ pub struct BoardState {
     previous_status: HashMap<String, RunStatus>,
     /// The environments the runs come from (`prod`, `dev`…), sorted.
     environments: Vec<String>,
+    /// Runs opsdeck started and follows, newest pin first, as last seen by the
+    /// follower or the refresh: shown on top whatever the sort and filters, and
+    /// kept when a refresh no longer lists them.
+    pinned: Vec<PipelineRun>,
 }
 
 impl BoardState {
@@ -72,13 +77,17 @@ impl BoardState {
     pub fn replace_runs(&mut self, runs: Vec<PipelineRun>, at: DateTime<Utc>) -> Vec<PipelineRun> {
         let first_load = self.last_refresh.is_none();
         let selected_id = self.selected_run().map(|r| r.run_id.clone());
+        let mut runs = runs;
+        self.merge_pinned(&mut runs);
         let newly_failed: Vec<PipelineRun> = if first_load {
             Vec::new()
         } else {
+            // A pinned run's end is told by its follower, not here as well.
             runs.iter()
                 .filter(|r| {
                     r.status == RunStatus::Failed
                         && self.previous_status.get(&r.run_id) != Some(&RunStatus::Failed)
+                        && !self.is_pinned(&r.run_id)
                 })
                 .cloned()
                 .collect()
@@ -98,6 +107,52 @@ impl BoardState {
         self.order.clear();
         self.reorder_keeping(selected_id);
         newly_failed
+    }
+
+    /// Pins a run (or takes its newer state): it shows on top from now on.
+    pub fn pin(&mut self, run: PipelineRun) {
+        match self.pinned.iter().position(|p| p.run_id == run.run_id) {
+            Some(index) => self.pinned[index] = run.clone(),
+            None => self.pinned.insert(0, run.clone()),
+        }
+        self.previous_status
+            .insert(run.run_id.clone(), run.status.clone());
+        match self.runs.iter().position(|r| r.run_id == run.run_id) {
+            Some(index) => self.runs[index] = run,
+            None => self.runs.push(run),
+        }
+        self.trends = trends_of(&self.runs);
+        self.reorder();
+    }
+
+    /// Lets a pinned run go back among the others (or off the board, when
+    /// the refresh no longer lists it).
+    pub fn unpin(&mut self, run_id: &str) {
+        self.pinned.retain(|p| p.run_id != run_id);
+        self.reorder();
+    }
+
+    pub fn is_pinned(&self, run_id: &str) -> bool {
+        self.pinned.iter().any(|p| p.run_id == run_id)
+    }
+
+    pub fn pinned_len(&self) -> usize {
+        self.pinned.len()
+    }
+
+    /// A refresh and the follower both see pinned runs; the one that saw the
+    /// run end wins, else the refresh (it is the newer look). A pinned run the
+    /// refresh does not list (older than its window, another server's) stays.
+    fn merge_pinned(&mut self, runs: &mut Vec<PipelineRun>) {
+        for pinned in &mut self.pinned {
+            match runs.iter_mut().find(|r| r.run_id == pinned.run_id) {
+                Some(listed) if pinned.status.is_terminal() && !listed.status.is_terminal() => {
+                    *listed = pinned.clone();
+                }
+                Some(listed) => *pinned = listed.clone(),
+                None => runs.push(pinned.clone()),
+            }
+        }
     }
 
     /// A refresh failed: keep the data, mark it stale.
@@ -151,7 +206,10 @@ impl BoardState {
     fn reorder_keeping(&mut self, selected_id: Option<String>) {
         let needle = self.name_filter.to_lowercase();
         let runs = &self.runs;
+        let pinned_ids: std::collections::HashSet<&str> =
+            self.pinned.iter().map(|p| p.run_id.as_str()).collect();
         let mut order: Vec<usize> = (0..runs.len())
+            .filter(|&i| !pinned_ids.contains(runs[i].run_id.as_str()))
             .filter(|&i| {
                 self.status_filter.is_empty() || self.status_filter.contains(&runs[i].status)
             })
@@ -183,7 +241,14 @@ impl BoardState {
                     .then_with(|| newest(&runs[a], &runs[b]))
             }),
         }
-        self.order = order;
+        // Pinned runs first, in pin order, whatever the sort and the filters.
+        let mut pinned_order: Vec<usize> = self
+            .pinned
+            .iter()
+            .filter_map(|p| runs.iter().position(|r| r.run_id == p.run_id))
+            .collect();
+        pinned_order.extend(order);
+        self.order = pinned_order;
         self.selected = selected_id
             .and_then(|id| self.visible().position(|r| r.run_id == id))
             .unwrap_or_else(|| self.selected.min(self.order.len().saturating_sub(1)));
@@ -400,6 +465,46 @@ mod tests {
                 .is_empty(),
             "first load raises nothing"
         );
+    }
+
+    #[test]
+    fn a_pinned_run_stays_on_top_through_sorts_filters_and_refreshes() {
+        let mut b = board();
+        b.pin(run("mine", "zeta", RunStatus::InProgress, Some(1), None));
+        assert_eq!(ids(&b)[0], "mine");
+        b.cycle_sort();
+        b.set_status_filter(vec![RunStatus::Failed]);
+        b.set_name_filter("ingest");
+        assert_eq!(ids(&b)[0], "mine", "filters do not hide a pinned run");
+        b.set_status_filter(vec![]);
+        b.set_name_filter("");
+        // A refresh that no longer lists it keeps it; one that lists it as
+        // still running does not undo the end the follower saw.
+        b.pin(run(
+            "mine",
+            "zeta",
+            RunStatus::Failed,
+            Some(1),
+            Some(60_000),
+        ));
+        let changed = b.replace_runs(
+            vec![run("mine", "zeta", RunStatus::InProgress, Some(1), None)],
+            t(40),
+        );
+        assert!(changed.is_empty(), "the follower tells a pinned run's end");
+        assert_eq!(b.visible().next().unwrap().status, RunStatus::Failed);
+        b.replace_runs(
+            vec![run("a", "ingest", RunStatus::Succeeded, Some(2), None)],
+            t(41),
+        );
+        assert_eq!(ids(&b), vec!["mine", "a"]);
+        b.unpin("mine");
+        assert!(!b.is_pinned("mine"));
+        b.replace_runs(
+            vec![run("a", "ingest", RunStatus::Succeeded, Some(2), None)],
+            t(42),
+        );
+        assert_eq!(ids(&b), vec!["a"], "let go, it leaves with the refresh");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use crate::agent::events::AgentEvent;
+use crate::console::app::follow::{FollowNews, FollowTarget};
 use crate::console::app::update::{App, Msg, ServerStatus, update};
 use crate::model::run::{PipelineRun, RunStatus};
 use crate::trace::reader::Trace;
@@ -16,6 +17,9 @@ use crate::trace::schema::{RunChange, TraceMessage};
 pub struct Capture {
     statuses: HashMap<String, RunStatus>,
     servers: Vec<ServerStatus>,
+    /// The last status recorded of each followed run: a follower's looks
+    /// become records only when something changed.
+    followed: HashMap<String, RunStatus>,
 }
 
 impl Capture {
@@ -69,6 +73,25 @@ impl Capture {
                     .collect();
                 self.servers = servers.clone();
                 changed
+            }
+            Msg::Followed { target, news } => {
+                let (run, reason) = match news {
+                    FollowNews::Run(run) => {
+                        if self.followed.get(&run.run_id) == Some(&run.status) {
+                            return Vec::new();
+                        }
+                        self.followed.insert(run.run_id.clone(), run.status.clone());
+                        (Some(run.clone()), None)
+                    }
+                    FollowNews::GaveUp(reason) => (None, Some(reason.clone())),
+                };
+                vec![TraceMessage::RunFollowed {
+                    server: target.server.clone(),
+                    run_id: target.run_id.clone(),
+                    pipeline: target.pipeline.clone(),
+                    run,
+                    reason,
+                }]
             }
             _ => Vec::new(),
         }
@@ -148,6 +171,25 @@ pub fn restore(trace: &Trace, app: &mut App) {
                     None => servers.push(status),
                 }
                 update(app, Msg::Servers(servers.clone()));
+            }
+            TraceMessage::RunFollowed {
+                server,
+                run_id,
+                pipeline,
+                run,
+                reason,
+            } => {
+                let news = match (run, reason) {
+                    (_, Some(reason)) => FollowNews::GaveUp(reason.clone()),
+                    (Some(run), None) => FollowNews::Run(run.clone()),
+                    (None, None) => continue,
+                };
+                let target = FollowTarget {
+                    server: server.clone(),
+                    run_id: run_id.clone(),
+                    pipeline: pipeline.clone(),
+                };
+                update(app, Msg::Followed { target, news });
             }
             TraceMessage::SessionEnd { .. } | TraceMessage::ConversationReset => {}
         }

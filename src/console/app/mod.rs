@@ -9,6 +9,7 @@ pub mod capture;
 pub mod chat;
 pub mod colon;
 pub mod details;
+pub mod follow;
 pub mod inspector;
 pub mod json_view;
 pub mod keymap;

@@ -12,12 +12,14 @@ use super::board::BoardState;
 use super::calls::ToolCalls;
 use super::chat::ChatState;
 use super::details::DetailsView;
+use super::follow::{FollowNews, FollowTarget, Following};
 use super::inspector::InspectorState;
 use super::keymap::{Action, Keymap, Scope};
 use crate::agent::events::AgentEvent;
 use crate::model::run::PipelineRun;
 
 mod dialog;
+mod follow;
 mod panes;
 mod prompt;
 use super::layout;
@@ -126,6 +128,11 @@ pub enum Msg {
     },
     /// Something the runtime did that the user should read (export written, copy failed, …).
     Notice { error: bool, text: String },
+    /// News of a run opsdeck started and follows.
+    Followed {
+        target: FollowTarget,
+        news: FollowNews,
+    },
 }
 
 /// What the runtime should do.
@@ -172,7 +179,10 @@ pub enum Effect {
     Export {
         path: Option<String>,
     },
-    /// A run turned Failed: ring the terminal bell and notify the desktop.
+    /// Poll this run (on the server that started it) until it ends.
+    Follow(FollowTarget),
+    /// A run turned Failed, or a followed run ended: ring the terminal bell,
+    /// notify the desktop (and the webhook, when one is set).
     Notify {
         title: String,
         body: String,
@@ -190,6 +200,8 @@ pub struct App {
     pub typing: bool,
     pub chat: ChatState,
     pub board: BoardState,
+    /// The runs opsdeck started, followed to their end.
+    pub following: Following,
     /// Every tool call of the session by call id, read by the inspector (and
     /// the chat's call lines).
     pub calls: ToolCalls,
@@ -218,6 +230,7 @@ impl Default for App {
             typing: true,
             chat: ChatState::default(),
             board: BoardState::default(),
+            following: Following::default(),
             calls: ToolCalls::default(),
             inspector: InspectorState::default(),
             approvals: ApprovalQueue::default(),
@@ -373,8 +386,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             if app.calls.apply(&event) {
                 app.inspector.calls_changed(&app.calls);
             }
-            Vec::new()
+            follow::on_agent_event(app, &event)
         }
+        Msg::Followed { target, news } => follow::on_news(app, target, news),
         Msg::Asked { question } => {
             // A question while a turn still runs means that turn was cancelled
             // (a trace records no Esc): end it as Esc did, then ask.
@@ -587,6 +601,9 @@ impl App {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod follow_tests;
 
 #[cfg(test)]
 mod approval_tests;

@@ -3,6 +3,8 @@
 //!
 //! ```toml
 //! refresh_seconds = 10          # board refresh interval
+//! follow_seconds = 10           # how often a run opsdeck started is looked at
+//! follow_hours = 12             # stop following a run still going after this
 //! notifications = ["bell", "osc9", "osc777"]   # [] for none
 //! mouse = false
 //! color = true                  # false = monochrome (NO_COLOR also works)
@@ -70,6 +72,8 @@ struct WebhookFile {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     refresh_seconds: Option<u64>,
+    follow_seconds: Option<u64>,
+    follow_hours: Option<u64>,
     notifications: Option<Vec<Notification>>,
     mouse: Option<bool>,
     color: Option<bool>,
@@ -81,6 +85,8 @@ struct ConfigFile {
 #[derive(Debug, Clone)]
 pub struct ConsoleConfig {
     pub refresh: Duration,
+    /// How runs opsdeck started are followed.
+    pub follow: super::follower::FollowPace,
     pub notifications: Vec<Notification>,
     pub mouse: bool,
     pub color: bool,
@@ -92,6 +98,7 @@ impl Default for ConsoleConfig {
     fn default() -> Self {
         ConsoleConfig {
             refresh: Duration::from_secs(10),
+            follow: super::follower::FollowPace::default(),
             notifications: vec![Notification::Bell, Notification::Osc9, Notification::Osc777],
             mouse: false,
             color: true,
@@ -130,6 +137,22 @@ pub fn parse(text: &str) -> Result<ConsoleConfig, String> {
             ));
         }
         config.refresh = Duration::from_secs(seconds);
+    }
+    if let Some(seconds) = file.follow_seconds {
+        if seconds == 0 || seconds > 3600 {
+            return Err(format!(
+                "follow_seconds = {seconds} is out of range; use 1 to 3600"
+            ));
+        }
+        config.follow.every = Duration::from_secs(seconds);
+    }
+    if let Some(hours) = file.follow_hours {
+        if hours == 0 || hours > 168 {
+            return Err(format!(
+                "follow_hours = {hours} is out of range; use 1 to 168 (a week)"
+            ));
+        }
+        config.follow.give_up_after = Duration::from_secs(hours * 3600);
     }
     if let Some(notifications) = file.notifications {
         config.notifications = notifications;

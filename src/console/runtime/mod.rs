@@ -6,6 +6,7 @@
 
 pub mod approver;
 pub mod config;
+pub mod follower;
 pub mod notify;
 pub mod screen_guard;
 pub mod tasks;
@@ -258,6 +259,16 @@ impl Runtime {
                     at: Utc::now(),
                     message: TraceMessage::Agent { event },
                 })
+                // The followed runs' news after the conversation: ends already
+                // told are not told again, and the rest are followed anew.
+                .chain(
+                    resumed
+                        .trace
+                        .records
+                        .iter()
+                        .filter(|r| matches!(r.message, TraceMessage::RunFollowed { .. }))
+                        .cloned(),
+                )
                 .collect(),
             ..Trace::default()
         };
@@ -383,6 +394,11 @@ impl Runtime {
                         )));
                         self.host = Some(host);
                         self.start_refresh();
+                        // Runs a resumed session started and never saw end.
+                        let going: Vec<_> = self.app.following.still_going().cloned().collect();
+                        for target in going {
+                            self.follow(target);
+                        }
                         dirty = true;
                     }
                 }
@@ -549,6 +565,7 @@ impl Runtime {
                 self.note(TraceMessage::ConversationReset);
             }
             Effect::RefreshBoard => self.start_refresh(),
+            Effect::Follow(target) => self.follow(target),
             Effect::LoadRunDetails { run_id } => self.load_details(run_id),
             Effect::Decide {
                 call_id,
@@ -648,6 +665,30 @@ impl Runtime {
             )
             .await;
         }));
+    }
+
+    /// Polls a run opsdeck started until it ends. The task holds only a
+    /// sender: when the console quits, it stops at its next pause.
+    fn follow(&mut self, target: crate::console::app::follow::FollowTarget) {
+        let Some(host) = self.host.clone() else {
+            let _ = self.messages.send(Msg::Followed {
+                target,
+                news: crate::console::app::follow::FollowNews::GaveUp(
+                    "the MCP servers are still starting".into(),
+                ),
+            });
+            return;
+        };
+        let looks = follower::HostLooks {
+            host,
+            policy: self.policy.clone(),
+        };
+        tokio::spawn(follower::follow(
+            looks,
+            target,
+            self.config.follow,
+            self.messages.clone(),
+        ));
     }
 
     fn load_details(&mut self, run_id: String) {

@@ -109,6 +109,34 @@ pub async fn fetch_run_details(
     }
 }
 
+/// The run as `get_run_details` on `server` shows it now (redacted): what the
+/// follower of a run opsdeck started asks. Only the server that started the
+/// run is asked: another server's run of the same id is not this run.
+pub async fn fetch_run_on(
+    host: &McpHost,
+    policy: &SharedPolicy,
+    server: &str,
+    run_id: &str,
+) -> Result<PipelineRun, String> {
+    let catalog = host.catalog().await;
+    let Some(entry) = catalog
+        .iter()
+        .find(|t| t.server == server && t.server_tool_name() == "get_run_details")
+    else {
+        return Err(format!(
+            "server '{server}' offers no get_run_details now (down, or it has no such tool)"
+        ));
+    };
+    let details = call_structured(host, policy, entry, json!({"run_id": run_id})).await?;
+    let run = details
+        .get("run")
+        .cloned()
+        .ok_or_else(|| "the details name no run".to_string())?;
+    serde_json::from_value::<PipelineRun>(run)
+        .map(redact::run)
+        .map_err(|e| redacted(format!("the run in an unexpected shape ({e})")))
+}
+
 /// Calls a tool and returns its structured content; a tool error is an error with its text.
 async fn call_structured(
     host: &McpHost,

@@ -12,6 +12,9 @@ use crate::console::app::board::TREND_LEN;
 use crate::console::app::update::App;
 use crate::model::run::PipelineRun;
 
+/// The mark before a pinned run's pipeline: a run opsdeck started and follows.
+pub const PIN: &str = "◆ ";
+
 /// "12/240 · prod · sort start · failed · refreshed 4s ago" (or why it is stale).
 pub fn title_detail(app: &App) -> String {
     let board = &app.board;
@@ -21,6 +24,9 @@ pub fn title_detail(app: &App) -> String {
         [one] => parts.push(one.clone()),
         [first, second] => parts.push(format!("{first}+{second}")),
         many => parts.push(format!("{} environments", many.len())),
+    }
+    if board.pinned_len() > 0 {
+        parts.push(format!("{PIN}{} followed", board.pinned_len()));
     }
     parts.push(format!("sort {}", board.sort().label()));
     if !board.status_filter().is_empty() {
@@ -85,7 +91,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, block: Bloc
         .skip(offset)
         .take(body_rows)
         .map(|(index, run)| {
-            let row = run_row(run, board.trend(&run.pipeline), now, wide, theme);
+            let pinned = board.is_pinned(&run.run_id);
+            let row = run_row(run, board.trend(&run.pipeline), now, wide, pinned, theme);
             if index == board.selected {
                 row.style(theme.selected())
             } else {
@@ -131,6 +138,7 @@ fn run_row<'a>(
     trend: &[crate::model::run::RunStatus],
     now: Option<DateTime<Utc>>,
     wide: bool,
+    pinned: bool,
     theme: &Theme,
 ) -> Row<'a> {
     let status_style = theme.status(&run.status);
@@ -153,7 +161,15 @@ fn run_row<'a>(
     };
     let mut cells = vec![
         Line::from(Span::styled(status, status_style)),
-        Line::from(run.pipeline.as_str()),
+        // A run opsdeck started and follows is marked where the eye reads first.
+        if pinned {
+            Line::from(vec![
+                Span::styled(PIN, theme.bold()),
+                Span::raw(run.pipeline.as_str()),
+            ])
+        } else {
+            Line::from(run.pipeline.as_str())
+        },
         Line::from(short_id(&run.run_id)),
         Line::from(start_text(run.run_start, now)),
         Line::from(took),

@@ -177,6 +177,37 @@ fn every_agent_event_round_trips_through_the_fast_reader() {
                     }],
                 },
             },
+            Record {
+                seq: 14,
+                at: "2026-11-23T03:42:04Z".parse().unwrap(),
+                message: TraceMessage::RunFollowed {
+                    server: "opsdeck".into(),
+                    run_id: "r2".into(),
+                    pipeline: "p".into(),
+                    run: Some(Box::new(
+                        serde_json::from_value(json!({
+                            "run_id": "r2", "pipeline": "p", "backend": "fabric",
+                            "environment": "prod", "status": "InProgress", "run_start": null,
+                            "run_end": null, "duration_ms": null,
+                            "invoked_by": {"name": "t", "kind": "Manual"},
+                            "message": "", "parameters": {}
+                        }))
+                        .unwrap(),
+                    )),
+                    reason: None,
+                },
+            },
+            Record {
+                seq: 15,
+                at: "2026-11-23T03:42:05Z".parse().unwrap(),
+                message: TraceMessage::RunFollowed {
+                    server: "opsdeck".into(),
+                    run_id: "r2".into(),
+                    pipeline: "p".into(),
+                    run: None,
+                    reason: Some("10 looks in a row failed".into()),
+                },
+            },
         ])
         .collect();
     for record in &records {

@@ -129,6 +129,27 @@ pub(super) fn markdown(trace: &Trace) -> String {
             TraceMessage::ConversationReset => {
                 Some("new conversation (earlier turns forgotten)".to_string())
             }
+            TraceMessage::RunFollowed {
+                run_id,
+                pipeline,
+                run,
+                reason,
+                ..
+            } => match (run, reason) {
+                (_, Some(reason)) => Some(format!(
+                    "stopped following run {} of {}: {}",
+                    cell(run_id),
+                    cell(pipeline),
+                    cell(reason)
+                )),
+                (Some(run), None) => Some(format!(
+                    "followed run {} of {}: {}",
+                    cell(run_id),
+                    cell(pipeline),
+                    run.status.as_str()
+                )),
+                (None, None) => None,
+            },
             TraceMessage::SessionEnd { reason } => Some(format!("session ended: {}", cell(reason))),
         };
         if let Some(row) = row {

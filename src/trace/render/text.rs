@@ -253,6 +253,24 @@ fn other_line(out: &mut String, at: &str, message: &TraceMessage) {
         TraceMessage::ConversationReset => {
             writeln!(out, "{at}  new conversation (earlier turns forgotten)")
         }
+        TraceMessage::RunFollowed {
+            run_id,
+            pipeline,
+            run,
+            reason,
+            ..
+        } => match (run, reason) {
+            (_, Some(reason)) => writeln!(
+                out,
+                "{at}  stopped following run {run_id} of {pipeline}: {reason}"
+            ),
+            (Some(run), None) => writeln!(
+                out,
+                "{at}  followed run {run_id} of {pipeline}: {}",
+                run.status.as_str()
+            ),
+            (None, None) => Ok(()),
+        },
         TraceMessage::SessionEnd { reason } => writeln!(out, "{at}  session end: {reason}"),
         TraceMessage::Agent { .. } => Ok(()),
     };

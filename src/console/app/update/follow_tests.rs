@@ -1,0 +1,220 @@
+//! Following the runs opsdeck starts, as the console model sees it.
+
+use super::tests::finished_call;
+use super::*;
+use crate::console::app::capture::{Capture, restore};
+use crate::console::app::chat::ChatEntry;
+use crate::model::run::RunStatus;
+use crate::trace::reader::Trace;
+use crate::trace::schema::Record;
+use serde_json::json;
+
+fn rerun_result(dry_run: bool, new_run: &str) -> Value {
+    json!({"content": ["started"], "structured": {
+        "action": "rerun", "dry_run": dry_run, "backend": "fabric",
+        "environment": "Sales", "pipeline": "LoadSales",
+        "target_run_id": "old-run", "new_run_id": new_run, "steps": ["Started run"]
+    }})
+}
+
+fn target(id: &str) -> FollowTarget {
+    FollowTarget {
+        server: "opsdeck".into(),
+        run_id: id.into(),
+        pipeline: "LoadSales".into(),
+    }
+}
+
+fn look(id: &str, status: RunStatus, message: &str) -> Msg {
+    let run = serde_json::from_value(json!({
+        "run_id": id, "pipeline": "LoadSales", "backend": "fabric", "environment": "Sales",
+        "status": status.as_str(), "duration_ms": 185_000,
+        "invoked_by": {"name": "opsdeck", "kind": "Manual"}, "message": message
+    }))
+    .unwrap();
+    Msg::Followed {
+        target: target(id),
+        news: FollowNews::Run(run),
+    }
+}
+
+fn notices(app: &App) -> Vec<(bool, String)> {
+    app.chat
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            ChatEntry::Notice { error, text } => Some((*error, text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn notify(effects: &[Effect]) -> Option<(String, String)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Notify { title, body } => Some((title.clone(), body.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_started_run_is_followed_pinned_and_its_success_told_once() {
+    let mut app = App::default();
+    let effects = update(
+        &mut app,
+        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-7")),
+    );
+    assert_eq!(effects, vec![Effect::Follow(target("job-7"))]);
+    assert!(
+        notices(&app)[0]
+            .1
+            .starts_with("following run job-7 of LoadSales")
+    );
+    // The same answer again (a replay) starts nothing new.
+    assert!(
+        update(
+            &mut app,
+            finished_call("c1", "rerun_pipeline", rerun_result(false, "job-7"))
+        )
+        .is_empty()
+    );
+
+    assert!(update(&mut app, look("job-7", RunStatus::InProgress, "")).is_empty());
+    assert!(app.board.is_pinned("job-7"));
+    assert_eq!(app.board.visible().next().unwrap().run_id, "job-7");
+
+    let effects = update(&mut app, look("job-7", RunStatus::Succeeded, ""));
+    let (title, body) = notify(&effects).expect("a success is notified too");
+    assert_eq!(title, "LoadSales succeeded");
+    assert!(
+        body.contains("job-7") && body.contains("after 3m 05s"),
+        "{body}"
+    );
+    let (error, text) = notices(&app).last().cloned().unwrap();
+    assert!(!error);
+    assert_eq!(
+        text,
+        "run job-7 of LoadSales (Sales) succeeded after 3m 05s"
+    );
+    assert!(
+        update(&mut app, look("job-7", RunStatus::Succeeded, "")).is_empty(),
+        "told once"
+    );
+}
+
+#[test]
+fn a_failure_is_told_with_its_reason_redacted_and_a_dry_run_is_not_followed() {
+    let mut app = App::default();
+    assert!(
+        update(
+            &mut app,
+            finished_call("c0", "rerun_pipeline", rerun_result(true, "job-x"))
+        )
+        .is_empty()
+    );
+    update(
+        &mut app,
+        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-8")),
+    );
+    let effects = update(
+        &mut app,
+        look(
+            "job-8",
+            RunStatus::Failed,
+            "Copy failed: AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFy\u{1b}[2J\nsecond line",
+        ),
+    );
+    let (title, body) = notify(&effects).unwrap();
+    assert_eq!(title, "LoadSales failed");
+    let (error, text) = notices(&app).last().cloned().unwrap();
+    assert!(error, "a failure is an error line");
+    for shown in [&body, &text] {
+        assert!(!shown.contains("Zm9vYmFy"), "{shown}");
+        assert!(!shown.contains("second line"), "one line: {shown}");
+    }
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}
+
+#[test]
+fn news_of_another_run_or_an_unfollowed_one_changes_nothing() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-9")),
+    );
+    // A server answering with a different run is not believed about this one.
+    let mut wrong = look("other", RunStatus::Failed, "");
+    if let Msg::Followed { target: t, .. } = &mut wrong {
+        t.run_id = "job-9".into();
+    }
+    assert!(update(&mut app, wrong).is_empty());
+    assert!(!app.board.is_pinned("other"));
+    assert!(update(&mut app, look("never-started", RunStatus::Failed, "")).is_empty());
+    assert!(!app.board.is_pinned("never-started"));
+}
+
+#[test]
+fn giving_up_is_told_and_notified() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-1")),
+    );
+    let effects = update(
+        &mut app,
+        Msg::Followed {
+            target: target("job-1"),
+            news: FollowNews::GaveUp(
+                "10 looks in a row failed; the last: connection refused".into(),
+            ),
+        },
+    );
+    assert_eq!(notify(&effects).unwrap().0, "LoadSales not followed");
+    let (error, text) = notices(&app).last().cloned().unwrap();
+    assert!(error && text.contains("connection refused"), "{text}");
+    assert_eq!(app.following.still_going().count(), 0);
+}
+
+#[test]
+fn the_trace_keeps_changes_only_and_a_replay_shows_the_same_board_and_chat() {
+    let mut live = App::default();
+    let mut capture = Capture::default();
+    let mut records = Vec::new();
+    let messages = vec![
+        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-5")),
+        look("job-5", RunStatus::Queued, ""),
+        look("job-5", RunStatus::InProgress, ""),
+        look("job-5", RunStatus::InProgress, ""),
+        look("job-5", RunStatus::Failed, "boom"),
+    ];
+    for msg in messages {
+        for message in capture.messages(&msg) {
+            records.push(Record {
+                seq: records.len() as u64 + 1,
+                at: chrono::Utc::now(),
+                message,
+            });
+        }
+        update(&mut live, msg);
+    }
+    let followed = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.message,
+                crate::trace::schema::TraceMessage::RunFollowed { .. }
+            )
+        })
+        .count();
+    assert_eq!(followed, 3, "an unchanged look is not recorded");
+    let mut replayed = App::default();
+    restore(
+        &Trace {
+            records,
+            ..Trace::default()
+        },
+        &mut replayed,
+    );
+    assert_eq!(notices(&replayed), notices(&live));
+    assert!(replayed.board.is_pinned("job-5"));
+    assert_eq!(replayed.following.still_going().count(), 0);
+}
