@@ -285,6 +285,19 @@ pub struct AskArgs {
     #[arg(long, value_name = "TRACE")]
     pub resume: Option<PathBuf>,
 
+    /// Wait for the runs the answer started (a rerun, a run on demand) to
+    /// end, and exit 1 unless every one succeeded.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// With --follow: seconds between two looks at a started run.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub follow_seconds: u64,
+
+    /// With --follow: stop waiting for a run still going after this many minutes.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub follow_minutes: u64,
+
     /// The question.
     pub question: String,
 }

@@ -1409,3 +1409,134 @@ async fn a_run_on_demand_is_followed_on_the_board_to_its_end() {
     );
     host.shutdown().await;
 }
+
+/// `opsdeck ask --follow`: the model (a scripted OpenAI stream over real
+/// HTTP) asks for a run on demand, the person approved it up front, and ask
+/// waits for the run to end before it exits — 0 when it completed, 1 when it
+/// failed, with the end on stdout and the failure's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_follow_waits_for_the_run_it_started_and_exits_with_its_outcome() {
+    use common::azure::{fake_az_dir, path_with};
+    use common::openai_mock::{MockOpenAi, Reply as Llm, text_chunks, tool_call_chunks};
+    use common::process::{OPSDECK, tempdir};
+
+    for (ending, failure, code) in [
+        ("Completed", Value::Null, 0),
+        (
+            "Failed",
+            json!({"errorCode": "JobInstanceStatusFailed", "message": "Activity 'Copy orders' failed: password=hunter2secret"}),
+            1,
+        ),
+    ] {
+        let fake = remediation_server().await;
+        let state = |status: &str, end: Option<&str>, failure: Value| {
+            Reply::json(
+                200,
+                job(
+                    NEW_RUN,
+                    PIPELINE,
+                    status,
+                    "Manual",
+                    "2026-12-05T04:00:05",
+                    end,
+                    failure,
+                ),
+            )
+        };
+        fake.route(
+            "GET",
+            &(run_on_demand_path(PIPELINE) + "/" + NEW_RUN),
+            None,
+            vec![
+                state("NotStarted", None, Value::Null),
+                state("InProgress", None, Value::Null),
+                state(ending, Some("2026-12-05T04:03:10"), failure),
+            ],
+        );
+        fake.route(
+            "POST",
+            &format!("/v1/workspaces/{WS}/datapipelines/pipelineruns/{NEW_RUN}/queryactivityruns"),
+            None,
+            vec![Reply::json(200, json!({"value": []}))],
+        );
+        let dir = tempdir("ask-follow");
+        let az = fake_az_dir();
+        let mcp = dir.join("mcp.json");
+        std::fs::write(
+            &mcp,
+            json!({"mcpServers": {"fabric": {
+                "command": OPSDECK,
+                "args": ["serve", "--backend", "fabric", "--frozen-clock", "2026-12-05T04:00:00Z"],
+                "env": {
+                    "PATH": path_with(&az),
+                    "FABRIC_WORKSPACE": "Sales Analytics",
+                    "OPSDECK_FABRIC_ENDPOINT": fake.base,
+                    "OPSDECK_FABRIC_ENVIRONMENT": "prod",
+                    "OPSDECK_AZURE_CREDENTIALS": "azure_cli",
+                    "OPSDECK_LOG_DIR": dir.join("serve-logs"),
+                },
+                "trusted": true
+            }}})
+            .to_string(),
+        )
+        .unwrap();
+        let rerun = r#"{"pipeline": "ingest_orders", "dry_run": false}"#;
+        let stream = |chunks| Llm::Stream {
+            chunks,
+            cut: false,
+            delay_ms: 0,
+        };
+        let mock = MockOpenAi::start(vec![
+            stream(tool_call_chunks(&[("call_a", "rerun_pipeline", rerun)], 2)),
+            stream(text_chunks(&["Started ingest_orders again."])),
+        ])
+        .await;
+        let base = mock.base_url.clone();
+        let trace = dir.join("ask.jsonl");
+        let output = {
+            let trace = trace.clone();
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(OPSDECK)
+                    .args(["ask", "--mcp-config"])
+                    .arg(&mcp)
+                    .args([
+                        "--approve",
+                        r#"rerun_pipeline:{"pipeline": "ingest_orders", "dry_run": false}"#,
+                        "--follow",
+                        "--follow-seconds",
+                        "1",
+                        "--trace",
+                    ])
+                    .arg(&trace)
+                    .arg("rerun ingest_orders")
+                    .env("OPENAI_BASE_URL", base)
+                    .env("OPENAI_API_KEY", "sk-test")
+                    .env("OPENAI_MODEL", "gpt-test")
+                    .env("OPSDECK_LOG_DIR", dir.join("logs"))
+                    .env_remove("AZURE_OPENAI_ENDPOINT")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        };
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{stdout}\n{stderr}");
+        assert!(
+            stderr.contains(&format!("following run {NEW_RUN} of ingest_orders")),
+            "{stderr}"
+        );
+        let expected = if code == 0 { "Succeeded" } else { "Failed" };
+        let end = format!("run {NEW_RUN} of ingest_orders (prod) {expected}");
+        assert!(stdout.contains(&end), "{end} in {stdout}");
+        if code == 1 {
+            assert!(stdout.contains("Copy orders"), "the reason: {stdout}");
+        }
+        assert!(!stdout.contains("hunter2secret") && !stderr.contains("hunter2secret"));
+        let recorded = std::fs::read_to_string(&trace).unwrap();
+        assert!(recorded.contains("\"type\":\"run_followed\""), "{recorded}");
+        assert!(!recorded.contains("hunter2secret"));
+        assert_eq!(posts(&fake).len(), 1, "one run on demand");
+    }
+}

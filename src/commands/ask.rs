@@ -1,6 +1,10 @@
 //! `opsdeck ask "…"`: one question, answered headless. The answer streams to
 //! stdout, then a table of the tool calls (or JSON lines of every event with
 //! `--json`). Exit 0 answered, 1 agent or tool failure, 2 usage or config error.
+//! A run the answer started is named on stderr; `--follow` waits for its end
+//! (exit 1 unless every such run succeeded).
+
+mod follow;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -63,7 +67,7 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
         .map(|approval| approval.bind(&names))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ExitError::usage)?;
-    let host = McpHost::start(specs, Duration::from_secs(30)).await;
+    let host = Arc::new(McpHost::start(specs, Duration::from_secs(30)).await);
     let states = host.states();
     if !states
         .iter()
@@ -113,16 +117,21 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
     let conversation = resumed.map(|r| r.conversation).unwrap_or_default().shared();
     let (events, receiver) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(receiver, args.json, recorder.clone()));
+    let policy = SharedPolicy::from(ApprovalPolicy::new(args.read_only, approvals));
     let ok = {
-        let policy = SharedPolicy::from(ApprovalPolicy::new(args.read_only, approvals));
         // What is listed at the start is what later changes are measured against.
         let listed = host.catalog().await;
         policy.with(|p| p.observe(&listed));
-        let runner = ToolRunner::new(&host, policy, Box::new(RefuseUnapproved), events.clone())
-            .with_caps(
-                args.max_result_bytes as usize,
-                crate::agent::runner::DEFAULT_FULL_CAP,
-            );
+        let runner = ToolRunner::new(
+            &host,
+            policy.clone(),
+            Box::new(RefuseUnapproved),
+            events.clone(),
+        )
+        .with_caps(
+            args.max_result_bytes as usize,
+            crate::agent::runner::DEFAULT_FULL_CAP,
+        );
         crate::agent::turn::run(
             llm.as_ref(),
             &mode,
@@ -134,7 +143,36 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
         .await
     };
     drop(events);
-    let _ = printer.await;
+    let started = printer.await.unwrap_or_default();
+    let followed_ok = if started.is_empty() {
+        true
+    } else if args.follow {
+        let pace = crate::console::runtime::follower::FollowPace {
+            every: Duration::from_secs(args.follow_seconds),
+            give_up_after: Duration::from_secs(args.follow_minutes * 60),
+            ..Default::default()
+        };
+        follow::follow_all(
+            host.clone(),
+            policy.clone(),
+            started,
+            pace,
+            args.json,
+            recorder.clone(),
+        )
+        .await
+    } else {
+        for target in &started {
+            eprintln!(
+                "opsdeck: started run {} of {} (server {}); it is not followed here: \
+                 add --follow to wait for its end, or watch it on the console's board",
+                terminal_safe(&target.run_id),
+                terminal_safe(&target.pipeline),
+                terminal_safe(&target.server)
+            );
+        }
+        true
+    };
     host.shutdown().await;
     if let Some(recorder) = recorder.and_then(Arc::into_inner) {
         let path = recorder.path().display().to_string();
@@ -142,6 +180,12 @@ pub async fn run(args: AskArgs) -> Result<(), ExitError> {
             Ok(_) => tracing::info!(trace = %path, "session trace written"),
             Err(e) => eprintln!("opsdeck: the trace {path} is incomplete: {e}"),
         }
+    }
+    if ok && !followed_ok {
+        return Err(ExitError {
+            code: 1,
+            message: "a run the answer started did not succeed (see above)".into(),
+        });
     }
     if ok {
         Ok(())
@@ -167,10 +211,11 @@ async fn print_events(
     mut receiver: mpsc::UnboundedReceiver<AgentEvent>,
     json: bool,
     recorder: Option<Arc<Recorder>>,
-) {
+) -> Vec<crate::console::app::follow::FollowTarget> {
     let mut printer = Printer {
         json,
         recorder,
+        started: Vec::new(),
         rows: Vec::new(),
         tokens: (0, 0),
         stdout: std::io::stdout(),
@@ -190,12 +235,15 @@ async fn print_events(
     if !rest.is_empty() {
         printer.show(AgentEvent::TextDelta { text: rest });
     }
+    printer.started
 }
 
 /// What `ask` prints, and what it gathers for the table at the end.
 struct Printer {
     json: bool,
     recorder: Option<Arc<Recorder>>,
+    /// The runs tool calls started (what `--follow` waits for).
+    started: Vec<crate::console::app::follow::FollowTarget>,
     rows: Vec<(String, String, String, u64)>,
     tokens: (u64, u64),
     stdout: std::io::Stdout,
@@ -206,6 +254,11 @@ impl Printer {
     fn show(&mut self, event: AgentEvent) {
         if let Some(recorder) = &self.recorder {
             recorder.record(Clean::redacted_event(event.clone()));
+        }
+        if let Some(target) = crate::console::app::follow::started_run(&event)
+            && !self.started.contains(&target)
+        {
+            self.started.push(target);
         }
         let stdout = &mut self.stdout;
         if self.json {

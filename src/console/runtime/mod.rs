@@ -823,6 +823,9 @@ fn save_copy(label: &str, text: &str) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod conversation_tests;
 
+#[cfg(test)]
+mod follow_tests;
+
 fn terminal_msg(event: Event) -> Option<Msg> {
     match event {
         // Release and repeat events (kitty protocol) would double every key.
