@@ -471,6 +471,16 @@ async fn approval_dialog_then_read_only_refusal() {
             !screen.contains("Approval needed"),
             "the dialog closed:\n{screen}"
         );
+        // The run the rerun started is followed: said in the chat, pinned on the board.
+        tmux.wait_for(
+            &[
+                "following run",
+                "pinned on the board",
+                "◆ 1 followed",
+                "◆ ingest_web_event",
+            ],
+            timeout,
+        );
 
         tmux.keys(&["Escape", ":"]);
         tmux.text("readonly on");
