@@ -10,10 +10,13 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::operation::{OperationError, OperationLimits, run_operation};
 use super::schedule::{ItemSchedule, MAX_SCHEDULES};
 use super::settings::{FABRIC_SCOPE, FabricSettings};
 use super::wire::{Capacity, Item, JobInstance, Workspace};
-use crate::backends::http::{Authorizer, Call, RestClient, RestError, RetryPolicy, url_with};
+use crate::backends::http::{
+    Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, url_with,
+};
 use crate::model::time::TimeWindow;
 
 /// Most pages one listing follows.
@@ -32,8 +35,18 @@ impl FabricApi {
         authorizer: Arc<dyn Authorizer>,
         retry: RetryPolicy,
     ) -> Result<FabricApi, String> {
+        FabricApi::with_timeout(settings, authorizer, retry, TIMEOUT)
+    }
+
+    /// With a request timeout other than the default 30 s.
+    pub fn with_timeout(
+        settings: &FabricSettings,
+        authorizer: Arc<dyn Authorizer>,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<FabricApi, String> {
         Ok(FabricApi {
-            client: RestClient::new("Fabric", authorizer, TIMEOUT, retry)?,
+            client: RestClient::new("Fabric", authorizer, timeout, retry)?,
             base: url_with(&settings.endpoint, &["v1"], &[]),
         })
     }
@@ -119,6 +132,31 @@ impl FabricApi {
     pub async fn items(&self, workspace: &str) -> Result<Vec<Item>, RestError> {
         self.list(self.url(&["workspaces", workspace, "items"]), 5_000)
             .await
+    }
+
+    /// A data pipeline's definition ("Get Data Pipeline Definition"), waited
+    /// for as a long-running operation when the service answers 202. A read:
+    /// sent again on throttling, never anything that changes the item.
+    pub async fn pipeline_definition(
+        &self,
+        workspace: &str,
+        item: &str,
+        limits: &OperationLimits,
+    ) -> Result<Value, OperationError> {
+        let call = Call {
+            method: reqwest::Method::POST,
+            url: self.url(&[
+                "workspaces",
+                workspace,
+                "dataPipelines",
+                item,
+                "getDefinition",
+            ]),
+            scope: FABRIC_SCOPE,
+            body: None,
+            safety: Safety::Read,
+        };
+        run_operation(&self.client, &self.base, &call, limits).await
     }
 
     pub async fn capacities(&self) -> Result<Vec<Capacity>, RestError> {

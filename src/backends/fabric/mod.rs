@@ -2,13 +2,23 @@
 //! data pipelines, Dataflow Gen2 and copy jobs are the pipelines, their job
 //! instances (the job scheduler's) the runs, and a pipeline run's activity
 //! runs come from `queryactivityruns` in the same shape as ADF's. Health
-//! includes the capacity's state: a paused capacity explains failed runs.
+//! includes the capacity's state: a paused capacity explains failed runs; the
+//! capacity is also a resource for `get_resource_health` ([`capacity`]).
+//! The catalogue's dependencies come from the data pipelines' definitions
+//! (`catalog`, [`definition`], read as long-running [`operation`]s), and
+//! runs page with a sealed cursor ([`cursor`]).
 //!
 //! Remediation goes through the job scheduler: a rerun runs the item on
 //! demand (the new job instance is named by the 202's `Location`), a cancel
 //! cancels the job instance. Both are sent once and never retried.
 
 pub mod api;
+pub mod capacity;
+mod catalog;
+pub mod cursor;
+pub mod definition;
+pub mod limits;
+pub mod operation;
 pub mod schedule;
 pub mod settings;
 pub mod wire;
@@ -21,6 +31,9 @@ use async_trait::async_trait;
 use chrono::Duration;
 
 use self::api::FabricApi;
+use self::capacity::CapacityView;
+use self::cursor::{RunCursor, Sealer, newest_first};
+use self::limits::FabricLimits;
 use self::settings::{FabricSettings, is_guid};
 use self::wire::{Item, JobInstance, Workspace, job_status};
 use crate::backends::azure::adf::wire::{WireActivityRun, activity_runs};
@@ -50,10 +63,6 @@ const ACTIVITY_MARGIN_HOURS: i64 = 1;
 const MAX_SCHEDULE_LOOKUPS: usize = 200;
 /// Schedule reads in flight at once.
 const SCHEDULE_READS_AT_ONCE: usize = 8;
-/// All schedule reads of one catalogue together: past this, the rest are
-/// left out, so a silent scheduler endpoint cannot hold the catalogue (one
-/// 30 s timeout per item, one after another, could take 100 minutes).
-const SCHEDULE_READS_DEADLINE: StdDuration = StdDuration::from_secs(20);
 
 /// One catalogued item: the name the board shows, and how to reach it.
 #[derive(Debug, Clone)]
@@ -61,6 +70,8 @@ struct PipelineItem {
     name: String,
     id: String,
     item_type: String,
+    /// The item's own description, clipped.
+    description: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,8 +87,14 @@ pub struct FabricBackend {
     environment: String,
     clock: SharedClock,
     estate: TtlCache<Estate>,
+    /// The estate with what the pipelines' definitions say (dependencies):
+    /// read only for the catalogue, not for runs or remediation.
+    catalog: TtlCache<EstateCatalog>,
     /// Run id → item id, learnt from listings, so `get_run` asks once.
     run_items: Mutex<HashMap<String, String>>,
+    limits: FabricLimits,
+    /// Seals `query_runs` continuation tokens.
+    sealer: Sealer,
 }
 
 impl FabricBackend {
@@ -87,14 +104,43 @@ impl FabricBackend {
         clock: SharedClock,
         retry: RetryPolicy,
     ) -> Result<FabricBackend, String> {
+        FabricBackend::with_limits(settings, authorizer, clock, retry, FabricLimits::default())
+    }
+
+    /// With waits other than the defaults (tests prove silence is bounded).
+    pub fn with_limits(
+        settings: &FabricSettings,
+        authorizer: Arc<dyn Authorizer>,
+        clock: SharedClock,
+        retry: RetryPolicy,
+        limits: FabricLimits,
+    ) -> Result<FabricBackend, String> {
         Ok(FabricBackend {
-            api: FabricApi::new(settings, authorizer, retry)?,
+            api: FabricApi::with_timeout(settings, authorizer, retry, limits.request_timeout)?,
             workspace: settings.workspace.clone(),
             environment: settings.environment.clone(),
             clock,
             estate: TtlCache::new(CATALOG_TTL),
+            catalog: TtlCache::new(CATALOG_TTL),
             run_items: Mutex::new(HashMap::new()),
+            limits,
+            sealer: Sealer::default(),
         })
+    }
+
+    /// The workspace's capacity and its state (see [`capacity`]).
+    async fn capacity(&self) -> Result<CapacityView, BackendError> {
+        let workspace = self.cached().await?.workspace;
+        let listed = if workspace
+            .capacity_id
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
+        {
+            self.api.capacities().await.map_err(|e| e.to_string())
+        } else {
+            Ok(Vec::new())
+        };
+        Ok(capacity::view(&workspace, listed))
     }
 
     fn error(&self, e: RestError, what: &'static str, name: &str) -> BackendError {
@@ -153,7 +199,7 @@ impl FabricBackend {
                     backend: BackendKind::Fabric,
                     environment: self.environment.clone(),
                     folder: Some(item.item_type.clone()),
-                    description: None,
+                    description: item.description.clone(),
                     schedule,
                     parameters: Vec::new(),
                     activities: Vec::new(),
@@ -172,30 +218,20 @@ impl FabricBackend {
     /// first [`MAX_SCHEDULE_LOOKUPS`] items only, all within
     /// [`SCHEDULE_READS_DEADLINE`]; whatever is not read by then is `None`.
     async fn schedules_of(&self, workspace: &str, items: &[PipelineItem]) -> Vec<Option<String>> {
-        use futures::StreamExt;
-        let deadline = tokio::time::Instant::now() + SCHEDULE_READS_DEADLINE;
         // Futures built in a loop, not a closure: a closure over borrowed
         // items is not `Send` enough for the trait's boxed futures.
         let mut pending = Vec::new();
         for item in items.iter().take(MAX_SCHEDULE_LOOKUPS) {
             pending.push(self.schedule_of(workspace, item));
         }
-        let mut reads = futures::stream::iter(pending).buffered(SCHEDULE_READS_AT_ONCE);
-        let mut schedules = Vec::with_capacity(items.len());
-        loop {
-            match tokio::time::timeout_at(deadline, reads.next()).await {
-                Ok(Some(schedule)) => schedules.push(schedule),
-                Ok(None) => break,
-                Err(_) => {
-                    tracing::warn!(
-                        read = schedules.len(),
-                        "reading Fabric schedules took longer than {}s; the rest are left out",
-                        SCHEDULE_READS_DEADLINE.as_secs()
-                    );
-                    break;
-                }
-            }
-        }
+        let read = catalog::within(
+            pending,
+            SCHEDULE_READS_AT_ONCE,
+            self.limits.schedule_reads,
+            "schedules",
+        )
+        .await;
+        let mut schedules: Vec<Option<String>> = read.into_iter().map(Option::flatten).collect();
         schedules.resize(items.len(), None);
         schedules
     }
@@ -360,10 +396,31 @@ fn board_items(listed: Vec<Item>) -> Vec<PipelineItem> {
             },
             id: item.id.clone(),
             item_type: item.item_type.clone(),
+            description: item
+                .description
+                .as_deref()
+                .map(|d| {
+                    d.chars()
+                        .filter(|c| !c.is_control())
+                        .take(500)
+                        .collect::<String>()
+                })
+                .filter(|d| !d.trim().is_empty()),
         })
         .collect();
     items.sort_by(|a, b| a.name.cmp(&b.name));
     items
+}
+
+/// What a continuation token is bound to: the pipelines and statuses asked
+/// for. Not the window: a window like "the last 24 h" moves between pages,
+/// and the cursor (the last run shown) keeps the pages apart anyway.
+fn query_scope(query: &RunQuery) -> String {
+    let mut pipelines: Vec<&str> = query.pipelines.iter().map(String::as_str).collect();
+    pipelines.sort_unstable();
+    let mut statuses: Vec<String> = query.statuses.iter().map(|s| s.to_string()).collect();
+    statuses.sort_unstable();
+    serde_json::json!([pipelines, statuses]).to_string()
 }
 
 /// Whether a run belongs in a query's window: by its start, or, not started
@@ -416,15 +473,19 @@ impl PipelineBackend for FabricBackend {
     }
 
     async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
-        Ok(self.cached().await?.catalog)
+        self.catalog.get_or_load(|| self.load_catalog()).await
     }
 
     async fn query_runs(&self, query: &RunQuery) -> Result<RunPage, BackendError> {
-        if let Some(token) = &query.continuation {
-            return Err(BackendError::InvalidArgument(format!(
-                "continuation_token '{token}' was not issued by this server: Fabric runs come in one page (newest first); narrow the window or raise the limit instead"
-            )));
-        }
+        let scope = query_scope(query);
+        let after = match &query.continuation {
+            Some(token) => Some(
+                self.sealer
+                    .open(&scope, token)
+                    .map_err(BackendError::InvalidArgument)?,
+            ),
+            None => None,
+        };
         let estate = self.cached().await?;
         let mut chosen: Vec<&PipelineItem> = Vec::new();
         for name in &query.pipelines {
@@ -451,24 +512,20 @@ impl PipelineBackend for FabricBackend {
                 let run = instance.into_run(&item.name, &self.environment);
                 if in_window(&run, &query.window)
                     && (query.statuses.is_empty() || query.statuses.contains(&run.status))
+                    && after.as_ref().is_none_or(|cursor| cursor.precedes(&run))
                 {
                     runs.push(run);
                 }
             }
         }
-        // Newest first; runs not started yet are the newest of all.
-        runs.sort_by(|a, b| {
-            b.run_start
-                .is_none()
-                .cmp(&a.run_start.is_none())
-                .then_with(|| b.run_start.cmp(&a.run_start))
-                .then_with(|| a.run_id.cmp(&b.run_id))
-        });
+        runs.sort_by(newest_first);
+        let more = runs.len() > query.limit;
         runs.truncate(query.limit);
-        Ok(RunPage {
-            runs,
-            continuation: None,
-        })
+        let continuation = match runs.last() {
+            Some(last) if more => Some(self.sealer.seal(&scope, &RunCursor::after(last))),
+            _ => None,
+        };
+        Ok(RunPage { runs, continuation })
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Option<PipelineRun>, BackendError> {
@@ -660,46 +717,9 @@ impl PipelineBackend for FabricBackend {
                 };
             }
         };
-        let Some(capacity_id) = workspace.capacity_id.clone().filter(|c| !c.is_empty()) else {
-            return BackendHealth {
-                name,
-                ok: true,
-                detail: format!(
-                    "workspace '{}' reachable; no capacity is named for it; {credential}",
-                    workspace.display_name
-                ),
-            };
-        };
-        let (ok, capacity) = match self.api.capacities().await {
-            Ok(all) => match all
-                .into_iter()
-                .find(|c| c.id.eq_ignore_ascii_case(&capacity_id))
-            {
-                Some(c) => {
-                    let state = c.state.unwrap_or_else(|| "Unknown".into());
-                    let active = state.eq_ignore_ascii_case("Active");
-                    let why = if active {
-                        String::new()
-                    } else {
-                        " — not active (paused or suspended): runs fail or wait until it is resumed"
-                            .into()
-                    };
-                    (
-                        active,
-                        format!(
-                            "capacity '{}' ({}) is {state}{why}",
-                            c.display_name,
-                            c.sku.unwrap_or_default()
-                        ),
-                    )
-                }
-                None => (
-                    true,
-                    format!(
-                        "capacity {capacity_id} is not visible to this identity (its state is unknown)"
-                    ),
-                ),
-            },
+        let (ok, capacity) = match self.capacity().await {
+            // Unknown is not unhealthy: the identity may simply not see the capacity.
+            Ok(view) => (view.active != Some(false), view.summary),
             Err(e) => (true, format!("capacity state unreadable: {e}")),
         };
         BackendHealth {

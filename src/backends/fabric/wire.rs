@@ -55,6 +55,8 @@ pub struct Capacity {
     #[serde(default)]
     pub sku: Option<String>,
     #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
     pub state: Option<String>,
 }
 

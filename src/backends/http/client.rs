@@ -13,6 +13,14 @@ use super::error::{describe_transport, error_body};
 use super::retry::retry_after;
 use super::{Authorizer, Call, RestError, RetryPolicy, Safety};
 
+/// A successful answer: its status, headers and body text.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
 pub struct RestClient {
     /// Named in errors: `Azure`, `Airflow`, `Databricks`.
     service: &'static str,
@@ -63,6 +71,17 @@ impl RestClient {
     /// The body as text, asking for `accept`: for endpoints whose answer comes
     /// in several shapes that the caller reads leniently (Airflow's logs).
     pub async fn send_accepting(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {
+        Ok(self.send_for_answer(call, accept).await?.text)
+    }
+
+    /// Like [`RestClient::send_accepting`], with the status and headers of the
+    /// answer: for APIs that say what to do next in them (a 202 with
+    /// `Location` and `Retry-After`, Fabric's long-running operations).
+    pub async fn send_for_answer(
+        &self,
+        call: &Call<'_>,
+        accept: &str,
+    ) -> Result<Answer, RestError> {
         let mut retry = 0;
         loop {
             self.budget.wait().await;
@@ -113,15 +132,21 @@ impl RestClient {
         Ok((body, location))
     }
 
-    async fn send_once(&self, call: &Call<'_>, accept: &str) -> Result<String, RestError> {
-        Ok(self.send_once_with_location(call, accept).await?.0)
-    }
-
     async fn send_once_with_location(
         &self,
         call: &Call<'_>,
         accept: &str,
     ) -> Result<(String, Option<String>), RestError> {
+        let answer = self.send_once(call, accept).await?;
+        let location = answer
+            .headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((answer.text, location))
+    }
+
+    async fn send_once(&self, call: &Call<'_>, accept: &str) -> Result<Answer, RestError> {
         let authorization = self
             .authorizer
             .authorization(call.scope)
@@ -146,18 +171,18 @@ impl RestClient {
         let status = response.status();
         self.budget.note(response.headers());
         let retry_after = retry_after(response.headers());
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let headers = response.headers().clone();
         let text = response.text().await.map_err(|e| RestError::Transport {
             service: self.service,
             message: format!("the answer was cut off: {}", describe_transport(&e)),
             maybe_sent: true,
         })?;
         if status.is_success() {
-            return Ok((text, location));
+            return Ok(Answer {
+                status: status.as_u16(),
+                headers,
+                text,
+            });
         }
         if status.is_redirection() {
             return Err(RestError::Status {

@@ -19,7 +19,7 @@ mod paging;
 mod retry;
 
 pub use call::{Call, Safety};
-pub use client::RestClient;
+pub use client::{Answer, RestClient};
 pub use endpoint::{checked_endpoint, url_with};
 pub use error::RestError;
 pub(crate) use error::one_line;

@@ -195,3 +195,6 @@ pub fn restore(trace: &Trace, app: &mut App) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

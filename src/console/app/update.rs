@@ -600,10 +600,10 @@ impl App {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
-mod follow_tests;
+pub(crate) mod follow_tests;
 
 #[cfg(test)]
 mod approval_tests;

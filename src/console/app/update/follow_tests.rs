@@ -2,14 +2,11 @@
 
 use super::tests::finished_call;
 use super::*;
-use crate::console::app::capture::{Capture, restore};
 use crate::console::app::chat::ChatEntry;
 use crate::model::run::RunStatus;
-use crate::trace::reader::Trace;
-use crate::trace::schema::Record;
 use serde_json::json;
 
-fn rerun_result(dry_run: bool, new_run: &str) -> Value {
+pub(crate) fn rerun_result(dry_run: bool, new_run: &str) -> Value {
     json!({"content": ["started"], "structured": {
         "action": "rerun", "dry_run": dry_run, "backend": "fabric",
         "environment": "Sales", "pipeline": "LoadSales",
@@ -25,7 +22,7 @@ fn target(id: &str) -> FollowTarget {
     }
 }
 
-fn look(id: &str, status: RunStatus, message: &str) -> Msg {
+pub(crate) fn look(id: &str, status: RunStatus, message: &str) -> Msg {
     let run = serde_json::from_value(json!({
         "run_id": id, "pipeline": "LoadSales", "backend": "fabric", "environment": "Sales",
         "status": status.as_str(), "duration_ms": 185_000,
@@ -38,7 +35,7 @@ fn look(id: &str, status: RunStatus, message: &str) -> Msg {
     }
 }
 
-fn notices(app: &App) -> Vec<(bool, String)> {
+pub(crate) fn notices(app: &App) -> Vec<(bool, String)> {
     app.chat
         .entries
         .iter()
@@ -172,49 +169,4 @@ fn giving_up_is_told_and_notified() {
     let (error, text) = notices(&app).last().cloned().unwrap();
     assert!(error && text.contains("connection refused"), "{text}");
     assert_eq!(app.following.still_going().count(), 0);
-}
-
-#[test]
-fn the_trace_keeps_changes_only_and_a_replay_shows_the_same_board_and_chat() {
-    let mut live = App::default();
-    let mut capture = Capture::default();
-    let mut records = Vec::new();
-    let messages = vec![
-        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-5")),
-        look("job-5", RunStatus::Queued, ""),
-        look("job-5", RunStatus::InProgress, ""),
-        look("job-5", RunStatus::InProgress, ""),
-        look("job-5", RunStatus::Failed, "boom"),
-    ];
-    for msg in messages {
-        for message in capture.messages(&msg) {
-            records.push(Record {
-                seq: records.len() as u64 + 1,
-                at: chrono::Utc::now(),
-                message,
-            });
-        }
-        update(&mut live, msg);
-    }
-    let followed = records
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.message,
-                crate::trace::schema::TraceMessage::RunFollowed { .. }
-            )
-        })
-        .count();
-    assert_eq!(followed, 3, "an unchanged look is not recorded");
-    let mut replayed = App::default();
-    restore(
-        &Trace {
-            records,
-            ..Trace::default()
-        },
-        &mut replayed,
-    );
-    assert_eq!(notices(&replayed), notices(&live));
-    assert!(replayed.board.is_pinned("job-5"));
-    assert_eq!(replayed.following.still_going().count(), 0);
 }

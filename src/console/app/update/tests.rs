@@ -65,7 +65,7 @@ fn command(app: &mut App, line: &str) -> Vec<Effect> {
     update(app, key(KeyCode::Enter))
 }
 
-pub(super) fn finished_call(id: &str, tool: &str, result: Value) -> Msg {
+pub(crate) fn finished_call(id: &str, tool: &str, result: Value) -> Msg {
     Msg::Agent(AgentEvent::ToolCallFinished {
         call_id: id.into(),
         server: "opsdeck".into(),
