@@ -970,11 +970,15 @@ async fn a_run_request_that_times_out_may_have_executed_and_is_sent_once() {
     );
     let posted = Arc::new(AtomicUsize::new(0));
     let counter = posted.clone();
-    fake.route_fn("POST", &jobs_path(ORCHESTRATOR), move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        // Longer than the 2 s request timeout: no answer.
-        Reply::json(202, Value::Null).after(StdDuration::from_secs(4))
-    });
+    fake.route_fn(
+        "POST",
+        &format!("/v1/workspaces/{WS}/items/{ORCHESTRATOR}/jobs/Pipeline/instances"),
+        move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            // Longer than the 2 s request timeout: no answer.
+            Reply::json(202, Value::Null).after(StdDuration::from_secs(4))
+        },
+    );
     let backend = backend(&fake, WS);
     let plan = backend
         .plan_rerun(&opsdeck::backends::RerunRequest {

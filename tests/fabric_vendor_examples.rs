@@ -803,15 +803,22 @@ fn accepted(example_path: &str, item: &str, job: &str) -> Reply {
 const NEW_RUN: &str = "bbbbbbbb-1111-2222-3333-cccccccccccc";
 const RUNNING_COPY: &str = "8c0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
 
-fn run_on_demand_path(item: &str) -> String {
+/// An item's job instances (listed with GET, one read by id below it).
+fn instances_path(item: &str) -> String {
     format!("/v1/workspaces/{WS}/items/{item}/jobs/instances")
+}
+
+/// "Run on demand item job" as the specification documents it now: the job
+/// type in the path.
+fn run_on_demand_path(item: &str, job_type: &str) -> String {
+    format!("/v1/workspaces/{WS}/items/{item}/jobs/{job_type}/instances")
 }
 
 fn posts(fake: &FakeApi) -> Vec<Recorded> {
     fake.requests()
         .into_iter()
         // Reads that Fabric takes as POSTs (activity runs, definitions) are not actions.
-        .filter(|r| r.method == "POST" && r.path.contains("/jobs/instances"))
+        .filter(|r| r.method == "POST" && r.path.contains("/jobs/"))
         .collect()
 }
 
@@ -821,7 +828,7 @@ async fn remediation_server() -> FakeApi {
     let fake = estate_server("Active").await;
     fake.route(
         "POST",
-        &run_on_demand_path(PIPELINE),
+        &run_on_demand_path(PIPELINE, "Pipeline"),
         None,
         vec![accepted(
             "platform/examples/platform/RunOnDemandItemJob.json",
@@ -831,7 +838,7 @@ async fn remediation_server() -> FakeApi {
     );
     fake.route(
         "POST",
-        &format!("/v1/workspaces/{WS}/items/{DATAFLOW}/jobs/instances"),
+        &run_on_demand_path(DATAFLOW, "Execute"),
         None,
         vec![accepted(
             "dataflow/examples/RunOnDemandDataflowExecuteJob.json",
@@ -892,8 +899,7 @@ async fn a_rerun_runs_the_item_on_demand_once_and_names_the_new_job_instance() {
     assert_eq!(outcome.new_run_id.as_deref(), Some(NEW_RUN), "{outcome:?}");
     let sent = posts(&fake);
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0].path, run_on_demand_path(PIPELINE));
-    assert_eq!(sent[0].query_param("jobType").as_deref(), Some("Pipeline"));
+    assert_eq!(sent[0].path, run_on_demand_path(PIPELINE, "Pipeline"));
 
     // A dataflow runs as the job type its own runs carry.
     let plan = backend
@@ -904,8 +910,7 @@ async fn a_rerun_runs_the_item_on_demand_once_and_names_the_new_job_instance() {
     assert_eq!(outcome.new_run_id.as_deref(), Some(NEW_RUN));
     let sent = posts(&fake);
     assert_eq!(sent.len(), 2);
-    assert_eq!(sent[1].path, run_on_demand_path(DATAFLOW));
-    assert_eq!(sent[1].query_param("jobType").as_deref(), Some("Execute"));
+    assert_eq!(sent[1].path, run_on_demand_path(DATAFLOW, "Execute"));
 }
 
 #[tokio::test]
@@ -931,10 +936,14 @@ async fn a_failed_run_request_is_never_retried_and_may_have_executed() {
         let fake = estate_server("Active").await;
         let posted = Arc::new(AtomicUsize::new(0));
         let counter = posted.clone();
-        fake.route_fn("POST", &run_on_demand_path(PIPELINE), move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Reply::arm_error(status, "InternalError", "try later").header("Retry-After", "0")
-        });
+        fake.route_fn(
+            "POST",
+            &run_on_demand_path(PIPELINE, "Pipeline"),
+            move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Reply::arm_error(status, "InternalError", "try later").header("Retry-After", "0")
+            },
+        );
         // After the request, the service shows a job instance that was not there.
         let seen = posted.clone();
         let started = job(
@@ -955,7 +964,7 @@ async fn a_failed_run_request_is_never_retried_and_may_have_executed() {
             Some("2026-12-05T03:02:45"),
             Value::Null,
         );
-        fake.route_fn("GET", &run_on_demand_path(PIPELINE), move |_| {
+        fake.route_fn("GET", &instances_path(PIPELINE), move |_| {
             let mut jobs = vec![failed.clone()];
             if seen.load(Ordering::SeqCst) > 0 {
                 jobs.push(started.clone());
@@ -1236,7 +1245,7 @@ async fn a_real_rerun_through_the_python_sdk_names_the_new_job_instance() {
         1,
         "one run on demand, none for the dry run: {sent:?}"
     );
-    assert_eq!(sent[0].query_param("jobType").as_deref(), Some("Pipeline"));
+    assert_eq!(sent[0].path, run_on_demand_path(PIPELINE, "Pipeline"));
 }
 
 // ---- a run started through the server, followed by the console to its end ----
@@ -1257,7 +1266,7 @@ async fn a_run_on_demand_is_followed_on_the_board_to_its_end() {
     use opsdeck::mcp::McpHost;
 
     let fake = remediation_server().await;
-    let new_run = run_on_demand_path(PIPELINE) + "/" + NEW_RUN;
+    let new_run = instances_path(PIPELINE) + "/" + NEW_RUN;
     let state = |status: &str, end: Option<&str>| {
         Reply::json(
             200,
@@ -1445,7 +1454,7 @@ async fn ask_follow_waits_for_the_run_it_started_and_exits_with_its_outcome() {
         };
         fake.route(
             "GET",
-            &(run_on_demand_path(PIPELINE) + "/" + NEW_RUN),
+            &(instances_path(PIPELINE) + "/" + NEW_RUN),
             None,
             vec![
                 state("NotStarted", None, Value::Null),

@@ -211,20 +211,27 @@ impl FabricApi {
         .await
     }
 
-    /// Runs an item on demand (`POST …/jobs/instances?jobType=`), sent once and
+    /// Runs an item on demand (`POST …/items/{item}/jobs/{jobType}/instances`,
+    /// the path the specification now documents; the older `?jobType=` query
+    /// form is kept by Fabric only for backward compatibility), sent once and
     /// never retried: the answer is a 202 naming the new job instance only in
-    /// its `Location` header, whose last path segment is returned.
+    /// its `Location` header, whose last path segment is returned. The job
+    /// type is a path segment: the caller passes only letters and digits.
     pub async fn run_on_demand(
         &self,
         workspace: &str,
         item: &str,
         job_type: &str,
     ) -> Result<Option<String>, RestError> {
-        let url = url_with(
-            &self.base,
-            &["workspaces", workspace, "items", item, "jobs", "instances"],
-            &[("jobType", job_type)],
-        );
+        let url = self.url(&[
+            "workspaces",
+            workspace,
+            "items",
+            item,
+            "jobs",
+            job_type,
+            "instances",
+        ]);
         let (_, location) = self
             .client
             .send_action_once(&Call::action(url, FABRIC_SCOPE, None))
