@@ -160,6 +160,19 @@ pub enum BackendChoice {
     Fabric,
 }
 
+impl BackendChoice {
+    /// The name `--backend` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Sandbox => "sandbox",
+            BackendChoice::Adf => "adf",
+            BackendChoice::Airflow => "airflow",
+            BackendChoice::Databricks => "databricks",
+            BackendChoice::Fabric => "fabric",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Serve over stdin/stdout (the default).
@@ -170,9 +183,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub http: Option<std::net::SocketAddr>,
 
-    /// Where the data comes from.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Sandbox)]
-    pub backend: BackendChoice,
+    /// Where the data comes from. Repeat it, or separate names with commas
+    /// (`--backend adf,fabric`), to serve several as one estate; each at most once.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendChoice::Sandbox])]
+    pub backend: Vec<BackendChoice>,
 
     /// Azure environments, factories, vaults and workspaces (TOML; default
     /// ~/.config/opsdeck/azure.toml when it exists, else the AZURE_* variables).

@@ -15,8 +15,10 @@ pub mod databricks;
 pub mod fabric;
 pub mod http;
 pub mod logfiles;
+pub mod mixed;
 pub mod remediation;
 pub mod sandbox;
+pub mod unstarted;
 
 use std::sync::Arc;
 
@@ -376,13 +378,10 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// The merged catalogue of every pipeline backend.
+    /// The merged catalogue of every pipeline backend. Of several, one that
+    /// cannot be read is named in `unreadable` and the others still answer.
     pub async fn catalog(&self) -> Result<EstateCatalog, BackendError> {
-        let mut merged = EstateCatalog::default();
-        for backend in &self.pipelines {
-            merged.extend(backend.catalog().await?);
-        }
-        Ok(merged)
+        self.catalog_in_part().await
     }
 
     /// The backend that owns `pipeline`, or a not-found error listing the known
@@ -395,8 +394,18 @@ impl Backends {
         let mut known = Vec::new();
         let mut load_errors = String::new();
         let mut owners: Vec<Arc<dyn PipelineBackend>> = Vec::new();
-        for backend in &self.pipelines {
-            let catalog = backend.catalog().await?;
+        let mut unreached = Vec::new();
+        for (backend, catalog) in self.catalogs().await {
+            let catalog = match catalog {
+                Ok(catalog) => catalog,
+                Err(error) => {
+                    unreached.push(mixed::Unreached {
+                        backend: mixed::backend_name(backend.as_ref()),
+                        error,
+                    });
+                    continue;
+                }
+            };
             if catalog.pipeline(pipeline).is_some() {
                 owners.push(backend.clone());
             }
@@ -404,6 +413,15 @@ impl Backends {
             known.extend(catalog.pipelines.into_iter().map(|p| p.name));
         }
         match owners.len() {
+            // Not in any backend that answered: it may be in one that did not.
+            0 if !unreached.is_empty() && unreached.len() == self.pipelines.len() => {
+                Err(mixed::unanswered(unreached, self.pipelines.len()))
+            }
+            0 if !unreached.is_empty() => Err(BackendError::Unavailable(format!(
+                "pipeline {pipeline} is not in the backends that answered, but {}; it may be there. Known pipelines: {}. Retry once that backend answers",
+                mixed::describe(&unreached),
+                crate::support::text::clip(&known.join(", "), 600)
+            ))),
             0 => {
                 Err(BackendError::not_found_among("pipeline", pipeline, &known)
                     .with_hint(&load_errors))
@@ -425,12 +443,28 @@ impl Backends {
         &self,
         run_id: &str,
     ) -> Result<(Arc<dyn PipelineBackend>, PipelineRun), BackendError> {
+        let mut unreached = Vec::new();
         for backend in &self.pipelines {
-            if let Some(run) = backend.get_run(run_id).await? {
-                return Ok((backend.clone(), run));
+            match backend.get_run(run_id).await {
+                Ok(Some(run)) => return Ok((backend.clone(), run)),
+                Ok(None) => {}
+                Err(error) => unreached.push(mixed::Unreached {
+                    backend: mixed::backend_name(backend.as_ref()),
+                    error,
+                }),
             }
         }
-        Err(BackendError::run_not_found(run_id))
+        match unreached.len() {
+            0 => Err(BackendError::run_not_found(run_id)),
+            n if n == self.pipelines.len() => {
+                Err(mixed::unanswered(unreached, self.pipelines.len()))
+            }
+            // It may be in a backend that could not be searched.
+            _ => Err(BackendError::Unavailable(format!(
+                "run {run_id} is not in the backends that answered, but {}; it may be there. Retry once that backend answers",
+                mixed::describe(&unreached)
+            ))),
+        }
     }
 
     /// Events matching `query` from every log source, counted by message:

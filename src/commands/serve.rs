@@ -14,8 +14,10 @@ use crate::backends::fabric::settings::FabricSettings;
 use crate::backends::http::Authorizer;
 use crate::backends::http::RetryPolicy;
 use crate::backends::sandbox::{FixtureFiles, Sandbox, SandboxOptions};
+use crate::backends::unstarted::Unstarted;
 use crate::backends::{ChangeSource, LogSource, PipelineBackend};
 use crate::cli::{BackendChoice, ServeArgs};
+use crate::model::run::BackendKind;
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
 use crate::ops::policy::{PolicyGuard, RemediationPolicy};
 use crate::server::OpsdeckServer;
@@ -103,9 +105,108 @@ fn fabric_backend(clock: &SharedClock) -> Result<Arc<FabricBackend>, ExitError> 
         .map_err(ExitError::failed)
 }
 
-/// The backends a serve command asks for.
+/// The backends a serve command asks for: one, or several merged into one
+/// estate (`--backend adf,fabric`), each named at most once.
 pub async fn build_backends(args: &ServeArgs, clock: SharedClock) -> Result<Backends, ExitError> {
-    match args.backend {
+    let chosen = distinct_choices(&args.backend)?;
+    if let [single] = chosen.as_slice() {
+        return build_backend(*single, args, clock).await;
+    }
+    let databricks_in_airflow = chosen.contains(&BackendChoice::Airflow)
+        && std::env::var_os("DATABRICKS_HOST").is_some_and(|h| !h.is_empty());
+    let mut parts = Vec::with_capacity(chosen.len());
+    for choice in chosen {
+        // Airflow already serves the Databricks workspace its tasks start
+        // (DATABRICKS_HOST); a second copy would list every job twice.
+        if choice == BackendChoice::Databricks && databricks_in_airflow {
+            tracing::info!(
+                "--backend databricks is served through --backend airflow (DATABRICKS_HOST)"
+            );
+            continue;
+        }
+        match build_backend(choice, args, clock.clone()).await {
+            Ok(part) => parts.push(part),
+            // A mistake in the settings stops the server: fix it before serving.
+            Err(usage) if usage.code == 2 => return Err(usage),
+            // A service that cannot be reached now must not keep the others from serving.
+            Err(failed) => parts.push(unstarted_part(choice, args, &failed.message, &clock)),
+        }
+    }
+    let merged = Backends::merged(parts, clock);
+    tracing::info!("serving a mixed estate: {}", merged.label);
+    Ok(merged)
+}
+
+/// A backend of a mixed estate that could not start, standing in so that
+/// every answer names it and why.
+fn unstarted_part(
+    choice: BackendChoice,
+    args: &ServeArgs,
+    why: &str,
+    clock: &SharedClock,
+) -> Backends {
+    let kind = match choice {
+        BackendChoice::Sandbox => BackendKind::Sandbox,
+        BackendChoice::Adf => BackendKind::Adf,
+        BackendChoice::Airflow => BackendKind::Airflow,
+        BackendChoice::Databricks => BackendKind::Databricks,
+        BackendChoice::Fabric => BackendKind::Fabric,
+    };
+    let environment = match choice {
+        BackendChoice::Adf => azure_settings(args)
+            .map(|s| {
+                s.environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            })
+            .unwrap_or_else(|_| "azure".to_string()),
+        other => other.name().to_string(),
+    };
+    tracing::warn!(
+        "{}/{environment} did not start and is served as unavailable: {}",
+        kind.as_str(),
+        crate::support::redact::text(why)
+    );
+    Backends {
+        label: format!("{}/{environment} (not started)", kind.as_str()),
+        pipelines: vec![Arc::new(Unstarted::new(kind, &environment, why))],
+        secrets: vec![],
+        infra: vec![],
+        logs: vec![],
+        changes: vec![],
+        clock: clock.clone(),
+    }
+}
+
+/// The `--backend` choices in order, or a usage error naming one given twice.
+fn distinct_choices(given: &[BackendChoice]) -> Result<Vec<BackendChoice>, ExitError> {
+    let mut chosen: Vec<BackendChoice> = Vec::with_capacity(given.len());
+    for choice in given {
+        if chosen.contains(choice) {
+            return Err(ExitError::usage(format!(
+                "--backend {} is given more than once (azure is another name for adf); name each backend once, e.g. --backend adf,fabric",
+                choice.name()
+            )));
+        }
+        chosen.push(*choice);
+    }
+    if chosen.is_empty() {
+        return Err(ExitError::usage(
+            "--backend needs a name: sandbox, adf, airflow, databricks or fabric",
+        ));
+    }
+    Ok(chosen)
+}
+
+/// One backend, as `--backend CHOICE` alone serves it.
+async fn build_backend(
+    choice: BackendChoice,
+    args: &ServeArgs,
+    clock: SharedClock,
+) -> Result<Backends, ExitError> {
+    match choice {
         BackendChoice::Airflow => {
             let lookup = |name: &str| std::env::var(name).ok();
             let settings = AirflowSettings::from_env(&lookup).map_err(ExitError::usage)?;
@@ -276,5 +377,54 @@ pub async fn run(args: ServeArgs) -> Result<(), ExitError> {
                 .map_err(ExitError::failed)
         }
         None => serve_stdio(server).await.map_err(ExitError::failed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn backends_of(args: &[&str]) -> Vec<BackendChoice> {
+        let mut argv = vec!["opsdeck", "serve"];
+        argv.extend(args);
+        match crate::cli::Cli::parse_from(argv).command {
+            Some(crate::cli::Command::Serve(serve)) => serve.backend,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backends_are_repeated_or_comma_separated_and_default_to_the_sandbox() {
+        use BackendChoice::*;
+        assert_eq!(backends_of(&[]), [Sandbox]);
+        assert_eq!(backends_of(&["--backend", "fabric"]), [Fabric]);
+        assert_eq!(
+            backends_of(&["--backend", "adf", "--backend", "fabric,airflow"]),
+            [Adf, Fabric, Airflow]
+        );
+        assert_eq!(
+            distinct_choices(&[Adf, Fabric, Sandbox]).unwrap(),
+            [Adf, Fabric, Sandbox]
+        );
+    }
+
+    #[test]
+    fn a_backend_given_twice_is_refused_by_name() {
+        use BackendChoice::*;
+        for (given, name) in [
+            (vec![Fabric, Fabric], "fabric"),
+            (vec![Adf, Sandbox, Adf], "adf"),
+            (vec![Sandbox, Databricks, Airflow, Databricks], "databricks"),
+        ] {
+            let err = distinct_choices(&given).unwrap_err();
+            assert_eq!(err.code, 2);
+            let err = err.message;
+            assert!(
+                err.contains(&format!("--backend {name} is given more than once")),
+                "{err}"
+            );
+        }
+        assert!(distinct_choices(&[]).is_err());
     }
 }

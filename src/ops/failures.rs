@@ -10,7 +10,7 @@ use crate::model::contract::{FailureGroup, FailuresResult};
 use crate::model::run::{ActivityRun, PipelineRun, RunStatus};
 use crate::model::time::TimeWindow;
 use crate::ops::error::{OpsError, Outcome};
-use crate::ops::runs::{all_runs, failed_leaf_activities};
+use crate::ops::runs::failed_leaf_activities;
 use crate::support::text::clip;
 
 /// The most failed runs one summary groups (the newest): bounds the activity
@@ -58,7 +58,11 @@ pub async fn failures(
         limit: 500,
         continuation: None,
     };
-    let runs = all_runs(backends, query, MAX_FAILED_RUNS_GROUPED).await?;
+    // A mixed estate groups what answered and names what did not.
+    let (runs, missing) = backends
+        .runs_in_part(&query, MAX_FAILED_RUNS_GROUPED)
+        .await
+        .answered(backends.pipelines.len())?;
     let mut groups: BTreeMap<(String, String, String), FailureGroup> = BTreeMap::new();
     let details = activities_of(backends, &runs).await?;
     for (run, activities) in runs.iter().zip(details) {
@@ -129,7 +133,7 @@ pub async fn failures(
         )
     };
     Ok((
-        summary,
+        summary + &missing,
         FailuresResult {
             window_since: window.since,
             window_until: window.until,

@@ -18,27 +18,19 @@ pub const CONTAINER_TYPES: &[&str] = &[
     "Switch",
 ];
 
-/// Every run matching `query` across all backends, newest first, following pages.
+/// Every run matching `query` across all backends, newest first, following
+/// pages; an error when any backend that should answer cannot.
 pub async fn all_runs(
     backends: &Backends,
     query: RunQuery,
     max: usize,
 ) -> Result<Vec<PipelineRun>, OpsError> {
-    let mut runs = Vec::new();
-    for backend in &backends.pipelines {
-        let mut page_query = query.clone();
-        loop {
-            let page = backend.query_runs(&page_query).await?;
-            runs.extend(page.runs);
-            match page.continuation {
-                Some(token) if runs.len() < max => page_query.continuation = Some(token),
-                _ => break,
-            }
-        }
+    let found = backends.runs_in_part(&query, max).await;
+    if !found.unreached.is_empty() {
+        let of = backends.pipelines.len();
+        return Err(crate::backends::mixed::unanswered(found.unreached, of).into());
     }
-    runs.sort_by_key(|r| std::cmp::Reverse(r.run_start));
-    runs.truncate(max);
-    Ok(runs)
+    Ok(found.runs)
 }
 
 /// The activities whose final attempt failed, excluding wrappers.
