@@ -121,11 +121,12 @@ fn api(fake: &FakeApi) -> FabricApi {
     FabricApi::new(&settings(fake, WS), static_credential(), quick_retries()).unwrap()
 }
 
+/// Short waits, but every wait is at least the floor (1 s) whatever they say.
 fn quick_operations() -> OperationLimits {
     OperationLimits {
         longest_wait: StdDuration::from_millis(200),
         default_wait: StdDuration::from_millis(20),
-        deadline: StdDuration::from_secs(3),
+        deadline: StdDuration::from_secs(5),
     }
 }
 
@@ -314,42 +315,49 @@ async fn a_failed_operation_gives_its_error_text() {
 
 #[tokio::test]
 async fn a_never_ending_operation_stops_at_the_deadline() {
-    let fake = FakeApi::start().await;
-    fake.route(
-        "POST",
-        &definition_path(ORCHESTRATOR),
-        None,
-        vec![accepted("0")],
-    );
-    fake.route(
-        "GET",
-        &format!("/v1/operations/{OPERATION}"),
-        None,
-        vec![operation_state("Running", None)],
-    );
-    let limits = OperationLimits {
-        deadline: StdDuration::from_millis(800),
-        ..quick_operations()
-    };
-    let started = Instant::now();
-    let err = api(&fake)
-        .pipeline_definition(WS, ORCHESTRATOR, &limits)
-        .await
-        .unwrap_err();
-    assert!(
-        started.elapsed() < StdDuration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-    let text = err.to_string();
-    assert!(
-        text.contains("still Running") && text.contains("stopped waiting"),
-        "{text}"
-    );
-    assert!(
-        fake.requests_to("/operations").len() >= 2,
-        "it was polled meanwhile"
-    );
+    // "Retry now" in every form (zero, a date long past, no header at all,
+    // with a default wait of 20 ms): each wait is still at least 1 s, so a
+    // 3 s deadline allows at most 3 polls, not hundreds back to back.
+    let past = "Wed, 21 Oct 2015 07:28:00 GMT";
+    for retry_after in [Some("0"), Some(past), None] {
+        let fake = FakeApi::start().await;
+        fake.route(
+            "POST",
+            &definition_path(ORCHESTRATOR),
+            None,
+            vec![accepted(retry_after.unwrap_or("0"))],
+        );
+        fake.route(
+            "GET",
+            &format!("/v1/operations/{OPERATION}"),
+            None,
+            vec![operation_state("Running", retry_after)],
+        );
+        let limits = OperationLimits {
+            deadline: StdDuration::from_secs(3),
+            ..quick_operations()
+        };
+        let started = Instant::now();
+        let err = api(&fake)
+            .pipeline_definition(WS, ORCHESTRATOR, &limits)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < StdDuration::from_millis(4_500),
+            "{retry_after:?}: {:?}",
+            started.elapsed()
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("still Running") && text.contains("stopped waiting"),
+            "{text}"
+        );
+        let polls = fake.requests_to("/operations").len();
+        assert!(
+            (1..=4).contains(&polls),
+            "{retry_after:?}: {polls} polls in 3 s"
+        );
+    }
 }
 
 #[tokio::test]
@@ -385,9 +393,9 @@ async fn an_absurd_retry_after_is_clamped() {
         .await
         .unwrap();
     assert!(part_json(&answer, PIPELINE_CONTENT).is_ok());
-    // Two waits of at most 200 ms each, not 10^12 seconds.
+    // Two waits of the floor (1 s; the 200 ms ceiling is below it), not 10^12 seconds.
     assert!(
-        started.elapsed() < StdDuration::from_secs(2),
+        started.elapsed() < StdDuration::from_secs(3),
         "{:?}",
         started.elapsed()
     );
@@ -1059,12 +1067,333 @@ async fn a_silent_schedule_endpoint_cannot_hold_the_catalogue() {
     }
     let started = Instant::now();
     let catalog = backend(&fake, WS).catalog().await.unwrap();
-    // The schedule knob is 1 s here (20 s by default); definitions follow.
+    // The schedule knob is 1 s here (20 s by default); definitions follow,
+    // within their own 4 s: not the 30 s the schedule endpoint would take.
     assert!(
-        started.elapsed() < StdDuration::from_secs(4),
+        started.elapsed() < StdDuration::from_secs(6),
         "{:?}",
         started.elapsed()
     );
     assert_eq!(catalog.pipelines.len(), 5);
     assert!(catalog.pipelines.iter().all(|p| p.schedule.is_none()));
+}
+
+// ---- definitions kept between catalogue loads ----
+
+/// A backend whose catalogue is loaded afresh on every call, as after the
+/// five-minute cache expires; what was read of definitions is kept as ever.
+fn reloading_backend(fake: &FakeApi, limits: FabricLimits) -> FabricBackend {
+    FabricBackend::with_limits(
+        &settings(fake, WS),
+        static_credential(),
+        clock(),
+        quick_retries(),
+        limits,
+    )
+    .unwrap()
+    .with_catalog_ttl(StdDuration::ZERO)
+}
+
+fn posts_to(fake: &FakeApi, item: &str) -> usize {
+    fake.requests_to(&definition_path(item))
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+}
+
+fn description_of(catalog: &opsdeck::model::estate::EstateCatalog, name: &str) -> String {
+    catalog
+        .pipeline(name)
+        .unwrap_or_else(|| panic!("{name} not in the catalogue"))
+        .description
+        .clone()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_second_load_asks_for_no_definition_already_read() {
+    let fake = estate_server().await;
+    let backend = reloading_backend(&fake, quick_limits());
+    let first = backend.catalog().await.unwrap();
+    for item in [ORCHESTRATOR, CHILD, BROKEN] {
+        assert_eq!(posts_to(&fake, item), 1, "{item}");
+    }
+    let second = backend.catalog().await.unwrap();
+    assert!(
+        fake.requests_to(&format!("/v1/workspaces/{WS}/items"))
+            .len()
+            >= 2,
+        "the second load listed the items again"
+    );
+    assert_eq!(posts_to(&fake, ORCHESTRATOR), 1, "kept, not asked again");
+    assert_eq!(posts_to(&fake, CHILD), 1, "kept, not asked again");
+    assert_eq!(
+        posts_to(&fake, BROKEN),
+        2,
+        "a definition that could not be read is asked for again"
+    );
+    let activities = |c: &opsdeck::model::estate::EstateCatalog| {
+        c.pipeline("ingest_orders").unwrap().activities.clone()
+    };
+    assert!(!activities(&first).is_empty());
+    assert_eq!(activities(&first), activities(&second));
+
+    // The listing says something new of the child (a new description): read again.
+    let mut changed = item(CHILD, "publish_orders", "DataPipeline");
+    changed["description"] = json!("now publishes returns too");
+    fake.route(
+        "GET",
+        &format!("/v1/workspaces/{WS}/items"),
+        None,
+        vec![Reply::json(
+            200,
+            json!({"value": [
+                item(ORCHESTRATOR, "ingest_orders", "DataPipeline"),
+                changed,
+                item(BROKEN, "legacy_export", "DataPipeline"),
+                item(DATAFLOW, "clean_customers", "Dataflow"),
+                item(COPYJOB, "copy_sales", "CopyJob"),
+            ]}),
+        )],
+    );
+    backend.catalog().await.unwrap();
+    assert_eq!(posts_to(&fake, CHILD), 2, "its listing changed");
+    assert_eq!(posts_to(&fake, ORCHESTRATOR), 1, "its listing did not");
+}
+
+/// A workspace of `count` data pipelines (`pipe_00`…), each definition
+/// answered by `reply` (the vendor's, an empty activity list).
+async fn many_pipelines_server(count: usize, reply: Reply) -> (FakeApi, Vec<(String, String)>) {
+    let fake = FakeApi::start().await;
+    let mut workspace = platform("GetWorkspace");
+    workspace["id"] = json!(WS);
+    fake.route(
+        "GET",
+        &format!("/v1/workspaces/{WS}"),
+        None,
+        vec![Reply::json(200, workspace)],
+    );
+    let pipelines: Vec<(String, String)> = (0..count)
+        .map(|n| {
+            (
+                format!("22222222-aaaa-4bbb-8ccc-{n:012}"),
+                format!("pipe_{n:02}"),
+            )
+        })
+        .collect();
+    let listed: Vec<Value> = pipelines
+        .iter()
+        .map(|(id, name)| item(id, name, "DataPipeline"))
+        .collect();
+    fake.route(
+        "GET",
+        &format!("/v1/workspaces/{WS}/items"),
+        None,
+        vec![Reply::json(200, json!({ "value": listed }))],
+    );
+    for (id, _) in &pipelines {
+        fake.route("POST", &definition_path(id), None, vec![reply.clone()]);
+    }
+    (fake, pipelines)
+}
+
+#[tokio::test]
+async fn one_refused_definition_stops_the_rest_of_that_load() {
+    let refused = Reply::json(
+        403,
+        json!({"errorCode": "InsufficientPrivileges", "message": "The caller does not have sufficient permissions"}),
+    );
+    let (fake, pipelines) = many_pipelines_server(12, refused).await;
+    let backend = reloading_backend(&fake, quick_limits());
+    let catalog = backend.catalog().await.unwrap();
+    let asked: usize = pipelines.iter().map(|(id, _)| posts_to(&fake, id)).sum();
+    assert_eq!(asked, 1, "one refusal, then no more asking");
+    assert_eq!(catalog.pipelines.len(), 12, "the catalogue stands");
+    assert_eq!(catalog.unreadable.len(), 1, "{:?}", catalog.unreadable);
+    let why = &catalog.unreadable[0].why;
+    assert!(
+        why.contains("InsufficientPrivileges")
+            && why.contains("Contributor")
+            && why.contains("Item.ReadWrite.All")
+            && why.contains("other 11 were not asked"),
+        "{why}"
+    );
+    for (_, name) in &pipelines {
+        let said = description_of(&catalog, name);
+        assert!(said.contains("dependencies are unknown"), "{name}: {said}");
+    }
+    // The next load asks again (the role may have been granted), once.
+    backend.catalog().await.unwrap();
+    let asked: usize = pipelines.iter().map(|(id, _)| posts_to(&fake, id)).sum();
+    assert_eq!(asked, 2);
+}
+
+#[tokio::test]
+async fn a_load_cut_by_its_deadline_is_finished_by_the_next() {
+    // Each definition takes 1 s; 2.5 s allow the first one alone, then four
+    // at a time: five of ten per load.
+    let slow = Reply::json(
+        200,
+        body("dataPipeline/examples/GetDataPipelineDefinition.json"),
+    )
+    .after(StdDuration::from_secs(1));
+    let (fake, pipelines) = many_pipelines_server(10, slow).await;
+    let limits = FabricLimits {
+        definition_reads: StdDuration::from_millis(2_500),
+        ..quick_limits()
+    };
+    let backend = reloading_backend(&fake, limits);
+    let unread = |catalog: &opsdeck::model::estate::EstateCatalog| -> Vec<String> {
+        pipelines
+            .iter()
+            .filter(|(_, name)| description_of(catalog, name).contains("definition not read"))
+            .map(|(_, name)| name.clone())
+            .collect()
+    };
+    let first = backend.catalog().await.unwrap();
+    let cut = unread(&first);
+    assert!(
+        !cut.is_empty() && cut.len() < pipelines.len(),
+        "the first load is cut, after reading some: {cut:?}"
+    );
+    let read_first: Vec<&String> = pipelines
+        .iter()
+        .filter(|(_, name)| !cut.contains(name))
+        .map(|(id, _)| id)
+        .collect();
+    let second = backend.catalog().await.unwrap();
+    assert!(
+        unread(&second).is_empty(),
+        "the second load reads what the first did not: {:?}",
+        unread(&second)
+    );
+    for id in read_first {
+        assert_eq!(posts_to(&fake, id), 1, "{id} was kept, not asked again");
+    }
+}
+
+// ---- children not on the board ----
+
+#[tokio::test]
+async fn a_child_not_on_the_board_is_told_not_walked_as_a_pipeline() {
+    let fake = estate_server().await;
+    let retired = "99999999-aaaa-4bbb-8ccc-000000000099";
+    let mut content = own_fixture("pipeline-content.orchestrator.json");
+    content["properties"]["activities"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"name": "Run retired_job", "type": "InvokePipeline", "dependsOn": [],
+            "typeProperties": {"operationType": "InvokeFabricPipeline", "workspaceId": WS,
+                               "pipelineId": retired, "waitOnCompletion": true}}),
+        );
+    fake.route(
+        "GET",
+        &format!("/v1/operations/{OPERATION}/result"),
+        None,
+        vec![Reply::json(200, definition_with(&content))],
+    );
+    let backend = backend(&fake, WS);
+    let tools = common::connect(backends_of(backend.clone()), true).await;
+    let out = tools
+        .ok(
+            "get_pipeline_dependencies",
+            json!({"pipeline": "ingest_orders", "depth": 3}),
+        )
+        .await;
+    let downstream = names(&out["downstream"]);
+    assert!(
+        downstream.iter().all(|n| !n.contains(retired)),
+        "{downstream:?}"
+    );
+    assert!(downstream.contains(&"publish_orders".to_string()), "{out}");
+    let catalog = backend.catalog().await.unwrap();
+    let said = description_of(&catalog, "ingest_orders");
+    assert!(
+        said.contains(&format!("'Run retired_job' starts {retired}"))
+            && said.contains("not in this workspace's catalogue"),
+        "{said}"
+    );
+    let edges = catalog.pipeline_edges();
+    assert!(edges.iter().all(|e| !e.to.contains(retired)), "{edges:?}");
+}
+
+// ---- names from the service in prose ----
+
+#[tokio::test]
+async fn a_hostile_workspace_name_is_neutralised_and_clipped_in_prose() {
+    let fake = estate_server().await;
+    let mut workspace = platform("GetWorkspace");
+    workspace["id"] = json!(WS);
+    workspace["displayName"] = json!(format!(
+        "Sales\u{1b}]52;c;ZXZpbA==\u{7}\nFAKE LINE\u{202e}{}",
+        "w".repeat(20_000)
+    ));
+    workspace["capacityId"] = json!(PAUSED_CAPACITY);
+    fake.route(
+        "GET",
+        &format!("/v1/workspaces/{WS}"),
+        None,
+        vec![Reply::json(200, workspace)],
+    );
+    let backend = backend(&fake, WS);
+    let tools = common::connect(backends_of(backend.clone()), true).await;
+    let out = tools
+        .ok("get_resource_health", json!({"resource": PAUSED_CAPACITY}))
+        .await;
+    let availability = out["resource"]["availability"].as_str().unwrap();
+    for text in [availability.to_string(), backend.health().await.detail] {
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("Sales\\x1b]52"), "{text:?}");
+        assert!(text.chars().count() < 2_000, "{}", text.chars().count());
+    }
+}
+
+// ---- runs beyond the per-item cap ----
+
+/// Log lines written while it is held, for the test's thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_item_with_more_runs_than_are_read_is_said_to_be_cut() {
+    let (fake, _) = paging_server().await;
+    let many: Vec<Value> = (0..opsdeck::backends::fabric::RUNS_PER_ITEM + 5)
+        .map(|n| job(&run_id(100 + n), COPYJOB, "Failed", "2026-12-05T03:00:00"))
+        .collect();
+    fake.route(
+        "GET",
+        &jobs_path(COPYJOB),
+        None,
+        vec![Reply::json(200, json!({ "value": many }))],
+    );
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let page = backend(&fake, WS)
+        .query_runs(&paging_query(10, None))
+        .await
+        .unwrap();
+    assert_eq!(page.runs.len(), 10);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("older runs were not read") && log.contains("copy_sales"),
+        "{log}"
+    );
+    assert!(!log.contains("ingest_orders"), "only the item cut: {log}");
 }

@@ -1549,3 +1549,28 @@ async fn ask_follow_waits_for_the_run_it_started_and_exits_with_its_outcome() {
         assert_eq!(posts(&fake).len(), 1, "one run on demand");
     }
 }
+
+/// `get_resource_health` through `opsdeck serve --backend fabric`: the
+/// workspace's capacity is a resource, and a paused one is unhealthy with the
+/// reason that explains the failed runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_capacity_is_unhealthy_in_get_resource_health() {
+    let fake = estate_server("Inactive").await;
+    let calls = python_client(
+        &fake,
+        "Sales Analytics",
+        &[("get_resource_health", json!({"resource": "Sales F8"}))],
+    )
+    .await;
+    let health = call(&calls, "get_resource_health");
+    assert_eq!(health["is_error"], false, "{health}");
+    let said = text(health).to_lowercase();
+    assert!(
+        said.contains("sales f8") && said.contains("paused"),
+        "the capacity, paused: {said}"
+    );
+    assert!(
+        !fake.requests_to("/v1/capacities").is_empty(),
+        "the capacity state is read"
+    );
+}

@@ -256,9 +256,10 @@ async fn build_backend(
             let fabric = fabric_backend(&clock)?;
             Ok(Backends {
                 label: format!("fabric/{}", fabric.environment()),
-                pipelines: vec![fabric],
+                pipelines: vec![fabric.clone()],
                 secrets: vec![],
-                infra: vec![],
+                // The workspace's capacity: a paused one explains failed runs.
+                infra: vec![fabric],
                 logs: vec![],
                 changes: vec![],
                 clock,

@@ -13,13 +13,12 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::FabricBackend;
+use super::prose::{MAX_MESSAGE_CHARS, name as clip, shown};
 use super::wire::{Capacity, Workspace};
 use crate::backends::{BackendError, InfraSource, PlanRef};
 use crate::model::resource::Resource;
 
 pub const CAPACITY_TYPE: &str = "Microsoft.Fabric/capacities";
-/// Longest text kept from one capacity field.
-const MAX_FIELD_CHARS: usize = 256;
 
 /// What is known of the workspace's capacity.
 #[derive(Debug, Clone)]
@@ -62,7 +61,12 @@ pub fn view(workspace: &Workspace, listed: Result<Vec<Capacity>, String>) -> Cap
     };
     let all = match listed {
         Ok(all) => all,
-        Err(e) => return unknown(format!("the capacity list could not be read: {e}")),
+        Err(e) => {
+            return unknown(format!(
+                "the capacity list could not be read: {}",
+                shown(&e, MAX_MESSAGE_CHARS)
+            ));
+        }
     };
     let Some(found) = all
         .into_iter()
@@ -88,7 +92,7 @@ pub fn view(workspace: &Workspace, listed: Result<Vec<Capacity>, String>) -> Cap
             Some(false),
             format!(
                 "Unavailable: Inactive (paused) — Fabric runs nothing in workspace '{}' until it is resumed, so its failed or waiting runs are explained by it",
-                workspace.display_name
+                clip(&workspace.display_name)
             ),
             " — not active (paused): runs fail or wait until it is resumed".to_string(),
         ),
@@ -146,13 +150,6 @@ fn resource(
     }
 }
 
-fn clip(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_FIELD_CHARS)
-        .collect()
-}
-
 #[async_trait]
 impl InfraSource for FabricBackend {
     /// The workspace's capacity (none when the workspace names none).
@@ -207,8 +204,23 @@ mod tests {
         let odd = view(&ws, Ok(vec![capacity("C1", Some("Suspending\u{1b}[2J"))]));
         assert_eq!(odd.active, None);
         let text = odd.resource.unwrap().availability.unwrap();
-        assert!(text.starts_with("Suspending[2J"), "{text}");
+        assert!(text.starts_with("Suspending\\x1b[2J"), "{text}");
         assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn the_workspace_name_in_prose_is_neutralised_and_clipped() {
+        let mut ws = workspace(Some("C1"));
+        ws.display_name = format!("Sales\u{1b}[2J\u{202e}{}", "x".repeat(5_000));
+        let paused = view(&ws, Ok(vec![capacity("C1", Some("Inactive"))]));
+        let r = paused.resource.unwrap();
+        let text = r.availability_text();
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("Sales\\x1b[2J"), "{text:?}");
+        assert!(text.chars().count() < 600, "{}", text.chars().count());
+        let tag = &r.tags["fabric_workspace"];
+        assert!(!tag.chars().any(|c| c.is_control()) && tag.chars().count() < 300);
     }
 
     #[test]

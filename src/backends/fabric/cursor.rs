@@ -1,11 +1,33 @@
 //! Paging `query_runs`. Fabric lists job instances per item, so the board's
-//! page is cut from all items' runs merged newest first; the continuation is
-//! the last run a page held (its start and id), and the next page starts after
-//! it. Runs that arrive meanwhile are newer and do not shift the pages.
+//! page is cut from all asked items' runs merged newest first (runs not
+//! started yet first of all, then by start, ties by id); the continuation is
+//! the last run a page held (its start and id), and the next page starts
+//! after it.
 //!
 //! The token is opaque to the caller and sealed with a key this process
 //! chose: one altered, from another query (other pipelines or statuses) or
 //! from before a restart is refused with what to do, never followed blindly.
+//!
+//! **What paging guarantees.** Between pages of one query, over runs whose
+//! start time does not change: no run is shown twice and none is skipped;
+//! runs that arrive meanwhile start later than any shown, so they sort
+//! before the cursor and do not shift the later pages (they are on a new
+//! first page).
+//!
+//! **What it does not.**
+//! - A run that had no start time yet is keyed by "not started" and sorts
+//!   first. One shown on a page while waiting that starts before the next page
+//!   is asked for may be shown again when the cursor is itself a waiting run;
+//!   one not yet shown that starts then is keyed by its new start and may
+//!   fall before the cursor, and so onto no page of this walk.
+//! - A run whose status changes between pages (it finishes, fails) moves
+//!   into or out of a status filter: it may be missed or shown under both.
+//! - The window is not sealed into the token (a window like "the last 24 h"
+//!   moves): runs at its edges may come or go between pages.
+//! - Each item is read up to `RUNS_PER_ITEM` (1,000) job instances, as Fabric's
+//!   listing gives them; an item with more has its older runs on no page at
+//!   all. `RunPage` has no place for a note, so `query_runs` writes a warning
+//!   to the log naming each such item (and the page is otherwise as described).
 
 use std::cmp::Ordering;
 use std::hash::{BuildHasher, RandomState};

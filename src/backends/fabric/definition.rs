@@ -5,10 +5,20 @@
 //! reference), `InvokePipeline` (`pipelineId`, `workspaceId`),
 //! `RefreshDataFlow` (`dataflowId`) and `InvokeCopyJob` (`copyJobId`), all by
 //! id. Those become the child the dependency graph follows, by board name.
+//!
+//! A definition is read in two steps: [`parse_pipeline_content`] keeps the
+//! children as the definition names them ([`ParsedDefinition`], what is
+//! cached between catalogue loads), and [`ParsedDefinition::resolve`] names
+//! them by the board of the moment, so a renamed item is never named by a
+//! stale cache. A child in this workspace that is not on the board (deleted,
+//! or an item type the board does not show) is not an edge: a walk over
+//! edges takes every target for a pipeline. It is told in the pipeline's
+//! description instead ([`PipelineDefinition::unresolved`]).
 
 use base64::Engine;
 use serde_json::Value;
 
+use super::prose;
 use crate::backends::adf_definitions::{Activity, activity_info, flatten};
 use crate::model::estate::ActivityInfo;
 
@@ -18,18 +28,92 @@ pub const MAX_PART_BYTES: usize = 8 * 1024 * 1024;
 pub const PIPELINE_CONTENT: &str = "pipeline-content.json";
 /// Longest id or name taken from a definition.
 const MAX_REF_CHARS: usize = 256;
+/// Most children not on the board told for one pipeline; the rest are counted.
+const MAX_UNRESOLVED_TOLD: usize = 10;
 
 /// Finds an item: by id (a GUID in this workspace) to its board name.
 pub trait ItemNames {
     fn name_of(&self, id: &str) -> Option<String>;
 }
 
-/// A data pipeline's activities, read from a `getDefinition` answer.
+/// A data pipeline's activities, read from a `getDefinition` answer, each
+/// child named by the board.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PipelineDefinition {
     pub activities: Vec<ActivityInfo>,
     /// Activities left out because they could not be read.
     pub skipped: usize,
+    /// Children in this workspace that are not on the board, as
+    /// "'activity' starts id" (made safe to show; at most
+    /// [`MAX_UNRESOLVED_TOLD`], then a count): not edges, only words.
+    pub unresolved: Vec<String>,
+}
+
+/// The item an activity starts, as the definition names it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildRef {
+    /// In this workspace: an item id (or an ADF-style pipeline name).
+    Here(String),
+    /// In another workspace, which the board does not hold.
+    Elsewhere { id: String, workspace: String },
+}
+
+/// What a definition says before its children are named: the part kept
+/// between catalogue loads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParsedDefinition {
+    /// Each activity, with no child named yet.
+    activities: Vec<ActivityInfo>,
+    /// The child each activity starts, in the activities' order.
+    children: Vec<Option<ChildRef>>,
+    skipped: usize,
+}
+
+impl ParsedDefinition {
+    /// The activities with their children named by `names`; a child in this
+    /// workspace that `names` does not know is told, not linked.
+    pub fn resolve(&self, names: &dyn ItemNames) -> PipelineDefinition {
+        let mut unresolved = Vec::new();
+        let mut untold = 0usize;
+        let activities = self
+            .activities
+            .iter()
+            .zip(&self.children)
+            .map(|(activity, child)| {
+                let mut info = activity.clone();
+                info.executes_pipeline = match child {
+                    None => None,
+                    Some(ChildRef::Elsewhere { id, workspace }) => {
+                        Some(format!("{id} (in workspace {workspace})"))
+                    }
+                    Some(ChildRef::Here(id)) => {
+                        let named = names.name_of(id);
+                        if named.is_none() {
+                            if unresolved.len() < MAX_UNRESOLVED_TOLD {
+                                unresolved.push(format!(
+                                    "'{}' starts {}",
+                                    prose::name(&activity.name),
+                                    prose::name(id)
+                                ));
+                            } else {
+                                untold += 1;
+                            }
+                        }
+                        named
+                    }
+                };
+                info
+            })
+            .collect();
+        if untold > 0 {
+            unresolved.push(format!("{untold} more"));
+        }
+        PipelineDefinition {
+            activities,
+            skipped: self.skipped,
+            unresolved,
+        }
+    }
 }
 
 /// One part of a definition, decoded: its JSON.
@@ -46,7 +130,7 @@ pub fn part_json(answer: &Value, path: &str) -> Result<Value, String> {
                 .iter()
                 .filter_map(|p| p.get("path").and_then(Value::as_str))
                 .take(10)
-                .map(|p| p.chars().take(80).collect())
+                .map(|p| prose::shown(p, 80))
                 .collect();
             format!(
                 "the definition has no part `{path}` (it has: {})",
@@ -60,7 +144,7 @@ pub fn part_json(answer: &Value, path: &str) -> Result<Value, String> {
     if let Some(kind) = part.get("payloadType").and_then(Value::as_str)
         && !kind.eq_ignore_ascii_case("InlineBase64")
     {
-        let kind: String = kind.chars().take(40).collect();
+        let kind = prose::shown(kind, 40);
         return Err(format!(
             "part `{path}` has payloadType `{kind}`; only InlineBase64 is documented"
         ));
@@ -89,8 +173,17 @@ pub fn pipeline_definition(
     workspace: &str,
     names: &dyn ItemNames,
 ) -> Result<PipelineDefinition, String> {
+    Ok(parse_pipeline_content(content, workspace)?.resolve(names))
+}
+
+/// The activities of a `pipeline-content.json`, containers' bodies included,
+/// with the children as the definition names them.
+pub fn parse_pipeline_content(
+    content: &Value,
+    workspace: &str,
+) -> Result<ParsedDefinition, String> {
     let listed = match content.pointer("/properties/activities") {
-        None | Some(Value::Null) => return Ok(PipelineDefinition::default()),
+        None | Some(Value::Null) => return Ok(ParsedDefinition::default()),
         Some(Value::Array(listed)) => listed,
         Some(_) => return Err("`properties.activities` is not a list".into()),
     };
@@ -102,24 +195,24 @@ pub fn pipeline_definition(
             Err(_) => skipped += 1,
         }
     }
-    let activities = flatten(&activities)
+    let (activities, children) = flatten(&activities)
         .iter()
         .map(|activity| {
             let mut info = activity_info(activity);
-            info.executes_pipeline = child_of(activity, workspace, names);
-            info
+            info.executes_pipeline = None;
+            (info, child_of(activity, workspace))
         })
-        .collect();
-    Ok(PipelineDefinition {
+        .unzip();
+    Ok(ParsedDefinition {
         activities,
+        children,
         skipped,
     })
 }
 
-/// The item an activity starts, by board name; one in another workspace or
-/// not on the board is named by its id and where it is. A child chosen at run
-/// time (an expression) is not guessed.
-fn child_of(activity: &Activity, workspace: &str, names: &dyn ItemNames) -> Option<String> {
+/// The item an activity starts, as the definition names it. A child chosen
+/// at run time (an expression) is not guessed.
+fn child_of(activity: &Activity, workspace: &str) -> Option<ChildRef> {
     let props = &activity.type_properties;
     let id_field = match activity.activity_type.as_str() {
         "ExecutePipeline" => "/pipeline/referenceName",
@@ -131,14 +224,10 @@ fn child_of(activity: &Activity, workspace: &str, names: &dyn ItemNames) -> Opti
     let id = literal(props.pointer(id_field))?;
     let elsewhere = literal(props.get("workspaceId"))
         .filter(|ws| !ws.eq_ignore_ascii_case(workspace) && !ws.is_empty());
-    if let Some(ws) = elsewhere {
-        return Some(format!("{id} (in workspace {ws})"));
-    }
-    Some(
-        names
-            .name_of(&id)
-            .unwrap_or_else(|| format!("{id} (not in this workspace's catalogue)")),
-    )
+    Some(match elsewhere {
+        Some(workspace) => ChildRef::Elsewhere { id, workspace },
+        None => ChildRef::Here(id),
+    })
 }
 
 /// A literal text value, bounded and without control characters; `None`
@@ -148,12 +237,7 @@ fn literal(value: Option<&Value>) -> Option<String> {
     if text.is_empty() || text.starts_with('@') {
         return None;
     }
-    Some(
-        text.chars()
-            .filter(|c| !c.is_control())
-            .take(MAX_REF_CHARS)
-            .collect(),
-    )
+    Some(prose::shown(text, MAX_REF_CHARS))
 }
 
 #[cfg(test)]
@@ -253,10 +337,7 @@ mod tests {
             children,
             [
                 ("Run child", Some("child")),
-                (
-                    "Legacy child",
-                    Some("p-2 (not in this workspace's catalogue)")
-                ),
+                ("Legacy child", None),
                 ("Refresh", Some("clean")),
                 ("Copy", Some("c-9 (in workspace other-ws)")),
                 ("Dynamic", None),
@@ -265,6 +346,42 @@ mod tests {
             ]
         );
         assert_eq!(read.activities[1].depends_on[0].activity, "Run child");
+        assert_eq!(read.unresolved, ["'Legacy child' starts p-2"]);
+    }
+
+    #[test]
+    fn children_are_named_by_the_board_of_the_moment_and_unknown_ones_only_told() {
+        let mut listed = Vec::new();
+        for n in 0..(MAX_UNRESOLVED_TOLD + 3) {
+            listed.push(
+                json!({"name": format!("Run {n}\u{1b}[2J"), "type": "InvokePipeline",
+                "typeProperties": {"pipelineId": format!("gone-{n}"), "workspaceId": WS}}),
+            );
+        }
+        let content = json!({"properties": {"activities": listed}});
+        let parsed = parse_pipeline_content(&content, WS).unwrap();
+        let nobody = parsed.resolve(&Names(HashMap::new()));
+        assert!(
+            nobody
+                .activities
+                .iter()
+                .all(|a| a.executes_pipeline.is_none())
+        );
+        assert_eq!(nobody.unresolved.len(), MAX_UNRESOLVED_TOLD + 1);
+        assert_eq!(nobody.unresolved.last().unwrap(), "3 more");
+        assert!(
+            nobody.unresolved[0].starts_with("'Run 0\\x1b[2J' starts gone-0"),
+            "{:?}",
+            nobody.unresolved
+        );
+        // The same parse, named by a board that now holds one of them.
+        let renamed = parsed.resolve(&Names(HashMap::from([("gone-1", "publish v2")])));
+        assert_eq!(
+            renamed.activities[1].executes_pipeline.as_deref(),
+            Some("publish v2")
+        );
+        assert_eq!(renamed.unresolved.len(), MAX_UNRESOLVED_TOLD + 1);
+        assert_eq!(renamed.unresolved.last().unwrap(), "2 more");
     }
 
     #[test]

@@ -17,8 +17,10 @@ pub mod capacity;
 mod catalog;
 pub mod cursor;
 pub mod definition;
+mod definition_cache;
 pub mod limits;
 pub mod operation;
+mod prose;
 pub mod schedule;
 pub mod settings;
 pub mod wire;
@@ -33,6 +35,7 @@ use chrono::Duration;
 use self::api::FabricApi;
 use self::capacity::CapacityView;
 use self::cursor::{RunCursor, Sealer, newest_first};
+use self::definition_cache::DefinitionCache;
 use self::limits::FabricLimits;
 use self::settings::{FabricSettings, is_guid};
 use self::wire::{Item, JobInstance, Workspace, job_status};
@@ -52,13 +55,16 @@ use crate::model::time::{SharedClock, TimeWindow};
 const ROLE: &str =
     "a Fabric workspace role of Viewer or higher (Contributor to run or cancel items)";
 const CATALOG_TTL: StdDuration = StdDuration::from_secs(300);
-/// Most job instances read per item for one query.
-const RUNS_PER_ITEM: usize = 1_000;
+/// Most job instances read per item for one query; an item with more has
+/// its older runs left out, and a warning logged (see [`cursor`]).
+pub const RUNS_PER_ITEM: usize = 1_000;
 /// Most run-to-item entries remembered for `get_run`.
 const MAX_REMEMBERED_RUNS: usize = 20_000;
 /// Activity runs are asked for around the run: from an hour before its start
 /// to an hour after its end (the service filters by last update).
 const ACTIVITY_MARGIN_HOURS: i64 = 1;
+/// Longest item description kept.
+const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Most items whose schedules are read for one catalogue (one call each).
 const MAX_SCHEDULE_LOOKUPS: usize = 200;
 /// Schedule reads in flight at once.
@@ -72,6 +78,8 @@ struct PipelineItem {
     item_type: String,
     /// The item's own description, clipped.
     description: Option<String>,
+    /// What the listing said of it ([`listing_of`]).
+    listing: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +103,8 @@ pub struct FabricBackend {
     limits: FabricLimits,
     /// Seals `query_runs` continuation tokens.
     sealer: Sealer,
+    /// Data pipeline definitions kept between catalogue loads.
+    definitions: DefinitionCache,
 }
 
 impl FabricBackend {
@@ -125,7 +135,17 @@ impl FabricBackend {
             run_items: Mutex::new(HashMap::new()),
             limits,
             sealer: Sealer::default(),
+            definitions: DefinitionCache::default(),
         })
+    }
+
+    /// With the catalogue (and the workspace listing under it) kept for
+    /// `ttl` instead of five minutes; what was read of the definitions is
+    /// kept apart, as ever (see [`definition_cache`]).
+    pub fn with_catalog_ttl(mut self, ttl: StdDuration) -> FabricBackend {
+        self.estate = TtlCache::new(ttl);
+        self.catalog = TtlCache::new(ttl);
+        self
     }
 
     /// The workspace's capacity and its state (see [`capacity`]).
@@ -176,7 +196,7 @@ impl FabricBackend {
         if let [only] = folded.as_slice() {
             return Ok((*only).clone());
         }
-        let known: Vec<String> = all.iter().map(|w| w.display_name.clone()).collect();
+        let known: Vec<String> = all.iter().map(|w| prose::name(&w.display_name)).collect();
         Err(BackendError::not_found_among("workspace", wanted, &known)
             .with_hint(" Set FABRIC_WORKSPACE to one of them, or to the workspace's id."))
     }
@@ -244,7 +264,11 @@ impl FabricBackend {
         match self.api.item_schedules(workspace, &item.id, job_type).await {
             Ok(listed) => schedule::describe(&listed),
             Err(e) => {
-                tracing::warn!("could not read {}'s schedules: {e}", item.name);
+                tracing::warn!(
+                    "could not read {}'s schedules: {}",
+                    item.name,
+                    prose::message(&e.to_string())
+                );
                 None
             }
         }
@@ -284,7 +308,11 @@ impl FabricBackend {
         {
             Ok(instances) => Some(instances.into_iter().map(|i| i.id).collect()),
             Err(e) => {
-                tracing::warn!("could not list {}'s job instances: {e}", item.name);
+                tracing::warn!(
+                    "could not list {}'s job instances: {}",
+                    item.name,
+                    prose::message(&e.to_string())
+                );
                 None
             }
         }
@@ -311,7 +339,7 @@ impl FabricBackend {
                 item.name
             )
         } else {
-            let ids: Vec<&str> = new.iter().map(|s| s.as_str()).collect();
+            let ids: Vec<String> = new.iter().take(20).map(|s| prose::name(s)).collect();
             format!(
                 "Fabric now shows new job instance(s) of {}: {}",
                 item.name,
@@ -378,38 +406,61 @@ fn default_job_type(item_type: &str) -> &'static str {
     }
 }
 
-/// The items that are pipelines, named by display name; a name two items
-/// share gets its type added, so every name on the board is one item.
+/// The items that are pipelines, named by display name made safe to show
+/// ([`prose::name`]: the board name is what users read and type back); a
+/// name two items share gets its type added, and then its id if still
+/// shared, so every name on the board is one item.
 fn board_items(listed: Vec<Item>) -> Vec<PipelineItem> {
     let pipelines: Vec<Item> = listed.into_iter().filter(Item::is_pipeline).collect();
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for item in &pipelines {
-        *counts.entry(item.display_name.as_str()).or_default() += 1;
-    }
+    let shown: Vec<String> = pipelines
+        .iter()
+        .map(|item| prose::name(&item.display_name))
+        .collect();
+    let typed: Vec<String> = pipelines
+        .iter()
+        .zip(&shown)
+        .map(|(item, name)| format!("{name} ({})", prose::name(&item.item_type)))
+        .collect();
+    let counts = |names: &[String]| {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for name in names {
+            *counts.entry(name.clone()).or_default() += 1;
+        }
+        counts
+    };
+    let (plain_counts, typed_counts) = (counts(&shown), counts(&typed));
     let mut items: Vec<PipelineItem> = pipelines
         .iter()
-        .map(|item| PipelineItem {
-            name: if counts.get(item.display_name.as_str()).copied() > Some(1) {
-                format!("{} ({})", item.display_name, item.item_type)
+        .zip(shown.iter().zip(&typed))
+        .map(|(item, (plain, with_type))| PipelineItem {
+            name: if plain_counts.get(plain).copied().unwrap_or(0) <= 1 {
+                plain.clone()
+            } else if typed_counts.get(with_type).copied().unwrap_or(0) <= 1 {
+                with_type.clone()
             } else {
-                item.display_name.clone()
+                format!("{with_type} [{}]", prose::name(&item.id))
             },
             id: item.id.clone(),
             item_type: item.item_type.clone(),
             description: item
                 .description
                 .as_deref()
-                .map(|d| {
-                    d.chars()
-                        .filter(|c| !c.is_control())
-                        .take(500)
-                        .collect::<String>()
-                })
+                .map(|d| prose::shown(d, MAX_DESCRIPTION_CHARS))
                 .filter(|d| !d.trim().is_empty()),
+            listing: listing_of(item),
         })
         .collect();
     items.sort_by(|a, b| a.name.cmp(&b.name));
     items
+}
+
+/// What the item listing says of an item, condensed: when it changes (a
+/// rename, a new description), what was read of the item is read again.
+fn listing_of(item: &Item) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    (&item.display_name, &item.description, &item.item_type).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// What a continuation token is bound to: the pipelines and statuses asked
@@ -450,10 +501,8 @@ fn single_step(item: &PipelineItem, instance: &JobInstance, run: &PipelineRun) -
                 .as_ref()
                 .and_then(|r| r.get("errorCode"))
                 .and_then(|c| c.as_str())
-                .unwrap_or("Failed")
-                .chars()
-                .take(200)
-                .collect(),
+                .map(prose::name)
+                .unwrap_or_else(|| "Failed".into()),
             message: run.message.clone(),
             failure_type: None,
         }),
@@ -501,12 +550,18 @@ impl PipelineBackend for FabricBackend {
             chosen = estate.items.iter().collect();
         }
         let mut runs = Vec::new();
+        let mut capped: Vec<&str> = Vec::new();
         for item in chosen {
-            let instances = self
+            // One more than is read: whether the item has more is then known.
+            let mut instances = self
                 .api
-                .job_instances(&estate.workspace.id, &item.id, RUNS_PER_ITEM)
+                .job_instances(&estate.workspace.id, &item.id, RUNS_PER_ITEM + 1)
                 .await
                 .map_err(|e| self.error(e, "pipeline", &item.name))?;
+            if instances.len() > RUNS_PER_ITEM {
+                instances.truncate(RUNS_PER_ITEM);
+                capped.push(&item.name);
+            }
             for instance in instances {
                 self.remember(&instance.id, &item.id);
                 let run = instance.into_run(&item.name, &self.environment);
@@ -517,6 +572,14 @@ impl PipelineBackend for FabricBackend {
                     runs.push(run);
                 }
             }
+        }
+        if !capped.is_empty() {
+            // RunPage has no note: the log says the answer is not complete.
+            tracing::warn!(
+                items = %capped.join(", "),
+                most = RUNS_PER_ITEM,
+                "Fabric run listing cut: only the first {RUNS_PER_ITEM} job instances of each named item were read; its older runs were not read and are on no page"
+            );
         }
         runs.sort_by(newest_first);
         let more = runs.len() > query.limit;
@@ -727,7 +790,7 @@ impl PipelineBackend for FabricBackend {
             ok,
             detail: format!(
                 "workspace '{}' reachable; {capacity}; {credential}",
-                workspace.display_name
+                prose::name(&workspace.display_name)
             ),
         }
     }

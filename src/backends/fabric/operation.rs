@@ -7,8 +7,11 @@
 //!
 //! The poll goes to our own endpoint, built from the operation's id: a
 //! `Location` naming another host would carry the token there. Each wait is
-//! the service's `Retry-After` clamped to [`OperationLimits::longest_wait`],
-//! and the whole operation stops at [`OperationLimits::deadline`].
+//! the service's `Retry-After`, or [`OperationLimits::default_wait`] when it
+//! names none, zero or a moment already past, then held between
+//! [`SHORTEST_WAIT`] and [`OperationLimits::longest_wait`]: a service saying
+//! "now" on every poll must not be polled back to back until the deadline.
+//! The whole operation stops at [`OperationLimits::deadline`].
 
 use std::time::Duration;
 
@@ -16,10 +19,15 @@ use reqwest::Url;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use super::prose::shown;
 use super::settings::{FABRIC_SCOPE, is_guid};
 use super::wire::failure_text;
 use crate::backends::BackendError;
 use crate::backends::http::{Answer, Call, RestClient, RestError, url_with};
+
+/// The shortest wait between two polls, whatever the answer or the limits
+/// say: it wins over a `longest_wait` set below it.
+pub const SHORTEST_WAIT: Duration = Duration::from_secs(1);
 
 /// How long an operation is waited for.
 #[derive(Debug, Clone, Copy)]
@@ -140,12 +148,8 @@ pub async fn run_operation(
         let status = state
             .get("status")
             .and_then(Value::as_str)
-            .map(|s| {
-                s.chars()
-                    .filter(|c| !c.is_control())
-                    .take(64)
-                    .collect::<String>()
-            })
+            .map(|s| shown(s, 64))
+            .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| "Undefined".into());
         match status.to_ascii_lowercase().as_str() {
             "succeeded" => break,
@@ -221,11 +225,13 @@ fn operation_id(headers: &HeaderMap) -> Option<String> {
     is_guid(id).then(|| id.to_string())
 }
 
-/// The wait the answer asks for, clamped to the limits.
+/// The wait the answer asks for, clamped to the limits: none, zero or a date
+/// already past is the default wait; never less than [`SHORTEST_WAIT`].
 fn wait_of(headers: &HeaderMap, limits: &OperationLimits) -> Duration {
-    crate::support::retry::retry_after(headers, chrono::Utc::now())
-        .unwrap_or(limits.default_wait)
-        .min(limits.longest_wait)
+    let asked = crate::support::retry::retry_after(headers, chrono::Utc::now())
+        .filter(|wait| !wait.is_zero())
+        .unwrap_or(limits.default_wait);
+    asked.min(limits.longest_wait).max(SHORTEST_WAIT)
 }
 
 fn json_of(text: &str) -> Result<Value, OperationError> {
@@ -289,5 +295,30 @@ mod tests {
             wait_of(&headers(&[("retry-after", "soon")]), &limits),
             limits.default_wait
         );
+    }
+
+    #[test]
+    fn now_or_a_past_date_is_the_default_wait_and_no_wait_is_below_the_floor() {
+        let limits = OperationLimits::default();
+        let past = "Wed, 21 Oct 2015 07:28:00 GMT";
+        for now in ["0", "0.0", past] {
+            assert_eq!(
+                wait_of(&headers(&[("retry-after", now)]), &limits),
+                limits.default_wait,
+                "{now}"
+            );
+        }
+        assert_eq!(
+            wait_of(&headers(&[("retry-after-ms", "10")]), &limits),
+            SHORTEST_WAIT
+        );
+        let eager = OperationLimits {
+            longest_wait: Duration::from_millis(200),
+            default_wait: Duration::ZERO,
+            deadline: Duration::from_secs(3),
+        };
+        for asked in [headers(&[("retry-after", "0")]), HeaderMap::new()] {
+            assert_eq!(wait_of(&asked, &eager), SHORTEST_WAIT);
+        }
     }
 }

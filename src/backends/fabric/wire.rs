@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::prose;
 use crate::model::run::{InvokedBy, PipelineRun, RunStatus};
 use crate::model::time::parse_service_instant;
 
@@ -98,7 +99,7 @@ pub fn job_status(raw: Option<&str>) -> RunStatus {
         // A duplicate request the scheduler folded into another: it never ran.
         "deduped" => RunStatus::Skipped,
         _ => match RunStatus::parse(raw) {
-            RunStatus::Other(_) => RunStatus::Other(clip(raw)),
+            RunStatus::Other(_) => RunStatus::Other(prose::name(raw)),
             known => known,
         },
     }
@@ -111,7 +112,7 @@ pub fn failure_text(reason: Option<&Value>) -> String {
     };
     match reason {
         Value::Null => String::new(),
-        Value::String(text) => clip(text),
+        Value::String(text) => prose::message(text),
         Value::Object(map) => {
             let field = |name: &str| {
                 map.get(name)
@@ -120,14 +121,14 @@ pub fn failure_text(reason: Option<&Value>) -> String {
                     .unwrap_or("")
             };
             let (code, message) = (field("errorCode"), field("message"));
-            clip(&match (code.is_empty(), message.is_empty()) {
+            prose::message(&match (code.is_empty(), message.is_empty()) {
                 (false, false) => format!("{code}: {message}"),
                 (true, false) => message.to_string(),
                 (false, true) => code.to_string(),
                 (true, true) => String::new(),
             })
         }
-        other => clip(&other.to_string()),
+        other => prose::message(&other.to_string()),
     }
 }
 
@@ -139,7 +140,7 @@ impl JobInstance {
         let invoke = self
             .invoke_type
             .as_deref()
-            .map(clip)
+            .map(prose::name)
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "Unknown".into());
         PipelineRun {
@@ -152,7 +153,11 @@ impl JobInstance {
             run_end: end,
             duration_ms: crate::model::run::duration_ms(start, end),
             invoked_by: InvokedBy {
-                name: self.job_type.as_deref().map(clip).unwrap_or_default(),
+                name: self
+                    .job_type
+                    .as_deref()
+                    .map(prose::name)
+                    .unwrap_or_default(),
                 kind: invoke,
                 parent_run_id: None,
                 parent_pipeline: None,
@@ -201,9 +206,19 @@ mod tests {
     fn hostile_values_are_bounded_and_never_panic() {
         let huge = "x".repeat(100_000);
         match job_status(Some(&huge)) {
-            RunStatus::Other(kept) => assert_eq!(kept.chars().count(), MAX_FIELD_CHARS),
+            RunStatus::Other(kept) => {
+                assert_eq!(kept.chars().count(), prose::MAX_NAME_CHARS + 1)
+            }
             other => panic!("{other:?}"),
         }
+        match job_status(Some("Odd\u{1b}[2J")) {
+            RunStatus::Other(kept) => assert_eq!(kept, "Odd\\x1b[2J"),
+            other => panic!("{other:?}"),
+        }
+        let hostile = json!({"errorCode": "E\u{9b}1", "message": format!("boom\u{1b}]0;x\u{7}{}", "m".repeat(9_000))});
+        let told = failure_text(Some(&hostile));
+        assert!(!told.chars().any(|c| c.is_control()), "{told:?}");
+        assert!(told.chars().count() <= prose::MAX_MESSAGE_CHARS + 1);
         let wire: JobInstance =
             serde_json::from_value(json!({"id": huge, "status": "Failed"})).unwrap();
         let run = wire.into_run("p", "prod");

@@ -62,6 +62,8 @@ pub async fn follow_all(
             break;
         };
         let (run, reason) = match news {
+            // A server answering about another run is not believed about this one.
+            FollowNews::Run(run) if run.run_id != target.run_id => continue,
             FollowNews::Run(run) => {
                 if last.get(&run.run_id) == Some(&run.status) {
                     continue;

@@ -82,12 +82,10 @@ impl BoardState {
         let newly_failed: Vec<PipelineRun> = if first_load {
             Vec::new()
         } else {
-            // A pinned run's end is told by its follower, not here as well.
             runs.iter()
                 .filter(|r| {
                     r.status == RunStatus::Failed
                         && self.previous_status.get(&r.run_id) != Some(&RunStatus::Failed)
-                        && !self.is_pinned(&r.run_id)
                 })
                 .cloned()
                 .collect()
@@ -491,7 +489,7 @@ mod tests {
             vec![run("mine", "zeta", RunStatus::InProgress, Some(1), None)],
             t(40),
         );
-        assert!(changed.is_empty(), "the follower tells a pinned run's end");
+        assert!(changed.is_empty(), "the follower saw it fail first");
         assert_eq!(b.visible().next().unwrap().status, RunStatus::Failed);
         b.replace_runs(
             vec![run("a", "ingest", RunStatus::Succeeded, Some(2), None)],

@@ -188,6 +188,7 @@ pub fn restore(trace: &Trace, app: &mut App) {
                     server: server.clone(),
                     run_id: run_id.clone(),
                     pipeline: pipeline.clone(),
+                    in_place: false,
                 };
                 update(app, Msg::Followed { target, news });
             }

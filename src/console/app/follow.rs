@@ -21,6 +21,10 @@ pub struct FollowTarget {
     pub server: String,
     pub run_id: String,
     pub pipeline: String,
+    /// The action restarted the run it acted on (Airflow's clear, Databricks'
+    /// repair keep the run id): until the run is seen going again, its old
+    /// end is not its new one.
+    pub in_place: bool,
 }
 
 /// What the runtime learned about a followed run.
@@ -72,8 +76,21 @@ pub enum Ending {
 
 impl Following {
     pub fn start(&mut self, target: FollowTarget) -> Started {
-        if self.get(&target.run_id).is_some() {
-            return Started::Already;
+        if let Some(followed) = self
+            .runs
+            .iter_mut()
+            .find(|f| f.target.run_id == target.run_id)
+        {
+            if !followed.told {
+                return Started::Already;
+            }
+            // The same run started again (an in-place rerun after its end was told).
+            *followed = Followed {
+                target,
+                status: None,
+                told: false,
+            };
+            return Started::New { dropped: None };
         }
         let mut dropped = None;
         if self.runs.len() >= MAX_FOLLOWED {
@@ -123,6 +140,11 @@ impl Following {
         self.get(run_id).is_some()
     }
 
+    /// Followed and its end not told yet: the follower, not the board, will tell it.
+    pub fn is_going(&self, run_id: &str) -> bool {
+        self.get(run_id).is_some_and(|f| !f.told)
+    }
+
     /// Runs whose end has not been told yet (a resumed session follows them again).
     pub fn still_going(&self) -> impl Iterator<Item = &FollowTarget> {
         self.runs.iter().filter(|f| !f.told).map(|f| &f.target)
@@ -160,10 +182,12 @@ pub fn started_run(event: &AgentEvent) -> Option<FollowTarget> {
     let run_id = outcome.new_run_id?;
     let sane =
         !run_id.is_empty() && run_id.len() <= MAX_RUN_ID && !run_id.chars().any(char::is_control);
+    let in_place = outcome.target_run_id.as_deref() == Some(run_id.as_str());
     sane.then(|| FollowTarget {
         server: server.clone(),
         run_id,
         pipeline: outcome.pipeline,
+        in_place,
     })
 }
 
@@ -197,6 +221,7 @@ mod tests {
             server: "opsdeck".into(),
             run_id: id.into(),
             pipeline: "p".into(),
+            in_place: false,
         }
     }
 
@@ -208,9 +233,14 @@ mod tests {
             Some(FollowTarget {
                 server: "fab".into(),
                 run_id: "r-9".into(),
-                pipeline: "LoadSales".into()
+                pipeline: "LoadSales".into(),
+                in_place: false,
             })
         );
+        // A clear or repair names the run it acted on as the run started.
+        let mut same = outcome(false, Some("old"));
+        same["target_run_id"] = serde_json::json!("old");
+        assert!(started_run(&finished("fab", same, false)).unwrap().in_place);
         for event in [
             finished("fab", outcome(true, Some("r-9")), false),
             finished("fab", outcome(false, None), false),

@@ -403,6 +403,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             .board
             .replace_runs(runs, at)
             .into_iter()
+            // A followed run's end is told by its follower, not here as well.
+            .filter(|run| !app.following.is_going(&run.run_id))
             .map(|run| Effect::Notify {
                 title: format!("{} failed", run.pipeline),
                 body: format!(

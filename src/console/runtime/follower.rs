@@ -39,13 +39,35 @@ impl Default for FollowPace {
 /// While looks fail, the pause doubles up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// A run restarted in place may still show its old end for a while; after
+/// this many looks at that same end it is believed (the restart never took).
+const STALE_LOOKS: u32 = 6;
+
+/// Why a look failed, and whether asking again could help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookError {
+    pub reason: String,
+    /// Asking again cannot help (the server may not be read without asking a
+    /// person): the follower gives up at once instead of after its retries.
+    pub permanent: bool,
+}
+
+impl LookError {
+    pub fn passing(reason: impl Into<String>) -> LookError {
+        LookError {
+            reason: reason.into(),
+            permanent: false,
+        }
+    }
+}
+
 /// Where the follower gets its looks: the console's MCP host in the console,
 /// a script in tests.
 pub trait RunLooks: Send + Sync {
     fn look(
         &self,
         target: &FollowTarget,
-    ) -> impl std::future::Future<Output = Result<crate::model::run::PipelineRun, String>> + Send;
+    ) -> impl std::future::Future<Output = Result<crate::model::run::PipelineRun, LookError>> + Send;
 }
 
 /// The console's MCP host: `get_run_details` on the server that started the run.
@@ -55,7 +77,10 @@ pub struct HostLooks {
 }
 
 impl RunLooks for HostLooks {
-    async fn look(&self, target: &FollowTarget) -> Result<crate::model::run::PipelineRun, String> {
+    async fn look(
+        &self,
+        target: &FollowTarget,
+    ) -> Result<crate::model::run::PipelineRun, LookError> {
         tasks::fetch_run_on(&self.host, &self.policy, &target.server, &target.run_id).await
     }
 }
@@ -70,9 +95,19 @@ pub async fn follow(
     let since = Instant::now();
     let mut failures = 0u32;
     let mut pause = pace.every;
+    // A run restarted in place is going again once seen not ended.
+    let mut restarted = !target.in_place;
+    let mut stale_looks = 0u32;
     loop {
         let news = match looks.look(&target).await {
+            Ok(run) if !restarted && run.status.is_terminal() && stale_looks < STALE_LOOKS => {
+                // Its old end, from before the restart: not news.
+                stale_looks += 1;
+                failures = 0;
+                None
+            }
             Ok(run) => {
+                restarted = true;
                 failures = 0;
                 pause = pace.every;
                 let ended = run.status.is_terminal();
@@ -85,7 +120,11 @@ pub async fn follow(
                 }
                 None
             }
-            Err(reason) => {
+            Err(LookError {
+                reason,
+                permanent: true,
+            }) => Some(reason),
+            Err(LookError { reason, .. }) => {
                 failures += 1;
                 pause = (pause * 2).min(MAX_BACKOFF.max(pace.every));
                 tracing::warn!(run = %target.run_id, server = %target.server, failures, %reason, "a followed run could not be read");
@@ -124,10 +163,10 @@ mod tests {
     use std::sync::Mutex;
 
     /// Answers from a script, one per look; the last repeats.
-    struct Script(Mutex<Vec<Result<RunStatus, String>>>);
+    struct Script(Mutex<Vec<Result<RunStatus, LookError>>>);
 
     impl RunLooks for Script {
-        async fn look(&self, target: &FollowTarget) -> Result<PipelineRun, String> {
+        async fn look(&self, target: &FollowTarget) -> Result<PipelineRun, LookError> {
             let next = {
                 let mut script = self.0.lock().unwrap();
                 if script.len() > 1 {
@@ -152,7 +191,12 @@ mod tests {
             server: "opsdeck".into(),
             run_id: "r-1".into(),
             pipeline: "LoadSales".into(),
+            in_place: false,
         }
+    }
+
+    fn failing(reason: &str) -> Result<RunStatus, LookError> {
+        Err(LookError::passing(reason))
     }
 
     fn pace() -> FollowPace {
@@ -163,9 +207,20 @@ mod tests {
         }
     }
 
-    async fn news_of(script: Vec<Result<RunStatus, String>>, pace: FollowPace) -> Vec<FollowNews> {
+    async fn news_of(
+        script: Vec<Result<RunStatus, LookError>>,
+        pace: FollowPace,
+    ) -> Vec<FollowNews> {
+        news_about(target(), script, pace).await
+    }
+
+    async fn news_about(
+        target: FollowTarget,
+        script: Vec<Result<RunStatus, LookError>>,
+        pace: FollowPace,
+    ) -> Vec<FollowNews> {
         let (messages, mut inbox) = mpsc::unbounded_channel();
-        follow(Script(Mutex::new(script)), target(), pace, messages).await;
+        follow(Script(Mutex::new(script)), target, pace, messages).await;
         let mut news = Vec::new();
         while let Ok(Msg::Followed { news: one, .. }) = inbox.try_recv() {
             news.push(one);
@@ -188,8 +243,8 @@ mod tests {
             vec![
                 Ok(RunStatus::Queued),
                 Ok(RunStatus::InProgress),
-                Err("timed out".into()),
-                Err("timed out".into()),
+                failing("timed out"),
+                failing("timed out"),
                 Ok(RunStatus::InProgress),
                 Ok(RunStatus::Failed),
                 Ok(RunStatus::Succeeded),
@@ -207,7 +262,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_server_that_keeps_failing_is_given_up_on_with_its_reason() {
         let news = news_of(
-            vec![Ok(RunStatus::InProgress), Err("connection refused".into())],
+            vec![Ok(RunStatus::InProgress), failing("connection refused")],
             pace(),
         )
         .await;
@@ -217,6 +272,44 @@ mod tests {
             told[1],
             "gave up: 3 looks in a row failed; the last: connection refused"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_that_asking_again_cannot_change_ends_following_at_once() {
+        let refusal = LookError {
+            reason: "not read: server 'x' is not trusted".into(),
+            permanent: true,
+        };
+        let started = Instant::now();
+        let news = news_of(vec![Err(refusal)], pace()).await;
+        assert_eq!(
+            statuses(&news),
+            ["gave up: not read: server 'x' is not trusted"]
+        );
+        assert!(started.elapsed() < Duration::from_secs(1), "no retries");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_restarted_in_place_is_not_ended_by_its_old_end() {
+        let in_place = FollowTarget {
+            in_place: true,
+            ..target()
+        };
+        let news = news_about(
+            in_place.clone(),
+            vec![
+                Ok(RunStatus::Failed),
+                Ok(RunStatus::Failed),
+                Ok(RunStatus::InProgress),
+                Ok(RunStatus::Succeeded),
+            ],
+            pace(),
+        )
+        .await;
+        assert_eq!(statuses(&news), ["InProgress", "Succeeded"]);
+        // A restart that never took: its old end is believed after a while.
+        let news = news_about(in_place, vec![Ok(RunStatus::Failed)], pace()).await;
+        assert_eq!(statuses(&news), ["Failed"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -198,6 +198,9 @@ struct Runtime {
     conversation: SharedConversation,
     /// A resumed session's agent events, for this session's trace once it opens.
     carried: Vec<AgentEvent>,
+    /// A resumed session's followed runs, as last recorded: into this
+    /// session's trace too, so a later resume does not tell their ends again.
+    carried_follows: Vec<TraceMessage>,
     /// Where notifications also go, when `[webhook]` is configured.
     webhook: Option<webhook::Webhook>,
 }
@@ -239,6 +242,7 @@ impl Runtime {
             end_reason: "quit".into(),
             conversation: Conversation::default().shared(),
             carried: Vec::new(),
+            carried_follows: Vec::new(),
             webhook: None,
         }
     }
@@ -248,6 +252,7 @@ impl Runtime {
     /// kept for this session's trace, so that one resumes whole too.
     fn resume(&mut self, path: &std::path::Path, resumed: crate::trace::resume::Resumed) {
         let carried = crate::trace::resume::carried_events(&resumed.trace);
+        let follows = last_follows(&resumed.trace);
         let shown = Trace {
             header: None,
             records: carried
@@ -261,14 +266,11 @@ impl Runtime {
                 })
                 // The followed runs' news after the conversation: ends already
                 // told are not told again, and the rest are followed anew.
-                .chain(
-                    resumed
-                        .trace
-                        .records
-                        .iter()
-                        .filter(|r| matches!(r.message, TraceMessage::RunFollowed { .. }))
-                        .cloned(),
-                )
+                .chain(follows.iter().enumerate().map(|(seq, message)| Record {
+                    seq: (carried.len() + seq) as u64 + 1,
+                    at: Utc::now(),
+                    message: message.clone(),
+                }))
                 .collect(),
             ..Trace::default()
         };
@@ -292,6 +294,7 @@ impl Runtime {
         });
         *lock(&self.conversation) = resumed.conversation;
         self.carried = carried;
+        self.carried_follows = follows;
     }
 
     async fn run(
@@ -480,6 +483,9 @@ impl Runtime {
         self.header = Some(header);
         for event in std::mem::take(&mut self.carried) {
             self.note(TraceMessage::Agent { event });
+        }
+        for message in std::mem::take(&mut self.carried_follows) {
+            self.note(message);
         }
     }
 
@@ -818,6 +824,22 @@ fn save_copy(label: &str, text: &str) -> std::io::Result<PathBuf> {
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// Each followed run's last record in a trace (its end, when it had one), in
+/// the order the runs were first followed: what a resumed session needs.
+fn last_follows(trace: &Trace) -> Vec<TraceMessage> {
+    let mut last: Vec<TraceMessage> = Vec::new();
+    for record in &trace.records {
+        if let TraceMessage::RunFollowed { run_id, .. } = &record.message {
+            let same = |m: &TraceMessage| matches!(m, TraceMessage::RunFollowed { run_id: id, .. } if id == run_id);
+            match last.iter_mut().find(|m| same(m)) {
+                Some(slot) => *slot = record.message.clone(),
+                None => last.push(record.message.clone()),
+            }
+        }
+    }
+    last
 }
 
 #[cfg(test)]

@@ -117,36 +117,46 @@ pub async fn fetch_run_on(
     policy: &SharedPolicy,
     server: &str,
     run_id: &str,
-) -> Result<PipelineRun, String> {
+) -> Result<PipelineRun, super::follower::LookError> {
+    use super::follower::LookError;
     let catalog = host.catalog().await;
     let Some(entry) = catalog
         .iter()
         .find(|t| t.server == server && t.server_tool_name() == "get_run_details")
     else {
-        return Err(format!(
+        return Err(LookError::passing(format!(
             "server '{server}' offers no get_run_details now (down, or it has no such tool)"
-        ));
+        )));
     };
-    let details = call_structured(host, policy, entry, json!({"run_id": run_id})).await?;
+    let arguments = json!({"run_id": run_id});
+    // A read that would need a person's approval is refused every time: not worth retrying.
+    if let Err(reason) = may_read(host, policy, entry, &arguments) {
+        return Err(LookError {
+            reason,
+            permanent: true,
+        });
+    }
+    let details = call_structured(host, policy, entry, arguments)
+        .await
+        .map_err(LookError::passing)?;
     let run = details
         .get("run")
         .cloned()
-        .ok_or_else(|| "the details name no run".to_string())?;
+        .ok_or_else(|| LookError::passing("the details name no run"))?;
     serde_json::from_value::<PipelineRun>(run)
         .map(redact::run)
-        .map_err(|e| redacted(format!("the run in an unexpected shape ({e})")))
+        .map_err(|e| LookError::passing(redacted(format!("the run in an unexpected shape ({e})"))))
 }
 
-/// Calls a tool and returns its structured content; a tool error is an error with its text.
-async fn call_structured(
+/// The console's own reads ask nobody, so they go only where nobody would be asked.
+fn may_read(
     host: &McpHost,
     policy: &SharedPolicy,
     entry: &CatalogTool,
-    arguments: Value,
-) -> Result<Value, String> {
-    // The console's own reads ask nobody, so they go only where nobody would be asked.
+    arguments: &Value,
+) -> Result<(), String> {
     let standing = Standing::of(host.spec(&entry.server));
-    if !runs_without_asking(entry, &arguments, standing) {
+    if !runs_without_asking(entry, arguments, standing) {
         return Err(format!(
             "not read: server '{}' is not trusted, so its {} is not called without approval (mark the server trusted, or name the tool in its alwaysAllow)",
             entry.server,
@@ -160,6 +170,17 @@ async fn call_structured(
             entry.server
         ));
     }
+    Ok(())
+}
+
+/// Calls a tool and returns its structured content; a tool error is an error with its text.
+async fn call_structured(
+    host: &McpHost,
+    policy: &SharedPolicy,
+    entry: &CatalogTool,
+    arguments: Value,
+) -> Result<Value, String> {
+    may_read(host, policy, entry, &arguments)?;
     let result = host
         .call_tool(entry, arguments.as_object().cloned())
         .await

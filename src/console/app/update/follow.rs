@@ -65,6 +65,8 @@ pub(super) fn on_news(app: &mut App, target: FollowTarget, news: FollowNews) -> 
     match app.following.report(&target.run_id, news) {
         Some(Ending::Ended(run)) => ended(app, &run),
         Some(Ending::GaveUp { target, reason }) => {
+            // Not followed any more: the board shows it (and alerts on it) as any other run.
+            app.board.unpin(&target.run_id);
             let text = format!(
                 "stopped following run {} of {}: {}; look at it on the board or ask",
                 shown(&target.run_id),

@@ -19,6 +19,7 @@ fn target(id: &str) -> FollowTarget {
         server: "opsdeck".into(),
         run_id: id.into(),
         pipeline: "LoadSales".into(),
+        in_place: false,
     }
 }
 
@@ -169,4 +170,85 @@ fn giving_up_is_told_and_notified() {
     let (error, text) = notices(&app).last().cloned().unwrap();
     assert!(error && text.contains("connection refused"), "{text}");
     assert_eq!(app.following.still_going().count(), 0);
+}
+
+#[test]
+fn after_giving_up_the_run_is_unpinned_and_the_board_alerts_on_it_again() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-2")),
+    );
+    update(&mut app, look("job-2", RunStatus::InProgress, ""));
+    let run = |status: RunStatus| match look("job-2", status, "boom") {
+        Msg::Followed {
+            news: FollowNews::Run(run),
+            ..
+        } => *run,
+        _ => unreachable!(),
+    };
+    let at = chrono::Utc::now();
+    // While followed, a refresh that sees it fail leaves the telling to the follower.
+    update(
+        &mut app,
+        Msg::RunsLoaded {
+            runs: vec![run(RunStatus::InProgress)],
+            at,
+        },
+    );
+    let effects = update(
+        &mut app,
+        Msg::RunsLoaded {
+            runs: vec![run(RunStatus::Failed)],
+            at,
+        },
+    );
+    assert!(notify(&effects).is_none(), "{effects:?}");
+    update(
+        &mut app,
+        Msg::Followed {
+            target: target("job-2"),
+            news: FollowNews::GaveUp("gone".into()),
+        },
+    );
+    assert!(!app.board.is_pinned("job-2"));
+    // Not followed any more: the board tells its next failure.
+    update(
+        &mut app,
+        Msg::RunsLoaded {
+            runs: vec![run(RunStatus::InProgress)],
+            at,
+        },
+    );
+    let effects = update(
+        &mut app,
+        Msg::RunsLoaded {
+            runs: vec![run(RunStatus::Failed)],
+            at,
+        },
+    );
+    assert_eq!(notify(&effects).unwrap().0, "LoadSales failed");
+}
+
+#[test]
+fn a_run_restarted_in_place_after_its_end_is_followed_again() {
+    let mut app = App::default();
+    update(
+        &mut app,
+        finished_call("c1", "rerun_pipeline", rerun_result(false, "job-3")),
+    );
+    assert!(notify(&update(&mut app, look("job-3", RunStatus::Failed, "x"))).is_some());
+    // Cleared again: the same run id comes back.
+    let effects = update(
+        &mut app,
+        finished_call("c2", "rerun_pipeline", rerun_result(false, "job-3")),
+    );
+    assert_eq!(effects, vec![Effect::Follow(target("job-3"))]);
+    update(&mut app, look("job-3", RunStatus::InProgress, ""));
+    let effects = update(&mut app, look("job-3", RunStatus::Succeeded, ""));
+    assert_eq!(
+        notify(&effects).unwrap().0,
+        "LoadSales succeeded",
+        "told again"
+    );
 }
