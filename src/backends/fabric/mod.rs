@@ -5,8 +5,10 @@
 //! includes the capacity's state: a paused capacity explains failed runs; the
 //! capacity is also a resource for `get_resource_health` ([`capacity`]).
 //! The catalogue's dependencies come from the data pipelines' definitions
-//! (`catalog`, [`definition`], read as long-running [`operation`]s), and
-//! runs page with a sealed cursor ([`cursor`]).
+//! (`catalog`, [`definition`], read as long-running [`operation`]s, kept
+//! between loads by `definition_cache`), and runs page with a sealed cursor
+//! ([`cursor`]). Names and messages the service sends go into sentences only
+//! through `prose` (redacted, control characters shown, clipped).
 //!
 //! Remediation goes through the job scheduler: a rerun runs the item on
 //! demand (the new job instance is named by the 202's `Location`), a cancel

@@ -43,23 +43,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// this many looks at that same end it is believed (the restart never took).
 const STALE_LOOKS: u32 = 6;
 
-/// Why a look failed, and whether asking again could help.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LookError {
-    pub reason: String,
-    /// Asking again cannot help (the server may not be read without asking a
-    /// person): the follower gives up at once instead of after its retries.
-    pub permanent: bool,
-}
-
-impl LookError {
-    pub fn passing(reason: impl Into<String>) -> LookError {
-        LookError {
-            reason: reason.into(),
-            permanent: false,
-        }
-    }
-}
+pub use super::tasks::LookError;
 
 /// Where the follower gets its looks: the console's MCP host in the console,
 /// a script in tests.

@@ -109,6 +109,24 @@ pub async fn fetch_run_details(
     }
 }
 
+/// Why a look failed, and whether asking again could help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookError {
+    pub reason: String,
+    /// Asking again cannot help (the server may not be read without asking a
+    /// person): the follower gives up at once instead of after its retries.
+    pub permanent: bool,
+}
+
+impl LookError {
+    pub fn passing(reason: impl Into<String>) -> LookError {
+        LookError {
+            reason: reason.into(),
+            permanent: false,
+        }
+    }
+}
+
 /// The run as `get_run_details` on `server` shows it now (redacted): what the
 /// follower of a run opsdeck started asks. Only the server that started the
 /// run is asked: another server's run of the same id is not this run.
@@ -117,8 +135,7 @@ pub async fn fetch_run_on(
     policy: &SharedPolicy,
     server: &str,
     run_id: &str,
-) -> Result<PipelineRun, super::follower::LookError> {
-    use super::follower::LookError;
+) -> Result<PipelineRun, LookError> {
     let catalog = host.catalog().await;
     let Some(entry) = catalog
         .iter()
