@@ -234,13 +234,57 @@ pub struct ServeArgs {
     #[arg(long, requires = "http")]
     pub http_allow_unauthenticated_remediation: bool,
 
-    /// Most MCP sessions open at once over HTTP (beyond: 503 with Retry-After).
-    #[arg(long, requires = "http", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub http_max_sessions: u64,
+    /// Most MCP sessions open at once over HTTP (beyond: 503 with Retry-After). Default 256.
+    #[arg(long, value_name = "N", requires = "http", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub http_max_sessions: Option<u64>,
 
-    /// Seconds an unused HTTP session lives before it is closed.
-    #[arg(long, requires = "http", default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..=86_400))]
-    pub http_session_idle_seconds: u64,
+    /// Seconds an unused HTTP session lives before it is closed. Default 60.
+    #[arg(long, value_name = "SECONDS", requires = "http", value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    pub http_session_idle_seconds: Option<u64>,
+
+    /// Keep no MCP sessions: every POST is answered on its own (JSON, no
+    /// Mcp-Session-Id), so any replica behind a load balancer can serve any
+    /// request. Not with --http-max-sessions / --http-session-idle-seconds.
+    #[arg(long, requires = "http")]
+    pub stateless: bool,
+
+    /// The name this replica gives in the `opsdeck-replica` response header
+    /// with --stateless (default: the host name, a pod's name in Kubernetes).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "stateless",
+        env = "OPSDECK_REPLICA_NAME"
+    )]
+    pub replica_name: Option<String>,
+
+    /// On SIGTERM/SIGINT: seconds /health/ready answers 503 while requests are
+    /// still served, so load balancers stop sending new ones before the port closes.
+    #[arg(long, value_name = "SECONDS", requires = "http", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub drain_delay_seconds: u64,
+
+    /// After the drain delay: the longest to wait for requests in flight to
+    /// finish before they are cancelled and the process exits.
+    #[arg(long, value_name = "SECONDS", requires = "http", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub shutdown_grace_seconds: u64,
+
+    /// Log lines as text or as JSON objects (one a line, for a log collector).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "OPSDECK_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Where logs go: the daily file in the state directory, or a stream
+    /// (a container's collector reads stdout; stdout is refused with --stdio,
+    /// where it carries the protocol).
+    #[arg(long, value_enum, default_value_t = LogOutput::File, env = "OPSDECK_LOG_OUTPUT")]
+    pub log_output: LogOutput,
+
+    /// Where the remediation audit goes: stdout, stderr or a file path
+    /// (overrides the policy's audit_log; stdout is refused with --stdio).
+    #[arg(long, value_name = "stdout|stderr|PATH", env = "OPSDECK_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
 
     /// Most POST/DELETE requests on /mcp in flight at once (each may hold a 4 MiB body).
     #[arg(long, requires = "http", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_024))]
@@ -257,6 +301,82 @@ pub struct ServeArgs {
     /// List the sandbox scenarios and exit.
     #[arg(long)]
     pub list_scenarios: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogOutput {
+    File,
+    Stdout,
+    Stderr,
+}
+
+/// Sign-in of HTTP callers with OAuth 2.1 access tokens (e.g. Microsoft Entra ID).
+#[derive(Debug, Clone, Default, Args)]
+pub struct OAuthArgs {
+    /// Accept access tokens from this issuer (repeatable, or comma-separated),
+    /// e.g. https://login.microsoftonline.com/TENANT/v2.0. Turns sign-in on.
+    #[arg(
+        long = "oauth-issuer",
+        value_name = "URL",
+        value_delimiter = ',',
+        env = "OPSDECK_OAUTH_ISSUER"
+    )]
+    pub issuers: Vec<String>,
+
+    /// The audience tokens must carry (repeatable): the app's client id, or api://….
+    #[arg(
+        long = "oauth-audience",
+        value_name = "AUDIENCE",
+        value_delimiter = ',',
+        requires = "issuers",
+        env = "OPSDECK_OAUTH_AUDIENCE"
+    )]
+    pub audiences: Vec<String>,
+
+    /// This server's public URL, as named in the protected-resource metadata
+    /// (e.g. https://opsdeck.example.com/mcp).
+    #[arg(
+        long = "oauth-resource",
+        value_name = "URL",
+        requires = "issuers",
+        env = "OPSDECK_OAUTH_RESOURCE"
+    )]
+    pub resource: Option<String>,
+
+    /// The issuer's signing keys (default: jwks_uri of its openid-configuration).
+    #[arg(
+        long = "oauth-jwks-uri",
+        value_name = "URL",
+        requires = "issuers",
+        env = "OPSDECK_OAUTH_JWKS_URI"
+    )]
+    pub jwks_uri: Option<String>,
+
+    /// The scope or app role that lets a caller read and dry-run.
+    #[arg(
+        long = "oauth-read-permission",
+        value_name = "NAME",
+        default_value = "opsdeck.read",
+        env = "OPSDECK_OAUTH_READ_PERMISSION"
+    )]
+    pub read_permission: String,
+
+    /// The scope or app role that lets a caller rerun and cancel for real.
+    #[arg(
+        long = "oauth-remediate-permission",
+        value_name = "NAME",
+        default_value = "opsdeck.remediate",
+        env = "OPSDECK_OAUTH_REMEDIATE_PERMISSION"
+    )]
+    pub remediate_permission: String,
 }
 
 #[derive(Debug, Args)]

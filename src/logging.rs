@@ -1,14 +1,21 @@
-//! Logs go to a daily-rolling file in the XDG state directory, never to stdout
-//! (the screen in the console, the protocol in `serve --stdio`). The files are
-//! the owner's only, at most 14 are kept, and one process writes at most
-//! [`bounded::MAX_BYTES_PER_FILE`] to one day's file.
+//! Logs go to a daily-rolling file in the XDG state directory by default,
+//! never to stdout (the screen in the console, the protocol in `serve --stdio`).
+//! The files are the owner's only, at most 14 are kept, and one process writes
+//! at most [`bounded::MAX_BYTES_PER_FILE`] to one day's file.
+//!
+//! In a container, `serve --http` can log to stdout or stderr instead (no
+//! state directory, no HOME needed), as text or as one JSON object a line;
+//! every line passes the same redaction either way.
 
 mod bounded;
+mod redacting;
 
 use crate::config::paths::log_dir;
 
+use redacting::{Redacting, Shape};
 use tracing::level_filters::LevelFilter;
-use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -23,11 +30,87 @@ fn default_filter() -> Targets {
         .with_target("rmcp", LevelFilter::WARN)
 }
 
-/// Starts file logging at `OPSDECK_LOG` (`debug`, or per target such as
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    /// One JSON object a line (timestamp, level, fields, target).
+    Json,
+}
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    /// The daily file in the log directory.
+    #[default]
+    File,
+    Stdout,
+    Stderr,
+}
+
+/// How and where this process logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Settings {
+    pub format: Format,
+    pub output: Output,
+}
+
+/// Starts logging at `OPSDECK_LOG` (`debug`, or per target such as
 /// `opsdeck=debug,rmcp=warn`; default [`DEFAULT_FILTER`]).
 /// Keep the guard alive for the life of the process; dropping it flushes.
-/// When no log directory can be made, logging is off and stderr says why once.
-pub fn init(process: &str) -> Option<WorkerGuard> {
+/// When no log file can be opened, logging is off and stderr says why once.
+pub fn init(process: &str, settings: Settings) -> Option<WorkerGuard> {
+    let (writer, guard) = match settings.output {
+        Output::File => file_writer(process)?,
+        Output::Stdout => stream_writer(std::io::stdout()),
+        Output::Stderr => stream_writer(std::io::stderr()),
+    };
+    let filter = std::env::var("OPSDECK_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(default_filter);
+    let installed = tracing_subscriber::registry()
+        .with(format_layer(writer, settings.format))
+        .with(filter)
+        .try_init();
+    if installed.is_err() {
+        return None;
+    }
+    Some(guard)
+}
+
+/// The formatting layer, writing through [`Redacting`].
+fn format_layer<S>(writer: NonBlocking, format: Format) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    match format {
+        Format::Text => tracing_subscriber::fmt::layer()
+            .with_writer(Redacting::new(writer, Shape::Text))
+            .with_ansi(false)
+            .boxed(),
+        Format::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(Redacting::new(writer, Shape::Json))
+            .with_ansi(false)
+            .boxed(),
+    }
+}
+
+/// The default queue pre-allocates 128k line slots (4 MiB resident); a few
+/// thousand is plenty for a process that logs a line per request. When the
+/// queue is full, lines are dropped rather than the server blocked.
+fn queue() -> tracing_appender::non_blocking::NonBlockingBuilder {
+    tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(4_096)
+}
+
+fn stream_writer<W: std::io::Write + Send + 'static>(stream: W) -> (NonBlocking, WorkerGuard) {
+    queue().finish(stream)
+}
+
+/// The day's file in the private log directory, or `None` (said once on stderr).
+fn file_writer(process: &str) -> Option<(NonBlocking, WorkerGuard)> {
     let dir = log_dir()?;
     // Logs may quote what a server said: only the owner reads them.
     let created = {
@@ -69,60 +152,7 @@ pub fn init(process: &str) -> Option<WorkerGuard> {
         bounded::MAX_BYTES_PER_FILE,
         bounded::privatise_new_files(dir),
     );
-    // The default queue pre-allocates 128k line slots (4 MiB resident); a few
-    // thousand is plenty for a process that logs a line per request.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(4_096)
-        .finish(capped);
-    let filter = std::env::var("OPSDECK_LOG")
-        .ok()
-        .and_then(|spec| spec.parse::<Targets>().ok())
-        .unwrap_or_else(default_filter);
-    let installed = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(Redacting(writer))
-                .with_ansi(false),
-        )
-        .with(filter)
-        .try_init();
-    if installed.is_err() {
-        return None;
-    }
-    Some(guard)
-}
-
-/// Redacts every formatted log line before it reaches the file, and shows its
-/// control characters as `\xNN`: a secret in a tool result or an error message
-/// must not end up in the logs, nor a server's escape sequences reach whoever
-/// runs `tail -f` on them. One writer, so no log call can forget either.
-struct Redacting<M>(M);
-
-impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a>
-    for Redacting<M>
-{
-    type Writer = RedactingWriter<M::Writer>;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        RedactingWriter(self.0.make_writer())
-    }
-}
-
-struct RedactingWriter<W>(W);
-
-impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
-    // The fmt layer writes each event as one buffer, so a secret is never split
-    // across two calls.
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        self.0
-            .write_all(crate::support::terminal::for_screen(&text).as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
+    Some(queue().finish(capped))
 }
 
 #[cfg(test)]
@@ -131,7 +161,7 @@ mod tests {
 
     use tracing_subscriber::layer::SubscriberExt;
 
-    use super::{DEFAULT_FILTER, Redacting, default_filter};
+    use super::{DEFAULT_FILTER, Redacting, Shape, default_filter};
 
     #[derive(Clone, Default)]
     struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -164,7 +194,7 @@ mod tests {
         let writer = sink.clone();
         let subscriber = tracing_subscriber::registry().with(
             tracing_subscriber::fmt::layer()
-                .with_writer(Redacting(move || writer.clone()))
+                .with_writer(Redacting::new(move || writer.clone(), Shape::Text))
                 .with_ansi(false),
         );
         tracing::subscriber::with_default(subscriber, || {
@@ -187,7 +217,7 @@ mod tests {
         let writer = sink.clone();
         let subscriber = tracing_subscriber::registry().with(
             tracing_subscriber::fmt::layer()
-                .with_writer(Redacting(move || writer.clone()))
+                .with_writer(Redacting::new(move || writer.clone(), Shape::Text))
                 .with_ansi(false),
         );
         let tool = "status\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J";
@@ -200,5 +230,44 @@ mod tests {
             "{text:?}"
         );
         assert!(text.ends_with('\n') && text.contains("status"), "{text:?}");
+    }
+
+    #[test]
+    fn json_lines_stay_json_and_are_redacted_inside() {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(Redacting::new(move || writer.clone(), Shape::Json))
+                .with_ansi(false),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                conn = "postgres://etl:hunter2pass@db:5432/w",
+                tool = "status\u{1b}[2J\"quoted\"",
+                "token Bearer abcdefghijklmnopqrst failed"
+            );
+            tracing::info!("second line");
+        });
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(first["level"], "WARN", "{first}");
+        let message = first["fields"]["message"].as_str().unwrap();
+        assert!(message.contains("[redacted: bearer token]"), "{message}");
+        assert!(
+            first["fields"]["tool"]
+                .as_str()
+                .unwrap()
+                .contains("\"quoted\"")
+        );
+        for secret in ["hunter2pass", "abcdefghijklmnopqrst"] {
+            assert!(!text.contains(secret), "{secret} reached the log: {text}");
+        }
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(second["fields"]["message"], "second line");
     }
 }

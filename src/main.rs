@@ -18,7 +18,14 @@ fn main() {
         Some(Command::Logs(_)) => "logs",
         None => "console",
     };
-    let log_guard = opsdeck::logging::init(process);
+    let log_settings = match &cli.command {
+        Some(Command::Serve(args)) => match opsdeck::commands::serve::log_settings(args) {
+            Ok(settings) => settings,
+            Err(error) => exit_with(error),
+        },
+        _ => opsdeck::logging::Settings::default(),
+    };
+    let log_guard = opsdeck::logging::init(process, log_settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -44,6 +44,7 @@ fn http(name: &str, url: String) -> ServerSpec {
         transport: ServerTransport::Http {
             url,
             headers: BTreeMap::new(),
+            token_scope: None,
         },
         trusted: false,
         read_only: false,

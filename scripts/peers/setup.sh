@@ -6,8 +6,13 @@
 #   venv-mcp1/  official Python MCP SDK 1.x   (pins: scripts/peers/requirements-mcp1.txt)
 #   venv-airflow/ Apache Airflow 2.10.5      (pins: scripts/peers/requirements-airflow.txt)
 #   venv-airflow3/ Apache Airflow 3.1.3      (pins: scripts/peers/requirements-airflow3.txt)
+#   venv-k8s/   kubernetes-validate 1.37.0   (pins: scripts/peers/requirements-k8s.txt)
 #   node/       @modelcontextprotocol/inspector (CLI) + server-everything
 #               (pins: scripts/peers/node/package.json + package-lock.json, via `npm ci`)
+#
+# System tools, checked (and installed with apt-get when missing and root): tmux (the
+# console's end-to-end test), haproxy (the replica test's load balancer), and kubectl with
+# kustomize v5 (the deployment manifests' test; never installed: Debian's is too old).
 #
 # Each peer has a stamp file written only after a successful install. The stamp
 # holds the exact pinned versions (the pin/lock file contents) plus the toolchain
@@ -39,6 +44,27 @@ if ! command -v tmux >/dev/null 2>&1; then
     fi
 fi
 echo "peer tmux: $(tmux -V)"
+
+# The replica test puts three `opsdeck serve --stateless` behind a real load balancer.
+if ! command -v haproxy >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "peer haproxy: installing with apt-get"
+        (apt-get update -qq && apt-get install -y -qq haproxy >/dev/null) || die "cannot install haproxy with apt-get"
+    else
+        die "'haproxy' not found on PATH (needed by tests/replicas.rs); install it, e.g. apt-get install haproxy"
+    fi
+fi
+echo "peer haproxy: $(haproxy -v 2>/dev/null | head -n 1)"
+
+# The manifests' test renders deploy/ with `kubectl kustomize`, which needs kustomize v5
+# (the `labels` and `patches` fields). Debian bookworm's kubernetes-client is 1.20 with
+# kustomize v2, which cannot render them, so it is not installed from there.
+kubectl_hint="install kubectl >= 1.27 (kustomize v5) from https://pkgs.k8s.io (see https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/), e.g. the 'kubectl' package of deb https://pkgs.k8s.io/core:/stable:/v1.33/deb/ /"
+command -v kubectl >/dev/null 2>&1 || die "'kubectl' not found on PATH (needed by tests/deploy_manifests.rs); $kubectl_hint"
+kustomize_version="$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\)\..*/\1/p')"
+[[ -n "$kustomize_version" && "$kustomize_version" -ge 5 ]] \
+    || die "kubectl on PATH ($(command -v kubectl)) has no kustomize v5 (found: '${kustomize_version:-none}'); $kubectl_hint"
+echo "peer kubectl: $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
 
 mkdir -p "$peers"
 
@@ -106,6 +132,8 @@ setup_venv venv-mcp1 "$here/requirements-mcp1.txt"
 # A real Airflow (standalone, SQLite) for the Airflow backend's tests.
 setup_venv venv-airflow "$here/requirements-airflow.txt" apache-airflow airflow
 setup_venv venv-airflow3 "$here/requirements-airflow3.txt" apache-airflow airflow
+# Offline schema validation of the Kubernetes manifests under deploy/.
+setup_venv venv-k8s "$here/requirements-k8s.txt" kubernetes-validate kubernetes_validate
 
 # --- Node peers (Inspector CLI, server-everything) ---------------------------
 

@@ -36,8 +36,9 @@ use crate::model::secret::SecretMeta;
 use crate::model::time::{SharedClock, TimeWindow};
 
 pub use remediation::{
-    CancelRequest, LivePlan, Next, PlanDescription, RemediationOutcome, RemediationPlan,
-    RerunRequest, cancellable_run, latest_failed_run, refuse_unfinished, require_pipeline,
+    CancelRequest, LivePlan, Next, PastRerun, PlanDescription, RemediationOutcome,
+    RemediationPlan, RerunRequest, cancellable_run, latest_failed_run, linked_reruns,
+    refuse_unfinished, require_pipeline,
 };
 
 /// Why a backend could not answer. Every variant says what to do next.
@@ -254,6 +255,22 @@ pub trait PipelineBackend: Send + Sync {
     /// Carries out a plan this backend made: the only method that changes
     /// anything. It takes a [`LivePlan`], which a dry run never yields.
     async fn act(&self, plan: LivePlan) -> Result<RemediationOutcome, BackendError>;
+    /// The reruns of `reference`'s whole rerun chain (back to its first run)
+    /// made at or after `since`, read from the service's own run history, so
+    /// every server (and every replica) counts the same. A backend that
+    /// cannot read it says so: the rerun limit then refuses (fails closed).
+    async fn reruns_since(
+        &self,
+        reference: &PipelineRun,
+        _since: DateTime<Utc>,
+    ) -> Result<Vec<PastRerun>, BackendError> {
+        Err(BackendError::Unavailable(format!(
+            "{} {} cannot read the rerun history of {}",
+            self.kind().as_str(),
+            self.environment(),
+            reference.run_id
+        )))
+    }
     /// The firings of the triggers that start `pipeline` in `window`, newest
     /// first (did the schedule fire at all?). Backends without triggers say none.
     async fn trigger_runs(

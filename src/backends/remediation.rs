@@ -121,6 +121,123 @@ pub async fn cancellable_run(
 /// What a remediation did, or would do in a dry run: the tool result.
 pub use crate::model::contract::RemediationOutcome;
 
+/// One rerun found in a backend's own history: a run (or, where the service
+/// re-runs in place, a repair or clear) that re-ran a run of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastRerun {
+    /// The new run's id, or the id the service gave the repair or clear.
+    pub id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Most links followed from a run back to the root of its rerun chain, and
+/// most runs of a pipeline read to find its chain: bounds on what a
+/// service's answers can make this walk do.
+pub const MAX_CHAIN_LINKS: usize = 64;
+pub const MAX_HISTORY_RUNS: usize = 2_000;
+
+/// Every run of `pipeline` that started in `[since, until)`, page by page,
+/// at most [`MAX_HISTORY_RUNS`]: more is an error (the count would be a
+/// guess), never a silent cut.
+pub async fn runs_between(
+    backend: &(impl PipelineBackend + ?Sized),
+    pipeline: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<PipelineRun>, BackendError> {
+    let mut query = RunQuery::before(pipeline, vec![], until, until - since, 200);
+    let mut runs = Vec::new();
+    loop {
+        let page = backend.query_runs(&query).await?;
+        runs.extend(page.runs);
+        if runs.len() > MAX_HISTORY_RUNS {
+            return Err(BackendError::Unavailable(format!(
+                "{pipeline} has more than {MAX_HISTORY_RUNS} runs since {since}; its reruns cannot be counted"
+            )));
+        }
+        match page.continuation {
+            Some(token) if query.continuation.as_ref() != Some(&token) => {
+                query.continuation = Some(token)
+            }
+            _ => return Ok(runs),
+        }
+    }
+}
+
+/// The reruns in the chain of `reference` (every run linked to it through
+/// `rerun_of`, back to the root) among `runs`, started at or after `since`.
+/// `lookup` finds a run outside `runs` (an ancestor older than the window).
+/// A chain longer than [`MAX_CHAIN_LINKS`] is an error, never a guess.
+pub async fn linked_reruns(
+    backend: &(impl PipelineBackend + ?Sized),
+    reference: &PipelineRun,
+    runs: &[PipelineRun],
+    since: DateTime<Utc>,
+) -> Result<Vec<PastRerun>, BackendError> {
+    let mut parents: std::collections::HashMap<String, Option<String>> = runs
+        .iter()
+        .map(|r| (r.run_id.clone(), r.rerun_of.clone()))
+        .collect();
+    parents.insert(reference.run_id.clone(), reference.rerun_of.clone());
+    let mut roots = std::collections::HashMap::new();
+    let reference_root = root_of(backend, &reference.run_id, &mut parents, &mut roots).await?;
+    let mut found = Vec::new();
+    for run in runs.iter().filter(|r| r.rerun_of.is_some()) {
+        // Listed without a start: queued since the window opened, so it counts.
+        let at = run.run_start.unwrap_or(since);
+        if at < since {
+            continue;
+        }
+        if root_of(backend, &run.run_id, &mut parents, &mut roots).await? == reference_root {
+            found.push(PastRerun {
+                id: run.run_id.clone(),
+                at,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The first run of the chain `run_id` belongs to.
+async fn root_of(
+    backend: &(impl PipelineBackend + ?Sized),
+    run_id: &str,
+    parents: &mut std::collections::HashMap<String, Option<String>>,
+    roots: &mut std::collections::HashMap<String, String>,
+) -> Result<String, BackendError> {
+    let mut walked = vec![run_id.to_string()];
+    let mut current = run_id.to_string();
+    let root = loop {
+        if let Some(root) = roots.get(&current) {
+            break root.clone();
+        }
+        if walked.len() > MAX_CHAIN_LINKS {
+            return Err(BackendError::Unavailable(format!(
+                "run {run_id} is more than {MAX_CHAIN_LINKS} reruns away from its first run, or its history loops; its reruns cannot be counted"
+            )));
+        }
+        let parent = match parents.get(&current) {
+            Some(parent) => parent.clone(),
+            None => {
+                let parent = backend.get_run(&current).await?.and_then(|r| r.rerun_of);
+                parents.insert(current.clone(), parent.clone());
+                parent
+            }
+        };
+        match parent {
+            Some(parent) if parent != current => {
+                walked.push(parent.clone());
+                current = parent;
+            }
+            _ => break current,
+        }
+    };
+    for id in walked {
+        roots.insert(id, root.clone());
+    }
+    Ok(root)
+}
+
 /// What a backend found while planning, in the words the caller reads.
 #[derive(Debug, Clone)]
 pub struct PlanDescription {
@@ -211,6 +328,12 @@ impl RemediationPlan {
     /// What the plan would do, as a dry run answers it.
     pub fn preview(&self) -> &RemediationOutcome {
         &self.outcome
+    }
+
+    /// The run the plan acts on: a rerun's reference run (`None` for a fresh
+    /// start), the run to cancel.
+    pub fn target_run_id(&self) -> Option<&str> {
+        self.outcome.target_run_id.as_deref()
     }
 
     /// The dry-run rule, decided by the caller that owns the policy (`ops`),

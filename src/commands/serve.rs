@@ -19,9 +19,10 @@ use crate::backends::{ChangeSource, LogSource, PipelineBackend};
 use crate::cli::{BackendChoice, ServeArgs};
 use crate::model::run::BackendKind;
 use crate::model::time::{FixedClock, SharedClock, SystemClock};
-use crate::ops::policy::{PolicyGuard, RemediationPolicy};
+use crate::ops::policy::{AuditSink, GuardOptions, PolicyGuard, RemediationPolicy};
 use crate::server::OpsdeckServer;
-use crate::server::http::{HttpLimits, HttpOptions, serve_http_with_limits};
+use crate::server::http::auth::{AuthSettings, OAuthFlags, SignIn};
+use crate::server::http::{HttpLimits, HttpOptions, HttpRuntime, ShutdownTimes, serve_http_with};
 use crate::server::stdio::serve_stdio;
 use crate::support::exit::ExitError;
 
@@ -339,19 +340,132 @@ fn bearer_token(args: &ServeArgs) -> Result<Option<String>, ExitError> {
     }
 }
 
+/// How `serve` logs (`--log-format`, `--log-output`), read before logging
+/// starts. Standard output carries the protocol with stdio: logs are refused there.
+pub fn log_settings(args: &ServeArgs) -> Result<crate::logging::Settings, ExitError> {
+    use crate::cli::{LogFormat, LogOutput};
+    use crate::logging::{Format, Output, Settings};
+    let output = match args.log_output {
+        LogOutput::Stdout if args.http.is_none() => {
+            return Err(ExitError::usage(
+                "--log-output stdout cannot be used with the stdio transport: standard output carries MCP. Use --log-output stderr (or file), or serve with --http ADDR",
+            ));
+        }
+        LogOutput::File => Output::File,
+        LogOutput::Stdout => Output::Stdout,
+        LogOutput::Stderr => Output::Stderr,
+    };
+    let format = match args.log_format {
+        LogFormat::Text => Format::Text,
+        LogFormat::Json => Format::Json,
+    };
+    Ok(Settings { format, output })
+}
+
+/// The guard's options from the arguments: `--audit-log`, `--stateless`, stdio.
+fn guard_options(args: &ServeArgs) -> Result<GuardOptions, ExitError> {
+    let audit_log = args
+        .audit_log
+        .as_deref()
+        .map(|setting| {
+            AuditSink::parse(setting).map_err(|e| ExitError::usage(format!("--audit-log: {e}")))
+        })
+        .transpose()?;
+    Ok(GuardOptions {
+        audit_log,
+        stateless: args.stateless,
+        stdout_is_protocol: args.http.is_none(),
+    })
+}
+
+/// Refuses flags that mean nothing in the mode asked for, saying why.
+fn check_mode(args: &ServeArgs) -> Result<(), ExitError> {
+    if args.stateless {
+        for (given, flag) in [
+            (args.http_max_sessions.is_some(), "--http-max-sessions"),
+            (
+                args.http_session_idle_seconds.is_some(),
+                "--http-session-idle-seconds",
+            ),
+        ] {
+            if given {
+                return Err(ExitError::usage(format!(
+                    "{flag} cannot be used with --stateless: a stateless server keeps no MCP sessions. Drop {flag} (--http-max-in-flight still caps the requests served at once)"
+                )));
+            }
+        }
+    }
+    if let Some(name) = &args.replica_name {
+        crate::server::http::check_replica_name(name).map_err(ExitError::usage)?;
+    }
+    if !args.oauth.issuers.is_empty() && args.http.is_none() {
+        return Err(ExitError::usage(
+            "--oauth-issuer (or OPSDECK_OAUTH_ISSUER) signs in HTTP callers, and the stdio transport has none: serve with --http ADDR, or unset it",
+        ));
+    }
+    Ok(())
+}
+
+/// The HTTP limits from the flags (their ranges are checked by clap; they fit a usize).
+fn http_limits(args: &ServeArgs) -> HttpLimits {
+    let defaults = HttpLimits::default();
+    HttpLimits {
+        max_sessions: args.http_max_sessions.map_or(defaults.max_sessions, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }),
+        session_idle: args
+            .http_session_idle_seconds
+            .map_or(defaults.session_idle, std::time::Duration::from_secs),
+        max_requests_in_flight: usize::try_from(args.http_max_in_flight).unwrap_or(usize::MAX),
+        ..defaults
+    }
+}
+
+/// Sign-in from `--oauth-*` / `OPSDECK_OAUTH_*`, or `None` when it is off.
+fn sign_in(args: &ServeArgs) -> Result<Option<Arc<SignIn>>, ExitError> {
+    let oauth = &args.oauth;
+    let flags = OAuthFlags {
+        issuers: oauth.issuers.clone(),
+        audiences: oauth.audiences.clone(),
+        resource: oauth.resource.clone(),
+        jwks_uri: oauth.jwks_uri.clone(),
+        read_permission: Some(oauth.read_permission.clone()),
+        remediate_permission: Some(oauth.remediate_permission.clone()),
+    };
+    let Some(settings) = AuthSettings::from_flags(&flags).map_err(ExitError::usage)? else {
+        return Ok(None);
+    };
+    SignIn::new(settings).map(Some).map_err(ExitError::usage)
+}
+
+fn http_runtime(args: &ServeArgs, sign_in: Option<Arc<SignIn>>) -> HttpRuntime {
+    HttpRuntime {
+        stateless: args.stateless,
+        replica_name: args.replica_name.clone(),
+        shutdown: ShutdownTimes {
+            drain_delay: std::time::Duration::from_secs(args.drain_delay_seconds),
+            grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
+        },
+        sign_in,
+    }
+}
+
 pub async fn run(args: ServeArgs) -> Result<(), ExitError> {
     if args.list_scenarios {
         return list_scenarios(&args);
     }
+    check_mode(&args)?;
+    // Checked before any backend is built: a typo in a flag stops at once.
+    let sign_in = sign_in(&args)?;
     let clock = clock_from(args.frozen_clock.as_deref())?;
     let policy = match &args.policy {
         Some(path) => RemediationPolicy::from_file(path).map_err(ExitError::usage)?,
         None => RemediationPolicy::default(),
     };
     // Opened now: a server with nowhere private to audit must not start.
-    let guard = PolicyGuard::open(policy).map_err(ExitError::usage)?;
-    if let Some(path) = guard.audit_path() {
-        tracing::info!("remediation audit log: {}", path.display());
+    let guard = PolicyGuard::open_with(policy, &guard_options(&args)?).map_err(ExitError::usage)?;
+    if let Some(sink) = guard.audit_sink() {
+        tracing::info!("remediation audit log: {}", sink.describe());
     }
     let backends = build_backends(&args, clock).await?;
     let server = OpsdeckServer::new(backends, args.read_only).with_policy(guard);
@@ -364,18 +478,21 @@ pub async fn run(args: ServeArgs) -> Result<(), ExitError> {
                 allowed_hosts: args.allow_host.clone(),
                 allow_unauthenticated_remediation: args.http_allow_unauthenticated_remediation,
             };
-            crate::server::http::check_bind(&options).map_err(ExitError::usage)?;
-            // The flags' ranges are checked by clap; they fit a usize.
-            let limits = HttpLimits {
-                max_sessions: usize::try_from(args.http_max_sessions).unwrap_or(usize::MAX),
-                session_idle: std::time::Duration::from_secs(args.http_session_idle_seconds),
-                max_requests_in_flight: usize::try_from(args.http_max_in_flight)
-                    .unwrap_or(usize::MAX),
-                ..HttpLimits::default()
-            };
-            serve_http_with_limits(server, options, limits)
-                .await
-                .map_err(ExitError::failed)
+            crate::server::http::check_bind(&options, sign_in.is_some())
+                .map_err(ExitError::usage)?;
+            if let Some(sign_in) = &sign_in {
+                // Keys fetched now so the first caller does not wait; a
+                // failure is logged and retried when a token needs them.
+                sign_in.prefetch().await;
+            }
+            serve_http_with(
+                server,
+                options,
+                http_limits(&args),
+                http_runtime(&args, sign_in),
+            )
+            .await
+            .map_err(ExitError::failed)
         }
         None => serve_stdio(server).await.map_err(ExitError::failed),
     }

@@ -7,14 +7,19 @@
 //!     "files":   { "command": "npx", "args": ["-y", "server"], "env": {"KEY": "${TOKEN}"},
 //!                  "passEnv": ["AZURE_TENANT_ID", "DATABRICKS_*"], "initTimeoutSeconds": 10 },
 //!     "remote":  { "url": "https://mcp.example.com/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"},
-//!                  "readOnly": true, "deniedTools": ["drop_table"], "timeoutSeconds": 30 } } }
+//!                  "readOnly": true, "deniedTools": ["drop_table"], "timeoutSeconds": 30 },
+//!     "team":    { "url": "https://opsdeck.contoso.com/mcp", "tokenScope": "api://opsdeck/.default" } } }
 //! ```
+//!
+//! `tokenScope` signs the console in with the Azure identity chain (see
+//! [`token_scope`]); it replaces an `Authorization` header, so both are refused.
 //!
 //! Keys are read whatever their case and `_`/`-` (see `entry`); a misspelt or
 //! mistyped safety key refuses the file, other unknown keys come back as warnings.
 
 mod entry;
 mod members;
+pub mod token_scope;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +55,8 @@ pub enum ServerTransport {
     Http {
         url: String,
         headers: BTreeMap<String, String>,
+        /// Sign in with the Azure identity chain and send a token for this scope.
+        token_scope: Option<String>,
     },
 }
 
@@ -105,6 +112,7 @@ impl ServerSpec {
             ServerTransport::Http {
                 url: url.to_string(),
                 headers: BTreeMap::new(),
+                token_scope: None,
             },
         )
     }
@@ -330,6 +338,11 @@ fn build_spec(
                     "{where_}: headers apply to HTTP servers only and were ignored"
                 ));
             }
+            if entry.token_scope.is_some() {
+                warnings.push(format!(
+                    "{where_}: tokenScope applies to HTTP servers only and was ignored"
+                ));
+            }
             ServerTransport::Stdio {
                 command,
                 args: entry.args,
@@ -344,9 +357,17 @@ fn build_spec(
                     "{where_}: env and passEnv apply to stdio servers only and were ignored"
                 ));
             }
+            let url = expand(&url)?;
+            let headers = expand_map(&entry.headers)?;
+            let token_scope = entry
+                .token_scope
+                .as_deref()
+                .map(|scope| checked_token_scope(scope, &url, &headers, where_, &expand))
+                .transpose()?;
             ServerTransport::Http {
-                url: expand(&url)?,
-                headers: expand_map(&entry.headers)?,
+                url,
+                headers,
+                token_scope,
             }
         }
         (_, _, Some("sse")) => {
@@ -389,6 +410,29 @@ fn build_spec(
             DEFAULT_INIT_TIMEOUT,
         )?,
     })
+}
+
+/// The scope, expanded and checked: one scope, not with an Authorization
+/// header (which of the two would be sent?), only to HTTPS or this machine.
+fn checked_token_scope(
+    raw: &str,
+    url: &str,
+    headers: &BTreeMap<String, String>,
+    where_: &str,
+    expand: &dyn Fn(&str) -> Result<String, ConfigError>,
+) -> Result<String, ConfigError> {
+    let scope = expand(raw)?;
+    token_scope::check(&scope).map_err(|e| ConfigError(format!("{where_}: {e}")))?;
+    if headers
+        .keys()
+        .any(|name| name.trim().eq_ignore_ascii_case("authorization"))
+    {
+        return Err(ConfigError(format!(
+            "{where_} has both tokenScope and an Authorization header; keep one (tokenScope signs you in and sends the token itself)"
+        )));
+    }
+    token_scope::check_url(url).map_err(|e| ConfigError(format!("{where_}: {e}")))?;
+    Ok(scope)
 }
 
 /// Replaces `${VAR}` and `${env:VAR}`; an unset variable is an error naming it.

@@ -181,9 +181,14 @@ impl ServerConnection {
                     }
                 }
             }
-            ServerTransport::Http { url, headers } => {
+            ServerTransport::Http {
+                url,
+                headers,
+                token_scope,
+            } => {
                 let http =
-                    transport::http_transport(&self.spec, url, headers).map_err(Ended::Failed)?;
+                    transport::http_transport(&self.spec, url, headers, token_scope.as_deref())
+                        .map_err(Ended::Failed)?;
                 let running = self.handshake(client, http, deadline).await?;
                 Ok(Connected {
                     running,
@@ -212,7 +217,7 @@ impl ServerConnection {
                     "did not answer initialize within {}",
                     seconds(self.spec.init_timeout)
                 ))),
-                Ok(Err(e)) => Err(Ended::Failed(format!("the MCP handshake failed: {}", clip(&e.to_string())))),
+                Ok(Err(e)) => Err(Ended::Failed(handshake_failure(&e))),
                 Ok(Ok(running)) => Ok(running),
             },
         }
@@ -329,6 +334,29 @@ impl ServerConnection {
         self.note_outage(|o| *o = Outage::default());
         self.set_state(ConnectionState::Ready { tools: count });
         Ok(())
+    }
+}
+
+/// Why a handshake failed. A sign-in failure is said as is — it says what to
+/// do, and rmcp's wrapping ("Send message error Transport […]") would push that
+/// past the 300 characters a state keeps.
+fn handshake_failure(error: &rmcp::service::ClientInitializeError) -> String {
+    use rmcp::service::ClientInitializeError;
+    let sign_in = match error {
+        ClientInitializeError::TransportError { error, .. } => {
+            transport::SignInError::find(error.error.as_ref())
+        }
+        _ => None,
+    };
+    match (sign_in, error) {
+        (Some(sign_in), _) => clip(&sign_in.to_string()),
+        // rmcp's text names the transport by its full generic type; what went
+        // wrong, and when, is what the user needs.
+        (None, ClientInitializeError::TransportError { error, context }) => format!(
+            "the MCP handshake failed ({context}): {}",
+            clip(&error.error.to_string())
+        ),
+        (None, error) => format!("the MCP handshake failed: {}", clip(&error.to_string())),
     }
 }
 

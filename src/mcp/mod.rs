@@ -242,7 +242,7 @@ impl McpHost {
             Ok(Err(error)) => Err(CallError::Failed {
                 server: entry.server.clone(),
                 tool: entry.tool.name.to_string(),
-                error: outage::clip(&error.to_string()),
+                error: outage::clip(&transport::call_failure(&error)),
             }),
             Ok(Ok(result)) => Ok(result),
         }

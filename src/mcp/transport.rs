@@ -15,7 +15,12 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use crate::config::child_env;
 use crate::config::servers::ServerSpec;
 
+mod challenge;
+mod signin;
 mod stderr;
+
+use signin::{SignIn, SignedInClient};
+pub use signin::{SignInError, call_failure};
 
 /// How long a stdio child gets after its stdin is closed, and again after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_millis(1_000);
@@ -157,30 +162,40 @@ impl Drop for StdioChild {
     }
 }
 
-/// The streamable HTTP transport, on a client whose connects and reads time out.
+/// The streamable HTTP transport, on a client whose connects and reads time
+/// out, that signs in for `token_scope` (see [`signin`]) and explains refusals.
 pub(super) fn http_transport(
     spec: &ServerSpec,
     url: &str,
     headers: &std::collections::BTreeMap<String, String>,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
+    token_scope: Option<&str>,
+) -> Result<StreamableHttpClientTransport<SignedInClient>, String> {
     let mut custom = HashMap::new();
     for (name, value) in headers {
         let name = name
             .parse()
             .map_err(|e| format!("header name {name:?} is invalid: {e}"))?;
+        // The value is not quoted: it is often a token.
         let value = value
             .parse()
             .map_err(|e| format!("header value for {name} is invalid: {e}"))?;
         custom.insert(name, value);
     }
+    let authorization_header = custom.contains_key(&reqwest::header::AUTHORIZATION);
+    let sign_in = match token_scope {
+        None => None,
+        Some(scope) => Some(SignIn {
+            scope: scope.to_string(),
+            credential: signin::console_credential()
+                .map_err(|e| format!("cannot sign in for {scope}: {e}"))?,
+        }),
+    };
     let mut config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
     let mut backoff = ExponentialBackoff::default();
     backoff.max_delay = Some(SSE_RETRY_MAX);
     config.retry_config = std::sync::Arc::new(backoff);
-    Ok(StreamableHttpClientTransport::with_client(
-        http_client(spec)?,
-        config,
-    ))
+    let client = SignedInClient::new(http_client(spec)?, sign_in, authorization_header);
+    Ok(StreamableHttpClientTransport::with_client(client, config))
 }
 
 /// A client that gives up on a silent peer: connects within the init timeout (at

@@ -1,15 +1,19 @@
 //! Remediation, written once for every backend: find the backend, check the
 //! attempt against read-only mode and the policy, plan, stop at the plan if it
-//! is a dry run, else act, and audit what happened.
+//! is a dry run, else (for a rerun under a limit) count the reruns of the
+//! run's chain in the backend's own history, act, and audit what happened.
 //!
 //! The dry-run rule is spelled out here ([`Next::Describe`]) and enforced by
 //! the types: a backend's `act` takes only a [`LivePlan`](crate::backends::LivePlan),
 //! which a plan made for a dry run never becomes.
 
+use chrono::Duration;
+
 use crate::backends::{
-    BackendError, Backends, CancelRequest, Next, PipelineBackend, RemediationOutcome, RerunRequest,
+    BackendError, Backends, CancelRequest, Next, PipelineBackend, RemediationOutcome,
+    RemediationPlan, RerunRequest,
 };
-use crate::ops::policy::{Attempt, PolicyGuard};
+use crate::ops::policy::{Actor, Attempt, PolicyGuard};
 
 /// A rerun as the caller asked for it; absent options take their defaults here.
 #[derive(Debug, Clone, Default)]
@@ -21,7 +25,10 @@ pub struct RerunAsk {
     pub from_failed_activity: Option<bool>,
     /// Default true: nothing changes unless the caller says false.
     pub dry_run: Option<bool>,
+    /// What the caller says about who approved (kept as a claim when signed in).
     pub approved_by: Option<String>,
+    /// The signed-in person, when the transport proved one: the approver.
+    pub actor: Option<Actor>,
 }
 
 /// A cancel as the caller asked for it.
@@ -30,7 +37,10 @@ pub struct CancelAsk {
     pub run_id: String,
     /// Default true: nothing changes unless the caller says false.
     pub dry_run: Option<bool>,
+    /// What the caller says about who approved (kept as a claim when signed in).
     pub approved_by: Option<String>,
+    /// The signed-in person, when the transport proved one: the approver.
+    pub actor: Option<Actor>,
 }
 
 /// Why a remediation did not happen.
@@ -80,6 +90,7 @@ impl Remediation<'_> {
             environment: backend.environment(),
             dry_run,
             approved_by: ask.approved_by.as_deref(),
+            actor: ask.actor.as_ref(),
             arguments: &arguments,
         };
         let request = Request::Rerun(RerunRequest {
@@ -104,6 +115,7 @@ impl Remediation<'_> {
             environment: backend.environment(),
             dry_run,
             approved_by: ask.approved_by.as_deref(),
+            actor: ask.actor.as_ref(),
             arguments: &arguments,
         };
         let request = Request::Cancel(CancelRequest {
@@ -115,7 +127,8 @@ impl Remediation<'_> {
         Ok(outcome)
     }
 
-    /// The one sequence: admit, plan, act unless it is a dry run, audit.
+    /// The one sequence: admit, plan, stop at the plan for a dry run, hold a
+    /// rerun to the limit, act, audit.
     async fn remediate(
         &self,
         backend: &dyn PipelineBackend,
@@ -123,7 +136,69 @@ impl Remediation<'_> {
         request: &Request,
     ) -> Result<RemediationOutcome, RemediationError> {
         self.admit(attempt)?;
-        let outcome = plan_then_act(backend, request, attempt.dry_run).await;
+        let plan = match plan(backend, request).await {
+            Ok(plan) => plan,
+            Err(e) => return self.finish(attempt, Err(e)),
+        };
+        let reference = plan.target_run_id().map(str::to_string);
+        let live = match plan.next(attempt.dry_run) {
+            Next::Describe(preview) => return self.finish(attempt, Ok(preview)),
+            Next::Act(live) => live,
+        };
+        if let (Request::Rerun(_), Some(reference)) = (request, &reference) {
+            self.hold_to_rerun_limit(backend, attempt, reference)
+                .await?;
+        }
+        let outcome = backend.act(live).await;
+        if let (Request::Rerun(_), Some(reference), Ok(done)) = (request, &reference, &outcome)
+            && let Some(new_run) = done.new_run_id.as_deref().filter(|id| id != reference)
+        {
+            self.guard
+                .rerun_made(reference, new_run, self.backends.clock.now());
+        }
+        self.finish(attempt, outcome)
+    }
+
+    /// The rerun limit, counted from `backend`'s own history of the rerun
+    /// chain of `reference` (shared by every server that reads it); refused
+    /// and audited when over it, or when the history cannot be read.
+    async fn hold_to_rerun_limit(
+        &self,
+        backend: &dyn PipelineBackend,
+        attempt: &Attempt<'_>,
+        reference: &str,
+    ) -> Result<(), RemediationError> {
+        if self.guard.rerun_limit().is_none() {
+            return Ok(());
+        }
+        let now = self.backends.clock.now();
+        let since = now - Duration::hours(1);
+        let history = match backend.get_run(reference).await {
+            Ok(Some(run)) => backend
+                .reruns_since(&run, since)
+                .await
+                .map_err(|e| e.to_string()),
+            Ok(None) => Err(format!("run {reference} is no longer listed")),
+            Err(e) => Err(e.to_string()),
+        };
+        self.guard
+            .check_reruns(
+                attempt,
+                reference,
+                history.as_deref().map_err(String::as_str),
+                now,
+            )
+            .map_err(|why| {
+                self.guard.audit(attempt, "blocked_by_policy", &why, now);
+                RemediationError::Refused(why)
+            })
+    }
+
+    fn finish(
+        &self,
+        attempt: &Attempt,
+        outcome: Result<RemediationOutcome, BackendError>,
+    ) -> Result<RemediationOutcome, RemediationError> {
         self.record(attempt, &outcome);
         Ok(outcome?)
     }
@@ -161,19 +236,14 @@ impl Remediation<'_> {
     }
 }
 
-/// The plan, and the act only when the plan is not a dry run's.
-async fn plan_then_act(
+/// The backend's plan for the request; reads only.
+async fn plan(
     backend: &dyn PipelineBackend,
     request: &Request,
-    dry_run: bool,
-) -> Result<RemediationOutcome, BackendError> {
-    let plan = match request {
-        Request::Rerun(rerun) => backend.plan_rerun(rerun).await?,
-        Request::Cancel(cancel) => backend.plan_cancel(cancel).await?,
-    };
-    match plan.next(dry_run) {
-        Next::Describe(preview) => Ok(preview),
-        Next::Act(live) => backend.act(live).await,
+) -> Result<RemediationPlan, BackendError> {
+    match request {
+        Request::Rerun(rerun) => backend.plan_rerun(rerun).await,
+        Request::Cancel(cancel) => backend.plan_cancel(cancel).await,
     }
 }
 
@@ -313,6 +383,7 @@ mod tests {
             run_id: run.run_id.clone(),
             dry_run: Some(false),
             approved_by: Some("dana".into()),
+            actor: None,
         };
         let err = remediation.cancel(&real).await.unwrap_err();
         assert!(

@@ -7,13 +7,23 @@
 //! route; real remediation only for callers with the token, unless the
 //! operator opens it with `--http-allow-unauthenticated-remediation`. Sessions
 //! and requests in flight are capped ([`HttpLimits`]): past a cap, 503.
+//!
+//! With [`HttpRuntime::stateless`] no session is kept: every POST is answered
+//! on its own, so replicas behind a load balancer are interchangeable. On a
+//! signal the server drains before it stops ([`ShutdownTimes`]).
 
+pub mod auth;
 mod health;
 mod limits;
 mod rebinding;
+mod replica;
 mod screen;
+mod shutdown;
 
+pub use health::Readiness;
 pub use limits::{HttpLimits, SERVER_BUSY};
+pub use replica::{HEADER as REPLICA_HEADER, check_name as check_replica_name};
+pub use shutdown::ShutdownTimes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +33,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +53,18 @@ pub struct HttpOptions {
     pub allow_unauthenticated_remediation: bool,
 }
 
+/// How this server runs in its deployment (the defaults suit one process on a laptop).
+#[derive(Clone, Default)]
+pub struct HttpRuntime {
+    /// Keep no MCP sessions (replicas behind a load balancer).
+    pub stateless: bool,
+    /// The name sent in the `opsdeck-replica` header when stateless (default: the host name).
+    pub replica_name: Option<String>,
+    pub shutdown: ShutdownTimes,
+    /// Callers sign in with OAuth access tokens (in place of the shared bearer token).
+    pub sign_in: Option<Arc<auth::SignIn>>,
+}
+
 /// Who may rerun and cancel for real through this HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemediationAccess {
@@ -51,10 +74,16 @@ pub enum RemediationAccess {
     RefusedWithoutToken,
     /// No token, and the operator chose to allow it anyway.
     OpenWithoutAuthentication,
+    /// Callers sign in (OAuth); real remediation needs the remediate permission.
+    SignedIn,
 }
 
 impl RemediationAccess {
-    pub fn of(options: &HttpOptions) -> RemediationAccess {
+    /// Who may act, given the options and whether callers sign in.
+    pub fn of(options: &HttpOptions, signed_in: bool) -> RemediationAccess {
+        if signed_in {
+            return RemediationAccess::SignedIn;
+        }
         match (
             &options.bearer_token,
             options.allow_unauthenticated_remediation,
@@ -69,11 +98,15 @@ impl RemediationAccess {
 /// The tool error a real rerun or cancel gets from a caller without a token.
 pub const UNAUTHENTICATED_REMEDIATION_REFUSAL: &str = "real remediation over HTTP needs an authenticated caller, and this server was started with `serve --http` without a bearer token, so anyone who can reach its port could rerun or cancel runs. To enable it, set OPSDECK_HTTP_TOKEN (or --token-file) to a token of 16+ characters and have the client send `Authorization: Bearer <token>`; or, accepting that risk on this machine, restart with --http-allow-unauthenticated-remediation. Dry runs (dry_run=true) work without a token";
 
-/// Checks the bind rules before anything listens.
-pub fn check_bind(options: &HttpOptions) -> Result<(), String> {
-    if !options.bind.ip().is_loopback() && options.bearer_token.is_none() {
+/// Checks the bind rules before anything listens: a public address needs
+/// callers to authenticate, with the shared token or by signing in.
+pub fn check_bind(options: &HttpOptions, signed_in: bool) -> Result<(), String> {
+    if signed_in && options.bearer_token.is_some() {
+        return Err("both sign-in (--oauth-issuer) and a shared bearer token (OPSDECK_HTTP_TOKEN or --token-file) are set: choose one. With sign-in, each caller presents their own access token".into());
+    }
+    if !options.bind.ip().is_loopback() && options.bearer_token.is_none() && !signed_in {
         return Err(format!(
-            "refusing to serve on {} without authentication: bind a loopback address (127.0.0.1:PORT), or set a bearer token with OPSDECK_HTTP_TOKEN or --token-file",
+            "refusing to serve on {} without authentication: bind a loopback address (127.0.0.1:PORT), set a bearer token with OPSDECK_HTTP_TOKEN or --token-file, or have callers sign in with --oauth-issuer",
             options.bind
         ));
     }
@@ -116,18 +149,38 @@ pub fn router(server: OpsdeckServer, options: &HttpOptions, cancel: Cancellation
     router_with_limits(server, options, &HttpLimits::default(), cancel)
 }
 
-/// The HTTP application: MCP, health, and the guards around them.
-///
-/// Without a token (and without the operator's explicit flag), the server's
-/// remediation policy is told to refuse real reruns and cancels: the tools see
-/// one refusal whichever way they are reached over this transport.
+/// The HTTP application, keeping sessions, with these limits.
 pub fn router_with_limits(
     server: OpsdeckServer,
     options: &HttpOptions,
     limits: &HttpLimits,
     cancel: CancellationToken,
 ) -> Router {
-    let access = RemediationAccess::of(options);
+    app(server, options, limits, &HttpRuntime::default(), cancel).router
+}
+
+/// The HTTP application and the handles its shutdown needs.
+pub struct HttpApp {
+    pub router: Router,
+    /// Whether the server should get traffic; draining starts here.
+    pub readiness: Readiness,
+    in_flight: Arc<limits::InFlight>,
+}
+
+/// The HTTP application: MCP, health, and the guards around them.
+///
+/// Without a token (and without the operator's explicit flag), the server's
+/// remediation policy is told to refuse real reruns and cancels: the tools see
+/// one refusal whichever way they are reached over this transport.
+/// Needs a tokio runtime: readiness is refreshed by a background task.
+pub fn app(
+    server: OpsdeckServer,
+    options: &HttpOptions,
+    limits: &HttpLimits,
+    runtime: &HttpRuntime,
+    cancel: CancellationToken,
+) -> HttpApp {
+    let access = RemediationAccess::of(options, runtime.sign_in.is_some());
     if access == RemediationAccess::RefusedWithoutToken {
         server
             .policy()
@@ -144,37 +197,71 @@ pub fn router_with_limits(
         Some(list) => config.with_allowed_hosts(list.clone()),
     };
     let mcp_server = server.clone();
-    let sessions = Arc::new(limits::BoundedSessions::new(limits));
-    let service =
-        StreamableHttpService::new(move || Ok(mcp_server.clone()), sessions.clone(), config);
-    let token = options.bearer_token.clone().map(Arc::new);
+    let factory = move || Ok(mcp_server.clone());
     // The layer added last runs first: the token check, then the in-flight
     // cap (before any body is read), then screening, then the session cap.
-    let mcp = Router::new()
-        .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(
-            sessions,
-            limits::refuse_sessions_over_the_limit,
-        ))
+    let mcp = if runtime.stateless {
+        // Every POST on its own, answered as JSON: nothing to keep, nothing
+        // to cap but the requests in flight.
+        let config = config
+            .with_legacy_session_mode(false)
+            .with_json_response(true);
+        let service =
+            StreamableHttpService::new(factory, Arc::new(NeverSessionManager::default()), config);
+        Router::new().nest_service("/mcp", service)
+    } else {
+        let sessions = Arc::new(limits::BoundedSessions::new(limits));
+        let service = StreamableHttpService::new(factory, sessions.clone(), config);
+        Router::new()
+            .nest_service("/mcp", service)
+            .layer(middleware::from_fn_with_state(
+                sessions,
+                limits::refuse_sessions_over_the_limit,
+            ))
+    };
+    let in_flight = Arc::new(limits::InFlight::new(limits));
+    let token = options.bearer_token.clone().map(Arc::new);
+    let mcp = mcp
         .layer(middleware::from_fn_with_state(
             limits.body_read_timeout,
             screen::screen_mcp_request,
         ))
         .layer(middleware::from_fn_with_state(
-            Arc::new(limits::InFlight::new(limits)),
+            in_flight.clone(),
             limits::limit_in_flight,
-        ))
-        .layer(middleware::from_fn_with_state(
+        ));
+    // Who the caller is, checked before anything else: the signed-in caller
+    // (which screening then reads), or the shared token.
+    let mcp = match &runtime.sign_in {
+        Some(sign_in) => auth::guard(mcp, sign_in.clone()).merge(auth::routes(sign_in.clone())),
+        None => mcp.layer(middleware::from_fn_with_state(
             token.clone(),
             require_bearer,
-        ));
+        )),
+    };
     let allowlists = Arc::new(rebinding::Allowlists::new(hosts.as_deref(), &origins));
-    health::routes(server, token, access)
+    let readiness = Readiness::start(server.clone());
+    let who_sees_details = match &runtime.sign_in {
+        Some(sign_in) => health::Details::SignedIn(sign_in.clone()),
+        None => health::Details::Token(token),
+    };
+    let mut router = health::routes(server, who_sees_details, access, readiness.clone())
         .merge(mcp)
         .layer(middleware::from_fn_with_state(
             allowlists,
             rebinding::reject_foreign_host_or_origin,
-        ))
+        ));
+    if runtime.stateless {
+        router = router.layer(middleware::from_fn_with_state(
+            replica::header_value(runtime.replica_name.as_deref()),
+            replica::name_the_replica,
+        ));
+    }
+    HttpApp {
+        router,
+        readiness,
+        in_flight,
+    }
 }
 
 /// Whether the request carries `Authorization: Bearer <expected>`.
@@ -222,37 +309,48 @@ pub async fn serve_http(server: OpsdeckServer, options: HttpOptions) -> Result<(
     serve_http_with_limits(server, options, HttpLimits::default()).await
 }
 
-/// Serves until Ctrl-C / SIGTERM / SIGHUP.
+/// Serves, keeping sessions, until Ctrl-C / SIGTERM / SIGHUP.
 pub async fn serve_http_with_limits(
     server: OpsdeckServer,
     options: HttpOptions,
     limits: HttpLimits,
 ) -> Result<(), String> {
-    check_bind(&options)?;
+    serve_http_with(server, options, limits, HttpRuntime::default()).await
+}
+
+/// Serves until Ctrl-C / SIGTERM / SIGHUP, then drains (see [`ShutdownTimes`]).
+pub async fn serve_http_with(
+    server: OpsdeckServer,
+    options: HttpOptions,
+    limits: HttpLimits,
+    runtime: HttpRuntime,
+) -> Result<(), String> {
+    check_bind(&options, runtime.sign_in.is_some())?;
     let cancel = CancellationToken::new();
-    let app = router_with_limits(server, &options, &limits, cancel.child_token());
+    let app = app(server, &options, &limits, &runtime, cancel.child_token());
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.bind))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    tracing::info!(%local, auth = options.bearer_token.is_some(), ?limits, "serving MCP over HTTP");
-    announce_remediation_access(&options);
+    let signed_in = runtime.sign_in.is_some();
+    tracing::info!(%local, token = options.bearer_token.is_some(), signed_in, stateless = runtime.stateless, ?limits, "serving MCP over HTTP");
+    announce_remediation_access(&options, signed_in);
     // Tests and scripts read this line to learn the port when binding port 0.
     eprintln!("opsdeck: serving MCP at http://{local}/mcp");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            cancel.cancel();
-        })
-        .await
-        .map_err(|e| format!("HTTP server failed: {e}"))
+    let stopping = shutdown::Stopping {
+        readiness: app.readiness,
+        in_flight: app.in_flight,
+        cancel,
+        times: runtime.shutdown,
+    };
+    shutdown::serve_until_signal(listener, app.router, stopping).await
 }
 
 /// Says at start who may remediate; loudly when anyone may.
-fn announce_remediation_access(options: &HttpOptions) {
-    match RemediationAccess::of(options) {
+fn announce_remediation_access(options: &HttpOptions, signed_in: bool) {
+    match RemediationAccess::of(options, signed_in) {
         RemediationAccess::OpenWithoutAuthentication => {
             tracing::warn!(
                 "--http-allow-unauthenticated-remediation: real reruns and cancels are open to any caller without a token"
@@ -263,12 +361,15 @@ fn announce_remediation_access(options: &HttpOptions) {
             );
         }
         RemediationAccess::RefusedWithoutToken => tracing::info!(
-            "no bearer token: real reruns and cancels over HTTP are refused, dry runs and reads are served"
+            "no bearer token, so real reruns and cancels over HTTP are refused; dry runs and reads are served"
         ),
         RemediationAccess::BearerToken if options.allow_unauthenticated_remediation => {
             tracing::info!(
                 "--http-allow-unauthenticated-remediation has no effect: a bearer token is configured and required"
             )
+        }
+        RemediationAccess::SignedIn => {
+            tracing::info!("callers sign in: real reruns and cancels need the remediate permission")
         }
         RemediationAccess::BearerToken => {}
     }
@@ -316,30 +417,39 @@ mod tests {
 
     #[test]
     fn public_bind_without_token_is_refused() {
-        let err = check_bind(&options("0.0.0.0:8080", None)).unwrap_err();
+        let err = check_bind(&options("0.0.0.0:8080", None), false).unwrap_err();
         assert!(err.contains("without authentication"), "{err}");
-        assert!(check_bind(&options("0.0.0.0:8080", Some("t"))).is_ok());
-        assert!(check_bind(&options("127.0.0.1:8080", None)).is_ok());
-        assert!(check_bind(&options("[::1]:8080", None)).is_ok());
+        assert!(err.contains("--oauth-issuer"), "{err}");
+        assert!(check_bind(&options("0.0.0.0:8080", Some("t")), false).is_ok());
+        assert!(check_bind(&options("127.0.0.1:8080", None), false).is_ok());
+        assert!(check_bind(&options("[::1]:8080", None), false).is_ok());
+        // Signed-in callers are authenticated callers.
+        assert!(check_bind(&options("0.0.0.0:8080", None), true).is_ok());
+        let both = check_bind(&options("0.0.0.0:8080", Some("t")), true).unwrap_err();
+        assert!(both.contains("choose one"), "{both}");
     }
 
     #[test]
     fn remediation_needs_a_token_or_the_explicit_flag() {
         let mut open = options("127.0.0.1:8080", None);
         assert_eq!(
-            RemediationAccess::of(&open),
+            RemediationAccess::of(&open, false),
             RemediationAccess::RefusedWithoutToken
         );
         open.allow_unauthenticated_remediation = true;
         assert_eq!(
-            RemediationAccess::of(&open),
+            RemediationAccess::of(&open, false),
             RemediationAccess::OpenWithoutAuthentication
         );
         let mut tokened = options("127.0.0.1:8080", Some("t"));
         tokened.allow_unauthenticated_remediation = true;
         assert_eq!(
-            RemediationAccess::of(&tokened),
+            RemediationAccess::of(&tokened, false),
             RemediationAccess::BearerToken
+        );
+        assert_eq!(
+            RemediationAccess::of(&open, true),
+            RemediationAccess::SignedIn
         );
     }
 

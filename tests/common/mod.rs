@@ -5,8 +5,10 @@
 
 pub mod airflow;
 pub mod azure;
+pub mod issuer;
 pub mod openai_mock;
 pub mod process;
+pub mod replicas;
 
 use std::sync::{Arc, Mutex};
 

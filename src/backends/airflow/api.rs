@@ -483,23 +483,26 @@ impl AirflowApi {
     }
 
     /// One page of the audit log (`GET /eventLogs`), newest first, of the
-    /// events recorded in `[after, before]` (both as Airflow reads them).
+    /// events recorded in `[after, before]` (both as Airflow reads them), of
+    /// one DAG when `dag_id` is given (both API versions filter on it).
     pub async fn event_logs(
         &self,
         after: &str,
         before: &str,
+        dag_id: Option<&str>,
         offset: usize,
         limit: usize,
     ) -> Result<Value, RestError> {
         let offset = offset.to_string();
         let limit = limit.min(PAGE).to_string();
-        let query = [
+        let mut query = vec![
             ("after", after),
             ("before", before),
             ("order_by", "-when"),
             ("offset", offset.as_str()),
             ("limit", limit.as_str()),
         ];
+        query.extend(dag_id.map(|dag| ("dag_id", dag)));
         self.get(self.url(&["eventLogs"], &query), "event log list")
             .await
     }

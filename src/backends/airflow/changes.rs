@@ -56,6 +56,60 @@ impl ChangeSource for AirflowBackend {
 impl AirflowBackend {
     /// The audit log's change-like records in the window, newest first.
     async fn audit_log(&self, window: &ChangeWindow) -> Result<Vec<Change>, BackendError> {
+        let (changes, complete) = self.audit_log_of(window, None).await?;
+        if !complete {
+            tracing::warn!(
+                "Airflow's audit log has more than {} records in {}..{}; the oldest were not read",
+                MAX_PAGES * PAGE,
+                window.from,
+                window.to
+            );
+        }
+        Ok(changes)
+    }
+
+    /// The clears of run `dag_id/dag_run_id` (or of its whole DAG, which may
+    /// have cleared it) recorded in the audit log since `since`: Airflow
+    /// re-runs in place, so a clear is a rerun. Dry runs of a clear are not
+    /// counted. A log too long to read whole is an error, never a short count.
+    pub(super) async fn clears_since(
+        &self,
+        dag_id: &str,
+        dag_run_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, BackendError> {
+        let window = ChangeWindow {
+            from: since,
+            to: self.clock.now() + Duration::seconds(1),
+            limit: MAX_PAGES * PAGE,
+        };
+        let (changes, complete) = self.audit_log_of(&window, Some(dag_id)).await?;
+        if !complete {
+            return Err(BackendError::Unavailable(format!(
+                "Airflow's audit log holds more than {} records of DAG {dag_id} since {since}; its clears cannot be counted",
+                MAX_PAGES * PAGE
+            )));
+        }
+        let run = event::run_resource_id(dag_id, dag_run_id);
+        Ok(changes
+            .into_iter()
+            .filter(|c| event::is_clear(&c.operation))
+            .filter(|c| match &c.resource_id {
+                Some(id) => *id == run,
+                // A clear of the DAG without a run named may have cleared this one.
+                None => c.resource == event::dag_resource(dag_id),
+            })
+            .map(|c| (format!("{} at {}", c.operation, c.at.to_rfc3339()), c.at))
+            .collect())
+    }
+
+    /// The audit log's change-like records in the window (of one DAG, when
+    /// named), newest first, and whether it was read whole.
+    async fn audit_log_of(
+        &self,
+        window: &ChangeWindow,
+        dag_id: Option<&str>,
+    ) -> Result<(Vec<Change>, bool), BackendError> {
         // Whole seconds on the wire (every release parses them); a second
         // either side, and the window is applied exactly below.
         let after = airflow_time(window.from - Duration::seconds(1));
@@ -64,10 +118,10 @@ impl AirflowBackend {
         let mut changes = Vec::new();
         let mut seen = HashSet::new();
         let mut offset = 0;
-        for page in 0..MAX_PAGES {
+        for _ in 0..MAX_PAGES {
             let answer = self
                 .api
-                .event_logs(&after, &before, offset, PAGE)
+                .event_logs(&after, &before, dag_id, offset, PAGE)
                 .await
                 .map_err(|e| self.error(e, "airflow", "the audit log (event logs)"))?;
             let records = answer
@@ -85,18 +139,10 @@ impl AirflowBackend {
             // (also where a server ignores `after`).
             let past_window = oldest.is_some_and(|t| t < window.from);
             if records.len() < PAGE || changes.len() >= window.limit || past_window {
-                break;
-            }
-            if page + 1 == MAX_PAGES {
-                tracing::warn!(
-                    "Airflow's audit log has more than {} records in {}..{}; the oldest were not read",
-                    MAX_PAGES * PAGE,
-                    window.from,
-                    window.to
-                );
+                return Ok((changes, true));
             }
         }
-        Ok(changes)
+        Ok((changes, false))
     }
 
     /// New versions of the DAGs Airflow lists (Airflow 3), in the window.

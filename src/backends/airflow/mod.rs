@@ -25,8 +25,9 @@ use crate::backends::cache::TtlCache;
 use crate::backends::databricks::DatabricksBackend;
 use crate::backends::http::{RestClient, RestError, RetryPolicy, checked_endpoint, url_with};
 use crate::backends::{
-    BackendError, BackendHealth, CancelRequest, LivePlan, LogQuery, LogSource, PipelineBackend,
-    PlanDescription, RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
+    BackendError, BackendHealth, CancelRequest, LivePlan, LogQuery, LogSource, PastRerun,
+    PipelineBackend, PlanDescription, RemediationOutcome, RemediationPlan, RerunRequest, RunPage,
+    RunQuery,
 };
 use crate::config::env::env_value;
 use crate::model::estate::{
@@ -570,6 +571,22 @@ impl PipelineBackend for AirflowBackend {
             only_failed,
         };
         Ok(RemediationPlan::rerun(request, description, work))
+    }
+
+    /// Airflow re-runs in place by clearing a run's tasks: the clears of the
+    /// run (or of its DAG) in the audit log (`GET /eventLogs`) since `since`.
+    async fn reruns_since(
+        &self,
+        reference: &PipelineRun,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PastRerun>, BackendError> {
+        let (dag_id, dag_run_id) = self.parts(&reference.run_id)?;
+        Ok(self
+            .clears_since(dag_id, dag_run_id, since)
+            .await?
+            .into_iter()
+            .map(|(id, at)| PastRerun { id, at })
+            .collect())
     }
 
     async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {

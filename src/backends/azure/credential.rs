@@ -199,6 +199,13 @@ impl AzureCredential {
         }
     }
 
+    /// Drops the cached token for `scope`, so the next [`AzureCredential::token`]
+    /// asks the credential again (a server refused it: revoked, or signed in
+    /// since as someone else).
+    pub async fn forget(&self, scope: &str) {
+        self.tokens.lock().await.remove(scope);
+    }
+
     async fn sign_in(&self, scope: &str) -> Result<AccessToken, String> {
         let chosen = *lock(&self.chosen);
         if let Some(index) = chosen {

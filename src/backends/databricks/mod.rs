@@ -22,8 +22,8 @@ use crate::backends::http::{
     Authorizer, Call, RestClient, RestError, RetryPolicy, Safety, checked_endpoint, url_with,
 };
 use crate::backends::{
-    BackendError, BackendHealth, CancelRequest, LivePlan, PipelineBackend, PlanDescription,
-    RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
+    BackendError, BackendHealth, CancelRequest, LivePlan, PastRerun, PipelineBackend,
+    PlanDescription, RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
 };
 use crate::config::env::env_value;
 use crate::model::estate::{ActivityDependency, ActivityInfo, EstateCatalog, PipelineInfo};
@@ -523,6 +523,31 @@ impl PipelineBackend for DatabricksBackend {
             latest_repair,
         };
         Ok(RemediationPlan::rerun(request, description, work))
+    }
+
+    /// Databricks re-runs by repairing in place: the repairs in the run's
+    /// `repair_history` (and, for an automatic retry, in the history of the
+    /// run it retried) since `since`.
+    async fn reruns_since(
+        &self,
+        reference: &PipelineRun,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PastRerun>, BackendError> {
+        let mut ids = vec![reference.run_id.as_str()];
+        ids.extend(reference.rerun_of.as_deref());
+        let mut found = Vec::new();
+        for id in ids {
+            let run = self
+                .run(id)
+                .await?
+                .ok_or_else(|| BackendError::run_not_found(id))?;
+            found.extend(
+                run.repairs_since(since)
+                    .into_iter()
+                    .map(|(id, at)| PastRerun { id, at }),
+            );
+        }
+        Ok(found)
     }
 
     async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {

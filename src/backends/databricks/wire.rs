@@ -234,6 +234,25 @@ impl Run {
         }
     }
 
+    /// The repairs in the run's `repair_history` that started at or after
+    /// `since` (a repair with no start yet counts: it was just asked for),
+    /// as (repair id, start). The `ORIGINAL` entry is the run itself.
+    pub fn repairs_since(&self, since: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
+        self.repair_history
+            .iter()
+            .filter(|r| r.get("type").and_then(Value::as_str) == Some("REPAIR"))
+            .filter_map(|r| {
+                let at = millis(r.get("start_time").and_then(Value::as_i64)).unwrap_or(since);
+                let id = match r.get("id") {
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(Value::String(s)) => s.clone(),
+                    _ => format!("{}@{}", self.run_id, at.timestamp_millis()),
+                };
+                (at >= since).then(|| (format!("repair {id}"), at))
+            })
+            .collect()
+    }
+
     /// The id of the latest repair, which the next repair must name (the
     /// Jobs API refuses a repair that does not, so a repeated request cannot
     /// repair twice).

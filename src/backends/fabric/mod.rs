@@ -23,6 +23,7 @@ mod definition_cache;
 pub mod limits;
 pub mod operation;
 mod prose;
+mod reruns;
 pub mod schedule;
 pub mod settings;
 pub mod wire;
@@ -46,9 +47,9 @@ use crate::backends::cache::TtlCache;
 use crate::backends::http::{Authorizer, RestError, RetryPolicy};
 use crate::backends::remediation::PlanDescription;
 use crate::backends::{
-    BackendError, BackendHealth, CancelRequest, LivePlan, PipelineBackend, RemediationOutcome,
-    RemediationPlan, RerunRequest, RunPage, RunQuery, cancellable_run, latest_failed_run,
-    refuse_unfinished,
+    BackendError, BackendHealth, CancelRequest, LivePlan, PastRerun, PipelineBackend,
+    RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery, cancellable_run,
+    latest_failed_run, refuse_unfinished,
 };
 use crate::model::estate::{EstateCatalog, PipelineInfo};
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, RunError, RunStatus};
@@ -689,6 +690,24 @@ impl PipelineBackend for FabricBackend {
             job_type,
         };
         Ok(RemediationPlan::rerun(request, description, work))
+    }
+
+    /// Fabric links no run to the one it re-ran: every manual job instance
+    /// of the item since `since` counts ([`reruns::manual_since`]).
+    async fn reruns_since(
+        &self,
+        reference: &PipelineRun,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PastRerun>, BackendError> {
+        let estate = self.cached().await?;
+        let item = self.item_named(&estate, &reference.pipeline)?;
+        let instances = self
+            .api
+            .job_instances(&estate.workspace.id, &item.id, RUNS_PER_ITEM)
+            .await
+            .map_err(|e| self.error(e, "pipeline", &item.name))?;
+        let cut = instances.len() >= RUNS_PER_ITEM;
+        reruns::manual_since(&instances, &reference.run_id, since, cut)
     }
 
     async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {

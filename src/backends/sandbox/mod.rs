@@ -25,8 +25,8 @@ use world::World;
 use super::azure::{arm, keyvault};
 use super::{
     BackendError, BackendHealth, CancelRequest, InfraSource, LivePlan, LogQuery, LogSource,
-    PipelineBackend, PlanDescription, PlanRef, RemediationOutcome, RemediationPlan, RerunRequest,
-    RunPage, RunQuery, SecretStore,
+    PastRerun, PipelineBackend, PlanDescription, PlanRef, RemediationOutcome, RemediationPlan,
+    RerunRequest, RunPage, RunQuery, SecretStore, linked_reruns, remediation::runs_between,
 };
 use crate::model::estate::EstateCatalog;
 use crate::model::log::LogLine;
@@ -447,6 +447,17 @@ impl PipelineBackend for Sandbox {
             rerun_of: reference.map(|r| r.run_id),
         };
         Ok(RemediationPlan::rerun(request, description, work))
+    }
+
+    async fn reruns_since(
+        &self,
+        reference: &PipelineRun,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<PastRerun>, BackendError> {
+        // Runs are listed by when they were queued; a second past now takes in a rerun just made.
+        let until = self.clock.now() + Duration::seconds(1);
+        let runs = runs_between(self, &reference.pipeline, since, until).await?;
+        linked_reruns(self, reference, &runs, since).await
     }
 
     async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {

@@ -215,3 +215,97 @@ fn a_config_others_may_write_is_refused() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn token_scope_of(entry: &str) -> Result<Option<String>, String> {
+    let text = format!(r#"{{"mcpServers": {{"team": {entry}}}}}"#);
+    let lookup = |name: &str| (name == "OPSDECK_APP").then(|| "api://opsdeck".to_string());
+    let parsed = parse_config(&text, "f.json", &lookup).map_err(|e| e.0)?;
+    match &parsed.servers[0].transport {
+        ServerTransport::Http { token_scope, .. } => Ok(token_scope.clone()),
+        ServerTransport::Stdio { .. } => Ok(None),
+    }
+}
+
+#[test]
+fn token_scope_is_read_in_any_spelling_and_expanded() {
+    for key in ["tokenScope", "token_scope", "TokenScope", "token-scope"] {
+        let entry =
+            format!(r#"{{"url": "https://ops.example/mcp", "{key}": "api://opsdeck/.default"}}"#);
+        assert_eq!(
+            token_scope_of(&entry),
+            Ok(Some("api://opsdeck/.default".into())),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        token_scope_of(
+            r#"{"url": "https://ops.example/mcp", "tokenScope": "${OPSDECK_APP}/.default"}"#
+        ),
+        Ok(Some("api://opsdeck/.default".into()))
+    );
+    assert_eq!(
+        token_scope_of(r#"{"url": "https://ops.example/mcp"}"#),
+        Ok(None)
+    );
+}
+
+#[test]
+fn token_scope_is_refused_with_an_authorization_header_bad_values_and_plain_http() {
+    for (entry, expected) in [
+        (
+            r#"{"url": "https://ops.example/mcp", "tokenScope": "api://opsdeck/.default", "headers": {"authorization": "Bearer x"}}"#,
+            "both tokenScope and an Authorization header",
+        ),
+        (
+            r#"{"url": "https://ops.example/mcp", "tokenScope": "api://opsdeck/.default; id"}"#,
+            "spaces",
+        ),
+        (
+            r#"{"url": "https://ops.example/mcp", "tokenScope": "api://opsdeck/\u001b[2J"}"#,
+            "control character",
+        ),
+        (
+            r#"{"url": "https://ops.example/mcp", "tokenScope": 42}"#,
+            "must be a string",
+        ),
+        (
+            r#"{"url": "http://ops.example/mcp", "tokenScope": "api://opsdeck/.default"}"#,
+            "https://",
+        ),
+        (
+            r#"{"url": "https://ops.example/mcp", "tokenScope": "${NOPE}/.default"}"#,
+            "${NOPE}",
+        ),
+    ] {
+        let err = token_scope_of(entry).unwrap_err();
+        assert!(
+            err.contains("f.json: server 'team'") && err.contains(expected),
+            "{entry}: {err}"
+        );
+        assert!(!err.contains('\u{1b}'), "{err:?}");
+    }
+    let long = format!(
+        r#"{{"url": "https://ops.example/mcp", "tokenScope": "api://{}/.default"}}"#,
+        "a".repeat(10_000)
+    );
+    let err = token_scope_of(&long).unwrap_err();
+    assert!(err.contains("at most 256") && err.len() < 400, "{err}");
+}
+
+#[test]
+fn token_scope_on_a_stdio_server_is_a_warning() {
+    let parsed = parse_config(
+        r#"{"mcpServers": {"a": {"command": "x", "tokenScope": "api://opsdeck/.default"}}}"#,
+        "f.json",
+        &env,
+    )
+    .unwrap();
+    assert!(
+        parsed
+            .warnings
+            .iter()
+            .any(|w| w.contains("tokenScope applies to HTTP servers only")),
+        "{:?}",
+        parsed.warnings
+    );
+}

@@ -280,6 +280,14 @@ impl InFlight {
             limits: *limits,
         }
     }
+
+    /// Resolves once no POST or DELETE is in flight, and keeps any new one
+    /// from starting (503) for as long as the returned permits are held: a
+    /// server shutting down waits for its answers this way.
+    pub async fn settled(&self) -> Option<OwnedSemaphorePermit> {
+        let all = u32::try_from(self.limits.max_requests_in_flight).unwrap_or(u32::MAX);
+        self.requests.clone().acquire_many_owned(all).await.ok()
+    }
 }
 
 /// Lets a request through only with a permit, held until its answer has been

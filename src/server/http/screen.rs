@@ -3,7 +3,9 @@
 //! not JSON, too large, or a `tools/call` whose `arguments` is not an object
 //! gets its JSON-RPC error instead of rmcp's silence or "method not found".
 //! A body that does not arrive within the limit's time gets 408, so a slow
-//! sender cannot hold one of the few request slots for ever.
+//! sender cannot hold one of the few request slots for ever. With sign-in on,
+//! a real `rerun_pipeline` or `cancel_run` from a caller who may read but not
+//! remediate gets 403 `insufficient_scope` here, before any tool runs.
 
 use axum::body::{Body, Bytes};
 use std::time::Duration;
@@ -13,6 +15,10 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use serde_json::Value;
+use std::sync::Arc;
+
+use super::auth::{Caller, SignIn};
 
 use crate::server::framing::{
     self, INVALID_PARAMS, JsonRpcErrorReply, MAX_REQUEST_BYTES, OVERSIZED_HEAD_BYTES,
@@ -99,6 +105,90 @@ pub async fn screen_mcp_request(
         };
         return answer(status, &reply);
     }
+    if let Some(refusal) = refuse_reader_remediation(&parts, &bytes) {
+        return refusal;
+    }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// The tools that change things when called with `dry_run: false`.
+const REMEDIATION_TOOLS: [&str; 2] = ["rerun_pipeline", "cancel_run"];
+
+/// 403 for a signed-in caller without the remediate permission whose body
+/// asks for a real remediation; `None` for everything else.
+fn refuse_reader_remediation(parts: &axum::http::request::Parts, body: &[u8]) -> Option<Response> {
+    let caller = parts.extensions.get::<Caller>()?;
+    if caller.may_remediate {
+        return None;
+    }
+    let sign_in = parts.extensions.get::<Arc<SignIn>>()?;
+    let tool = real_remediation(body)?;
+    Some(sign_in.refuse_remediation(caller, tool, &parts.headers))
+}
+
+/// The remediation tool a body calls for real (`dry_run: false`), looking
+/// into a batch too. A dry run (the default) is a read.
+fn real_remediation(body: &[u8]) -> Option<&'static str> {
+    let message: Value = serde_json::from_slice(body).ok()?;
+    let messages = match &message {
+        Value::Array(batch) => batch.iter().collect(),
+        single => vec![single],
+    };
+    messages.into_iter().find_map(|message| {
+        if message.get("method")?.as_str()? != "tools/call" {
+            return None;
+        }
+        let params = message.get("params")?;
+        let name = params.get("name")?.as_str()?;
+        let tool = REMEDIATION_TOOLS.into_iter().find(|t| *t == name)?;
+        let dry_run = params.get("arguments")?.get("dry_run")?;
+        (dry_run == &Value::Bool(false)).then_some(tool)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(value: Value) -> Vec<u8> {
+        serde_json::to_vec(&value).unwrap()
+    }
+
+    fn call(name: &str, arguments: Value) -> Value {
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": name, "arguments": arguments}})
+    }
+
+    #[test]
+    fn only_real_reruns_and_cancels_are_remediation() {
+        let real = |name, args| real_remediation(&body(call(name, args)));
+        assert_eq!(
+            real("rerun_pipeline", json!({"pipeline": "p", "dry_run": false})),
+            Some("rerun_pipeline")
+        );
+        assert_eq!(
+            real("cancel_run", json!({"run_id": "r", "dry_run": false})),
+            Some("cancel_run")
+        );
+        assert_eq!(real("rerun_pipeline", json!({"pipeline": "p"})), None);
+        assert_eq!(
+            real("rerun_pipeline", json!({"pipeline": "p", "dry_run": true})),
+            None
+        );
+        assert_eq!(
+            real(
+                "get_pipeline_status",
+                json!({"pipeline": "p", "dry_run": false})
+            ),
+            None
+        );
+        let batch = json!([
+            call("list_pipelines", json!({})),
+            call("cancel_run", json!({"run_id": "r", "dry_run": false}))
+        ]);
+        assert_eq!(real_remediation(&body(batch)), Some("cancel_run"));
+        assert_eq!(real_remediation(b"not json"), None);
+    }
 }

@@ -4,13 +4,16 @@
 //! run or act, audit) is `ops::remediation`; here are only the tools.
 
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::backends::RemediationOutcome;
+use crate::ops::policy::Actor;
 use crate::ops::remediation::{CancelAsk, Remediation, RemediationError, RerunAsk};
 use crate::server::OpsdeckServer;
+use crate::server::http::auth::Caller;
 use crate::server::reply::{Outcome, ToolError, ToolResult, respond};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -51,8 +54,12 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<RemediationOutcome>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn rerun_pipeline(&self, Parameters(params): Parameters<RerunParams>) -> ToolResult {
-        respond(self.rerun_body(params).await)
+    async fn rerun_pipeline(
+        &self,
+        Parameters(params): Parameters<RerunParams>,
+        context: RequestContext<RoleServer>,
+    ) -> ToolResult {
+        respond(self.rerun_body(params, signed_in(&context)).await)
     }
 
     #[tool(
@@ -60,8 +67,12 @@ impl OpsdeckServer {
         output_schema = rmcp::handler::server::tool::schema_for_output::<RemediationOutcome>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn cancel_run(&self, Parameters(params): Parameters<CancelParams>) -> ToolResult {
-        respond(self.cancel_body(params).await)
+    async fn cancel_run(
+        &self,
+        Parameters(params): Parameters<CancelParams>,
+        context: RequestContext<RoleServer>,
+    ) -> ToolResult {
+        respond(self.cancel_body(params, signed_in(&context)).await)
     }
 }
 
@@ -74,26 +85,71 @@ impl OpsdeckServer {
         }
     }
 
-    async fn rerun_body(&self, params: RerunParams) -> Outcome<RemediationOutcome> {
+    async fn rerun_body(
+        &self,
+        params: RerunParams,
+        caller: Option<&Caller>,
+    ) -> Outcome<RemediationOutcome> {
+        may_act(caller, "rerun_pipeline", params.dry_run)?;
         let ask = RerunAsk {
             pipeline: params.pipeline,
             run_id: params.run_id,
             from_failed_activity: params.from_failed_activity,
             dry_run: params.dry_run,
             approved_by: params.approved_by,
+            actor: caller.map(actor),
         };
         let outcome = self.remediation().rerun(&ask).await?;
         Ok((describe(&outcome), outcome))
     }
 
-    async fn cancel_body(&self, params: CancelParams) -> Outcome<RemediationOutcome> {
+    async fn cancel_body(
+        &self,
+        params: CancelParams,
+        caller: Option<&Caller>,
+    ) -> Outcome<RemediationOutcome> {
+        may_act(caller, "cancel_run", params.dry_run)?;
         let ask = CancelAsk {
             run_id: params.run_id,
             dry_run: params.dry_run,
             approved_by: params.approved_by,
+            actor: caller.map(actor),
         };
         let outcome = self.remediation().cancel(&ask).await?;
         Ok((describe(&outcome), outcome))
+    }
+}
+
+/// The signed-in caller of this request, when it came over HTTP with sign-in
+/// on (the HTTP layer put it in the request's extensions after checking the token).
+fn signed_in(context: &RequestContext<RoleServer>) -> Option<&Caller> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()?
+        .extensions
+        .get::<Caller>()
+}
+
+/// A signed-in reader may preview but not act. The HTTP screening already
+/// answers such a request 403; this holds however the call got here.
+fn may_act(caller: Option<&Caller>, tool: &str, dry_run: Option<bool>) -> Result<(), ToolError> {
+    match caller {
+        Some(caller) if !caller.may_remediate && dry_run == Some(false) => {
+            Err(ToolError::refused(format!(
+                "{} is signed in without the permission to remediate, so a real {tool} is refused; dry_run=true shows what it would do, and an administrator can grant the remediate permission",
+                caller.name
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The audit's who: the person the token proved, not the `approved_by` argument.
+fn actor(caller: &Caller) -> Actor {
+    Actor {
+        subject: caller.subject.clone(),
+        name: caller.name.clone(),
+        issuer: caller.issuer.clone(),
     }
 }
 

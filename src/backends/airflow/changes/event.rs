@@ -358,6 +358,29 @@ pub fn change_of(record: &EventLog, airflow3: bool) -> Option<Change> {
     })
 }
 
+/// Whether an event (a [`Change`]'s `operation`) is a clear of task
+/// instances, in any channel and version (`api.post_clear_task_instances`,
+/// `clear`, `dagrun_clear`, `post_clear_task_instances`, `cli_tasks_clear`).
+pub fn is_clear(operation: &str) -> bool {
+    let lower = operation.trim().to_ascii_lowercase();
+    let channel_free = lower
+        .strip_prefix("api.")
+        .or_else(|| lower.strip_prefix("ui."))
+        .or_else(|| lower.strip_prefix("cli_"))
+        .unwrap_or(&lower);
+    classify(&words(channel_free)) == Some(Action::Clear)
+}
+
+/// The `resource_id` a record about run `dag_run_id` of `dag_id` carries.
+pub fn run_resource_id(dag_id: &str, dag_run_id: &str) -> String {
+    format!("{}/{}", name(dag_id), name(dag_run_id))
+}
+
+/// A DAG id as a record's `resource` shows it.
+pub fn dag_resource(dag_id: &str) -> String {
+    name(dag_id)
+}
+
 /// What the record changed: the DAG, else the variable, connection or pool named.
 fn target(action: Action, dag: Option<&str>, extra: &Map<String, Value>) -> (String, &'static str) {
     let named = |keys: &[&str], kind: &'static str, all: &str| {

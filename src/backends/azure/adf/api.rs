@@ -64,6 +64,8 @@ pub struct RunFilter {
     pub last_updated_before: DateTime<Utc>,
     pub pipelines: Vec<String>,
     pub statuses: Vec<String>,
+    /// `RunGroupId`: the runs of these rerun groups (a first run and its recovery runs).
+    pub run_groups: Vec<String>,
     pub continuation_token: Option<String>,
 }
 
@@ -77,6 +79,11 @@ impl RunFilter {
         }
         if !self.statuses.is_empty() {
             filters.push(json!({"operand": "Status", "operator": "In", "values": self.statuses}));
+        }
+        if !self.run_groups.is_empty() {
+            filters.push(
+                json!({"operand": "RunGroupId", "operator": "In", "values": self.run_groups}),
+            );
         }
         let mut body = json!({
             "lastUpdatedAfter": instant(self.last_updated_after),
@@ -350,8 +357,11 @@ impl AdfApi {
         let mut query: Vec<(&str, &str)> = Vec::new();
         if let Some(reference) = reference_run_id {
             query.push(("referencePipelineRunId", reference));
+            // Recovery mode puts the new run in the reference's run group
+            // (`runGroupId`), so every rerun of a chain is found by one filter
+            // and counted against the rerun limit; from the start unless asked.
+            query.push(("isRecovery", "true"));
             if from_failed_activity {
-                query.push(("isRecovery", "true"));
                 query.push(("startFromFailure", "true"));
             }
         }
@@ -430,12 +440,15 @@ mod tests {
                 .with_timezone(&Utc),
             pipelines: vec!["examplePipeline".into()],
             statuses: vec!["Failed".into()],
+            run_groups: vec!["root-run".into()],
             continuation_token: Some("tok".into()),
         };
         let body = filter.body();
         assert_eq!(body["lastUpdatedAfter"], "2018-06-16T00:36:44.000Z");
         assert_eq!(body["filters"][0]["operand"], "PipelineName");
         assert_eq!(body["filters"][1]["values"][0], "Failed");
+        assert_eq!(body["filters"][2]["operand"], "RunGroupId");
+        assert_eq!(body["filters"][2]["values"][0], "root-run");
         assert_eq!(body["orderBy"][0]["order"], "DESC");
         assert_eq!(body["continuationToken"], "tok");
     }

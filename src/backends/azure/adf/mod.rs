@@ -16,8 +16,8 @@ use crate::backends::azure::config::is_guid;
 use crate::backends::cache::TtlCache;
 use crate::backends::http::RestError;
 use crate::backends::{
-    BackendError, BackendHealth, CancelRequest, LivePlan, PipelineBackend, PlanDescription,
-    RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
+    BackendError, BackendHealth, CancelRequest, LivePlan, PastRerun, PipelineBackend,
+    PlanDescription, RemediationOutcome, RemediationPlan, RerunRequest, RunPage, RunQuery,
 };
 use crate::model::estate::EstateCatalog;
 use crate::model::run::{ActivityRun, BackendKind, PipelineRun, TriggerRun};
@@ -173,6 +173,7 @@ impl PipelineBackend for AdfBackend {
                     .iter()
                     .map(|s| s.as_str().to_string())
                     .collect(),
+                run_groups: vec![],
                 continuation_token: adf_token.clone(),
             };
             let page = self
@@ -309,6 +310,62 @@ impl PipelineBackend for AdfBackend {
             from_failed,
         };
         Ok(RemediationPlan::rerun(request, description, work))
+    }
+
+    /// The recovery runs of the reference's run group (ADF's `runGroupId`
+    /// is the first run's id; opsdeck's reruns are recovery runs, so they
+    /// join it) that started since `since`, filtered by the service and
+    /// checked again here.
+    async fn reruns_since(
+        &self,
+        reference: &PipelineRun,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<PastRerun>, BackendError> {
+        let root = reference
+            .rerun_of
+            .clone()
+            .unwrap_or_else(|| reference.run_id.clone());
+        let mut filter = RunFilter {
+            last_updated_after: since,
+            last_updated_before: later_by_an_hour(self.clock.now()),
+            pipelines: vec![reference.pipeline.clone()],
+            statuses: vec![],
+            run_groups: vec![root.clone()],
+            continuation_token: None,
+        };
+        let mut found = Vec::new();
+        for _ in 0..MAX_RUN_PAGES {
+            let page = self
+                .api
+                .query_pipeline_runs(&filter)
+                .await
+                .map_err(|e| self.error(e))?;
+            let next = page.next_token();
+            for run in page.value {
+                let in_group = run.run_group_id.as_deref() == Some(root.as_str());
+                if !in_group || run.run_id == root {
+                    continue;
+                }
+                let run = run.into_run(&self.environment);
+                // Queued, not started yet: made after `since`, so it counts.
+                let at = run.run_start.unwrap_or(since);
+                if at >= since {
+                    found.push(PastRerun {
+                        id: run.run_id,
+                        at,
+                    });
+                }
+            }
+            match next {
+                Some(token) if filter.continuation_token.as_ref() != Some(&token) => {
+                    filter.continuation_token = Some(token);
+                }
+                _ => return Ok(found),
+            }
+        }
+        Err(BackendError::Unavailable(format!(
+            "the run group of {root} spans more than {MAX_RUN_PAGES} pages of queryPipelineRuns; its reruns cannot be counted"
+        )))
     }
 
     async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {
