@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::process::pinned_serve_args;
-use common::replicas::{Fleet, FleetSpec};
+use common::replicas::{Fleet, FleetSpec, Replica};
 
 /// The longest any one request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -125,17 +125,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// (VmRSS, VmHWM) in MiB.
-fn memory_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kib| kib / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+/// (resident, peak resident) in MiB; NaN once the replica is gone.
+fn memory_mib(replica: &Replica) -> (f64, f64) {
+    replica
+        .memory_kib()
+        .map_or((f64::NAN, f64::NAN), |(rss, peak)| {
+            (rss as f64 / 1024.0, peak as f64 / 1024.0)
+        })
 }
 
 fn main() {
@@ -153,7 +149,7 @@ fn main() {
         "http_replicas: {replicas} × opsdeck serve --stateless (debug or release: whatever cargo built) behind haproxy {}, {seconds} s per round",
         fleet.url
     );
-    let idle: Vec<(f64, f64)> = fleet.replicas.iter().map(|r| memory_mib(r.pid)).collect();
+    let idle: Vec<(f64, f64)> = fleet.replicas.iter().map(memory_mib).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -212,7 +208,7 @@ fn main() {
         "replica", "idle RSS MiB", "RSS MiB", "peak MiB"
     );
     for (replica, (idle_rss, _)) in fleet.replicas.iter().zip(idle) {
-        let (rss, peak) = memory_mib(replica.pid);
+        let (rss, peak) = memory_mib(replica);
         println!(
             "{:>8} {:>12.1} {:>12.1} {:>12.1}",
             replica.name, idle_rss, rss, peak

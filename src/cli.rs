@@ -91,7 +91,7 @@ pub struct ConsoleArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the DataOps MCP tool server (stdio by default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Ask the triage agent one question and print the answer.
     Ask(AskArgs),
     /// Work with log files directly (no server, no model).

@@ -37,7 +37,7 @@ fn main() {
     };
     let outcome = runtime.block_on(async move {
         match (cli.command, cli.replay) {
-            (Some(Command::Serve(args)), _) => opsdeck::commands::serve::run(args).await,
+            (Some(Command::Serve(args)), _) => opsdeck::commands::serve::run(*args).await,
             (Some(Command::Ask(args)), _) => opsdeck::commands::ask::run(args).await,
             (Some(Command::Logs(LogsCommand::Summarize(args))), _) => {
                 opsdeck::commands::logs::summarize(&args)

@@ -49,12 +49,20 @@ fn start_server(token: &str) -> (Killed, String, PathBuf) {
     let token_file = dir.join("token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
     std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    serve_with(
+        &dir,
+        &["--token-file".into(), token_file.display().to_string()],
+    )
+}
+
+/// `opsdeck serve --http` on the sandbox with `auth` (its sign-in flags).
+fn serve_with(dir: &Path, auth: &[String]) -> (Killed, String, PathBuf) {
     let logs = dir.join("logs");
     let mut child = Command::new(OPSDECK)
         .args(["serve", "--scenario", "expired-secret", "--seed", "7"])
         .args(["--frozen-clock", "2026-11-23T03:42:00Z"])
-        .args(["--http", "127.0.0.1:0", "--token-file"])
-        .arg(&token_file)
+        .args(["--http", "127.0.0.1:0"])
+        .args(auth)
         .env("OPSDECK_LOG_DIR", &logs)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -311,7 +319,9 @@ fn a_server_that_wants_sign_in_without_token_scope_says_how_to_add_it() {
     let asked = ask(&url, serde_json::json!({}), &az);
     assert_eq!(asked.code, 1, "stderr:\n{}", asked.stderr);
     assert!(
-        asked.stderr.contains("needs sign-in (HTTP 401") && asked.stderr.contains("tokenScope"),
+        asked.stderr.contains("needs sign-in:")
+            && asked.stderr.contains("HTTP 401")
+            && asked.stderr.contains("tokenScope"),
         "{}",
         asked.stderr
     );
@@ -335,4 +345,126 @@ fn token_scope_with_an_authorization_header_is_a_usage_error() {
         asked.stderr
     );
     assert!(az.calls().is_empty());
+}
+
+/// tests/peers/issuer.py (venv-mcp2: PyJWT, cryptography): a local OpenID
+/// issuer with its own RSA keys, JWKS and OpenID configuration, minting tokens.
+struct Issuer {
+    _child: Killed,
+    url: String,
+}
+
+const AUDIENCE: &str = "api://opsdeck-console-test";
+
+impl Issuer {
+    fn start() -> Issuer {
+        let peers = std::env::var_os("OPSDECK_PEERS_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/peers"));
+        let python = peers.join("venv-mcp2/bin/python");
+        assert!(
+            python.exists(),
+            "the Python peers are not installed in {}: run scripts/peers/setup.sh",
+            peers.display()
+        );
+        let mut child = Command::new(python)
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/issuer.py"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the issuer starts");
+        let stdout = child.stdout.take().unwrap();
+        let guard = Killed(child);
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let ready: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("the issuer said {line:?}: {e}"));
+        Issuer {
+            _child: guard,
+            url: ready["issuer"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// An RS256 token for `audience` carrying `permissions` (as `scp`), valid an hour.
+    fn mint(&self, audience: &str, permissions: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({
+            "iss": self.url, "aud": audience, "sub": "sub-ada", "oid": "oid-ada",
+            "preferred_username": "ada@example.com", "scp": permissions,
+            "iat": now, "nbf": now, "exp": now + 3600,
+        });
+        let answer: serde_json::Value = reqwest::blocking::Client::new()
+            .post(format!("{}/mint", self.url))
+            .json(&serde_json::json!({ "claims": claims }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        answer["token"].as_str().unwrap().to_string()
+    }
+}
+
+#[test]
+fn against_a_signed_in_server_the_right_token_reads_and_a_missing_permission_is_named() {
+    let issuer = Issuer::start();
+    let dir = tempdir("oauth-server");
+    let (_server, url, server_logs) = serve_with(
+        &dir,
+        &[
+            "--oauth-issuer".into(),
+            issuer.url.clone(),
+            "--oauth-audience".into(),
+            AUDIENCE.into(),
+        ],
+    );
+    let scope = format!("{AUDIENCE}/.default");
+    let entry = serde_json::json!({ "tokenScope": scope });
+
+    let reader = issuer.mint(AUDIENCE, "opsdeck.read");
+    let az = FakeAz::new(&reader, 3_600);
+    let asked = ask(&url, entry.clone(), &az);
+    assert_eq!(
+        asked.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        asked.stdout, asked.stderr
+    );
+    assert!(
+        asked.stdout.contains("transform_inventory"),
+        "{}",
+        asked.stdout
+    );
+    assert_eq!(az.calls(), vec![scope.clone()]);
+    assert_no_token(&reader, &asked, &server_logs);
+
+    let no_role = issuer.mint(AUDIENCE, "profile");
+    let asked = ask(&url, entry.clone(), &FakeAz::new(&no_role, 3_600));
+    assert_eq!(asked.code, 1, "stderr:\n{}", asked.stderr);
+    assert!(
+        asked.stderr.contains("HTTP 403")
+            && asked.stderr.contains("lacks the permission")
+            && asked.stderr.contains("opsdeck.read")
+            && asked.stderr.contains(&format!("az login --scope {scope}")),
+        "{}",
+        asked.stderr
+    );
+    assert_no_token(&no_role, &asked, &server_logs);
+
+    let elsewhere = issuer.mint("api://another-app", "opsdeck.read");
+    let asked = ask(&url, entry, &FakeAz::new(&elsewhere, 3_600));
+    assert_eq!(asked.code, 1, "stderr:\n{}", asked.stderr);
+    assert!(
+        asked
+            .stderr
+            .contains(&format!("refused your token for {scope}:"))
+            && asked.stderr.contains("HTTP 401, invalid_token")
+            && asked.stderr.contains("`az login`"),
+        "{}",
+        asked.stderr
+    );
+    assert_no_token(&elsewhere, &asked, &server_logs);
 }

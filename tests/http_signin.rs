@@ -20,8 +20,8 @@ use common::{TestClock, ToolClient, pinned, sandbox_backends};
 use opsdeck::backends::Backends;
 use opsdeck::ops::policy::{PolicyGuard, RemediationPolicy};
 use opsdeck::server::OpsdeckServer;
-use opsdeck::server::http::auth::{self, AuthSettings, OAuthFlags, SignIn};
-use opsdeck::server::http::{HttpOptions, router};
+use opsdeck::server::http::auth::{AuthSettings, OAuthFlags, SignIn};
+use opsdeck::server::http::{HttpLimits, HttpOptions, HttpRuntime, app};
 
 const READ: &str = "opsdeck.read";
 const BOTH: &str = "opsdeck.read opsdeck.remediate";
@@ -36,8 +36,18 @@ fn settings(issuer: &Issuer) -> AuthSettings {
     .unwrap()
 }
 
-/// A signed-in server over `backends`, auditing into `audit_dir`.
+/// A signed-in server over `backends`, auditing into `audit_dir`: the
+/// application `serve --http --oauth-issuer …` runs, on a loopback port.
 async fn serve(backends: Backends, settings: AuthSettings, audit_dir: &Path) -> SocketAddr {
+    serve_in(backends, settings, audit_dir, false).await
+}
+
+async fn serve_in(
+    backends: Backends,
+    settings: AuthSettings,
+    audit_dir: &Path,
+    stateless: bool,
+) -> SocketAddr {
     let guard = PolicyGuard::new(RemediationPolicy::default(), audit_dir);
     let server = OpsdeckServer::new(backends, false).with_policy(guard);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -47,23 +57,32 @@ async fn serve(backends: Backends, settings: AuthSettings, audit_dir: &Path) -> 
         bearer_token: None,
         allowed_origins: vec![],
         allowed_hosts: vec![],
-        // Sign-in is the guard here; the anonymous refusal is for no sign-in at all.
-        allow_unauthenticated_remediation: true,
+        allow_unauthenticated_remediation: false,
     };
-    let sign_in = SignIn::new(settings).unwrap();
-    let app = auth::guard(
-        router(server, &options, CancellationToken::new()),
-        sign_in.clone(),
-    )
-    .merge(auth::routes(sign_in));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let runtime = HttpRuntime {
+        stateless,
+        sign_in: Some(SignIn::new(settings).unwrap()),
+        ..HttpRuntime::default()
+    };
+    let app = app(
+        server,
+        &options,
+        &HttpLimits::default(),
+        &runtime,
+        CancellationToken::new(),
+    );
+    tokio::spawn(async move { axum::serve(listener, app.router).await.unwrap() });
     addr
 }
 
 async fn serve_sandbox(settings: AuthSettings) -> (SocketAddr, PathBuf) {
+    serve_sandbox_in(settings, false).await
+}
+
+async fn serve_sandbox_in(settings: AuthSettings, stateless: bool) -> (SocketAddr, PathBuf) {
     let (_, backends) = sandbox_backends("expired-secret", 7, TestClock::at(pinned()));
     let dir = common::process::tempdir("signin-audit");
-    let addr = serve(backends, settings, &dir).await;
+    let addr = serve_in(backends, settings, &dir, stateless).await;
     (addr, dir.join("audit.jsonl"))
 }
 
@@ -288,8 +307,18 @@ async fn the_metadata_needs_no_token_and_names_the_issuer() {
 
 #[tokio::test]
 async fn a_reader_may_preview_but_a_real_rerun_is_403_and_the_audit_names_who_acted() {
+    readers_and_operators(false).await;
+}
+
+/// Stateless mode hands each request's caller to the tools the same way.
+#[tokio::test]
+async fn stateless_the_audit_names_who_acted_too() {
+    readers_and_operators(true).await;
+}
+
+async fn readers_and_operators(stateless: bool) {
     let issuer = Issuer::start();
-    let (addr, audit) = serve_sandbox(settings(&issuer)).await;
+    let (addr, audit) = serve_sandbox_in(settings(&issuer), stateless).await;
     let reader = issuer.mint(issuer.claims("rita", READ)).await;
     let rerun = json!({"pipeline": "ingest_crm_customers", "dry_run": false});
 
@@ -506,39 +535,128 @@ async fn backends_never_see_the_callers_token() {
     assert!(audit.iter().all(|l| !l.to_string().contains(&token)));
 }
 
-/// The official Python MCP SDK as the client, with a bearer token.
+/// The Python MCP SDK client (tests/peers/mcp_client.py) against `url`,
+/// with `token` as its bearer token if given, making `calls`.
+async fn python_client(
+    url: &str,
+    token: Option<&str>,
+    calls: &[(&str, Value)],
+) -> std::process::Output {
+    let mut command = common::process::python_mcp_client("venv-mcp2", 30);
+    if let Some(token) = token {
+        command.args(["--header", &format!("Authorization: Bearer {token}")]);
+    }
+    for (tool, args) in calls {
+        command.args(["--call", tool, &args.to_string()]);
+    }
+    command.args(["--http", url]);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The real `opsdeck serve --http --oauth-issuer …` with the official Python
+/// MCP SDK as the client: readers read, a reader's real rerun is 403, an
+/// operator's rerun is audited under the name in their token.
 #[tokio::test]
-async fn the_python_sdk_client_signs_in_with_a_bearer_token() {
+async fn the_binary_signs_in_the_python_sdk_client() {
     let issuer = Issuer::start();
-    let (addr, _) = serve_sandbox(settings(&issuer)).await;
-    let token = issuer.mint(issuer.claims("alice", READ)).await;
-    let url = format!("http://{addr}/mcp");
-    let run = |header: Option<String>| {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut command = common::process::python_mcp_client("venv-mcp2", 30);
-            if let Some(header) = header {
-                command.args(["--header", &header]);
-            }
-            command
-                .args([
-                    "--call",
-                    "get_pipeline_status",
-                    r#"{"pipeline": "ingest_crm_customers"}"#,
-                    "--http",
-                    &url,
-                ])
-                .output()
-                .unwrap()
-        })
-    };
-    let signed_in = run(Some(format!("Authorization: Bearer {token}")))
+    let dir = common::process::tempdir("signin-binary");
+    let audit = dir.join("audit.jsonl");
+    let (_server, url) = common::process::start_http_server(&[
+        "--oauth-issuer",
+        &issuer.url,
+        "--oauth-audience",
+        AUDIENCE,
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap();
+
+    let anonymous = initialize(addr, None).await;
+    assert_eq!(anonymous.status(), 401);
+    assert!(
+        challenge(&anonymous).contains(&format!(
+            "resource_metadata=\"http://{addr}/.well-known/oauth-protected-resource\""
+        )),
+        "{}",
+        challenge(&anonymous)
+    );
+    let metadata: Value = reqwest::get(format!(
+        "http://{addr}/.well-known/oauth-protected-resource"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(metadata["authorization_servers"], json!([issuer.url]));
+
+    let reader = issuer.mint(issuer.claims("rita", READ)).await;
+    let read = python_client(
+        &url,
+        Some(&reader),
+        &[
+            (
+                "get_pipeline_status",
+                json!({"pipeline": "ingest_crm_customers"}),
+            ),
+            (
+                "rerun_pipeline",
+                json!({"pipeline": "ingest_crm_customers"}),
+            ),
+        ],
+    )
+    .await;
+    let report = common::process::client_report(&read);
+    assert_eq!(report["calls"][0]["is_error"], false, "{report}");
+    assert_eq!(
+        report["calls"][1]["structured"]["dry_run"], true,
+        "{report}"
+    );
+    assert!(
+        !python_client(&url, None, &[]).await.status.success(),
+        "no token, no session"
+    );
+
+    let real = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "rerun_pipeline",
+                                 "arguments": {"pipeline": "ingest_crm_customers", "dry_run": false}}});
+    let refused = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .bearer_auth(&reader)
+        .body(real.to_string())
+        .send()
         .await
         .unwrap();
-    let report = common::process::client_report(&signed_in);
-    assert_eq!(report["calls"][0]["is_error"], false, "{report}");
-    assert!(report["tools"].as_array().unwrap().len() > 5);
+    assert_eq!(refused.status(), 403);
+    assert!(challenge(&refused).contains("insufficient_scope"));
 
-    let anonymous = run(None).await.unwrap();
-    assert!(!anonymous.status.success(), "no token, no session");
+    let operator = issuer.mint(issuer.claims("olga", BOTH)).await;
+    let acted = python_client(
+        &url,
+        Some(&operator),
+        &[(
+            "rerun_pipeline",
+            json!({"pipeline": "ingest_crm_customers", "dry_run": false, "approved_by": "mallory"}),
+        )],
+    )
+    .await;
+    let report = common::process::client_report(&acted);
+    assert_eq!(report["calls"][0]["is_error"], false, "{report}");
+    let lines = audit_lines(&audit);
+    let record = lines
+        .iter()
+        .find(|l| l["dry_run"] == false)
+        .unwrap_or_else(|| panic!("the real rerun is audited: {lines:?}"));
+    assert_eq!(record["who"]["approved_by"], "olga@example.com");
+    assert_eq!(record["who"]["subject"], "oid-olga");
+    assert_eq!(record["who"]["claimed_approved_by"], "mallory");
+    assert!(!std::fs::read_to_string(&audit).unwrap().contains(&operator));
 }

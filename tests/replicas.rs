@@ -12,14 +12,20 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::process::pinned_serve_args;
-use common::replicas::{Fleet, FleetSpec, RunningClient, run_sessions};
+use common::replicas::client::{RunningClient, run_sessions};
+use common::replicas::{Fleet, FleetSpec};
 
 const CLIENT_LIMIT: Duration = Duration::from_secs(180);
 
 fn sandbox_fleet() -> Fleet {
+    sandbox_fleet_with(&[])
+}
+
+fn sandbox_fleet_with(extra: &[&str]) -> Fleet {
     // The same seed and frozen clock on every replica: the same estate.
     let mut serve_args = pinned_serve_args();
     serve_args.remove(0); // "serve": the harness adds it
+    serve_args.extend(extra.iter().map(|a| a.to_string()));
     Fleet::start(&FleetSpec {
         replicas: 3,
         serve_args,
@@ -179,6 +185,48 @@ fn a_replica_killed_mid_run_costs_at_most_its_requests_in_flight() {
     );
 }
 
+/// What a rolling update or a scale-in does to a replica: SIGTERM. It turns
+/// its readiness to 503 at once, haproxy takes it out of rotation within its
+/// check interval, the requests it still gets are served, and it exits in
+/// time: no session fails.
+#[test]
+fn a_replica_stopped_with_sigterm_drains_without_failing_a_session() {
+    const SESSIONS: usize = 120;
+    let mut fleet = sandbox_fleet_with(&[
+        "--drain-delay-seconds",
+        "2",
+        "--shutdown-grace-seconds",
+        "5",
+    ]);
+    let mut command = fleet.sessions(SESSIONS, 3, 30);
+    for (tool, args) in READ_CALLS.iter().cycle().take(4) {
+        command.args(["--call", tool, args]);
+    }
+    let mut client = RunningClient::spawn(command);
+    client.wait_for_sessions(6, CLIENT_LIMIT);
+    let status = fleet.replica("r1").terminate(Duration::from_secs(20));
+    assert!(
+        status.success(),
+        "a drained replica exits cleanly: {status:?}"
+    );
+    // Sessions ran through the whole drain, not only before it.
+    let ended = client.ended();
+    assert!(
+        ended < SESSIONS,
+        "all {ended} sessions ended before r1 exited"
+    );
+    let sessions = sessions(&client.finish(CLIENT_LIMIT));
+    let failed: Vec<&Value> = sessions.iter().filter(|s| s["ok"] != true).collect();
+    assert!(
+        failed.is_empty(),
+        "{} sessions failed: {failed:#?}\nhaproxy: {}",
+        failed.len(),
+        fleet.haproxy_log()
+    );
+    let counts = answers_by_replica(&sessions);
+    assert!(counts.get("r1").is_some_and(|n| *n > 0), "{counts:?}");
+}
+
 fn sessions_of(report: Value) -> Vec<Value> {
     sessions(&report)
 }
@@ -193,7 +241,7 @@ async fn the_rerun_limit_holds_across_replicas() {
         FAILED_RUN, FakeApi, SALES_NOW, fake_az_dir, path_with, sales_config_file,
     };
     use common::process::tempdir;
-    use common::replicas::serve_reruns_statefully;
+    use common::replicas::adf_history::serve_reruns_statefully;
 
     let fake = FakeApi::start().await;
     fake.serve_sales_estate();
@@ -228,7 +276,6 @@ async fn the_rerun_limit_holds_across_replicas() {
             "stdout".into(),
         ],
         env: vec![("PATH".into(), path_with(&az))],
-        ..FleetSpec::default()
     };
     let rerun =
         format!(r#"{{"pipeline": "ingest_orders", "run_id": "{FAILED_RUN}", "dry_run": false}}"#);

@@ -360,8 +360,7 @@ async fn data_factory_counts_the_recovery_runs_of_the_run_group_across_replicas(
     let asked = fake
         .requests_to("/queryPipelineRuns")
         .into_iter()
-        .filter(|r| r.body.to_string().contains("RunGroupId"))
-        .last()
+        .rfind(|r| r.body.to_string().contains("RunGroupId"))
         .expect("the history is asked by run group");
     let filters = asked.body["filters"].as_array().unwrap();
     assert!(
@@ -599,4 +598,232 @@ fn a_stateless_server_refuses_a_policy_that_requires_a_preview() {
         stderr.contains("require_preview") && stderr.contains("stateless"),
         "{stderr}"
     );
+}
+
+static ONE_AIRFLOW_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Airflow re-runs in place by clearing tasks, so the history is its audit
+/// log: on the real Airflow 2 and 3 (event names as each writes them), one
+/// clear counts, the dry-run clears opsdeck makes while planning do not, and
+/// another server then refuses a second rerun within the hour.
+fn airflow_counts_clears_from_its_audit_log(
+    release: common::airflow::Release,
+    version: opsdeck::backends::airflow::api::ApiVersion,
+) {
+    use opsdeck::backends::airflow::{AirflowBackend, AirflowSettings};
+    const DAG: &str = "nightly_orders";
+    const RUN: &str = "manual__limit_1";
+    let run_key = format!("{DAG}/{RUN}");
+    let _turn = ONE_AIRFLOW_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = common::process::tempdir("rerun-history-airflow");
+    let audit = dir.join("audit.jsonl");
+    let airflow = common::airflow::RealAirflow::start_release(release);
+    let run = airflow.run_to_completion(DAG, RUN);
+    assert_eq!(run["state"], "failed", "the DAG fails as designed: {run}");
+    let backend = || {
+        let url = airflow.url.clone();
+        let settings = AirflowSettings::from_env(&|name| match name {
+            "AIRFLOW_URL" => Some(url.clone()),
+            "AIRFLOW_USERNAME" => Some(common::airflow::USER.to_string()),
+            "AIRFLOW_PASSWORD" => Some(common::airflow::PASSWORD.to_string()),
+            _ => None,
+        })
+        .expect("settings");
+        let clock = Arc::new(opsdeck::model::time::SystemClock);
+        Arc::new(
+            AirflowBackend::new(&settings, version, clock, Default::default()).expect("backend"),
+        )
+    };
+    let backends = || Backends {
+        label: "airflow/test".into(),
+        pipelines: vec![backend()],
+        secrets: vec![],
+        infra: vec![],
+        logs: vec![],
+        changes: vec![],
+        clock: Arc::new(opsdeck::model::time::SystemClock),
+    };
+    let real = json!({"pipeline": DAG, "run_id": &run_key, "dry_run": false});
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let first = replica(&backends(), 1, &audit).await;
+        let preview = first
+            .ok(
+                "rerun_pipeline",
+                json!({"pipeline": DAG, "run_id": &run_key}),
+            )
+            .await;
+        assert_eq!(preview["dry_run"], true);
+        first.ok("rerun_pipeline", real.clone()).await;
+    });
+    airflow.wait_until(
+        "the cleared run has failed again",
+        Duration::seconds(180).to_std().unwrap(),
+        |a| {
+            let task = a.task(DAG, RUN, "transform_on_databricks");
+            task["try_number"].as_u64().unwrap_or(0) > 2 && task["state"] == "failed"
+        },
+    );
+    airflow.wait_for_end(DAG, RUN);
+    runtime.block_on(async {
+        let backend = backend();
+        let reference = backend.get_run(&run_key).await.unwrap().expect("the run");
+        let since = Utc::now() - Duration::hours(1);
+        let clears = backend
+            .reruns_since(&reference, since)
+            .await
+            .expect("the audit log reads");
+        assert_eq!(
+            clears.len(),
+            1,
+            "one real clear; dry runs do not count: {clears:?}"
+        );
+        let second = replica(&backends(), 1, &audit).await;
+        let refused = second.err("rerun_pipeline", real.clone()).await;
+        assert!(refused.contains("1 rerun(s)"), "{refused}");
+        let unlimited = replica(&backends(), 2, &audit).await;
+        unlimited.ok("rerun_pipeline", real).await;
+    });
+    assert_eq!(
+        outcomes(&audit),
+        ["previewed", "done", "blocked_by_policy", "done"]
+    );
+}
+
+#[test]
+fn airflow_2_counts_clears_from_its_audit_log() {
+    airflow_counts_clears_from_its_audit_log(
+        common::airflow::Release::Airflow2,
+        opsdeck::backends::airflow::api::ApiVersion::V1,
+    );
+}
+
+#[test]
+fn airflow_3_counts_clears_from_its_audit_log() {
+    airflow_counts_clears_from_its_audit_log(
+        common::airflow::Release::Airflow3,
+        opsdeck::backends::airflow::api::ApiVersion::V2,
+    );
+}
+
+const FABRIC_WS: &str = "4b218778-e7a5-4d73-8187-f10824047715";
+const FABRIC_ITEM: &str = "431e8d7b-4a95-4c02-8ccd-6faef5ba1bd7";
+
+/// A vendor example's file under `fabric-rest-api-specs/platform/examples/platform`.
+fn fabric_example(name: &str) -> Value {
+    let file = common::vendor_dir()
+        .join("fabric-rest-api-specs/platform/examples/platform")
+        .join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+/// The vendor's workspace, item job instances and run-on-demand answer, at
+/// their real paths: one item whose two job instances were both run by hand.
+async fn fabric_server() -> FakeApi {
+    let fake = FakeApi::start().await;
+    let mut workspace = fabric_example("GetWorkspace")["responses"]["200"]["body"].clone();
+    workspace["id"] = json!(FABRIC_WS);
+    let base = format!("/v1/workspaces/{FABRIC_WS}");
+    fake.route("GET", &base, None, vec![Reply::json(200, workspace)]);
+    fake.route(
+        "GET",
+        &format!("{base}/items"),
+        None,
+        vec![Reply::json(
+            200,
+            json!({"value": [{"id": FABRIC_ITEM, "displayName": "load_sales",
+                              "type": "DataPipeline", "workspaceId": FABRIC_WS}]}),
+        )],
+    );
+    let listing = fabric_example("ListItemJobInstances")["responses"]["200"]["body"].clone();
+    let instances = format!("{base}/items/{FABRIC_ITEM}/jobs/instances");
+    for instance in listing["value"].as_array().unwrap() {
+        let id = instance["id"].as_str().unwrap();
+        fake.route(
+            "GET",
+            &format!("{instances}/{id}"),
+            None,
+            vec![Reply::json(200, instance.clone())],
+        );
+    }
+    fake.route("GET", &instances, None, vec![Reply::json(200, listing)]);
+    let accepted = fabric_example("RunOnDemandItemJob")["responses"]["202"]["headers"].clone();
+    fake.route(
+        "POST",
+        &format!("{base}/items/{FABRIC_ITEM}/jobs/DefaultJob/instances"),
+        None,
+        vec![
+            Reply::json(202, Value::Null)
+                .header("Location", accepted["Location"].as_str().unwrap())
+                .header("Retry-After", &accepted["Retry-After"].to_string()),
+        ],
+    );
+    fake
+}
+
+async fn fabric_replica(fake: &FakeApi, max: u32, audit: &std::path::Path) -> common::ToolClient {
+    use opsdeck::backends::fabric::FabricBackend;
+    use opsdeck::backends::fabric::settings::FabricSettings;
+    let vars = [
+        ("FABRIC_WORKSPACE", FABRIC_WS.to_string()),
+        ("OPSDECK_FABRIC_ENDPOINT", fake.base.clone()),
+        ("OPSDECK_ENVIRONMENT", "prod".to_string()),
+    ];
+    let settings = FabricSettings::from_env(&|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let now = DateTime::parse_from_rfc3339("2024-06-22T07:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock: opsdeck::model::time::SharedClock = Arc::new(opsdeck::model::time::FixedClock(now));
+    let backend = FabricBackend::new(
+        &settings,
+        common::azure::static_credential(),
+        clock.clone(),
+        common::azure::quick_retries(),
+    )
+    .unwrap();
+    let backends = Backends {
+        pipelines: vec![Arc::new(backend)],
+        secrets: vec![],
+        infra: vec![],
+        logs: vec![],
+        changes: vec![],
+        clock,
+        label: "fabric".into(),
+    };
+    replica(&backends, max, audit).await
+}
+
+#[tokio::test]
+async fn fabric_counts_the_items_manual_job_instances_of_the_hour() {
+    let dir = common::process::tempdir("rerun-history-fabric");
+    let audit = dir.join("audit.jsonl");
+    let fake = fabric_server().await;
+    let rerun = json!({"pipeline": "load_sales", "dry_run": false,
+                       "run_id": "c0c99aed-be56-4fe0-a6e5-6de5fe277f16"});
+    let run_on_demand = |fake: &FakeApi| {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/jobs/DefaultJob/instances"))
+            .count()
+    };
+    // The other manual instance of the hour counts: Fabric links no rerun to its run.
+    let refused = fabric_replica(&fake, 1, &audit)
+        .await
+        .err("rerun_pipeline", rerun.clone())
+        .await;
+    assert!(refused.contains("1 rerun(s)"), "{refused}");
+    assert_eq!(run_on_demand(&fake), 0, "refused before running anything");
+    fabric_replica(&fake, 2, &audit)
+        .await
+        .ok("rerun_pipeline", rerun)
+        .await;
+    assert_eq!(run_on_demand(&fake), 1);
+    assert_eq!(outcomes(&audit), ["blocked_by_policy", "done"]);
 }

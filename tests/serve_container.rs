@@ -519,7 +519,7 @@ async fn sign_in_from_the_environment_guards_a_public_stateless_server() {
         .unwrap();
     assert_eq!(done["result"]["isError"], false, "{done}");
     let line = std::fs::read_to_string(&audit).unwrap();
-    let record: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let record: Value = serde_json::from_str(line.lines().next_back().unwrap()).unwrap();
     assert_eq!(record["who"]["subject"], "oid-carol", "{record}");
     assert_eq!(record["who"]["issuer"], issuer.url, "{record}");
 

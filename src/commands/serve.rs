@@ -545,4 +545,66 @@ mod tests {
         }
         assert!(distinct_choices(&[]).is_err());
     }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["opsdeck", "serve"];
+        argv.extend(args);
+        match crate::cli::Cli::parse_from(argv).command {
+            Some(crate::cli::Command::Serve(serve)) => *serve,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn logs_go_to_a_stream_only_where_it_is_free() {
+        use crate::logging::{Format, Output};
+        let http = serve_args(&[
+            "--http",
+            "127.0.0.1:0",
+            "--log-output",
+            "stdout",
+            "--log-format",
+            "json",
+        ]);
+        let settings = log_settings(&http).unwrap();
+        assert_eq!(
+            (settings.format, settings.output),
+            (Format::Json, Output::Stdout)
+        );
+        let stdio = serve_args(&["--log-output", "stdout"]);
+        let err = log_settings(&stdio).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(
+            err.message.contains("--log-output stderr"),
+            "{}",
+            err.message
+        );
+        let stderr = serve_args(&["--log-output", "stderr"]);
+        assert_eq!(log_settings(&stderr).unwrap().output, Output::Stderr);
+        assert_eq!(
+            log_settings(&serve_args(&[])).unwrap(),
+            crate::logging::Settings::default()
+        );
+    }
+
+    #[test]
+    fn session_limits_keep_their_defaults_unless_given() {
+        let limits = http_limits(&serve_args(&["--http", "127.0.0.1:0"]));
+        assert_eq!(limits, HttpLimits::default());
+        let given = http_limits(&serve_args(&[
+            "--http",
+            "127.0.0.1:0",
+            "--http-max-sessions",
+            "9",
+            "--http-session-idle-seconds",
+            "30",
+        ]));
+        assert_eq!(given.max_sessions, 9);
+        assert_eq!(given.session_idle, std::time::Duration::from_secs(30));
+        let stateless = serve_args(&["--http", "127.0.0.1:0", "--stateless"]);
+        assert!(check_mode(&stateless).is_ok());
+        let runtime = http_runtime(&stateless, None);
+        assert!(runtime.stateless);
+        assert_eq!(runtime.shutdown, ShutdownTimes::default());
+    }
 }

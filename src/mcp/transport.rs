@@ -184,6 +184,11 @@ pub(super) fn http_transport(
     let authorization_header = custom.contains_key(&reqwest::header::AUTHORIZATION);
     let sign_in = match token_scope {
         None => None,
+        // mcp.json refuses both; a spec built in code could still say both,
+        // and two Authorization headers would go out.
+        Some(_) if authorization_header => {
+            return Err("tokenScope and an Authorization header are both set; keep one".into());
+        }
         Some(scope) => Some(SignIn {
             scope: scope.to_string(),
             credential: signin::console_credential()

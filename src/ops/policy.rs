@@ -147,13 +147,29 @@ struct GuardState {
     /// backend's history shows: a service's run list can lag behind a run
     /// just started (ADF), and the limit must not miss it.
     made: Vec<MadeRerun>,
+    next_ticket: u64,
 }
 
 /// A rerun this process started: the run it re-ran and the run it made.
 struct MadeRerun {
     reference: String,
+    /// A placeholder until the rerun is done.
     new_run: String,
     at: DateTime<Utc>,
+    ticket: u64,
+}
+
+/// A rerun admitted by the limit, counted until it is finished
+/// ([`PolicyGuard::rerun_finished`]); empty when no limit is set.
+#[derive(Debug)]
+#[must_use = "hand the ticket back to PolicyGuard::rerun_finished"]
+pub struct RerunTicket(Option<u64>);
+
+impl RerunTicket {
+    /// The ticket of a rerun that no limit holds.
+    pub fn unlimited() -> RerunTicket {
+        RerunTicket(None)
+    }
 }
 
 const PREVIEW_FRESH_FOR_MINUTES: i64 = 15;
@@ -310,16 +326,18 @@ impl PolicyGuard {
     /// backend's history shows since an hour before `now` (`history`), or the
     /// error that kept it from being read: then the rerun is refused (the
     /// limit is never guessed open). Reruns this process made that the
-    /// history does not list yet count too.
+    /// history does not list yet count too, and so does one admitted here
+    /// and not yet finished: two calls at once cannot both take the last
+    /// place. Hand the ticket back to [`PolicyGuard::rerun_finished`].
     pub fn check_reruns(
         &self,
         attempt: &Attempt,
         reference: &str,
         history: Result<&[PastRerun], &str>,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
+    ) -> Result<RerunTicket, String> {
         let Some(max) = self.policy.max_reruns_per_run_per_hour else {
-            return Ok(());
+            return Ok(RerunTicket::unlimited());
         };
         let history = history.map_err(|why| {
             format!(
@@ -336,21 +354,35 @@ impl PolicyGuard {
                 attempt.target
             ));
         }
-        Ok(())
-    }
-
-    /// Notes a rerun this process just made, until the history lists it.
-    pub fn rerun_made(&self, reference: &str, new_run: &str, now: DateTime<Utc>) {
-        let mut state = crate::support::sync::lock(&self.state);
-        state.made.retain(|m| now - m.at < Duration::hours(1));
         if state.made.len() >= MAX_MADE_REMEMBERED {
             state.made.remove(0);
         }
+        state.next_ticket += 1;
+        let ticket = state.next_ticket;
         state.made.push(MadeRerun {
             reference: reference.to_string(),
-            new_run: new_run.to_string(),
+            new_run: format!("pending rerun {ticket}"),
             at: now,
+            ticket,
         });
+        Ok(RerunTicket(Some(ticket)))
+    }
+
+    /// Ends a rerun admitted by [`PolicyGuard::check_reruns`]: `new_run` is
+    /// the run it made, kept (until the history lists it) for an hour; `None`
+    /// (it failed, or re-ran in place where the history shows it at once)
+    /// forgets it.
+    pub fn rerun_finished(&self, ticket: RerunTicket, new_run: Option<&str>) {
+        let Some(ticket) = ticket.0 else { return };
+        let mut state = crate::support::sync::lock(&self.state);
+        match new_run {
+            Some(run) => {
+                if let Some(made) = state.made.iter_mut().find(|m| m.ticket == ticket) {
+                    made.new_run = run.to_string();
+                }
+            }
+            None => state.made.retain(|m| m.ticket != ticket),
+        }
     }
 
     /// Notes that `attempt`, a dry run, showed its plan: the preview a real
@@ -536,7 +568,8 @@ mod tests {
         let now = Utc::now();
         let a = attempt("dev", false, None, &args);
         let one = [rerun("r2", now - Duration::minutes(10))];
-        g.check_reruns(&a, "r1", Ok(&one), now).unwrap();
+        let ticket = g.check_reruns(&a, "r1", Ok(&one), now).unwrap();
+        g.rerun_finished(ticket, None);
         let two = [
             rerun("r2", now - Duration::minutes(10)),
             rerun("r3", now - Duration::minutes(5)),
@@ -550,8 +583,10 @@ mod tests {
             rerun("r2", now - Duration::minutes(70)),
             rerun("r3", now - Duration::minutes(5)),
         ];
-        g.check_reruns(&a, "r3", Ok(&old), now)
+        let ticket = g
+            .check_reruns(&a, "r3", Ok(&old), now)
             .expect("a rerun older than an hour does not count");
+        g.rerun_finished(ticket, None);
         let err = g
             .check_reruns(&a, "r3", Err("the service answered 503"), now)
             .unwrap_err();
@@ -560,9 +595,10 @@ mod tests {
             "{err}"
         );
         let unlimited = guard("[remediation]\n");
-        unlimited
+        let ticket = unlimited
             .check_reruns(&a, "r3", Err("unreadable"), now)
             .expect("without a limit the history is not needed");
+        unlimited.rerun_finished(ticket, None);
     }
 
     #[test]
@@ -571,18 +607,30 @@ mod tests {
         let args = json!({});
         let now = Utc::now();
         let a = attempt("dev", false, None, &args);
-        g.rerun_made("r1", "r2", now - Duration::minutes(3));
-        // The listing lags: r2 is not in it yet, but it re-ran r1.
-        g.check_reruns(&a, "r1", Ok(&[]), now).unwrap();
-        g.rerun_made("r2", "r3", now - Duration::minutes(2));
+        let first = g.check_reruns(&a, "r1", Ok(&[]), now).unwrap();
+        // Admitted and not finished: it holds its place already.
+        let second = g.check_reruns(&a, "r1", Ok(&[]), now).unwrap();
         let err = g.check_reruns(&a, "r1", Ok(&[]), now).unwrap_err();
         assert!(err.contains("2 were made"), "{err}");
+        // The second failed: its place is free again.
+        g.rerun_finished(second, None);
+        // The first made r2, which the listing does not show yet (ADF lags).
+        g.rerun_finished(first, Some("r2"));
+        let third = g.check_reruns(&a, "r2", Ok(&[]), now).unwrap();
+        g.rerun_finished(third, Some("r3"));
+        let err = g.check_reruns(&a, "r1", Ok(&[]), now).unwrap_err();
+        assert!(err.contains("2 were made"), "linked through r2: {err}");
         // Listed and remembered: counted once.
         let listed = [rerun("r2", now - Duration::minutes(3))];
         let err = g.check_reruns(&a, "r3", Ok(&listed), now).unwrap_err();
         assert!(err.contains("2 were made"), "{err}");
-        // Another chain is not affected.
-        g.check_reruns(&a, "other", Ok(&[]), now).unwrap();
+        // Another chain is not affected; an hour later nothing is remembered.
+        let other = g.check_reruns(&a, "other", Ok(&[]), now).unwrap();
+        g.rerun_finished(other, None);
+        let later = g
+            .check_reruns(&a, "r1", Ok(&[]), now + Duration::minutes(61))
+            .unwrap();
+        g.rerun_finished(later, None);
     }
 
     #[test]

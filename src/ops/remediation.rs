@@ -13,7 +13,7 @@ use crate::backends::{
     BackendError, Backends, CancelRequest, Next, PipelineBackend, RemediationOutcome,
     RemediationPlan, RerunRequest,
 };
-use crate::ops::policy::{Actor, Attempt, PolicyGuard};
+use crate::ops::policy::{Actor, Attempt, PolicyGuard, RerunTicket};
 
 /// A rerun as the caller asked for it; absent options take their defaults here.
 #[derive(Debug, Clone, Default)]
@@ -145,16 +145,24 @@ impl Remediation<'_> {
             Next::Describe(preview) => return self.finish(attempt, Ok(preview)),
             Next::Act(live) => live,
         };
-        if let (Request::Rerun(_), Some(reference)) = (request, &reference) {
-            self.hold_to_rerun_limit(backend, attempt, reference)
-                .await?;
-        }
+        // A fresh start (no run to re-run) belongs to no chain: not limited.
+        let limited = match (request, &reference) {
+            (Request::Rerun(_), Some(reference)) => Some(
+                self.hold_to_rerun_limit(backend, attempt, reference)
+                    .await?,
+            ),
+            _ => None,
+        };
         let outcome = backend.act(live).await;
-        if let (Request::Rerun(_), Some(reference), Ok(done)) = (request, &reference, &outcome)
-            && let Some(new_run) = done.new_run_id.as_deref().filter(|id| id != reference)
-        {
-            self.guard
-                .rerun_made(reference, new_run, self.backends.clock.now());
+        if let Some(ticket) = limited {
+            // A new run is remembered until the history lists it; a rerun in
+            // place (Databricks, Airflow) is in the history at once.
+            let new_run = outcome
+                .as_ref()
+                .ok()
+                .and_then(|done| done.new_run_id.as_deref())
+                .filter(|id| Some(*id) != reference.as_deref());
+            self.guard.rerun_finished(ticket, new_run);
         }
         self.finish(attempt, outcome)
     }
@@ -167,9 +175,9 @@ impl Remediation<'_> {
         backend: &dyn PipelineBackend,
         attempt: &Attempt<'_>,
         reference: &str,
-    ) -> Result<(), RemediationError> {
+    ) -> Result<RerunTicket, RemediationError> {
         if self.guard.rerun_limit().is_none() {
-            return Ok(());
+            return Ok(RerunTicket::unlimited());
         }
         let now = self.backends.clock.now();
         let since = now - Duration::hours(1);

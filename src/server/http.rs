@@ -1,11 +1,12 @@
 //! `opsdeck serve --http ADDR`: streamable HTTP at `/mcp`, plus `/health/live`
 //! and `/health/ready`.
 //!
-//! Safe by default: loopback only unless a bearer token is configured (and then
-//! required on `/mcp`); `Host` checked against loopback names to stop DNS
+//! Safe by default: loopback only unless callers authenticate, with a shared
+//! bearer token or by signing in ([`auth`], OAuth access tokens), required on
+//! `/mcp`; `Host` checked against loopback names to stop DNS
 //! rebinding and browser `Origin`s other than localhost rejected, on every
-//! route; real remediation only for callers with the token, unless the
-//! operator opens it with `--http-allow-unauthenticated-remediation`. Sessions
+//! route; real remediation only for callers with the token (or, signed in,
+//! the remediate permission), unless the operator opens it with `--http-allow-unauthenticated-remediation`. Sessions
 //! and requests in flight are capped ([`HttpLimits`]): past a cap, 503.
 //!
 //! With [`HttpRuntime::stateless`] no session is kept: every POST is answered

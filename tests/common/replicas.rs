@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::process::{ChildGuard, OPSDECK, peer_script, python, tempdir};
+
+pub mod adf_history;
+pub mod client;
 
 /// The response header haproxy adds: which of its servers answered.
 pub const LB_SERVER_HEADER: &str = "x-lb-server";
@@ -43,6 +44,28 @@ impl Replica {
         }
     }
 
+    /// SIGTERM, as Kubernetes stops a pod: the replica drains, then exits.
+    /// Returns once it has exited (killing it after `limit`).
+    pub fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let mut guard = self.child.take().expect("the replica is running");
+        let pid = i32::try_from(self.pid).expect("a pid fits i32");
+        kill(Pid::from_raw(pid), Signal::SIGTERM).expect("SIGTERM sent");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = guard.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica {} still running {limit:?} after SIGTERM",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything it wrote to stdout so far.
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
@@ -52,13 +75,20 @@ impl Replica {
         self.child.is_some()
     }
 
-    /// Resident memory in KiB, from /proc (None once it is gone).
-    pub fn rss_kib(&self) -> Option<u64> {
+    /// Resident and peak resident memory in KiB, from /proc (None once it is gone).
+    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+        // A reaped child's pid may already belong to another process.
+        if !self.is_running() {
+            return None;
+        }
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
     }
 }
 
@@ -70,8 +100,6 @@ pub struct FleetSpec {
     /// `--http 127.0.0.1:0 --stateless --replica-name rN`.
     pub serve_args: Vec<String>,
     pub env: Vec<(String, String)>,
-    /// Sent by haproxy's health checks (a bearer token, if the replicas want one).
-    pub check_headers: Vec<(String, String)>,
 }
 
 /// The replicas and the load balancer in front of them.
@@ -91,9 +119,9 @@ impl Fleet {
             .map(|i| start_replica(&format!("r{i}"), spec, &dir))
             .collect();
         for replica in &replicas {
-            wait_ready(replica, &spec.check_headers);
+            wait_ready(replica);
         }
-        let (haproxy, port) = start_haproxy(&replicas, &spec.check_headers, &dir);
+        let (haproxy, port) = start_haproxy(&replicas, &dir);
         let fleet = Fleet {
             replicas,
             url: format!("http://127.0.0.1:{port}/mcp"),
@@ -156,11 +184,6 @@ impl Fleet {
             .args(["--server-header", LB_SERVER_HEADER])
             .stdin(Stdio::null());
         command
-    }
-
-    pub fn stop_haproxy(&mut self) {
-        let _ = self.haproxy.0.kill();
-        let _ = self.haproxy.0.wait();
     }
 }
 
@@ -232,17 +255,13 @@ fn stdout_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("stdout-{name}.log"))
 }
 
-fn wait_ready(replica: &Replica, headers: &[(String, String)]) {
+fn wait_ready(replica: &Replica) {
     let client = http_client();
     let url = format!("http://{}/health/ready", replica.addr);
     let deadline = Instant::now() + STARTUP;
     let mut last = String::new();
     while Instant::now() < deadline {
-        let mut request = client.get(&url);
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        match request.send() {
+        match client.get(&url).send() {
             Ok(r) if r.status().is_success() => return,
             Ok(r) => last = format!("{} {}", r.status(), r.text().unwrap_or_default()),
             Err(e) => last = e.to_string(),
@@ -268,17 +287,7 @@ fn free_port() -> u16 {
 /// rotation after two failed readiness checks 300 ms apart, a request whose
 /// connection was refused sent to another replica (it never reached the dead
 /// one, so this cannot run a call twice), and timeouts everywhere.
-pub fn haproxy_config(
-    port: u16,
-    replicas: &[Replica],
-    check_headers: &[(String, String)],
-) -> String {
-    let mut check = String::from(
-        "    http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host 127.0.0.1",
-    );
-    for (name, value) in check_headers {
-        check.push_str(&format!(" hdr {name} \"{value}\""));
-    }
+fn haproxy_config(port: u16, replicas: &[Replica]) -> String {
     let servers: String = replicas
         .iter()
         .map(|r| format!("    server {} {} check\n", r.name, r.addr))
@@ -305,7 +314,8 @@ frontend mcp
 backend replicas
     balance roundrobin
     option httpchk
-{check}
+    # HTTP/1.1 with a Host the replicas accept (they refuse unknown Hosts).
+    http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
     default-server inter 300ms fall 2 rise 1
     http-response set-header {LB_SERVER_HEADER} %s
@@ -313,15 +323,11 @@ backend replicas
     )
 }
 
-fn start_haproxy(
-    replicas: &[Replica],
-    check_headers: &[(String, String)],
-    dir: &Path,
-) -> (ChildGuard, u16) {
+fn start_haproxy(replicas: &[Replica], dir: &Path) -> (ChildGuard, u16) {
     let config = dir.join("haproxy.cfg");
     for _ in 0..3 {
         let port = free_port();
-        std::fs::write(&config, haproxy_config(port, replicas, check_headers)).unwrap();
+        std::fs::write(&config, haproxy_config(port, replicas)).unwrap();
         let check = Command::new("haproxy")
             .args(["-c", "-q", "-f"])
             .arg(&config)
@@ -358,222 +364,4 @@ fn start_haproxy(
         "haproxy did not start; its log: {}",
         std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default()
     );
-}
-
-/// A sessions client running in the background: its progress lines as they
-/// come, its output at the end. Killed if dropped.
-pub struct RunningClient {
-    child: ChildGuard,
-    progress: std::sync::mpsc::Receiver<String>,
-    stdout: std::thread::JoinHandle<Vec<u8>>,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-    finished_sessions: usize,
-}
-
-impl RunningClient {
-    pub fn spawn(mut command: Command) -> RunningClient {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().expect("the sessions client starts");
-        let mut out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut out, &mut bytes);
-            bytes
-        });
-        let (sender, progress) = std::sync::mpsc::channel();
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let all = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                all.lock().unwrap().push_str(&format!("{line}\n"));
-                if line.starts_with("session ") {
-                    let _ = sender.send(line);
-                }
-            }
-        });
-        RunningClient {
-            child: ChildGuard(child),
-            progress,
-            stdout,
-            stderr,
-            finished_sessions: 0,
-        }
-    }
-
-    /// Blocks until `count` sessions in all have ended (ok or not).
-    pub fn wait_for_sessions(&mut self, count: usize, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while self.finished_sessions < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.progress.recv_timeout(left) {
-                Ok(_) => self.finished_sessions += 1,
-                Err(_) => panic!(
-                    "only {} of {count} sessions ended within {limit:?}: {}",
-                    self.finished_sessions,
-                    self.stderr.lock().unwrap()
-                ),
-            }
-        }
-    }
-
-    /// Waits for the client to end (killing it after `limit`) and returns its report.
-    pub fn finish(mut self, limit: Duration) -> Value {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = self.child.0.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.0.kill();
-                panic!(
-                    "the sessions client hung past {limit:?}: {}",
-                    self.stderr.lock().unwrap()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let stdout = self.stdout.join().unwrap();
-        assert!(
-            status.success(),
-            "the sessions client failed ({status:?}): {}\n{}",
-            self.stderr.lock().unwrap(),
-            String::from_utf8_lossy(&stdout)
-        );
-        serde_json::from_slice(&stdout).expect("one JSON report")
-    }
-}
-
-/// Runs the client to its end (at most `limit`) and returns its report.
-pub fn run_sessions(command: Command, limit: Duration) -> Value {
-    RunningClient::spawn(command).finish(limit)
-}
-
-/// Runs created through a [`FakeApi`]'s `createRun`, shared by every replica
-/// that reaches it (as Data Factory's own run history is).
-#[derive(Clone, Default)]
-pub struct CreatedRuns(std::sync::Arc<std::sync::Mutex<Vec<Value>>>);
-
-impl CreatedRuns {
-    pub fn all(&self) -> Vec<Value> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-/// Ids handed out to new runs, in order (GET routes need fixed paths).
-const NEW_RUN_IDS: [&str; 8] = [
-    "5e0c0000-0000-4000-8000-000000000001",
-    "5e0c0000-0000-4000-8000-000000000002",
-    "5e0c0000-0000-4000-8000-000000000003",
-    "5e0c0000-0000-4000-8000-000000000004",
-    "5e0c0000-0000-4000-8000-000000000005",
-    "5e0c0000-0000-4000-8000-000000000006",
-    "5e0c0000-0000-4000-8000-000000000007",
-    "5e0c0000-0000-4000-8000-000000000008",
-];
-
-/// Makes the sales estate's `pipeline` rerunnable with Data Factory's
-/// documented run-group behaviour: `createRun?referencePipelineRunId=R&isRecovery=true`
-/// makes a run in R's group (`runGroupId`, the first run's id), which
-/// `queryPipelineRuns` (filters `PipelineName`, `Status`, `RunGroupId`, the
-/// `lastUpdated` window) and `GET pipelineruns/{id}` then list, to every caller.
-pub fn serve_reruns_statefully(
-    fake: &super::azure::FakeApi,
-    pipeline: &str,
-    now: &str,
-) -> CreatedRuns {
-    use super::azure::{Reply, SALES_FACTORY_PATH, filter_runs, fixture};
-    use serde_json::json;
-    let created = CreatedRuns::default();
-    let fixtures = fixture(fake, "runs.json");
-    let all_runs = {
-        let created = created.clone();
-        let fixtures = fixtures.clone();
-        move || -> Vec<Value> {
-            let mut runs = fixtures["value"].as_array().cloned().unwrap_or_default();
-            runs.extend(created.all());
-            runs
-        }
-    };
-    let factory = SALES_FACTORY_PATH;
-    {
-        let all_runs = all_runs.clone();
-        fake.route_fn("POST", &format!("{factory}/queryPipelineRuns"), move |r| {
-            let groups: Option<Vec<Value>> = r.body["filters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|f| f["operand"] == "RunGroupId")
-                .map(|f| f["values"].as_array().cloned().unwrap_or_default());
-            let runs: Vec<Value> = filter_runs(&json!({"value": all_runs()}), &r.body)
-                .into_iter()
-                .filter(|run| {
-                    groups
-                        .as_ref()
-                        .is_none_or(|g| g.contains(&run["runGroupId"]))
-                })
-                .collect();
-            Reply::json(200, json!({"value": runs}))
-        });
-    }
-    for id in NEW_RUN_IDS {
-        let created = created.clone();
-        fake.route_fn(
-            "GET",
-            &format!("{factory}/pipelineruns/{id}"),
-            move |_| match created.all().into_iter().find(|run| run["runId"] == id) {
-                Some(run) => Reply::json(200, run),
-                None => {
-                    Reply::arm_error(404, "PipelineRunNotFound", &format!("run {id} not found"))
-                }
-            },
-        );
-    }
-    let pipeline_name = pipeline.to_string();
-    let now = now.to_string();
-    let store = created.clone();
-    fake.route_fn(
-        "POST",
-        &format!("{factory}/pipelines/{pipeline}/createRun"),
-        move |r| {
-            let runs = all_runs();
-            let reference = r.query_param("referencePipelineRunId");
-            let group = match &reference {
-                Some(id) => match runs.iter().find(|run| run["runId"] == id.as_str()) {
-                    Some(run) if r.query_param("isRecovery").as_deref() == Some("true") => {
-                        run["runGroupId"].clone()
-                    }
-                    Some(_) => Value::Null,
-                    None => {
-                        return Reply::arm_error(
-                            400,
-                            "BadRequest",
-                            &format!("reference run {id} not found"),
-                        );
-                    }
-                },
-                None => Value::Null,
-            };
-            let mut store = store.0.lock().unwrap();
-            let Some(id) = NEW_RUN_IDS.get(store.len()) else {
-                return Reply::arm_error(429, "TooManyRunsInTest", "out of test run ids");
-            };
-            let group = if group.is_null() { json!(id) } else { group };
-            store.push(json!({
-                "id": format!("{factory}/pipelineruns/{id}"),
-                "runId": id,
-                "runGroupId": group,
-                "isLatest": true,
-                "pipelineName": pipeline_name,
-                "parameters": {},
-                "invokedBy": {"id": "manual", "name": "Manual", "invokedByType": "Manual"},
-                "runStart": now,
-                "lastUpdated": now,
-                "status": "InProgress",
-                "message": ""
-            }));
-            Reply::json(200, json!({"runId": id}))
-        },
-    );
-    created
 }

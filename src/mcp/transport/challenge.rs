@@ -137,14 +137,24 @@ fn shown(value: &str) -> String {
     for_screen(&clip(&one_line, MAX_VALUE_CHARS)).into_owned()
 }
 
-/// What the user should do about `refusal`, given how the server is configured.
+/// What the user should do about `refusal`, given how the server is
+/// configured; what the server said comes last, where a cut costs least.
 pub(in crate::mcp) fn advice(refusal: &Refusal, configured: &Configured) -> String {
     let said = said(refusal);
     if refusal.status == 403 {
-        let permission = refusal.scope.as_deref().map_or_else(
-            || "a permission".to_string(),
-            |s| format!("the permission '{s}'"),
-        );
+        let needed: Vec<&str> = refusal
+            .scope
+            .as_deref()
+            .map(|s| s.split_whitespace().collect())
+            .unwrap_or_default();
+        let permission = match needed.as_slice() {
+            [] => "a permission".to_string(),
+            [one] => format!("the permission '{one}'"),
+            many => format!(
+                "one of the permissions this needs ('{}')",
+                many.join("', '")
+            ),
+        };
         let again = match configured {
             Configured::TokenScope(scope) => {
                 format!(", then sign in again (`az login --scope {scope}`)")
@@ -152,29 +162,30 @@ pub(in crate::mcp) fn advice(refusal: &Refusal, configured: &Configured) -> Stri
             _ => String::new(),
         };
         return format!(
-            "signed in, but your account lacks {permission} on this server (HTTP 403{said}): ask the server's owner to assign you that app role{again}"
+            "signed in, but your account lacks {permission} on this server: ask its owner to assign you that app role{again}. The server said: {said}"
         );
     }
     match configured {
         Configured::TokenScope(scope) => format!(
-            "the server refused your token for {scope} (HTTP 401{said}): run `az login` as an account the server accepts, and check tokenScope is the server's application ID URI + /.default"
+            "the server refused your token for {scope}: run `az login` as an account it accepts, and check tokenScope is its application ID URI + /.default. The server said: {said}"
         ),
         Configured::Header => format!(
-            "the server refused the Authorization header from mcp.json (HTTP 401{said}): check it holds the server's current token, or use tokenScope to sign in"
+            "the server refused the Authorization header from mcp.json: check it holds the server's current token, or use tokenScope to sign in. The server said: {said}"
         ),
         Configured::Nothing => format!(
-            "the server needs sign-in (HTTP 401{said}): add \"tokenScope\": \"api://<server app>/.default\" to its mcp.json entry and run `az login`, or an Authorization header with its token"
+            "the server needs sign-in: add \"tokenScope\": \"api://<server app>/.default\" to its mcp.json entry and run `az login`, or an Authorization header with its token. The server said: {said}"
         ),
     }
 }
 
-/// ", invalid_token: the token expired" — what the challenge said, if anything.
+/// "HTTP 401, invalid_token: the token expired" — the status and what the challenge said.
 fn said(refusal: &Refusal) -> String {
+    let status = refusal.status;
     match (&refusal.error, &refusal.description) {
-        (Some(error), Some(description)) => format!(", {error}: {description}"),
-        (Some(error), None) => format!(", {error}"),
-        (None, Some(description)) => format!(": {description}"),
-        (None, None) => String::new(),
+        (Some(error), Some(description)) => format!("HTTP {status}, {error}: {description}"),
+        (Some(error), None) => format!("HTTP {status}, {error}"),
+        (None, Some(description)) => format!("HTTP {status}: {description}"),
+        (None, None) => format!("HTTP {status}"),
     }
 }
 
@@ -278,9 +289,18 @@ mod tests {
                 && text.contains("az login --scope api://opsdeck/.default"),
             "{text}"
         );
-        // The advice survives the 300-character cut of a status line.
-        for text in [advice(&invalid, &scope), advice(&forbidden, &scope)] {
-            assert!(text.chars().count() < 300, "{} {text}", text.len());
+        // The advice survives the 300-character cut of a status line, whatever
+        // the server said.
+        let wordy = Refusal {
+            description: Some("d".repeat(MAX_VALUE_CHARS)),
+            ..forbidden.clone()
+        };
+        for text in [advice(&invalid, &scope), advice(&wordy, &scope)] {
+            let cut = clip(&text, 300);
+            assert!(
+                cut.contains("az login") && cut.contains("The server said"),
+                "{cut}"
+            );
         }
     }
 

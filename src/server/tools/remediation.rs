@@ -177,3 +177,39 @@ fn describe(outcome: &RemediationOutcome) -> String {
         outcome.steps.join("; ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(may_remediate: bool) -> Caller {
+        Caller {
+            subject: "oid-1".into(),
+            name: "rita@example.com".into(),
+            issuer: "https://issuer.example.com".into(),
+            may_read: true,
+            may_remediate,
+        }
+    }
+
+    #[test]
+    fn a_signed_in_reader_may_preview_but_not_act() {
+        let reader = caller(false);
+        let refused = may_act(Some(&reader), "cancel_run", Some(false)).unwrap_err();
+        assert!(refused.message.contains("rita@example.com"), "{refused:?}");
+        assert!(refused.message.contains("dry_run=true"), "{refused:?}");
+        assert!(may_act(Some(&reader), "cancel_run", None).is_ok());
+        assert!(may_act(Some(&reader), "cancel_run", Some(true)).is_ok());
+        assert!(may_act(Some(&caller(true)), "cancel_run", Some(false)).is_ok());
+        // Without sign-in (stdio, shared token) the policy alone decides.
+        assert!(may_act(None, "cancel_run", Some(false)).is_ok());
+    }
+
+    #[test]
+    fn the_actor_is_the_token_not_the_argument() {
+        let actor = actor(&caller(true));
+        assert_eq!(actor.name, "rita@example.com");
+        assert_eq!(actor.subject, "oid-1");
+        assert_eq!(actor.issuer, "https://issuer.example.com");
+    }
+}

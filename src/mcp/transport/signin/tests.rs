@@ -234,7 +234,9 @@ async fn a_missing_permission_names_it() {
     let text = refusal_text(post(&client, &uri).await);
     assert!(
         text.contains("HTTP 403")
-            && text.contains("'opsdeck.read opsdeck.remediate'")
+            && text.contains(
+                "one of the permissions this needs ('opsdeck.read', 'opsdeck.remediate')"
+            )
             && text.contains("app role"),
         "{text}"
     );
@@ -358,4 +360,96 @@ fn a_refusal_in_a_session_is_told_without_rmcps_wrapping() {
     );
     let other = rmcp::ServiceError::TransportClosed;
     assert_eq!(call_failure(&other), "Transport closed");
+}
+
+/// A session through rmcp's own worker: the token is fetched for each request,
+/// so a renewal mid-session is used at once, and a refused one is explained.
+mod session {
+    use super::*;
+    use axum::extract::{Request, State};
+    use axum::middleware::Next;
+    use rmcp::ServiceExt;
+    use rmcp::model::{ClientRequest, PingRequest};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+
+    #[derive(Clone)]
+    struct Quiet;
+    impl rmcp::ServerHandler for Quiet {}
+
+    async fn require(
+        State(accepted): State<Arc<Mutex<String>>>,
+        request: Request,
+        next: Next,
+    ) -> Response {
+        let want = format!("Bearer {}", accepted.lock().unwrap());
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given == Some(want.as_str()) {
+            return next.run(request).await;
+        }
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)],
+        )
+            .into_response()
+    }
+
+    async fn ping(peer: &rmcp::Peer<rmcp::RoleClient>) -> Result<(), rmcp::ServiceError> {
+        peer.send_request(ClientRequest::PingRequest(PingRequest::default()))
+            .await
+            .map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn a_token_renewed_mid_session_is_used_and_a_refused_one_explained() {
+        let accepted = Arc::new(Mutex::new("first".to_string()));
+        let service = StreamableHttpService::new(
+            || Ok(Quiet),
+            LocalSessionManager::default().into(),
+            StreamableHttpServerConfig::default(),
+        );
+        let app = axum::Router::new().nest_service("/mcp", service).layer(
+            axum::middleware::from_fn_with_state(accepted.clone(), require),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        // Within five minutes of expiry: every request asks for a token.
+        let credential = scripted("first", 299);
+        let transport = StreamableHttpClientTransport::with_client(
+            signed_in(credential.clone()),
+            StreamableHttpClientTransportConfig::with_uri(format!("http://{address}/mcp")),
+        );
+        let running = tokio::time::timeout(Duration::from_secs(10), ().serve(transport))
+            .await
+            .unwrap()
+            .unwrap();
+        let peer = running.peer().clone();
+        ping(&peer).await.unwrap();
+        let before = credential.calls.load(Ordering::SeqCst);
+        assert!(
+            before >= 3,
+            "initialize, initialized and ping each signed: {before}"
+        );
+
+        *credential.next.lock().unwrap() = "second".to_string();
+        let error = ping(&peer).await.unwrap_err();
+        let text = call_failure(&error);
+        assert!(
+            text.starts_with(
+                "the server refused your token for api://opsdeck/.default: run `az login`"
+            ),
+            "{text}"
+        );
+
+        *accepted.lock().unwrap() = "second".to_string();
+        ping(&peer).await.unwrap();
+        running.cancel().await.unwrap();
+    }
 }

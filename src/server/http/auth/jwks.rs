@@ -99,8 +99,9 @@ impl KeySet {
         algorithm: Algorithm,
     ) -> Result<Arc<VerifyingKey>, KeyError> {
         if self.stale() {
-            // A failed refresh keeps the old keys; the lookup below decides.
-            let _ = self.refresh(self.timing.refresh_every).await;
+            // A failed refresh keeps the old keys (the lookup below decides)
+            // and is retried no more often than an unknown kid's fetch.
+            let _ = self.refresh(self.timing.unknown_key_refetch_every).await;
         }
         if let Some(key) = self.lookup(kid, algorithm) {
             return Ok(key);
