@@ -72,7 +72,19 @@ fn json_line(line: &str) -> String {
     let Ok(mut value) = serde_json::from_str::<Value>(line.trim_end()) else {
         return terminal::for_screen(line).into_owned();
     };
-    redact_strings(&mut value);
+    match &mut value {
+        // The formatter's own fields name our code, not data: `target` is a
+        // module path such as `opsdeck::server::http::auth::jwks`, which the
+        // redactor would read as an `auth: secret` pair.
+        Value::Object(fields) => {
+            for (key, item) in fields.iter_mut() {
+                if !matches!(key.as_str(), "target" | "level" | "timestamp") {
+                    redact_strings(item);
+                }
+            }
+        }
+        other => redact_strings(other),
+    }
     let mut out = terminal::json_safe(&value.to_string()).into_owned();
     out.push('\n');
     out
@@ -96,5 +108,20 @@ fn redact_strings(value: &mut Value) {
             fields.values_mut().for_each(redact_strings);
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_paths_stay_readable_and_secrets_in_fields_do_not() {
+        let line = r#"{"timestamp":"2026-12-06T01:00:00Z","level":"WARN","target":"opsdeck::server::http::auth::jwks","fields":{"message":"refetch","detail":"password=hunter2secret"}}"#;
+        let out = json_line(line);
+        let value: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(value["target"], "opsdeck::server::http::auth::jwks");
+        assert!(!out.contains("hunter2secret"), "{out}");
+        assert!(out.ends_with('\n'));
     }
 }

@@ -190,7 +190,9 @@ pub(super) fn http_transport(
             return Err("tokenScope and an Authorization header are both set; keep one".into());
         }
         Some(scope) => Some(SignIn {
-            scope: scope.to_string(),
+            // The scope becomes an argument of `az`: checked here too, for
+            // specs built in code rather than read from mcp.json.
+            scope: crate::config::servers::token_scope::check(scope).map(|()| scope.to_string())?,
             credential: signin::console_credential()
                 .map_err(|e| format!("cannot sign in for {scope}: {e}"))?,
         }),

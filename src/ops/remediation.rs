@@ -437,4 +437,54 @@ mod tests {
         );
         let _ = std::fs::remove_file(&audit);
     }
+
+    #[tokio::test]
+    async fn a_signed_in_actor_approves_and_the_callers_claim_is_kept_apart() {
+        let backends = sandbox_backends();
+        let audit = std::env::temp_dir().join(format!(
+            "opsdeck-ops-remediation-actor-{}.jsonl",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&audit);
+        let policy = RemediationPolicy {
+            default: EnvironmentRule::Approval,
+            audit_log: Some(audit.clone()),
+            ..RemediationPolicy::default()
+        };
+        let guard = PolicyGuard::new(policy, &std::env::temp_dir());
+        let remediation = Remediation {
+            backends: &backends,
+            guard: &guard,
+            read_only: false,
+        };
+        let actor = Actor {
+            subject: "00000000-0000-0000-0000-0000000000d1".into(),
+            name: "dana@contoso.com".into(),
+            issuer: "https://login.microsoftonline.com/t/v2.0".into(),
+        };
+        remediation
+            .rerun(&RerunAsk {
+                pipeline: "ingest_crm_customers".into(),
+                dry_run: Some(false),
+                approved_by: Some("the CEO".into()),
+                actor: Some(actor),
+                ..RerunAsk::default()
+            })
+            .await
+            .unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(&audit).unwrap().trim()).unwrap();
+        assert_eq!(line["outcome"], "done");
+        assert_eq!(line["who"]["approved_by"], "dana@contoso.com");
+        assert_eq!(line["who"]["claimed_approved_by"], "the CEO");
+        assert_eq!(
+            line["who"]["subject"],
+            "00000000-0000-0000-0000-0000000000d1"
+        );
+        assert_eq!(
+            line["who"]["issuer"],
+            "https://login.microsoftonline.com/t/v2.0"
+        );
+        let _ = std::fs::remove_file(&audit);
+    }
 }
