@@ -79,6 +79,9 @@ fn json_line(line: &str) -> String {
         Value::Object(fields) => {
             for (key, item) in fields.iter_mut() {
                 if !matches!(key.as_str(), "target" | "level" | "timestamp") {
+                    // Key-aware, as the text log's `name=value` pairs are:
+                    // `{"client_secret": "…"}` is hidden by its key.
+                    *item = redact::value(item);
                     redact_strings(item);
                 }
             }
@@ -117,11 +120,12 @@ mod tests {
 
     #[test]
     fn module_paths_stay_readable_and_secrets_in_fields_do_not() {
-        let line = r#"{"timestamp":"2026-12-06T01:00:00Z","level":"WARN","target":"opsdeck::server::http::auth::jwks","fields":{"message":"refetch","detail":"password=hunter2secret"}}"#;
+        let line = r#"{"timestamp":"2026-12-06T01:00:00Z","level":"WARN","target":"opsdeck::server::http::auth::jwks","fields":{"message":"refetch","detail":"password=hunter2secret","client_secret":"plainvalue123"}}"#;
         let out = json_line(line);
         let value: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(value["target"], "opsdeck::server::http::auth::jwks");
         assert!(!out.contains("hunter2secret"), "{out}");
+        assert!(!out.contains("plainvalue123"), "a secret named by its key: {out}");
         assert!(out.ends_with('\n'));
     }
 }
