@@ -15,25 +15,37 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use common::azure::{FakeApi, Reply, SALES_FACTORY_PATH, sales_clock, sales_vars};
-use common::issuer::{AUDIENCE, Issuer, now};
+use common::issuer::{AUDIENCE, Issuer, KeyRelay, RelayMode, hanging_issuer, now};
 use common::{TestClock, ToolClient, pinned, sandbox_backends};
 use opsdeck::backends::Backends;
 use opsdeck::ops::policy::{PolicyGuard, RemediationPolicy};
 use opsdeck::server::OpsdeckServer;
-use opsdeck::server::http::auth::{AuthSettings, OAuthFlags, SignIn};
+use opsdeck::server::http::auth::{AuthSettings, Caller, OAuthFlags, SignIn, guard};
 use opsdeck::server::http::{HttpLimits, HttpOptions, HttpRuntime, app};
 
 const READ: &str = "opsdeck.read";
 const BOTH: &str = "opsdeck.read opsdeck.remediate";
 
 fn settings(issuer: &Issuer) -> AuthSettings {
+    settings_for(&[&issuer.url], None)
+}
+
+/// Sign-in trusting `issuers`, with the keys at `jwks_uri` if given.
+fn settings_for(issuers: &[&str], jwks_uri: Option<&str>) -> AuthSettings {
     AuthSettings::from_flags(&OAuthFlags {
-        issuers: vec![issuer.url.clone()],
+        issuers: issuers.iter().map(|i| i.to_string()).collect(),
         audiences: vec![AUDIENCE.to_string()],
+        jwks_uri: jwks_uri.map(str::to_string),
         ..OAuthFlags::default()
     })
     .unwrap()
     .unwrap()
+}
+
+/// A port on loopback that nothing listens on (just released).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// A signed-in server over `backends`, auditing into `audit_dir`: the
@@ -437,6 +449,8 @@ async fn unknown_kids_cannot_make_the_server_hammer_the_issuer() {
     );
 }
 
+/// An issuer that is down (connection refused); one that hangs instead is
+/// `a_hanging_issuer_does_not_hold_up_callers_whose_keys_are_held`.
 #[tokio::test]
 async fn keys_already_held_survive_an_issuer_that_stops_answering() {
     let mut issuer = Issuer::start();
@@ -455,34 +469,400 @@ async fn keys_already_held_survive_an_issuer_that_stops_answering() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// An issuer whose keys cannot be fetched: the caller gets a prompt 401 that
+/// says to try later, and nothing of where the keys live or how the fetch
+/// failed (that detail is for the server's log).
 #[tokio::test]
-async fn an_issuer_that_cannot_be_reached_refuses_with_a_reason_not_a_hang() {
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let settings = AuthSettings::from_flags(&OAuthFlags {
-        issuers: vec![url.clone()],
-        audiences: vec![AUDIENCE.to_string()],
-        ..OAuthFlags::default()
-    })
-    .unwrap()
-    .unwrap();
-    let (addr, _) = serve_sandbox(settings).await;
+async fn an_issuer_that_cannot_be_reached_refuses_promptly_without_the_details() {
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let jwks_port = closed_port();
+    let jwks = format!("http://127.0.0.1:{jwks_port}/keys/jwks");
     // Any well-formed token from that issuer (signed by a key the server never saw).
     let issuer = Issuer::start();
     let mut claims = issuer.claims("alice", READ);
     claims["iss"] = json!(url);
     let token = issuer.mint(claims).await;
-    let response = tokio::time::timeout(Duration::from_secs(15), initialize(addr, Some(&token)))
-        .await
-        .expect("answered within the fetch timeout");
-    assert_eq!(response.status(), 401);
-    let header = challenge(&response);
-    assert!(header.contains("keys cannot be fetched"), "{header}");
+    for (what, settings) in [
+        ("discovery", settings_for(&[&url], None)),
+        ("fixed JWKS URI", settings_for(&[&url], Some(&jwks))),
+    ] {
+        let (addr, _) = serve_sandbox(settings).await;
+        let response =
+            tokio::time::timeout(Duration::from_secs(15), initialize(addr, Some(&token)))
+                .await
+                .expect("answered within the fetch timeout");
+        assert_eq!(response.status(), 401, "{what}");
+        let header = challenge(&response);
+        let body = response.text().await.unwrap();
+        assert!(
+            header.contains(
+                "error_description=\"the issuer's signing keys are unavailable; try again later\""
+            ),
+            "{what}: {header}"
+        );
+        assert!(
+            body.contains("signing keys are unavailable"),
+            "{what}: {body}"
+        );
+        for (told, text) in [("header", &header), ("body", &body)] {
+            for secret in [
+                port.to_string(),
+                jwks_port.to_string(),
+                "/.well-known/openid-configuration".to_string(),
+                "/keys/jwks".to_string(),
+            ] {
+                assert!(
+                    !text.contains(&secret),
+                    "{what}: the {told} names {secret}: {text}"
+                );
+            }
+            let lower = text.to_lowercase();
+            for detail in [
+                "connect",
+                "connection refused",
+                "error sending request",
+                "os error",
+                "tcp",
+            ] {
+                assert!(
+                    !lower.contains(detail),
+                    "{what}: the {told} tells {detail:?}: {text}"
+                );
+            }
+        }
+    }
+}
+
+/// Keys are fetched again every `keys_refresh_every`; an issuer that hangs
+/// then (accepts, never answers) must not hold up callers whose keys are
+/// already here: the refresh runs in the background.
+#[tokio::test]
+async fn a_hanging_issuer_does_not_hold_up_callers_whose_keys_are_held() {
+    let issuer = Issuer::start();
+    let relay = KeyRelay::start(&issuer.url, RelayMode::Forward).await;
+    let mut settings = settings_for(&[&issuer.url], Some(&format!("{}/jwks", relay.url)));
+    settings.keys_refresh_every = Duration::from_millis(300);
+    settings.unknown_key_refetch_every = Duration::from_millis(300);
+    // The default fetch timeout: a refresh in the request would take this long.
+    assert_eq!(settings.fetch_timeout, Duration::from_secs(5));
+    let (addr, _) = serve_sandbox(settings).await;
+    let token = issuer.mint(issuer.claims("alice", READ)).await;
+    assert_eq!(initialize(addr, Some(&token)).await.status(), 200);
+    let fetched = relay.connections();
+    assert!(fetched >= 1, "the keys came through the relay");
+
+    relay.set(RelayMode::Hang);
+    // Past the refresh interval, twice: every request would want a refresh.
+    for round in 0..2 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let status =
+                tokio::time::timeout(Duration::from_secs(4), initialize(addr, Some(&token)))
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!(
+                            "round {round}: a caller with a known kid waited for the hanging issuer"
+                        )
+                    })
+                    .status();
+            assert_eq!(status, 200, "round {round}");
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "round {round}: answered after {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    assert!(
+        relay.connections() > fetched,
+        "a refresh was tried against the hanging issuer (else this proves nothing)"
+    );
+}
+
+/// Keys kept through failed refreshes are trusted for `keys_max_age` after
+/// the last good fetch, then refused with the generic message; a good fetch
+/// brings sign-in back.
+#[tokio::test]
+async fn keys_not_refreshed_for_too_long_are_no_longer_trusted() {
+    let issuer = Issuer::start();
+    let relay = KeyRelay::start(&issuer.url, RelayMode::Forward).await;
+    let mut settings = settings_for(&[&issuer.url], Some(&format!("{}/jwks", relay.url)));
+    settings.keys_refresh_every = Duration::from_millis(100);
+    settings.unknown_key_refetch_every = Duration::from_millis(100);
+    settings.keys_max_age = Duration::from_millis(1_500);
+    settings.fetch_timeout = Duration::from_secs(1);
+    let (addr, _) = serve_sandbox(settings).await;
+    let token = issuer.mint(issuer.claims("alice", READ)).await;
+    assert_eq!(initialize(addr, Some(&token)).await.status(), 200);
+
+    relay.set(RelayMode::Drop);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        initialize(addr, Some(&token)).await.status(),
+        200,
+        "young keys survive a failed refresh"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let refused = initialize(addr, Some(&token)).await;
+    assert_eq!(refused.status(), 401, "keys past their maximum age");
+    let header = challenge(&refused);
+    assert!(
+        header.contains("the issuer's signing keys are unavailable; try again later"),
+        "{header}"
+    );
+
+    relay.set(RelayMode::Forward);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        initialize(addr, Some(&token)).await.status(),
+        200,
+        "a good fetch makes the keys trusted again"
+    );
+}
+
+/// OpenID ID tokens prove a sign-in to a client; they are not access tokens
+/// for this server, even when signed by a trusted issuer for its audience.
+#[tokio::test]
+async fn id_tokens_and_foreign_token_types_are_refused() {
+    let issuer = Issuer::start();
+    let (addr, _) = serve_sandbox(settings(&issuer)).await;
+    for (claim, value) in [
+        ("nonce", json!("n-0S6_WzA2Mj")),
+        ("at_hash", json!("77QmUPtjPfzWtF2AnpK9RQ")),
+        ("c_hash", json!("LDktKdoQak3Pk0cnXxCltA")),
+        ("nonce", json!("")),
+    ] {
+        let mut claims = issuer.claims("alice", READ);
+        claims[claim] = value;
+        let token = issuer.mint(claims).await;
+        let response = initialize(addr, Some(&token)).await;
+        assert_eq!(response.status(), 401, "{claim}");
+        let header = challenge(&response);
+        assert!(
+            header.contains("error=\"invalid_token\""),
+            "{claim}: {header}"
+        );
+        assert!(
+            header.contains("an ID token is not an access token"),
+            "{claim}: {header}"
+        );
+    }
+    for typ in [
+        json!("JWT"),
+        json!("jwt"),
+        json!("at+jwt"),
+        json!("AT+JWT"),
+        json!("application/at+jwt"),
+        Value::Null,
+    ] {
+        let token = issuer
+            .mint_with(json!({"claims": issuer.claims("alice", READ), "typ": typ}))
+            .await;
+        assert_eq!(
+            initialize(addr, Some(&token)).await.status(),
+            200,
+            "typ {typ}"
+        );
+    }
+    for typ in ["JOSE", "id_token+jwt", "logout+jwt", "dpop+jwt", "at+jwt2"] {
+        let token = issuer
+            .mint_with(json!({"claims": issuer.claims("alice", READ), "typ": typ}))
+            .await;
+        let response = initialize(addr, Some(&token)).await;
+        assert_eq!(response.status(), 401, "typ {typ:?}");
+        let header = challenge(&response);
+        assert!(
+            header.contains("error=\"invalid_token\""),
+            "{typ}: {header}"
+        );
+        assert!(header.contains("typ"), "{typ}: {header}");
+    }
+}
+
+/// At start every issuer's keys are fetched at once, within one overall
+/// bound, and an issuer that failed then is fetched again on demand.
+#[tokio::test]
+async fn prefetch_is_concurrent_bounded_and_retried_on_demand() {
+    let hanging = [
+        hanging_issuer().await,
+        hanging_issuer().await,
+        hanging_issuer().await,
+        hanging_issuer().await,
+    ];
+    let names: Vec<&str> = hanging.iter().map(String::as_str).collect();
+    let mut concurrent = settings_for(&names, None);
+    concurrent.fetch_timeout = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let problems = SignIn::new(concurrent).unwrap().prefetch().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "four hanging issuers with a 1 s fetch timeout took {:?}: fetched one after another",
+        started.elapsed()
+    );
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    for name in &names {
+        assert!(
+            problems.iter().any(|p| p.starts_with(name)),
+            "{name}: {problems:?}"
+        );
+    }
+
+    let mut bounded = settings_for(&names[..2], None);
+    bounded.prefetch_within = Duration::from_millis(500);
+    let started = std::time::Instant::now();
+    let problems = SignIn::new(bounded).unwrap().prefetch().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2_000),
+        "the start-up bound of 500 ms was not kept: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems.iter().all(|p| p.contains("within")),
+        "{problems:?}"
+    );
+
+    // Down at start, up when the first token comes: that token is accepted.
+    let port = closed_port();
+    let later = format!("http://127.0.0.1:{port}");
+    let settings = settings_for(&[&later], None);
+    let sign_in = SignIn::new(settings.clone()).unwrap();
+    assert_eq!(sign_in.prefetch().await.len(), 1);
+    let (addr, _) = serve_sandbox(settings).await;
+    let issuer = Issuer::start_on(port);
+    assert_eq!(issuer.url, later);
+    let token = issuer.mint(issuer.claims("alice", READ)).await;
+    assert_eq!(
+        sign_in.authenticate(&bearer(&token)).await.map(|c| c.name),
+        Ok("alice@example.com".to_string()),
+        "the issuer is fetched on demand after a failed start"
+    );
+    assert_eq!(initialize(addr, Some(&token)).await.status(), 200);
+}
+
+fn bearer(token: &str) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        axum::http::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    headers
+}
+
+/// The guard in front of `/mcp` hands the inner service (rmcp, whose request
+/// Parts the tools see) the request without `Authorization`, with the caller.
+#[tokio::test]
+async fn the_inner_service_sees_the_caller_but_not_the_token() {
+    let issuer = Issuer::start();
+    let sign_in = SignIn::new(settings(&issuer)).unwrap();
+    let inner = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(|request: axum::extract::Request| async move {
+            let (parts, _) = request.into_parts();
+            axum::Json(json!({
+                "authorization": parts.headers.get("authorization").map(|v| v.to_str().unwrap_or("?").to_string()),
+                "headers": parts.headers.iter().map(|(_, v)| v.to_str().unwrap_or("").to_string()).collect::<Vec<_>>(),
+                "caller": parts.extensions.get::<Caller>().map(|c| c.name.clone()),
+            }))
+        }),
+    );
+    let app = guard(inner, sign_in);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let token = issuer.mint(issuer.claims("olga", BOTH)).await;
+    let response = initialize(addr, Some(&token)).await;
+    assert_eq!(response.status(), 200);
+    let seen: Value = response.json().await.unwrap();
+    assert_eq!(seen["authorization"], Value::Null, "{seen}");
+    assert_eq!(seen["caller"], "olga@example.com", "{seen}");
+    assert!(!seen.to_string().contains(&token), "{seen}");
+    assert_eq!(initialize(addr, None).await.status(), 401);
+}
+
+/// Off loopback the resource cannot come from the Host header: `serve`
+/// refuses sign-in there without `--oauth-resource`, naming the flag.
+#[test]
+fn the_binary_needs_a_resource_for_sign_in_off_loopback() {
+    let run = |bind: &str| {
+        let mut child = std::process::Command::new(common::process::OPSDECK)
+            .args(common::process::pinned_serve_args())
+            .args(["--http", bind])
+            .args([
+                "--oauth-issuer",
+                "https://login.example.com/tenant/v2.0",
+                "--oauth-audience",
+                "api://opsdeck",
+            ])
+            .env_remove("OPSDECK_HTTP_TOKEN")
+            .env_remove("OPSDECK_OAUTH_RESOURCE")
+            .env("OPSDECK_LOG_DIR", common::process::tempdir("signin-bind"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let mut server = common::process::ChildGuard(child);
+        // A server that starts anyway would never exit: wait a while only.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = server.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{bind}: sign-in without a resource started serving"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut stderr_pipe, &mut stderr).unwrap();
+        (status.code(), stderr)
+    };
+    for bind in ["0.0.0.0:0", "[::]:0"] {
+        let (code, stderr) = run(bind);
+        assert_eq!(code, Some(2), "{bind}: {stderr}");
+        assert!(stderr.contains("--oauth-resource"), "{bind}: {stderr}");
+        assert!(
+            stderr.contains("OPSDECK_OAUTH_RESOURCE"),
+            "{bind}: {stderr}"
+        );
+    }
+    // With the resource given, sign-in on 0.0.0.0 starts (keys from an
+    // issuer that is down now are fetched on demand later).
+    let issuer = format!("http://127.0.0.1:{}", closed_port());
+    let mut child = std::process::Command::new(common::process::OPSDECK)
+        .args(common::process::pinned_serve_args())
+        .args(["--http", "0.0.0.0:0", "--oauth-issuer", &issuer])
+        .args(["--oauth-audience", "api://opsdeck"])
+        .args(["--oauth-resource", "https://opsdeck.example.com/mcp"])
+        .env_remove("OPSDECK_HTTP_TOKEN")
+        .env("OPSDECK_LOG_DIR", common::process::tempdir("signin-bind"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _server = common::process::ChildGuard(child);
+    let mut said = Vec::new();
+    let serving = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+        .map_while(Result::ok)
+        .inspect(|line| said.push(line.clone()))
+        .any(|line| line.starts_with("opsdeck: serving MCP at http://0.0.0.0:"));
+    assert!(
+        serving,
+        "sign-in with a resource serves on 0.0.0.0: {said:?}"
+    );
 }
 
 /// The MCP token is for opsdeck only: backends get their own credential.
+/// (That the request the tools see carries no `Authorization` header at all
+/// is `the_inner_service_sees_the_caller_but_not_the_token`.)
 #[tokio::test]
 async fn backends_never_see_the_callers_token() {
     let fake = FakeApi::start().await;

@@ -465,6 +465,8 @@ async fn sign_in_from_the_environment_guards_a_public_stateless_server() {
         .args(["--audit-log", audit.to_str().unwrap()])
         .env("OPSDECK_OAUTH_ISSUER", &issuer.url)
         .env("OPSDECK_OAUTH_AUDIENCE", AUDIENCE)
+        // Off loopback the public resource URL must be given, not taken from Host.
+        .env("OPSDECK_OAUTH_RESOURCE", "https://opsdeck.example.com/mcp")
         .env_remove("OPSDECK_HTTP_TOKEN")
         .env("OPSDECK_LOG_DIR", dir.join("logs"))
         .stdout(Stdio::null());

@@ -36,9 +36,9 @@ use crate::model::secret::SecretMeta;
 use crate::model::time::{SharedClock, TimeWindow};
 
 pub use remediation::{
-    CancelRequest, LivePlan, Next, PastRerun, PlanDescription, RemediationOutcome,
-    RemediationPlan, RerunRequest, cancellable_run, latest_failed_run, linked_reruns,
-    refuse_unfinished, require_pipeline,
+    CancelRequest, LivePlan, Next, PastRerun, PlanDescription, RemediationOutcome, RemediationPlan,
+    RerunRequest, cancellable_run, latest_failed_run, linked_reruns, refuse_unfinished,
+    require_pipeline,
 };
 
 /// Why a backend could not answer. Every variant says what to do next.

@@ -435,6 +435,9 @@ fn sign_in(args: &ServeArgs) -> Result<Option<Arc<SignIn>>, ExitError> {
     let Some(settings) = AuthSettings::from_flags(&flags).map_err(ExitError::usage)? else {
         return Ok(None);
     };
+    if let Some(bind) = args.http {
+        settings.check_bind(bind).map_err(ExitError::usage)?;
+    }
     SignIn::new(settings).map(Some).map_err(ExitError::usage)
 }
 

@@ -125,7 +125,10 @@ mod tests {
         let value: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(value["target"], "opsdeck::server::http::auth::jwks");
         assert!(!out.contains("hunter2secret"), "{out}");
-        assert!(!out.contains("plainvalue123"), "a secret named by its key: {out}");
+        assert!(
+            !out.contains("plainvalue123"),
+            "a secret named by its key: {out}"
+        );
         assert!(out.ends_with('\n'));
     }
 }

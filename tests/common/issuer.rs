@@ -23,8 +23,14 @@ pub struct Issuer {
 
 impl Issuer {
     pub fn start() -> Issuer {
+        Issuer::start_on(0)
+    }
+
+    /// An issuer on `port` (0: any free port).
+    pub fn start_on(port: u16) -> Issuer {
         let mut child = Command::new(python("venv-mcp2"))
             .arg(peer_script("issuer.py"))
+            .args(["--port", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -122,4 +128,84 @@ pub fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// What a [`KeyRelay`] does with the connections it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayMode {
+    /// Passes each connection on to the issuer.
+    Forward,
+    /// Accepts and never answers: an issuer that hangs.
+    Hang,
+    /// Closes each connection at once: an issuer that is down.
+    Drop,
+}
+
+/// A TCP relay in front of an issuer (for `--oauth-jwks-uri`), switchable
+/// between passing connections on, hanging them and dropping them, counting
+/// every connection it accepts.
+pub struct KeyRelay {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    state: std::sync::Arc<std::sync::Mutex<(RelayMode, u64)>>,
+}
+
+impl KeyRelay {
+    /// A relay to `upstream` (`http://host:port`), started in `mode`.
+    pub async fn start(upstream: &str, mode: RelayMode) -> KeyRelay {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(std::sync::Mutex::new((mode, 0)));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            // Hung connections are kept open here for the relay's lifetime.
+            let mut hung = Vec::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mode = {
+                    let mut state = shared.lock().unwrap();
+                    state.1 += 1;
+                    state.0
+                };
+                match mode {
+                    RelayMode::Forward => {
+                        let upstream = upstream.clone();
+                        tokio::spawn(async move {
+                            if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await
+                            {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            }
+                        });
+                    }
+                    RelayMode::Hang => hung.push(inbound),
+                    RelayMode::Drop => drop(inbound),
+                }
+            }
+        });
+        KeyRelay { url, state }
+    }
+
+    pub fn set(&self, mode: RelayMode) {
+        self.state.lock().unwrap().0 = mode;
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.state.lock().unwrap().1
+    }
+}
+
+/// A listener that accepts connections and never answers, like an issuer
+/// that hangs: `http://127.0.0.1:PORT`. It lives as long as the test's runtime.
+pub async fn hanging_issuer() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut hung = Vec::new();
+        while let Ok((inbound, _)) = listener.accept().await {
+            hung.push(inbound);
+        }
+    });
+    url
 }

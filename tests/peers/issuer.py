@@ -9,8 +9,10 @@ Its own keys, generated at start: an RSA key (RS256) and a P-256 key (ES256), pl
 
     GET  /.well-known/openid-configuration   issuer, jwks_uri, ...
     GET  /jwks                               the published keys (counted)
-    POST /mint   {"claims": {...}, "kid"?, "alg"?: RS256|ES256|HS256|none, "sign_with"?: "rogue"}
+    POST /mint   {"claims": {...}, "kid"?, "alg"?: RS256|ES256|HS256|none, "sign_with"?: "rogue",
+                  "typ"?: "at+jwt" | null | ...}
                  -> {"token": "..."}; claims are used exactly as given.
+                 "typ" sets the header's typ (RS256/ES256); null leaves it out.
                  "kid" overrides the header's kid; HS256 is signed with the RSA public
                  key's PEM as the secret (the algorithm-confusion attack); none is unsigned.
     POST /rotate {"keep_old"?: false} -> {"kid": NEW}: a new RSA key signs from now on;
@@ -91,9 +93,15 @@ class Keys:
             signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
             return signing_input + "." + b64url(signature)
         if alg == "ES256":
-            return jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": request.get("kid", ec_kid)})
-        key = self.rogue if request.get("sign_with") == "rogue" else rsa_key
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": request.get("kid", rsa_kid)})
+            headers = {"kid": request.get("kid", ec_kid)}
+            key = ec_key
+        else:
+            headers = {"kid": request.get("kid", rsa_kid)}
+            key = self.rogue if request.get("sign_with") == "rogue" else rsa_key
+        if "typ" in request:
+            # PyJWT drops a typ it is given as None.
+            headers["typ"] = request["typ"]
+        return jwt.encode(claims, key, algorithm=alg if alg == "ES256" else "RS256", headers=headers)
 
 
 def make_handler(keys: Keys, issuer: list[str]):

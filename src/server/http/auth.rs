@@ -65,8 +65,10 @@ impl SignIn {
     }
 
     /// Fetches the issuers' keys now (at start, so the first caller does not
-    /// wait); the problems are logged and returned, and never fatal: keys are
-    /// fetched again when a token needs them.
+    /// wait), all issuers at once within `prefetch_within`; the problems are
+    /// logged and returned, and never fatal (an issuer down at start must not
+    /// keep the server, and the other issuers' callers, from starting): keys
+    /// are fetched again when a token needs them.
     pub async fn prefetch(&self) -> Vec<String> {
         let problems = self.verifier.prefetch().await;
         for problem in &problems {

@@ -350,10 +350,7 @@ impl PipelineBackend for AdfBackend {
                 // Queued, not started yet: made after `since`, so it counts.
                 let at = run.run_start.unwrap_or(since);
                 if at >= since {
-                    found.push(PastRerun {
-                        id: run.run_id,
-                        at,
-                    });
+                    found.push(PastRerun { id: run.run_id, at });
                 }
             }
             match next {

@@ -4,9 +4,14 @@
 //! JWKS URI is given. It is fetched on first use and again every
 //! `keys_refresh_every`; a token whose kid is not known triggers one extra
 //! fetch, at most every `unknown_key_refetch_every`, so a flood of made-up
-//! kids cannot turn into a flood of requests to the issuer. A fetch that
-//! fails keeps the keys already held: an issuer's hiccup does not sign
-//! everyone out.
+//! kids cannot turn into a flood of requests to the issuer.
+//!
+//! While keys are held, the periodic refresh runs in the background: no
+//! request waits for the issuer (which may hang for the whole fetch timeout)
+//! when the keys it needs are already here. A fetch that fails keeps the
+//! keys already held, so an issuer's hiccup does not sign everyone out — but
+//! only for `max_age` after the last successful fetch: keys the issuer may
+//! long since have revoked are not trusted forever.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -44,6 +49,8 @@ pub struct Timing {
     pub unknown_key_refetch_every: Duration,
     pub refresh_every: Duration,
     pub fetch_timeout: Duration,
+    /// Keys not refreshed successfully for this long are no longer used.
+    pub max_age: Duration,
 }
 
 #[derive(Default)]
@@ -76,8 +83,9 @@ pub struct KeySet {
     timing: Timing,
     http: reqwest::Client,
     cached: RwLock<Cached>,
-    /// One fetch at a time; callers that waited use what it brought.
-    fetching: tokio::sync::Mutex<()>,
+    /// One fetch at a time; callers that waited use what it brought. Shared
+    /// so a background refresh can hold it after the request has moved on.
+    fetching: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl KeySet {
@@ -87,21 +95,26 @@ impl KeySet {
             timing,
             http: fetch::client(timing.fetch_timeout)?,
             cached: RwLock::new(Cached::default()),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
     /// The key for a token's `kid` and `alg`, fetching keys when the cache is
-    /// stale or, rate-limited, when the kid is new.
+    /// stale or, rate-limited, when the kid is new. Only a request that has no
+    /// usable key at all waits for the issuer because the cache is stale.
     pub async fn key_for(
-        &self,
+        self: &Arc<Self>,
         kid: Option<&str>,
         algorithm: Algorithm,
     ) -> Result<Arc<VerifyingKey>, KeyError> {
         if self.stale() {
-            // A failed refresh keeps the old keys (the lookup below decides)
-            // and is retried no more often than an unknown kid's fetch.
-            let _ = self.refresh(self.timing.unknown_key_refetch_every).await;
+            if self.holds_usable_keys() {
+                self.refresh_in_background();
+            } else {
+                // A failure is kept in `last_error` and retried no more
+                // often than an unknown kid's fetch.
+                let _ = self.refresh(self.timing.unknown_key_refetch_every).await;
+            }
         }
         if let Some(key) = self.lookup(kid, algorithm) {
             return Ok(key);
@@ -111,14 +124,8 @@ impl KeySet {
         if let Some(key) = self.lookup(kid, algorithm) {
             return Ok(key);
         }
-        let cached = self.read();
-        if cached.by_kid.is_empty() && cached.unnamed.is_empty() {
-            return Err(KeyError::Unavailable(
-                cached
-                    .last_error
-                    .clone()
-                    .unwrap_or_else(|| "the issuer's keys have not been fetched yet".to_string()),
-            ));
+        if !self.holds_usable_keys() {
+            return Err(KeyError::Unavailable(self.why_unavailable()));
         }
         Err(KeyError::Unknown(match kid {
             Some(kid) => format!(
@@ -132,14 +139,76 @@ impl KeySet {
     }
 
     /// Fetches keys now, for a server warming up; the error says why not.
+    /// A failure here does not hold back the first caller's own fetch.
     pub async fn prefetch(&self) -> Result<(), String> {
-        self.refresh(Duration::ZERO).await
+        let result = self.refresh(Duration::ZERO).await;
+        if result.is_err() {
+            self.write().tried_at = None;
+        }
+        result
+    }
+
+    /// Starts a refresh that no request waits for, unless one is running
+    /// already or one was tried too recently.
+    fn refresh_in_background(self: &Arc<Self>) {
+        if self.tried_within(self.timing.unknown_key_refetch_every) {
+            return;
+        }
+        let Ok(turn) = self.fetching.clone().try_lock_owned() else {
+            return; // another fetch is under way; its keys will do
+        };
+        let keys = Arc::clone(self);
+        tokio::spawn(async move {
+            // Failures are logged and kept in `last_error` by the fetch itself.
+            let _ = keys
+                .refresh_holding(turn, keys.timing.unknown_key_refetch_every)
+                .await;
+        });
+    }
+
+    /// Whether keys are held that are young enough to be used.
+    fn holds_usable_keys(&self) -> bool {
+        let cached = self.read();
+        (!cached.by_kid.is_empty() || !cached.unnamed.is_empty()) && self.young(&cached)
+    }
+
+    fn young(&self, cached: &Cached) -> bool {
+        cached
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.timing.max_age)
+    }
+
+    /// The detail behind [`KeyError::Unavailable`], for the server's log.
+    fn why_unavailable(&self) -> String {
+        let cached = self.read();
+        let last_error = cached
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "no fetch has succeeded yet".to_string());
+        match cached.fetched_at {
+            Some(at) if !cached.by_kid.is_empty() || !cached.unnamed.is_empty() => format!(
+                "the keys held were fetched {} s ago, longer than the {} s they are trusted without a refresh, and refreshing failed: {last_error}",
+                at.elapsed().as_secs(),
+                self.timing.max_age.as_secs()
+            ),
+            _ => last_error,
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cached> {
         self.cached
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cached> {
+        self.cached
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn tried_within(&self, window: Duration) -> bool {
+        self.read().tried_at.is_some_and(|at| at.elapsed() < window)
     }
 
     fn stale(&self) -> bool {
@@ -150,6 +219,9 @@ impl KeySet {
 
     fn lookup(&self, kid: Option<&str>, algorithm: Algorithm) -> Option<Arc<VerifyingKey>> {
         let cached = self.read();
+        if !self.young(&cached) {
+            return None;
+        }
         let key = match kid {
             Some(kid) => cached.by_kid.get(kid).cloned(),
             None => match cached.unnamed.as_slice() {
@@ -163,20 +235,22 @@ impl KeySet {
 
     /// Fetches unless a fetch was tried less than `unless_tried_within` ago.
     async fn refresh(&self, unless_tried_within: Duration) -> Result<(), String> {
-        let _turn = self.fetching.lock().await;
-        let recent = self
-            .read()
-            .tried_at
-            .is_some_and(|at| at.elapsed() < unless_tried_within);
-        if recent {
+        let turn = self.fetching.clone().lock_owned().await;
+        self.refresh_holding(turn, unless_tried_within).await
+    }
+
+    /// [`Self::refresh`] for the holder of the fetch turn.
+    async fn refresh_holding(
+        &self,
+        _turn: tokio::sync::OwnedMutexGuard<()>,
+        unless_tried_within: Duration,
+    ) -> Result<(), String> {
+        if self.tried_within(unless_tried_within) {
             return Ok(());
         }
         let known_uri = self.read().jwks_uri.clone();
         let result = self.fetch(known_uri).await;
-        let mut cached = self
-            .cached
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cached = self.write();
         cached.tried_at = Some(Instant::now());
         match result {
             Ok((uri, by_kid, unnamed)) => {

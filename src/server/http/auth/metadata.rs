@@ -13,7 +13,9 @@ pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
 /// This server's resource identifier: the configured one, else
 /// `scheme://Host/mcp` from the request (http on loopback names, https
-/// elsewhere, as a proxy in front terminates TLS).
+/// elsewhere, as a proxy in front terminates TLS). Deriving it is only for a
+/// loopback bind, where the Host is checked: `serve` refuses sign-in on any
+/// other bind without `--oauth-resource` ([`AuthSettings::check_bind`]).
 pub fn resource(settings: &AuthSettings, headers: &HeaderMap) -> String {
     if let Some(resource) = &settings.resource {
         return resource.as_str().to_string();

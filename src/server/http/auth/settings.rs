@@ -3,7 +3,7 @@
 //! read and remediate permissions. Every value is checked here, at start, so a
 //! typo is a clear refusal to start rather than every caller's 401.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use url::Url;
@@ -49,6 +49,11 @@ pub struct AuthSettings {
     pub keys_refresh_every: Duration,
     /// Every discovery or key fetch gives up after this long.
     pub fetch_timeout: Duration,
+    /// Keys kept after failed refreshes are used until this long after the
+    /// last successful fetch, then refused: the issuer may have revoked them.
+    pub keys_max_age: Duration,
+    /// The keys of all issuers are fetched at start within this long together.
+    pub prefetch_within: Duration,
 }
 
 impl AuthSettings {
@@ -112,7 +117,22 @@ impl AuthSettings {
             unknown_key_refetch_every: Duration::from_secs(30),
             keys_refresh_every: Duration::from_secs(3_600),
             fetch_timeout: Duration::from_secs(5),
+            keys_max_age: Duration::from_secs(24 * 3_600),
+            // Discovery plus the key set, each within the fetch timeout.
+            prefetch_within: Duration::from_secs(10),
         })
+    }
+
+    /// Refuses sign-in on `bind` when it needs a configured resource: off
+    /// loopback the `Host` header is whatever a caller sends, so the resource
+    /// (and the metadata URL clients are sent to) cannot be derived from it.
+    pub fn check_bind(&self, bind: SocketAddr) -> Result<(), String> {
+        if self.resource.is_some() || bind.ip().is_loopback() {
+            return Ok(());
+        }
+        Err(format!(
+            "sign-in on {bind} needs this server's resource URL: set --oauth-resource (or OPSDECK_OAUTH_RESOURCE) to the https:// URL clients use to reach /mcp, e.g. https://opsdeck.example.com/mcp. Off loopback it cannot be taken from the Host header, which any caller can set"
+        ))
     }
 }
 
@@ -293,6 +313,25 @@ mod tests {
         f.resource = Some("https://opsdeck.example.com/mcp".into());
         let settings = AuthSettings::from_flags(&f).unwrap().unwrap();
         assert_eq!(settings.audiences, vec!["https://opsdeck.example.com/mcp"]);
+    }
+
+    #[test]
+    fn off_loopback_the_resource_must_be_configured() {
+        let without = AuthSettings::from_flags(&flags("https://i.example.com"))
+            .unwrap()
+            .unwrap();
+        for loopback in ["127.0.0.1:8080", "[::1]:0"] {
+            assert!(without.check_bind(loopback.parse().unwrap()).is_ok());
+        }
+        for public in ["0.0.0.0:0", "10.1.2.3:8080", "[::]:443"] {
+            let err = without.check_bind(public.parse().unwrap()).unwrap_err();
+            assert!(err.contains("--oauth-resource"), "{err}");
+            assert!(err.contains("OPSDECK_OAUTH_RESOURCE"), "{err}");
+        }
+        let mut with = flags("https://i.example.com");
+        with.resource = Some("https://opsdeck.example.com/mcp".into());
+        let with = AuthSettings::from_flags(&with).unwrap().unwrap();
+        assert!(with.check_bind("0.0.0.0:0".parse().unwrap()).is_ok());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Access-token validation: a JWT signed (RS256 or ES256, never `none` or an
 //! HMAC) by a trusted issuer's published key, for this server's audience,
 //! within its `nbf`..`exp` window (60 s leeway for clock skew). The result is
-//! the [`Caller`]: who it is and what it may do.
+//! the [`Caller`]: who it is and what it may do. An OpenID ID token is not
+//! an access token (it proves a sign-in to a client, not a grant for this
+//! server) and is refused, by its claims and by its header's `typ`.
 
 use std::sync::Arc;
 
@@ -21,6 +23,14 @@ const MAX_TOKEN_BYTES: usize = 16 * 1024;
 const MAX_NAME_CHARS: usize = 256;
 /// Permissions read from one token at most.
 const MAX_PERMISSIONS: usize = 256;
+/// Claims only an OpenID ID token carries (OpenID Connect Core 1.0 §2, §3.1.3.6, §3.3.2.11).
+const ID_TOKEN_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
+/// Header `typ` values of an access token: a plain JWT or RFC 9068's `at+jwt`
+/// (RFC 7515 §4.1.9: with or without the `application/` prefix).
+const ACCESS_TOKEN_TYPES: [&str; 4] = ["jwt", "at+jwt", "application/jwt", "application/at+jwt"];
+/// What a caller is told when an issuer's keys cannot be had; the detail
+/// (URLs, network errors) goes to the server's log only.
+pub const KEYS_UNAVAILABLE: &str = "the issuer's signing keys are unavailable; try again later";
 
 /// Why a token was refused: said to the caller in `error_description`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +40,7 @@ pub struct Refusal(pub String);
 pub struct Verifier {
     settings: Arc<AuthSettings>,
     /// One key set per trusted issuer, in the settings' order.
-    keys: Vec<KeySet>,
+    keys: Vec<Arc<KeySet>>,
 }
 
 impl Verifier {
@@ -39,6 +49,7 @@ impl Verifier {
             unknown_key_refetch_every: settings.unknown_key_refetch_every,
             refresh_every: settings.keys_refresh_every,
             fetch_timeout: settings.fetch_timeout,
+            max_age: settings.keys_max_age,
         };
         let keys = settings
             .issuers
@@ -50,7 +61,7 @@ impl Verifier {
                         issuer: issuer.clone(),
                     },
                 };
-                KeySet::new(source, timing)
+                KeySet::new(source, timing).map(Arc::new)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Verifier { settings, keys })
@@ -60,15 +71,31 @@ impl Verifier {
         &self.settings
     }
 
-    /// Fetches every issuer's keys now; the errors say which could not be.
+    /// Fetches every issuer's keys now, all at once and within
+    /// `prefetch_within` together; the errors say which could not be. An
+    /// issuer left out is fetched when a token needs its keys.
     pub async fn prefetch(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        for (issuer, keys) in self.settings.issuers.iter().zip(&self.keys) {
-            if let Err(why) = keys.prefetch().await {
-                problems.push(format!("{issuer}: {why}"));
-            }
-        }
-        problems
+        let bound = self.settings.prefetch_within;
+        let fetches =
+            self.settings
+                .issuers
+                .iter()
+                .zip(&self.keys)
+                .map(|(issuer, keys)| async move {
+                    match tokio::time::timeout(bound, keys.prefetch()).await {
+                        Ok(Ok(())) => None,
+                        Ok(Err(why)) => Some(format!("{issuer}: {why}")),
+                        Err(_) => Some(format!(
+                            "{issuer}: the keys did not arrive within {} ms of start",
+                            bound.as_millis()
+                        )),
+                    }
+                });
+        futures::future::join_all(fetches)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// The caller a bearer token stands for, or why it is refused.
@@ -79,6 +106,16 @@ impl Verifier {
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             refuse("the bearer token is not a JWT access token signed with RS256 or ES256")
         })?;
+        if let Some(typ) = &header.typ
+            && !ACCESS_TOKEN_TYPES
+                .iter()
+                .any(|accepted| typ.eq_ignore_ascii_case(accepted))
+        {
+            return Err(Refusal(format!(
+                "the token's header says typ {}, not an access token (JWT or at+jwt)",
+                shown(typ)
+            )));
+        }
         let algorithm = match header.alg {
             Algorithm::RS256 | Algorithm::ES256 => header.alg,
             other => {
@@ -89,6 +126,14 @@ impl Verifier {
         };
         let unverified: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
             .map_err(|_| refuse("the token's claims are not a JSON object"))?;
+        if ID_TOKEN_CLAIMS
+            .iter()
+            .any(|claim| unverified.get(claim).is_some())
+        {
+            return Err(refuse(
+                "an ID token is not an access token: ask the issuer for an access token for this server",
+            ));
+        }
         // The issuer is read before the signature is checked only to pick
         // whose keys check it; only a signature by that issuer's key passes.
         let claimed_issuer = unverified
@@ -112,9 +157,14 @@ impl Verifier {
             .await
             .map_err(|e| match e {
                 KeyError::Unknown(why) => Refusal(why),
-                KeyError::Unavailable(why) => Refusal(format!(
-                    "the issuer's signing keys cannot be fetched, so no token can be checked: {why}"
-                )),
+                KeyError::Unavailable(why) => {
+                    tracing::warn!(
+                        issuer = %crate::support::terminal::terminal_safe(issuer.as_str()),
+                        "a token was refused because the issuer's signing keys are unavailable: {}",
+                        crate::support::terminal::terminal_safe(&crate::support::redact::text(&why))
+                    );
+                    refuse(KEYS_UNAVAILABLE)
+                }
             })?;
         let validation = self.validation(algorithm, claimed_issuer);
         let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation)
