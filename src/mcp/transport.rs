@@ -192,7 +192,9 @@ pub(super) fn http_transport(
         Some(scope) => Some(SignIn {
             // The scope becomes an argument of `az`: checked here too, for
             // specs built in code rather than read from mcp.json.
-            scope: crate::config::servers::token_scope::check(scope).map(|()| scope.to_string())?,
+            scope: crate::config::servers::token_scope::check(scope)
+                .and_then(|()| crate::config::servers::token_scope::check_url(url))
+                .map(|()| scope.to_string())?,
             credential: signin::console_credential()
                 .map_err(|e| format!("cannot sign in for {scope}: {e}"))?,
         }),

@@ -707,7 +707,7 @@ impl PipelineBackend for FabricBackend {
             .await
             .map_err(|e| self.error(e, "pipeline", &item.name))?;
         let cut = instances.len() >= RUNS_PER_ITEM;
-        reruns::manual_since(&instances, &reference.run_id, since, cut)
+        reruns::manual_since(&instances, since, cut)
     }
 
     async fn plan_cancel(&self, request: &CancelRequest) -> Result<RemediationPlan, BackendError> {

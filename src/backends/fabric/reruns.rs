@@ -9,12 +9,12 @@ use crate::backends::{BackendError, PastRerun};
 use crate::model::time::parse_service_instant;
 
 /// The manual job instances among `instances` (an item's listing) that
-/// started at or after `since`, other than `reference` itself. `cut` says the
+/// started at or after `since`, the reference run included when it is one of
+/// them (a rerun of a rerun another replica started is still a rerun). `cut` says the
 /// listing stopped at its bound: then it must reach back past `since`, or
 /// the count could be short and is refused.
 pub fn manual_since(
     instances: &[JobInstance],
-    reference: &str,
     since: DateTime<Utc>,
     cut: bool,
 ) -> Result<Vec<PastRerun>, BackendError> {
@@ -31,7 +31,6 @@ pub fn manual_since(
     }
     Ok(instances
         .iter()
-        .filter(|i| i.id != reference)
         .filter(|i| {
             i.invoke_type
                 .as_deref()
@@ -80,24 +79,23 @@ mod tests {
     }
 
     #[test]
-    fn manual_instances_of_the_vendor_listing_count_except_the_reference() {
+    fn manual_instances_of_the_vendor_listing_count_the_reference_too() {
         let instances = vendor_instances();
         let since = at("2024-06-22T06:00:00Z");
-        let found = manual_since(
-            &instances,
-            "c0c99aed-be56-4fe0-a6e5-6de5fe277f16",
-            since,
-            false,
-        )
-        .unwrap();
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].id, "f2d65699-dd22-4889-980c-15226deb0e1b");
-        let later = at("2024-06-22T07:00:00Z");
-        assert!(
-            manual_since(&instances, "x", later, false)
-                .unwrap()
-                .is_empty()
+        // Asked to rerun c0c99aed, itself a manual run in the window (another
+        // replica's rerun): it counts, with the other manual instance.
+        let found = manual_since(&instances, since, false).unwrap();
+        let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "f2d65699-dd22-4889-980c-15226deb0e1b",
+                "c0c99aed-be56-4fe0-a6e5-6de5fe277f16"
+            ],
+            "{found:?}"
         );
+        let later = at("2024-06-22T07:00:00Z");
+        assert!(manual_since(&instances, later, false).unwrap().is_empty());
     }
 
     #[test]
@@ -105,13 +103,10 @@ mod tests {
         let mut instances = vendor_instances();
         instances[0].invoke_type = Some("Scheduled".into());
         let since = at("2024-06-22T06:00:00Z");
-        assert_eq!(
-            manual_since(&instances, "x", since, false).unwrap().len(),
-            1
-        );
-        let err = manual_since(&instances, "x", since, true).unwrap_err();
+        assert_eq!(manual_since(&instances, since, false).unwrap().len(), 1);
+        let err = manual_since(&instances, since, true).unwrap_err();
         assert!(err.to_string().contains("cannot all be counted"), "{err}");
         let reaches_back = at("2024-06-22T07:00:00Z");
-        assert!(manual_since(&instances, "x", reaches_back, true).is_ok());
+        assert!(manual_since(&instances, reaches_back, true).is_ok());
     }
 }

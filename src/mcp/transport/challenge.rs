@@ -131,9 +131,11 @@ fn unquote(text: &str) -> (String, &str) {
     (value, "")
 }
 
-/// A value from the server as it may be shown and logged.
+/// A value from the server as it may be shown and logged: redacted (before
+/// the cut, so a cut cannot break a secret out of its pattern), one line,
+/// clipped, control characters shown.
 fn shown(value: &str) -> String {
-    let one_line = value.replace(['\n', '\t'], " ");
+    let one_line = crate::support::redact::text(value).replace(['\n', '\t'], " ");
     for_screen(&clip(&one_line, MAX_VALUE_CHARS)).into_owned()
 }
 
