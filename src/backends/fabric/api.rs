@@ -60,6 +60,13 @@ impl FabricApi {
         url_with(&self.base, segments, &[])
     }
 
+    /// `…/workspaces/{workspace}/items/{item}/jobs/{rest…}`: the job scheduler's paths.
+    fn jobs_url(&self, workspace: &str, item: &str, rest: &[&str]) -> Url {
+        let mut segments = vec!["workspaces", workspace, "items", item, "jobs"];
+        segments.extend_from_slice(rest);
+        self.url(&segments)
+    }
+
     /// Every entry of a listing, up to `max_items`, following continuation tokens.
     async fn list<T: DeserializeOwned>(
         &self,
@@ -169,7 +176,7 @@ impl FabricApi {
         item: &str,
         max: usize,
     ) -> Result<Vec<JobInstance>, RestError> {
-        let url = self.url(&["workspaces", workspace, "items", item, "jobs", "instances"]);
+        let url = self.jobs_url(workspace, item, &["instances"]);
         self.list(url, max).await
     }
 
@@ -181,15 +188,7 @@ impl FabricApi {
         item: &str,
         job_type: &str,
     ) -> Result<Vec<ItemSchedule>, RestError> {
-        let url = self.url(&[
-            "workspaces",
-            workspace,
-            "items",
-            item,
-            "jobs",
-            job_type,
-            "schedules",
-        ]);
+        let url = self.jobs_url(workspace, item, &[job_type, "schedules"]);
         self.list(url, MAX_SCHEDULES + 100).await
     }
 
@@ -199,16 +198,8 @@ impl FabricApi {
         item: &str,
         job: &str,
     ) -> Result<JobInstance, RestError> {
-        self.get(self.url(&[
-            "workspaces",
-            workspace,
-            "items",
-            item,
-            "jobs",
-            "instances",
-            job,
-        ]))
-        .await
+        self.get(self.jobs_url(workspace, item, &["instances", job]))
+            .await
     }
 
     /// Runs an item on demand (`POST …/items/{item}/jobs/{jobType}/instances`,
@@ -223,15 +214,7 @@ impl FabricApi {
         item: &str,
         job_type: &str,
     ) -> Result<Option<String>, RestError> {
-        let url = self.url(&[
-            "workspaces",
-            workspace,
-            "items",
-            item,
-            "jobs",
-            job_type,
-            "instances",
-        ]);
+        let url = self.jobs_url(workspace, item, &[job_type, "instances"]);
         let (_, location) = self
             .client
             .send_action_once(&Call::action(url, FABRIC_SCOPE, None))
@@ -246,16 +229,7 @@ impl FabricApi {
         item: &str,
         job: &str,
     ) -> Result<(), RestError> {
-        let url = self.url(&[
-            "workspaces",
-            workspace,
-            "items",
-            item,
-            "jobs",
-            "instances",
-            job,
-            "cancel",
-        ]);
+        let url = self.jobs_url(workspace, item, &["instances", job, "cancel"]);
         self.client
             .send_action_once(&Call::action(url, FABRIC_SCOPE, None))
             .await?;

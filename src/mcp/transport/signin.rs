@@ -125,6 +125,18 @@ impl SignedInClient {
         }
     }
 
+    /// A call's answer, its error explained (see [`Self::explain`]).
+    async fn explained<T>(
+        &self,
+        answer: Result<T, StreamableHttpError<reqwest::Error>>,
+        keep_variant: bool,
+    ) -> Result<T, Failure> {
+        match answer {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.explain(error, keep_variant).await),
+        }
+    }
+
     /// rmcp's error, with a 401/403 turned into advice. `keep_variant` keeps
     /// rmcp's own auth variants (a GET stream must end on them, not retry).
     async fn explain(
@@ -193,14 +205,13 @@ impl StreamableHttpClient for SignedInClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, Failure> {
         let bearer = self.bearer(auth_header).await?;
-        match self
-            .http
-            .post_message(uri, message, session_id, bearer, custom_headers)
-            .await
-        {
-            Ok(response) => Ok(response),
-            Err(error) => Err(self.explain(error, false).await),
-        }
+        self.explained(
+            self.http
+                .post_message(uri, message, session_id, bearer, custom_headers)
+                .await,
+            false,
+        )
+        .await
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -213,21 +224,20 @@ impl StreamableHttpClient for SignedInClient {
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, Failure> {
         let bearer = self.bearer(auth_header).await?;
-        match self
-            .http
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                bearer,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
-        {
-            Ok(response) => Ok(response),
-            Err(error) => Err(self.explain(error, false).await),
-        }
+        self.explained(
+            self.http
+                .post_message_with_max_sse_event_size(
+                    uri,
+                    message,
+                    session_id,
+                    bearer,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+            false,
+        )
+        .await
     }
 
     async fn post_message_with_response_limits(
@@ -240,21 +250,20 @@ impl StreamableHttpClient for SignedInClient {
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, Failure> {
         let bearer = self.bearer(auth_header).await?;
-        match self
-            .http
-            .post_message_with_response_limits(
-                uri,
-                message,
-                session_id,
-                bearer,
-                custom_headers,
-                limits,
-            )
-            .await
-        {
-            Ok(response) => Ok(response),
-            Err(error) => Err(self.explain(error, false).await),
-        }
+        self.explained(
+            self.http
+                .post_message_with_response_limits(
+                    uri,
+                    message,
+                    session_id,
+                    bearer,
+                    custom_headers,
+                    limits,
+                )
+                .await,
+            false,
+        )
+        .await
     }
 
     async fn delete_session(
@@ -265,14 +274,13 @@ impl StreamableHttpClient for SignedInClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), Failure> {
         let bearer = self.bearer(auth_header).await?;
-        match self
-            .http
-            .delete_session(uri, session_id, bearer, custom_headers)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(error) => Err(self.explain(error, true).await),
-        }
+        self.explained(
+            self.http
+                .delete_session(uri, session_id, bearer, custom_headers)
+                .await,
+            true,
+        )
+        .await
     }
 
     async fn get_stream(
@@ -284,14 +292,13 @@ impl StreamableHttpClient for SignedInClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxedSseResponse, Failure> {
         let bearer = self.bearer(auth_header).await?;
-        match self
-            .http
-            .get_stream(uri, session_id, last_event_id, bearer, custom_headers)
-            .await
-        {
-            Ok(stream) => Ok(stream),
-            Err(error) => Err(self.explain(error, true).await),
-        }
+        self.explained(
+            self.http
+                .get_stream(uri, session_id, last_event_id, bearer, custom_headers)
+                .await,
+            true,
+        )
+        .await
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -304,21 +311,20 @@ impl StreamableHttpClient for SignedInClient {
         max_sse_event_size: usize,
     ) -> Result<BoxedSseResponse, Failure> {
         let bearer = self.bearer(auth_header).await?;
-        match self
-            .http
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                bearer,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
-        {
-            Ok(stream) => Ok(stream),
-            Err(error) => Err(self.explain(error, true).await),
-        }
+        self.explained(
+            self.http
+                .get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    bearer,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+            true,
+        )
+        .await
     }
 }
 
