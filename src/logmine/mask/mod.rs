@@ -187,6 +187,20 @@ pub(crate) fn depends_on_digit_values(token: &str) -> bool {
     shapes::may_be_known_constant(Wrapped::split(token).core)
 }
 
+/// A unit word that follows a number and is part of its value: `1.16 KB`,
+/// `<1 sec`, `30 seconds` (the issue of numbers with units, sizes and
+/// durations). Sizes, data rates and time units, as written in logs; the
+/// word may carry wrapping punctuation (`KB)`, `ms,`).
+pub(crate) fn is_unit_word(token: &str) -> bool {
+    const UNITS: [&str; 34] = [
+        "B", "KB", "kB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "bytes", "byte", "ns",
+        "us", "µs", "ms", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
+        "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "Mbps",
+    ];
+    let core = Wrapped::split(token).core;
+    !core.is_empty() && core.len() <= 7 && UNITS.contains(&core)
+}
+
 fn starts_like_a_path(core: &str) -> bool {
     let b = core.as_bytes();
     ["./", "../", "~/", "\\\\"]

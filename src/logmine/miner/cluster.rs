@@ -64,6 +64,9 @@ pub(crate) struct ClusterState {
     /// Eviction priority (see `evict.rs`).
     pub priority: u64,
     pub examples: Vec<Box<str>>,
+    /// Lines of other lengths were merged in (see `merge.rs`): runs of
+    /// variable-only positions are one value and are shown as one `<*>`.
+    pub mixed_lengths: bool,
 }
 
 /// The event being added: its full text, the line the template is built
@@ -113,6 +116,7 @@ impl ClusterState {
             last_tick: tick,
             priority: 0,
             examples: Vec::new(),
+            mixed_lengths: false,
         }
     }
 
@@ -168,12 +172,7 @@ impl ClusterState {
         let (max_examples, max_values) = limits;
         let mut changed = false;
         let head = ev.head;
-        self.count += 1;
-        self.last_tick = tick;
-        if let Some(ts) = ev.ts {
-            self.first_seen = Some(self.first_seen.map_or(ts, |f| f.min(ts)));
-            self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
-        }
+        self.note_event(ev, tick, max_examples);
         for (i, tok) in line.tokens.iter().enumerate() {
             let (Some(tpl), Some(values)) = (self.tokens.get_mut(i), self.values.get_mut(i)) else {
                 break;
@@ -202,17 +201,108 @@ impl ClusterState {
                 }
             }
         }
+        changed
+    }
+
+    /// Counts, times and the example of an event; the tokens are the
+    /// caller's business.
+    fn note_event(&mut self, ev: &Event<'_>, tick: u64, max_examples: usize) {
+        self.count += 1;
+        self.last_tick = tick;
+        if let Some(ts) = ev.ts {
+            self.first_seen = Some(self.first_seen.map_or(ts, |f| f.min(ts)));
+            self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
+        }
         if self.examples.len() < max_examples {
             let ex = prefix_within(ev.text.trim_end_matches(['\r', '\n']), MAX_EXAMPLE_BYTES);
-            if !self
-                .examples
-                .iter()
-                .any(|e| same_bytes(e.as_bytes(), ex.as_bytes()))
-            {
-                self.examples.push(ex.into());
+            add_example(&mut self.examples, ex, max_examples);
+        }
+    }
+
+    /// Takes an event of another length that belongs here (same skeleton,
+    /// see `merge.rs`): counted, timed and kept as an example; its tokens
+    /// cannot be lined up position by position, so the template stays.
+    pub fn absorb_other_length(&mut self, ev: &Event<'_>, tick: u64, max_examples: usize) {
+        self.note_event(ev, tick, max_examples);
+        self.mixed_lengths = true;
+    }
+
+    /// Makes `position` a variable (a fan of templates showed many words
+    /// there). Returns whether the template changed.
+    pub fn make_variable(&mut self, position: usize, max_values: usize) -> bool {
+        let (Some(tpl), Some(values)) =
+            (self.tokens.get_mut(position), self.values.get_mut(position))
+        else {
+            return false;
+        };
+        match tpl {
+            TplToken::Wild => false,
+            TplToken::Lit { text, masked, .. } => {
+                if !*masked {
+                    let literal: &str = text;
+                    remember(values, || literal, max_values);
+                }
+                *tpl = TplToken::Wild;
+                true
             }
         }
-        changed
+    }
+
+    /// Folds `other`, a template found to be the same message, into this
+    /// one: positions where they disagree become variables (same length),
+    /// counts, times, examples and values add up.
+    pub fn fold(&mut self, other: ClusterState, limits: (usize, usize)) {
+        let (max_examples, max_values) = limits;
+        if self.tokens.len() == other.tokens.len() {
+            let positions = self.tokens.iter_mut().zip(&mut self.values);
+            for ((mine, values), (theirs, their_values)) in
+                positions.zip(other.tokens.into_iter().zip(other.values))
+            {
+                let agree = match (&*mine, &theirs) {
+                    (TplToken::Wild, TplToken::Wild) => true,
+                    (
+                        TplToken::Lit {
+                            text: a, hash: x, ..
+                        },
+                        TplToken::Lit {
+                            text: b, hash: y, ..
+                        },
+                    ) => x == y && a == b,
+                    _ => false,
+                };
+                if !agree {
+                    for side in [&*mine, &theirs] {
+                        if let TplToken::Lit {
+                            text,
+                            masked: false,
+                            ..
+                        } = side
+                        {
+                            let literal: &str = text;
+                            remember(values, || literal, max_values);
+                        }
+                    }
+                    *mine = TplToken::Wild;
+                }
+                for v in &their_values {
+                    remember(values, || v, max_values);
+                }
+            }
+        } else {
+            self.mixed_lengths = true;
+        }
+        self.mixed_lengths |= other.mixed_lengths;
+        self.count += other.count;
+        self.first_seen = earliest(self.first_seen, other.first_seen);
+        self.last_seen = match (self.last_seen, other.last_seen) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.first_tick = self.first_tick.min(other.first_tick);
+        self.last_tick = self.last_tick.max(other.last_tick);
+        for ex in other.examples {
+            add_example(&mut self.examples, &ex, max_examples);
+        }
     }
 
     /// Each position as the template shows it: a literal, or for a position
@@ -249,7 +339,7 @@ impl ClusterState {
         let mut i = 0;
         while i < rendered.len() {
             let run = variable_only[i..].iter().take_while(|v| **v).count();
-            if run >= 3 {
+            if run >= 3 || (run >= 2 && self.mixed_lengths) {
                 in_run[i..i + run].iter_mut().for_each(|r| *r = true);
             }
             i += run.max(1);
@@ -431,6 +521,23 @@ fn merge_variables(mut text: String) -> String {
 
 fn is_word(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn add_example(examples: &mut Vec<Box<str>>, ex: &str, max: usize) {
+    if examples.len() < max
+        && !examples
+            .iter()
+            .any(|e| same_bytes(e.as_bytes(), ex.as_bytes()))
+    {
+        examples.push(ex.into());
+    }
 }
 
 /// Adds `raw` to a capped set of distinct values.

@@ -4,7 +4,7 @@
 //! reused for every event: token texts are byte ranges into the event and
 //! into one shared `masked` string.
 
-use super::super::mask::WILDCARD;
+use super::super::mask::{WILDCARD, is_unit_word};
 use super::line_cache::{EntryId, LineCache, Memo};
 use super::token::{LineToken, Span, WILDCARD_HASH};
 use super::token_cache::{TokenCache, compute, shape_of};
@@ -98,8 +98,10 @@ impl PreparedLine {
                 is_masked: facts.is_masked,
                 continues_date: facts.continues_date,
                 date_word: facts.date_word,
+                unit_word: false,
             });
         }
+        self.mark_units_after_numbers(head);
         if date_words {
             self.mask_date_words(head);
         }
@@ -124,6 +126,25 @@ impl PreparedLine {
     pub fn set_memo(&mut self, epoch: u64, slot: usize) {
         if let Some(id) = self.entry {
             self.lines.set_memo(id, Memo { epoch, slot });
+        }
+    }
+
+    /// Marks unit words that follow a number (`1.16 KB)`, `<1 sec`): part of
+    /// the number's value when templates of different lengths are compared
+    /// (`merge.rs`), literals otherwise — whether a unit is constant is for
+    /// the lines to show. Which token is a number depends only on where
+    /// digits are, so the line cache, keyed by shape and words, stays exact.
+    fn mark_units_after_numbers(&mut self, head: &str) {
+        for i in 1..self.tokens.len() {
+            let (before, t) = (&self.tokens[i - 1], &self.tokens[i]);
+            let number = before.is_masked
+                && head
+                    .get(before.raw.range())
+                    .is_some_and(|raw| raw.bytes().any(|b| b.is_ascii_digit()))
+                && !self.masked(before).iter().any(u8::is_ascii_alphanumeric);
+            if number && !t.is_masked && head.get(t.raw.range()).is_some_and(is_unit_word) {
+                self.tokens[i].unit_word = true;
+            }
         }
     }
 

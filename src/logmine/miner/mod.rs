@@ -24,6 +24,7 @@ mod evict;
 mod index;
 mod line;
 mod line_cache;
+mod merge;
 mod token;
 mod token_cache;
 
@@ -35,6 +36,7 @@ use cluster::{ClusterState, Event};
 use evict::{Candidate, Evictor};
 use index::{BucketKey, Index};
 use line::{PreparedLine, head_line};
+use merge::Merges;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +58,15 @@ pub struct MinerConfig {
     /// variables into `<*>`, so this only governs variables masking misses
     /// (plain words such as user or table names).
     pub similarity_threshold: f64,
+    /// How many distinct plain words one position must show, among
+    /// templates that agree everywhere else, before it counts as a variable
+    /// (`Invalid user alice/bob/carol/…`). Fewer distinct words stay
+    /// separate messages (`VM Started` / `VM Paused`). 0 turns this off.
+    pub distinct_values_for_variable: usize,
+    /// Whether templates whose literals agree but whose variable parts span
+    /// different numbers of tokens (`lifetime <1 sec` / `lifetime 00:01`)
+    /// are one template.
+    pub merge_variable_lengths: bool,
 }
 
 impl Default for MinerConfig {
@@ -65,6 +76,8 @@ impl Default for MinerConfig {
             max_examples: 3,
             max_param_values: 8,
             similarity_threshold: 0.7,
+            distinct_values_for_variable: 5,
+            merge_variable_lengths: true,
         }
     }
 }
@@ -90,6 +103,8 @@ impl ClusterId {
 struct Slot {
     key: BucketKey,
     state: ClusterState,
+    /// The fans (see `merge.rs`) this template joined when it was created.
+    fan_keys: Box<[u64]>,
 }
 
 impl Candidate for ClusterState {
@@ -115,6 +130,8 @@ pub struct TemplateMiner {
     by_id: MixMap<u64, usize>,
     index: Index,
     evictor: Evictor,
+    /// Templates later lines showed to be one message.
+    merges: Merges,
     next_id: u64,
     /// Logical clock: one tick per non-blank event.
     tick: u64,
@@ -159,6 +176,7 @@ impl TemplateMiner {
             by_id: MixMap::default(),
             index: Index::default(),
             evictor: Evictor::default(),
+            merges: Merges::default(),
             next_id: 1,
             tick: 0,
             epoch: 0,
@@ -178,9 +196,17 @@ impl TemplateMiner {
         }
     }
 
-    /// Whether `id` is a live template (not evicted, not unknown).
+    /// Whether `id` is a live template (not evicted, not unknown), or was
+    /// merged into one.
     pub fn contains(&self, id: ClusterId) -> bool {
-        self.state(id).is_some()
+        self.state(self.resolve(id)).is_some()
+    }
+
+    /// The template `id` now belongs to: the id itself, or the template it
+    /// was merged into when later lines showed the two to be one message.
+    /// Ids of evicted or unknown templates come back unchanged.
+    pub fn resolve(&self, id: ClusterId) -> ClusterId {
+        ClusterId(self.merges.resolve(id.0))
     }
 
     pub fn config(&self) -> &MinerConfig {
@@ -240,14 +266,15 @@ impl TemplateMiner {
             .collect()
     }
 
-    /// Current template text of a live cluster (`None` once evicted).
+    /// Current template text of a live cluster (`None` once evicted),
+    /// following merges.
     pub fn template_of(&self, id: ClusterId) -> Option<String> {
-        self.state(id).map(ClusterState::template)
+        self.state(self.resolve(id)).map(ClusterState::template)
     }
 
-    /// Full report for one live cluster.
+    /// Full report for one live cluster, following merges.
     pub fn cluster(&self, id: ClusterId) -> Option<Cluster> {
-        self.state(id)
+        self.state(self.resolve(id))
             .map(|s| s.to_cluster(self.config.max_param_values))
     }
 
@@ -294,7 +321,10 @@ impl TemplateMiner {
         let remembered = line
             .memo(self.epoch)
             .filter(|&slot| matches!(self.slots.get(slot), Some(Some(_))));
-        let (slot, created) = match remembered.or_else(|| self.best_match(line)) {
+        let found = remembered
+            .or_else(|| self.best_match(line))
+            .or_else(|| self.merged_target(line));
+        let (slot, created) = match found {
             Some(slot) => (slot, false),
             None => (self.create(line), true),
         };
@@ -303,11 +333,17 @@ impl TemplateMiner {
             // Unreachable by construction; degrade gracefully rather than panic.
             return ClusterId::IGNORED;
         };
-        let changed = state.absorb(line, &ev, self.tick, limits, remembered.is_some());
+        let changed = if state.tokens.len() == line.tokens.len() {
+            state.absorb(line, &ev, self.tick, limits, remembered.is_some())
+        } else {
+            state.absorb_other_length(&ev, self.tick, limits.0);
+            false
+        };
         state.priority = self.evictor.priority_for(state.count);
-        let id = ClusterId(state.id);
+        let mut id = ClusterId(state.id);
         if created {
             self.evictor.track(slot, state);
+            id = self.merge_new(slot, line);
         }
         if changed || created {
             self.epoch += 1;
@@ -315,6 +351,120 @@ impl TemplateMiner {
             line.set_memo(self.epoch, slot);
         }
         id
+    }
+
+    /// The live template earlier merges send this line to (see `merge.rs`).
+    fn merged_target(&self, line: &PreparedLine) -> Option<usize> {
+        let id = self.merges.target(
+            line,
+            self.config.distinct_values_for_variable,
+            self.config.merge_variable_lengths,
+        )?;
+        let slot = *self.by_id.get(&id)?;
+        self.slots.get(slot)?.as_ref().map(|_| slot)
+    }
+
+    /// Registers the template just created at `slot` (from `line`) with the
+    /// merge rules and carries out what they ask: a fan that reached K
+    /// distinct words is folded into its oldest member with that position
+    /// made a variable; a template with another template's skeleton is
+    /// folded into that one. Returns the id the line now belongs to.
+    fn merge_new(&mut self, slot: usize, line: &PreparedLine) -> ClusterId {
+        let Some(id) = self.slot_state(slot).map(|s| s.id) else {
+            return ClusterId::IGNORED;
+        };
+        let registered = {
+            let (slots, by_id) = (&self.slots, &self.by_id);
+            let len_of = |id: u64| {
+                let slot = *by_id.get(&id)?;
+                slots.get(slot)?.as_ref().map(|s| s.state.tokens.len())
+            };
+            self.merges.register(
+                id,
+                line,
+                self.config.distinct_values_for_variable,
+                self.config.merge_variable_lengths,
+                len_of,
+            )
+        };
+        if let Some(Some(s)) = self.slots.get_mut(slot) {
+            s.fan_keys = registered.fan_keys.into_boxed_slice();
+        }
+        if let Some(fan) = registered.full_fan {
+            let mut members: Vec<u64> = Vec::with_capacity(fan.members.len());
+            for m in fan.members {
+                let m = self.merges.resolve(m);
+                if self.by_id.contains_key(&m) && !members.contains(&m) {
+                    members.push(m);
+                }
+            }
+            members.sort_unstable();
+            if let Some((&into, rest)) = members.split_first() {
+                let into_len = self.live_len(into);
+                // Folding members of the same length makes the positions
+                // where they differ variables; with none, the whole run is.
+                let mut lined_up = false;
+                for &other in rest {
+                    lined_up |= self.live_len(other) == into_len;
+                    self.fold_into(other, into);
+                }
+                let max_values = self.config.max_param_values;
+                if let (false, Some(state)) = (lined_up, self.live_state_mut(into)) {
+                    let run = fan.before..state.tokens.len().saturating_sub(fan.after);
+                    for position in run {
+                        state.make_variable(position, max_values);
+                    }
+                }
+                self.merges.fan_merged(fan.key, into);
+            }
+        } else if let Some(into) = registered.same_skeleton {
+            self.fold_into(id, into);
+        }
+        let cap = self.config.max_templates.max(1).saturating_mul(16);
+        let by_id = &self.by_id;
+        self.merges.prune(cap, |id| by_id.contains_key(&id));
+        self.resolve(ClusterId(id))
+    }
+
+    /// Moves template `from` into template `into` and frees its slot.
+    fn fold_into(&mut self, from: u64, into: u64) {
+        if from == into || !self.by_id.contains_key(&into) {
+            return;
+        }
+        let Some(slot) = self.by_id.get(&from).copied() else {
+            return;
+        };
+        let Some(gone) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        self.by_id.remove(&from);
+        self.index.remove(gone.key, slot);
+        self.free.push(slot);
+        self.live -= 1;
+        self.merges.alias(from, into, &gone.fan_keys);
+        let limits = (self.config.max_examples, self.config.max_param_values);
+        let evictor = &self.evictor;
+        let Some(slot) = self.by_id.get(&into).copied() else {
+            return;
+        };
+        if let Some(Some(Slot { state, .. })) = self.slots.get_mut(slot) {
+            state.fold(gone.state, limits);
+            state.priority = evictor.priority_for(state.count);
+        }
+    }
+
+    fn live_len(&self, id: u64) -> Option<usize> {
+        let slot = *self.by_id.get(&id)?;
+        self.slot_state(slot).map(|s| s.tokens.len())
+    }
+
+    fn slot_state(&self, slot: usize) -> Option<&ClusterState> {
+        self.slots.get(slot)?.as_ref().map(|s| &s.state)
+    }
+
+    fn live_state_mut(&mut self, id: u64) -> Option<&mut ClusterState> {
+        let slot = *self.by_id.get(&id)?;
+        self.slots.get_mut(slot)?.as_mut().map(|s| &mut s.state)
     }
 
     /// Most similar template among the line's candidates, if similar enough
@@ -361,6 +511,7 @@ impl TemplateMiner {
         let entry = Slot {
             key,
             state: ClusterState::new(id, line, self.tick),
+            fan_keys: Box::default(),
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -388,6 +539,7 @@ impl TemplateMiner {
             return;
         };
         self.by_id.remove(&gone.state.id);
+        self.merges.forget(gone.state.id, &gone.fan_keys);
         self.index.remove(gone.key, slot);
         self.free.push(slot);
         self.live -= 1;
@@ -396,5 +548,7 @@ impl TemplateMiner {
     }
 }
 
+#[cfg(test)]
+mod merge_tests;
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,8 @@ pub(crate) struct LineToken {
     /// See [`TokenFacts`](super::token_cache::TokenFacts).
     pub date_word: bool,
     pub continues_date: bool,
+    /// A unit after a number (`KB`, `sec`), masked as part of its value.
+    pub unit_word: bool,
 }
 
 /// The hash of `<*>`, which every variable-only token also gets.

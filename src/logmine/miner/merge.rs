@@ -1,0 +1,309 @@
+//! Merging templates after the fact, when later lines show that two
+//! templates are one message.
+//!
+//! Matching compares a line only with templates of the same length and
+//! opening words, and keeps a differing plain word apart (`VM Started` /
+//! `VM Paused` are two messages). Two kinds of evidence overrule that once
+//! enough lines are in:
+//!
+//! * **Fan-out** — the position-cardinality idea of IPLoM (Makanju et al.,
+//!   KDD 2009) and Brain (Yu et al., TSC 2023): templates that agree
+//!   everywhere but one run of one or two tokens, and show
+//!   `distinct_values_for_variable` or more different values there, are one
+//!   message with a variable in that run (a user, a host, a process name in
+//!   front of the message, `SogouCloud.exe *64` next to `chrome.exe`).
+//!   Being keyed on everything else, not on the opening words, this also
+//!   catches a variable first or second word, which the buckets of
+//!   `index.rs` keep apart.
+//! * **Skeleton** — templates whose literal tokens agree in order and whose
+//!   variable-only runs span different numbers of tokens (`lifetime <1 sec`
+//!   / `lifetime 00:01`) are one message: a value that is sometimes one
+//!   token and sometimes several.
+//!
+//! A merged-away template's id keeps pointing at the template it went into
+//! (`resolve`), so callers holding ids from earlier lines follow the merge.
+//! All of this runs only when a template is created, on the slow path; a
+//! steady log never pays for it. Every map is bounded (see `prune`).
+
+use super::super::hash::{MixMap, fnv1a};
+use super::line::PreparedLine;
+use super::token::{LineToken, WILDCARD_HASH};
+
+/// Alias chains are short (a merge target is live when the alias is made);
+/// the cap only guards against a cycle that should not exist.
+const MAX_ALIAS_HOPS: usize = 32;
+/// Literal tokens a skeleton needs: with fewer, "same literals" says little.
+const MIN_SKELETON_LITERALS: usize = 2;
+
+/// The widest run of tokens a fan leaves out.
+const MAX_RUN: usize = 2;
+
+/// Templates that agree everywhere but in one run of tokens.
+#[derive(Debug, Default)]
+struct Fan {
+    /// Hashes of the distinct runs seen (capped at K).
+    words: Vec<u64>,
+    /// Ids of the templates in the fan, until it is merged.
+    members: Vec<u64>,
+    /// The template the fan was merged into: later templates of the fan go
+    /// straight there.
+    merged_into: Option<u64>,
+}
+
+/// What registering a new template asks the miner to do.
+#[derive(Debug, Default)]
+pub(crate) struct Registered {
+    /// Keys of the fans the template joined (for `forget`).
+    pub fan_keys: Vec<u64>,
+    /// A fan that reached K distinct words: merge its members, with the
+    /// position made a variable; then call `fan_merged`.
+    pub full_fan: Option<FullFan>,
+    /// A live template with the same skeleton and another length.
+    pub same_skeleton: Option<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct FullFan {
+    pub key: u64,
+    /// Tokens before and after the run: the same in every member.
+    pub before: usize,
+    pub after: usize,
+    pub members: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Merges {
+    fans: MixMap<u64, Fan>,
+    skeletons: MixMap<u64, u64>,
+    /// Merged-away id → the id it went into.
+    aliases: MixMap<u64, u64>,
+}
+
+impl Merges {
+    /// The template `id` now belongs to (itself unless merged away).
+    pub fn resolve(&self, mut id: u64) -> u64 {
+        for _ in 0..MAX_ALIAS_HOPS {
+            match self.aliases.get(&id) {
+                Some(&to) if to != id => id = to,
+                _ => break,
+            }
+        }
+        id
+    }
+
+    /// Where a line that matched no template belongs by earlier merges: the
+    /// template a fan of one of its words was merged into, or a template
+    /// with the same skeleton. The caller checks that the id is live.
+    pub fn target(&self, line: &PreparedLine, k: usize, skeletons: bool) -> Option<u64> {
+        if k > 0 {
+            let mut found = None;
+            for_each_fan_key(&line.tokens, |_, key| {
+                if found.is_none() {
+                    found = self.fans.get(&key).and_then(|f| f.merged_into);
+                }
+            });
+            if found.is_some() {
+                return found.map(|id| self.resolve(id));
+            }
+        }
+        if skeletons {
+            let key = skeleton_key(line)?;
+            return self.skeletons.get(&key).map(|&id| self.resolve(id));
+        }
+        None
+    }
+
+    /// Records a new template `id`, built from `line`. `len_of` says whether
+    /// an id is live and its token count.
+    pub fn register(
+        &mut self,
+        id: u64,
+        line: &PreparedLine,
+        k: usize,
+        skeletons: bool,
+        len_of: impl Fn(u64) -> Option<usize>,
+    ) -> Registered {
+        let mut out = Registered::default();
+        if k > 0 {
+            let mut keys = Vec::new();
+            for_each_fan_key(&line.tokens, |run, key| keys.push((run, key)));
+            let len = line.tokens.len();
+            for (run, key) in keys {
+                let fan = self.fans.entry(key).or_default();
+                if fan.merged_into.is_some() {
+                    continue;
+                }
+                out.fan_keys.push(key);
+                fan.members.push(id);
+                let value = line
+                    .tokens
+                    .get(run.clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .fold(fnv1a(b"run"), |h, t| step(h, t.hash));
+                if !fan.words.contains(&value) && fan.words.len() < k {
+                    fan.words.push(value);
+                }
+                // The narrowest full fan says most precisely what varies.
+                let narrower = out
+                    .full_fan
+                    .as_ref()
+                    .is_none_or(|f| len - f.before - f.after > run.len());
+                if fan.words.len() >= k && narrower {
+                    out.full_fan = Some(FullFan {
+                        key,
+                        before: run.start,
+                        after: len - run.end,
+                        members: fan.members.clone(),
+                    });
+                }
+            }
+        }
+        if skeletons && let Some(key) = skeleton_key(line) {
+            let len = line.tokens.len();
+            match self.skeletons.get(&key).map(|&s| self.resolve(s)) {
+                Some(other) if other != id => match len_of(other) {
+                    Some(other_len) if other_len != len => out.same_skeleton = Some(other),
+                    Some(_) => {}
+                    None => {
+                        self.skeletons.insert(key, id);
+                    }
+                },
+                Some(_) => {}
+                None => {
+                    self.skeletons.insert(key, id);
+                }
+            }
+        }
+        out
+    }
+
+    /// The members of a full fan were merged into `into`.
+    pub fn fan_merged(&mut self, key: u64, into: u64) {
+        if let Some(fan) = self.fans.get_mut(&key) {
+            fan.merged_into = Some(into);
+            fan.members = Vec::new();
+        }
+    }
+
+    /// `from` was merged into `into`; `from_keys` are the fans `from` joined.
+    pub fn alias(&mut self, from: u64, into: u64, from_keys: &[u64]) {
+        if from != into {
+            self.aliases.insert(from, into);
+        }
+        self.leave_fans(from, from_keys);
+    }
+
+    /// `id` was evicted.
+    pub fn forget(&mut self, id: u64, keys: &[u64]) {
+        self.leave_fans(id, keys);
+        self.aliases.remove(&id);
+    }
+
+    fn leave_fans(&mut self, id: u64, keys: &[u64]) {
+        for key in keys {
+            if let Some(fan) = self.fans.get_mut(key) {
+                fan.members.retain(|&m| m != id);
+                if fan.members.is_empty() && fan.merged_into.is_none() {
+                    self.fans.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Keeps the maps within `cap` entries each: merge rules and aliases
+    /// whose template is gone are dropped first, then (aliases only, which
+    /// grow with every merge) the rest; a dropped alias makes `resolve`
+    /// answer the merged-away id, which callers treat as evicted.
+    pub fn prune(&mut self, cap: usize, live: impl Fn(u64) -> bool) {
+        if self.fans.len() > cap {
+            self.fans
+                .retain(|_, f| !f.members.is_empty() || f.merged_into.is_some_and(&live));
+        }
+        if self.skeletons.len() > cap {
+            self.skeletons.retain(|_, id| live(*id));
+        }
+        if self.aliases.len() > cap {
+            let resolved: MixMap<u64, u64> = self
+                .aliases
+                .keys()
+                .map(|&from| (from, self.resolve(from)))
+                .filter(|&(_, to)| live(to))
+                .collect();
+            self.aliases = resolved;
+            if self.aliases.len() > cap {
+                self.aliases.clear();
+            }
+        }
+    }
+
+    /// Entries held (for tests: memory stays bounded).
+    #[cfg(test)]
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.fans.len(), self.skeletons.len(), self.aliases.len())
+    }
+}
+
+/// A token that is a variable and nothing else (`<*>`, `(<*>`, `<*>:<*>`),
+/// or a unit that belongs to the number before it (`KB)`, `sec`).
+fn is_variable_only(line: &PreparedLine, t: &LineToken) -> bool {
+    t.hash == WILDCARD_HASH
+        || t.unit_word
+        || (t.is_masked && !line.masked(t).iter().any(u8::is_ascii_alphanumeric))
+}
+
+fn step(h: u64, t: u64) -> u64 {
+    (h ^ t).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
+}
+
+/// For each run of one or two tokens holding a plain literal, a key for
+/// "this template with that run left out": the tokens before and after it
+/// and how many there are, so templates whose runs differ in width share
+/// the key. Runs that leave fewer than two literals say nothing.
+fn for_each_fan_key(tokens: &[LineToken], mut f: impl FnMut(std::ops::Range<usize>, u64)) {
+    let literal = |t: &LineToken| !t.is_masked && t.hash != WILDCARD_HASH;
+    let literals = tokens.iter().filter(|t| literal(t)).count();
+    // suffix[i]: the tokens from i to the end.
+    let mut suffix = vec![0u64; tokens.len() + 1];
+    for i in (0..tokens.len()).rev() {
+        suffix[i] = step(suffix[i + 1], tokens[i].hash);
+    }
+    let mut prefix = fnv1a(b"fan");
+    for start in 0..tokens.len() {
+        let mut inside = 0;
+        for end in start + 1..=(start + MAX_RUN).min(tokens.len()) {
+            inside += usize::from(literal(&tokens[end - 1]));
+            if inside > 0 && literals - inside >= 2 {
+                let around = step(step(prefix, start as u64), suffix[end]);
+                f(start..end, step(around, (tokens.len() - end) as u64));
+            }
+        }
+        prefix = step(prefix, tokens[start].hash);
+    }
+}
+
+/// The line's literal tokens in order, each run of variable-only tokens
+/// written as one gap. `None` without a gap (then lengths cannot differ)
+/// or with too few literals to say anything.
+fn skeleton_key(line: &PreparedLine) -> Option<u64> {
+    const GAP: u64 = fnv1a(b"<gap>");
+    let mut key = fnv1a(b"skeleton");
+    let (mut literals, mut gaps) = (0, 0);
+    let mut in_gap = false;
+    for t in &line.tokens {
+        let word = if is_variable_only(line, t) {
+            if in_gap {
+                continue;
+            }
+            in_gap = true;
+            gaps += 1;
+            GAP
+        } else {
+            in_gap = false;
+            literals += 1;
+            t.hash
+        };
+        key = (key ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(17);
+    }
+    (gaps > 0 && literals >= MIN_SKELETON_LITERALS).then_some(key)
+}

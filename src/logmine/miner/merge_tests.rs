@@ -1,0 +1,188 @@
+//! Merges after the fact: fans of one varying run, skeletons of varying
+//! width, and ids that follow a merge.
+
+use super::*;
+use crate::logmine::test_support::letters;
+
+/// Texts every line's resolved id reads now, and how many distinct ones.
+fn mine(config: MinerConfig, lines: &[String]) -> (TemplateMiner, Vec<String>) {
+    let mut m = TemplateMiner::new(config);
+    let ids: Vec<ClusterId> = lines.iter().map(|l| m.add(l, None)).collect();
+    let texts = ids
+        .iter()
+        .map(|id| m.template_of(*id).unwrap_or_default())
+        .collect();
+    (m, texts)
+}
+
+fn distinct(texts: &[String]) -> Vec<&str> {
+    let mut d: Vec<&str> = texts.iter().map(String::as_str).collect();
+    d.sort_unstable();
+    d.dedup();
+    d
+}
+
+/// Interleaves `n` lines of each template from `makers`, value `i` in line `i`.
+fn interleave(n: usize, makers: &[&dyn Fn(usize) -> String]) -> Vec<String> {
+    (0..n)
+        .flat_map(|i| makers.iter().map(move |f| f(i)))
+        .collect()
+}
+
+#[test]
+fn a_plain_word_with_many_values_is_a_variable_and_old_ids_follow() {
+    for users in [5, 12, 200] {
+        let lines = interleave(
+            400,
+            &[
+                &|i| {
+                    format!(
+                        "Invalid user {} from 10.0.{}.{}",
+                        letters(i % users + 3),
+                        i % 7,
+                        i % 200
+                    )
+                },
+                &|i| format!("Connection closed by 10.1.0.{} [preauth]", i % 250),
+            ],
+        );
+        let (m, texts) = mine(MinerConfig::default(), &lines);
+        assert_eq!(
+            distinct(&texts),
+            [
+                "Connection closed by <*> [preauth]",
+                "Invalid user <*> from <*>"
+            ],
+            "{users} users"
+        );
+        // The first line's id, handed out before any merge, follows it.
+        let first = TemplateMiner::new(MinerConfig::default()).add(&lines[0], None);
+        assert!(m.contains(first));
+        assert_eq!(
+            m.resolve(first),
+            m.resolve(m.resolve(first)),
+            "resolve is idempotent"
+        );
+        let total: u64 = m.clusters().iter().map(|c| c.count).sum();
+        assert_eq!(total, lines.len() as u64, "merges keep every count");
+    }
+}
+
+#[test]
+fn a_few_repeated_states_stay_separate_messages() {
+    let states = ["Started", "Paused", "Resumed"];
+    let lines: Vec<String> = (0..300)
+        .map(|i| format!("VM {} (Lifecycle Event) id {i}", states[i % states.len()]))
+        .collect();
+    let (_, texts) = mine(MinerConfig::default(), &lines);
+    assert_eq!(distinct(&texts).len(), 3, "{:?}", distinct(&texts));
+}
+
+#[test]
+fn a_leading_process_name_of_one_or_two_tokens_does_not_split_a_message() {
+    let programs = [
+        "chrome.exe",
+        "firefox.exe",
+        "Dropbox.exe",
+        "QQ.exe",
+        "putty.exe",
+        "Skype.exe",
+        "SogouCloud.exe *64",
+        "git-remote-https.exe *64",
+        "svchost.exe",
+    ];
+    let lines = interleave(
+        300,
+        &[
+            &|i| {
+                format!(
+                    "{} - host{}.example.org:443 open through proxy proxy.local:5070 HTTPS",
+                    programs[i % programs.len()],
+                    i % 13
+                )
+            },
+            &|i| {
+                format!(
+                    "{} - host{}.example.org:443 error : Could not connect through proxy proxy.local:5070 - Proxy server cannot establish a connection with the target, status code 403",
+                    programs[(i * 7) % programs.len()],
+                    i % 11
+                )
+            },
+        ],
+    );
+    let (_, texts) = mine(MinerConfig::default(), &lines);
+    let d = distinct(&texts);
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(
+        d.iter()
+            .all(|t| t.starts_with("<*>") && t.contains(" - <*>:<*> ")),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn a_value_spanning_several_tokens_does_not_split_a_message() {
+    let lifetimes = ["<1 sec", "00:01", "00:12", "<1 sec", "01:02:03"];
+    let sizes = ["(1.16 KB)", "(854 B)", "(2.30 MB)"];
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            format!(
+                "app.exe - h{}.example.org:443 close, {} bytes {} sent, lifetime {}",
+                i % 9,
+                i * 31,
+                sizes[i % sizes.len()],
+                lifetimes[i % lifetimes.len()]
+            )
+        })
+        .collect();
+    let (_, texts) = mine(MinerConfig::default(), &lines);
+    assert_eq!(distinct(&texts).len(), 1, "{:#?}", distinct(&texts));
+    let off = MinerConfig {
+        merge_variable_lengths: false,
+        ..MinerConfig::default()
+    };
+    let (_, texts) = mine(off, &lines);
+    assert!(distinct(&texts).len() > 1, "the switch turns it off");
+}
+
+#[test]
+fn merge_memory_stays_bounded_under_a_flood_of_distinct_messages() {
+    let config = MinerConfig {
+        max_templates: 50,
+        ..MinerConfig::default()
+    };
+    let mut m = TemplateMiner::new(config);
+    for i in 0..20_000 {
+        // Every line a new message; every fourth one a new fan member.
+        m.add(
+            &format!(
+                "{} {} said {} to {}",
+                letters(i),
+                letters(i * 7 + 1),
+                letters(i / 4),
+                letters(i % 4)
+            ),
+            None,
+        );
+    }
+    assert!(m.len() <= 50);
+    let (fans, skeletons, aliases) = m.merges.sizes();
+    let cap = 50 * 16;
+    assert!(
+        fans <= cap + 64 && skeletons <= cap + 1 && aliases <= cap + 1,
+        "{fans} {skeletons} {aliases}"
+    );
+}
+
+#[test]
+fn k_zero_turns_fan_merging_off() {
+    let config = MinerConfig {
+        distinct_values_for_variable: 0,
+        ..MinerConfig::default()
+    };
+    let lines: Vec<String> = (0..100)
+        .map(|i| format!("Invalid user {} from 10.0.0.{}", letters(i + 3), i))
+        .collect();
+    let (_, texts) = mine(config, &lines);
+    assert_eq!(distinct(&texts).len(), 100);
+}
