@@ -158,7 +158,8 @@ impl ClusterState {
 
     /// Folds one event into the template: disagreeing positions become `<*>`,
     /// statistics, parameter values and examples are updated. Returns
-    /// whether the template changed. `known_equal` says the caller already
+    /// the first position that became a variable (the template changed), if
+    /// any. `known_equal` says the caller already
     /// knows every literal position equals the line (see the match memo in
     /// `mod.rs`), which skips those comparisons.
     pub fn absorb(
@@ -168,9 +169,9 @@ impl ClusterState {
         tick: u64,
         limits: (usize, usize),
         known_equal: bool,
-    ) -> bool {
+    ) -> Option<usize> {
         let (max_examples, max_values) = limits;
-        let mut changed = false;
+        let mut changed = None;
         let head = ev.head;
         self.note_event(ev, tick, max_examples);
         for (i, tok) in line.tokens.iter().enumerate() {
@@ -196,7 +197,7 @@ impl ClusterState {
                         }
                         remember(values, raw, max_values);
                         *tpl = TplToken::Wild;
-                        changed = true;
+                        changed = changed.or(Some(i));
                     }
                 }
             }

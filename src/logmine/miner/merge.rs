@@ -45,6 +45,14 @@ struct Fan {
     words: Vec<u64>,
     /// Ids of the templates in the fan, until it is merged.
     members: Vec<u64>,
+    /// A member has only a variable in a one-token run: masking already
+    /// found a value there, so the other members' words there are values
+    /// too.
+    masked_member: bool,
+    /// Distinct one-token values among `words`: the masked-member rule
+    /// merges templates of one length only (a run that is sometimes two
+    /// tokens may be an optional field, which takes K values).
+    single_words: usize,
     /// The template the fan was merged into: later templates of the fan go
     /// straight there.
     merged_into: Option<u64>,
@@ -53,8 +61,8 @@ struct Fan {
 /// What registering a new template asks the miner to do.
 #[derive(Debug, Default)]
 pub(crate) struct Registered {
-    /// Keys of the fans the template joined (for `forget`).
-    pub fan_keys: Vec<u64>,
+    /// The fans the template joined: each run's first position and key.
+    pub fan_keys: Vec<(usize, u64)>,
     /// A fan that reached K distinct words: merge its members, with the
     /// position made a variable; then call `fan_merged`.
     pub full_fan: Option<FullFan>,
@@ -133,23 +141,27 @@ impl Merges {
                 if fan.merged_into.is_some() {
                     continue;
                 }
-                out.fan_keys.push(key);
+                if run.len() == 1 {
+                    out.fan_keys.push((run.start, key));
+                } else {
+                    out.fan_keys.push((usize::MAX, key));
+                }
                 fan.members.push(id);
-                let value = line
-                    .tokens
-                    .get(run.clone())
-                    .unwrap_or_default()
-                    .iter()
-                    .fold(fnv1a(b"run"), |h, t| step(h, t.hash));
+                let tokens = line.tokens.get(run.clone()).unwrap_or_default();
+                let single = tokens.len() == 1;
+                fan.masked_member |= single && !tokens.iter().any(is_literal);
+                let value = tokens.iter().fold(fnv1a(b"run"), |h, t| step(h, t.hash));
                 if !fan.words.contains(&value) && fan.words.len() < k {
                     fan.words.push(value);
+                    fan.single_words += usize::from(single);
                 }
                 // The narrowest full fan says most precisely what varies.
                 let narrower = out
                     .full_fan
                     .as_ref()
                     .is_none_or(|f| len - f.before - f.after > run.len());
-                if fan.words.len() >= k && narrower {
+                let full = fan.words.len() >= k || (fan.masked_member && fan.single_words >= 2);
+                if full && narrower {
                     out.full_fan = Some(FullFan {
                         key,
                         before: run.start,
@@ -178,6 +190,30 @@ impl Merges {
         out
     }
 
+    /// Template `id`, a member of the fan `key` (its position left out),
+    /// took a variable at that position: masking found a value there, so
+    /// the fan's other words there are values too. Returns the fan to merge
+    /// when it has two or more words.
+    pub fn variable_found(
+        &mut self,
+        key: u64,
+        k: usize,
+        before: usize,
+        after: usize,
+    ) -> Option<FullFan> {
+        let fan = self.fans.get_mut(&key)?;
+        if k == 0 || fan.merged_into.is_some() {
+            return None;
+        }
+        fan.masked_member = true;
+        (fan.single_words >= 2).then(|| FullFan {
+            key,
+            before,
+            after,
+            members: fan.members.clone(),
+        })
+    }
+
     /// The members of a full fan were merged into `into`.
     pub fn fan_merged(&mut self, key: u64, into: u64) {
         if let Some(fan) = self.fans.get_mut(&key) {
@@ -187,7 +223,7 @@ impl Merges {
     }
 
     /// `from` was merged into `into`; `from_keys` are the fans `from` joined.
-    pub fn alias(&mut self, from: u64, into: u64, from_keys: &[u64]) {
+    pub fn alias(&mut self, from: u64, into: u64, from_keys: &[(usize, u64)]) {
         if from != into {
             self.aliases.insert(from, into);
         }
@@ -195,13 +231,13 @@ impl Merges {
     }
 
     /// `id` was evicted.
-    pub fn forget(&mut self, id: u64, keys: &[u64]) {
+    pub fn forget(&mut self, id: u64, keys: &[(usize, u64)]) {
         self.leave_fans(id, keys);
         self.aliases.remove(&id);
     }
 
-    fn leave_fans(&mut self, id: u64, keys: &[u64]) {
-        for key in keys {
+    fn leave_fans(&mut self, id: u64, keys: &[(usize, u64)]) {
+        for (_, key) in keys {
             if let Some(fan) = self.fans.get_mut(key) {
                 fan.members.retain(|&m| m != id);
                 if fan.members.is_empty() && fan.merged_into.is_none() {
@@ -256,13 +292,16 @@ fn step(h: u64, t: u64) -> u64 {
     (h ^ t).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
 }
 
-/// For each run of one or two tokens holding a plain literal, a key for
-/// "this template with that run left out": the tokens before and after it
-/// and how many there are, so templates whose runs differ in width share
-/// the key. Runs that leave fewer than two literals say nothing.
+fn is_literal(t: &LineToken) -> bool {
+    !t.is_masked && t.hash != WILDCARD_HASH
+}
+
+/// For each run of one or two tokens, a key for "this template with that
+/// run left out": the tokens before and after it and how many there are,
+/// so templates whose runs differ in width share the key. Runs that leave
+/// fewer than two literals say nothing.
 fn for_each_fan_key(tokens: &[LineToken], mut f: impl FnMut(std::ops::Range<usize>, u64)) {
-    let literal = |t: &LineToken| !t.is_masked && t.hash != WILDCARD_HASH;
-    let literals = tokens.iter().filter(|t| literal(t)).count();
+    let literals = tokens.iter().filter(|t| is_literal(t)).count();
     // suffix[i]: the tokens from i to the end.
     let mut suffix = vec![0u64; tokens.len() + 1];
     for i in (0..tokens.len()).rev() {
@@ -272,8 +311,8 @@ fn for_each_fan_key(tokens: &[LineToken], mut f: impl FnMut(std::ops::Range<usiz
     for start in 0..tokens.len() {
         let mut inside = 0;
         for end in start + 1..=(start + MAX_RUN).min(tokens.len()) {
-            inside += usize::from(literal(&tokens[end - 1]));
-            if inside > 0 && literals - inside >= 2 {
+            inside += usize::from(is_literal(&tokens[end - 1]));
+            if literals - inside >= 2 {
                 let around = step(step(prefix, start as u64), suffix[end]);
                 f(start..end, step(around, (tokens.len() - end) as u64));
             }

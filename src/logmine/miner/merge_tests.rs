@@ -186,3 +186,45 @@ fn k_zero_turns_fan_merging_off() {
     let (_, texts) = mine(config, &lines);
     assert_eq!(distinct(&texts).len(), 100);
 }
+
+/// A few plain words where masking found a value in the same position of
+/// the same message (`user test9`): those words are values too.
+#[test]
+fn a_value_masking_found_makes_its_position_variable_for_few_words() {
+    for masked_first in [false, true] {
+        let mut lines: Vec<String> = (0..120)
+            .map(|i| ["news", "cyrus", "backup"][i % 3])
+            .map(|u| format!("session closed for user {u}"))
+            .collect();
+        let masked = "session closed for user svc42".to_string();
+        if masked_first {
+            lines.insert(0, masked);
+        } else {
+            lines.push(masked);
+        }
+        let (_, texts) = mine(MinerConfig::default(), &lines);
+        assert_eq!(
+            distinct(&texts),
+            ["session closed for user <*>"],
+            "masked first: {masked_first}"
+        );
+    }
+}
+
+/// An optional trailing field (`user=x` present or not) with a few values
+/// is not a value of varying width: two messages.
+#[test]
+fn an_optional_field_with_few_values_stays_a_separate_message() {
+    let lines: Vec<String> = (0..200)
+        .map(|i| match i % 4 {
+            0 => format!("authentication failure; rhost=10.0.0.{i}"),
+            1 => format!("authentication failure; rhost=10.0.0.{i} user=guest"),
+            2 => format!("authentication failure; rhost=10.0.0.{i} user=root"),
+            _ => format!("authentication failure; rhost=10.0.0.{i} user=test"),
+        })
+        .collect();
+    let (_, texts) = mine(MinerConfig::default(), &lines);
+    let d = distinct(&texts);
+    assert!(d.contains(&"authentication failure; rhost=<*>"), "{d:#?}");
+    assert!(d.iter().any(|t| t.contains("user=")), "{d:#?}");
+}

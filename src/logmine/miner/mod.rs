@@ -76,7 +76,7 @@ impl Default for MinerConfig {
             max_examples: 3,
             max_param_values: 8,
             similarity_threshold: 0.7,
-            distinct_values_for_variable: 5,
+            distinct_values_for_variable: 6,
             merge_variable_lengths: true,
         }
     }
@@ -103,8 +103,10 @@ impl ClusterId {
 struct Slot {
     key: BucketKey,
     state: ClusterState,
-    /// The fans (see `merge.rs`) this template joined when it was created.
-    fan_keys: Box<[u64]>,
+    /// The fans (see `merge.rs`) this template joined when it was created:
+    /// the position a one-token fan leaves out (`usize::MAX` for wider
+    /// runs) and the fan's key.
+    fan_keys: Box<[(usize, u64)]>,
 }
 
 impl Candidate for ClusterState {
@@ -333,17 +335,20 @@ impl TemplateMiner {
             // Unreachable by construction; degrade gracefully rather than panic.
             return ClusterId::IGNORED;
         };
-        let changed = if state.tokens.len() == line.tokens.len() {
+        let generalised = if state.tokens.len() == line.tokens.len() {
             state.absorb(line, &ev, self.tick, limits, remembered.is_some())
         } else {
             state.absorb_other_length(&ev, self.tick, limits.0);
-            false
+            None
         };
+        let changed = generalised.is_some();
         state.priority = self.evictor.priority_for(state.count);
         let mut id = ClusterId(state.id);
         if created {
             self.evictor.track(slot, state);
             id = self.merge_new(slot, line);
+        } else if let Some(position) = generalised {
+            id = self.variable_found(slot, position);
         }
         if changed || created {
             self.epoch += 1;
@@ -391,32 +396,7 @@ impl TemplateMiner {
             s.fan_keys = registered.fan_keys.into_boxed_slice();
         }
         if let Some(fan) = registered.full_fan {
-            let mut members: Vec<u64> = Vec::with_capacity(fan.members.len());
-            for m in fan.members {
-                let m = self.merges.resolve(m);
-                if self.by_id.contains_key(&m) && !members.contains(&m) {
-                    members.push(m);
-                }
-            }
-            members.sort_unstable();
-            if let Some((&into, rest)) = members.split_first() {
-                let into_len = self.live_len(into);
-                // Folding members of the same length makes the positions
-                // where they differ variables; with none, the whole run is.
-                let mut lined_up = false;
-                for &other in rest {
-                    lined_up |= self.live_len(other) == into_len;
-                    self.fold_into(other, into);
-                }
-                let max_values = self.config.max_param_values;
-                if let (false, Some(state)) = (lined_up, self.live_state_mut(into)) {
-                    let run = fan.before..state.tokens.len().saturating_sub(fan.after);
-                    for position in run {
-                        state.make_variable(position, max_values);
-                    }
-                }
-                self.merges.fan_merged(fan.key, into);
-            }
+            self.merge_fan(fan);
         } else if let Some(into) = registered.same_skeleton {
             self.fold_into(id, into);
         }
@@ -424,6 +404,59 @@ impl TemplateMiner {
         let by_id = &self.by_id;
         self.merges.prune(cap, |id| by_id.contains_key(&id));
         self.resolve(ClusterId(id))
+    }
+
+    /// The template at `slot` took a variable at `position`: the fan of
+    /// templates that differ from it only there may now be one message.
+    /// Returns the id the template now belongs to.
+    fn variable_found(&mut self, slot: usize, position: usize) -> ClusterId {
+        let Some(Some(s)) = self.slots.get(slot) else {
+            return ClusterId::IGNORED;
+        };
+        let (id, len) = (s.state.id, s.state.tokens.len());
+        let key = s
+            .fan_keys
+            .iter()
+            .find(|(p, _)| *p == position)
+            .map(|(_, k)| *k);
+        let k = self.config.distinct_values_for_variable;
+        let after = len.saturating_sub(position + 1);
+        if let Some(fan) = key.and_then(|key| self.merges.variable_found(key, k, position, after)) {
+            self.merge_fan(fan);
+        }
+        self.resolve(ClusterId(id))
+    }
+
+    /// Folds a full fan's members into the oldest; the run the fan leaves
+    /// out becomes variable.
+    fn merge_fan(&mut self, fan: merge::FullFan) {
+        let mut members: Vec<u64> = Vec::with_capacity(fan.members.len());
+        for m in fan.members {
+            let m = self.merges.resolve(m);
+            if self.by_id.contains_key(&m) && !members.contains(&m) {
+                members.push(m);
+            }
+        }
+        members.sort_unstable();
+        let Some((&into, rest)) = members.split_first() else {
+            return;
+        };
+        let into_len = self.live_len(into);
+        // Folding members of the same length makes the positions where they
+        // differ variables; with none, the whole run is.
+        let mut lined_up = false;
+        for &other in rest {
+            lined_up |= self.live_len(other) == into_len;
+            self.fold_into(other, into);
+        }
+        let max_values = self.config.max_param_values;
+        if let (false, Some(state)) = (lined_up, self.live_state_mut(into)) {
+            let run = fan.before..state.tokens.len().saturating_sub(fan.after);
+            for position in run {
+                state.make_variable(position, max_values);
+            }
+        }
+        self.merges.fan_merged(fan.key, into);
     }
 
     /// Moves template `from` into template `into` and frees its slot.
