@@ -142,7 +142,8 @@ fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usiz
     let core = w.core;
     // (start, end) of each variable in `core`.
     let parts: Vec<(usize, usize)> = match classify(core) {
-        Some(VarKind::Uuid | VarKind::Ip | VarKind::Email) => vec![(0, core.len())],
+        // `0x1fffffffe`: the piece rules count digits, and hex letters are not.
+        Some(VarKind::Uuid | VarKind::Ip | VarKind::Email | VarKind::Hex) => vec![(0, core.len())],
         // Relative, home and Windows paths; Unix paths are found piece by piece.
         Some(VarKind::Path) if starts_like_a_path(core) => vec![(0, core.len())],
         Some(VarKind::HostPort) => {

@@ -251,3 +251,15 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn hex_values_are_masked_whole_whatever_their_digit_share() {
+    for (token, masked) in [
+        ("0x1fffffffe", "<*>"),
+        ("0xfffffffe", "<*>"),
+        ("(0xdeadbeef),", "(<*>),"),
+        ("cafebabecafebabe", "<*>"),
+    ] {
+        assert_eq!(mask_line(token), masked, "{token}");
+    }
+}

@@ -31,7 +31,8 @@ fn interleave(n: usize, makers: &[&dyn Fn(usize) -> String]) -> Vec<String> {
 
 #[test]
 fn a_plain_word_with_many_values_is_a_variable_and_old_ids_follow() {
-    for users in [5, 12, 200] {
+    let k = MinerConfig::default().distinct_values_for_variable;
+    for users in [k, 12, 200] {
         let lines = interleave(
             400,
             &[
@@ -70,12 +71,18 @@ fn a_plain_word_with_many_values_is_a_variable_and_old_ids_follow() {
 
 #[test]
 fn a_few_repeated_states_stay_separate_messages() {
-    let states = ["Started", "Paused", "Resumed"];
+    let states = ["Started", "Paused", "Resumed", "Stopped", "Suspended"];
+    assert!(states.len() < MinerConfig::default().distinct_values_for_variable);
     let lines: Vec<String> = (0..300)
         .map(|i| format!("VM {} (Lifecycle Event) id {i}", states[i % states.len()]))
         .collect();
     let (_, texts) = mine(MinerConfig::default(), &lines);
-    assert_eq!(distinct(&texts).len(), 3, "{:?}", distinct(&texts));
+    assert_eq!(
+        distinct(&texts).len(),
+        states.len(),
+        "{:?}",
+        distinct(&texts)
+    );
 }
 
 #[test]
