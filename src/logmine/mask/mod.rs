@@ -143,7 +143,15 @@ fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usiz
     // (start, end) of each variable in `core`.
     let parts: Vec<(usize, usize)> = match classify(core) {
         // `0x1fffffffe`: the piece rules count digits, and hex letters are not.
-        Some(VarKind::Uuid | VarKind::Ip | VarKind::Email | VarKind::Hex) => vec![(0, core.len())],
+        // A number with its unit (`5.1MiB`, `87%`, `30ms`) is one value.
+        Some(
+            VarKind::Uuid
+            | VarKind::Ip
+            | VarKind::Email
+            | VarKind::Hex
+            | VarKind::Number
+            | VarKind::Duration,
+        ) => vec![(0, core.len())],
         // Relative, home and Windows paths; Unix paths are found piece by piece.
         Some(VarKind::Path) if starts_like_a_path(core) => vec![(0, core.len())],
         Some(VarKind::HostPort) => {
@@ -162,6 +170,13 @@ fn mask_impl(token: &str, out: &mut String, mut caps: Option<&mut Vec<Range<usiz
             Some(scheme) => vec![(scheme + 3, core.len())],
             None => vec![(0, core.len())],
         },
+        // `user=alice`, `free=5.1MiB`: a key announces a value, so a plain
+        // word after `=` is one too, and a number keeps its unit (other
+        // shapes, paths and lists, are left to the piece rules).
+        None if value_after_key(core) => {
+            let eq = core.find('=').map_or(core.len(), |i| i + 1);
+            vec![(eq, core.len())]
+        }
         _ => return pieces::mask_pieces(token, out, caps),
     };
     out.push_str(w.lead);
@@ -200,6 +215,52 @@ pub(crate) fn is_unit_word(token: &str) -> bool {
     ];
     let core = Wrapped::split(token).core;
     !core.is_empty() && core.len() <= 7 && UNITS.contains(&core)
+}
+
+/// Whether `token` is `key=word` (wrapping punctuation aside), the shape
+/// masked as `key=<*>` whatever the word.
+pub(crate) fn is_word_after_key(token: &str) -> bool {
+    word_after_key(Wrapped::split(token).core)
+}
+
+/// `key=word`: a key, `=`, and a value of letters only (`user=alice`,
+/// `state=RUNNING`, `mode=read-only`).
+fn word_after_key(core: &str) -> bool {
+    let Some((key, value)) = core.split_once('=') else {
+        return false;
+    };
+    !key.is_empty()
+        && is_key(key)
+        && key.bytes().any(|b| b.is_ascii_alphabetic())
+        && !value.is_empty()
+        && value.bytes().any(|b| b.is_ascii_alphabetic())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// `key=value` where the value is a plain word or one whole value (a
+/// number with its unit, hex, an address).
+fn value_after_key(core: &str) -> bool {
+    if word_after_key(core) {
+        return true;
+    }
+    let Some((key, value)) = core.split_once('=') else {
+        return false;
+    };
+    is_key(key)
+        && key.bytes().any(|b| b.is_ascii_alphabetic())
+        && matches!(
+            classify(value),
+            Some(
+                VarKind::Number
+                    | VarKind::Duration
+                    | VarKind::Hex
+                    | VarKind::Uuid
+                    | VarKind::Ip
+                    | VarKind::Email
+            )
+        )
 }
 
 fn starts_like_a_path(core: &str) -> bool {

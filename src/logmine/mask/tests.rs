@@ -137,13 +137,21 @@ fn masks_binary_junk() {
 }
 
 #[test]
-fn masks_only_the_variable_value_of_key_value_pairs() {
+fn masks_the_value_of_key_value_pairs_and_keeps_the_key() {
     assert_eq!(mask_token("uid=0"), None);
+    // A key announces a value, plain word or not; the miner shows a value
+    // that never varied (`tty=NODEVssh`) as the literal it was.
     assert_eq!(
         mask_line("uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4"),
-        "uid=<*> euid=<*> tty=NODEVssh ruser= rhost=<*>"
+        "uid=<*> euid=<*> tty=<*> ruser= rhost=<*>"
     );
+    assert_eq!(
+        mask_line("user=alice, mode=read-only"),
+        "user=<*>, mode=<*>"
+    );
+    assert_eq!(mask_line("a=b=c x=1.5.2 =x"), "a=b=c x=<*> =x");
     assert_eq!(mask_line("a=1,b=x;c=0x1f"), "a=<*>,b=x;c=<*>");
+    assert_eq!(mask_line("state=RUNNING"), "state=<*>");
     assert_eq!(mask_line("(size=1024),"), "(size=<*>),");
 }
 
@@ -259,6 +267,34 @@ fn hex_values_are_masked_whole_whatever_their_digit_share() {
         ("0xfffffffe", "<*>"),
         ("(0xdeadbeef),", "(<*>),"),
         ("cafebabecafebabe", "<*>"),
+    ] {
+        assert_eq!(mask_line(token), masked, "{token}");
+    }
+}
+
+#[test]
+fn a_number_with_its_unit_is_one_value() {
+    for (token, masked) in [
+        ("5.1MiB", "<*>"),
+        ("87%", "<*>"),
+        ("(1.5s),", "(<*>),"),
+        ("30ms", "<*>"),
+        ("12KB", "<*>"),
+        ("-4.25", "<*>"),
+    ] {
+        assert_eq!(mask_line(token), masked, "{token}");
+    }
+}
+
+#[test]
+fn a_key_keeps_its_whole_value_together() {
+    for (token, masked) in [
+        ("free=5.1MiB", "free=<*>"),
+        ("cpu=87%,", "cpu=<*>,"),
+        ("id=0xdeadbeef", "id=<*>"),
+        ("peer=10.0.0.1", "peer=<*>"),
+        ("took=1.5s", "took=<*>"),
+        ("path=/var/log/x.log", "path=<*>"),
     ] {
         assert_eq!(mask_line(token), masked, "{token}");
     }

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use super::super::hash::same_bytes;
-use super::super::mask::{WILDCARD, is_delimiter, mask_into, mask_with_captures};
+use super::super::mask::{
+    WILDCARD, is_delimiter, is_word_after_key, mask_into, mask_with_captures,
+};
 use super::line::PreparedLine;
 use super::token::WILDCARD_HASH;
 use crate::support::text::prefix_within;
@@ -314,6 +316,13 @@ impl ClusterState {
             .iter()
             .zip(&self.values)
             .map(|(tpl, values)| match tpl {
+                // `tty=<*>` whose lines all said `tty=NODEVssh`: masked so
+                // that other words would match, but it never varied.
+                TplToken::Lit { masked: true, .. }
+                    if values.len() == 1 && is_word_after_key(&values[0]) =>
+                {
+                    Cow::Borrowed(&*values[0])
+                }
                 TplToken::Lit { text, .. } => Cow::Borrowed(&**text),
                 TplToken::Wild => Cow::Owned(render_varying(values)),
             })

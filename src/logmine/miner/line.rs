@@ -102,8 +102,9 @@ impl PreparedLine {
             });
         }
         self.mark_units_after_numbers(head);
-        if date_words {
-            self.mask_date_words(head);
+        let quoted = self.quoted_spans(head);
+        if date_words || !quoted.is_empty() {
+            self.mask_whole_tokens(head, &quoted);
         }
         if !self.uncached {
             self.entry = self.lines.store(
@@ -148,20 +149,72 @@ impl PreparedLine {
         }
     }
 
-    /// `[Sun Jun 19 04:08:37 2005]`: month and weekday names are part of a
-    /// timestamp when a date-ish token follows. Rare, so this rebuilds the
-    /// masked text rather than complicating the main loop.
-    fn mask_date_words(&mut self, head: &str) {
+    /// Quoted values that span tokens (`'nightly backup'`, `"disk is
+    /// full"`): a token opening a quote and a later one (at most
+    /// `MAX_QUOTED_TOKENS` on) closing it. One value, however many words, so
+    /// the miner sees only variables there. A double-quoted span opening
+    /// with a word in capitals is left alone: that is a structured command
+    /// (`"GET /x HTTP/1.1"`), not free text.
+    fn quoted_spans(&self, head: &str) -> Vec<(usize, usize)> {
+        const MAX_QUOTED_TOKENS: usize = 16;
+        let raw = |i: usize| head.get(self.tokens[i].raw.range()).unwrap_or_default();
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < self.tokens.len() {
+            let core = raw(i).trim_start_matches(['(', '[']);
+            let Some(quote) = core
+                .chars()
+                .next()
+                .filter(|c| matches!(c, '\'' | '"' | '`'))
+            else {
+                i += 1;
+                continue;
+            };
+            let inner = &core[1..];
+            let closes_here = inner
+                .trim_end_matches([',', '.', ';', ':', ')', ']'])
+                .ends_with(quote);
+            let command =
+                quote == '"' && inner.len() >= 2 && inner.bytes().all(|b| b.is_ascii_uppercase());
+            if closes_here || command {
+                i += 1;
+                continue;
+            }
+            let last = (i + 1..self.tokens.len().min(i + MAX_QUOTED_TOKENS)).find(|&j| {
+                let t = raw(j);
+                !t.starts_with(quote)
+                    && t.trim_end_matches([',', '.', ';', ':', ')', ']'])
+                        .ends_with(quote)
+            });
+            match last {
+                Some(j) => {
+                    spans.push((i, j));
+                    i = j + 1;
+                }
+                None => i += 1,
+            }
+        }
+        spans
+    }
+
+    /// Rewrites whole tokens as `<*>` (their wrapping punctuation kept):
+    /// month and weekday names inside a timestamp (`[Sun Jun 19 04:08:37
+    /// 2005]`, a date-ish token following) and the quoted `spans`. Rare, so
+    /// this rebuilds the masked text rather than complicating the main loop.
+    fn mask_whole_tokens(&mut self, head: &str, spans: &[(usize, usize)]) {
         let mut masked = String::with_capacity(self.masked.len());
         for i in 0..self.tokens.len() {
             let next_continues = self.tokens.get(i + 1).is_some_and(|n| n.continues_date);
+            let in_span = spans.iter().any(|&(a, b)| (a..=b).contains(&i));
             let t = &mut self.tokens[i];
             let start = masked.len();
-            if t.date_word && next_continues {
+            if (t.date_word && next_continues) || in_span {
                 let tok = &head[t.raw.range()];
-                let core = tok.trim_start_matches(['[', '(']);
+                let core = tok.trim_start_matches(['[', '(', '\'', '"', '`']);
                 let lead = &tok[..tok.len() - core.len()];
-                let trail = &core[core.trim_end_matches([',', '.', ']', ')']).len()..];
+                let trail = &core[core
+                    .trim_end_matches([',', '.', ']', ')', ';', ':', '\'', '"', '`'])
+                    .len()..];
                 masked.push_str(lead);
                 masked.push_str(WILDCARD);
                 masked.push_str(trail);
