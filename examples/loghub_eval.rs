@@ -13,7 +13,8 @@
 //! `OUT/<Sys>_assignments.csv` (`LineId,Template`) for other evaluators.
 //! `--leave-one-out` then runs the leave-one-system-out protocol over the
 //! candidate configurations: for each system, the configuration chosen on
-//! the others, scored on it, and the configuration chosen on all.
+//! the others (ties broken by the synthetic suite's GA, then candidate
+//! order), scored on it, and the configuration chosen on all.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -137,12 +138,15 @@ fn run() -> Result<(), String> {
         loo::describe(&MinerConfig::default())
     ));
     if args.leave_one_out {
-        let grid = loo::run_grid(&datasets, loo::candidate_grid());
+        let tie_break = eval::synthetic::tie_break_suite();
+        let grid = loo::run_grid(&datasets, &tie_break, loo::candidate_grid());
         let report = loo::leave_one_out(&grid)?;
         show("");
         show(&format!(
-            "leave-one-system-out over {} candidate configurations:",
-            grid.configs.len()
+            "leave-one-system-out over {} candidate configurations \
+             (tie-break: {} synthetic logs):",
+            grid.configs.len(),
+            tie_break.len()
         ));
         show(loo::render(&grid, &report).trim_end());
     }

@@ -23,7 +23,8 @@
 //! whitespace, on both sides; nothing else is normalised.
 //!
 //! [`loo`] holds the leave-one-system-out protocol, [`synthetic`] generated
-//! logs with known truth, one per phenomenon the Loghub eight may not show.
+//! logs with known truth, one per phenomenon the Loghub eight may not show
+//! (the protocol breaks ties the eight leave with their mean GA).
 
 mod confusion;
 mod csv_text;

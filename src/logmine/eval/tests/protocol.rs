@@ -4,9 +4,10 @@
 use std::sync::OnceLock;
 
 use super::super::loo::{
-    Grid, candidate_grid, describe, leave_one_out, pick, render, run_grid, same_tuning, tied_with,
+    Grid, candidate_grid, describe, describe_pick, leave_one_out, left_to_order, pick, render,
+    run_grid, same_tuning, tied_with,
 };
-use super::super::synthetic::{Phenomenon, generate};
+use super::super::synthetic::{Phenomenon, generate, tie_break_suite};
 use super::super::{Evaluation, MinerConfig, Scores, evaluate};
 use super::datasets;
 
@@ -16,11 +17,12 @@ use super::datasets;
 const FLOOR_GA: f64 = 0.95;
 const FLOOR_PA: f64 = 0.89;
 
-/// Every candidate mined on every system once, shared by the tests that
-/// need it (mining the grid is the slow part).
+/// Every candidate mined on every system and on the synthetic tie-break
+/// suite once, shared by the tests that need it (mining the grid is the
+/// slow part).
 fn loghub_grid() -> &'static Grid {
     static GRID: OnceLock<Grid> = OnceLock::new();
-    GRID.get_or_init(|| run_grid(&datasets(), candidate_grid()))
+    GRID.get_or_init(|| run_grid(&datasets(), &tie_break_suite(), candidate_grid()))
 }
 
 #[test]
@@ -46,13 +48,27 @@ fn leave_one_out_accuracy_holds() {
     );
 }
 
+/// The default is what the protocol picks on all eight, ties broken by the
+/// synthetic suite. Prints the pick and the candidates tied with it on the
+/// eight, with their synthetic GA.
 #[test]
 fn the_default_is_the_protocol_pick() {
     let grid = loghub_grid();
     let chosen = pick(grid, |_| true).unwrap();
     let (default, picked) = (MinerConfig::default(), &grid.configs[chosen]);
     let ties = tied_with(grid, chosen, |_| true);
+    print!("{}", describe_pick(grid, chosen));
+    for &c in std::iter::once(&chosen).chain(&ties) {
+        println!(
+            "  {:<24} synthetic GA {:.3}",
+            describe(&grid.configs[c]),
+            grid.synthetic[c]
+        );
+    }
     let default_is_tied = ties
+        .iter()
+        .any(|&t| same_tuning(&grid.configs[t], &default));
+    let default_is_undecided = left_to_order(grid, chosen, &ties)
         .iter()
         .any(|&t| same_tuning(&grid.configs[t], &default));
     assert!(
@@ -62,13 +78,14 @@ fn the_default_is_the_protocol_pick() {
          merge_variable_lengths to the pick.",
         describe(&default),
         describe(picked),
-        if default_is_tied {
-            format!(
-                " (the default scores the same: {} candidates tie, the candidate order decides)",
-                ties.len() + 1
-            )
-        } else {
-            String::new()
+        match (default_is_tied, default_is_undecided) {
+            (false, _) => "",
+            (true, false) =>
+                " (the default scores the same on the eight; the synthetic suite \
+                              prefers the pick)",
+            (true, true) =>
+                " (the default scores the same on the eight and on the synthetic \
+                             suite; the candidate order decides)",
         }
     );
 }
@@ -89,9 +106,10 @@ fn result(ga: f64, pa: f64) -> Evaluation {
 }
 
 /// A grid of three candidates over three systems, `results[config][system]`
-/// as (GA, PA).
+/// as (GA, PA), all equal on the synthetic suite.
 fn toy_grid(results: [[(f64, f64); 3]; 3]) -> Grid {
     Grid {
+        synthetic: vec![0.5; 3],
         configs: candidate_grid().into_iter().take(3).collect(),
         systems: vec!["A".into(), "B".into(), "C".into()],
         results: results
@@ -135,6 +153,38 @@ fn parsing_accuracy_breaks_ties_then_candidate_order() {
     assert_eq!(pick(&flat, |_| true), Some(0), "all equal: the first");
     assert_eq!(tied_with(&flat, 0, |_| true), [1, 2]);
     assert_eq!(pick(&flat, |_| false), None, "nothing to choose on");
+    assert_eq!(left_to_order(&flat, 0, &[1, 2]), [1, 2]);
+    assert!(describe_pick(&flat, 0).contains("decided by candidate order"));
+}
+
+#[test]
+fn the_synthetic_suite_breaks_ties_left_by_ga_and_pa() {
+    // Equal on the systems: the synthetic suite decides, not the order.
+    let mut flat = toy_grid([[(0.9, 0.5); 3]; 3]);
+    flat.synthetic = vec![0.4, 0.8, 0.6];
+    assert_eq!(pick(&flat, |_| true), Some(1));
+    assert_eq!(tied_with(&flat, 1, |_| true), [0, 2]);
+    assert!(left_to_order(&flat, 1, &[0, 2]).is_empty());
+    let why = describe_pick(&flat, 1);
+    assert!(why.contains("synthetic suite decided: GA 0.800"), "{why}");
+    assert!(why.contains("the others 0.600"), "{why}");
+    // Only among ties: better GA, then better PA, outrank the suite.
+    let mut ga = toy_grid([
+        [(0.9, 0.5); 3],
+        [(0.8, 0.9); 3],
+        [(0.9, 0.5), (0.9, 0.5), (0.91, 0.5)],
+    ]);
+    ga.synthetic = vec![1.0, 1.0, 0.0];
+    assert_eq!(pick(&ga, |_| true), Some(2), "GA first");
+    assert_eq!(pick(&ga, |s| s != 2), Some(0), "held out C: GA ties, suite");
+    let mut pa = toy_grid([[(0.9, 0.5); 3], [(0.9, 0.6); 3], [(0.9, 0.5); 3]]);
+    pa.synthetic = vec![1.0, 0.0, 1.0];
+    assert_eq!(pick(&pa, |_| true), Some(1), "PA before the suite");
+    // The held-out rows use it too.
+    flat.synthetic = vec![0.4, 0.4, 0.6];
+    let report = leave_one_out(&flat).unwrap();
+    assert!(report.held_out.iter().all(|h| h.config == 2));
+    assert!(render(&flat, &report).contains("ties by the synthetic suite"));
 }
 
 #[test]
@@ -176,12 +226,29 @@ fn the_threaded_grid_mines_each_pair_like_a_single_run() {
     .map(|&p| generate(p, 5, 300))
     .collect();
     let configs: Vec<MinerConfig> = candidate_grid().into_iter().step_by(7).collect();
-    let grid = run_grid(&logs, configs.clone());
+    let tie_break: Vec<_> = [Phenomenon::PlainWordVariables, Phenomenon::MultiTokenValues]
+        .iter()
+        .map(|&p| generate(p, 6, 300))
+        .collect();
+    let grid = run_grid(&logs, &tie_break, configs.clone());
     assert_eq!(grid.systems.len(), 3);
     assert_eq!(grid.results.len(), configs.len());
+    assert_eq!(grid.synthetic.len(), configs.len());
     for (c, config) in configs.iter().enumerate() {
         for (s, log) in logs.iter().enumerate() {
             assert_eq!(grid.results[c][s], evaluate(log, config), "{c} {s}");
         }
+        let alone: f64 = tie_break
+            .iter()
+            .map(|log| evaluate(log, config).text.ga)
+            .sum::<f64>()
+            / tie_break.len() as f64;
+        assert!((grid.synthetic[c] - alone).abs() < 1e-12, "{c}");
     }
+    let without = run_grid(&logs, &[], configs);
+    assert_eq!(
+        without.results, grid.results,
+        "the tie-break logs are apart"
+    );
+    assert!(without.synthetic.iter().all(|&g| g == 0.0));
 }
