@@ -53,6 +53,11 @@ struct Fan {
     /// merges templates of one length only (a run that is sometimes two
     /// tokens may be an optional field, which takes K values).
     single_words: usize,
+    /// Hashes of those one-token values (at most K).
+    singles: Vec<u64>,
+    /// Tokens before and after a one-token run (the same for every member).
+    before: usize,
+    after: usize,
     /// The template the fan was merged into: later templates of the fan go
     /// straight there.
     merged_into: Option<u64>,
@@ -63,9 +68,10 @@ struct Fan {
 pub(crate) struct Registered {
     /// The fans the template joined: each run's first position and key.
     pub fan_keys: Vec<(usize, u64)>,
-    /// A fan that reached K distinct words: merge its members, with the
-    /// position made a variable; then call `fan_merged`.
-    pub full_fan: Option<FullFan>,
+    /// Fans that are now one message each (the narrowest of the new
+    /// template's own first): merge each one's members, with its run made a
+    /// variable; then call `fan_merged`.
+    pub full_fans: Vec<FullFan>,
     /// A live template with the same skeleton and another length.
     pub same_skeleton: Option<u64>,
 }
@@ -85,7 +91,21 @@ pub(crate) struct Merges {
     skeletons: MixMap<u64, u64>,
     /// Merged-away id → the id it went into.
     aliases: MixMap<u64, u64>,
+    /// Words seen as values of a position found variable (the process names
+    /// of a merged fan): in another fan, two of them are values too, so a
+    /// rare message need not show K process names of its own.
+    known_values: MixMap<u64, ()>,
+    /// For each word, the fans in which it is one of several alternatives
+    /// (at most `RECURRING_ALTERNATIVE` kept). A word that is an
+    /// alternative in that many different messages is a field's value (a
+    /// process name in front of every message), not a message's own word
+    /// (`VM Started` / `VM Paused` alternate in one message only).
+    alternative_in: MixMap<u64, Vec<u64>>,
 }
+
+/// In how many different messages a word must alternate with others to be
+/// taken for a value.
+const RECURRING_ALTERNATIVE: usize = 3;
 
 impl Merges {
     /// The template `id` now belongs to (itself unless merged away).
@@ -133,43 +153,7 @@ impl Merges {
     ) -> Registered {
         let mut out = Registered::default();
         if k > 0 {
-            let mut keys = Vec::new();
-            for_each_fan_key(&line.tokens, |run, key| keys.push((run, key)));
-            let len = line.tokens.len();
-            for (run, key) in keys {
-                let fan = self.fans.entry(key).or_default();
-                if fan.merged_into.is_some() {
-                    continue;
-                }
-                if run.len() == 1 {
-                    out.fan_keys.push((run.start, key));
-                } else {
-                    out.fan_keys.push((usize::MAX, key));
-                }
-                fan.members.push(id);
-                let tokens = line.tokens.get(run.clone()).unwrap_or_default();
-                let single = tokens.len() == 1;
-                fan.masked_member |= single && !tokens.iter().any(is_literal);
-                let value = tokens.iter().fold(fnv1a(b"run"), |h, t| step(h, t.hash));
-                if !fan.words.contains(&value) && fan.words.len() < k {
-                    fan.words.push(value);
-                    fan.single_words += usize::from(single);
-                }
-                // The narrowest full fan says most precisely what varies.
-                let narrower = out
-                    .full_fan
-                    .as_ref()
-                    .is_none_or(|f| len - f.before - f.after > run.len());
-                let full = fan.words.len() >= k || (fan.masked_member && fan.single_words >= 2);
-                if full && narrower {
-                    out.full_fan = Some(FullFan {
-                        key,
-                        before: run.start,
-                        after: len - run.end,
-                        members: fan.members.clone(),
-                    });
-                }
-            }
+            self.join_fans(id, line, k, &mut out);
         }
         if skeletons && let Some(key) = skeleton_key(line) {
             let len = line.tokens.len();
@@ -188,6 +172,115 @@ impl Merges {
             }
         }
         out
+    }
+
+    /// Adds template `id` to the fan of each of its runs, and lists the fans
+    /// that are now one message.
+    fn join_fans(&mut self, id: u64, line: &PreparedLine, k: usize, out: &mut Registered) {
+        let mut keys = Vec::new();
+        for_each_fan_key(&line.tokens, |run, key| keys.push((run, key)));
+        let len = line.tokens.len();
+        let mut own: Option<FullFan> = None;
+        let mut recurring = Vec::new();
+        for (run, key) in keys {
+            let fan = self.fans.entry(key).or_default();
+            if fan.merged_into.is_some() {
+                continue;
+            }
+            let position = if run.len() == 1 {
+                run.start
+            } else {
+                usize::MAX
+            };
+            out.fan_keys.push((position, key));
+            fan.members.push(id);
+            let tokens = line.tokens.get(run.clone()).unwrap_or_default();
+            let single = tokens.len() == 1;
+            fan.masked_member |= single && !tokens.iter().any(is_literal);
+            let value = tokens.iter().fold(fnv1a(b"run"), |h, t| step(h, t.hash));
+            let mut new_single = None;
+            if !fan.words.contains(&value) && fan.words.len() < k {
+                fan.words.push(value);
+                fan.single_words += usize::from(single);
+                if let [t] = tokens {
+                    fan.singles.push(t.hash);
+                    (fan.before, fan.after) = (run.start, len - run.end);
+                    new_single = Some(t.hash);
+                }
+            }
+            let full = fan.words.len() >= k || (fan.masked_member && fan.single_words >= 2);
+            // Words that now alternate in this fan: all of them when the
+            // second arrives, else the new one.
+            let alternating: Vec<u64> = match (fan.singles.len(), new_single) {
+                (2, Some(_)) => fan.singles.clone(),
+                (n, Some(word)) if n > 2 => vec![word],
+                _ => Vec::new(),
+            };
+            let members = fan.members.clone();
+            for word in alternating {
+                recurring.extend(self.note_alternative(word, key));
+            }
+            // The narrowest full fan says most precisely what varies.
+            let narrower = own
+                .as_ref()
+                .is_none_or(|f| len - f.before - f.after > run.len());
+            if (full || self.known_pair(key)) && narrower {
+                own = Some(FullFan {
+                    key,
+                    before: run.start,
+                    after: len - run.end,
+                    members,
+                });
+            }
+        }
+        out.full_fans.extend(own);
+        // Fans elsewhere whose words just became known values.
+        recurring.sort_unstable();
+        recurring.dedup();
+        for key in recurring {
+            if out.full_fans.iter().any(|f| f.key == key) || !self.known_pair(key) {
+                continue;
+            }
+            if let Some(fan) = self.fans.get(&key).filter(|f| f.merged_into.is_none()) {
+                out.full_fans.push(FullFan {
+                    key,
+                    before: fan.before,
+                    after: fan.after,
+                    members: fan.members.clone(),
+                });
+            }
+        }
+    }
+
+    /// Records that `word` alternates with others in fan `key`; returns the
+    /// fans to re-check when that makes it a known value.
+    fn note_alternative(&mut self, word: u64, key: u64) -> Vec<u64> {
+        if self.known_values.contains_key(&word) {
+            return Vec::new();
+        }
+        let fans = self.alternative_in.entry(word).or_default();
+        if !fans.contains(&key) {
+            fans.push(key);
+        }
+        if fans.len() < RECURRING_ALTERNATIVE {
+            return Vec::new();
+        }
+        let fans = self.alternative_in.remove(&word).unwrap_or_default();
+        self.known_values.insert(word, ());
+        fans
+    }
+
+    /// Whether two of the fan's one-token words are known values.
+    fn known_pair(&self, key: u64) -> bool {
+        self.fans.get(&key).is_some_and(|fan| {
+            fan.merged_into.is_none()
+                && fan
+                    .singles
+                    .iter()
+                    .filter(|w| self.known_values.contains_key(w))
+                    .count()
+                    >= 2
+        })
     }
 
     /// Template `id`, a member of the fan `key` (its position left out),
@@ -219,6 +312,17 @@ impl Merges {
         if let Some(fan) = self.fans.get_mut(&key) {
             fan.merged_into = Some(into);
             fan.members = Vec::new();
+            for word in std::mem::take(&mut fan.singles) {
+                self.known_values.insert(word, ());
+            }
+        }
+    }
+
+    /// Words a position found variable in place held (hashes of their
+    /// masked text).
+    pub fn learn_values(&mut self, words: impl IntoIterator<Item = u64>) {
+        for word in words {
+            self.known_values.insert(word, ());
         }
     }
 
@@ -256,6 +360,13 @@ impl Merges {
             self.fans
                 .retain(|_, f| !f.members.is_empty() || f.merged_into.is_some_and(&live));
         }
+        if self.known_values.len() > cap {
+            // Relearnt from the next merges; only what is known now is lost.
+            self.known_values.clear();
+        }
+        if self.alternative_in.len() > cap {
+            self.alternative_in.clear();
+        }
         if self.skeletons.len() > cap {
             self.skeletons.retain(|_, id| live(*id));
         }
@@ -275,8 +386,13 @@ impl Merges {
 
     /// Entries held (for tests: memory stays bounded).
     #[cfg(test)]
-    pub fn sizes(&self) -> (usize, usize, usize) {
-        (self.fans.len(), self.skeletons.len(), self.aliases.len())
+    pub fn sizes(&self) -> (usize, usize, usize, usize) {
+        (
+            self.fans.len(),
+            self.skeletons.len(),
+            self.aliases.len(),
+            self.known_values.len(),
+        )
     }
 }
 

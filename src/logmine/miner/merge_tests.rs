@@ -173,11 +173,11 @@ fn merge_memory_stays_bounded_under_a_flood_of_distinct_messages() {
         );
     }
     assert!(m.len() <= 50);
-    let (fans, skeletons, aliases) = m.merges.sizes();
+    let (fans, skeletons, aliases, known) = m.merges.sizes();
     let cap = 50 * 16;
     assert!(
-        fans <= cap + 64 && skeletons <= cap + 1 && aliases <= cap + 1,
-        "{fans} {skeletons} {aliases}"
+        fans <= cap + 64 && skeletons <= cap + 1 && aliases <= cap + 1 && known <= cap + 64,
+        "{fans} {skeletons} {aliases} {known}"
     );
 }
 

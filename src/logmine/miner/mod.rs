@@ -30,7 +30,7 @@ mod token_cache;
 
 pub use cluster::Cluster;
 
-use super::hash::MixMap;
+use super::hash::{self, MixMap};
 use chrono::{DateTime, Utc};
 use cluster::{ClusterState, Event};
 use evict::{Candidate, Evictor};
@@ -395,8 +395,10 @@ impl TemplateMiner {
         if let Some(Some(s)) = self.slots.get_mut(slot) {
             s.fan_keys = registered.fan_keys.into_boxed_slice();
         }
-        if let Some(fan) = registered.full_fan {
-            self.merge_fan(fan);
+        if !registered.full_fans.is_empty() {
+            for fan in registered.full_fans {
+                self.merge_fan(fan);
+            }
         } else if let Some(into) = registered.same_skeleton {
             self.fold_into(id, into);
         }
@@ -421,6 +423,13 @@ impl TemplateMiner {
             .map(|(_, k)| *k);
         let k = self.config.distinct_values_for_variable;
         let after = len.saturating_sub(position + 1);
+        let words: Vec<u64> = s
+            .state
+            .values
+            .get(position)
+            .map(|values| values.iter().map(|v| hash::fnv1a(v.as_bytes())).collect())
+            .unwrap_or_default();
+        self.merges.learn_values(words);
         if let Some(fan) = key.and_then(|key| self.merges.variable_found(key, k, position, after)) {
             self.merge_fan(fan);
         }
