@@ -62,12 +62,65 @@ fn a_file_collapses_into_templates_with_counts_levels_and_values() {
         first.contains("2×  ERROR  2026-11-23 02:03:04 → 02:03:05 UTC"),
         "{out}"
     );
+    // The header (time, level, logger) is learned and left out of the template.
     assert!(
-        first.contains("Executor: Exception in task <*> in stage <*> (TID <*>)"),
+        first.contains("\n     Exception in task <*> in stage <*> (TID <*>)\n"),
         "{out}"
     );
     assert!(first.contains("<*>1: 17.0, 18.0"), "{out}");
     assert!(first.contains("(+3 more lines)"), "{out}");
+}
+
+/// HDFS-style lines (composed here, not copied from Loghub): `yymmdd
+/// hhmmss`, a thread id, a level, a logger ending in `:`. The generic
+/// header reader sees no timestamp in them; the learned shape does.
+const COMPACT_LOG: &str = "\
+261123 020001 41 INFO fs.BlockStore: Stored block blk_17 of 128 MB
+261123 020002 41 INFO fs.BlockStore: Stored block blk_18 of 64 MB
+261123 020107 52 WARN fs.Replicator: Block blk_17 has 1 of 3 replicas
+261123 020230 52 ERROR fs.Replicator: Lost contact with node-7 after 3 retries
+261123 020231 41 INFO fs.BlockStore: Stored block blk_19 of 128 MB
+261123 023000 52 ERROR fs.Replicator: Lost contact with node-2 after 3 retries
+";
+
+#[test]
+fn an_hdfs_style_file_reports_timestamps_and_levels() {
+    let dir = tempdir("logs-cli-compact");
+    let path = dir.join("datanode.log");
+    std::fs::write(&path, COMPACT_LOG).unwrap();
+    let (code, out, err) = summarize(&[path.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "6 events with a timestamp, 6 with a level, mined events span 2026-11-23 02:00:01 → 02:30:00 UTC"
+        ),
+        "{out}"
+    );
+    let lost = out
+        .split("\n\n")
+        .find(|block| block.contains("Lost contact with"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        lost.contains("2×  ERROR  2026-11-23 02:02:30 → 02:30:00 UTC"),
+        "{out}"
+    );
+    let stored = out
+        .split("\n\n")
+        .find(|block| block.contains("Stored block"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(stored.contains("3×  INFO"), "{out}");
+
+    // The time window and level filter see the learned fields too.
+    let (code, out, err) = summarize(
+        &["--level", "error", "--since", "2026-11-23 02:02:00", "-"],
+        COMPACT_LOG.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 mined into 1 templates"), "{out}");
+    assert!(
+        out.contains("left out: 4 below ERROR, 0 without a level, 0 outside the time window, 0 without a timestamp"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -92,6 +145,9 @@ fn json_carries_the_whole_summary() {
     assert_eq!(clusters[0]["count"], 2);
     assert_eq!(clusters[0]["level"], "ERROR");
     assert_eq!(clusters[0]["first_seen"], "2026-11-23T02:03:04Z");
+    assert_eq!(summary["first_seen"], "2026-11-23T02:00:01Z");
+    assert_eq!(summary["last_seen"], "2026-11-23T02:04:00Z");
+    assert_eq!(summary["counts"]["with_level"], 5);
     assert!(
         clusters[0]["examples"][0]
             .as_str()
@@ -106,6 +162,15 @@ fn hostile_and_broken_input_gives_clear_answers() {
     let (code, out, _) = summarize(&[], b"ERROR \x1b]0;pwned\x07 title \xff\xfe\n\0\0\0\n");
     assert_eq!(code, 0);
     assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+
+    // Secrets in log lines stay out of text and JSON alike.
+    let secret = b"ERROR login failed: Authorization: Bearer abcdefghijklmnop1234\n";
+    for args in [&[][..], &["--json"][..]] {
+        let (code, out, err) = summarize(args, secret);
+        assert_eq!(code, 0, "{err}");
+        assert!(!out.contains("abcdefghijklmnop1234"), "{out}");
+        assert!(out.contains("redacted"), "{out}");
+    }
 
     let (code, _, err) = summarize(&["/no/such/file.log"], b"");
     assert_eq!(code, 1);

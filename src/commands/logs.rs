@@ -8,10 +8,12 @@ use std::path::Path;
 use chrono::{DateTime, Datelike, Utc};
 
 use crate::cli::SummarizeArgs;
-use crate::logmine::{LogSummarizer, MinerConfig, Summary, SummaryFilter, split_header};
+use crate::logmine::{LogSummarizer, MinerConfig, Summary, SummaryFilter, WILDCARD, split_header};
 use crate::model::log::LogLevel;
 use crate::model::time::{TIME_FORMS, parse_instant};
 use crate::support::exit::ExitError;
+use crate::support::redact;
+use crate::support::terminal::json_safe;
 
 /// Characters of an example or value printed before it is cut.
 const SHOWN_CHARS: usize = 160;
@@ -56,13 +58,12 @@ pub fn summarize(args: &SummarizeArgs) -> Result<(), ExitError> {
             .feed(BufReader::with_capacity(1 << 16, file))
             .map_err(|e| ExitError::failed(format!("cannot read {}: {e}", path.display())))?;
     }
-    let summary = summarizer.finish();
+    let mut summary = summarizer.finish();
+    redact_summary(&mut summary);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &summary)
-            .map_err(io::Error::other)
-            .and_then(|()| writeln!(out))
+        write_json(&mut out, &summary)
     } else {
         write_text(&mut out, &summary, &filter, args.top)
     };
@@ -106,6 +107,50 @@ fn parse_time(flag: &str, raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>
     })
 }
 
+/// Redacts secrets in what the summary shows of the log: templates,
+/// examples, and each value in its template's context (`Bearer <*>` with the
+/// value `abc…` is a token even though `abc…` alone looks like nothing).
+fn redact_summary(summary: &mut Summary) {
+    for item in &mut summary.clusters {
+        let cluster = &mut item.cluster;
+        for (slot, values) in cluster.params.iter_mut().enumerate() {
+            for value in values.iter_mut() {
+                if is_secret_in(&cluster.template, slot, value) {
+                    *value = REDACTED_VALUE.to_string();
+                }
+            }
+        }
+        cluster.template = redact::text(&cluster.template).into_owned();
+        for example in &mut cluster.examples {
+            *example = redact::text(example).into_owned();
+        }
+    }
+}
+
+/// What a parameter value redacted in context is shown as.
+const REDACTED_VALUE: &str = "[redacted]";
+
+/// Whether `value`, put in the `slot`-th `<*>` of `template`, is redacted.
+fn is_secret_in(template: &str, slot: usize, value: &str) -> bool {
+    let mut text = String::with_capacity(template.len() + value.len());
+    for (i, part) in template.split(WILDCARD).enumerate() {
+        if i > 0 {
+            text.push_str(if i - 1 == slot { value } else { WILDCARD });
+        }
+        text.push_str(part);
+    }
+    let redacted = redact::text(&text);
+    matches!(redacted, std::borrow::Cow::Owned(_)) && !redacted.contains(value)
+}
+
+/// The summary as JSON, secrets in log text redacted and characters a
+/// terminal would act on escaped (the document means the same).
+fn write_json(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
+    let value = serde_json::to_value(summary).map_err(io::Error::other)?;
+    let json = serde_json::to_string_pretty(&redact::value(&value)).map_err(io::Error::other)?;
+    writeln!(out, "{}", json_safe(&json))
+}
+
 fn write_text(
     out: &mut impl Write,
     summary: &Summary,
@@ -120,6 +165,15 @@ fn write_text(
         c.events,
         c.mined,
         summary.clusters.len()
+    )?;
+    let range = match (summary.first_seen, summary.last_seen) {
+        (Some(first), Some(last)) => format!(", mined events span {}", span(first, last)),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "{} events with a timestamp, {} with a level{range}",
+        c.with_timestamp, c.with_level
     )?;
     let mut left_out = Vec::new();
     if let Some(level) = filter.min_level {
@@ -158,15 +212,7 @@ fn write_text(
         writeln!(out)?;
         let level = item.level.map(LogLevel::as_str);
         let span = match (cluster.first_seen, cluster.last_seen) {
-            (Some(first), Some(last)) => format!(
-                "{} → {} UTC",
-                first.format("%Y-%m-%d %H:%M:%S"),
-                if first.date_naive() == last.date_naive() {
-                    last.format("%H:%M:%S").to_string()
-                } else {
-                    last.format("%Y-%m-%d %H:%M:%S").to_string()
-                }
-            ),
+            (Some(first), Some(last)) => span(first, last),
             _ => "no timestamps".to_string(),
         };
         writeln!(
@@ -214,9 +260,24 @@ fn write_text(
     Ok(())
 }
 
-/// One line of text safe to print: control characters (a hostile log's
-/// escape sequences) shown as `�`, tabs as spaces, cut to a readable length.
+/// `2026-11-23 02:03:04 → 02:05:00 UTC` (the date repeated only when it changes).
+fn span(first: DateTime<Utc>, last: DateTime<Utc>) -> String {
+    format!(
+        "{} → {} UTC",
+        first.format("%Y-%m-%d %H:%M:%S"),
+        if first.date_naive() == last.date_naive() {
+            last.format("%H:%M:%S").to_string()
+        } else {
+            last.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+    )
+}
+
+/// One line of text safe to print: secrets redacted, control characters (a
+/// hostile log's escape sequences) shown as `�`, tabs as spaces, cut to a
+/// readable length.
 fn printable(text: &str) -> String {
+    let text = redact::text(text);
     let mut out: String = text
         .chars()
         .take(SHOWN_CHARS)
@@ -269,5 +330,14 @@ mod tests {
         let shown = printable(&long);
         assert_eq!(shown.chars().count(), SHOWN_CHARS + 1);
         assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn secrets_in_log_lines_are_not_printed() {
+        let line = "GET https://admin:hunter2hunter2@db.internal/ Authorization: Bearer abcdefghijklmnop1234";
+        let shown = printable(line);
+        assert!(!shown.contains("hunter2hunter2"), "{shown}");
+        assert!(!shown.contains("abcdefghijklmnop1234"), "{shown}");
+        assert!(shown.contains("[redacted"), "{shown}");
     }
 }

@@ -43,14 +43,119 @@ fn tracebacks_stay_with_their_message_and_levels_are_kept() {
             .single()
             .map(|t| t + chrono::Duration::milliseconds(200))
     );
-    // The example keeps the traceback; the template is the message's.
+    // The example keeps the traceback; the template is the message's: the
+    // learned header ends after the logger name and its `-`.
     assert!(timeout.cluster.examples[0].contains("TimeoutError: timed out"));
     assert!(
-        timeout
-            .cluster
-            .template
-            .starts_with("etl.load - Connection to")
+        timeout.cluster.template.starts_with("Connection to"),
+        "{}",
+        timeout.cluster.template
     );
+    assert_eq!(s.counts.with_timestamp, 5);
+    assert_eq!(s.counts.with_level, 5);
+}
+
+/// An HDFS-style file (composed here): `yymmdd hhmmss`, a thread id, a
+/// level and a logger ending in `:`, which the generic reader cannot read.
+const COMPACT_LOG: &str = "\
+261123 020001 41 INFO fs.BlockStore: Stored block blk_17 of 128 MB
+261123 020002 41 INFO fs.BlockStore: Stored block blk_18 of 64 MB
+261123 020107 52 WARN fs.Replicator: Block blk_17 has 1 of 3 replicas
+261123 020230 52 ERROR fs.Replicator: Lost contact with node-7 after 3 retries
+261123 020231 41 INFO fs.BlockStore: Stored block blk_19 of 128 MB
+261123 023000 52 ERROR fs.Replicator: Lost contact with node-2 after 3 retries
+";
+
+#[test]
+fn a_file_in_a_shape_the_generic_reader_misses_gets_times_and_levels() {
+    let s = summarize(COMPACT_LOG.as_bytes(), SummaryFilter::default());
+    assert_eq!(s.counts.events, 6);
+    assert_eq!(s.counts.with_timestamp, 6);
+    assert_eq!(s.counts.with_level, 6);
+    let at = |h, m, sec| Utc.with_ymd_and_hms(2026, 11, 23, h, m, sec).single();
+    assert_eq!(s.first_seen, at(2, 0, 1));
+    assert_eq!(s.last_seen, at(2, 30, 0));
+    let lost = s
+        .clusters
+        .iter()
+        .find(|c| c.cluster.template.starts_with("Lost contact with"))
+        .unwrap_or_else(|| panic!("no 'Lost contact' template in {:?}", s.clusters));
+    assert_eq!(lost.cluster.count, 2);
+    assert_eq!(lost.level, Some(LogLevel::Error));
+    assert_eq!(lost.cluster.first_seen, at(2, 2, 30));
+    assert_eq!(lost.cluster.last_seen, at(2, 30, 0));
+    let stored = s
+        .clusters
+        .iter()
+        .find(|c| c.cluster.template.starts_with("Stored block"))
+        .unwrap_or_else(|| panic!("no 'Stored block' template in {:?}", s.clusters));
+    assert_eq!(
+        (stored.cluster.count, stored.level),
+        (3, Some(LogLevel::Info))
+    );
+
+    // The level filter works on the learned levels.
+    let s = summarize(
+        COMPACT_LOG.as_bytes(),
+        SummaryFilter {
+            min_level: Some(LogLevel::Warn),
+            ..SummaryFilter::default()
+        },
+    );
+    assert_eq!((s.counts.mined, s.counts.below_level), (3, 3));
+}
+
+#[test]
+fn each_source_learns_its_own_shape_and_held_events_keep_their_order() {
+    let mut s = LogSummarizer::new(SummaryFilter::default(), MinerConfig::default(), 2026);
+    s.feed(Cursor::new(COMPACT_LOG.as_bytes().to_vec()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // More events than the sample: some are held, the rest read directly.
+    let mut spark = String::new();
+    for i in 0..(SAMPLE_LINES as u32 * 3) {
+        spark.push_str(&format!(
+            "26/11/24 {:02}:{:02}:00 INFO exec.Task: Finished task {i}\n",
+            i / 60,
+            i % 60
+        ));
+    }
+    s.feed(Cursor::new(spark.into_bytes()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.held.is_empty());
+    let summary = s.finish();
+    assert_eq!(summary.counts.with_timestamp, 6 + SAMPLE_LINES as u64 * 3);
+    let finished = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster.template.starts_with("Finished task"))
+        .unwrap_or_else(|| panic!("no 'Finished task' template in {:?}", summary.clusters));
+    assert_eq!(
+        finished.cluster.first_seen,
+        Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).single()
+    );
+    assert_eq!(
+        finished.cluster.last_seen,
+        Utc.with_ymd_and_hms(2026, 11, 24, 2, 29, 0).single()
+    );
+    assert_eq!(summary.last_seen, finished.cluster.last_seen);
+}
+
+#[test]
+fn events_held_while_learning_are_bounded_in_bytes() {
+    let mut s = LogSummarizer::new(SummaryFilter::default(), MinerConfig::default(), 2026);
+    let big = format!("2026-11-23 02:00:00 INFO app: {}", "x".repeat(60 * 1024));
+    let mut most = 0;
+    for _ in 0..SAMPLE_LINES {
+        s.take(big.clone());
+        most = most.max(s.held_bytes);
+    }
+    assert!(most < MAX_HELD_BYTES + big.len(), "{most} bytes held");
+    assert!(
+        s.shape.is_some(),
+        "the shape is learned once the bytes run out"
+    );
+    assert!(s.held.len() < SAMPLE_LINES);
+    assert_eq!(s.finish().counts.events, SAMPLE_LINES as u64);
 }
 
 #[test]
