@@ -13,23 +13,29 @@
 //! varying width, plain-word variables), so they cannot tell those settings
 //! apart. The synthetic suite's mean GA ([`Grid::synthetic`]) decides among
 //! them — an independent criterion, generated logs full of exactly those
-//! phenomena — and only then candidate order.
+//! phenomena — and only then candidate order, which lists the most
+//! conservative settings first (the highest similarity threshold and K, the
+//! fewest merges): when nothing tells two settings apart, keeping messages
+//! apart is the safer mistake for an on-call engineer than folding two
+//! different errors into one.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Dataset, Evaluation, MinerConfig, evaluate};
 
-/// Values tried for [`MinerConfig::similarity_threshold`].
-pub const SIMILARITY_THRESHOLDS: [f64; 4] = [0.5, 0.6, 0.7, 0.8];
-/// Values tried for [`MinerConfig::distinct_values_for_variable`].
-pub const DISTINCT_VALUES: [usize; 5] = [3, 4, 5, 6, 8];
+/// Values tried for [`MinerConfig::similarity_threshold`], most
+/// conservative first.
+pub const SIMILARITY_THRESHOLDS: [f64; 4] = [0.8, 0.7, 0.6, 0.5];
+/// Values tried for [`MinerConfig::distinct_values_for_variable`], most
+/// conservative first.
+pub const DISTINCT_VALUES: [usize; 5] = [8, 6, 5, 4, 3];
 /// Values tried for [`MinerConfig::merge_variable_lengths`].
 pub const MERGE_VARIABLE_LENGTHS: [bool; 2] = [false, true];
 
 /// The candidate configurations, in the order that breaks remaining ties:
 /// [`MinerConfig::default`] with the three tuned fields varied (threshold
-/// outermost, variable-lengths innermost).
+/// outermost, variable-lengths innermost), most conservative first.
 pub fn candidate_grid() -> Vec<MinerConfig> {
     let mut grid = Vec::new();
     for similarity_threshold in SIMILARITY_THRESHOLDS {
