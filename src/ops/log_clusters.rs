@@ -6,10 +6,37 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 
 use crate::backends::MessageCount;
-use crate::logmine::{MinerConfig, TemplateMiner};
+use crate::logmine::{ClusterId, MinerConfig, TemplateMiner};
 use crate::model::contract::ClusterBrief;
 use crate::model::log::LogLevel;
 use crate::support::text::clip;
+
+/// Folds the stats of merged-away templates into the template each went into.
+fn fold_merged(
+    stats: HashMap<u64, ClusterStats>,
+    resolve: impl Fn(u64) -> u64,
+) -> HashMap<u64, ClusterStats> {
+    let mut folded: HashMap<u64, ClusterStats> = HashMap::with_capacity(stats.len());
+    for (id, s) in stats {
+        let into = folded.entry(resolve(id)).or_default();
+        into.count += s.count;
+        into.baseline += s.baseline;
+        into.first = match (into.first, s.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        into.last = into.last.max(s.last);
+        into.level = into.level.max(s.level);
+        into.pipelines.extend(s.pipelines);
+        into.sources.extend(s.sources);
+        for example in s.examples {
+            if into.examples.len() < 2 {
+                into.examples.push(example);
+            }
+        }
+    }
+    folded
+}
 
 #[derive(Default)]
 struct ClusterStats {
@@ -57,6 +84,9 @@ pub fn cluster(
             s.examples.push(clip(&line.message, 1_500));
         }
     }
+    // Templates later lines showed to be one message were merged: their
+    // events count under the template they went into.
+    let stats = fold_merged(stats, |id| miner.resolve(ClusterId(id)).0);
     let templates: HashMap<u64, String> = miner
         .clusters()
         .into_iter()
@@ -110,4 +140,59 @@ pub fn cluster(
             .then_with(|| a.1.template.cmp(&b.1.template))
     });
     briefs.into_iter().take(top).map(|(_, b)| b).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::log::LogLine;
+    use chrono::TimeZone;
+
+    fn line(message: String, minute: u32) -> MessageCount {
+        MessageCount::single(LogLine {
+            timestamp: Utc
+                .with_ymd_and_hms(2026, 12, 1, 3, minute % 60, 0)
+                .unwrap(),
+            level: LogLevel::Error,
+            source: "app".into(),
+            pipeline: None,
+            run_id: None,
+            activity: None,
+            message,
+        })
+    }
+
+    /// Templates merged after the fact (a user name turns out to vary) keep
+    /// every event and read the merged template, not an empty one.
+    #[test]
+    fn merged_templates_keep_their_events_and_text() {
+        let users = [
+            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+        ];
+        let current: Vec<MessageCount> = (0..80u32)
+            .map(|i| {
+                line(
+                    format!(
+                        "Invalid user {} from 10.0.0.{i}",
+                        users[i as usize % users.len()]
+                    ),
+                    i,
+                )
+            })
+            .collect();
+        let baseline: Vec<MessageCount> = (0..8u32)
+            .map(|i| {
+                line(
+                    format!("Invalid user {} from 10.1.0.{i}", users[i as usize]),
+                    i,
+                )
+            })
+            .collect();
+        let briefs = cluster(&current, &baseline, true, 10);
+        assert_eq!(briefs.len(), 1, "{briefs:#?}");
+        assert_eq!(briefs[0].template, "Invalid user <*> from <*>");
+        assert_eq!(briefs[0].count, 80);
+        assert_eq!(briefs[0].baseline_count, 8);
+        assert!(!briefs[0].is_new);
+    }
 }
