@@ -34,6 +34,8 @@ use super::token::{LineToken, WILDCARD_HASH};
 const MAX_ALIAS_HOPS: usize = 32;
 /// Literal tokens a skeleton needs: with fewer, "same literals" says little.
 const MIN_SKELETON_LITERALS: usize = 2;
+/// The longest group of tokens a skeleton sees repeated as a list.
+const MAX_LIST_UNIT: usize = 3;
 
 /// The widest run of tokens a fan leaves out.
 const MAX_RUN: usize = 2;
@@ -438,27 +440,49 @@ fn for_each_fan_key(tokens: &[LineToken], mut f: impl FnMut(std::ops::Range<usiz
 }
 
 /// The line's literal tokens in order, each run of variable-only tokens
-/// written as one gap. `None` without a gap (then lengths cannot differ)
+/// written as one gap and a repeated group of up to `MAX_LIST_UNIT` tokens
+/// (`node-3 0x1f <ok> node-4 0x2e <ok> …`, a list of any length) written
+/// once. `None` when nothing could make lengths differ (no gap, no list)
 /// or with too few literals to say anything.
 fn skeleton_key(line: &PreparedLine) -> Option<u64> {
     const GAP: u64 = fnv1a(b"<gap>");
-    let mut key = fnv1a(b"skeleton");
-    let (mut literals, mut gaps) = (0, 0);
-    let mut in_gap = false;
+    const REPEATED: u64 = fnv1a(b"<repeated>");
+    let mut symbols: Vec<u64> = Vec::with_capacity(line.tokens.len());
+    let mut literals = 0;
     for t in &line.tokens {
-        let word = if is_variable_only(line, t) {
-            if in_gap {
-                continue;
+        if is_variable_only(line, t) {
+            if symbols.last() != Some(&GAP) {
+                symbols.push(GAP);
             }
-            in_gap = true;
-            gaps += 1;
-            GAP
         } else {
-            in_gap = false;
             literals += 1;
-            t.hash
-        };
-        key = (key ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(17);
+            symbols.push(t.hash);
+        }
     }
-    (gaps > 0 && literals >= MIN_SKELETON_LITERALS).then_some(key)
+    let gaps = symbols.iter().filter(|&&s| s == GAP).count();
+    let mut key = fnv1a(b"skeleton");
+    let mut mix = |word: u64| key = (key ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(17);
+    let (mut i, mut lists) = (0, 0);
+    while i < symbols.len() {
+        let repeated = (1..=MAX_LIST_UNIT).find(|&u| {
+            i + 2 * u <= symbols.len() && symbols[i..i + u] == symbols[i + u..i + 2 * u]
+        });
+        match repeated {
+            Some(u) => {
+                let mut next = i + 2 * u;
+                while next + u <= symbols.len() && symbols[next..next + u] == symbols[i..i + u] {
+                    next += u;
+                }
+                symbols[i..i + u].iter().for_each(|&w| mix(w));
+                mix(REPEATED);
+                lists += 1;
+                i = next;
+            }
+            None => {
+                mix(symbols[i]);
+                i += 1;
+            }
+        }
+    }
+    (gaps + lists > 0 && literals >= MIN_SKELETON_LITERALS).then_some(key)
 }

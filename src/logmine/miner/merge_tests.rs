@@ -235,3 +235,19 @@ fn an_optional_field_with_few_values_stays_a_separate_message() {
     assert!(d.contains(&"authentication failure; rhost=<*>"), "{d:#?}");
     assert!(d.iter().any(|t| t.contains("user=")), "{d:#?}");
 }
+
+/// A list of any length (`node-3 0x1f <ok> node-4 0x2e <ok> …`) is one
+/// value: the message does not split by how many items it lists.
+#[test]
+fn a_list_of_any_length_does_not_split_a_message() {
+    let lines: Vec<String> = (0..200)
+        .map(|i| {
+            let items: Vec<String> = (0..2 + i % 6)
+                .map(|n| format!("node-{} 0x{:x} <ok>", n * 7 + i, 0xfff0 + n))
+                .collect();
+            format!("inconsistent nodesets {} seen by monitor", items.join(" "))
+        })
+        .collect();
+    let (_, texts) = mine(MinerConfig::default(), &lines);
+    assert_eq!(distinct(&texts).len(), 1, "{:#?}", distinct(&texts));
+}
