@@ -32,7 +32,9 @@ mod loghub;
 pub mod loo;
 pub mod synthetic;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use super::{ClusterId, MinerConfig, TemplateMiner};
 
@@ -137,38 +139,72 @@ pub fn score_mined(ids: &[ClusterId], templates: &[String], truth: &[String]) ->
     }
 }
 
-/// Whitespace-normalised text, for comparing templates.
-pub fn normalise(template: &str) -> String {
-    template.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Whitespace-normalised text, for comparing templates: borrowed when the
+/// text is normal already (most are, and scoring runs 40 candidates over
+/// every line, so allocating for each would dominate).
+pub fn normalise(template: &str) -> Cow<'_, str> {
+    let mut previous_space = true;
+    let normal = template.chars().all(|c| {
+        let ok = if c.is_whitespace() {
+            c == ' ' && !previous_space
+        } else {
+            true
+        };
+        previous_space = c.is_whitespace();
+        ok
+    }) && !template.ends_with(char::is_whitespace);
+    if normal {
+        Cow::Borrowed(template)
+    } else {
+        Cow::Owned(template.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+/// A dense number for each item's value (0, 1, … in order of first
+/// appearance), and how many distinct values there are.
+fn dense_ids<T: Hash + Eq>(items: impl Iterator<Item = T>) -> (Vec<usize>, usize) {
+    let mut seen: HashMap<T, usize> = HashMap::new();
+    let ids = items
+        .map(|item| {
+            let next = seen.len();
+            *seen.entry(item).or_insert(next)
+        })
+        .collect();
+    (ids, seen.len())
 }
 
 /// Scores predicted groups and templates (one of each per line) against the
 /// true templates.
-pub fn score<G: std::hash::Hash + Eq>(
-    groups: &[G],
-    templates: &[String],
-    truth: &[String],
-) -> Scores {
+pub fn score<G: Hash + Eq>(groups: &[G], templates: &[String], truth: &[String]) -> Scores {
     let lines = truth.len().min(groups.len()).min(templates.len());
-    let truth: Vec<String> = truth[..lines].iter().map(|t| normalise(t)).collect();
-    let templates: Vec<String> = templates[..lines].iter().map(|t| normalise(t)).collect();
-    let mut true_groups: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (line, t) in truth.iter().enumerate() {
-        true_groups.entry(t).or_default().push(line);
+    let truth: Vec<Cow<str>> = truth[..lines].iter().map(|t| normalise(t)).collect();
+    let templates: Vec<Cow<str>> = templates[..lines].iter().map(|t| normalise(t)).collect();
+    let (true_ids, true_groups) = dense_ids(truth.iter());
+    let (group_ids, predicted_groups) = dense_ids(groups[..lines].iter());
+    let mut true_size = vec![0usize; true_groups];
+    for &t in &true_ids {
+        true_size[t] += 1;
     }
-    let mut predicted: HashMap<&G, Vec<usize>> = HashMap::new();
-    for (line, g) in groups[..lines].iter().enumerate() {
-        predicted.entry(g).or_default().push(line);
+    // Per predicted group: its first line, its size, and whether every one
+    // of its lines has the first line's true template.
+    let mut first_line = vec![usize::MAX; predicted_groups];
+    let mut size = vec![0usize; predicted_groups];
+    let mut pure = vec![true; predicted_groups];
+    for (line, &g) in group_ids.iter().enumerate() {
+        if first_line[g] == usize::MAX {
+            first_line[g] = line;
+        } else if true_ids[line] != true_ids[first_line[g]] {
+            pure[g] = false;
+        }
+        size[g] += 1;
     }
     let (mut grouped_lines, mut right_groups, mut right_templates) = (0, 0, 0);
-    for members in predicted.values() {
-        let first = truth[members[0]].as_str();
-        let exact = members.iter().all(|&i| truth[i] == first)
-            && true_groups.get(first).map_or(0, Vec::len) == members.len();
-        if exact {
-            grouped_lines += members.len();
+    for g in 0..predicted_groups {
+        let first = first_line[g];
+        if pure[g] && true_size[true_ids[first]] == size[g] {
+            grouped_lines += size[g];
             right_groups += 1;
-            if templates[members[0]] == first {
+            if templates[first] == truth[first] {
                 right_templates += 1;
             }
         }
@@ -176,10 +212,7 @@ pub fn score<G: std::hash::Hash + Eq>(
     let parsed = (0..lines).filter(|&i| templates[i] == truth[i]).count();
     let share = |n: usize, of: usize| if of == 0 { 1.0 } else { n as f64 / of as f64 };
     let f1 = |right: usize| {
-        let (p, r) = (
-            share(right, predicted.len()),
-            share(right, true_groups.len()),
-        );
+        let (p, r) = (share(right, predicted_groups), share(right, true_groups));
         if p + r == 0.0 {
             0.0
         } else {
@@ -191,8 +224,8 @@ pub fn score<G: std::hash::Hash + Eq>(
         pa: share(parsed, lines),
         fga: f1(right_groups),
         fta: f1(right_templates),
-        predicted_templates: predicted.len(),
-        true_templates: true_groups.len(),
+        predicted_templates: predicted_groups,
+        true_templates: true_groups,
     }
 }
 

@@ -36,6 +36,9 @@ const MAX_ALIAS_HOPS: usize = 32;
 const MIN_SKELETON_LITERALS: usize = 2;
 /// The longest group of tokens a skeleton sees repeated as a list.
 const MAX_LIST_UNIT: usize = 3;
+/// Runs a fan may leave out start within this many tokens: a message's
+/// variable words sit early, and this bounds the fans of a 256-token line.
+const MAX_FAN_START: usize = 24;
 
 /// The widest run of tokens a fan leaves out.
 const MAX_RUN: usize = 2;
@@ -361,6 +364,11 @@ impl Merges {
         if self.fans.len() > cap {
             self.fans
                 .retain(|_, f| !f.members.is_empty() || f.merged_into.is_some_and(&live));
+            if self.fans.len() > cap {
+                // Live templates' fans alone exceed the bound (very long
+                // lines): start afresh; merges already made stay made.
+                self.fans.clear();
+            }
         }
         if self.known_values.len() > cap {
             // Relearnt from the next merges; only what is known now is lost.
@@ -426,7 +434,7 @@ fn for_each_fan_key(tokens: &[LineToken], mut f: impl FnMut(std::ops::Range<usiz
         suffix[i] = step(suffix[i + 1], tokens[i].hash);
     }
     let mut prefix = fnv1a(b"fan");
-    for start in 0..tokens.len() {
+    for start in 0..tokens.len().min(MAX_FAN_START) {
         let mut inside = 0;
         for end in start + 1..=(start + MAX_RUN).min(tokens.len()) {
             inside += usize::from(is_literal(&tokens[end - 1]));

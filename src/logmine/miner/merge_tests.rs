@@ -251,3 +251,21 @@ fn a_list_of_any_length_does_not_split_a_message() {
     let (_, texts) = mine(MinerConfig::default(), &lines);
     assert_eq!(distinct(&texts).len(), 1, "{:#?}", distinct(&texts));
 }
+
+/// Long lines do not let the fans outgrow their bound.
+#[test]
+fn fans_stay_bounded_on_long_distinct_lines() {
+    let config = MinerConfig {
+        max_templates: 20,
+        ..MinerConfig::default()
+    };
+    let mut m = TemplateMiner::new(config);
+    for i in 0..2_000 {
+        let words: Vec<String> = (0..200).map(|j| letters(i * 200 + j)).collect();
+        m.add(&words.join(" "), None);
+    }
+    let (fans, skeletons, aliases, known) = m.merges.sizes();
+    let cap = 20 * 16;
+    assert!(fans <= cap + 2 * 24, "{fans}");
+    assert!(skeletons <= cap + 1 && aliases <= cap + 1 && known <= cap + 64);
+}
