@@ -94,7 +94,8 @@ fn run() -> Result<(), String> {
         std::fs::create_dir_all(out)
             .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     }
-    let datasets = eval::discover(&args.dir)?
+    let csvs = eval::discover(&args.dir)?;
+    let datasets = csvs
         .iter()
         .map(|csv| eval::load(csv))
         .collect::<Result<Vec<_>, _>>()?;
@@ -139,18 +140,37 @@ fn run() -> Result<(), String> {
     ));
     if args.leave_one_out {
         let tie_break = eval::synthetic::tie_break_suite();
-        let grid = loo::run_grid(&datasets, &tie_break, loo::candidate_grid());
+        let raw = raw_twins(&csvs, &datasets)?;
+        let grid = loo::run_grid(&datasets, &raw, &tie_break, loo::candidate_grid())?;
         let report = loo::leave_one_out(&grid)?;
         show("");
         show(&format!(
             "leave-one-system-out over {} candidate configurations \
-             (tie-break: {} synthetic logs):",
+             (raw lines: {}; tie-break: {} synthetic logs):",
             grid.configs.len(),
+            if raw.is_empty() {
+                "not used, some <Sys>_2k.log is missing"
+            } else {
+                "used"
+            },
             tie_break.len()
         ));
         show(loo::render(&grid, &report).trim_end());
     }
     Ok(())
+}
+
+/// Every system's raw `<Sys>_2k.log` twin, or none when any is missing (the
+/// criterion must weigh every system alike).
+fn raw_twins(csvs: &[PathBuf], datasets: &[eval::Dataset]) -> Result<Vec<eval::Dataset>, String> {
+    let mut twins = Vec::with_capacity(datasets.len());
+    for (csv, dataset) in csvs.iter().zip(datasets) {
+        match eval::load_raw(csv, dataset)? {
+            Some(twin) => twins.push(twin),
+            None => return Ok(Vec::new()),
+        }
+    }
+    Ok(twins)
 }
 
 #[cfg(test)]

@@ -77,9 +77,46 @@ pub fn load(csv: &Path) -> Result<Dataset, String> {
     Ok(dataset)
 }
 
+/// The same sample as raw log lines: `<Sys>_2k.log` beside `csv`, whole
+/// lines (headers included) in place of the `Content` field, with the same
+/// truth. `Ok(None)` when there is no such file; an error when it cannot be
+/// read or its line count differs from the labelled sample's (then its lines
+/// are not the labelled ones). Bytes that are not UTF-8 read as U+FFFD, as a
+/// log reader would show them.
+pub fn load_raw(csv: &Path, dataset: &Dataset) -> Result<Option<Dataset>, String> {
+    let raw = csv.with_file_name(format!("{}_2k.log", dataset.name));
+    if !raw.is_file() {
+        return Ok(None);
+    }
+    let bytes = read_bytes_capped(&raw, MAX_SAMPLE_BYTES)?;
+    let contents: Vec<String> = String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if contents.len() != dataset.contents.len() {
+        return Err(format!(
+            "{} has {} lines, its labelled sample {}: not the same lines",
+            raw.display(),
+            contents.len(),
+            dataset.contents.len()
+        ));
+    }
+    Ok(Some(Dataset {
+        contents,
+        ..dataset.clone()
+    }))
+}
+
 /// The file's text, refusing files over `cap` bytes rather than reading
 /// them whole.
 pub(super) fn read_capped(path: &Path, cap: u64) -> Result<String, String> {
+    let bytes = read_bytes_capped(path, cap)?;
+    String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8: {e}", path.display()))
+}
+
+/// The file's bytes, refusing files over `cap` bytes rather than reading
+/// them whole.
+fn read_bytes_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut bytes = Vec::new();
@@ -92,5 +129,5 @@ pub(super) fn read_capped(path: &Path, cap: u64) -> Result<String, String> {
             path.display()
         ));
     }
-    String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8: {e}", path.display()))
+    Ok(bytes)
 }

@@ -40,7 +40,7 @@ use super::{ClusterId, MinerConfig, TemplateMiner};
 
 pub use confusion::confusions;
 pub use csv_text::{assignments_csv, parse_csv};
-pub use loghub::{MAX_SAMPLE_BYTES, discover, load};
+pub use loghub::{MAX_SAMPLE_BYTES, discover, load, load_raw};
 
 /// One system's labelled sample.
 #[derive(Debug, Clone)]

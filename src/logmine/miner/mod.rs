@@ -75,7 +75,7 @@ impl Default for MinerConfig {
             max_templates: 2000,
             max_examples: 3,
             max_param_values: 8,
-            similarity_threshold: 0.8,
+            similarity_threshold: 0.7,
             distinct_values_for_variable: 6,
             merge_variable_lengths: true,
         }

@@ -8,8 +8,8 @@ use super::super::loo::{
     run_grid, same_tuning, tied_with,
 };
 use super::super::synthetic::{Phenomenon, generate, tie_break_suite};
-use super::super::{Evaluation, MinerConfig, Scores, evaluate};
-use super::datasets;
+use super::super::{Dataset, Evaluation, MinerConfig, Scores, evaluate};
+use super::{datasets, raw_datasets};
 
 /// Held-out average text-GA and PA the protocol must keep. Set to what the
 /// miner reaches today, rounded down to 0.01; raise them as it improves.
@@ -22,7 +22,15 @@ const FLOOR_PA: f64 = 0.89;
 /// slow part).
 fn loghub_grid() -> &'static Grid {
     static GRID: OnceLock<Grid> = OnceLock::new();
-    GRID.get_or_init(|| run_grid(&datasets(), &tie_break_suite(), candidate_grid()))
+    GRID.get_or_init(|| {
+        run_grid(
+            &datasets(),
+            &raw_datasets(),
+            &tie_break_suite(),
+            candidate_grid(),
+        )
+        .unwrap()
+    })
 }
 
 #[test]
@@ -36,6 +44,7 @@ fn leave_one_out_accuracy_holds() {
     let report = leave_one_out(grid).unwrap();
     println!("{}", render(grid, &report));
     assert_eq!(report.held_out.len(), 8);
+    assert!(report.held_out.iter().all(|h| h.raw_ga.is_some()));
     assert!(
         report.mean_ga >= FLOOR_GA,
         "leave-one-out average GA {:.3} fell below {FLOOR_GA}",
@@ -110,6 +119,7 @@ fn result(ga: f64, pa: f64) -> Evaluation {
 fn toy_grid(results: [[(f64, f64); 3]; 3]) -> Grid {
     Grid {
         synthetic: vec![0.5; 3],
+        raw: vec![Vec::new(); 3],
         configs: candidate_grid().into_iter().take(3).collect(),
         systems: vec!["A".into(), "B".into(), "C".into()],
         results: results
@@ -188,6 +198,30 @@ fn the_synthetic_suite_breaks_ties_left_by_ga_and_pa() {
 }
 
 #[test]
+fn raw_lines_count_half_of_the_criterion() {
+    // On Content, candidate 0 is a little better everywhere; on the raw
+    // lines it collapses. The mean of both chooses candidate 1.
+    let mut grid = toy_grid([[(0.96, 0.9); 3], [(0.95, 0.9); 3], [(0.5, 0.5); 3]]);
+    assert_eq!(pick(&grid, |_| true), Some(0), "Content alone");
+    grid.raw = vec![vec![0.4; 3], vec![0.8; 3], vec![1.0; 3]];
+    assert_eq!(pick(&grid, |_| true), Some(1), "Content and raw");
+    let report = leave_one_out(&grid).unwrap();
+    assert!(report.held_out.iter().all(|h| h.config == 1));
+    assert!((report.mean_ga - 0.95).abs() < 1e-12, "the Content GA");
+    assert!(report.mean_raw_ga.is_some_and(|g| (g - 0.8).abs() < 1e-12));
+    let table = render(&grid, &report);
+    assert!(
+        table.contains("mean of Content GA and raw-line GA"),
+        "{table}"
+    );
+    // Raw lines that do not match the systems are refused.
+    let logs = vec![generate(Phenomenon::KeyValue, 5, 50)];
+    let other = vec![generate(Phenomenon::HostPort, 5, 50)];
+    let why = run_grid(&logs, &other, &[], candidate_grid()).unwrap_err();
+    assert!(why.contains("not one for each"), "{why}");
+}
+
+#[test]
 fn one_system_cannot_be_held_out() {
     let mut grid = toy_grid([[(0.9, 0.5); 3]; 3]);
     grid.systems.truncate(1);
@@ -230,13 +264,25 @@ fn the_threaded_grid_mines_each_pair_like_a_single_run() {
         .iter()
         .map(|&p| generate(p, 6, 300))
         .collect();
-    let grid = run_grid(&logs, &tie_break, configs.clone());
+    let raw: Vec<_> = logs
+        .iter()
+        .map(|log| Dataset {
+            contents: log
+                .contents
+                .iter()
+                .map(|c| format!("12:00:0{} INFO {c}", c.len() % 10))
+                .collect(),
+            ..log.clone()
+        })
+        .collect();
+    let grid = run_grid(&logs, &raw, &tie_break, configs.clone()).unwrap();
     assert_eq!(grid.systems.len(), 3);
     assert_eq!(grid.results.len(), configs.len());
     assert_eq!(grid.synthetic.len(), configs.len());
     for (c, config) in configs.iter().enumerate() {
         for (s, log) in logs.iter().enumerate() {
             assert_eq!(grid.results[c][s], evaluate(log, config), "{c} {s}");
+            assert_eq!(grid.raw[c][s], evaluate(&raw[s], config).text.ga, "{c} {s}");
         }
         let alone: f64 = tie_break
             .iter()
@@ -245,10 +291,11 @@ fn the_threaded_grid_mines_each_pair_like_a_single_run() {
             / tie_break.len() as f64;
         assert!((grid.synthetic[c] - alone).abs() < 1e-12, "{c}");
     }
-    let without = run_grid(&logs, &[], configs);
+    let without = run_grid(&logs, &[], &[], configs).unwrap();
     assert_eq!(
         without.results, grid.results,
-        "the tie-break logs are apart"
+        "the raw and tie-break logs are apart"
     );
     assert!(without.synthetic.iter().all(|&g| g == 0.0));
+    assert!(without.raw.iter().all(Vec::is_empty));
 }
