@@ -52,10 +52,12 @@ pub fn load(csv: &Path) -> Result<Dataset, String> {
         column("Content")?,
         column("EventTemplate")?,
     );
+    // The system's name is its directory's (`my_sys/my_sys_2k…csv`), so a
+    // name with `_` in it survives.
     let name = csv
-        .file_name()
+        .parent()
+        .and_then(|dir| dir.file_name())
         .and_then(|n| n.to_str())
-        .and_then(|n| n.split('_').next())
         .unwrap_or("?")
         .to_string();
     let mut dataset = Dataset {

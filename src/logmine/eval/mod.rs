@@ -94,7 +94,7 @@ pub fn mine_with(dataset: &Dataset, config: &MinerConfig) -> (Vec<ClusterId>, Ve
     let mut resolved: HashMap<ClusterId, ClusterId> = HashMap::new();
     let ids: Vec<ClusterId> = added
         .iter()
-        .map(|id| *resolved.entry(*id).or_insert_with(|| final_id(&miner, *id)))
+        .map(|id| *resolved.entry(*id).or_insert_with(|| miner.resolve(*id)))
         .collect();
     let mut texts: HashMap<ClusterId, String> = HashMap::new();
     let templates = ids
@@ -107,21 +107,6 @@ pub fn mine_with(dataset: &Dataset, config: &MinerConfig) -> (Vec<ClusterId>, Ve
         })
         .collect();
     (ids, templates)
-}
-
-/// Follows merges to the end: `resolve` is meant to answer in one step,
-/// but a chain must not be cut short, and a cycle must not hang.
-fn final_id(miner: &TemplateMiner, id: ClusterId) -> ClusterId {
-    const MAX_HOPS: usize = 64;
-    let mut current = id;
-    for _ in 0..MAX_HOPS {
-        let next = miner.resolve(current);
-        if next == current {
-            break;
-        }
-        current = next;
-    }
-    current
 }
 
 /// Mines and scores one dataset with `config`: grouped by text (primary)

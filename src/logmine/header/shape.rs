@@ -271,8 +271,57 @@ fn holds(count: usize, total: usize, share: f64) -> bool {
 
 /// The earliest slot that reads as a timestamp on most lines, with the
 /// layout that reads most of them there (`03/04/2024` is either day or
-/// month first; `13/04/2024` on another line settles it).
+/// month first; `13/04/2024` on another line settles it). When nothing in
+/// the sample settles it, the separator's convention does ([`unsettled`]).
 fn learn_timestamp(sample: &[&str], year: i32) -> Option<(usize, Layout)> {
+    let (slot, layout, counts) = best_timestamp_slot(sample, year)?;
+    Some((slot, unsettled(sample, slot, layout, &counts, year)))
+}
+
+/// How many sample lines each (slot, layout rank) reads.
+type StampCounts = Vec<((usize, usize), usize)>;
+
+/// Day-first and month-first read every line alike (no day above 12 in the
+/// sample): the reading follows the separator's convention — `03/04/2024`
+/// is month first (the US form, and what `/` means in the logs that write a
+/// year last), `03.04.2024` and `03-04-2024` day first (the European forms).
+/// A guess either way, but a stated one, not an accident of order.
+fn unsettled(
+    sample: &[&str],
+    slot: usize,
+    layout: Layout,
+    counts: &StampCounts,
+    year: i32,
+) -> Layout {
+    if !matches!(layout, Layout::DayFirst | Layout::MonthFirst) {
+        return layout;
+    }
+    let count = |l: Layout| {
+        let rank = Layout::ALL.iter().position(|&x| x == l);
+        counts
+            .iter()
+            .find(|(key, _)| Some(*key) == rank.map(|r| (slot, r)))
+            .map_or(0, |(_, n)| *n)
+    };
+    if count(Layout::DayFirst) != count(Layout::MonthFirst) {
+        return layout;
+    }
+    let separator = sample.iter().find_map(|line| {
+        let (start, end) = Slots::new(line, 0).nth(slot)?;
+        stamp_in_slot(line, start, end, layout, year)?;
+        let text = line.get(start..end)?;
+        text.bytes().find(|b| matches!(b, b'/' | b'.' | b'-'))
+    });
+    if separator == Some(b'/') {
+        Layout::MonthFirst
+    } else {
+        Layout::DayFirst
+    }
+}
+
+/// The earliest slot holding a timestamp on most lines, the layout reading
+/// most there, and the counts behind the choice.
+fn best_timestamp_slot(sample: &[&str], year: i32) -> Option<(usize, Layout, StampCounts)> {
     let mut counts: Vec<((usize, usize), usize)> = Vec::new();
     for line in sample {
         for (slot, (start, end)) in Slots::new(line, 0).take(SCAN_SLOTS).enumerate() {
@@ -286,11 +335,12 @@ fn learn_timestamp(sample: &[&str], year: i32) -> Option<(usize, Layout)> {
             }
         }
     }
-    counts
-        .into_iter()
+    let ((slot, rank), _) = counts
+        .iter()
+        .copied()
         .filter(|&(_, n)| holds(n, sample.len(), FIELD_SHARE))
-        .min_by_key(|&((slot, rank), n)| (slot, std::cmp::Reverse(n), rank))
-        .map(|((slot, rank), _)| (slot, Layout::ALL[rank]))
+        .min_by_key(|&((slot, rank), n)| (slot, std::cmp::Reverse(n), rank))?;
+    Some((slot, Layout::ALL[rank], counts))
 }
 
 /// The slot holding a level word on most lines that have the timestamp.

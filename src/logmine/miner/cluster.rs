@@ -222,10 +222,11 @@ impl ClusterState {
         }
     }
 
-    /// Takes an event of another length that belongs here (same skeleton,
-    /// see `merge.rs`): counted, timed and kept as an example; its tokens
-    /// cannot be lined up position by position, so the template stays.
-    pub fn absorb_other_length(&mut self, ev: &Event<'_>, tick: u64, max_examples: usize) {
+    /// Takes an event that belongs here by its skeleton (see `merge.rs`),
+    /// of another length or with its values elsewhere: counted, timed and
+    /// kept as an example; its tokens cannot be lined up position by
+    /// position, so the template stays.
+    pub fn absorb_unaligned(&mut self, ev: &Event<'_>, tick: u64, max_examples: usize) {
         self.note_event(ev, tick, max_examples);
         self.mixed_lengths = true;
     }
@@ -550,9 +551,11 @@ fn add_example(examples: &mut Vec<Box<str>>, ex: &str, max: usize) {
     }
 }
 
-/// Adds `raw` to a capped set of distinct values.
+/// Adds `raw` to a capped set of distinct values. Two are kept even when
+/// fewer are reported (`max` 0 or 1): whether a position ever varied
+/// decides how it renders (`tty=NODEVssh` against `tty=<*>`).
 fn remember<'a>(values: &mut Vec<Box<str>>, raw: impl FnOnce() -> &'a str, max: usize) {
-    if values.len() >= max {
+    if values.len() >= max.max(2) {
         return;
     }
     let raw = prefix_within(raw(), MAX_PARAM_BYTES);

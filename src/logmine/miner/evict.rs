@@ -51,6 +51,22 @@ impl Evictor {
         }));
     }
 
+    /// Drops the entries of clusters that are gone (merged into another)
+    /// once they outnumber the live ones: only eviction pops entries, and a
+    /// miner that merges more than it evicts would otherwise keep one per
+    /// merged-away template forever. `is_live(slot, id)`.
+    pub fn compact(&mut self, live: usize, is_live: impl Fn(usize, u64) -> bool) {
+        if self.heap.len() > live.saturating_mul(2).saturating_add(64) {
+            self.heap.retain(|Reverse(e)| is_live(e.slot, e.id));
+        }
+    }
+
+    /// Entries held (for tests: memory stays bounded).
+    #[cfg(test)]
+    pub fn entries(&self) -> usize {
+        self.heap.len()
+    }
+
     /// Picks the slot to evict. `lookup(slot)` returns the live cluster in
     /// that slot, if any.
     pub fn pick<'a, C, F>(&mut self, lookup: F) -> Option<usize>
@@ -112,5 +128,27 @@ mod tests {
         let victim = ev.pick(|s| cs.get(s));
         assert_eq!(victim, Some(2));
         assert_eq!(ev.priority_for(1), 2, "age rose to the evicted priority");
+    }
+
+    /// Entries of clusters merged away are dropped once they outnumber the
+    /// live ones; live ones stay, and eviction still finds them.
+    #[test]
+    fn entries_of_gone_clusters_are_compacted() {
+        let mut ev = Evictor::default();
+        let cs: Vec<C> = (0..1_000)
+            .map(|id| C {
+                id,
+                priority: id,
+                tick: id,
+            })
+            .collect();
+        for (slot, c) in cs.iter().enumerate() {
+            ev.track(slot, c);
+            // Only the first ten stay live; the rest were merged away.
+            ev.compact(10.min(slot + 1), |slot, id| slot < 10 && id == slot as u64);
+        }
+        assert!(ev.entries() <= 2 * 10 + 64 + 1, "{}", ev.entries());
+        let live = |s: usize| cs.get(s).filter(|_| s < 10);
+        assert_eq!(ev.pick(live), Some(0), "the live ones are still there");
     }
 }

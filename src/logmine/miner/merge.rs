@@ -22,8 +22,8 @@
 //!
 //! A merged-away template's id keeps pointing at the template it went into
 //! (`resolve`), so callers holding ids from earlier lines follow the merge.
-//! All of this runs only when a template is created, on the slow path; a
-//! steady log never pays for it. Every map is bounded (see `prune`).
+//! All of this runs only when a template is created or generalised, on the
+//! slow path; a steady log never pays for it. Every map is bounded (see `prune`).
 
 use super::super::hash::{MixMap, fnv1a};
 use super::line::PreparedLine;
@@ -42,6 +42,13 @@ const MAX_FAN_START: usize = 24;
 
 /// The widest run of tokens a fan leaves out.
 const MAX_RUN: usize = 2;
+/// Fans kept per entry of the miner's bound: a template joins up to
+/// `2 × MAX_FAN_START − 1` of them, and a full miner's live templates must
+/// fit with room to spare, or the evidence for rare merges is wiped.
+const FAN_SHARE: usize = 48;
+/// Aliases kept per entry of the miner's bound: 16 bytes each, and every
+/// one dropped loses a caller's way from an old id to its template.
+const ALIAS_SHARE: usize = 64;
 
 /// Templates that agree everywhere but in one run of tokens.
 #[derive(Debug, Default)]
@@ -66,6 +73,14 @@ struct Fan {
     /// The template the fan was merged into: later templates of the fan go
     /// straight there.
     merged_into: Option<u64>,
+}
+
+/// A live template earlier merges send a line to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    pub id: u64,
+    /// Sent by its skeleton: the line joins without being lined up.
+    pub unaligned: bool,
 }
 
 /// What registering a new template asks the miner to do.
@@ -114,34 +129,50 @@ const RECURRING_ALTERNATIVE: usize = 3;
 
 impl Merges {
     /// The template `id` now belongs to (itself unless merged away).
-    pub fn resolve(&self, mut id: u64) -> u64 {
-        for _ in 0..MAX_ALIAS_HOPS {
-            match self.aliases.get(&id) {
-                Some(&to) if to != id => id = to,
-                _ => break,
-            }
-        }
-        id
+    pub fn resolve(&self, id: u64) -> u64 {
+        resolve_in(&self.aliases, id)
     }
 
     /// Where a line that matched no template belongs by earlier merges: the
-    /// template a fan of one of its words was merged into, or a template
-    /// with the same skeleton. The caller checks that the id is live.
-    pub fn target(&self, line: &PreparedLine, k: usize, skeletons: bool) -> Option<u64> {
+    /// live template a fan of one of its runs was merged into (it lines up
+    /// with the line when their lengths agree: they differ only in that
+    /// run), or a live template with the same skeleton (`Target::unaligned`:
+    /// its values may sit elsewhere even at the same length, and
+    /// `best_match` already said no to lining them up). `live` says whether
+    /// an id is live.
+    pub fn target(
+        &self,
+        line: &PreparedLine,
+        k: usize,
+        skeletons: bool,
+        live: impl Fn(u64) -> bool,
+    ) -> Option<Target> {
         if k > 0 {
             let mut found = None;
             for_each_fan_key(&line.tokens, |_, key| {
                 if found.is_none() {
-                    found = self.fans.get(&key).and_then(|f| f.merged_into);
+                    found = self
+                        .fans
+                        .get(&key)
+                        .and_then(|f| f.merged_into)
+                        .map(|id| self.resolve(id))
+                        .filter(|&id| live(id));
                 }
             });
-            if found.is_some() {
-                return found.map(|id| self.resolve(id));
+            if let Some(id) = found {
+                return Some(Target {
+                    id,
+                    unaligned: false,
+                });
             }
         }
         if skeletons {
             let key = skeleton_key(line)?;
-            return self.skeletons.get(&key).map(|&id| self.resolve(id));
+            let id = self.resolve(*self.skeletons.get(&key)?);
+            return live(id).then_some(Target {
+                id,
+                unaligned: true,
+            });
         }
         None
     }
@@ -158,7 +189,7 @@ impl Merges {
     ) -> Registered {
         let mut out = Registered::default();
         if k > 0 {
-            self.join_fans(id, line, k, &mut out);
+            self.join_fans(id, line, k, |id| len_of(id).is_some(), &mut out);
         }
         if skeletons && let Some(key) = skeleton_key(line) {
             let len = line.tokens.len();
@@ -181,16 +212,29 @@ impl Merges {
 
     /// Adds template `id` to the fan of each of its runs, and lists the fans
     /// that are now one message.
-    fn join_fans(&mut self, id: u64, line: &PreparedLine, k: usize, out: &mut Registered) {
+    fn join_fans(
+        &mut self,
+        id: u64,
+        line: &PreparedLine,
+        k: usize,
+        live: impl Fn(u64) -> bool,
+        out: &mut Registered,
+    ) {
         let mut keys = Vec::new();
         for_each_fan_key(&line.tokens, |run, key| keys.push((run, key)));
         let len = line.tokens.len();
         let mut own: Option<FullFan> = None;
         let mut recurring = Vec::new();
         for (run, key) in keys {
+            let merged_into = self.fans.get(&key).and_then(|f| f.merged_into);
+            let target_live = merged_into.map(|into| live(self.resolve(into)));
             let fan = self.fans.entry(key).or_default();
-            if fan.merged_into.is_some() {
-                continue;
+            match target_live {
+                // Lines of this fan go to its template: `target` sends them.
+                Some(true) => continue,
+                // Its template was evicted: the fan starts again.
+                Some(false) => *fan = Fan::default(),
+                None => {}
             }
             let position = if run.len() == 1 {
                 run.start
@@ -323,8 +367,8 @@ impl Merges {
         }
     }
 
-    /// Words a position found variable in place held (hashes of their
-    /// masked text).
+    /// Words a position found variable in place held (hashes of the raw
+    /// values seen there).
     pub fn learn_values(&mut self, words: impl IntoIterator<Item = u64>) {
         for word in words {
             self.known_values.insert(word, ());
@@ -356,17 +400,23 @@ impl Merges {
         }
     }
 
-    /// Keeps the maps within `cap` entries each: merge rules and aliases
-    /// whose template is gone are dropped first, then (aliases only, which
-    /// grow with every merge) the rest; a dropped alias makes `resolve`
-    /// answer the merged-away id, which callers treat as evicted.
+    /// Keeps the maps within their bounds (`cap` entries; fans, of which a
+    /// template joins up to `2 × MAX_FAN_START − 1`, within `FAN_SHARE ×
+    /// cap`). Entries whose template is gone go first; when the live ones
+    /// alone are still near the bound, the map starts afresh, so pruning
+    /// runs once per many new templates, not on each. Merges already made
+    /// stay made. Aliases to live templates are kept within `ALIAS_SHARE ×
+    /// cap`; one dropped past that makes `resolve` answer the merged-away
+    /// id, which callers treat as evicted.
     pub fn prune(&mut self, cap: usize, live: impl Fn(u64) -> bool) {
-        if self.fans.len() > cap {
-            self.fans
-                .retain(|_, f| !f.members.is_empty() || f.merged_into.is_some_and(&live));
-            if self.fans.len() > cap {
-                // Live templates' fans alone exceed the bound (very long
-                // lines): start afresh; merges already made stay made.
+        let fan_cap = cap.saturating_mul(FAN_SHARE);
+        if self.fans.len() > fan_cap {
+            let aliases = &self.aliases;
+            let resolve = |id: u64| resolve_in(aliases, id);
+            self.fans.retain(|_, f| {
+                !f.members.is_empty() || f.merged_into.is_some_and(|id| live(resolve(id)))
+            });
+            if self.fans.len() > fan_cap / 4 * 3 {
                 self.fans.clear();
             }
         }
@@ -379,8 +429,12 @@ impl Merges {
         }
         if self.skeletons.len() > cap {
             self.skeletons.retain(|_, id| live(*id));
+            if self.skeletons.len() > cap / 4 * 3 {
+                self.skeletons.clear();
+            }
         }
-        if self.aliases.len() > cap {
+        let alias_cap = cap.saturating_mul(ALIAS_SHARE);
+        if self.aliases.len() > alias_cap {
             let resolved: MixMap<u64, u64> = self
                 .aliases
                 .keys()
@@ -388,7 +442,7 @@ impl Merges {
                 .filter(|&(_, to)| live(to))
                 .collect();
             self.aliases = resolved;
-            if self.aliases.len() > cap {
+            if self.aliases.len() > alias_cap / 4 * 3 {
                 self.aliases.clear();
             }
         }
@@ -404,6 +458,17 @@ impl Merges {
             self.known_values.len(),
         )
     }
+}
+
+/// Follows `aliases` from `id` to the template it belongs to now.
+fn resolve_in(aliases: &MixMap<u64, u64>, mut id: u64) -> u64 {
+    for _ in 0..MAX_ALIAS_HOPS {
+        match aliases.get(&id) {
+            Some(&to) if to != id => id = to,
+            _ => break,
+        }
+    }
+    id
 }
 
 /// A token that is a variable and nothing else (`<*>`, `(<*>`, `<*>:<*>`),

@@ -11,8 +11,11 @@
 //! 3. The line joins the candidate with the most equal positions, provided
 //!    the differing positions (incl. already generalised ones) stay within
 //!    `allowed_differences`; disagreeing positions become `<*>`. Otherwise
-//!    the line starts a new template. Clusters never merge or split later,
-//!    so the id returned by `add` is final.
+//!    the line goes where earlier merges send lines like it, or starts a
+//!    new template.
+//! 4. Templates merge after the fact when later lines show they are one
+//!    message (`merge.rs`); an id handed out before keeps resolving to the
+//!    template it went into ([`TemplateMiner::resolve`]).
 //!
 //! Everything is bounded: at most `max_templates` templates (LFU-DA eviction,
 //! `evict.rs`), capped examples and parameter values, capped line length.
@@ -323,9 +326,12 @@ impl TemplateMiner {
         let remembered = line
             .memo(self.epoch)
             .filter(|&slot| matches!(self.slots.get(slot), Some(Some(_))));
-        let found = remembered
-            .or_else(|| self.best_match(line))
-            .or_else(|| self.merged_target(line));
+        let (found, unaligned) = match remembered.or_else(|| self.best_match(line)) {
+            Some(slot) => (Some(slot), false),
+            None => self
+                .merged_target(line)
+                .map_or((None, false), |(slot, unaligned)| (Some(slot), unaligned)),
+        };
         let (slot, created) = match found {
             Some(slot) => (slot, false),
             None => (self.create(line), true),
@@ -335,10 +341,12 @@ impl TemplateMiner {
             // Unreachable by construction; degrade gracefully rather than panic.
             return ClusterId::IGNORED;
         };
-        let generalised = if state.tokens.len() == line.tokens.len() {
+        let same_length = state.tokens.len() == line.tokens.len();
+        let aligned = !unaligned && same_length;
+        let generalised = if aligned {
             state.absorb(line, &ev, self.tick, limits, remembered.is_some())
         } else {
-            state.absorb_other_length(&ev, self.tick, limits.0);
+            state.absorb_unaligned(&ev, self.tick, limits.0);
             None
         };
         let changed = generalised.is_some();
@@ -352,21 +360,29 @@ impl TemplateMiner {
         }
         if changed || created {
             self.epoch += 1;
-        } else if remembered.is_none() {
+        } else if remembered.is_none() && (aligned || !same_length) {
+            // A remembered line of the template's length is lined up with
+            // it; one sent by its skeleton at that length must not be.
             line.set_memo(self.epoch, slot);
         }
         id
     }
 
-    /// The live template earlier merges send this line to (see `merge.rs`).
-    fn merged_target(&self, line: &PreparedLine) -> Option<usize> {
-        let id = self.merges.target(
+    /// The live template earlier merges send this line to (see
+    /// `merge.rs`), and whether it joins without being lined up.
+    fn merged_target(&self, line: &PreparedLine) -> Option<(usize, bool)> {
+        let by_id = &self.by_id;
+        let target = self.merges.target(
             line,
-            self.config.distinct_values_for_variable,
+            self.fan_k(),
             self.config.merge_variable_lengths,
+            |id| by_id.contains_key(&id),
         )?;
-        let slot = *self.by_id.get(&id)?;
-        self.slots.get(slot)?.as_ref().map(|_| slot)
+        let slot = *self.by_id.get(&target.id)?;
+        self.slots
+            .get(slot)?
+            .as_ref()
+            .map(|_| (slot, target.unaligned))
     }
 
     /// Registers the template just created at `slot` (from `line`) with the
@@ -379,18 +395,10 @@ impl TemplateMiner {
             return ClusterId::IGNORED;
         };
         let registered = {
+            let (k, skeletons) = (self.fan_k(), self.config.merge_variable_lengths);
             let (slots, by_id) = (&self.slots, &self.by_id);
-            let len_of = |id: u64| {
-                let slot = *by_id.get(&id)?;
-                slots.get(slot)?.as_ref().map(|s| s.state.tokens.len())
-            };
-            self.merges.register(
-                id,
-                line,
-                self.config.distinct_values_for_variable,
-                self.config.merge_variable_lengths,
-                len_of,
-            )
+            self.merges
+                .register(id, line, k, skeletons, |id| len_of(slots, by_id, id))
         };
         if let Some(Some(s)) = self.slots.get_mut(slot) {
             s.fan_keys = registered.fan_keys.into_boxed_slice();
@@ -421,7 +429,7 @@ impl TemplateMiner {
             .iter()
             .find(|(p, _)| *p == position)
             .map(|(_, k)| *k);
-        let k = self.config.distinct_values_for_variable;
+        let k = self.fan_k();
         let after = len.saturating_sub(position + 1);
         let words: Vec<u64> = s
             .state
@@ -484,6 +492,9 @@ impl TemplateMiner {
         self.free.push(slot);
         self.live -= 1;
         self.merges.alias(from, into, &gone.fan_keys);
+        let by_id = &self.by_id;
+        self.evictor
+            .compact(self.live, |slot, id| by_id.get(&id) == Some(&slot));
         let limits = (self.config.max_examples, self.config.max_param_values);
         let evictor = &self.evictor;
         let Some(slot) = self.by_id.get(&into).copied() else {
@@ -496,8 +507,16 @@ impl TemplateMiner {
     }
 
     fn live_len(&self, id: u64) -> Option<usize> {
-        let slot = *self.by_id.get(&id)?;
-        self.slot_state(slot).map(|s| s.tokens.len())
+        len_of(&self.slots, &self.by_id, id)
+    }
+
+    /// K for fans: 0 (off) below 2, where one value would make every
+    /// template's first word a variable.
+    fn fan_k(&self) -> usize {
+        match self.config.distinct_values_for_variable {
+            0 | 1 => 0,
+            k => k,
+        }
     }
 
     fn slot_state(&self, slot: usize) -> Option<&ClusterState> {
@@ -588,6 +607,12 @@ impl TemplateMiner {
         self.evicted += 1;
         self.epoch += 1;
     }
+}
+
+/// Whether template `id` is live, and its token count.
+fn len_of(slots: &[Option<Slot>], by_id: &MixMap<u64, usize>, id: u64) -> Option<usize> {
+    let slot = *by_id.get(&id)?;
+    slots.get(slot)?.as_ref().map(|s| s.state.tokens.len())
 }
 
 #[cfg(test)]

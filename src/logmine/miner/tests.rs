@@ -487,7 +487,48 @@ mod fast_path {
             prop_assert_eq!(report(&fast), report(&plain));
             prop_assert_eq!(fast.evicted_templates(), plain.evicted_templates());
         }
+
+        /// The same with the merges at work: plain words that vary in one
+        /// place (fans, small K), values of one or several tokens
+        /// (skeletons), few templates (merge targets evicted).
+        #[test]
+        fn the_fast_path_mines_what_the_plain_path_mines_while_merging(
+            seeds in prop::collection::vec(prop::collection::vec(0usize..WORDS.len(), 2..7), 1..12),
+            picks in prop::collection::vec((0usize..12, 0usize..WORDS.len(), 0usize..7), 1..300),
+            k in 2usize..5,
+            max_templates in 2usize..10,
+        ) {
+            let config = MinerConfig {
+                max_templates,
+                distinct_values_for_variable: k,
+                ..MinerConfig::default()
+            };
+            let mut fast = TemplateMiner::new(config.clone());
+            let mut plain = TemplateMiner::uncached(config);
+            for (pick, word, at) in picks {
+                // A seed line with one word swapped: one varying run.
+                let mut words: Vec<&str> = seeds[pick % seeds.len()].iter().map(|&w| WORDS[w]).collect();
+                let at = at % words.len();
+                words[at] = WORDS[word];
+                let event = words.join(" ");
+                prop_assert_eq!(fast.add(&event, None), plain.add(&event, None), "event {:?}", event);
+            }
+            let report = |m: &TemplateMiner| -> Vec<String> {
+                m.clusters()
+                    .iter()
+                    .map(|c| format!("{} {} {:?} {:?} {:?}", c.id, c.template, c.count, c.examples, c.params))
+                    .collect()
+            };
+            prop_assert_eq!(report(&fast), report(&plain));
+        }
     }
+
+    /// Words for the merging property: plain words, values of one token and
+    /// of several (`<1 sec`), a unit, a key=value.
+    const WORDS: [&str; 14] = [
+        "open", "close", "alice", "bob", "carol", "dave", "from", "lifetime", "<1 sec", "00:01",
+        "12 KB", "0x1f", "user=x", "done",
+    ];
 }
 
 #[test]

@@ -42,7 +42,8 @@ pub(crate) struct LineToken {
     /// See [`TokenFacts`](super::token_cache::TokenFacts).
     pub date_word: bool,
     pub continues_date: bool,
-    /// A unit after a number (`KB`, `sec`), masked as part of its value.
+    /// A unit after a number (`KB`, `sec`): it stays a literal in the
+    /// template, but skeletons count it with the value's gap.
     pub unit_word: bool,
 }
 

@@ -199,6 +199,40 @@ fn day_or_month_first_is_settled_by_the_lines_that_can_only_be_one() {
     );
 }
 
+/// No line can only be one: `/` reads month first (the US form), `.` and
+/// `-` day first (the European forms); never an accident of order.
+#[test]
+fn an_unsettled_day_or_month_follows_the_separator() {
+    let slashed = [
+        "03/04/2024 10:00:00 INFO sync: 4 files",
+        "03/04/2024 10:00:01 INFO sync: 9 files",
+        "03/05/2024 10:00:02 WARN sync: slow disk",
+    ];
+    check(
+        &slashed,
+        &[(
+            slashed[0],
+            Some("2024-03-04T10:00:00Z"),
+            Some(LogLevel::Info),
+            "4 files",
+        )],
+    );
+    let dotted = [
+        "03.04.2024 10:00:00 INFO sync: 4 files",
+        "03.04.2024 10:00:01 INFO sync: 9 files",
+        "03.05.2024 10:00:02 WARN sync: slow disk",
+    ];
+    check(
+        &dotted,
+        &[(
+            dotted[0],
+            Some("2024-04-03T10:00:00Z"),
+            Some(LogLevel::Info),
+            "4 files",
+        )],
+    );
+}
+
 #[test]
 fn the_common_log_format_puts_the_time_in_brackets_after_the_client() {
     let lines = [
