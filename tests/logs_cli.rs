@@ -184,3 +184,139 @@ fn hostile_and_broken_input_gives_clear_answers() {
     assert_eq!(code, 2);
     assert!(err.contains("the window is empty"), "{err}");
 }
+
+/// The text and JSON summaries of `log`.
+fn both_outputs(log: &str) -> (String, Value) {
+    let (code, text, err) = summarize(&[], log.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    let (code, json, err) = summarize(&["--json"], log.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    (text, serde_json::from_str(&json).unwrap())
+}
+
+/// The one template's `<*>` count equals its number of value lists, and the
+/// values as JSON lists them.
+fn aligned_params(summary: &Value) -> Vec<Vec<String>> {
+    let cluster = &summary["clusters"][0];
+    let template = cluster["template"].as_str().unwrap();
+    let params: Vec<Vec<String>> = cluster["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|values| {
+            values
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        template.matches("<*>").count(),
+        params.len(),
+        "one value list per <*>: {summary:#}"
+    );
+    params
+}
+
+/// The `<*>N:` line of the text output.
+fn values_line(text: &str, slot: usize) -> String {
+    let prefix = format!("<*>{slot}: ");
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} line in {text}"))
+        .to_string()
+}
+
+/// A value spelled like its key (`password=password`) is as secret as any
+/// other: it is found in `password=[redacted: password]`, but it was redacted.
+#[test]
+fn a_password_spelled_password_is_not_printed() {
+    let log = "ERROR login failed password=password\n\
+               ERROR login failed password=letmein\n\
+               ERROR login failed password=hunter2\n";
+    let (text, json) = both_outputs(log);
+    assert!(
+        text.contains("\n     login failed password=<*>\n"),
+        "{text}"
+    );
+    assert_eq!(
+        values_line(&text, 1),
+        "[redacted], [redacted], [redacted]",
+        "{text}"
+    );
+    for secret in ["=password", "letmein", "hunter2"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+        assert!(!json.to_string().contains(secret), "{secret} in {json:#}");
+    }
+    assert_eq!(json["clusters"][0]["template"], "login failed password=<*>");
+    assert_eq!(aligned_params(&json), [["[redacted]"; 3]]);
+}
+
+/// A secret that happens to be a word of its template is still hidden.
+#[test]
+fn a_secret_that_is_part_of_its_template_is_not_printed() {
+    let log = "ERROR job nightly failed secret=nightly\n\
+               ERROR job nightly failed secret=s3cr3tZ\n";
+    let (text, json) = both_outputs(log);
+    assert_eq!(values_line(&text, 1), "[redacted], [redacted]", "{text}");
+    assert!(
+        !text.contains("s3cr3tZ") && !text.contains("=nightly"),
+        "{text}"
+    );
+    assert_eq!(aligned_params(&json), [["[redacted]"; 2]]);
+    assert_eq!(
+        json["clusters"][0]["template"],
+        "job nightly failed secret=<*>"
+    );
+}
+
+/// `Authorization: Bearer <*>`: the tokens are hidden and the template keeps
+/// its `<*>` (plain redaction would take it for the token).
+#[test]
+fn bearer_tokens_are_hidden_and_the_template_keeps_its_slot() {
+    let log = "ERROR request denied Authorization: Bearer abcdefghijklmnop1234\n\
+               ERROR request denied Authorization: Bearer qrstuvwxyz5678901234\n";
+    let (text, json) = both_outputs(log);
+    assert!(
+        text.contains("\n     request denied Authorization: Bearer <*>\n"),
+        "{text}"
+    );
+    assert_eq!(values_line(&text, 1), "[redacted], [redacted]", "{text}");
+    for token in ["abcdefghijklmnop1234", "qrstuvwxyz5678901234"] {
+        assert!(!text.contains(token) && !json.to_string().contains(token));
+    }
+    assert_eq!(aligned_params(&json), [["[redacted]"; 2]]);
+}
+
+/// Redacting one `<*>`'s values leaves the others, harmless ones shown,
+/// each still under its own `<*>`.
+#[test]
+fn values_stay_aligned_with_their_slots_and_harmless_ones_are_shown() {
+    let log = "ERROR db login user=alice password=hunter2 from 10.0.0.1\n\
+               ERROR db login user=bob password=letmein from 10.0.0.2\n\
+               ERROR db login user=carol password=password from 10.0.0.3\n";
+    let (text, json) = both_outputs(log);
+    assert!(
+        text.contains("\n     db login user=<*> password=<*> from <*>\n"),
+        "{text}"
+    );
+    assert_eq!(values_line(&text, 1), "alice, bob, carol", "{text}");
+    assert_eq!(
+        values_line(&text, 2),
+        "[redacted], [redacted], [redacted]",
+        "{text}"
+    );
+    assert_eq!(values_line(&text, 3), "10.0.0.1, 10.0.0.2, 10.0.0.3");
+    assert_eq!(
+        aligned_params(&json),
+        [
+            vec!["alice", "bob", "carol"],
+            vec!["[redacted]"; 3],
+            vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+        ]
+    );
+    assert!(!json.to_string().contains("hunter2"), "{json:#}");
+}

@@ -15,8 +15,12 @@ use crate::support::exit::ExitError;
 use crate::support::redact;
 use crate::support::terminal::json_safe;
 
+mod redaction;
+
 /// Characters of an example or value printed before it is cut.
 const SHOWN_CHARS: usize = 160;
+/// Characters of a template printed before it is cut (at a `<*>`'s edge).
+const SHOWN_TEMPLATE_CHARS: usize = 480;
 /// Values printed per `<*>`.
 const SHOWN_VALUES: usize = 5;
 
@@ -59,13 +63,13 @@ pub fn summarize(args: &SummarizeArgs) -> Result<(), ExitError> {
             .map_err(|e| ExitError::failed(format!("cannot read {}: {e}", path.display())))?;
     }
     let mut summary = summarizer.finish();
-    redact_summary(&mut summary);
+    let unchecked = redaction::redact_summary(&mut summary, redaction::CHECK_BUDGET_BYTES);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let written = if args.json {
-        write_json(&mut out, &summary)
+        write_json(&mut out, &summary, unchecked)
     } else {
-        write_text(&mut out, &summary, &filter, args.top)
+        write_text(&mut out, &summary, &filter, args.top, unchecked)
     };
     match written.and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -107,47 +111,18 @@ fn parse_time(flag: &str, raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>
     })
 }
 
-/// Redacts secrets in what the summary shows of the log: templates,
-/// examples, and each value in its template's context (`Bearer <*>` with the
-/// value `abc…` is a token even though `abc…` alone looks like nothing).
-fn redact_summary(summary: &mut Summary) {
-    for item in &mut summary.clusters {
-        let cluster = &mut item.cluster;
-        for (slot, values) in cluster.params.iter_mut().enumerate() {
-            for value in values.iter_mut() {
-                if is_secret_in(&cluster.template, slot, value) {
-                    *value = REDACTED_VALUE.to_string();
-                }
-            }
-        }
-        cluster.template = redact::text(&cluster.template).into_owned();
-        for example in &mut cluster.examples {
-            *example = redact::text(example).into_owned();
-        }
+/// The summary as JSON, characters a terminal would act on escaped (the
+/// document means the same). Not redacted again here: the summary already
+/// is, and redacting the template as plain text would swallow its `<*>`
+/// (`password=<*>`) and misalign it with `params`.
+fn write_json(out: &mut impl Write, summary: &Summary, unchecked: u64) -> io::Result<()> {
+    let mut value = serde_json::to_value(summary).map_err(io::Error::other)?;
+    if unchecked > 0
+        && let Some(fields) = value.as_object_mut()
+    {
+        fields.insert("values_hidden_unchecked".into(), unchecked.into());
     }
-}
-
-/// What a parameter value redacted in context is shown as.
-const REDACTED_VALUE: &str = "[redacted]";
-
-/// Whether `value`, put in the `slot`-th `<*>` of `template`, is redacted.
-fn is_secret_in(template: &str, slot: usize, value: &str) -> bool {
-    let mut text = String::with_capacity(template.len() + value.len());
-    for (i, part) in template.split(WILDCARD).enumerate() {
-        if i > 0 {
-            text.push_str(if i - 1 == slot { value } else { WILDCARD });
-        }
-        text.push_str(part);
-    }
-    let redacted = redact::text(&text);
-    matches!(redacted, std::borrow::Cow::Owned(_)) && !redacted.contains(value)
-}
-
-/// The summary as JSON, secrets in log text redacted and characters a
-/// terminal would act on escaped (the document means the same).
-fn write_json(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
-    let value = serde_json::to_value(summary).map_err(io::Error::other)?;
-    let json = serde_json::to_string_pretty(&redact::value(&value)).map_err(io::Error::other)?;
+    let json = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
     writeln!(out, "{}", json_safe(&json))
 }
 
@@ -156,6 +131,7 @@ fn write_text(
     summary: &Summary,
     filter: &SummaryFilter,
     top: usize,
+    unchecked: u64,
 ) -> io::Result<()> {
     let c = &summary.counts;
     writeln!(
@@ -195,6 +171,13 @@ fn write_text(
             crate::logmine::MAX_READ_LINE_BYTES / 1024
         )?;
     }
+    if unchecked > 0 {
+        writeln!(
+            out,
+            "{unchecked} values were hidden without a check for secrets (too many to check in \
+             time): narrow the input with --level, --since or --until to see them"
+        )?;
+    }
     if summary.evicted_templates > 0 {
         writeln!(
             out,
@@ -222,8 +205,9 @@ fn write_text(
             cluster.count,
             level.unwrap_or("-")
         )?;
-        writeln!(out, "     {}", printable(&cluster.template))?;
-        for (slot, values) in cluster.params.iter().enumerate() {
+        let (template, visible) = template_line(&cluster.template);
+        writeln!(out, "     {template}")?;
+        for (slot, values) in cluster.params.iter().enumerate().take(visible) {
             if values.is_empty() {
                 continue;
             }
@@ -238,6 +222,13 @@ fn write_text(
                 .map(|v| printable(v))
                 .collect();
             writeln!(out, "     <*>{}: {}{more}", slot + 1, shown.join(", "))?;
+        }
+        let past = cluster.params.len().saturating_sub(visible);
+        if past > 0 {
+            writeln!(
+                out,
+                "     (+{past} more <*> past the cut; --json has them all)"
+            )?;
         }
         if let Some(example) = cluster.examples.first() {
             let first_line = example.lines().next().unwrap_or_default();
@@ -278,19 +269,42 @@ fn span(first: DateTime<Utc>, last: DateTime<Utc>) -> String {
 /// readable length.
 fn printable(text: &str) -> String {
     let text = redact::text(text);
-    let mut out: String = text
-        .chars()
-        .take(SHOWN_CHARS)
-        .map(|c| match c {
-            '\t' => ' ',
-            c if c.is_control() => char::REPLACEMENT_CHARACTER,
-            c => c,
-        })
-        .collect();
+    let mut out: String = text.chars().take(SHOWN_CHARS).map(neutralised).collect();
     if text.chars().nth(SHOWN_CHARS).is_some() {
         out.push('…');
     }
     out
+}
+
+/// A template as printed, and how many of its `<*>` that shows. Not
+/// redacted again: [`redaction`] redacted its text around the `<*>`, and
+/// plain-text redaction would take `password=<*>` for a password and swallow
+/// the `<*>`. Control characters are neutralised; a long template is cut
+/// before a `<*>` rather than through it.
+fn template_line(template: &str) -> (String, usize) {
+    let text: String = template.chars().map(neutralised).collect();
+    let Some((mut cut, _)) = text.char_indices().nth(SHOWN_TEMPLATE_CHARS) else {
+        let slots = text.matches(WILDCARD).count();
+        return (text, slots);
+    };
+    if let Some((at, _)) = text
+        .match_indices(WILDCARD)
+        .find(|(at, _)| *at < cut && at + WILDCARD.len() > cut)
+    {
+        cut = at;
+    }
+    let shown = text.get(..cut).unwrap_or_default();
+    (format!("{shown}…"), shown.matches(WILDCARD).count())
+}
+
+/// A character as a terminal may be handed it: tabs as spaces, other
+/// control characters as `�`.
+fn neutralised(c: char) -> char {
+    match c {
+        '\t' => ' ',
+        c if c.is_control() => char::REPLACEMENT_CHARACTER,
+        c => c,
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +344,25 @@ mod tests {
         let shown = printable(&long);
         assert_eq!(shown.chars().count(), SHOWN_CHARS + 1);
         assert!(shown.ends_with('…'));
+    }
+
+    /// A long template is cut before a `<*>`, never through one, and says
+    /// how many `<*>` it shows (the value lines printed under it).
+    #[test]
+    fn a_long_template_is_cut_at_a_slot_edge() {
+        let short = "user=<*> password=<*>\tok\x1b";
+        assert_eq!(
+            template_line(short),
+            ("user=<*> password=<*> ok�".to_string(), 2)
+        );
+        // The cut falls on the `*` of the second `<*>`.
+        let head = "a".repeat(SHOWN_TEMPLATE_CHARS - 5);
+        let long = format!("{head}<*>x<*>{}<*>", "b".repeat(50));
+        let (line, visible) = template_line(&long);
+        assert_eq!(line, format!("{head}<*>x…"));
+        assert_eq!(visible, 1);
+        // `password=<*>` is shown as is: it was redacted around its `<*>`.
+        assert_eq!(template_line("password=<*>").0, "password=<*>");
     }
 
     #[test]
