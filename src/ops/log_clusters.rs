@@ -38,6 +38,11 @@ fn fold_merged(
     folded
 }
 
+/// What a cluster whose template the miner dropped (more distinct messages
+/// than it keeps) reads as: its events still count, its examples still show.
+const TEMPLATE_NOT_KEPT: &str =
+    "[template not kept: more distinct messages than the miner holds; see the examples]";
+
 #[derive(Default)]
 struct ClusterStats {
     count: u64,
@@ -118,7 +123,10 @@ pub fn cluster(
                 + if is_spike { 1.5 } else { 0.0 }
                 + (s.count as f64).ln_1p() / 2.0;
             let brief = ClusterBrief {
-                template: templates.get(&id).cloned().unwrap_or_default(),
+                template: templates
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| TEMPLATE_NOT_KEPT.to_string()),
                 count: s.count,
                 baseline_count: s.baseline,
                 first_seen: s.first,
@@ -194,5 +202,26 @@ mod tests {
         assert_eq!(briefs[0].count, 80);
         assert_eq!(briefs[0].baseline_count, 8);
         assert!(!briefs[0].is_new);
+    }
+
+    /// Events of templates the miner evicted still count, and say why they
+    /// have no template text rather than showing an empty one.
+    #[test]
+    fn evicted_templates_are_labelled_not_blank() {
+        let limit = MinerConfig::default().max_templates;
+        let current: Vec<MessageCount> = (0..limit + 300)
+            .map(|i| {
+                let word = crate::logmine::test_support::letters(i);
+                line(format!("{word} stage {word}x failed"), i as u32)
+            })
+            .collect();
+        let briefs = cluster(&current, &[], true, usize::MAX);
+        assert_eq!(
+            briefs.iter().map(|b| b.count).sum::<u64>(),
+            current.len() as u64
+        );
+        assert!(briefs.iter().all(|b| !b.template.is_empty()));
+        let dropped = briefs.iter().filter(|b| b.template == TEMPLATE_NOT_KEPT);
+        assert!(dropped.count() >= 300);
     }
 }
