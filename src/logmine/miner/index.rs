@@ -34,11 +34,46 @@ struct GroupKey {
     first: u64,
 }
 
-#[derive(Debug, Default)]
+/// Counters for groups' epochs; groups share one by hash, which only
+/// forgets a memo early, never keeps a stale one.
+const GROUP_EPOCHS: usize = 4096;
+
+#[derive(Debug)]
 pub(crate) struct Index {
     buckets: MixMap<BucketKey, Vec<usize>>,
     /// Distinct non-wildcard second tokens per group.
     fanout: MixMap<GroupKey, u32>,
+    /// Per (length, first token) group, a count of changes to its templates
+    /// (added, removed, generalised): a line's candidates all come from its
+    /// group, so a memo of where it matched holds until its group changes.
+    group_epochs: Box<[u64]>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            buckets: MixMap::default(),
+            fanout: MixMap::default(),
+            group_epochs: vec![0; GROUP_EPOCHS].into_boxed_slice(),
+        }
+    }
+}
+
+impl GroupKey {
+    fn counter(self) -> usize {
+        let h =
+            (self.first ^ u64::from(self.len).rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> 52) as usize % GROUP_EPOCHS
+    }
+}
+
+impl From<BucketKey> for GroupKey {
+    fn from(key: BucketKey) -> Self {
+        GroupKey {
+            len: key.len,
+            first: key.first,
+        }
+    }
 }
 
 impl Index {
@@ -84,6 +119,22 @@ impl Index {
         a.iter().chain(b).copied()
     }
 
+    /// The epoch of the group `line`'s candidates come from.
+    pub fn group_epoch(&self, line: &PreparedLine) -> u64 {
+        let (exact, _) = Self::keys(line);
+        self.group_epochs
+            .get(GroupKey::from(exact).counter())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// A template in bucket `key` was added, removed or changed.
+    pub fn touch(&mut self, key: BucketKey) {
+        if let Some(epoch) = self.group_epochs.get_mut(GroupKey::from(key).counter()) {
+            *epoch = epoch.wrapping_add(1);
+        }
+    }
+
     /// Bucket for a new template built from `line`.
     pub fn key_for_new(&self, line: &PreparedLine) -> BucketKey {
         let (exact, wild) = Self::keys(line);
@@ -103,6 +154,7 @@ impl Index {
     }
 
     pub fn insert(&mut self, key: BucketKey, slot: usize) {
+        self.touch(key);
         let list = self.buckets.entry(key).or_default();
         if list.is_empty() && key.second != WILDCARD_HASH {
             *self
@@ -117,6 +169,7 @@ impl Index {
     }
 
     pub fn remove(&mut self, key: BucketKey, slot: usize) {
+        self.touch(key);
         let Some(list) = self.buckets.get_mut(&key) else {
             return;
         };

@@ -33,6 +33,15 @@ pub(crate) struct PreparedLine {
     uncached: bool,
 }
 
+/// The counters a memo is checked against: the miner's (every change to
+/// any template or to the merges) and that of the line's group of
+/// templates (changes to the only templates `best_match` compares it with).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Epochs {
+    pub miner: u64,
+    pub group: u64,
+}
+
 impl PreparedLine {
     /// A scratch line that masks every token afresh and remembers nothing.
     #[cfg(test)]
@@ -118,15 +127,21 @@ impl PreparedLine {
     }
 
     /// The template the last line of this shape joined, if recorded at `epoch`.
-    pub fn memo(&self, epoch: u64) -> Option<usize> {
+    pub fn memo(&self, epochs: Epochs) -> Option<usize> {
         let memo = self.lines.memo(self.entry?)?;
-        (memo.epoch == epoch).then_some(memo.slot)
+        let now = if memo.local {
+            epochs.group
+        } else {
+            epochs.miner
+        };
+        (memo.epoch == now).then_some(memo.slot)
     }
 
     /// Records that this line joined `slot` at `epoch` without changing it.
-    pub fn set_memo(&mut self, epoch: u64, slot: usize) {
+    pub fn set_memo(&mut self, epochs: Epochs, slot: usize, local: bool) {
+        let epoch = if local { epochs.group } else { epochs.miner };
         if let Some(id) = self.entry {
-            self.lines.set_memo(id, Memo { epoch, slot });
+            self.lines.set_memo(id, Memo { epoch, slot, local });
         }
     }
 

@@ -46,12 +46,15 @@ struct Entry {
     kept: Kept,
 }
 
-/// The template lines of this shape joined, and the miner's epoch then (see
-/// `TemplateMiner::add_prepared`).
+/// The template lines of this shape joined, and the epoch then (see
+/// `TemplateMiner::add_prepared`): the epoch of the line's group of
+/// templates when `local` (the template was found among the group's), else
+/// the miner's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Memo {
     pub epoch: u64,
     pub slot: usize,
+    pub local: bool,
 }
 
 /// Which entry a prepared line came from or went to.

@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use cluster::{ClusterState, Event};
 use evict::{Candidate, Evictor};
 use index::{BucketKey, Index};
-use line::{PreparedLine, head_line};
+use line::{Epochs, PreparedLine, head_line};
 use merge::Merges;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -323,10 +323,17 @@ impl TemplateMiner {
     /// compare. In a steady log nearly every line takes this path.
     fn add_prepared(&mut self, line: &mut PreparedLine, ev: Event<'_>) -> ClusterId {
         self.tick += 1;
+        let epochs = Epochs {
+            miner: self.epoch,
+            group: self.index.group_epoch(line),
+        };
         let remembered = line
-            .memo(self.epoch)
+            .memo(epochs)
             .filter(|&slot| matches!(self.slots.get(slot), Some(Some(_))));
-        let (found, unaligned) = match remembered.or_else(|| self.best_match(line)) {
+        let matched = remembered.or_else(|| self.best_match(line));
+        // Found among the line's group: only a change there can change that.
+        let local = matched.is_some();
+        let (found, unaligned) = match matched {
             Some(slot) => (Some(slot), false),
             None => self
                 .merged_target(line)
@@ -358,12 +365,15 @@ impl TemplateMiner {
         } else if let Some(position) = generalised {
             id = self.variable_found(slot, position);
         }
+        if changed {
+            self.touch_slot(slot);
+        }
         if changed || created {
             self.epoch += 1;
         } else if remembered.is_none() && (aligned || !same_length) {
             // A remembered line of the template's length is lined up with
             // it; one sent by its skeleton at that length must not be.
-            line.set_memo(self.epoch, slot);
+            line.set_memo(epochs, slot, local);
         }
         id
     }
@@ -473,6 +483,9 @@ impl TemplateMiner {
                 state.make_variable(position, max_values);
             }
         }
+        if let Some(&slot) = self.by_id.get(&into) {
+            self.touch_slot(slot);
+        }
         self.merges.fan_merged(fan.key, into);
     }
 
@@ -503,6 +516,14 @@ impl TemplateMiner {
         if let Some(Some(Slot { state, .. })) = self.slots.get_mut(slot) {
             state.fold(gone.state, limits);
             state.priority = evictor.priority_for(state.count);
+        }
+        self.touch_slot(slot);
+    }
+
+    /// The template at `slot` changed: memos of its group no longer hold.
+    fn touch_slot(&mut self, slot: usize) {
+        if let Some(Some(s)) = self.slots.get(slot) {
+            self.index.touch(s.key);
         }
     }
 

@@ -573,3 +573,29 @@ fn memo_does_not_follow_a_reused_slot() {
     }
     assert_eq!(templates(&fast), templates(&plain));
 }
+
+/// A line's memo holds until its own group of templates changes: a new
+/// message elsewhere (a late template in a long log) does not send every
+/// known line back to comparing candidates; a new one in its group does.
+#[test]
+fn a_memo_outlives_changes_in_other_groups_only() {
+    let mut m = TemplateMiner::default();
+    m.add("disk 7 full on node", None);
+    m.add("disk 8 full on node", None);
+    let remembered = |m: &mut TemplateMiner| {
+        let mut line = std::mem::take(&mut m.scratch);
+        line.prepare("disk 9 full on node");
+        let epochs = Epochs {
+            miner: m.epoch,
+            group: m.index.group_epoch(&line),
+        };
+        let memo = line.memo(epochs);
+        m.scratch = line;
+        memo
+    };
+    assert!(remembered(&mut m).is_some(), "memo set by the second line");
+    m.add("user alice logged in", None);
+    assert!(remembered(&mut m).is_some(), "another group changed");
+    m.add("disk 9 gone on node", None);
+    assert!(remembered(&mut m).is_none(), "its own group changed");
+}
