@@ -119,13 +119,14 @@ impl Index {
         a.iter().chain(b).copied()
     }
 
-    /// The epoch of the group `line`'s candidates come from.
-    pub fn group_epoch(&self, line: &PreparedLine) -> u64 {
-        let (exact, _) = Self::keys(line);
-        self.group_epochs
-            .get(GroupKey::from(exact).counter())
-            .copied()
-            .unwrap_or_default()
+    /// The counter of the group `line`'s candidates come from.
+    pub fn group_counter(line: &PreparedLine) -> usize {
+        GroupKey::from(Self::keys(line).0).counter()
+    }
+
+    /// The epoch kept by a group counter.
+    pub fn epoch_at(&self, counter: usize) -> u64 {
+        self.group_epochs.get(counter).copied().unwrap_or_default()
     }
 
     /// A template in bucket `key` was added, removed or changed.

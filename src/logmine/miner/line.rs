@@ -33,15 +33,6 @@ pub(crate) struct PreparedLine {
     uncached: bool,
 }
 
-/// The counters a memo is checked against: the miner's (every change to
-/// any template or to the merges) and that of the line's group of
-/// templates (changes to the only templates `best_match` compares it with).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Epochs {
-    pub miner: u64,
-    pub group: u64,
-}
-
 impl PreparedLine {
     /// A scratch line that masks every token afresh and remembers nothing.
     #[cfg(test)]
@@ -127,21 +118,19 @@ impl PreparedLine {
     }
 
     /// The template the last line of this shape joined, if recorded at `epoch`.
-    pub fn memo(&self, epochs: Epochs) -> Option<usize> {
+    /// `group_epoch(counter)` reads a group's epoch; `epoch` is the miner's.
+    pub fn memo(&self, epoch: u64, group_epoch: impl Fn(usize) -> u64) -> Option<usize> {
         let memo = self.lines.memo(self.entry?)?;
-        let now = if memo.local {
-            epochs.group
-        } else {
-            epochs.miner
-        };
+        let now = memo.group.map_or(epoch, group_epoch);
         (memo.epoch == now).then_some(memo.slot)
     }
 
     /// Records that this line joined `slot` at `epoch` without changing it.
-    pub fn set_memo(&mut self, epochs: Epochs, slot: usize, local: bool) {
-        let epoch = if local { epochs.group } else { epochs.miner };
+    /// `epoch` is the group's when `group` names its counter, else the
+    /// miner's.
+    pub fn set_memo(&mut self, epoch: u64, slot: usize, group: Option<usize>) {
         if let Some(id) = self.entry {
-            self.lines.set_memo(id, Memo { epoch, slot, local });
+            self.lines.set_memo(id, Memo { epoch, slot, group });
         }
     }
 

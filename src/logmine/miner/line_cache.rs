@@ -48,13 +48,13 @@ struct Entry {
 
 /// The template lines of this shape joined, and the epoch then (see
 /// `TemplateMiner::add_prepared`): the epoch of the line's group of
-/// templates when `local` (the template was found among the group's), else
-/// the miner's.
+/// templates (counter `group`, kept here so a lookup need not work it out
+/// again) when the template was found among the group's, else the miner's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Memo {
     pub epoch: u64,
     pub slot: usize,
-    pub local: bool,
+    pub group: Option<usize>,
 }
 
 /// Which entry a prepared line came from or went to.

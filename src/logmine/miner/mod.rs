@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use cluster::{ClusterState, Event};
 use evict::{Candidate, Evictor};
 use index::{BucketKey, Index};
-use line::{Epochs, PreparedLine, head_line};
+use line::{PreparedLine, head_line};
 use merge::Merges;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -323,12 +323,9 @@ impl TemplateMiner {
     /// compare. In a steady log nearly every line takes this path.
     fn add_prepared(&mut self, line: &mut PreparedLine, ev: Event<'_>) -> ClusterId {
         self.tick += 1;
-        let epochs = Epochs {
-            miner: self.epoch,
-            group: self.index.group_epoch(line),
-        };
+        let index = &self.index;
         let remembered = line
-            .memo(epochs)
+            .memo(self.epoch, |group| index.epoch_at(group))
             .filter(|&slot| matches!(self.slots.get(slot), Some(Some(_))));
         let matched = remembered.or_else(|| self.best_match(line));
         // Found among the line's group: only a change there can change that.
@@ -373,7 +370,14 @@ impl TemplateMiner {
         } else if remembered.is_none() && (aligned || !same_length) {
             // A remembered line of the template's length is lined up with
             // it; one sent by its skeleton at that length must not be.
-            line.set_memo(epochs, slot, local);
+            // Nothing changed while this line was added: the epochs read
+            // now are those its match was made at.
+            if local {
+                let group = Index::group_counter(line);
+                line.set_memo(self.index.epoch_at(group), slot, Some(group));
+            } else {
+                line.set_memo(self.epoch, slot, None);
+            }
         }
         id
     }

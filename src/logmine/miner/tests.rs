@@ -585,11 +585,8 @@ fn a_memo_outlives_changes_in_other_groups_only() {
     let remembered = |m: &mut TemplateMiner| {
         let mut line = std::mem::take(&mut m.scratch);
         line.prepare("disk 9 full on node");
-        let epochs = Epochs {
-            miner: m.epoch,
-            group: m.index.group_epoch(&line),
-        };
-        let memo = line.memo(epochs);
+        let index = &m.index;
+        let memo = line.memo(m.epoch, |group| index.epoch_at(group));
         m.scratch = line;
         memo
     };
