@@ -145,7 +145,10 @@ pub struct TemplateMiner {
     ignored: u64,
     evicted: u64,
     /// Reused per event so the hot path does not allocate.
-    scratch: PreparedLine,
+    /// Boxed: `add` takes it out and puts it back on every line, and a
+    /// pointer moves where the line with its two caches would be copied.
+    /// `None` only while a line is being added.
+    scratch: Option<Box<PreparedLine>>,
 }
 
 /// How many positions may differ from a template's literals (already
@@ -187,7 +190,7 @@ impl TemplateMiner {
             epoch: 0,
             ignored: 0,
             evicted: 0,
-            scratch: PreparedLine::default(),
+            scratch: Some(Box::default()),
         }
     }
 
@@ -196,7 +199,7 @@ impl TemplateMiner {
     #[cfg(test)]
     fn uncached(config: MinerConfig) -> Self {
         TemplateMiner {
-            scratch: PreparedLine::uncached(),
+            scratch: Some(Box::new(PreparedLine::uncached())),
             ..TemplateMiner::new(config)
         }
     }
@@ -223,7 +226,7 @@ impl TemplateMiner {
     /// are ignored and yield [`ClusterId::IGNORED`].
     pub fn add(&mut self, message: &str, timestamp: Option<DateTime<Utc>>) -> ClusterId {
         let head = head_line(message);
-        let mut line = std::mem::take(&mut self.scratch);
+        let mut line = self.scratch.take().unwrap_or_default();
         line.prepare(head);
         let id = if line.tokens.is_empty() {
             self.ignored += 1;
@@ -238,7 +241,7 @@ impl TemplateMiner {
                 },
             )
         };
-        self.scratch = line;
+        self.scratch = Some(line);
         id
     }
 

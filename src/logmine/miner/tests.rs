@@ -583,11 +583,11 @@ fn a_memo_outlives_changes_in_other_groups_only() {
     m.add("disk 7 full on node", None);
     m.add("disk 8 full on node", None);
     let remembered = |m: &mut TemplateMiner| {
-        let mut line = std::mem::take(&mut m.scratch);
+        let mut line = m.scratch.take().unwrap_or_default();
         line.prepare("disk 9 full on node");
         let index = &m.index;
         let memo = line.memo(m.epoch, |group| index.epoch_at(group));
-        m.scratch = line;
+        m.scratch = Some(line);
         memo
     };
     assert!(remembered(&mut m).is_some(), "memo set by the second line");
