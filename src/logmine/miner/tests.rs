@@ -478,12 +478,6 @@ mod fast_path {
                     .collect();
                 prop_assert_eq!(fast.add(&event, None), plain.add(&event, None), "event {:?}", event);
             }
-            let report = |m: &TemplateMiner| -> Vec<String> {
-                m.clusters()
-                    .iter()
-                    .map(|c| format!("{} {} {:?} {:?} {:?}", c.id, c.template, c.count, c.examples, c.params))
-                    .collect()
-            };
             prop_assert_eq!(report(&fast), report(&plain));
             prop_assert_eq!(fast.evicted_templates(), plain.evicted_templates());
         }
@@ -513,14 +507,21 @@ mod fast_path {
                 let event = words.join(" ");
                 prop_assert_eq!(fast.add(&event, None), plain.add(&event, None), "event {:?}", event);
             }
-            let report = |m: &TemplateMiner| -> Vec<String> {
-                m.clusters()
-                    .iter()
-                    .map(|c| format!("{} {} {:?} {:?} {:?}", c.id, c.template, c.count, c.examples, c.params))
-                    .collect()
-            };
             prop_assert_eq!(report(&fast), report(&plain));
         }
+    }
+
+    /// Everything a miner reports of its templates, for comparing two.
+    fn report(m: &TemplateMiner) -> Vec<String> {
+        m.clusters()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {:?} {:?} {:?}",
+                    c.id, c.template, c.count, c.examples, c.params
+                )
+            })
+            .collect()
     }
 
     /// Words for the merging property: plain words, values of one token and
